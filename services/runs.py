@@ -1,0 +1,464 @@
+"""Reading retraining runs from any MLflow tracking server (SQLite store, ``mlflow server``, Databricks).
+
+Conventions (spec, "MLflow conventions read by the app"): a retraining run is a parent run whose
+children (tag ``mlflow.parentRunId``) are candidates; the trigger reason is the parent's tag
+``driftgate.trigger``; the champion's re-evaluation on the candidates' data is a child tagged
+``driftgate.role=champion``.
+
+Call budget: a view costs a bounded number of MLflow calls, never one per run. An experiment's runs
+are fetched with paginated ``search_runs`` (``page_size`` runs per call, page tokens) and grouped
+in memory; one parent's children are one filtered search. Caching is left to the caller (the
+pages wrap these functions in ``st.cache_data`` with a short TTL and small hashable keys).
+
+Every MLflow failure becomes a one-line :mod:`services.errors` error: an unknown experiment or run
+is :class:`NotFound`, a server that cannot be reached is :class:`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+from services.config import redact_uri
+from services.errors import BadInput, DriftGateError, NotFound, Unavailable
+
+PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+TRIGGER_TAG = "driftgate.trigger"
+ROLE_TAG = "driftgate.role"
+MODEL_VERSION_TAG = "driftgate.model_version"
+CHAMPION_ROLE = "champion"
+#: Tags that make up a run's lineage (what it was trained on, by what code, why).
+LINEAGE_TAGS = (
+    "driftgate.training_data",
+    "driftgate.training_window",
+    "driftgate.eval_window",
+    "driftgate.code_version",
+    "driftgate.trigger",
+    "mlflow.user",
+    "mlflow.source.name",
+    "mlflow.source.type",
+    "mlflow.source.git.commit",
+    "mlflow.source.git.repoURL",
+    "mlflow.databricks.notebookPath",
+)
+DEFAULT_PAGE_SIZE = 1000
+#: Upper bound of runs read for one experiment view (the view says when it was truncated).
+DEFAULT_RUN_LIMIT = 20_000
+MAX_HISTORY_KEYS = 12
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------
+# Error translation
+# --------------------------------------------------------------------------------------------
+def _uri(client: Any) -> str:
+    return redact_uri(str(getattr(client, "tracking_uri", "") or "the tracking server"))
+
+
+def mlflow_call(client: Any, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one MLflow client call; turn any failure into a one-line DriftGate error.
+
+    ``what`` names the object for messages (``"experiment 'x'"``). The MLflow message is only
+    echoed for "not found"/"invalid" answers (they name the user's input, never a secret).
+    """
+    try:
+        return fn(*args, **kwargs)
+    except DriftGateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - translated below, never leaks a traceback
+        raise translate_error(client, what, exc) from None
+
+
+def translate_error(client: Any, what: str, exc: BaseException) -> DriftGateError:
+    code = str(getattr(exc, "error_code", "") or "")
+    first_line = (str(getattr(exc, "message", "") or str(exc)).strip().splitlines() or [""])[0][:200]
+    if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_NOT_FOUND") or "not found" in first_line.lower():
+        return NotFound(f"{what} not found")
+    if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST") and "API request to" not in first_line:
+        return BadInput(f"MLflow refused the request for {what}: {first_line}")
+    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+        return Unavailable(f"MLflow at {_uri(client)} denied access to {what} ({code.lower()})")
+    return Unavailable(f"MLflow at {_uri(client)} cannot be reached or failed for {what} ({type(exc).__name__})")
+
+
+# --------------------------------------------------------------------------------------------
+# Plain data (picklable: safe to return from st.cache_data)
+# --------------------------------------------------------------------------------------------
+def _ts(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms else None
+
+
+def _clean_metric(value: Any) -> float | None:
+    """MLflow metrics may be NaN/inf; those count as 'no value' for ranking."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    start_time: datetime | None
+    end_time: datetime | None
+    parent_run_id: str | None
+    lifecycle_stage: str
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifact_uri: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.start_time and self.end_time:
+            return (self.end_time - self.start_time).total_seconds()
+        return None
+
+    @property
+    def role(self) -> str | None:
+        return self.tags.get(ROLE_TAG)
+
+    @property
+    def is_champion_baseline(self) -> bool:
+        return (self.tags.get(ROLE_TAG) or "").strip().lower() == CHAMPION_ROLE
+
+    @property
+    def trigger(self) -> str | None:
+        return self.tags.get(TRIGGER_TAG)
+
+    @property
+    def raw_metrics(self) -> dict[str, float | None]:
+        return self.metrics
+
+    @classmethod
+    def from_mlflow(cls, run: Any) -> "RunRow":
+        info, data = run.info, run.data
+        tags = dict(data.tags or {})
+        name = getattr(info, "run_name", None) or tags.get(RUN_NAME_TAG) or info.run_id[:8]
+        return cls(
+            run_id=info.run_id,
+            run_name=str(name),
+            experiment_id=str(info.experiment_id),
+            status=str(info.status),
+            start_time=_ts(info.start_time),
+            end_time=_ts(info.end_time),
+            parent_run_id=tags.get(PARENT_TAG),
+            lifecycle_stage=str(info.lifecycle_stage),
+            # NaN/inf are kept as NaN so they are visible, and ranked as missing.
+            metrics={k: (float(v) if _clean_metric(v) is not None else float("nan")) for k, v in (data.metrics or {}).items()},
+            params=dict(data.params or {}),
+            tags=tags,
+            artifact_uri=str(getattr(info, "artifact_uri", "") or ""),
+        )
+
+    def metric(self, key: str) -> float | None:
+        return _clean_metric(self.metrics.get(key))
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    experiment_id: str
+    name: str
+    lifecycle_stage: str
+    last_update: datetime | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    """A retraining run and its candidates."""
+
+    run: RunRow
+    children: tuple[RunRow, ...]
+    winner: RunRow | None = None
+    metric: str | None = None
+
+    @property
+    def champion(self) -> RunRow | None:
+        return next((c for c in self.children if c.is_champion_baseline), None)
+
+    @property
+    def candidates(self) -> tuple[RunRow, ...]:
+        return tuple(c for c in self.children if not c.is_champion_baseline)
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.candidates)
+
+    def summary(self) -> dict[str, Any]:
+        champ = self.champion
+        return {
+            "run_id": self.run.run_id,
+            "run_name": self.run.run_name,
+            "start_time": self.run.start_time,
+            "trigger": self.run.trigger,
+            "status": self.run.status,
+            "duration_s": self.run.duration_s,
+            "candidates": self.n_candidates,
+            "champion_baseline": champ.run_name if champ else None,
+            "winner": self.winner.run_name if self.winner else None,
+            "winner_run_id": self.winner.run_id if self.winner else None,
+            "winner_value": self.winner.metric(self.metric) if (self.winner and self.metric) else None,
+        }
+
+
+@dataclass(frozen=True)
+class RetrainingView:
+    experiment: ExperimentRow
+    parents: tuple[ParentRun, ...]
+    standalone: tuple[RunRow, ...]  # runs that are neither parents nor children
+    n_runs: int
+    truncated: bool
+    calls: int  # MLflow calls spent building this view
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments
+# --------------------------------------------------------------------------------------------
+def _experiment_row(exp: Any) -> ExperimentRow:
+    return ExperimentRow(
+        experiment_id=str(exp.experiment_id),
+        name=str(exp.name),
+        lifecycle_stage=str(exp.lifecycle_stage),
+        last_update=_ts(getattr(exp, "last_update_time", None)),
+        tags=dict(getattr(exp, "tags", {}) or {}),
+    )
+
+
+def list_experiments(client: Any, page_size: int = 1000, limit: int = 5000) -> list[ExperimentRow]:
+    """Active experiments, most recently updated first (paginated)."""
+    out: list[ExperimentRow] = []
+    token = None
+    while True:
+        page = mlflow_call(
+            client, "experiments", client.search_experiments,
+            max_results=page_size, order_by=["last_update_time DESC"], page_token=token,
+        )
+        out.extend(_experiment_row(e) for e in page)
+        token = getattr(page, "token", None)
+        if not token or len(out) >= limit:
+            return out[:limit]
+
+
+def resolve_experiment(client: Any, name_or_id: str) -> ExperimentRow:
+    """An experiment by name (or id); NotFound when it does not exist or is deleted."""
+    ref = str(name_or_id or "").strip()
+    if not ref:
+        raise BadInput("no experiment given")
+    exp = mlflow_call(client, f"experiment '{ref}'", client.get_experiment_by_name, ref)
+    if exp is None and ref.isdigit():
+        try:
+            exp = mlflow_call(client, f"experiment '{ref}'", client.get_experiment, ref)
+        except NotFound:
+            exp = None
+    if exp is None:
+        raise NotFound(f"experiment '{ref}' not found")
+    if str(exp.lifecycle_stage) == "deleted":
+        raise NotFound(f"experiment '{ref}' is deleted")
+    return _experiment_row(exp)
+
+
+# --------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------
+class CallCounter:
+    """Counts MLflow calls made through :func:`search_runs_paged` and friends (for views/bench)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+
+def search_runs_paged(
+    client: Any,
+    experiment_ids: Sequence[str],
+    filter_string: str = "",
+    order_by: Sequence[str] | None = ("attributes.start_time DESC",),
+    page_size: int = DEFAULT_PAGE_SIZE,
+    limit: int | None = DEFAULT_RUN_LIMIT,
+    counter: CallCounter | None = None,
+) -> tuple[list[RunRow], bool]:
+    """All active runs matching ``filter_string``, following page tokens.
+
+    Returns ``(runs, truncated)``; ``truncated`` is True when ``limit`` stopped the reading.
+    """
+    from mlflow.entities import ViewType
+
+    rows: list[RunRow] = []
+    token = None
+    what = f"runs of experiment {', '.join(experiment_ids)}"
+    while True:
+        size = page_size if limit is None else max(1, min(page_size, limit - len(rows)))
+        page = mlflow_call(
+            client, what, client.search_runs,
+            experiment_ids=list(experiment_ids), filter_string=filter_string,
+            run_view_type=ViewType.ACTIVE_ONLY, max_results=size,
+            order_by=list(order_by) if order_by else None, page_token=token,
+        )
+        if counter is not None:
+            counter.calls += 1
+        rows.extend(RunRow.from_mlflow(r) for r in page)
+        token = getattr(page, "token", None)
+        if not token:
+            return rows, False
+        if limit is not None and len(rows) >= limit:
+            return rows, True
+
+
+def get_run(client: Any, run_id: str) -> RunRow:
+    """One run; NotFound when unknown or deleted."""
+    rid = str(run_id or "").strip()
+    if not rid:
+        raise BadInput("no run id given")
+    run = mlflow_call(client, f"run '{rid}'", client.get_run, rid)
+    row = RunRow.from_mlflow(run)
+    if row.lifecycle_stage == "deleted":
+        raise NotFound(f"run '{rid}' is deleted")
+    return row
+
+
+def children_of(
+    client: Any, experiment_id: str, parent_run_id: str, page_size: int = DEFAULT_PAGE_SIZE,
+    limit: int | None = DEFAULT_RUN_LIMIT, counter: CallCounter | None = None,
+) -> tuple[list[RunRow], bool]:
+    """The child runs of one parent: one filtered, paginated search (no call per run)."""
+    safe = str(parent_run_id).replace("'", "")
+    return search_runs_paged(
+        client, [experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{safe}'",
+        page_size=page_size, limit=limit, counter=counter,
+    )
+
+
+def pick_winner(children: Iterable[RunRow], metric: str | None, greater_is_better: bool = True) -> RunRow | None:
+    """The best candidate (champion baseline excluded) by ``metric``; ties by earliest start."""
+    if not metric:
+        return None
+    scored = [(c.metric(metric), c) for c in children if not c.is_champion_baseline]
+    scored = [(v, c) for v, c in scored if v is not None]
+    if not scored:
+        return None
+    sign = -1.0 if greater_is_better else 1.0
+    scored.sort(key=lambda vc: (sign * vc[0], vc[1].start_time or datetime.max.replace(tzinfo=timezone.utc)))
+    return scored[0][1]
+
+
+def group_retraining(
+    runs: Sequence[RunRow], metric: str | None = None, greater_is_better: bool = True
+) -> tuple[list[ParentRun], list[RunRow]]:
+    """Group runs into parents (runs with children present) and standalone runs.
+
+    Parents come most recent first. Children whose parent is not in ``runs`` (deleted or outside
+    the read limit) are reported as standalone runs so they are never dropped silently.
+    """
+    by_id = {r.run_id: r for r in runs}
+    kids: dict[str, list[RunRow]] = {}
+    for r in runs:
+        if r.parent_run_id and r.parent_run_id in by_id:
+            kids.setdefault(r.parent_run_id, []).append(r)
+    parents = []
+    for pid, children in kids.items():
+        children.sort(key=lambda c: (c.start_time or datetime.min.replace(tzinfo=timezone.utc), c.run_name))
+        parents.append(ParentRun(by_id[pid], tuple(children), pick_winner(children, metric, greater_is_better), metric))
+    parents.sort(key=lambda p: p.run.start_time or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
+    grouped = set(kids) | {c.run_id for p in parents for c in p.children}
+    standalone = [r for r in runs if r.run_id not in grouped]
+    return parents, standalone
+
+
+def retraining_runs(
+    client: Any,
+    experiment: str,
+    metric: str | None = None,
+    greater_is_better: bool = True,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    limit: int | None = DEFAULT_RUN_LIMIT,
+) -> RetrainingView:
+    """An experiment's retraining (parent) runs with their children: 1 + ceil(runs/page_size) calls."""
+    exp = resolve_experiment(client, experiment)
+    counter = CallCounter()
+    runs, truncated = search_runs_paged(client, [exp.experiment_id], page_size=page_size, limit=limit, counter=counter)
+    parents, standalone = group_retraining(runs, metric, greater_is_better)
+    return RetrainingView(exp, tuple(parents), tuple(standalone), len(runs), truncated, counter.calls + 1)
+
+
+def lineage(run: RunRow) -> dict[str, str]:
+    """What a run was trained on, by which code, for which reason (tags present only)."""
+    out = {k: run.tags[k] for k in LINEAGE_TAGS if run.tags.get(k)}
+    if run.parent_run_id:
+        out["parent run"] = run.parent_run_id
+    for k in ("mlflow.log-model.history",):
+        if k in run.tags:
+            out["logged models"] = "yes"
+    return out
+
+
+def registered_versions_of_run(client: Any, run_id: str) -> list[dict[str, Any]]:
+    """Registered model versions created from ``run_id`` (one call)."""
+    safe = str(run_id).replace("'", "")
+    try:
+        versions = mlflow_call(client, f"model versions of run '{safe}'", client.search_model_versions, f"run_id = '{safe}'")
+    except NotFound:
+        return []
+    return [{"model": v.name, "version": str(v.version), "stage": getattr(v, "current_stage", None),
+             "aliases": list(getattr(v, "aliases", []) or [])} for v in versions]
+
+
+def metric_history(client: Any, run_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Metric history rows ``{key, step, timestamp, value}`` for up to MAX_HISTORY_KEYS keys.
+
+    One call per metric key (MLflow has no bulk history call that all servers support); the
+    number of keys is capped so a view stays bounded.
+    """
+    out: list[dict[str, Any]] = []
+    for key in list(dict.fromkeys(keys))[:MAX_HISTORY_KEYS]:
+        for m in mlflow_call(client, f"history of metric '{key}' of run '{run_id}'", client.get_metric_history, run_id, key):
+            out.append({"key": key, "step": int(m.step), "timestamp": _ts(m.timestamp), "value": _clean_metric(m.value)})
+    return out
+
+
+def run_table(runs: Iterable[RunRow], metrics: Sequence[str] = (), params: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Flat rows for tables: identity, status, timing, chosen metrics and params."""
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run_id": r.run_id, "run_name": r.run_name, "status": r.status, "start_time": r.start_time,
+            "duration_s": r.duration_s, "role": r.role or "", "parent_run_id": r.parent_run_id,
+        }
+        for m in metrics:
+            row[m] = r.metric(m)
+        for p in params:
+            row[f"param:{p}"] = r.params.get(p)
+        rows.append(row)
+    return rows
+
+
+def metric_keys(runs: Iterable[RunRow]) -> list[str]:
+    keys: dict[str, None] = {}
+    for r in runs:
+        keys.update(dict.fromkeys(r.metrics))
+    return sorted(keys)
+
+
+def param_keys(runs: Iterable[RunRow]) -> list[str]:
+    keys: dict[str, None] = {}
+    for r in runs:
+        keys.update(dict.fromkeys(r.params))
+    return sorted(keys)
+
+
+def model_settings_for_experiment(settings: Any, experiment_name: str) -> tuple[str | None, dict[str, Any]]:
+    """The ``[models.<name>]`` section whose ``experiment`` is this experiment (or named like it)."""
+    models = getattr(settings, "models", {}) or {}
+    for name, cfg in models.items():
+        if str(cfg.get("experiment", "")) == experiment_name:
+            return name, cfg
+    if experiment_name in models:
+        return experiment_name, models[experiment_name]
+    return None, {}
