@@ -1,0 +1,448 @@
+"""Drift reports: profiles in, the spec's JSON document out.
+
+Engines:
+* ``memory``: reads the window's columns (through DuckDB, so typing is identical to the pushdown
+  engine) into numpy and computes every statistic exactly with scipy.
+* ``duckdb`` (and ``databricks`` for warehouse tables): only aggregates leave the engine — decile
+  edges, bin counts, category counts, summaries and a discrete-quantile grid; KS and Wasserstein
+  are then computed from the grids (``"approximate": true``, KS within ~1/1000).
+Both feed :func:`compare`, which applies the decision rules of the spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from services.drift import stats as S
+from services.drift.profile import FeatureProfile, Profile
+from services.drift.sql import NumericSpec, categorical_query, column, decode_numeric, numeric_query, numeric_value
+from services.errors import BadInput
+from services.sources import Backend, Source, Window, open_backend, resolve_window
+
+ENGINES = ("memory", "duckdb")
+DEFAULT_TESTS = {("numeric", "small"): "ks", ("categorical", "small"): "chi2",
+                 ("numeric", "large"): "wasserstein", ("categorical", "large"): "jensenshannon"}
+DEFAULT_THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2}
+_FLOATS = ("FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8")
+
+Progress = Callable[[str], None]
+
+
+# -- policy --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Policy:
+    """Decision rules; defaults are the spec's, every key overridable in ``[drift]``."""
+
+    small_sample: int = 1000            # n <= this -> p-value tests (BH-adjusted)
+    alpha: float = 0.05
+    numeric_threshold: float = 0.1      # wasserstein / std
+    categorical_threshold: float = 0.1  # jensenshannon
+    drift_share: float = 0.5            # dataset drifted when share >= this
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)   # feature -> {test, threshold}
+    importance: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, drift: dict[str, Any] | None, importance: dict[str, float] | None = None) -> "Policy":
+        d = dict(drift or {})
+        try:
+            overrides = {str(k): dict(v) for k, v in dict(d.get("features", {})).items()}
+            imp = {str(k): float(v) for k, v in dict(d.get("importance", {})).items()}
+            if importance:
+                imp = {**{str(k): float(v) for k, v in importance.items()}, **imp}
+            pol = cls(small_sample=int(d.get("small_sample", 1000)), alpha=float(d.get("alpha", 0.05)),
+                      numeric_threshold=float(d.get("numeric_threshold", 0.1)),
+                      categorical_threshold=float(d.get("categorical_threshold", 0.1)),
+                      drift_share=float(d.get("drift_share_threshold", 0.5)),
+                      overrides=overrides, importance=imp)
+        except (TypeError, ValueError):
+            raise BadInput("invalid [drift] configuration (numbers expected for thresholds)") from None
+        for name, o in overrides.items():
+            test = o.get("test")
+            if test is not None and test not in set(S.NUMERIC_TESTS) | set(S.CATEGORICAL_TESTS):
+                raise BadInput(f"[drift.features.{name}] test must be one of ks, wasserstein, chi2, psi, jensenshannon")
+            if "threshold" in o and not isinstance(o["threshold"], (int, float)):
+                raise BadInput(f"[drift.features.{name}] threshold must be a number")
+        return pol
+
+    @classmethod
+    def from_settings(cls, settings, importance: dict[str, float] | None = None) -> "Policy":
+        return cls.from_config(settings.section("drift") if settings is not None else {}, importance)
+
+    def choose(self, name: str, kind: str, n: int) -> tuple[str, float]:
+        o = self.overrides.get(name, {})
+        test = o.get("test")
+        if test is not None:
+            allowed = S.NUMERIC_TESTS if kind == "numeric" else S.CATEGORICAL_TESTS
+            if test not in allowed:
+                raise BadInput(f"test {test!r} does not apply to {kind} feature {name!r}")
+        else:
+            test = DEFAULT_TESTS[(kind, "small" if n <= self.small_sample else "large")]
+        if "threshold" in o:
+            return test, float(o["threshold"])
+        if test in S.P_VALUE_TESTS:
+            return test, self.alpha
+        if test == "wasserstein":
+            return test, self.numeric_threshold
+        if test == "jensenshannon" and "test" not in o:
+            return test, self.numeric_threshold if kind == "numeric" else self.categorical_threshold
+        return test, DEFAULT_THRESHOLDS[test]
+
+
+# -- feature typing ------------------------------------------------------------------------------
+def is_float_type(sql_type: str) -> bool:
+    return sql_type.upper().split("(")[0] in _FLOATS
+
+
+def plan_features(backend_ref: Backend, backend_cur: Backend, *, columns: Sequence[str] | None = None,
+                  numerical: Sequence[str] = (), categorical: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(name, kind) in report order, validated against both sides' schemas."""
+    ref_cols, cur_cols = backend_ref.columns, backend_cur.columns
+    both = set(numerical) & set(categorical)
+    if both:
+        raise BadInput(f"column {sorted(both)[0]!r} is forced both numerical and categorical")
+    if columns:
+        names = list(dict.fromkeys(columns))
+        for extra in list(numerical) + list(categorical):
+            if extra not in names:
+                names.append(extra)
+    elif numerical or categorical:
+        names = [c for c in ref_cols if c in cur_cols]
+        for extra in list(numerical) + list(categorical):
+            if extra not in names:
+                names.append(extra)
+    else:
+        names = [c for c in ref_cols if c in cur_cols]
+    out = []
+    for name in names:
+        for side, cols in (("reference", ref_cols), ("current", cur_cols)):
+            if name not in cols:
+                raise BadInput(f"column {name!r} is missing from the {side} data")
+        if name in numerical:
+            for side, b in (("reference", backend_ref), ("current", backend_cur)):
+                if not b.is_numeric(name):
+                    raise BadInput(f"column {name!r} is forced numerical but is {b.columns[name].lower()} "
+                                   f"in the {side} data")
+            kind = "numeric"
+        elif name in categorical:
+            kind = "categorical"
+        else:
+            kind = "numeric" if backend_ref.is_numeric(name) and backend_cur.is_numeric(name) else "categorical"
+        out.append((name, kind))
+    if not out:
+        raise BadInput("no columns to compare (the two sides share no column)")
+    return out
+
+
+# -- profiling -----------------------------------------------------------------------------------
+def _check_numeric(name: str, side: str, count: int, infinite: int) -> None:
+    if infinite:
+        raise BadInput(f"column {name!r} has infinite values in the {side} data")
+    if count == 0:
+        raise BadInput(f"column {name!r} has no non-missing values in the {side} data")
+
+
+def _check_categorical(name: str, side: str, count: int) -> None:
+    if count == 0:
+        raise BadInput(f"column {name!r} has no non-missing values in the {side} data")
+
+
+def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: str,
+                   bounds: tuple[datetime | None, datetime | None], ts: str | None,
+                   reference: Profile | None = None, source: str = "", window: str = "all rows",
+                   progress: Progress | None = None) -> Profile:
+    """Read the window's feature columns and profile them exactly (values kept)."""
+    from sqlglot import exp
+
+    from services.drift.sql import _window_condition, render
+
+    params: dict[str, Any] = {}
+    projection = []
+    for i, (name, kind) in enumerate(features):
+        e = numeric_value(name) if kind == "numeric" else exp.cast(column(name), "VARCHAR")
+        projection.append(exp.alias_(e, f"f{i}", quoted=True))
+    q = exp.select(*projection).from_(backend.table.copy())
+    cond = _window_condition(ts, bounds[0], bounds[1], params)
+    if cond is not None:
+        q = q.where(cond)
+    sql = render(q, backend.dialect)
+    if backend.dialect == "duckdb":
+        arrays = backend.conn.execute(sql, params).fetchnumpy()
+        cols = [arrays[f"f{i}"] for i in range(len(features))]
+        rows = len(cols[0]) if cols else 0
+    else:  # pragma: no cover - the memory engine is for local data
+        raise BadInput("the memory engine reads local files only; use --engine duckdb")
+    if rows == 0:
+        raise BadInput(f"the {side} window is empty (0 rows)")
+    out: dict[str, FeatureProfile] = {}
+    for (name, kind), col in zip(features, cols):
+        if progress:
+            progress(f"{side}: {name}")
+        ref_f = reference.features[name] if reference else None
+        if kind == "numeric":
+            arr = np.asarray(np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float)
+            infinite = int(np.isinf(arr).sum())
+            vals = arr[np.isfinite(arr)]
+            _check_numeric(name, side, vals.size, infinite)
+            edges = ref_f.edges if ref_f else S.decile_edges(vals)
+            out[name] = FeatureProfile(
+                name, kind, rows, int(vals.size), S.numeric_summary(vals, rows), edges=list(edges),
+                bins=S.bin_counts(vals, edges), grid=[float(x) for x in np.sort(vals)[_grid_index(vals.size)]],
+                values=vals)
+        else:
+            obj = np.asarray(np.ma.filled(col, None) if np.ma.isMaskedArray(col) else col, dtype=object)
+            mask = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in obj], dtype=bool)
+            vals = obj[mask].astype(str)
+            _check_categorical(name, side, int(vals.size))
+            cats, cnts = np.unique(vals, return_counts=True)
+            counts = {str(c): int(n) for c, n in zip(cats, cnts)}
+            out[name] = FeatureProfile(name, kind, rows, int(vals.size),
+                                       S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
+                                       counts=counts)
+    return Profile(source=source, rows=rows, engine="memory", features=out, window=window)
+
+
+def _grid_index(n: int) -> np.ndarray:
+    """Positions of DuckDB's QUANTILE_DISC at probabilities k/G in a sorted sample of n."""
+    probs = np.asarray(S.grid_probs())
+    return np.clip(np.floor((n - 1) * probs + 1e-9).astype(int), 0, max(n - 1, 0))
+
+
+def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: str,
+                bounds: tuple[datetime | None, datetime | None], ts: str | None,
+                reference: Profile | None = None, source: str = "", window: str = "all rows",
+                group_by: str | None = None, progress: Progress | None = None) -> Profile | list[tuple[Any, Profile]]:
+    """Profile in the engine: a reference in two passes (deciles, then bin counts), a current
+    window in one pass with the reference's edges. With ``group_by`` ("day"/"week"), one
+    profile per window from the same grouped queries."""
+    numeric = [n for n, k in features if k == "numeric"]
+    cats = [n for n, k in features if k == "categorical"]
+    specs = [NumericSpec(n, edges=tuple(reference.features[n].edges) if reference else None,
+                         deciles=reference is None) for n in numeric]
+    if progress:
+        progress(f"{side}: scanning {len(features)} columns")
+    sql, params = numeric_query(backend.table, backend.dialect, specs, ts=ts, start=bounds[0], end=bounds[1],
+                                group_by=group_by)
+    rows_out = backend.execute(sql, params)
+    windows: dict[Any, dict[str, Any]] = {}
+    for row in rows_out:
+        w, rows, per = decode_numeric(row, specs, grouped=bool(group_by))
+        windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
+    if cats:
+        meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
+        sql, params = categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
+                                        end=bounds[1], group_by=group_by)
+        for row in backend.execute(sql, params):
+            if group_by:
+                w, k, v, n = row
+            else:
+                w, (k, v, n) = None, row
+            if w not in windows:  # pragma: no cover - numeric query saw every window
+                continue
+            windows[w]["counts"][cats[int(k)]][str(v)] = int(n)
+    if not group_by:
+        if not windows or windows.get(None, {}).get("rows", 0) == 0:
+            raise BadInput(f"the {side} window is empty (0 rows)")
+    # Reference: second pass for the bin counts at its own edges.
+    if reference is None and numeric:
+        for n in numeric:
+            d = windows[None]["numeric"][n]
+            _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
+        edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])))
+                      for n in numeric]
+        sql, params = numeric_query(backend.table, backend.dialect, edge_specs, ts=ts, start=bounds[0],
+                                    end=bounds[1], only_bins=True)
+        (row,) = backend.execute(sql, params)
+        _, _, per = decode_numeric(row, edge_specs, grouped=False, only_bins=True)
+        for spec, d in zip(edge_specs, per):
+            windows[None]["numeric"][spec.name]["edges"] = list(spec.edges)
+            windows[None]["numeric"][spec.name]["cumulative"] = d["cumulative"]
+    results = []
+    for w, doc in windows.items():
+        rows = doc["rows"]
+        feats: dict[str, FeatureProfile] = {}
+        for name, kind in features:
+            ref_f = reference.features[name] if reference else None
+            if kind == "numeric":
+                d = doc["numeric"][name]
+                count = int(d["count"] or 0)
+                if not group_by:
+                    _check_numeric(name, side, count, int(d["infinite"] or 0))
+                edges = list(ref_f.edges) if ref_f else d["edges"]
+                summary = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0,
+                           "mean": S._f(d["mean"]), "std": S._f(d["std"]), "min": S._f(d["min"]),
+                           "median": S._f(d["median"]), "max": S._f(d["max"])}
+                feats[name] = FeatureProfile(name, kind, rows, count, summary, edges=edges,
+                                             bins=S.counts_from_cumulative(d["cumulative"], count), grid=d["grid"])
+            else:
+                counts = doc["counts"][name]
+                count = int(sum(counts.values()))
+                if not group_by:
+                    _check_categorical(name, side, count)
+                feats[name] = FeatureProfile(name, kind, rows, count,
+                                             S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
+                                             counts=counts)
+        results.append((w, Profile(source=source, rows=rows, engine=backend.dialect, features=feats,
+                                   window=str(w) if group_by else window)))
+    if group_by:
+        return results
+    return results[0][1]
+
+
+# -- comparison ----------------------------------------------------------------------------------
+def _stat(statistic, p_value=None) -> dict[str, float | None]:
+    return {"statistic": S._f(statistic), "p_value": S._f(p_value)}
+
+
+def feature_stats(ref: FeatureProfile, cur: FeatureProfile) -> tuple[dict[str, dict], bool]:
+    """All statistics of one feature; second value: whether any was approximated."""
+    if ref.kind == "numeric":
+        if len(cur.bins) != len(ref.edges) + 1:
+            raise BadInput(f"current profile of {ref.name!r} was not binned with the reference's edges")
+        exact = ref.values is not None and cur.values is not None
+        if exact:
+            ks_s, ks_p = S.ks(ref.values, cur.values)
+            w = S.wasserstein_normed(ref.values, cur.values)
+        else:
+            ks_s, ks_p = S.ks_from_grids(ref.grid, cur.grid, ref.count, cur.count)
+            rs, cs = ref.summary, cur.summary
+            w = S.wasserstein_from_grids(ref.grid, cur.grid, rs["std"] or 0.0, rs["min"], rs["max"],
+                                         cs["min"], cs["max"])
+        return {"ks": _stat(ks_s, ks_p), "wasserstein": _stat(w),
+                "psi": _stat(S.psi(ref.bins, cur.bins)),
+                "jensenshannon": _stat(S.jensenshannon(ref.bins, cur.bins))}, not exact
+    _, rc, cc = S.align_categories(ref.counts, cur.counts)
+    c2, p = S.chi2(rc, cc)
+    return {"chi2": _stat(c2, p), "psi": _stat(S.psi(rc, cc)),
+            "jensenshannon": _stat(S.jensenshannon(rc, cc))}, False
+
+
+def compare(reference: Profile, current: Profile, policy: Policy | None = None,
+            order: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """The spec's drift report for two profiles."""
+    policy = policy or Policy()
+    names = list(order) if order else list(reference.features)
+    rows: list[dict[str, Any]] = []
+    approximate = False
+    for name in names:
+        if progress:
+            progress(f"testing {name}")
+        ref_f, cur_f = reference.features[name], current.features[name]
+        st, approx = feature_stats(ref_f, cur_f)
+        approximate |= approx
+        test, threshold = policy.choose(name, ref_f.kind, ref_f.count)
+        rows.append({"feature": name, "kind": ref_f.kind, "test": test,
+                     "statistic": st[test]["statistic"], "p_value": st[test]["p_value"],
+                     "p_value_adjusted": None, "threshold": threshold, "drifted": False, "stats": st,
+                     "summary": {"reference": dict(ref_f.summary), "current": dict(cur_f.summary)}})
+    family = [r for r in rows if r["test"] in S.P_VALUE_TESTS]
+    adjusted = S.benjamini_hochberg([r["p_value"] if r["p_value"] is not None else 1.0 for r in family])
+    for r, padj in zip(family, adjusted):
+        r["p_value_adjusted"] = padj
+        r["drifted"] = bool(padj < r["threshold"])
+    for r in rows:
+        if r["test"] not in S.P_VALUE_TESTS:
+            r["p_value"] = None
+            r["drifted"] = True if r["statistic"] is None else bool(r["statistic"] >= r["threshold"])
+    drifted = sum(r["drifted"] for r in rows)
+    total = len(rows)
+    share = drifted / total if total else 0.0
+    return {
+        "reference": {"source": reference.source, "rows": reference.rows},
+        "current": {"source": current.source, "rows": current.rows},
+        "engine": current.engine if current.engine != "memory" or reference.engine == "memory" else reference.engine,
+        "approximate": bool(approximate),
+        "features": rows,
+        "dataset": {"drifted_features": int(drifted), "total_features": total, "drift_share": share,
+                    "threshold": policy.drift_share, "drifted": bool(total and share >= policy.drift_share),
+                    "weighted_drift_share": weighted_share(rows, policy.importance)},
+    }
+
+
+def weighted_share(rows: Iterable[dict], importance: dict[str, float]) -> float | None:
+    if not importance:
+        return None
+    known = [(r["feature"], r["drifted"]) for r in rows if r["feature"] in importance]
+    total = sum(abs(importance[f]) for f, _ in known)
+    if not known or total <= 0:
+        return None
+    return sum(abs(importance[f]) for f, d in known if d) / total
+
+
+# -- one-call reports ----------------------------------------------------------------------------
+def profile_key(source: Source, window: Window, features: Sequence[tuple[str, str]]) -> str:
+    doc = {"source": [source.type, source.path, source.table, source.version],
+           "window": [window.timestamp, str(window.start), str(window.end), window.days],
+           "features": list(map(list, features)), "grid": S.GRID_SIZE}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_reference_profile(source: Source, features: Sequence[tuple[str, str]], *, window: Window | None = None,
+                            engine: str = "duckdb", settings=None, connection_factory=None,
+                            progress: Progress | None = None) -> Profile:
+    """Profile a reference once (store it with :meth:`Profile.save`, reuse it with :func:`drift_report`)."""
+    window = window or Window()
+    with open_backend(source, settings, connection_factory) as b:
+        bounds = resolve_window(b, window)
+        fn = memory_profile if engine == "memory" else sql_profile
+        prof = fn(b, features, side="reference", bounds=bounds, ts=window.timestamp, source=source.name,
+                  window=window.describe(), progress=progress)
+    prof.key = profile_key(source, window, features)
+    return prof
+
+
+def drift_report(reference: Source | Profile, current: Source, *, columns: Sequence[str] | None = None,
+                 numerical: Sequence[str] = (), categorical: Sequence[str] = (), engine: str = "memory",
+                 reference_window: Window | None = None, current_window: Window | None = None,
+                 policy: Policy | None = None, settings=None, connection_factory=None,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Reference (a source, or a stored profile) vs current: the spec's JSON report as a dict."""
+    if engine not in ENGINES + ("databricks",):
+        raise BadInput(f"unknown engine {engine!r} (memory or duckdb)")
+    policy = policy or Policy.from_settings(settings)
+    reference_window = reference_window or Window()
+    current_window = current_window or Window()
+    with open_backend(current, settings, connection_factory) as cur_b:
+        if isinstance(reference, Profile):
+            ref_prof = reference
+            features = _features_from_profile(ref_prof, cur_b, columns, numerical, categorical)
+        else:
+            with open_backend(reference, settings, connection_factory) as ref_b:
+                features = plan_features(ref_b, cur_b, columns=columns, numerical=numerical,
+                                         categorical=categorical)
+                bounds = resolve_window(ref_b, reference_window)
+                fn = memory_profile if engine == "memory" else sql_profile
+                ref_prof = fn(ref_b, features, side="reference", bounds=bounds, ts=reference_window.timestamp,
+                              source=reference.name, window=reference_window.describe(), progress=progress)
+        bounds = resolve_window(cur_b, current_window)
+        use_memory = engine == "memory" and ref_prof.exact and not isinstance(reference, Profile)
+        fn = memory_profile if use_memory else sql_profile
+        cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
+                      reference=ref_prof, source=current.name, window=current_window.describe(), progress=progress)
+    report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
+    report["engine"] = "memory" if use_memory else cur_b.dialect
+    return report
+
+
+def _features_from_profile(prof: Profile, cur_b: Backend, columns, numerical, categorical) -> list[tuple[str, str]]:
+    names = list(dict.fromkeys(list(columns or prof.features) + list(numerical) + list(categorical)))
+    out = []
+    for name in names:
+        if name not in prof.features:
+            raise BadInput(f"column {name!r} is missing from the reference profile")
+        if name not in cur_b.columns:
+            raise BadInput(f"column {name!r} is missing from the current data")
+        kind = prof.features[name].kind
+        if (name in numerical and kind != "numeric") or (name in categorical and kind != "categorical"):
+            raise BadInput(f"column {name!r} was profiled as {kind}")
+        if kind == "numeric" and not cur_b.is_numeric(name):
+            raise BadInput(f"column {name!r} is numeric in the reference but "
+                           f"{cur_b.columns[name].lower()} in the current data")
+        out.append((name, kind))
+    return out

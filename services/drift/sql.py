@@ -1,0 +1,309 @@
+"""One query-construction path for every SQL engine (DuckDB locally, Databricks SQL warehouses).
+
+Why hand-built sqlglot expressions rather than Ibis: the drift profile is a handful of
+aggregate queries whose exact shape matters (one pass per side, decile edges that must match
+``numpy.quantile``'s linear interpolation, discrete-quantile grids, cumulative bin counts as
+``COUNT_IF`` filters, NaN-as-missing), and the two engines spell the quantile aggregates
+differently (DuckDB ``QUANTILE_CONT(x, [..])`` vs Databricks ``PERCENTILE(x, ARRAY(..))`` and
+``PERCENTILE_DISC(ARRAY(..)) WITHIN GROUP (ORDER BY x)``). sqlglot is already a dependency, builds
+the statement as a syntax tree (so an identifier is always a quoted ``Identifier`` node and a value
+is always a named ``Placeholder`` — no string pasting of user input anywhere), renders it per
+dialect, and re-parses the result as a validity check. Ibis would add a large dependency and
+still hide which quantile algorithm runs on each backend.
+
+Every builder returns ``(sql, params)``; params are named (``$name`` in DuckDB, ``:name`` for
+databricks-sql-connector's native parameters).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+import sqlglot
+from sqlglot import exp
+
+from services.drift.stats import DECILES, grid_probs
+from services.errors import BadInput
+
+DIALECTS = ("duckdb", "databricks")
+_TABLE_PART = re.compile(r"^[\w\-]+$", re.UNICODE)
+WINDOW_UNITS = ("day", "week", "month")
+
+
+# -- identifiers and values -----------------------------------------------------------------------
+def quote(name: str) -> exp.Identifier:
+    """A column name as a quoted identifier node (quotes inside are escaped by the renderer)."""
+    if not isinstance(name, str) or not name or len(name) > 255 or "\x00" in name:
+        raise BadInput(f"invalid column name: {str(name)[:40]!r}")
+    return exp.to_identifier(name, quoted=True)
+
+
+def column(name: str) -> exp.Column:
+    return exp.Column(this=quote(name))
+
+
+def table_expression(name: str) -> exp.Table:
+    """``table`` / ``schema.table`` / ``catalog.schema.table``, each part a plain identifier."""
+    parts = str(name or "").split(".")
+    if not 1 <= len(parts) <= 3 or not all(_TABLE_PART.match(p) for p in parts):
+        raise BadInput(f"invalid table name {str(name)[:80]!r} (expected catalog.schema.table)")
+    ids = [exp.to_identifier(p, quoted=True) for p in parts]
+    kwargs = {"this": ids[-1]}
+    if len(ids) >= 2:
+        kwargs["db"] = ids[-2]
+    if len(ids) == 3:
+        kwargs["catalog"] = ids[0]
+    return exp.Table(**kwargs)
+
+
+def _param(name: str) -> exp.Placeholder:
+    return exp.Placeholder(this=name)
+
+
+def _lit(x: float) -> exp.Literal:
+    return exp.Literal.number(repr(float(x)))
+
+
+def render(expression: exp.Expression, dialect: str) -> str:
+    if dialect not in DIALECTS:
+        raise BadInput(f"unknown SQL dialect {dialect!r}")
+    sql = expression.sql(dialect=dialect)
+    try:  # validity check: the statement must parse back in its own dialect
+        sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError as exc:  # pragma: no cover - a builder bug, not user input
+        raise RuntimeError(f"internal error: generated SQL does not parse ({exc.__class__.__name__})") from None
+    return sql
+
+
+# -- expressions ---------------------------------------------------------------------------------
+def numeric_value(name: str) -> exp.Expression:
+    """The column as DOUBLE with NaN turned into NULL (missing)."""
+    c = exp.cast(column(name), "DOUBLE")
+    return exp.Case(ifs=[exp.If(this=exp.IsNan(this=c.copy()), true=exp.null())], default=c)
+
+
+def _is_inf(name: str) -> exp.Expression:
+    inf = exp.cast(exp.Literal.string("Infinity"), "DOUBLE")
+    return exp.EQ(this=exp.Abs(this=exp.cast(column(name), "DOUBLE")), expression=inf)
+
+
+def _quantiles(value: exp.Expression, probs: Sequence[float], dialect: str, discrete: bool) -> exp.Expression:
+    arr = exp.Array(expressions=[_lit(p) for p in probs])
+    if dialect == "duckdb":
+        fn = "QUANTILE_DISC" if discrete else "QUANTILE_CONT"
+        return exp.Anonymous(this=fn, expressions=[value, arr])
+    if discrete:  # Databricks: exact discrete percentiles over an array literal
+        return exp.WithinGroup(this=exp.Anonymous(this="PERCENTILE_DISC", expressions=[arr]),
+                               expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]))
+    return exp.Anonymous(this="PERCENTILE", expressions=[value, arr])  # exact, linear interpolation
+
+
+def _window_condition(ts: str | None, start: datetime | None, end: datetime | None,
+                      params: dict[str, Any], prefix: str = "w") -> exp.Expression | None:
+    conds: list[exp.Expression] = []
+    if start is not None:
+        params[f"{prefix}_start"] = start
+        conds.append(exp.GTE(this=column(ts), expression=_param(f"{prefix}_start")))
+    if end is not None:
+        params[f"{prefix}_end"] = end
+        conds.append(exp.LT(this=column(ts), expression=_param(f"{prefix}_end")))
+    if not conds:
+        return None
+    out = conds[0]
+    for c in conds[1:]:
+        out = exp.and_(out, c)
+    return out
+
+
+def _bucket(ts: str, unit: str) -> exp.Expression:
+    if unit not in WINDOW_UNITS:
+        raise BadInput(f"window unit must be one of {', '.join(WINDOW_UNITS)}")
+    return exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)])
+
+
+# -- queries -------------------------------------------------------------------------------------
+def schema_query(table: exp.Table, dialect: str) -> str:
+    return render(exp.select(exp.Star()).from_(table.copy()).limit(0), dialect)
+
+
+def max_query(table: exp.Table, ts: str, dialect: str) -> tuple[str, dict]:
+    return render(exp.select(exp.Max(this=column(ts))).from_(table.copy()), dialect), {}
+
+
+@dataclass(frozen=True)
+class NumericSpec:
+    name: str
+    edges: tuple[float, ...] | None = None   # reference edges -> cumulative counts at them
+    deciles: bool = False                    # compute the decile edges (reference side)
+
+
+NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
+
+
+def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], *, ts: str | None = None,
+                  start: datetime | None = None, end: datetime | None = None,
+                  group_by: str | None = None, grid: Sequence[float] | None = None,
+                  only_bins: bool = False) -> tuple[str, dict]:
+    """One pass: row count, and per column: count, mean, std_pop, min, max, median, count of
+    infinities, the discrete quantile grid, the deciles (if asked) and ``COUNT_IF(x <= edge)``
+    for each given edge. Grouped by ``DATE_TRUNC(group_by, ts)`` when ``group_by`` is set."""
+    params: dict[str, Any] = {}
+    probs = list(grid) if grid is not None else grid_probs()
+    # Inner projection: each column once as DOUBLE with NaN -> NULL, plus the window bucket.
+    inner_cols: list[exp.Expression] = [exp.alias_(numeric_value(s.name), f"v{i}", quoted=True)
+                                        for i, s in enumerate(specs)]
+    if group_by:
+        inner_cols.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
+    if not inner_cols:
+        inner_cols.append(exp.alias_(exp.Literal.number(1), "one", quoted=True))
+    inner = exp.select(*inner_cols).from_(table.copy())
+    cond = _window_condition(ts, start, end, params)
+    if cond is not None:
+        inner = inner.where(cond)
+    inf = exp.cast(exp.Literal.string("Infinity"), "DOUBLE")
+    select: list[exp.Expression] = []
+    if group_by:
+        select.append(exp.column("w", quoted=True))
+    select.append(exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True))
+    for i, spec in enumerate(specs):
+        v = exp.column(f"v{i}", quoted=True)
+        fields: list[exp.Expression] = [] if only_bins else [
+            exp.Count(this=v.copy()),
+            exp.Avg(this=v.copy()),
+            exp.StddevPop(this=v.copy()),
+            exp.Min(this=v.copy()),
+            exp.Max(this=v.copy()),
+            _quantiles(v.copy(), [0.5], dialect, discrete=False),
+            exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
+            _quantiles(v.copy(), probs, dialect, discrete=True),
+        ]
+        if spec.deciles and not only_bins:
+            fields.append(_quantiles(v.copy(), DECILES, dialect, discrete=False))
+        for j, edge in enumerate(spec.edges or ()):
+            key = f"e{i}_{j}"
+            params[key] = float(edge)
+            fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))))
+        select.extend(exp.alias_(f, f"c{i}_{k}", quoted=True) for k, f in enumerate(fields))
+    q = exp.select(*select).from_(inner.subquery("src"))
+    if group_by:
+        q = q.group_by(exp.column("w", quoted=True)).order_by(exp.column("w", quoted=True))
+    return render(q, dialect), params
+
+
+def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bool,
+                   only_bins: bool = False) -> tuple[Any, int, list[dict]]:
+    """Split one result row of :func:`numeric_query` into (window, rows, per-column dicts)."""
+    pos = 0
+    window = None
+    if grouped:
+        window, pos = row[0], 1
+    rows = int(row[pos])
+    pos += 1
+    out = []
+    for spec in specs:
+        if only_bins:
+            n_edges = len(spec.edges or ())
+            out.append({"cumulative": [int(x) for x in row[pos:pos + n_edges]]})
+            pos += n_edges
+            continue
+        d = dict(zip(NUMERIC_FIELDS, row[pos:pos + len(NUMERIC_FIELDS)]))
+        pos += len(NUMERIC_FIELDS)
+        d["median"] = _scalar(d["median"])
+        d["grid"] = [float(x) for x in d["grid"]] if d["grid"] is not None else []
+        if spec.deciles:
+            dec = row[pos]
+            pos += 1
+            d["deciles"] = [float(x) for x in dec] if dec is not None else []
+        n_edges = len(spec.edges or ())
+        d["cumulative"] = [int(x) for x in row[pos:pos + n_edges]]
+        pos += n_edges
+        out.append(d)
+    return window, rows, out
+
+
+def _scalar(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, str):
+        return float(value[0]) if len(value) else None
+    return float(value)
+
+
+def categorical_query(table: exp.Table, dialect: str, columns: Sequence[tuple[str, bool]], *,
+                      ts: str | None = None, start: datetime | None = None, end: datetime | None = None,
+                      group_by: str | None = None) -> tuple[str, dict]:
+    """Category counts of every column, one UNION ALL statement: rows (w?, k, v, n), where k is
+    the column's position. ``columns`` = (name, is_float); NaN in a float column is missing."""
+    params: dict[str, Any] = {}
+    branches: list[exp.Select] = []
+    for i, (name, is_float) in enumerate(columns):
+        raw = column(name)
+        value = exp.cast(raw.copy(), "VARCHAR")
+        select: list[exp.Expression] = []
+        if group_by:
+            select.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
+        select += [exp.alias_(exp.Literal.number(i), "k", quoted=True),
+                   exp.alias_(value, "v", quoted=True),
+                   exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
+        cond: exp.Expression = exp.Not(this=exp.Is(this=raw.copy(), expression=exp.null()))
+        if is_float:
+            cond = exp.and_(cond, exp.Not(this=exp.IsNan(this=exp.cast(raw.copy(), "DOUBLE"))))
+        wc = _window_condition(ts, start, end, params)
+        if wc is not None:
+            cond = exp.and_(cond, wc)
+        q = exp.select(*select).from_(table.copy()).where(cond)
+        groups = [exp.column("v", quoted=True)] if not group_by else [exp.column("w", quoted=True), exp.column("v", quoted=True)]
+        # group by the expressions (Databricks does not accept output aliases of casts everywhere)
+        q = q.group_by(*([_bucket(ts, group_by)] if group_by else []), value.copy())
+        del groups
+        branches.append(q)
+    if not branches:
+        raise BadInput("no categorical columns to count")
+    union: exp.Expression = branches[0]
+    for b in branches[1:]:
+        union = exp.union(union, b, distinct=False)
+    return render(union, dialect), params
+
+
+def performance_query(table: exp.Table, dialect: str, *, ts: str, label: str, prediction: str,
+                      group_by: str, start: datetime | None = None, end: datetime | None = None,
+                      buckets: int = 1000, cutoff: float = 0.5) -> tuple[str, dict]:
+    """Per window and score bucket: positives and negatives among labelled rows (for a binned
+    ROC AUC), correct predictions at ``cutoff`` and the label mean — aggregates only."""
+    params: dict[str, Any] = {"cutoff": float(cutoff), "buckets": int(buckets)}
+    score = exp.cast(column(prediction), "DOUBLE")
+    y = exp.cast(column(label), "DOUBLE")
+    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
+    correct = exp.Case(ifs=[exp.If(
+        this=exp.EQ(this=exp.Paren(this=exp.GTE(this=score.copy(), expression=_param("cutoff"))),
+                    expression=exp.Paren(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)))),
+        true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    q = exp.select(
+        exp.alias_(_bucket(ts, group_by), "w", quoted=True),
+        exp.alias_(bucket, "b", quoted=True),
+        exp.alias_(exp.Sum(this=y.copy()), "pos", quoted=True),
+        exp.alias_(exp.Count(this=y.copy()), "n", quoted=True),
+        exp.alias_(exp.Sum(this=correct), "correct", quoted=True),
+    ).from_(table.copy())
+    cond: exp.Expression = exp.and_(exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
+                                    exp.Not(this=exp.Is(this=column(prediction), expression=exp.null())))
+    wc = _window_condition(ts, start, end, params)
+    if wc is not None:
+        cond = exp.and_(cond, wc)
+    q = q.where(cond).group_by(_bucket(ts, group_by), bucket.copy())
+    return render(q, dialect), params
+
+
+def rows_query(table: exp.Table, dialect: str, *, ts: str, group_by: str,
+               start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    params: dict[str, Any] = {}
+    q = exp.select(exp.alias_(_bucket(ts, group_by), "w", quoted=True),
+                   exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)).from_(table.copy())
+    wc = _window_condition(ts, start, end, params)
+    if wc is not None:
+        q = q.where(wc)
+    q = q.group_by(_bucket(ts, group_by))
+    return render(q, dialect), params

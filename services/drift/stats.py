@@ -1,0 +1,182 @@
+"""The drift statistics of the spec's "Drift engine contract", computed with scipy.
+
+Everything here is pure (numpy arrays / count vectors in, floats out) and shared by every engine:
+the binned statistics (psi, jensenshannon, chi2) take count vectors, so an engine that pushes the
+counting down to SQL gets exactly the same numbers as the in-memory one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sstats
+from scipy.spatial import distance as sdistance
+
+DECILES = tuple(round(0.1 * k, 1) for k in range(1, 10))  # 0.1 ... 0.9
+PSI_FLOOR = 0.0001
+# Quantile grid stored in profiles for the approximate KS / Wasserstein (0, 1/G, ..., 1).
+GRID_SIZE = 1000
+
+NUMERIC_TESTS = ("ks", "wasserstein", "psi", "jensenshannon")
+CATEGORICAL_TESTS = ("chi2", "psi", "jensenshannon")
+P_VALUE_TESTS = frozenset({"ks", "chi2"})
+
+
+def _f(x) -> float | None:
+    """A plain float, or None for NaN/inf/None."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# -- numeric, exact (memory engine) --------------------------------------------------------------
+def ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov, scipy's default method."""
+    res = sstats.ks_2samp(ref, cur)
+    return float(res.statistic), float(res.pvalue)
+
+
+def wasserstein_normed(ref: np.ndarray, cur: np.ndarray) -> float | None:
+    """First Wasserstein distance / reference population std; constant-reference rule."""
+    std = float(np.std(ref, ddof=0))
+    if std == 0.0:
+        return 0.0 if np.all(cur == ref[0]) else None
+    return float(sstats.wasserstein_distance(ref, cur)) / std
+
+
+# -- binning -------------------------------------------------------------------------------------
+def decile_edges(ref: np.ndarray) -> list[float]:
+    """Reference deciles (numpy linear interpolation), duplicates dropped, ascending."""
+    return dedupe_edges(np.quantile(ref, DECILES).tolist())
+
+
+def dedupe_edges(edges: Sequence[float]) -> list[float]:
+    return [float(e) for e in np.unique(np.asarray(edges, dtype=float))]
+
+
+def bin_counts(values: np.ndarray, edges: Sequence[float]) -> list[int]:
+    """Counts in (-inf, e1], (e1, e2], ..., (ek, +inf): bin index = number of edges < x."""
+    idx = np.searchsorted(np.asarray(edges, dtype=float), values, side="left")
+    return [int(c) for c in np.bincount(idx, minlength=len(edges) + 1)]
+
+
+def counts_from_cumulative(cumulative: Sequence[int], total: int) -> list[int]:
+    """Bin counts from counts of ``x <= e_j`` (what SQL engines return)."""
+    cum = [int(c) for c in cumulative] + [int(total)]
+    prev, out = 0, []
+    for c in cum:
+        out.append(c - prev)
+        prev = c
+    return out
+
+
+# -- binned / categorical ------------------------------------------------------------------------
+def shares(counts: Sequence[float]) -> np.ndarray:
+    c = np.asarray(counts, dtype=float)
+    total = c.sum()
+    return c / total if total > 0 else c
+
+
+def psi(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> float:
+    """Population stability index; zero shares replaced by 0.0001 (no renormalisation)."""
+    r = shares(ref_counts)
+    c = shares(cur_counts)
+    r = np.where(r == 0, PSI_FLOOR, r)
+    c = np.where(c == 0, PSI_FLOOR, c)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def jensenshannon(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> float:
+    """Jensen-Shannon distance, base 2, on raw shares (scipy)."""
+    value = float(sdistance.jensenshannon(shares(ref_counts), shares(cur_counts), base=2))
+    # scipy can return a tiny NaN-free negative-zero/rounding; identical inputs give exactly 0.
+    return 0.0 if not math.isfinite(value) else max(0.0, value)
+
+
+def chi2(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> tuple[float, float]:
+    """Chi-square test of homogeneity on the 2 x k table (no Yates correction)."""
+    table = np.asarray([ref_counts, cur_counts], dtype=float)
+    res = sstats.chi2_contingency(table, correction=False)
+    return float(res.statistic), float(res.pvalue)
+
+
+def align_categories(ref: dict[str, int], cur: dict[str, int]) -> tuple[list[str], list[int], list[int]]:
+    """Union of both sides' categories (sorted) and the two count vectors over it."""
+    cats = sorted(set(ref) | set(cur))
+    return cats, [int(ref.get(k, 0)) for k in cats], [int(cur.get(k, 0)) for k in cats]
+
+
+# -- approximate ks / wasserstein from quantile grids (pushdown engines, stored profiles) --------
+def grid_probs(size: int = GRID_SIZE) -> list[float]:
+    return [k / size for k in range(size + 1)]
+
+
+def _grid_cdf(grid: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """ECDF estimated from a discrete-quantile grid at probabilities k/G (k = 0..G)."""
+    size = len(grid) - 1
+    return np.clip((np.searchsorted(grid, points, side="right") - 1) / size, 0.0, 1.0)
+
+
+def ks_from_grids(ref_grid: Sequence[float], cur_grid: Sequence[float], n_ref: int, n_cur: int) -> tuple[float, float]:
+    """KS statistic from two quantile grids (error about 1/G), p-value as scipy's
+    ``ks_2samp(method="asymp")`` computes it from the statistic: ``kstwo.sf(d, round(n*m/(n+m)))``."""
+    rg = np.asarray(ref_grid, dtype=float)
+    cg = np.asarray(cur_grid, dtype=float)
+    points = np.union1d(rg, cg)
+    d = float(np.max(np.abs(_grid_cdf(rg, points) - _grid_cdf(cg, points))))
+    en = round(n_ref * n_cur / (n_ref + n_cur))
+    p = float(sstats.kstwo.sf(d, max(int(en), 1)))
+    return d, min(max(p, 0.0), 1.0)
+
+
+def wasserstein_from_grids(ref_grid: Sequence[float], cur_grid: Sequence[float], ref_std: float,
+                           ref_min: float, ref_max: float, cur_min: float, cur_max: float) -> float | None:
+    """W1 = integral of |Q_ref(u) - Q_cur(u)| du (trapezoid on the grid) / ref std."""
+    if ref_std == 0.0:
+        return 0.0 if (cur_min == ref_min and cur_max == ref_max) else None
+    diff = np.abs(np.asarray(ref_grid, dtype=float) - np.asarray(cur_grid, dtype=float))
+    w = float(np.sum((diff[1:] + diff[:-1]) / 2.0) / (len(diff) - 1))
+    return w / ref_std
+
+
+# -- multiple testing ----------------------------------------------------------------------------
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    if not p_values:
+        return []
+    return [float(p) for p in sstats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
+
+
+# -- summaries -----------------------------------------------------------------------------------
+def numeric_summary(values: np.ndarray, rows: int) -> dict:
+    n = int(values.size)
+    if n == 0:
+        return {"count": 0, "missing_share": 1.0 if rows else 0.0, "mean": None, "std": None,
+                "min": None, "median": None, "max": None}
+    return {
+        "count": n,
+        "missing_share": (rows - n) / rows if rows else 0.0,
+        "mean": _f(np.mean(values)),
+        "std": _f(np.std(values, ddof=0)),
+        "min": _f(np.min(values)),
+        "median": _f(np.median(values)),
+        "max": _f(np.max(values)),
+    }
+
+
+def categorical_summary(counts: dict[str, int], rows: int, reference: dict[str, int] | None = None) -> dict:
+    n = int(sum(counts.values()))
+    mode = None
+    if counts:
+        top = max(counts.values())
+        mode = min(k for k, v in counts.items() if v == top)
+    unseen = sorted(k for k in counts if k not in reference) if reference is not None else []
+    return {
+        "count": n,
+        "missing_share": (rows - n) / rows if rows else 0.0,
+        "unique": len(counts),
+        "mode": mode,
+        "unseen_categories": unseen,
+    }
