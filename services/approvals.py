@@ -1,0 +1,409 @@
+"""Decisions: approve (promote), reject, roll back, request review — gated, guarded, audited.
+
+Every entry point:
+
+1. validates usage (user given, comment present where required and <= 5000 characters; HTML is
+   kept as plain text, the UI renders it as text) -> :class:`BadInput` (exit 2, not audited);
+2. checks role, four-eyes, gate and the registry state the caller was shown -> :class:`Refused`
+   (exit 3, audited, registry untouched);
+3. claims the model's transition row in the audit store (one conditional UPDATE in a write
+   transaction: exactly one winner across processes/replicas), re-reads the registry under the
+   claim (stale -> refused), snapshots what the plan touches, runs the plan step by step and,
+   when a step fails, restores the snapshot (compensation) and records ``failed``;
+4. releases the claim and appends the ``done`` record in the same audit transaction; the
+   decision is mirrored as model-version tags by the plan itself, then (never blocking) sent to
+   the webhook / Databricks.
+
+``expected_champion``: the champion version the user saw (``""``/``None``: no champion). The
+app passes what it rendered; the CLI passes nothing and the state read when the gate was
+evaluated is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+import uuid
+from typing import Any, Callable
+
+from services import audit, notify
+from services.errors import BadInput, DriftGateError, Refused, Unavailable
+from services.gate import GateResult, evaluate
+from services.lifecycle import Lifecycle, make_lifecycle, normalise_version, utc_now
+from services.roles import can_approve, can_reject, can_request, can_rollback
+
+COMMENT_MAX = audit.COMMENT_MAX
+UNSET: Any = object()
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class TransitionFailed(Unavailable):
+    """A registry call failed midway; the transition was undone (or recovery is pending)."""
+
+
+def clean_comment(comment: str | None, required: bool = False, what: str = "this decision") -> str | None:
+    """Strip control characters; empty -> None. Over 5000 characters or missing when required
+    -> BadInput. Comments are stored verbatim otherwise (HTML stays text; never rendered as HTML)."""
+    text = _CTRL.sub("", str(comment)).strip() if comment is not None else ""
+    if len(text) > COMMENT_MAX:
+        raise BadInput(f"comment too long: {len(text)} characters (max {COMMENT_MAX})")
+    if not text:
+        if required:
+            raise BadInput(f"a comment is required for {what}")
+        return None
+    return text
+
+
+def _user(user: str | None) -> str:
+    u = _CTRL.sub("", str(user or "")).strip()
+    if not u:
+        raise BadInput("a user is required (--user, DRIFTGATE_USER or sign in)")
+    if len(u) > 320:
+        raise BadInput("user name too long")
+    return u
+
+
+def _client(settings, client):
+    if client is not None:
+        return client
+    from services.mlflow_client import make_client
+
+    return make_client(settings)
+
+
+def _record(action, outcome, model, user, version=None, before=None, after=None, reason=None, comment=None, evidence=None, txn=None):
+    return {
+        "at": utc_now(), "user": user, "action": action, "outcome": outcome, "model": model,
+        "version": version, "version_before": before, "version_after": after, "reason": reason,
+        "comment": comment, "evidence": evidence, "txn": txn,
+    }
+
+
+def _refuse(settings, rec: dict[str, Any]) -> None:
+    """Audit a refused attempt, then raise Refused (the audit failing must not hide the refusal)."""
+    try:
+        audit.append(settings, rec)
+    except DriftGateError:
+        pass
+    notify.send(settings, rec)
+    raise Refused(rec["reason"])
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or None) == (b or None)
+
+
+# -- crash recovery -------------------------------------------------------------------------
+def _owner_dead(owner: str | None) -> bool:
+    if not owner or ":" not in owner:
+        return False
+    host, pid = owner.rsplit(":", 1)
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def recover(settings, client=None, model: str | None = None, force: bool = False) -> list[dict[str, Any]]:
+    """Undo transitions a crashed process left in progress; returns the audit records written.
+
+    A transition is considered crashed when its owner process is gone (same host) or its lease
+    (``[audit] lease_seconds``, default 300) has expired, or ``force``.
+    """
+    lease = float(settings.section("audit").get("lease_seconds", 300))
+    out = []
+    for row in audit.in_progress(settings):
+        if model and row["model"] != model:
+            continue
+        expired = row.get("started_epoch") and time.time() - float(row["started_epoch"]) > lease
+        if not (force or expired or _owner_dead(row.get("owner"))):
+            continue
+        txn = uuid.uuid4().hex
+        if not audit.take_over(settings, row["model"], row["txn"], txn):
+            continue
+        snap = row.get("snapshot")
+        lc = make_lifecycle(settings, _client(settings, client), row["model"])
+        try:
+            if snap:
+                lc.restore(snap)
+                if not lc.matches(snap):
+                    raise RuntimeError("registry does not match the snapshot after restore")
+        except Exception as exc:  # noqa: BLE001 - leave it in progress for the next try
+            audit.append(settings, _record(row.get("action") or "approve", "failed", row["model"], "driftgate",
+                                           reason=f"recovery of an interrupted transition failed ({type(exc).__name__}); will retry"))
+            continue
+        champion = lc.state().champion
+        rec = _record(row.get("action") or "approve", "failed", row["model"], "driftgate", before=champion, after=champion,
+                      reason=f"transition started {row.get('started_at')} by {row.get('owner')} was interrupted; registry restored (recovered)")
+        audit.release(settings, row["model"], txn, champion or "", rec)
+        out.append(rec)
+    return out
+
+
+# -- the guarded transition -------------------------------------------------------------------
+def _transition(
+    settings,
+    lc: Lifecycle,
+    *,
+    action: str,
+    user: str,
+    version: str | None,
+    expected_champion: str | None,
+    precheck: Callable[[Lifecycle], str | None],
+    plan: Callable[[Lifecycle, str], list],
+    involved: list[str | None],
+    expect_after: Callable[[Lifecycle], bool],
+    comment: str | None,
+    evidence: dict[str, Any] | None,
+) -> dict[str, Any]:
+    model = lc.model
+    recover(settings, lc.client, model)
+    txn = uuid.uuid4().hex
+    at = utc_now()
+    other = audit.claim(settings, model, txn, action, at, time.time())
+    if other is not None:
+        _refuse(settings, _record(action, "refused", model, user, version, expected_champion, expected_champion,
+                                  f"another transition of {model} is in progress (started {other.get('started_at')}): stale state — reload",
+                                  comment, evidence))
+    snap = None
+    step_no, step_name = 0, ""
+    try:
+        state = lc.state()
+        problem = None
+        if not _same(state.champion, expected_champion):
+            problem = (f"stale state — reload: the champion is now version {state.champion or 'none'}, "
+                       f"not {expected_champion or 'none'} as shown")
+        else:
+            problem = precheck(lc)
+        if problem:
+            rec = _record(action, "refused", model, user, version, state.champion, state.champion, problem, comment, evidence, txn)
+            audit.release(settings, model, txn, state.champion or "", rec)
+            notify.send(settings, rec)
+            raise Refused(problem)
+        snap = lc.snapshot([v for v in involved if v])
+        audit.save_snapshot(settings, model, txn, snap)
+        steps = plan(lc, at)
+        for step_no, step in enumerate(steps, start=1):
+            step_name = step.name
+            step.run()
+        if not expect_after(lc) or lc.champion_count() != 1:
+            step_no, step_name = len(steps) + 1, "verify"
+            raise RuntimeError("registry is not in the expected state after the transition")
+    except Refused:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure midway: compensate
+        kind = type(exc).__name__
+        restored = False
+        if snap is not None:
+            for _ in range(3):
+                try:
+                    lc.restore(snap)
+                    restored = lc.matches(snap)
+                except Exception:  # noqa: BLE001
+                    restored = False
+                if restored:
+                    break
+                time.sleep(0.2)
+        else:
+            restored = True  # nothing was written
+        try:
+            after = lc.state().champion
+        except Exception:  # noqa: BLE001
+            after = None
+        if restored:
+            reason = f"{action} failed at step {step_no} ({step_name}: {kind}); registry restored, champion still version {after or 'none'}"
+            rec = _record(action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn)
+            audit.release(settings, model, txn, after or "", rec)
+        else:
+            reason = f"{action} failed at step {step_no} ({step_name}: {kind}); undo incomplete, recovery pending"
+            rec = _record(action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn)
+            try:
+                audit.append(settings, rec)
+            except DriftGateError:
+                pass
+        notify.send(settings, rec)
+        raise TransitionFailed(reason) from None
+    after = lc.state().champion
+    rec = _record(action, "done", model, user, version, expected_champion, after, None, comment, evidence, txn)
+    rec["reason"] = {
+        "approve": f"version {version} promoted to champion (was {expected_champion or 'none'})",
+        "rollback": f"rolled back to version {after} (was {expected_champion})",
+        "reject": f"version {version} rejected",
+    }.get(action)
+    audit.release(settings, model, txn, after or "", rec)
+    notify.send(settings, rec)
+    notify.mirror_databricks(settings, rec)
+    return {k: v for k, v in rec.items() if k != "txn"}
+
+
+# -- public entry points ------------------------------------------------------------------
+def approve(settings, model: str, version: object, user: str | None, comment: str | None = None,
+            expected_champion: Any = UNSET, client=None, gate: GateResult | None = None) -> dict[str, Any]:
+    """Promote ``version`` to champion (see module doc). Returns the audit record."""
+    user = _user(user)
+    comment = clean_comment(comment)
+    v = normalise_version(version)
+    lc = make_lifecycle(settings, _client(settings, client), model)
+    view = lc.get_version(v)
+    state = lc.state()
+    shown = state.champion if expected_champion is UNSET else (expected_champion or None)
+    base = dict(action="approve", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
+    if not _same(state.champion, shown):
+        _refuse(settings, _record(**base, outcome="refused",
+                                  reason=f"stale state — reload: the champion is now version {state.champion or 'none'}, not {shown or 'none'} as shown"))
+    perm = can_approve(settings, user, view.created_by)
+    if not perm:
+        _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
+    result = gate if gate is not None and gate.version == v and _same(gate.champion, state.champion) else None
+    result = result or evaluate(settings, lc.client, lc.model, v, lc)
+    evidence = result.to_json()
+    base["evidence"] = evidence
+    if not result.passed:
+        names = ", ".join(f"{c.name} ({c.detail})" for c in result.blocking)
+        _refuse(settings, _record(**base, outcome="refused", reason=f"gate failed: {names}"))
+    cfg = result.config
+    needed = int(cfg.get("approvals_required", 1))
+    if needed > 1:
+        voters = audit.add_vote(settings, lc.model, v, user, state.champion or "", utc_now())
+        if len(voters) < needed:
+            rec = _record(**base, outcome="done",
+                          reason=f"approval {len(voters)} of {needed} recorded ({', '.join(voters)}); version not promoted yet")
+            audit.append(settings, rec)
+            notify.send(settings, rec)
+            return {k: x for k, x in rec.items() if k != "txn"}
+        evidence["approvers"] = voters
+    extra_tags = {}
+    approval_tag = cfg.get("approval_tag") or settings.section("approvals").get("approval_tag")
+    if approval_tag:
+        extra_tags[str(approval_tag)] = "Approved"
+
+    def precheck(lc2: Lifecycle) -> str | None:
+        now = lc2.get_version(v)
+        if now.state in ("champion", "rejected"):
+            return f"stale state — reload: version {v} is now {now.state}"
+        return None
+
+    return _transition(
+        settings, lc, action="approve", user=user, version=v, expected_champion=state.champion,
+        precheck=precheck,
+        plan=lambda lc2, at: lc2.promote_plan(v, user, at, comment, extra_tags),
+        involved=[v, state.champion, state.previous],
+        expect_after=lambda lc2: lc2.state().champion == v,
+        comment=comment, evidence=evidence,
+    )
+
+
+def reject(settings, model: str, version: object, user: str | None, comment: str | None,
+           expected_champion: Any = UNSET, client=None) -> dict[str, Any]:
+    """Tag ``version`` rejected (approver or its author; comment required)."""
+    user = _user(user)
+    comment = clean_comment(comment, required=True, what="a rejection")
+    v = normalise_version(version)
+    lc = make_lifecycle(settings, _client(settings, client), model)
+    view = lc.get_version(v)
+    state = lc.state()
+    shown = state.champion if expected_champion is UNSET else (expected_champion or None)
+    base = dict(action="reject", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
+    if not _same(state.champion, shown):
+        _refuse(settings, _record(**base, outcome="refused", reason=f"stale state — reload: the champion is now version {state.champion or 'none'}"))
+    perm = can_reject(settings, user, view.created_by)
+    if not perm:
+        _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
+    if view.state in ("champion", "rejected"):
+        why = "is the champion: roll back instead" if view.state == "champion" else "is already rejected"
+        _refuse(settings, _record(**base, outcome="refused", reason=f"version {v} {why}"))
+
+    def precheck(lc2: Lifecycle) -> str | None:
+        now = lc2.get_version(v)
+        return f"stale state — reload: version {v} is now {now.state}" if now.state in ("champion", "rejected") else None
+
+    return _transition(
+        settings, lc, action="reject", user=user, version=v, expected_champion=state.champion, precheck=precheck,
+        plan=lambda lc2, at: lc2.reject_plan(v, user, at, comment), involved=[v],
+        expect_after=lambda lc2: lc2.get_version(v).state == "rejected",
+        comment=comment, evidence=None,
+    )
+
+
+def rollback(settings, model: str, user: str | None, comment: str | None,
+             expected_champion: Any = UNSET, client=None) -> dict[str, Any]:
+    """Restore the previous champion (approver; comment required)."""
+    user = _user(user)
+    comment = clean_comment(comment, required=True, what="a rollback")
+    lc = make_lifecycle(settings, _client(settings, client), model)
+    lc.versions()  # unknown model -> NotFound
+    state = lc.state()
+    shown = state.champion if expected_champion is UNSET else (expected_champion or None)
+    base = dict(action="rollback", model=lc.model, user=user, version=state.previous, before=state.champion,
+                after=state.champion, comment=comment)
+    if not _same(state.champion, shown):
+        _refuse(settings, _record(**base, outcome="refused", reason=f"stale state — reload: the champion is now version {state.champion or 'none'}"))
+    perm = can_rollback(settings, user)
+    if not perm:
+        _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
+    if not state.previous:
+        _refuse(settings, _record(**base, outcome="refused", reason="no previous champion to roll back to"))
+    target = state.previous
+
+    def precheck(lc2: Lifecycle) -> str | None:
+        return None if lc2.state().previous == target else "stale state — reload: the rollback target changed"
+
+    return _transition(
+        settings, lc, action="rollback", user=user, version=target, expected_champion=state.champion, precheck=precheck,
+        plan=lambda lc2, at: lc2.rollback_plan(user, at, comment), involved=[target, state.champion],
+        expect_after=lambda lc2: lc2.state().champion == target,
+        comment=comment, evidence={"rollback_from": state.champion, "rollback_to": target},
+    )
+
+
+def request_review(settings, model: str, version: object, user: str | None, comment: str | None = None, client=None) -> dict[str, Any]:
+    """The author (or an approver) asks for a decision: audited + notified; registry untouched."""
+    user = _user(user)
+    comment = clean_comment(comment)
+    v = normalise_version(version)
+    lc = make_lifecycle(settings, _client(settings, client), model)
+    view = lc.get_version(v)
+    state = lc.state()
+    base = dict(action="request", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
+    perm = can_request(settings, user, view.created_by)
+    if not perm:
+        _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
+    if view.state != "candidate":
+        _refuse(settings, _record(**base, outcome="refused", reason=f"version {v} is {view.state}, not a candidate"))
+    rec = _record(**base, outcome="done", reason=f"review of version {v} requested")
+    audit.append(settings, rec)
+    notify.send(settings, rec)
+    notify.mirror_databricks(settings, rec)
+    return {k: x for k, x in rec.items() if k != "txn"}
+
+
+def decision_options(settings, client, model: str, version: object | None, user: str | None) -> dict[str, Any]:
+    """What ``user`` may do on the page: {"approve": Permission-like dict, "reject": ..., "rollback": ...}.
+
+    Approve additionally needs a passing gate (the page passes the GateResult it shows).
+    """
+    lc = make_lifecycle(settings, client, model)
+    out: dict[str, Any] = {}
+    state = lc.state()
+    if version is not None:
+        view = lc.get_version(version)
+        p = can_approve(settings, user, view.created_by)
+        out["approve"] = {"allowed": p.allowed, "reason": p.reason}
+        r = can_reject(settings, user, view.created_by)
+        if r.allowed and view.state in ("champion", "rejected"):
+            r = type(r)(False, f"version {view.version} is {view.state}")
+        out["reject"] = {"allowed": r.allowed, "reason": r.reason}
+    rb = can_rollback(settings, user)
+    if rb.allowed and not state.previous:
+        rb = type(rb)(False, "no previous champion to roll back to")
+    out["rollback"] = {"allowed": rb.allowed, "reason": rb.reason, "target": state.previous, "champion": state.champion}
+    return out

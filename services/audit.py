@@ -1,0 +1,322 @@
+"""Append-only audit store and the cross-process transition guard.
+
+Storage: SQLite ``$DRIFTGATE_HOME/audit.db`` by default, or any SQLAlchemy URL from
+``[audit] url`` (a shared database when the app runs as several replicas).
+
+Tables
+------
+``audit_records``  one row per decision or refused attempt (never updated or deleted; on SQLite
+                   triggers enforce it). Record shape (``to_json``)::
+
+                       {"id", "at", "user", "action": approve|reject|rollback|request,
+                        "outcome": done|refused|failed, "model", "version", "version_before",
+                        "version_after", "reason", "comment", "evidence": {...}|null}
+
+``transitions``    one row per model: ``status`` idle|in_progress, the transaction id, the owner
+                   (host:pid), start time and the registry snapshot taken before the transition.
+                   Claiming a transition is one conditional ``UPDATE ... WHERE status='idle'`` in
+                   a write transaction (SQLite: ``BEGIN IMMEDIATE``), so exactly one process wins
+                   across processes and replicas; MLflow itself has no compare-and-set.
+``approval_votes`` approvals counted towards ``approvals_required`` > 1.
+
+A transition left ``in_progress`` by a crashed process (dead pid on this host, or a lease older
+than ``[audit] lease_seconds``, default 300) is recovered by the next caller
+(:func:`services.approvals.recover`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.errors import Unavailable
+
+ACTIONS = ("approve", "reject", "rollback", "request")
+OUTCOMES = ("done", "refused", "failed")
+COMMENT_MAX = 5000
+
+_meta = sa.MetaData()
+records = sa.Table(
+    "audit_records",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("user", sa.String(320)),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("version", sa.String(40)),
+    sa.Column("version_before", sa.String(40)),
+    sa.Column("version_after", sa.String(40)),
+    sa.Column("reason", sa.Text),
+    sa.Column("comment", sa.Text),
+    sa.Column("evidence", sa.Text),
+    sa.Column("txn", sa.String(64)),
+)
+sa.Index("ix_audit_model", records.c.model, records.c.id)
+transitions = sa.Table(
+    "transitions",
+    _meta,
+    sa.Column("model", sa.String(500), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("txn", sa.String(64)),
+    sa.Column("owner", sa.String(300)),
+    sa.Column("action", sa.String(20)),
+    sa.Column("started_at", sa.String(40)),
+    sa.Column("started_epoch", sa.Float),
+    sa.Column("snapshot", sa.Text),
+    sa.Column("state_token", sa.String(40)),
+)
+votes = sa.Table(
+    "approval_votes",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("user", sa.String(320), nullable=False),
+    sa.Column("champion_token", sa.String(40), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+
+_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_records "
+    "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_records "
+    "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+)
+
+_engines: dict[tuple[str, int], sa.Engine] = {}
+_lock = threading.Lock()
+
+
+def audit_url(settings) -> str:
+    return settings.audit_url
+
+
+def _sqlite_path(url: str) -> Path | None:
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    return Path(u.database) if u.database and u.database != ":memory:" else None
+
+
+def exists(settings) -> bool:
+    """False when nothing was ever recorded in a SQLite store (reads never create the file)."""
+    path = _sqlite_path(audit_url(settings))
+    return path is None or path.is_file()
+
+
+def engine(settings) -> sa.Engine:
+    """One engine per URL and process; creates the schema on first use."""
+    url = audit_url(settings)
+    key = (url, os.getpid())
+    with _lock:
+        eng = _engines.get(key)
+        if eng is not None:
+            return eng
+        try:
+            path = _sqlite_path(url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                eng = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, poolclass=sa.pool.NullPool)
+
+                @sa.event.listens_for(eng, "connect")
+                def _connect(dbapi_conn, _rec):  # pragma: no cover - driver plumbing
+                    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+                    dbapi_conn.execute("PRAGMA busy_timeout = 60000")
+
+                @sa.event.listens_for(eng, "begin")
+                def _begin(conn):  # pragma: no cover - driver plumbing
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front
+
+            else:
+                eng = sa.create_engine(url, pool_pre_ping=True)
+            with eng.begin() as conn:
+                _meta.create_all(conn)
+                if eng.dialect.name == "sqlite":
+                    for stmt in _APPEND_ONLY:
+                        conn.exec_driver_sql(stmt)
+        except sa.exc.SQLAlchemyError as exc:
+            raise Unavailable(f"audit store cannot be opened ({type(exc).__name__})") from None
+        _engines[key] = eng
+        return eng
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- records -------------------------------------------------------------------------------
+def _row_to_json(row) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d.pop("txn", None)
+    ev = d.get("evidence")
+    try:
+        d["evidence"] = json.loads(ev) if ev else None
+    except ValueError:
+        d["evidence"] = None
+    return d
+
+
+def append(settings, record: dict[str, Any], conn=None) -> int:
+    """Append one record (spec shape) and return its id. ``conn``: inside a caller's transaction."""
+    if record.get("action") not in ACTIONS:
+        raise ValueError(f"unknown audit action {record.get('action')!r}")
+    if record.get("outcome") not in OUTCOMES:
+        raise ValueError(f"unknown audit outcome {record.get('outcome')!r}")
+    values = {c.name: record.get(c.name) for c in records.columns if c.name != "id"}
+    if values.get("comment"):
+        values["comment"] = str(values["comment"])[:COMMENT_MAX]
+    if record.get("evidence") is not None and not isinstance(record["evidence"], str):
+        values["evidence"] = json.dumps(record["evidence"], default=str)
+    stmt = records.insert().values(**values)
+    if conn is not None:
+        return int(conn.execute(stmt).inserted_primary_key[0])
+    try:
+        with engine(settings).begin() as c:
+            return int(c.execute(stmt).inserted_primary_key[0])
+    except sa.exc.SQLAlchemyError as exc:
+        raise Unavailable(f"audit store write failed ({type(exc).__name__})") from None
+
+
+def query(settings, model: str | None = None, limit: int | None = None, user: str | None = None,
+          action: str | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
+    """Records oldest first (the newest ``limit`` when given)."""
+    if not exists(settings):
+        return []
+    stmt = sa.select(records)
+    if model:
+        stmt = stmt.where(records.c.model == model)
+    if user:
+        stmt = stmt.where(records.c.user == user)
+    if action:
+        stmt = stmt.where(records.c.action == action)
+    if outcome:
+        stmt = stmt.where(records.c.outcome == outcome)
+    stmt = stmt.order_by(records.c.id.desc())
+    if limit:
+        stmt = stmt.limit(int(limit))
+    try:
+        with engine(settings).connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+    except sa.exc.SQLAlchemyError as exc:
+        raise Unavailable(f"audit store read failed ({type(exc).__name__})") from None
+    return [_row_to_json(r) for r in reversed(rows)]
+
+
+def recent_records(settings, model: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest ``limit`` records (spec shape + ids/versions/evidence), oldest first.
+
+    ``[]`` when no audit store exists yet (never creates one).
+    """
+    return query(settings, model=model, limit=limit)
+
+
+def spec_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """Only the keys the spec's ``audit`` JSON lists (plus before/after, which it allows)."""
+    keys = ("at", "user", "action", "outcome", "model", "version", "reason", "comment", "version_before", "version_after")
+    return {k: rec.get(k) for k in keys}
+
+
+# -- transition guard ----------------------------------------------------------------------
+def claim(settings, model: str, txn: str, action: str, at: str, epoch: float) -> dict[str, Any] | None:
+    """Atomically mark ``model`` as in transition for ``txn``.
+
+    Returns ``None`` when this caller won, else the row of the transition in progress.
+    """
+    eng = engine(settings)
+    try:
+        with eng.begin() as conn:
+            row = conn.execute(sa.select(transitions).where(transitions.c.model == model)).first()
+            if row is None:
+                conn.execute(transitions.insert().values(model=model, status="idle"))
+            res = conn.execute(
+                transitions.update()
+                .where(transitions.c.model == model, transitions.c.status == "idle")
+                .values(status="in_progress", txn=txn, owner=owner_id(), action=action, started_at=at,
+                        started_epoch=epoch, snapshot=None)
+            )
+            if res.rowcount == 1:
+                return None
+            return dict(conn.execute(sa.select(transitions).where(transitions.c.model == model)).first()._mapping)
+    except sa.exc.SQLAlchemyError as exc:
+        raise Unavailable(f"audit store cannot take the transition lock ({type(exc).__name__})") from None
+
+
+def save_snapshot(settings, model: str, txn: str, snapshot: dict[str, Any]) -> None:
+    with engine(settings).begin() as conn:
+        conn.execute(
+            transitions.update()
+            .where(transitions.c.model == model, transitions.c.txn == txn)
+            .values(snapshot=json.dumps(snapshot))
+        )
+
+
+def release(settings, model: str, txn: str, state_token: str | None, record: dict[str, Any] | None = None) -> int | None:
+    """End ``txn``'s transition and append its audit record in the same transaction."""
+    with engine(settings).begin() as conn:
+        conn.execute(
+            transitions.update()
+            .where(transitions.c.model == model, transitions.c.txn == txn)
+            .values(status="idle", txn=None, owner=None, snapshot=None, state_token=state_token)
+        )
+        return append(settings, record, conn=conn) if record else None
+
+
+def in_progress(settings) -> list[dict[str, Any]]:
+    if not exists(settings):
+        return []
+    with engine(settings).connect() as conn:
+        rows = conn.execute(sa.select(transitions).where(transitions.c.status == "in_progress")).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r._mapping)
+        d["snapshot"] = json.loads(d["snapshot"]) if d.get("snapshot") else None
+        out.append(d)
+    return out
+
+
+def take_over(settings, model: str, stale_txn: str, new_txn: str) -> bool:
+    """Hand a crashed transition to a recovering caller (exactly one recoverer wins)."""
+    with engine(settings).begin() as conn:
+        res = conn.execute(
+            transitions.update()
+            .where(transitions.c.model == model, transitions.c.txn == stale_txn, transitions.c.status == "in_progress")
+            .values(txn=new_txn, owner=owner_id())
+        )
+        return res.rowcount == 1
+
+
+# -- approval votes (approvals_required > 1) -------------------------------------------------
+def add_vote(settings, model: str, version: str, user: str, champion_token: str, at: str) -> list[str]:
+    """Record ``user``'s approval; returns the distinct approvers for this version and champion."""
+    with engine(settings).begin() as conn:
+        conn.execute(votes.insert().values(model=model, version=version, user=user, champion_token=champion_token, at=at))
+        rows = conn.execute(
+            sa.select(votes.c.user)
+            .where(votes.c.model == model, votes.c.version == version, votes.c.champion_token == champion_token)
+            .order_by(votes.c.id)
+        ).fetchall()
+    seen: list[str] = []
+    for (u,) in rows:
+        if u not in seen:
+            seen.append(u)
+    return seen
+
+
+def votes_for(settings, model: str, version: str, champion_token: str) -> list[str]:
+    if not exists(settings):
+        return []
+    with engine(settings).connect() as conn:
+        rows = conn.execute(
+            sa.select(votes.c.user)
+            .where(votes.c.model == model, votes.c.version == version, votes.c.champion_token == champion_token)
+            .order_by(votes.c.id)
+        ).fetchall()
+    return list(dict.fromkeys(u for (u,) in rows))

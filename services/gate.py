@@ -1,0 +1,431 @@
+"""Promotion gate: the checks a candidate version must pass before anyone may approve it.
+
+Each check answers ``pass`` / ``fail`` / ``warn`` with a one-line ``detail`` and structured
+``evidence`` (values, run ids, links). The gate *passes* when no **required** check fails;
+advisory checks are shown but never block.
+
+Config (defaults in :data:`DEFAULTS`; ``[gate]`` for every model, ``[models.<name>]``'s
+``selection_metric`` / ``greater_is_better``, then ``[models.<name>.gate]`` win)::
+
+    [gate]
+    selection_metric = "roc_auc"
+    greater_is_better = true
+    min_improvement = 0.005          # absolute margin on the selection metric
+    approvals_required = 1
+    required = ["candidate_state", "same_eval_window", "beats_champion", "guard_metrics",
+                "signature_compatible", "lineage_complete", "rollback_target"]
+    advisory = ["feature_consistency"]
+    [gate.guards.brier]              # not worse than the champion beyond the tolerance
+    tolerance = 0.01
+    greater_is_better = false
+    [gate.limits.calibration_error]  # absolute limits (fairness / calibration metrics)
+    max = 0.05
+
+Checks: ``candidate_state`` (a READY version that is neither champion nor rejected),
+``same_eval_window`` (the candidate's parent run has a ``driftgate.role=champion`` child that
+evaluated the current champion on the same ``driftgate.eval_window``), ``beats_champion``,
+``guard_metrics`` (guards + limits), ``signature_compatible`` (same input names and types as the
+champion's signature), ``lineage_complete`` (source run, ``driftgate.training_data``,
+``driftgate.code_version`` or ``mlflow.source.git.commit``, the parent's ``driftgate.trigger``),
+``rollback_target`` (a current champion that becomes the rollback target), and
+``feature_consistency`` (training-serving skew through the drift engine; advisory).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.errors import DriftGateError
+from services.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
+
+PASS, FAIL, WARN = "pass", "fail", "warn"
+
+# Reading MLmodel files must not draw download progress bars on a CLI's stderr.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+CHECK_NAMES = (
+    "candidate_state",
+    "same_eval_window",
+    "beats_champion",
+    "guard_metrics",
+    "signature_compatible",
+    "lineage_complete",
+    "rollback_target",
+    "feature_consistency",
+)
+
+DEFAULTS: dict[str, Any] = {
+    "selection_metric": "roc_auc",
+    "greater_is_better": True,
+    "min_improvement": 0.005,
+    "approvals_required": 1,
+    "required": [n for n in CHECK_NAMES if n != "feature_consistency"],
+    "advisory": ["feature_consistency"],
+    "guards": {"brier": {"tolerance": 0.01, "greater_is_better": False}},
+    "limits": {},
+    "feature_consistency": {"max_drift_share": 0.5},
+}
+
+
+def gate_config(settings, model: str) -> dict[str, Any]:
+    cfg = copy.deepcopy(DEFAULTS)
+    model_cfg = settings.model(model) if settings is not None else {}
+    for layer in (settings.section("gate") if settings is not None else {}, model_cfg, model_cfg.get("gate") or {}):
+        for key, value in layer.items():
+            if key in ("guards", "limits") and isinstance(value, dict):
+                cfg[key] = {**cfg[key], **value}
+            elif key in DEFAULTS or key in ("approval_tag",):
+                cfg[key] = value
+    if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.section("gate") if settings else {}):
+        cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]
+    cfg["approvals_required"] = max(1, int(cfg.get("approvals_required") or 1))
+    return cfg
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    required: bool = True
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail,
+                "required": self.required, "evidence": self.evidence}
+
+
+@dataclass
+class GateResult:
+    model: str
+    version: str
+    checks: list[Check]
+    champion: str | None  # champion version the gate compared against (the "expected" state)
+    lifecycle: str
+    config: dict[str, Any]
+    author: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != FAIL for c in self.checks if c.required)
+
+    @property
+    def blocking(self) -> list[Check]:
+        return [c for c in self.checks if c.required and c.status == FAIL]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "passed": self.passed,
+            "champion": self.champion,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
+class _Ctx:
+    """Lazily fetched MLflow objects shared by the checks."""
+
+    def __init__(self, settings, client, lc: Lifecycle, view: VersionView, champion: VersionView | None, cfg):
+        self.settings, self.client, self.lc, self.view, self.champion, self.cfg = settings, client, lc, view, champion, cfg
+        self._runs: dict[str, Any] = {}
+
+    def run(self, run_id: str | None):
+        if not run_id:
+            return None
+        if run_id not in self._runs:
+            try:
+                self._runs[run_id] = self.client.get_run(run_id)
+            except Exception:  # noqa: BLE001 - deleted / unknown run
+                self._runs[run_id] = None
+        return self._runs[run_id]
+
+    @property
+    def cand_run(self):
+        return self.run(self.view.run_id)
+
+    @property
+    def parent_id(self) -> str | None:
+        r = self.cand_run
+        return r.data.tags.get("mlflow.parentRunId") if r else None
+
+    _baseline_cache: Any = None
+    _baseline_done = False
+
+    def baseline(self):
+        """The champion's evaluation on the candidate's data: sibling with driftgate.role=champion."""
+        if self._baseline_done:
+            return self._baseline_cache
+        self._baseline_done = True
+        parent, run = self.parent_id, self.cand_run
+        if not parent or not run:
+            return None
+        try:
+            found = self.client.search_runs(
+                [run.info.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`driftgate.role` = 'champion'",
+                max_results=10,
+            )
+        except Exception:  # noqa: BLE001
+            found = []
+        if self.champion is not None:
+            exact = [r for r in found if str(r.data.tags.get("driftgate.model_version", "")).strip() == self.champion.version]
+            found = exact or found
+        self._baseline_cache = found[0] if found else None
+        return self._baseline_cache
+
+    def link(self, run) -> str | None:
+        uri = self.settings.tracking_uri if self.settings is not None else ""
+        if run is None or not uri.startswith(("http://", "https://")):
+            return None
+        return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+
+
+# -- checks -------------------------------------------------------------------------------------
+def check_candidate_state(ctx: _Ctx) -> Check:
+    v = ctx.view
+    ev = {"state": v.state, "stage": v.stage, "aliases": list(v.aliases), "status": v.status}
+    if v.status.upper() != "READY":
+        return Check("candidate_state", FAIL, f"version {v.version} is not ready (status {v.status})", evidence=ev)
+    if v.state == "champion":
+        return Check("candidate_state", FAIL, f"version {v.version} is already the champion", evidence=ev)
+    if v.state == "rejected":
+        by = v.tags.get("driftgate.decision_by") or "someone"
+        return Check("candidate_state", FAIL, f"version {v.version} was rejected by {by}", evidence=ev)
+    return Check("candidate_state", PASS, f"version {v.version} is a {v.state} awaiting a decision", evidence=ev)
+
+
+def check_same_window(ctx: _Ctx) -> Check:
+    if ctx.champion is None:
+        return Check("same_eval_window", WARN, "no champion yet: nothing to compare against")
+    run = ctx.cand_run
+    if run is None:
+        return Check("same_eval_window", FAIL, "the candidate has no source run")
+    if not ctx.parent_id:
+        return Check("same_eval_window", FAIL, "the candidate's run has no parent retraining run, so no like-for-like champion baseline")
+    base = ctx.baseline()
+    if base is None:
+        return Check("same_eval_window", FAIL, "no champion evaluation (driftgate.role=champion) in the candidate's retraining run: baseline is not like-for-like")
+    cw = run.data.tags.get("driftgate.eval_window")
+    bw = base.data.tags.get("driftgate.eval_window")
+    bv = str(base.data.tags.get("driftgate.model_version", "")).strip() or None
+    ev = {"candidate_window": cw, "champion_window": bw, "baseline_run": base.info.run_id,
+          "baseline_evaluates": bv, "champion": ctx.champion.version, "baseline_link": ctx.link(base)}
+    if bv and bv != ctx.champion.version:
+        return Check("same_eval_window", FAIL, f"the baseline evaluated version {bv}, but the champion is now version {ctx.champion.version}", evidence=ev)
+    if not cw or not bw:
+        return Check("same_eval_window", FAIL, "evaluation window tag driftgate.eval_window missing on the candidate or the baseline", evidence=ev)
+    if cw != bw:
+        return Check("same_eval_window", FAIL, f"evaluated on {cw}, champion on {bw}", evidence=ev)
+    return Check("same_eval_window", PASS, f"candidate and champion both evaluated on {cw}", evidence=ev)
+
+
+def _metric(run, name: str) -> float | None:
+    if run is None:
+        return None
+    v = run.data.metrics.get(name)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def check_beats(ctx: _Ctx) -> Check:
+    cfg = ctx.cfg
+    metric, gib, margin = cfg["selection_metric"], bool(cfg["greater_is_better"]), float(cfg["min_improvement"])
+    cand = _metric(ctx.cand_run, metric)
+    ev: dict[str, Any] = {"metric": metric, "greater_is_better": gib, "min_improvement": margin, "candidate": cand}
+    if cand is None:
+        return Check("beats_champion", FAIL, f"the candidate run has no {metric} metric", evidence=ev)
+    if ctx.champion is None:
+        return Check("beats_champion", WARN, f"no champion yet; candidate {metric} = {_fmt(cand)}", evidence=ev)
+    base = ctx.baseline()
+    champ = _metric(base, metric)
+    ev["champion"] = champ
+    if champ is None:
+        return Check("beats_champion", FAIL, f"no like-for-like champion {metric} to compare with", evidence=ev)
+    improvement = (cand - champ) if gib else (champ - cand)
+    ev["improvement"] = improvement
+    text = f"{metric} {_fmt(cand)} vs champion {_fmt(champ)} (improvement {improvement:+.4f}, need >= {margin:.4f})"
+    return Check("beats_champion", PASS if improvement >= margin else FAIL, text, evidence=ev)
+
+
+def check_guards(ctx: _Ctx) -> Check:
+    cfg = ctx.cfg
+    base = ctx.baseline() if ctx.champion is not None else None
+    problems, notes, warns = [], [], []
+    ev: dict[str, Any] = {"guards": {}, "limits": {}}
+    for name, g in (cfg.get("guards") or {}).items():
+        g = g if isinstance(g, dict) else {"tolerance": float(g)}
+        tol, gib = float(g.get("tolerance", 0.0)), bool(g.get("greater_is_better", False))
+        cand, champ = _metric(ctx.cand_run, name), _metric(base, name)
+        worse = None if cand is None or champ is None else ((champ - cand) if gib else (cand - champ))
+        ev["guards"][name] = {"candidate": cand, "champion": champ, "worse_by": worse, "tolerance": tol}
+        if cand is None:
+            problems.append(f"{name} missing on the candidate")
+        elif champ is None:
+            warns.append(f"{name}: no champion value")
+        elif worse > tol:
+            problems.append(f"{name} {_fmt(cand)} worse than champion {_fmt(champ)} by {worse:.4f} > {tol}")
+        else:
+            notes.append(f"{name} {_fmt(cand)} vs {_fmt(champ)}")
+    for name, lim in (cfg.get("limits") or {}).items():
+        lim = lim if isinstance(lim, dict) else {"max": float(lim)}
+        cand = _metric(ctx.cand_run, name)
+        ev["limits"][name] = {"candidate": cand, **lim}
+        if cand is None:
+            problems.append(f"{name} missing (limit configured)")
+        elif "max" in lim and cand > float(lim["max"]):
+            problems.append(f"{name} {_fmt(cand)} > max {lim['max']}")
+        elif "min" in lim and cand < float(lim["min"]):
+            problems.append(f"{name} {_fmt(cand)} < min {lim['min']}")
+        else:
+            notes.append(f"{name} {_fmt(cand)} within limit")
+    if problems:
+        return Check("guard_metrics", FAIL, "; ".join(problems), evidence=ev)
+    if warns:
+        return Check("guard_metrics", WARN, "; ".join(warns + notes), evidence=ev)
+    if not notes:
+        return Check("guard_metrics", PASS, "no guard metrics configured", evidence=ev)
+    return Check("guard_metrics", PASS, "; ".join(notes), evidence=ev)
+
+
+def model_signature_inputs(settings, client, model: str, version: str) -> list[dict[str, Any]] | None:
+    """The input schema (list of {name, type, ...}) of a registered version, or None if unsigned."""
+    import mlflow.artifacts
+    from mlflow.models import Model
+
+    uri = client.get_model_version_download_uri(model, version)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri.rstrip("/") + "/MLmodel",
+            dst_path=tmp,
+            tracking_uri=getattr(settings, "tracking_uri", None),
+            registry_uri=getattr(settings, "registry_uri", None),
+        )
+        sig = Model.load(Path(path)).signature
+    if sig is None or sig.inputs is None:
+        return None
+    return list(sig.inputs.to_dict())
+
+
+def _cols(inputs: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(c.get("name")): str(c.get("type")) for c in inputs}
+
+
+def check_signature(ctx: _Ctx) -> Check:
+    if ctx.champion is None:
+        return Check("signature_compatible", WARN, "no champion signature to compare with")
+    try:
+        cand = model_signature_inputs(ctx.settings, ctx.client, ctx.lc.model, ctx.view.version)
+        champ = model_signature_inputs(ctx.settings, ctx.client, ctx.lc.model, ctx.champion.version)
+    except Exception as exc:  # noqa: BLE001 - unreadable artifacts
+        return Check("signature_compatible", FAIL, f"model signatures cannot be read ({type(exc).__name__})")
+    if cand is None or champ is None:
+        who = "candidate" if cand is None else "champion"
+        return Check("signature_compatible", FAIL, f"the {who} has no input signature")
+    a, b = _cols(cand), _cols(champ)
+    missing = [n for n in b if n not in a]
+    extra = [n for n in a if n not in b]
+    changed = {n: f"{b[n]} -> {a[n]}" for n in a if n in b and a[n] != b[n]}
+    ev = {"candidate": cand, "champion": champ, "missing": missing, "extra": extra, "type_changes": changed}
+    if missing or extra or changed:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"new inputs {', '.join(extra)}")
+        if changed:
+            parts.append("type changes " + ", ".join(f"{k}: {v}" for k, v in changed.items()))
+        return Check("signature_compatible", FAIL, "input signature differs from the champion's: " + "; ".join(parts), evidence=ev)
+    return Check("signature_compatible", PASS, f"same {len(a)} inputs with the same types as the champion", evidence=ev)
+
+
+def check_lineage(ctx: _Ctx) -> Check:
+    run = ctx.cand_run
+    if run is None:
+        return Check("lineage_complete", FAIL, "source run missing (the version has no run or it was deleted)")
+    tags = run.data.tags
+    parent = ctx.run(ctx.parent_id)
+    ev = {
+        "source_run": run.info.run_id,
+        "run_link": ctx.link(run),
+        "training_data": tags.get("driftgate.training_data"),
+        "code_version": tags.get("driftgate.code_version") or tags.get("mlflow.source.git.commit"),
+        "parent_run": ctx.parent_id,
+        "trigger": parent.data.tags.get("driftgate.trigger") if parent else None,
+    }
+    missing = [k for k in ("training_data", "code_version", "trigger") if not ev[k]]
+    if missing:
+        names = {"training_data": "training data (driftgate.training_data)", "code_version": "code version (driftgate.code_version)",
+                 "trigger": "trigger reason (parent's driftgate.trigger)"}
+        return Check("lineage_complete", FAIL, "missing " + ", ".join(names[m] for m in missing), evidence=ev)
+    return Check("lineage_complete", PASS, f"run {run.info.run_id[:8]}, data {ev['training_data']}, code {ev['code_version']}, trigger: {ev['trigger']}", evidence=ev)
+
+
+def check_rollback(ctx: _Ctx) -> Check:
+    c = ctx.champion
+    if c is None:
+        return Check("rollback_target", WARN, "first promotion: there is no champion to roll back to")
+    ev = {"rollback_to": c.version, "status": c.status}
+    if c.status.upper() != "READY":
+        return Check("rollback_target", FAIL, f"champion version {c.version} is not ready (status {c.status})", evidence=ev)
+    return Check("rollback_target", PASS, f"version {c.version} (current champion) becomes the rollback target", evidence=ev)
+
+
+def check_feature_consistency(ctx: _Ctx) -> Check:
+    """Training-serving skew: the candidate's training data vs recent scoring data (drift engine)."""
+    try:
+        return _feature_consistency(ctx)
+    except DriftGateError as exc:
+        return Check("feature_consistency", WARN, f"not evaluated: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the drift engine is another area's code: degrade
+        return Check("feature_consistency", WARN, f"not evaluated: drift engine unavailable ({type(exc).__name__})")
+
+
+def _feature_consistency(ctx: _Ctx) -> Check:
+    raise ImportError("drift engine API not wired yet")
+
+
+CHECKS = {
+    "candidate_state": check_candidate_state,
+    "same_eval_window": check_same_window,
+    "beats_champion": check_beats,
+    "guard_metrics": check_guards,
+    "signature_compatible": check_signature,
+    "lineage_complete": check_lineage,
+    "rollback_target": check_rollback,
+    "feature_consistency": check_feature_consistency,
+}
+
+
+def evaluate(settings, client, model: str, version: object, lifecycle: Lifecycle | None = None) -> GateResult:
+    """Run every check for ``model`` version ``version``. Unknown model/version -> NotFound."""
+    lc = lifecycle or make_lifecycle(settings, client, model)
+    v = normalise_version(version)
+    views = {x.version: x for x in lc.versions()}
+    if v not in views:
+        from services.errors import NotFound
+
+        raise NotFound(f"version {v} of model {lc.model!r} not found")
+    state = lc.state()
+    champion = views.get(state.champion) if state.champion else None
+    cfg = gate_config(settings, lc.model)
+    ctx = _Ctx(settings, client, lc, views[v], champion, cfg)
+    required = set(cfg["required"]) - set(cfg["advisory"])
+    checks = []
+    for name, fn in CHECKS.items():
+        try:
+            chk = fn(ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
+            chk = Check(name, FAIL, f"check could not run ({type(exc).__name__})")
+        chk.required = name in required
+        checks.append(chk)
+    return GateResult(lc.model, v, checks, champion.version if champion else None, lc.mode, cfg, views[v].created_by)

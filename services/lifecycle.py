@@ -1,0 +1,514 @@
+"""Lifecycle adapter: where a registered model's champion lives, behind one interface.
+
+Two implementations, chosen by ``[mlflow] lifecycle`` (``settings.lifecycle``):
+
+* :class:`StagesLifecycle` — the workspace registry's stages: the champion is the version in
+  ``Production``; a replaced champion goes to ``Archived``; the rollback target (the previous
+  champion) is remembered in the registered-model tag ``driftgate.previous_champion``.
+* :class:`AliasesLifecycle` — aliases (Unity Catalog compatible): ``champion``, ``previous``
+  (rollback target) and ``challenger`` (optional pointer to a candidate under review); a replaced
+  champion carries the version tag ``driftgate.archived_at``.
+
+Both derive the same per-version ``state``: ``champion`` > ``previous`` > ``rejected`` (version tag
+``driftgate.decision=rejected``) > ``archived`` > ``candidate``. Versions are always ``str``
+(MLflow returns ints from SQLite stores and strings over REST).
+
+Transitions are *plans*: lists of :class:`Step` (one registry write each) that the approvals
+service runs inside its cross-process guard. Before a plan runs, :meth:`Lifecycle.snapshot`
+records everything a plan may touch; :meth:`Lifecycle.restore` puts it back (idempotent), which
+is how a transition that fails midway is compensated (never zero or two champions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from services.errors import BadInput, DriftGateError, NotFound, Unavailable
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous"
+MANAGED_ALIASES = (CHAMPION, PREVIOUS, CHALLENGER)
+
+PRODUCTION = "Production"
+ARCHIVED = "Archived"
+
+TAG_AUTHOR = "driftgate.author"
+TAG_DECISION = "driftgate.decision"  # approved | rejected | rolled_back
+TAG_DECISION_BY = "driftgate.decision_by"
+TAG_DECISION_AT = "driftgate.decision_at"
+TAG_DECISION_COMMENT = "driftgate.decision_comment"
+TAG_CHAMPION_SINCE = "driftgate.champion_since"
+TAG_ARCHIVED_AT = "driftgate.archived_at"
+TAG_REPLACED_BY = "driftgate.replaced_by"
+RM_TAG_PREVIOUS = "driftgate.previous_champion"  # stages mode: the rollback target
+
+#: Version tags a transition may write; a snapshot records (and a restore resets) all of them.
+MANAGED_VERSION_TAGS = (
+    TAG_DECISION,
+    TAG_DECISION_BY,
+    TAG_DECISION_AT,
+    TAG_DECISION_COMMENT,
+    TAG_CHAMPION_SINCE,
+    TAG_ARCHIVED_AT,
+    TAG_REPLACED_BY,
+)
+
+STATES = ("champion", "candidate", "rejected", "archived", "previous")
+TAG_VALUE_MAX = 5000  # MLflow allows more; Databricks' workspace registry is stricter
+
+
+def normalise_version(version: object) -> str:
+    """``1``, ``"1"``, ``" 01 "`` -> ``"1"``; anything else is :class:`BadInput`."""
+    text = str(version).strip() if version is not None else ""
+    if not text.isdigit():
+        raise BadInput(f"not a model version: {text!r}")
+    return str(int(text))
+
+
+def iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One registered model version as DriftGate sees it."""
+
+    model: str
+    version: str
+    stage: str
+    aliases: tuple[str, ...]
+    state: str
+    run_id: str | None
+    created_by: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    status: str = "READY"
+    source: str | None = None
+    created_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "stage": self.stage,
+            "aliases": list(self.aliases),
+            "state": self.state,
+            "run_id": self.run_id,
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """What a user is shown and what a decision is checked against (stale -> refused)."""
+
+    champion: str | None
+    previous: str | None
+
+    @property
+    def token(self) -> str:
+        """Compact, comparable form: the champion version or ``""`` when there is none."""
+        return self.champion or ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One registry write of a transition plan."""
+
+    name: str
+    run: Callable[[], Any]
+
+
+def _transition_stage(client, model: str, version: str, stage: str, archive_existing: bool) -> Any:
+    """Stage transition without MLflow's deprecation warning noise (stages are still supported)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return client.transition_model_version_stage(model, version, stage, archive_existing_versions=archive_existing)
+
+
+def _registry_call(what: str, fn: Callable[[], Any]) -> Any:
+    """Run an MLflow call; map "does not exist" to NotFound and the rest to Unavailable."""
+    try:
+        return fn()
+    except DriftGateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many types (REST, SQL, ...)
+        code = getattr(exc, "error_code", "") or ""
+        if "RESOURCE_DOES_NOT_EXIST" in str(code) or "not found" in str(exc).lower():
+            raise NotFound(f"{what} not found") from None
+        raise Unavailable(f"MLflow call failed while reading {what} ({type(exc).__name__})") from None
+
+
+class Lifecycle:
+    """Common code; subclasses define where the champion lives."""
+
+    mode = "?"
+
+    def __init__(self, client, model: str):
+        if not model or not str(model).strip():
+            raise BadInput("a registered model name is required")
+        self.client = client
+        self.model = str(model).strip()
+        self._run_users: dict[str, str | None] = {}
+
+    # -- reading -----------------------------------------------------------------------------
+    def _registered_model(self):
+        return _registry_call(f"registered model {self.model!r}", lambda: self.client.get_registered_model(self.model))
+
+    def _raw_versions(self) -> list[Any]:
+        self._registered_model()  # unknown model -> NotFound
+        out: list[Any] = []
+        token = None
+        while True:
+            page = _registry_call(
+                f"versions of {self.model!r}",
+                lambda: self.client.search_model_versions(
+                    f"name = '{self.model.replace(chr(39), chr(39) * 2)}'", max_results=1000, page_token=token
+                ),
+            )
+            out.extend(page)
+            token = getattr(page, "token", None)
+            if not token:
+                return out
+
+    def alias_map(self) -> dict[str, str]:
+        """alias -> version (from the registered model: search results omit aliases on SQL stores)."""
+        rm = self._registered_model()
+        aliases = getattr(rm, "aliases", None) or {}
+        if isinstance(aliases, dict):
+            return {str(a): normalise_version(v) for a, v in aliases.items()}
+        return {str(a.alias): normalise_version(a.version) for a in aliases}
+
+    def model_tags(self) -> dict[str, str]:
+        return dict(getattr(self._registered_model(), "tags", None) or {})
+
+    def _created_by(self, mv) -> str | None:
+        tags = dict(mv.tags or {})
+        if tags.get(TAG_AUTHOR):
+            return tags[TAG_AUTHOR]
+        run_id = getattr(mv, "run_id", None)
+        if run_id:
+            if run_id not in self._run_users:
+                try:
+                    self._run_users[run_id] = self.client.get_run(run_id).data.tags.get("mlflow.user")
+                except Exception:  # noqa: BLE001 - a deleted run just means "unknown author"
+                    self._run_users[run_id] = None
+            if self._run_users[run_id]:
+                return self._run_users[run_id]
+        return getattr(mv, "user_id", None) or None
+
+    def versions(self) -> list[VersionView]:
+        """Every version, oldest first."""
+        raws = self._raw_versions()
+        by_alias = self.alias_map()
+        rm_tags = self.model_tags()
+        aliases_of: dict[str, list[str]] = {}
+        for alias, v in by_alias.items():
+            aliases_of.setdefault(v, []).append(alias)
+        views = []
+        for mv in sorted(raws, key=lambda m: int(m.version)):
+            v = normalise_version(mv.version)
+            stage = str(mv.current_stage or "None")
+            tags = dict(mv.tags or {})
+            aliases = tuple(sorted(aliases_of.get(v, [])))
+            views.append(
+                VersionView(
+                    model=self.model,
+                    version=v,
+                    stage=stage,
+                    aliases=aliases,
+                    state=self._state(v, stage, aliases, tags, rm_tags),
+                    run_id=getattr(mv, "run_id", None) or None,
+                    created_by=self._created_by(mv),
+                    tags=tags,
+                    status=str(getattr(mv, "status", "READY") or "READY"),
+                    source=getattr(mv, "source", None),
+                    created_at=iso_ms(getattr(mv, "creation_timestamp", None)),
+                )
+            )
+        return views
+
+    def get_version(self, version: object) -> VersionView:
+        v = normalise_version(version)
+        for view in self.versions():
+            if view.version == v:
+                return view
+        raise NotFound(f"version {v} of model {self.model!r} not found")
+
+    def state(self) -> RegistryState:
+        raise NotImplementedError
+
+    def _state(self, v, stage, aliases, tags, rm_tags) -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def _base_state(tags: dict[str, str], archived: bool) -> str:
+        if tags.get(TAG_DECISION) == "rejected":
+            return "rejected"
+        if archived:
+            return "archived"
+        return "candidate"
+
+    # -- writing: plans ----------------------------------------------------------------------
+    def _set_tag(self, version: str, key: str, value: str) -> Step:
+        value = str(value)[:TAG_VALUE_MAX]
+        return Step(f"tag v{version} {key}", lambda: self.client.set_model_version_tag(self.model, version, key, value))
+
+    def _del_tag(self, version: str, key: str) -> Step:
+        return Step(f"untag v{version} {key}", lambda: self.client.delete_model_version_tag(self.model, version, key))
+
+    def _stage(self, version: str, stage: str, archive_existing: bool) -> Step:
+        return Step(
+            f"stage v{version} -> {stage}",
+            lambda: _transition_stage(self.client, self.model, version, stage, archive_existing),
+        )
+
+    def _alias(self, alias: str, version: str) -> Step:
+        return Step(f"alias {alias} -> v{version}", lambda: self.client.set_registered_model_alias(self.model, alias, version))
+
+    def _unalias(self, alias: str) -> Step:
+        return Step(f"remove alias {alias}", lambda: self.client.delete_registered_model_alias(self.model, alias))
+
+    def _stage_of(self, version: str) -> str | None:
+        try:
+            return self.get_version(version).stage
+        except NotFound:
+            return None
+
+    def decision_steps(self, version: str, decision: str, user: str, at: str, comment: str | None) -> list[Step]:
+        steps = [
+            self._set_tag(version, TAG_DECISION, decision),
+            self._set_tag(version, TAG_DECISION_BY, user),
+            self._set_tag(version, TAG_DECISION_AT, at),
+        ]
+        if comment:
+            steps.append(self._set_tag(version, TAG_DECISION_COMMENT, comment))
+        return steps
+
+    def promote_plan(self, candidate: str, user: str, at: str, comment: str | None, extra_tags: dict[str, str] | None = None) -> list[Step]:
+        raise NotImplementedError
+
+    def rollback_plan(self, user: str, at: str, comment: str | None) -> list[Step]:
+        raise NotImplementedError
+
+    def reject_plan(self, version: str, user: str, at: str, comment: str) -> list[Step]:
+        return self.decision_steps(version, "rejected", user, at, comment)
+
+    # -- snapshot / restore (compensation and crash recovery) ----------------------------------
+    def snapshot(self, involved: list[str]) -> dict[str, Any]:
+        """A JSON-able record of everything a plan over ``involved`` versions may change."""
+        views = {v.version: v for v in self.versions()}
+        involved_set = {normalise_version(v) for v in involved if v}
+        involved_set |= {v for v, view in views.items() if view.stage == PRODUCTION or view.aliases}
+        return {
+            "mode": self.mode,
+            "aliases": {a: v for a, v in self.alias_map().items() if a in MANAGED_ALIASES},
+            "model_tags": {k: v for k, v in self.model_tags().items() if k == RM_TAG_PREVIOUS},
+            "versions": {
+                v: {
+                    "stage": views[v].stage,
+                    "tags": {k: views[v].tags[k] for k in MANAGED_VERSION_TAGS if k in views[v].tags},
+                }
+                for v in sorted(involved_set, key=int)
+                if v in views
+            },
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Put the registry back as ``snap`` recorded it (idempotent; safe to retry)."""
+        c, m = self.client, self.model
+        views = {v.version: v for v in self.versions()}
+        # Stages (both modes: aliases mode mirrors stages only where a version was in Production).
+        wanted = {v: s["stage"] for v, s in snap["versions"].items()}
+        # First put the snapshot's champion back, then demote the others: never zero champions.
+        for v in sorted(wanted, key=lambda v: wanted[v] != PRODUCTION):
+            if v in views and views[v].stage != wanted[v]:
+                _transition_stage(c, m, v, wanted[v], False)
+        for v, view in views.items():
+            if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
+                _transition_stage(c, m, v, ARCHIVED, False)
+        current_prev = self.model_tags().get(RM_TAG_PREVIOUS)
+        want_prev = snap["model_tags"].get(RM_TAG_PREVIOUS)
+        if want_prev and current_prev != want_prev:
+            c.set_registered_model_tag(m, RM_TAG_PREVIOUS, want_prev)
+        elif not want_prev and current_prev is not None:
+            c.delete_registered_model_tag(m, RM_TAG_PREVIOUS)
+        # Aliases (both modes: stages mode mirrors the aliases only when they are in use).
+        current = {a: v for a, v in self.alias_map().items() if a in MANAGED_ALIASES}
+        for alias in MANAGED_ALIASES:
+            want = snap["aliases"].get(alias)
+            if want and current.get(alias) != want:
+                c.set_registered_model_alias(m, alias, want)
+            elif not want and alias in current:
+                c.delete_registered_model_alias(m, alias)
+        views = {v.version: v for v in self.versions()}
+        for v, s in snap["versions"].items():
+            if v not in views:
+                continue
+            have = views[v].tags
+            for key in MANAGED_VERSION_TAGS:
+                want = s["tags"].get(key)
+                if want is not None and have.get(key) != want:
+                    c.set_model_version_tag(m, v, key, want)
+                elif want is None and key in have:
+                    c.delete_model_version_tag(m, v, key)
+
+    def matches(self, snap: dict[str, Any]) -> bool:
+        """True when the registry is exactly as ``snap`` (for the parts a plan touches)."""
+        return self.snapshot(list(snap["versions"])) == snap
+
+    def champion_count(self) -> int:
+        raise NotImplementedError
+
+
+class AliasesLifecycle(Lifecycle):
+    mode = "aliases"
+
+    def state(self) -> RegistryState:
+        aliases = self.alias_map()
+        return RegistryState(champion=aliases.get(CHAMPION), previous=aliases.get(PREVIOUS))
+
+    def _state(self, v, stage, aliases, tags, rm_tags) -> str:
+        if CHAMPION in aliases:
+            return "champion"
+        if PREVIOUS in aliases:
+            return "previous"
+        return self._base_state(tags, archived=TAG_ARCHIVED_AT in tags)
+
+    def champion_count(self) -> int:
+        return 1 if CHAMPION in self.alias_map() else 0
+
+    def promote_plan(self, candidate, user, at, comment, extra_tags=None):
+        candidate = normalise_version(candidate)
+        aliases = self.alias_map()
+        old = aliases.get(CHAMPION)
+        steps: list[Step] = []
+        if old:
+            steps.append(self._alias(PREVIOUS, old))
+        elif PREVIOUS in aliases:
+            steps.append(self._unalias(PREVIOUS))
+        steps.append(self._alias(CHAMPION, candidate))  # one call: the alias moves atomically
+        if old and self._stage_of(old) == PRODUCTION:
+            # Mirror onto stages only where they are in use (never on Unity Catalog).
+            steps.append(self._stage(candidate, PRODUCTION, True))
+        if aliases.get(CHALLENGER) == candidate:
+            steps.append(self._unalias(CHALLENGER))
+        steps += self.decision_steps(candidate, "approved", user, at, comment)
+        steps.append(self._set_tag(candidate, TAG_CHAMPION_SINCE, at))
+        for k, val in (extra_tags or {}).items():
+            steps.append(self._set_tag(candidate, k, val))
+        if old:
+            steps += [self._set_tag(old, TAG_ARCHIVED_AT, at), self._set_tag(old, TAG_REPLACED_BY, candidate)]
+        return steps
+
+    def rollback_plan(self, user, at, comment):
+        st = self.state()
+        if not st.previous:
+            raise BadInput("no previous champion to roll back to")
+        steps = [self._alias(CHAMPION, st.previous), self._unalias(PREVIOUS)]
+        if st.champion and self._stage_of(st.champion) == PRODUCTION:
+            steps.append(self._stage(st.previous, PRODUCTION, True))
+        if st.champion:
+            steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
+            steps += [self._set_tag(st.champion, TAG_ARCHIVED_AT, at), self._set_tag(st.champion, TAG_REPLACED_BY, st.previous)]
+        steps += [self._del_tag_if(st.previous, TAG_ARCHIVED_AT), self._set_tag(st.previous, TAG_CHAMPION_SINCE, at)]
+        return [s for s in steps if s is not None]
+
+    def _del_tag_if(self, version: str, key: str) -> Step | None:
+        try:
+            present = key in self.get_version(version).tags
+        except NotFound:
+            present = False
+        return self._del_tag(version, key) if present else None
+
+    def reject_plan(self, version, user, at, comment):
+        steps = super().reject_plan(version, user, at, comment)
+        if self.alias_map().get(CHALLENGER) == version:
+            steps.append(self._unalias(CHALLENGER))
+        return steps
+
+
+class StagesLifecycle(Lifecycle):
+    mode = "stages"
+
+    def state(self) -> RegistryState:
+        prod = [v.version for v in self.versions() if v.stage == PRODUCTION]
+        prev = self.model_tags().get(RM_TAG_PREVIOUS)
+        # Several versions in Production (possible outside DriftGate): the newest serves.
+        return RegistryState(champion=prod[-1] if prod else None, previous=prev or None)
+
+    def _state(self, v, stage, aliases, tags, rm_tags) -> str:
+        if stage == PRODUCTION:
+            return "champion"
+        if rm_tags.get(RM_TAG_PREVIOUS) == v:
+            return "previous"
+        return self._base_state(tags, archived=stage == ARCHIVED)
+
+    def champion_count(self) -> int:
+        return sum(1 for v in self.versions() if v.stage == PRODUCTION)
+
+    def promote_plan(self, candidate, user, at, comment, extra_tags=None):
+        candidate = normalise_version(candidate)
+        st = self.state()
+        # One call moves the candidate into Production and archives the old champion(s).
+        steps = [self._stage(candidate, PRODUCTION, True)]
+        aliases = self.alias_map()
+        if CHAMPION in aliases:  # mirror onto aliases where they are in use
+            steps += [self._alias(PREVIOUS, aliases[CHAMPION]), self._alias(CHAMPION, candidate)]
+        if st.champion:
+            steps.append(Step(f"remember previous v{st.champion}", lambda: self.client.set_registered_model_tag(self.model, RM_TAG_PREVIOUS, st.champion)))
+        elif st.previous:
+            steps.append(Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, RM_TAG_PREVIOUS)))
+        steps += self.decision_steps(candidate, "approved", user, at, comment)
+        steps.append(self._set_tag(candidate, TAG_CHAMPION_SINCE, at))
+        for k, val in (extra_tags or {}).items():
+            steps.append(self._set_tag(candidate, k, val))
+        if st.champion:
+            steps += [self._set_tag(st.champion, TAG_ARCHIVED_AT, at), self._set_tag(st.champion, TAG_REPLACED_BY, candidate)]
+        return steps
+
+    def rollback_plan(self, user, at, comment):
+        st = self.state()
+        if not st.previous:
+            raise BadInput("no previous champion to roll back to")
+        steps = [
+            self._stage(st.previous, PRODUCTION, True),
+            Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, RM_TAG_PREVIOUS)),
+        ]
+        aliases = self.alias_map()
+        if CHAMPION in aliases:
+            steps.append(self._alias(CHAMPION, st.previous))
+            if PREVIOUS in aliases:
+                steps.append(self._unalias(PREVIOUS))
+        if st.champion:
+            steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
+            steps += [self._set_tag(st.champion, TAG_ARCHIVED_AT, at), self._set_tag(st.champion, TAG_REPLACED_BY, st.previous)]
+        if TAG_ARCHIVED_AT in self.get_version(st.previous).tags:
+            steps.append(self._del_tag(st.previous, TAG_ARCHIVED_AT))
+        steps.append(self._set_tag(st.previous, TAG_CHAMPION_SINCE, at))
+        return steps
+
+
+def make_lifecycle(settings, client, model: str) -> Lifecycle:
+    """The adapter ``[mlflow] lifecycle`` asks for (``aliases`` by default)."""
+    mode = getattr(settings, "lifecycle", "aliases")
+    return StagesLifecycle(client, model) if mode == "stages" else AliasesLifecycle(client, model)
+
+
+def champion_version(settings, client, model: str) -> str | None:
+    """The champion version of ``model`` under the configured lifecycle (for other pages)."""
+    return make_lifecycle(settings, client, model).state().champion
+
+
+def list_versions(settings, client, model: str) -> dict[str, Any]:
+    """The ``versions`` CLI document."""
+    lc = make_lifecycle(settings, client, model)
+    return {"model": lc.model, "lifecycle": lc.mode, "versions": [v.to_json() for v in lc.versions()]}
