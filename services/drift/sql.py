@@ -121,7 +121,10 @@ def _window_condition(ts: str | None, start: datetime | None, end: datetime | No
 def _bucket(ts: str, unit: str) -> exp.Expression:
     if unit not in WINDOW_UNITS:
         raise BadInput(f"window unit must be one of {', '.join(WINDOW_UNITS)}")
-    return exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)])
+    # As DATE: windows are calendar days/weeks (UTC session time zone), and no tz-aware values
+    # have to cross into Python.
+    return exp.cast(exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)]),
+                    "DATE")
 
 
 # -- queries -------------------------------------------------------------------------------------
@@ -130,7 +133,7 @@ def schema_query(table: exp.Table, dialect: str) -> str:
 
 
 def max_query(table: exp.Table, ts: str, dialect: str) -> tuple[str, dict]:
-    return render(exp.select(exp.Max(this=column(ts))).from_(table.copy()), dialect), {}
+    return render(exp.select(exp.cast(exp.Max(this=column(ts)), "DATE")).from_(table.copy()), dialect), {}
 
 
 @dataclass(frozen=True)

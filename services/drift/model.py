@@ -1,0 +1,350 @@
+"""Drift for a configured model: its scoring log, features, reference window, windows over time.
+
+These are the functions other services and the Drift page call:
+
+* :func:`model_drift_report` — "drift report for model M between two windows" → the spec JSON dict
+  (used by the promotion gate's training–serving skew check);
+* :func:`drift_over_time` — the same tests per day/week window against one reference profile,
+  from grouped aggregates in one pass (used by the trigger for per-window drift shares);
+* :func:`performance_over_time` — ROC AUC / accuracy / label rate per window from delayed labels;
+* :func:`reference_profile` — the model's reference profile, computed once and stored as JSON
+  under ``$DRIFTGATE_HOME/profiles/`` (reused until the source/window/features change).
+
+Model config (``[models.<name>]``): ``source``, ``features``, ``numerical``, ``categorical``,
+``label``, ``prediction``, ``timestamp``, ``id_columns``, ``reference_window = {start, end}`` (or
+``{version = N}`` for a Delta version), ``feature_importance = {feature = weight}``.
+``[drift]``: ``current_days`` (7), ``window`` ("day"), plus the decision keys of
+:class:`services.drift.engine.Policy`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from services.drift import stats as S
+from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile
+from services.drift.profile import Profile
+from services.errors import BadInput, NotFound
+from services.sources import Source, Window, open_backend, parse_date, resolve_window, source_from_settings
+
+ID_UNIQUE_SHARE = 0.5      # a string column with more distinct values than this share of rows is an id
+ID_MIN_UNIQUE = 50
+
+
+@dataclass(frozen=True)
+class ModelData:
+    name: str
+    source: Source
+    features: tuple[tuple[str, str], ...]     # (name, kind)
+    timestamp: str | None
+    label: str | None
+    prediction: str | None
+    reference: Window
+    reference_version: int | None
+    notes: tuple[str, ...] = ()
+
+
+def model_data(settings, model: str, backend=None) -> ModelData:
+    cfg = settings.model(model)
+    if not cfg:
+        raise NotFound(f"no configuration for model {model!r} ([models.{model}] with a source)")
+    if not cfg.get("source"):
+        raise BadInput(f"[models.{model}] has no 'source' (the scoring log to check for drift)")
+    source = source_from_settings(settings, str(cfg["source"]))
+    ts = cfg.get("timestamp")
+    numerical = list(cfg.get("numerical", []))
+    categorical = list(cfg.get("categorical", []))
+    features = list(cfg.get("features", [])) or numerical + categorical
+    notes: list[str] = []
+    ref_doc = dict(cfg.get("reference_window") or {})
+    version = ref_doc.pop("version", None)
+    reference = Window(timestamp=ts, start=parse_date(ref_doc["start"]) if ref_doc.get("start") else None,
+                       end=parse_date(ref_doc["end"]) if ref_doc.get("end") else None)
+    planned: list[tuple[str, str]] = []
+    if features and backend is None:
+        for f in features:
+            planned.append((f, "categorical" if f in categorical else "numeric" if f in numerical else "?"))
+    if backend is not None or any(k == "?" for _, k in planned) or not features:
+        close = None
+        if backend is None:
+            close = open_backend(source, settings)
+            backend = close.__enter__()
+        try:
+            planned, notes = _infer_features(backend, cfg, features, numerical, categorical)
+        finally:
+            if close is not None:
+                close.__exit__(None, None, None)
+    return ModelData(model, source, tuple(planned), ts, cfg.get("label"), cfg.get("prediction"),
+                     reference, int(version) if version is not None else None, tuple(notes))
+
+
+def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[list[tuple[str, str]], list[str]]:
+    """Configured features keep their configured kind; otherwise numeric dtypes are numeric, and
+    every other column is categorical unless it looks like an id (excluded, with a note)."""
+    skip = {cfg.get("timestamp"), cfg.get("label"), cfg.get("prediction"), cfg.get("model_version_column"),
+            *cfg.get("id_columns", [])}
+    notes: list[str] = []
+    names = features or [c for c in backend.columns if c not in skip]
+    out = []
+    for n in names:
+        if n not in backend.columns:
+            raise BadInput(f"feature {n!r} is not a column of the model's data source")
+        if n in numerical:
+            out.append((n, "numeric"))
+        elif n in categorical:
+            out.append((n, "categorical"))
+        elif backend.is_numeric(n):
+            out.append((n, "numeric"))
+        elif backend.columns[n].upper().startswith(("TIMESTAMP", "DATE")):
+            notes.append(f"{n}: a date/time column, not tested")
+        else:
+            out.append((n, "categorical"))
+    if not features and out:  # only guess ids when the features were not configured
+        from services.drift.sql import column as col_expr
+        from sqlglot import exp
+
+        from services.drift.sql import render
+        cats = [n for n, k in out if k == "categorical"]
+        if cats:
+            q = exp.select(exp.Count(this=exp.Star()),
+                           *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in cats]).from_(backend.table.copy())
+            row = backend.execute(render(q, backend.dialect), {})[0]
+            rows = int(row[0]) or 1
+            ids = {n for n, u in zip(cats, row[1:]) if int(u) >= ID_MIN_UNIQUE and int(u) / rows > ID_UNIQUE_SHARE}
+            for n in sorted(ids):
+                notes.append(f"{n}: looks like an id ({n} has mostly unique values), excluded")
+            out = [(n, k) for n, k in out if n not in ids]
+    return out, notes
+
+
+def _profiles_dir(settings) -> Path:
+    return Path(settings.home) / "profiles"
+
+
+def reference_profile(settings, model: str, *, window: Window | None = None, features=None,
+                      refresh: bool = False, data: ModelData | None = None, progress=None) -> Profile:
+    """The model's reference profile, computed once in the engine and stored as JSON."""
+    data = data or model_data(settings, model)
+    window = window or data.reference
+    feats = list(features or data.features)
+    source = data.source.at_version(data.reference_version) if data.reference_version is not None else data.source
+    key = profile_key(source, window, feats)
+    path = _profiles_dir(settings) / f"{_safe(model)}-{key}.json"
+    if path.is_file() and not refresh:
+        try:
+            return Profile.load(path)
+        except BadInput:
+            pass  # unreadable: recompute
+    with open_backend(source, settings) as b:
+        bounds = resolve_window(b, window)
+        prof = sql_profile(b, feats, side="reference", bounds=bounds, ts=window.timestamp,
+                           source=source.name, window=window.describe(), progress=progress)
+    prof.key = key
+    try:
+        prof.save(path)
+    except OSError:
+        pass  # a read-only workspace still gets its report
+    return prof
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:80]
+
+
+def current_window(settings, data: ModelData, start: date | None = None, end: date | None = None,
+                   days: int | None = None) -> Window:
+    if start or end:
+        return Window(timestamp=data.timestamp, start=start, end=end)
+    days = days or int(settings.section("drift").get("current_days", 7))
+    return Window(timestamp=data.timestamp, days=days)
+
+
+def model_drift_report(settings, model: str, *, reference: Window | None = None, current: Window | None = None,
+                       current_version: int | None = None, features: Sequence[str] | None = None,
+                       targets: bool = False, importance: dict[str, float] | None = None,
+                       client=None, progress=None) -> dict[str, Any]:
+    """Drift report (spec JSON) for model ``model``: reference window (default: the configured
+    reference window) vs current window (default: the last ``[drift] current_days`` days).
+    ``targets=True`` tests the prediction (numeric) and label (categorical) instead of features."""
+    data = model_data(settings, model)
+    feats = _select(data, features, targets)
+    if importance is None and client is not None and not targets:
+        importance = champion_importance(client, settings, model)
+    policy = Policy.from_settings(settings, importance=_importance(settings, model, importance))
+    ref = reference_profile(settings, model, window=reference, features=feats, data=data, progress=progress)
+    cur_window = current or current_window(settings, data)
+    source = data.source.at_version(current_version) if current_version is not None else data.source
+    with open_backend(source, settings) as b:
+        bounds = resolve_window(b, cur_window)
+        cur = sql_profile(b, feats, side="current", bounds=bounds, ts=cur_window.timestamp, reference=ref,
+                          source=source.name, window=_describe(bounds, cur_window), progress=progress)
+    report = compare(ref, cur, policy, order=[n for n, _ in feats], progress=progress)
+    report["engine"] = "duckdb" if data.source.type != "databricks" else "databricks"
+    report["model"] = model
+    report["reference"]["window"] = ref.window
+    report["current"]["window"] = cur.window
+    report["notes"] = list(data.notes)
+    return report
+
+
+def _describe(bounds, window: Window) -> str:
+    start, end = bounds
+    if start is None and end is None:
+        return window.describe()
+    end_incl = (end - timedelta(days=1)).date().isoformat() if end else "…"
+    return f"{start.date().isoformat() if start else '…'} to {end_incl}"
+
+
+def _select(data: ModelData, features, targets: bool) -> list[tuple[str, str]]:
+    if targets:
+        out = []
+        if data.prediction:
+            out.append((data.prediction, "numeric"))
+        if data.label:
+            out.append((data.label, "categorical"))
+        if not out:
+            raise BadInput(f"model {data.name!r} has no prediction or label column configured")
+        return out
+    feats = list(data.features)
+    if features:
+        known = dict(feats)
+        missing = [f for f in features if f not in known]
+        if missing:
+            raise BadInput(f"{missing[0]!r} is not a feature of model {data.name!r}")
+        feats = [(f, known[f]) for f in features]
+    if not feats:
+        raise BadInput(f"model {data.name!r} has no features to test")
+    return feats
+
+
+def _importance(settings, model: str, importance) -> dict[str, float] | None:
+    if importance:
+        return dict(importance)
+    cfg = settings.model(model).get("feature_importance")
+    return {str(k): float(v) for k, v in dict(cfg).items()} if cfg else None
+
+
+def champion_importance(client, settings, model: str) -> dict[str, float] | None:
+    """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None."""
+    try:
+        if settings.lifecycle == "stages":
+            versions = [v for v in client.search_model_versions(f"name='{model}'") if v.current_stage == "Production"]
+            mv = versions[0] if versions else None
+        else:
+            mv = client.get_model_version_by_alias(model, "champion")
+        if mv is None or not mv.run_id:
+            return None
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(mv.run_id, "feature_importance.json", tmp)
+            doc = json.loads(Path(path).read_text())
+        return {str(k): float(v) for k, v in doc.items()} if isinstance(doc, dict) else None
+    except Exception:  # noqa: BLE001 - importances are optional; the share is then null
+        return None
+
+
+def drift_over_time(settings, model: str, *, unit: str | None = None, start: date | None = None,
+                    end: date | None = None, features: Sequence[str] | None = None, targets: bool = False,
+                    importance: dict[str, float] | None = None, progress=None) -> dict[str, Any]:
+    """Per-window drift against the reference profile: ``{"unit", "features": [names],
+    "windows": [{"start", "end", "rows", "drift_share", "drifted_features", "drifted",
+    "weighted_drift_share", "features": {name: {"test", "statistic", "threshold", "drifted"}}}]}``.
+    One grouped pass over the source; windows whose tests need p-values are BH-adjusted within
+    the window."""
+    data = model_data(settings, model)
+    if not data.timestamp:
+        raise BadInput(f"model {model!r} has no timestamp column configured")
+    unit = unit or str(settings.section("drift").get("window", "day"))
+    feats = _select(data, features, targets)
+    policy = Policy.from_settings(settings, importance=_importance(settings, model, importance))
+    ref = reference_profile(settings, model, features=feats, data=data, progress=progress)
+    win = Window(timestamp=data.timestamp, start=start, end=end)
+    with open_backend(data.source, settings) as b:
+        bounds = resolve_window(b, win)
+        per = sql_profile(b, feats, side="current", bounds=bounds, ts=data.timestamp, reference=ref,
+                          source=data.source.name, group_by=unit, progress=progress)
+    step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
+    windows = []
+    for w, prof in per:
+        wstart = _as_date(w)
+        usable = [n for n, _ in feats if prof.features[n].count > 0]
+        if not usable:
+            continue
+        rep = compare(ref, prof, policy, order=usable)
+        wend = (wstart + step - timedelta(days=1)) if step else None
+        windows.append({
+            "start": wstart.isoformat() if wstart else str(w),
+            "end": wend.isoformat() if wend else None,
+            "rows": prof.rows,
+            "drift_share": rep["dataset"]["drift_share"],
+            "drifted_features": [f["feature"] for f in rep["features"] if f["drifted"]],
+            "drifted": rep["dataset"]["drifted"],
+            "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
+            "features": {f["feature"]: {"test": f["test"], "statistic": f["statistic"],
+                                        "p_value_adjusted": f["p_value_adjusted"],
+                                        "threshold": f["threshold"], "drifted": f["drifted"]}
+                         for f in rep["features"]},
+        })
+    return {"model": model, "unit": unit, "features": [n for n, _ in feats],
+            "reference": {"window": ref.window, "rows": ref.rows}, "windows": windows}
+
+
+def _as_date(value) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    return parse_date(value)
+
+
+def performance_over_time(settings, model: str, *, unit: str | None = None, start: date | None = None,
+                          end: date | None = None) -> dict[str, Any]:
+    """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
+    the rows whose (delayed) label has arrived; plus the same on the reference window."""
+    from services.drift.sql import performance_query
+
+    data = model_data(settings, model)
+    if not (data.timestamp and data.label and data.prediction):
+        raise BadInput(f"model {model!r} needs timestamp, label and prediction columns configured")
+    unit = unit or str(settings.section("drift").get("window", "day"))
+    with open_backend(data.source, settings) as b:
+        out = []
+        for which, win in (("windows", Window(timestamp=data.timestamp, start=start, end=end)),
+                           ("reference", data.reference)):
+            bounds = resolve_window(b, win)
+            sql, params = performance_query(b.table, b.dialect, ts=data.timestamp, label=data.label,
+                                            prediction=data.prediction, group_by=unit,
+                                            start=bounds[0], end=bounds[1])
+            out.append((which, b.execute(sql, params)))
+    grouped: dict[Any, list] = {}
+    for w, bucket, pos, n, correct in out[0][1]:
+        grouped.setdefault(_as_date(w), []).append((bucket, float(pos or 0), int(n), int(correct or 0)))
+    windows = [dict(start=w.isoformat(), **_perf(rows)) for w, rows in sorted(grouped.items())]
+    ref_rows = [(b_, float(p or 0), int(n), int(c or 0)) for _, b_, p, n, c in out[1][1]]
+    return {"model": model, "unit": unit, "reference": _perf(ref_rows) if ref_rows else None,
+            "windows": windows}
+
+
+def _perf(rows) -> dict[str, Any]:
+    import numpy as np
+
+    rows = sorted(rows, key=lambda r: r[0])
+    pos = np.array([r[1] for r in rows])
+    neg = np.array([r[2] - r[1] for r in rows])
+    n = int(sum(r[2] for r in rows))
+    correct = sum(r[3] for r in rows)
+    P, N = pos.sum(), neg.sum()
+    auc = None
+    if P > 0 and N > 0:
+        # Probability a random positive outranks a random negative; ties within a bucket count 1/2.
+        neg_below = np.cumsum(neg) - neg
+        auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (P * N))
+    return {"labelled": n, "roc_auc": auc, "accuracy": correct / n if n else None,
+            "label_rate": float(P / n) if n else None}
