@@ -1,7 +1,6 @@
 """Fixtures of the runs/leaderboard tests: a real ``mlflow server`` holding runs the tests log.
 
-``lb_server`` reuses the session fixture ``mlflow_server`` from tests/conftest.py when it exists,
-otherwise starts its own ``mlflow server`` on 127.0.0.1. ``nested_runs`` logs, through that
+``lb_server`` is the session fixture ``mlflow_server`` of tests/conftest.py (127.0.0.1). ``nested_runs`` logs, through that
 server, an experiment with a retraining parent run whose children are autologged scikit-learn
 models evaluated on the same holdout rows (``eval/predictions.parquet``), a champion baseline
 child, a child without the selection metric and a child with a NaN metric.
@@ -10,14 +9,8 @@ child, a child without the selection metric and a child with a NaN metric.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,51 +20,10 @@ import pandas as pd
 import pytest
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(root: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    cmd = [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-           "--backend-store-uri", f"sqlite:///{(root / 'mlflow.db').as_posix()}",
-           "--artifacts-destination", (root / "artifacts").as_uri(), "--workers", "1"]
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(uri + "/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, uri
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("mlflow server did not start in 90 s")
-
-
 @pytest.fixture(scope="session")
-def lb_server(request):
-    """URI of a real mlflow server (the shared fixture when present)."""
-    try:
-        return request.getfixturevalue("mlflow_server")
-    except pytest.FixtureLookupError:
-        pass
-    root = Path(tempfile.mkdtemp(prefix="dg-lb-server-"))
-    proc, uri = _start_server(root)
-    yield uri
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    shutil.rmtree(root, ignore_errors=True)
+def lb_server(mlflow_server):
+    """URI of the real ``mlflow server`` started by tests/conftest.py."""
+    return mlflow_server
 
 
 @dataclass
