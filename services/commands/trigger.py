@@ -1,7 +1,95 @@
-"""CLI commands of this area (see the spec). Not built yet."""
+"""CLI: ``trigger`` (is retraining due, and why) and ``retrain`` (the automated retraining run).
+
+Exit codes (spec): 0 done; 1 retraining due with ``--fail-on-retrain``; 2 bad usage or input
+(unknown model, no scoring log, impossible thresholds, MLflow unreachable); 3 refused
+(``retrain`` when retraining is not due, without ``--force``).
+"""
 
 from __future__ import annotations
 
+import sys
 
-def register(sub) -> None:  # noqa: ARG001 - filled in by the area's issue
-    return None
+from services.commands.common import add_config, add_format, print_json, settings_from_args
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "trigger",
+        help="evaluate the retraining trigger policy on a model's scoring log",
+        description="Evaluate the scoring log window by window (dataset drift, performance drop from "
+        "delayed labels), persistence and cool-down: is retraining due, and why.",
+    )
+    p.add_argument("--model", required=True, help="registered model name ([models.<name>] in the config)")
+    add_config(p)
+    add_format(p, "text")
+    p.add_argument("--fail-on-retrain", action="store_true", help="exit 1 when retraining is due (cron / jobs)")
+    p.add_argument("--as-of", metavar="DATE", help="evaluate as of this ISO date/time (UTC; default: now)")
+    p.set_defaults(handler=_trigger)
+
+    r = sub.add_parser(
+        "retrain",
+        help="run the automated retraining workflow (candidates are registered, never promoted)",
+        description="Train several candidates on recent labelled data as child runs of one parent run "
+        "tagged with the trigger reason, re-evaluate the champion on the same window, and register the "
+        "best candidate by the selection rule as a candidate version. Never promotes.",
+    )
+    r.add_argument("--model", required=True, help="registered model name")
+    add_config(r)
+    add_format(r, "text")
+    r.add_argument("--force", action="store_true", help="retrain even when the trigger says it is not due")
+    r.add_argument("--as-of", metavar="DATE", help="evaluate the trigger as of this ISO date/time (UTC)")
+    r.add_argument("--user", help="author of the registered candidate (default: $DRIFTGATE_USER or retrain-bot)")
+    r.set_defaults(handler=_retrain)
+
+
+def _trigger(args) -> int:
+    from services import trigger
+
+    settings = settings_from_args(args)
+    decision = trigger.evaluate(settings, args.model, as_of=args.as_of)
+    if args.format == "json":
+        print_json(decision.to_dict())
+    else:
+        _print_text(decision)
+    return 1 if (args.fail_on_retrain and decision.retrain) else 0
+
+
+def _print_text(decision) -> None:
+    out = sys.stdout
+    out.write(f"{decision.model}: {'RETRAINING DUE' if decision.retrain else 'no retraining'}"
+              f" (as of {decision.as_of.isoformat(timespec='minutes')})\n")
+    for reason in decision.reasons:
+        out.write(f"  - {reason}\n")
+    if decision.cooldown_until:
+        out.write(f"  cool-down until {decision.cooldown_until.isoformat(timespec='minutes')}\n")
+    out.write(f"  {'window':<12} {'rows':>6} {'drift':>6} {decision.metric:>8} {'drop':>7}  breach  drifted\n")
+    for w in decision.windows:
+        share = "-" if w.drift_share is None else f"{w.drift_share:.2f}"
+        perf = "-" if w.performance is None else f"{w.performance:.3f}"
+        drop = "-" if w.performance_drop is None else f"{w.performance_drop:+.3f}"
+        flag = "YES" if w.breach else ""
+        out.write(f"  {w.start.date().isoformat():<12} {w.rows:>6} {share:>6} {perf:>8} {drop:>7}  {flag:<6}  "
+                  f"{','.join(w.drifted_features)}\n")
+
+
+def _retrain(args) -> int:
+    from services import retrain
+
+    settings = settings_from_args(args)
+    result = retrain.retrain(settings, args.model, force=args.force, as_of=args.as_of, user=args.user)
+    if args.format == "json":
+        print_json(result)
+    else:
+        out = sys.stdout
+        out.write(f"retraining run {result['parent_run']['run_name']} ({result['parent_run']['run_id']}) "
+                  f"in experiment {result['experiment']}\n")
+        out.write(f"  reason: {result['reason']}\n")
+        out.write(f"  rule: {result['selection_rule']}\n")
+        ch = result.get("champion")
+        if ch:
+            out.write(f"  champion v{ch['version']}: {result['metric']} {ch['metrics'].get(result['metric'], float('nan')):.4f}\n")
+        for c in result["candidates"]:
+            mark = " <- registered as version " + str(result["registered_version"]) if c["winner"] else ""
+            out.write(f"  {c['run_name']}: {result['metric']} {c['metrics'].get(result['metric'], float('nan')):.4f}{mark}\n")
+        out.write("  nothing was promoted: review the candidate on the Leaderboard and Promotions pages\n")
+    return 0

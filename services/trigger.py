@@ -1,0 +1,881 @@
+"""Retraining trigger policy (spec: "Retraining trigger contract").
+
+The trigger is separate from promotion: it only says *whether retraining is due* and why.
+It never trains or promotes anything (that is :mod:`services.retrain` and the gate).
+
+How a decision is made, for one registered model ``M`` (config ``[models.M]``):
+
+1. The scoring log (``source``) is cut into windows (daily by default, aligned to UTC midnight);
+   the last ``lookback_windows`` complete windows up to ``as_of`` are evaluated.
+2. Per window:
+   * **dataset drift** of the model's ``features`` against the reference window
+     (``reference_window``) — computed by the drift engine (:mod:`services.drift`), never here;
+     the window breaches when ``drift_share >= drift_share_threshold``;
+   * **performance** of ``prediction`` vs the delayed ``label`` (``roc_auc`` by default, or
+     ``accuracy``), aggregated by DuckDB over the table (nothing but per-window numbers leaves the
+     query); the window breaches when ``reference - value >= performance_drop_threshold``,
+     where the reference is the champion's performance in the reference window.
+   A window without rows, or without enough labelled rows, is *no evidence* for that signal —
+   never a breach.
+3. Persistence: retraining is due when the most recent ``consecutive_windows`` windows all
+   breached (an empty window — a gap in the log — breaks the streak: no retraining on missing
+   evidence), or when the optional ``schedule_days`` have passed since the last retraining run.
+4. Cool-down: never due within ``cooldown_days`` after the last retraining run = the newest parent
+   run of the model's experiment tagged ``driftgate.trigger`` (started at or before ``as_of``).
+
+Policy keys (``[trigger]``, overridable per model in ``[models.M.trigger]``) — see
+:class:`TriggerPolicy`. The JSON document of :meth:`Decision.to_dict` is the spec's
+``{"model", "retrain", "reasons", "windows": [...], "cooldown_until"}`` plus explanatory extras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from services.config import Settings
+from services.errors import BadInput, DriftGateError, NotFound, Unavailable
+
+UTC = dt.timezone.utc
+TRIGGER_TAG = "driftgate.trigger"
+ROLE_TAG = "driftgate.role"
+PARENT_TAG = "mlflow.parentRunId"
+# Windows are aligned to this instant: a Monday, 00:00 UTC (daily windows = UTC calendar days,
+# weekly windows start on Mondays).
+WINDOW_ORIGIN = dt.datetime(2000, 1, 3, tzinfo=UTC)
+METRICS = ("roc_auc", "accuracy")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --------------------------------------------------------------------------------------------
+# Policy
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TriggerPolicy:
+    """The ``[trigger]`` section. Defaults are the spec's.
+
+    ``window``: "daily" (default), "weekly" or "<N>d" (windows are whole UTC days: the drift
+    engine's windows are dates).
+    ``schedule_days``: optional; retraining is also due when this many days passed since the last
+    retraining run (or when there never was one).
+    ``lookback_windows``: how many windows are evaluated (and shown on the timeline).
+    ``min_rows`` / ``min_labels``: rows a window needs for a drift verdict / labelled rows (with
+    both classes for roc_auc) for a performance verdict; below that the window is "no evidence".
+    ``performance_metric``: "roc_auc" or "accuracy" (``decision_threshold`` turns scores into
+    classes for accuracy). ``reference_performance``: optional fixed reference value instead of
+    the champion's performance measured in the reference window.
+    """
+
+    drift_share_threshold: float = 0.5
+    performance_drop_threshold: float = 0.05
+    consecutive_windows: int = 3
+    cooldown_days: float = 7.0
+    window: str = "daily"
+    schedule_days: float | None = None
+    lookback_windows: int = 30
+    min_rows: int = 30
+    min_labels: int = 30
+    performance_metric: str = "roc_auc"
+    decision_threshold: float = 0.5
+    reference_performance: float | None = None
+
+    @property
+    def window_width(self) -> dt.timedelta:
+        return parse_window(self.window)
+
+    @property
+    def window_label(self) -> str:
+        w = self.window_width
+        if w == dt.timedelta(days=1):
+            return "daily"
+        if w == dt.timedelta(days=7):
+            return "weekly"
+        return self.window
+
+    @classmethod
+    def from_mapping(cls, doc: Mapping[str, Any], where: str = "[trigger]") -> "TriggerPolicy":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(k for k in doc if k not in known)
+        if unknown:
+            raise BadInput(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        policy = cls(**{k: v for k, v in doc.items()})
+        policy.validate(where)
+        return policy
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model: str | None = None) -> "TriggerPolicy":
+        doc = {k: v for k, v in settings.section("trigger").items() if not isinstance(v, Mapping)}
+        if model is not None:
+            doc.update(settings.section("models", model, "trigger"))
+        return cls.from_mapping(doc, "[trigger]" if model is None else f"[trigger] / [models.{model}.trigger]")
+
+    def validate(self, where: str = "[trigger]") -> None:
+        def number(name: str, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+                   lo_open: bool = False, optional: bool = False) -> None:
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not math.isfinite(value)
+            ):
+                raise BadInput(f"{where} {name} must be a number, not {value!r}")
+            if integer and int(value) != value:
+                raise BadInput(f"{where} {name} must be a whole number, not {value!r}")
+            if lo is not None and (value <= lo if lo_open else value < lo):
+                raise BadInput(f"{where} {name} must be {'>' if lo_open else '>='} {lo}, not {value!r}")
+            if hi is not None and value > hi:
+                raise BadInput(f"{where} {name} must be <= {hi}, not {value!r}")
+
+        number("drift_share_threshold", 0, 1, lo_open=True)
+        number("performance_drop_threshold", 0, 1, lo_open=True)
+        number("consecutive_windows", 1, integer=True)
+        number("cooldown_days", 0)
+        number("schedule_days", 0, lo_open=True, optional=True)
+        number("lookback_windows", 1, 1000, integer=True)
+        number("min_rows", 1, integer=True)
+        number("min_labels", 2, integer=True)
+        number("decision_threshold", 0, 1)
+        number("reference_performance", 0, 1, optional=True)
+        if self.lookback_windows < self.consecutive_windows:
+            raise BadInput(
+                f"{where} lookback_windows ({self.lookback_windows}) must be >= consecutive_windows "
+                f"({self.consecutive_windows})"
+            )
+        if self.performance_metric not in METRICS:
+            raise BadInput(f"{where} performance_metric must be one of {', '.join(METRICS)}, not {self.performance_metric!r}")
+        if not isinstance(self.window, str):
+            raise BadInput(f"{where} window must be a string like \"daily\" or \"7d\", not {self.window!r}")
+        parse_window(self.window, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_window(text: str, where: str = "[trigger]") -> dt.timedelta:
+    named = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+    if text in named:
+        return named[text]
+    m = re.fullmatch(r"\s*(\d+)\s*d\s*", str(text))
+    if not m or not 1 <= int(m.group(1)) <= 366:
+        raise BadInput(f"{where} window must be daily, weekly or <N>d (N days, 1-366), not {text!r}")
+    return dt.timedelta(days=int(m.group(1)))
+
+
+# --------------------------------------------------------------------------------------------
+# Model / scoring-log configuration
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelLog:
+    """Where a model's scoring log lives and which columns mean what (``[models.<name>]``)."""
+
+    model: str
+    experiment: str
+    source: str
+    source_config: Mapping[str, Any]
+    timestamp: str
+    label: str | None
+    prediction: str | None
+    features: tuple[str, ...]
+    reference_start: dt.datetime | None
+    reference_end: dt.datetime | None  # exclusive
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model: str) -> "ModelLog":
+        if not model or not isinstance(model, str):
+            raise BadInput("a model name is required (--model)")
+        cfg = settings.model(model)
+        where = f"[models.{model}]"
+        if not cfg:
+            known = ", ".join(sorted(settings.models)) or "none"
+            raise NotFound(f"model {model!r} has no scoring log configured ({where} missing; configured models: {known})")
+        source = cfg.get("source")
+        if not source:
+            raise NotFound(f"model {model!r} has no scoring log: {where} source is not set")
+        src_cfg = settings.section("sources", str(source))
+        if not src_cfg:
+            raise NotFound(f"{where} source {source!r} has no [sources.{source}] entry")
+        timestamp = cfg.get("timestamp")
+        if not timestamp:
+            raise BadInput(f"{where} timestamp (the scoring log's time column) is not set")
+        features = cfg.get("features") or []
+        if not isinstance(features, (list, tuple)) or not all(isinstance(f, str) for f in features):
+            raise BadInput(f"{where} features must be a list of column names")
+        for col in [timestamp, cfg.get("label"), cfg.get("prediction"), *features]:
+            if col is not None and not _IDENT.match(str(col)):
+                raise BadInput(f"{where}: {col!r} is not a plain column name")
+        ref = cfg.get("reference_window") or {}
+        if ref and not isinstance(ref, Mapping):
+            raise BadInput(f"{where} reference_window must be a table {{start=..., end=...}}")
+        ref_start = _parse_instant(ref.get("start"), f"{where} reference_window.start") if ref.get("start") else None
+        ref_end = _parse_instant(ref.get("end"), f"{where} reference_window.end", end=True) if ref.get("end") else None
+        if ref_start and ref_end and ref_end <= ref_start:
+            raise BadInput(f"{where} reference_window ends before it starts")
+        return cls(
+            model=model,
+            experiment=str(cfg.get("experiment") or model),
+            source=str(source),
+            source_config=src_cfg,
+            timestamp=str(timestamp),
+            label=str(cfg["label"]) if cfg.get("label") else None,
+            prediction=str(cfg["prediction"]) if cfg.get("prediction") else None,
+            features=tuple(features),
+            reference_start=ref_start,
+            reference_end=ref_end,
+        )
+
+
+def _parse_instant(value: Any, what: str, *, end: bool = False) -> dt.datetime:
+    """A config date/datetime as an aware UTC datetime. A bare date as an ``end`` is inclusive
+    (the whole day), i.e. it becomes the next midnight."""
+    if isinstance(value, dt.datetime):
+        out = value
+    elif isinstance(value, dt.date):
+        out = dt.datetime.combine(value, dt.time(), tzinfo=UTC)
+        return out + dt.timedelta(days=1) if end else out
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                out = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=UTC)
+                return out + dt.timedelta(days=1) if end else out
+            out = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise BadInput(f"{what} is not an ISO date or date-time: {value!r}") from None
+    else:
+        raise BadInput(f"{what} is not an ISO date or date-time: {value!r}")
+    return out.replace(tzinfo=UTC) if out.tzinfo is None else out.astimezone(UTC)
+
+
+def parse_as_of(value: str | dt.date | dt.datetime | None) -> dt.datetime | None:
+    """``--as-of``: a date means that day's midnight UTC (windows *before* that day count)."""
+    if value is None or value == "":
+        return None
+    return _parse_instant(value, "as-of")
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring log access (DuckDB over the table; aggregates pushed down)
+# --------------------------------------------------------------------------------------------
+class ScoringLog:
+    """A DuckDB view ``log`` over a model's scoring log with a UTC ``_ts`` column.
+
+    The source is opened by :mod:`services.sources` (Delta through ``deltalake``'s Arrow dataset,
+    Parquet/CSV/DuckDB files), so DuckDB scans it lazily with projection and filter pushdown.
+    """
+
+    def __init__(self, settings: Settings, spec: ModelLog):
+        from contextlib import ExitStack
+
+        from services.sources import open_backend, source_from_settings
+
+        self.spec = spec
+        self._stack = ExitStack()
+        try:
+            self.source = source_from_settings(settings, spec.source)
+            if self.source.type == "databricks":
+                raise BadInput(
+                    f"[sources.{spec.source}] is a Databricks table: the trigger reads local sources "
+                    "(delta, parquet, csv, duckdb) for now"
+                )
+            self.backend = self._stack.enter_context(open_backend(self.source, settings))
+            self.con = self.backend.conn
+            cols = list(self.backend.columns)
+        except DriftGateError:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreadable table: one line, no traceback
+            self.close()
+            raise BadInput(f"scoring log of model {spec.model!r} cannot be read ({type(exc).__name__})") from None
+        self.columns = cols
+        needed = [spec.timestamp, *spec.features]
+        missing = [c for c in needed if c not in cols]
+        if missing:
+            self.close()
+            raise BadInput(f"scoring log of model {spec.model!r} lacks column(s): {', '.join(missing)}")
+        self.has_labels = bool(spec.label and spec.prediction and spec.label in cols and spec.prediction in cols)
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW log AS SELECT *, CAST({_q(spec.timestamp)} AS TIMESTAMP) AS _ts "
+                f"FROM {self.backend.table.sql('duckdb')}"
+            )
+            self.con.execute("SELECT _ts FROM log LIMIT 0").fetchall()
+        except Exception:  # noqa: BLE001
+            self.close()
+            raise BadInput(f"timestamp column {spec.timestamp!r} of model {spec.model!r} is not a date/time") from None
+
+    def feature_kinds(self, settings: Settings) -> list[tuple[str, str]]:
+        """(feature, "numeric"|"categorical"): config ``numerical``/``categorical`` lists first,
+        else the column type (numeric SQL types are numeric)."""
+        cfg = settings.model(self.spec.model)
+        num, cat = set(cfg.get("numerical") or []), set(cfg.get("categorical") or [])
+        out = []
+        for f in self.spec.features:
+            if f in num:
+                kind = "numeric"
+            elif f in cat:
+                kind = "categorical"
+            else:
+                kind = "numeric" if self.backend.is_numeric(f) else "categorical"
+            out.append((f, kind))
+        return out
+
+    def close(self) -> None:
+        try:
+            self._stack.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __enter__(self) -> "ScoringLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries -------------------------------------------------------------------------------
+    def time_range(self) -> tuple[dt.datetime | None, dt.datetime | None, int]:
+        lo, hi, n = self.con.execute("SELECT min(_ts), max(_ts), count(*) FROM log").fetchone()
+        return _aware(lo), _aware(hi), int(n)
+
+    def window_counts(self, start: dt.datetime, end: dt.datetime, width: dt.timedelta) -> dict[int, tuple[int, int]]:
+        """{bucket: (rows, labelled rows)} for buckets in [start, end)."""
+        label = f"count({_q(self.spec.label)})" if self.has_labels else "0"
+        rows = self.con.execute(
+            f"""SELECT (epoch_us(_ts) - $origin) // $width AS bucket, count(*), {label}
+                FROM log WHERE _ts >= $start AND _ts < $end GROUP BY bucket""",
+            _params(start=start, end=end, width=width),
+        ).fetchall()
+        return {int(b): (int(n), int(nl)) for b, n, nl in rows}
+
+    def performance(self, start: dt.datetime, end: dt.datetime, width: dt.timedelta | None,
+                    threshold: float) -> dict[int, dict[str, Any]]:
+        """Per bucket (or one bucket 0 when ``width`` is None): labelled rows, positives, roc_auc
+        (Mann-Whitney with average ranks for ties) and accuracy at ``threshold``; computed by DuckDB."""
+        if not self.has_labels:
+            return {}
+        y, p = _q(self.spec.label), _q(self.spec.prediction)
+        bucket = "(epoch_us(_ts) - $origin) // $width" if width is not None else "0"
+        params = _params(start=start, end=end, width=width or dt.timedelta(days=1))
+        params["thr"] = float(threshold)
+        try:
+            bad = self.con.execute(
+                f"SELECT count(*) FROM log WHERE _ts >= $start AND _ts < $end AND {y} IS NOT NULL "
+                f"AND CAST({y} AS DOUBLE) NOT IN (0, 1)",
+                {k: params[k] for k in ("start", "end")},
+            ).fetchone()[0]
+        except Exception:  # noqa: BLE001
+            raise BadInput(f"label column {self.spec.label!r} of model {self.spec.model!r} is not numeric 0/1") from None
+        if bad:
+            raise BadInput(f"label column {self.spec.label!r} of model {self.spec.model!r} has values other than 0/1")
+        sql = f"""
+            WITH w AS (
+                SELECT {bucket} AS bucket, CAST({p} AS DOUBLE) AS s, CAST({y} AS DOUBLE) AS y
+                FROM log
+                WHERE _ts >= $start AND _ts < $end AND {y} IS NOT NULL AND {p} IS NOT NULL
+            ), r AS (
+                SELECT bucket, s, y,
+                       rank() OVER (PARTITION BY bucket ORDER BY s)
+                         + (count(*) OVER (PARTITION BY bucket, s) - 1) / 2.0 AS rk
+                FROM w
+            )
+            SELECT bucket, count(*) AS n, sum(y) AS n_pos,
+                   avg(CASE WHEN (s >= $thr) = (y = 1) THEN 1.0 ELSE 0.0 END) AS accuracy,
+                   (sum(CASE WHEN y = 1 THEN rk ELSE 0 END) - sum(y) * (sum(y) + 1) / 2.0)
+                     / NULLIF(sum(y) * (count(*) - sum(y)), 0) AS roc_auc
+            FROM r GROUP BY bucket"""
+        if width is None:
+            params.pop("origin"), params.pop("width")
+        out: dict[int, dict[str, Any]] = {}
+        for b, n, n_pos, acc, auc in self.con.execute(sql, params).fetchall():
+            out[int(b)] = {"labelled_rows": int(n), "positives": int(n_pos or 0),
+                           "accuracy": _num(acc), "roc_auc": _num(auc)}
+        return out
+
+    def frame(self, start: dt.datetime, end: dt.datetime, columns: Sequence[str]):
+        """The given columns of the rows in [start, end) — one window, never the whole table."""
+        cols = ", ".join(_q(c) for c in columns)
+        return self.con.execute(
+            f"SELECT {cols} FROM log WHERE _ts >= $start AND _ts < $end", _params(start=start, end=end)
+        ).df()
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _aware(t: Any) -> dt.datetime | None:
+    if t is None:
+        return None
+    if isinstance(t, dt.datetime):
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    if isinstance(t, dt.date):
+        return dt.datetime.combine(t, dt.time(), tzinfo=UTC)
+    return None
+
+
+def _params(*, start: dt.datetime, end: dt.datetime, width: dt.timedelta | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"start": _naive(start), "end": _naive(end)}
+    if width is not None:
+        out["origin"] = int(WINDOW_ORIGIN.timestamp() * 1_000_000)
+        out["width"] = int(width / dt.timedelta(microseconds=1))
+    return out
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------------------------
+# Drift engine adapter (the only place the trigger touches services.drift)
+# --------------------------------------------------------------------------------------------
+def window_drift(settings: Settings, log: "ScoringLog", windows: Sequence["Window"], min_rows: int) -> list[str]:
+    """Fill ``drift_share`` / ``drifted_features`` of ``windows`` with the drift engine
+    (:mod:`services.drift`, DuckDB pushdown engine, ``[drift]`` decision rules): the reference
+    window is profiled once and every window is compared against that profile.
+    Returns notes about what could not be evaluated."""
+    from services.drift.engine import Policy, build_reference_profile, drift_report
+    from services.sources import Window as DataWindow
+
+    spec = log.spec
+    kinds = log.feature_kinds(settings)
+    day = dt.timedelta(days=1)
+    ref = DataWindow(timestamp=spec.timestamp, start=spec.reference_start.date(),
+                     end=(spec.reference_end - day).date())
+    try:
+        profile = build_reference_profile(log.source, kinds, window=ref, engine="duckdb", settings=settings)
+    except BadInput as exc:
+        return [f"the reference window cannot be profiled ({exc}): drift not evaluated"]
+    policy = Policy.from_settings(settings)
+    names = [n for n, _ in kinds]
+    todo = [w for w in windows if w.rows >= min_rows]
+    for w in windows:
+        if w.has_data and w.rows < min_rows:
+            w.notes.append(f"only {w.rows} rows (no drift evidence)")
+    if not todo:
+        return []
+    width = todo[0].end - todo[0].start
+    unit = {dt.timedelta(days=1): "day", dt.timedelta(days=7): "week"}.get(width)
+    if unit is not None:
+        # One grouped scan profiles every window (the engine's group_by), then compare per window.
+        from services.drift.engine import compare, sql_profile
+        from services.sources import resolve_window
+
+        span = DataWindow(timestamp=spec.timestamp, start=todo[0].start.date(), end=(todo[-1].end - day).date())
+        with log_backend(settings, log) as backend:
+            grouped = sql_profile(backend, kinds, side="current", bounds=resolve_window(backend, span),
+                                  ts=spec.timestamp, reference=profile, source=log.source.name, group_by=unit)
+        by_day = {_as_date(key): prof for key, prof in grouped}
+        for w in todo:
+            prof = by_day.get(w.start.date())
+            if prof is None:
+                w.notes.append("drift not evaluated: no rows in the engine's window")
+                continue
+            empty = [n for n in names if prof.features[n].count == 0]
+            if empty:
+                w.notes.append(f"drift not evaluated: no values of {', '.join(empty)}")
+                continue
+            try:
+                report = compare(profile, prof, policy, order=names)
+            except (BadInput, ValueError, ZeroDivisionError) as exc:
+                w.notes.append(f"drift not evaluated: {exc}")
+                continue
+            w.drift_share = _num(report["dataset"]["drift_share"])
+            w.drifted_features = [f["feature"] for f in report["features"] if f["drifted"]]
+        return []
+    for w in todo:
+        cur = DataWindow(timestamp=spec.timestamp, start=w.start.date(), end=(w.end - day).date())
+        try:
+            report = drift_report(profile, log.source, columns=names, engine="duckdb", current_window=cur,
+                                  policy=policy, settings=settings)
+        except BadInput as exc:  # e.g. a feature with no values in this window
+            w.notes.append(f"drift not evaluated: {exc}")
+            continue
+        w.drift_share = _num(report["dataset"]["drift_share"])
+        w.drifted_features = [f["feature"] for f in report["features"] if f["drifted"]]
+    return []
+
+
+def log_backend(settings: Settings, log: "ScoringLog"):
+    """The drift engine's backend for the scoring log (the one ScoringLog already opened)."""
+    from contextlib import nullcontext
+
+    return nullcontext(log.backend)
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Retraining history (cool-down)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetrainingRun:
+    run_id: str
+    run_name: str | None
+    started: dt.datetime
+    reason: str
+
+
+def last_retraining_run(client, experiment: str, before: dt.datetime | None = None) -> RetrainingRun | None:
+    """The newest parent run of ``experiment`` tagged ``driftgate.trigger`` started at or before
+    ``before`` (None when the experiment or such a run does not exist)."""
+    try:
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            return None
+        flt = f"tags.`{TRIGGER_TAG}` LIKE '%'"
+        if before is not None:
+            flt += f" AND attributes.start_time <= {int(before.timestamp() * 1000)}"
+        token = None
+        while True:
+            page = client.search_runs([exp.experiment_id], filter_string=flt, max_results=200,
+                                      order_by=["attributes.start_time DESC"], page_token=token)
+            for run in page:
+                if PARENT_TAG in run.data.tags:
+                    continue
+                return RetrainingRun(
+                    run_id=run.info.run_id,
+                    run_name=run.info.run_name,
+                    started=dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
+                    reason=str(run.data.tags.get(TRIGGER_TAG, "")),
+                )
+            token = page.token
+            if not token:
+                return None
+    except DriftGateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - unreachable tracking server
+        raise unavailable_from(exc) from None
+
+
+def unavailable_from(exc: BaseException) -> Unavailable:
+    return Unavailable(f"MLflow cannot be reached to read the retraining history ({type(exc).__name__})")
+
+
+# --------------------------------------------------------------------------------------------
+# Decision
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Window:
+    start: dt.datetime
+    end: dt.datetime
+    rows: int = 0
+    labelled_rows: int = 0
+    drift_share: float | None = None
+    drifted_features: list[str] = field(default_factory=list)
+    performance: float | None = None
+    performance_drop: float | None = None
+    drift_breach: bool = False
+    performance_breach: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def breach(self) -> bool:
+        return self.drift_breach or self.performance_breach
+
+    @property
+    def has_data(self) -> bool:
+        return self.rows > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "drift_share": self.drift_share,
+            "drifted_features": list(self.drifted_features),
+            "performance": self.performance,
+            "breach": self.breach,
+            "rows": self.rows,
+            "labelled_rows": self.labelled_rows,
+            "performance_drop": self.performance_drop,
+            "drift_breach": self.drift_breach,
+            "performance_breach": self.performance_breach,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class Decision:
+    model: str
+    retrain: bool
+    reasons: list[str]
+    windows: list[Window]
+    cooldown_until: dt.datetime | None
+    as_of: dt.datetime
+    policy: TriggerPolicy
+    metric: str
+    reference_performance: float | None
+    reference_window: tuple[dt.datetime | None, dt.datetime | None]
+    streak: int
+    drift_due: bool
+    schedule_due: bool
+    last_retraining: RetrainingRun | None
+
+    def to_dict(self) -> dict[str, Any]:
+        last = self.last_retraining
+        return {
+            "model": self.model,
+            "retrain": self.retrain,
+            "reasons": list(self.reasons),
+            "windows": [w.to_dict() for w in self.windows],
+            "cooldown_until": self.cooldown_until.isoformat() if self.cooldown_until else None,
+            "as_of": self.as_of.isoformat(),
+            "metric": self.metric,
+            "reference_performance": self.reference_performance,
+            "reference_window": {
+                "start": self.reference_window[0].isoformat() if self.reference_window[0] else None,
+                "end": self.reference_window[1].isoformat() if self.reference_window[1] else None,
+            },
+            "consecutive_breaches": self.streak,
+            "drift_due": self.drift_due,
+            "schedule_due": self.schedule_due,
+            "last_retraining": None if last is None else {
+                "run_id": last.run_id, "run_name": last.run_name,
+                "started": last.started.isoformat(), "reason": last.reason,
+            },
+            "policy": self.policy.to_dict(),
+        }
+
+    def summary(self) -> str:
+        """One line for the CLI's text format and the panel's headline."""
+        head = "retraining due" if self.retrain else "no retraining"
+        return f"{self.model}: {head} — {self.reasons[0] if self.reasons else ''}".rstrip(" —")
+
+
+def _fmt_day(t: dt.datetime, width: dt.timedelta) -> str:
+    if width >= dt.timedelta(days=1) and t.hour == 0 and t.minute == 0:
+        return t.date().isoformat()
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def _fmt_windows(ws: Sequence[Window], width: dt.timedelta) -> str:
+    if not ws:
+        return ""
+    if len(ws) == 1:
+        return _fmt_day(ws[0].start, width)
+    return f"{_fmt_day(ws[0].start, width)} … {_fmt_day(ws[-1].start, width)}"
+
+
+def evaluate(
+    settings: Settings,
+    model: str,
+    *,
+    as_of: dt.datetime | str | None = None,
+    policy: TriggerPolicy | None = None,
+    client=None,
+) -> Decision:
+    """Evaluate the trigger policy for ``model`` (spec: retraining trigger contract).
+
+    ``as_of``: evaluate as if it were this instant (default: now, or — when the log already holds
+    later events, as after ``demo advance`` — the end of the window of the latest event). Only
+    complete windows ending at or before ``as_of`` and retraining runs started before it count.
+    Raises BadInput/NotFound (exit 2) for bad configuration or a missing scoring log, Unavailable
+    when MLflow cannot be reached.
+    """
+    spec = ModelLog.from_settings(settings, model)
+    policy = policy or TriggerPolicy.from_settings(settings, model)
+    policy.validate()
+    width = policy.window_width
+    as_of_dt = parse_as_of(as_of) if not isinstance(as_of, dt.datetime) else _aware(as_of)
+    metric = policy.performance_metric
+
+    with ScoringLog(settings, spec) as log:
+        first, last, total_rows = log.time_range()
+        if as_of_dt is None:
+            now = dt.datetime.now(UTC)
+            as_of_dt = now
+            if last is not None and last >= now:
+                as_of_dt = _window_end(last, width)
+        end = _window_floor(as_of_dt, width)
+        start = end - policy.lookback_windows * width
+        windows = [Window(start + i * width, start + (i + 1) * width) for i in range(policy.lookback_windows)]
+        reasons_pre: list[str] = []
+
+        # rows per window
+        counts = log.window_counts(start, end, width)
+        for w in windows:
+            n, nl = counts.get(_bucket(w.start, width), (0, 0))
+            w.rows, w.labelled_rows = n, nl
+            if n == 0:
+                w.notes.append("no data (gap in the scoring log)")
+
+        # reference
+        ref_start, ref_end = spec.reference_start, spec.reference_end
+        can_drift = True
+        if ref_start is None or ref_end is None:
+            reasons_pre.append(f"no reference window configured ([models.{model}] reference_window): drift not evaluated")
+            can_drift = False
+        elif not spec.features:
+            reasons_pre.append(f"no features configured ([models.{model}] features): drift not evaluated")
+            can_drift = False
+
+        # performance reference
+        ref_perf = policy.reference_performance
+        if ref_perf is None and log.has_labels and ref_start and ref_end:
+            perf = log.performance(ref_start, ref_end, None, policy.decision_threshold).get(0)
+            if perf and perf["labelled_rows"] >= policy.min_labels:
+                ref_perf = perf[metric]
+        if not log.has_labels:
+            reasons_pre.append(
+                f"the scoring log has no label/prediction columns configured or present: {metric} not evaluated"
+            )
+        elif ref_perf is None:
+            reasons_pre.append(f"no labelled reference performance ({metric}) for the reference window: performance drop not evaluated")
+
+        # per-window performance
+        perf_by_bucket = log.performance(start, end, width, policy.decision_threshold) if log.has_labels else {}
+        for w in windows:
+            perf = perf_by_bucket.get(_bucket(w.start, width))
+            if not w.has_data:
+                continue
+            if not log.has_labels:
+                continue
+            if not perf or perf["labelled_rows"] < policy.min_labels or perf[metric] is None:
+                n = perf["labelled_rows"] if perf else 0
+                w.notes.append("no labels yet (no performance evidence)" if n == 0
+                               else f"only {n} labelled rows (no performance evidence)")
+                continue
+            w.performance = perf[metric]
+            if ref_perf is not None:
+                w.performance_drop = ref_perf - w.performance
+                w.performance_breach = w.performance_drop >= policy.performance_drop_threshold - 1e-12
+
+        # per-window drift (the drift engine)
+        if can_drift:
+            reasons_pre.extend(window_drift(settings, log, windows, policy.min_rows))
+        for w in windows:
+            w.drift_breach = w.drift_share is not None and w.drift_share >= policy.drift_share_threshold - 1e-12
+
+    # Retraining history (cool-down and schedule)
+    if client is None:
+        from services.mlflow_client import make_client
+
+        client = make_client(settings)
+    last_run = last_retraining_run(client, spec.experiment, before=as_of_dt)
+
+    # Persistence: trailing run of breached windows
+    streak = 0
+    for w in reversed(windows):
+        if not w.breach:
+            break
+        streak += 1
+    drift_due = streak >= policy.consecutive_windows
+    schedule_due = False
+    if policy.schedule_days is not None:
+        schedule_due = last_run is None or as_of_dt - last_run.started >= dt.timedelta(days=policy.schedule_days)
+    cooldown_until = None
+    if last_run is not None:
+        until = last_run.started + dt.timedelta(days=policy.cooldown_days)
+        if until > as_of_dt:
+            cooldown_until = until
+
+    reasons: list[str] = []
+    label = policy.window_label
+    streak_ws = windows[len(windows) - streak:] if streak else []
+    if drift_due:
+        at_least = "at least " if streak == len(windows) else ""
+        reasons.append(
+            f"breach persisted for {at_least}{streak} consecutive {label} windows "
+            f"({_fmt_windows(streak_ws, width)}), >= {policy.consecutive_windows} required"
+        )
+        d_ws = [w for w in streak_ws if w.drift_breach]
+        if d_ws:
+            feats: dict[str, int] = {}
+            for w in d_ws:
+                for f in w.drifted_features:
+                    feats[f] = feats.get(f, 0) + 1
+            top = ", ".join(f for f, _ in sorted(feats.items(), key=lambda kv: (-kv[1], kv[0])))
+            shares = [w.drift_share for w in d_ws if w.drift_share is not None]
+            reasons.append(
+                f"dataset drift in {len(d_ws)} of them: drift share {min(shares):.2f}–{max(shares):.2f} "
+                f">= {policy.drift_share_threshold:g} (drifted: {top})"
+            )
+        p_ws = [w for w in streak_ws if w.performance_breach]
+        if p_ws:
+            drops = [w.performance_drop for w in p_ws if w.performance_drop is not None]
+            reasons.append(
+                f"{metric} dropped in {len(p_ws)} of them by {min(drops):.3f}–{max(drops):.3f} vs the reference "
+                f"{ref_perf:.3f} (threshold {policy.performance_drop_threshold:g})"
+            )
+    if schedule_due:
+        reasons.append(
+            f"scheduled retraining every {policy.schedule_days:g} days: "
+            + ("no retraining run yet" if last_run is None else f"last one started {last_run.started.date().isoformat()}")
+        )
+    due = drift_due or schedule_due
+    if cooldown_until is not None and last_run is not None:
+        reasons.append(
+            f"cool-down: retraining run {last_run.run_name or last_run.run_id} started "
+            f"{last_run.started.date().isoformat()}, no retraining before {cooldown_until.isoformat(timespec='minutes')} "
+            f"({policy.cooldown_days:g} days)"
+        )
+    elif last_run is not None and due:
+        reasons.append(
+            f"the {policy.cooldown_days:g}-day cool-down after retraining run {last_run.run_name or last_run.run_id} "
+            f"(started {last_run.started.date().isoformat()}) has passed"
+        )
+    if not due:
+        last_w = windows[-1]
+        if not last_w.has_data:
+            gap = sum(1 for _ in _takewhile_rev(windows, lambda w: not w.has_data))
+            reasons.append(
+                f"no evidence: the last {gap} {label} window(s) have no data "
+                f"(scoring log ends {last.isoformat(timespec='minutes') if last else 'nowhere: it is empty'})"
+            )
+        elif streak:
+            reasons.append(
+                f"breach in the last {streak} {label} window(s) only, {policy.consecutive_windows} consecutive required"
+            )
+        else:
+            reasons.append(f"no breach in the latest {label} window ({_fmt_day(last_w.start, width)})")
+        n_breach = sum(w.breach for w in windows)
+        if n_breach and not streak:
+            reasons.append(f"{n_breach} of the {len(windows)} evaluated windows breached, but not persistently up to now")
+    reasons.extend(reasons_pre)
+    retrain = due and cooldown_until is None
+    if due and not retrain:
+        reasons.insert(0, "retraining would be due but the cool-down is active")
+
+    return Decision(
+        model=model, retrain=retrain, reasons=reasons, windows=windows, cooldown_until=cooldown_until,
+        as_of=as_of_dt, policy=policy, metric=metric, reference_performance=ref_perf,
+        reference_window=(spec.reference_start, spec.reference_end), streak=streak,
+        drift_due=drift_due, schedule_due=schedule_due, last_retraining=last_run,
+    )
+
+
+def _takewhile_rev(items: Sequence[Window], pred: Callable[[Window], bool]) -> Iterable[Window]:
+    for item in reversed(items):
+        if not pred(item):
+            return
+        yield item
+
+
+def _window_floor(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
+    return WINDOW_ORIGIN + ((t - WINDOW_ORIGIN) // width) * width
+
+
+def _window_end(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
+    return _window_floor(t, width) + width
+
+
+def _bucket(t: dt.datetime, width: dt.timedelta) -> int:
+    return (t - WINDOW_ORIGIN) // width
