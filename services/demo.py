@@ -449,7 +449,29 @@ _WORKSPACE_ITEMS = ("mlflow.db", "mlflow.db-journal", "artifacts", "data", "audi
                     "profiles")
 
 
+def _forget_cached_stores(home: Path) -> None:
+    """MLflow caches stores and SQLAlchemy engines per URI for the whole process; after the database
+    file is replaced they would keep writing to the deleted file. Drop them (best effort: these
+    are MLflow internals, guarded so a future MLflow without them still works)."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    needle = (Path(home) / "mlflow.db").as_posix()
+    for store_cls in (TrackingStore, RegistryStore):
+        engines = getattr(store_cls, "_engine_map", {})
+        for uri in [u for u in engines if needle in u]:
+            engines.pop(uri).dispose()
+    for registry in (getattr(tracking_utils, "_tracking_store_registry", None),
+                     getattr(registry_utils, "_model_registry_store_registry", None)):
+        cached = getattr(registry, "_get_store_with_resolved_uri", None)
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
 def _wipe(home: Path) -> None:
+    _forget_cached_stores(home)
     _marker(home).unlink(missing_ok=True)
     for item in _WORKSPACE_ITEMS:
         p = home / item

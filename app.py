@@ -1,0 +1,35 @@
+"""DriftGate entry script and the Overview page (``/``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.overview import render_audit, render_model_overview
+from components.shell import page_shell, show_error
+from services.errors import DriftGateError
+from services.overview import model_overview, recent_audit
+
+ctx = page_shell("Overview")
+st.caption("Champion per model, the latest drift-triggered retraining, candidates awaiting a decision "
+           "and the latest decisions. Select a model in the sidebar.")
+
+
+@st.cache_data(ttl=20, max_entries=32, show_spinner="Reading the registry…")
+def _overview(tracking_uri: str, registry_uri: str, lifecycle: str, model: str):
+    return model_overview(ctx.client, ctx.settings, model)
+
+
+if ctx.mlflow_ok and ctx.model:
+    try:
+        render_model_overview(_overview(ctx.settings.tracking_uri, ctx.settings.registry_uri,
+                                        ctx.settings.lifecycle, ctx.model))
+    except DriftGateError as exc:
+        show_error(exc)
+elif ctx.mlflow_ok:
+    st.info("No registered models yet. Register a model in MLflow, or run with no MLFLOW_TRACKING_URI "
+            "to open the embedded demo workspace.")
+
+try:
+    render_audit(recent_audit(ctx.settings, model=ctx.model, limit=10))
+except DriftGateError as exc:
+    show_error(exc)

@@ -1,0 +1,71 @@
+"""Rendering of the Overview page (data comes from ``services.overview``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from services.overview import ModelOverview
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def render_model_overview(ov: ModelOverview) -> None:
+    st.subheader(ov.name)
+    if ov.description:
+        st.caption(ov.description)
+    c1, c2, c3, c4 = st.columns(4)
+    if ov.champion:
+        c1.metric("Champion", f"v{ov.champion.version}",
+                  help=f"{'alias champion' if ov.lifecycle == 'aliases' else 'stage Production'}")
+        c2.metric("Champion since", (ov.champion.since or "—")[:10])
+        c3.metric("ROC AUC (at registration)", _fmt(ov.champion.metrics.get("roc_auc")))
+        c4.metric("Candidates awaiting a decision", len(ov.candidates))
+    else:
+        c1.metric("Champion", "none")
+        c4.metric("Candidates awaiting a decision", len(ov.candidates))
+        st.warning("This model has no champion "
+                   f"({'no version holds the alias champion' if ov.lifecycle == 'aliases' else 'no version in Production'}).")
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Latest retraining run**")
+        run = ov.latest_retraining
+        if run:
+            st.markdown(f"`{run.name}` · started {run.started[:16].replace('T', ' ')} UTC · {run.status} · "
+                        f"{run.children} child runs")
+            if run.trigger:
+                st.info(f"Trigger: {run.trigger}", icon=":material/bolt:")
+            st.page_link("pages/runs.py", label="Open in Retraining runs", icon=":material/arrow_forward:",
+                         query_params={"model": ov.name, "experiment": run.experiment_id, "run": run.run_id})
+        else:
+            st.caption("No retraining (parent) run found in this model's experiment.")
+    with right:
+        st.markdown("**Candidates awaiting a decision**")
+        if ov.candidates:
+            frame = pd.DataFrame(ov.candidates)[["version", "author", "created", "description"]]
+            st.dataframe(frame, hide_index=True, width="stretch", column_config={
+                "version": st.column_config.TextColumn("Version", width="small"),
+                "author": st.column_config.TextColumn("Author"),
+                "created": st.column_config.TextColumn("Registered (UTC)"),
+                "description": st.column_config.TextColumn("Description", width="large"),
+            })
+            st.page_link("pages/promotions.py", label="Review in Promotions", icon=":material/arrow_forward:",
+                         query_params={"model": ov.name, "version": ov.candidates[-1]["version"]})
+        else:
+            st.caption("No open candidates.")
+
+
+def render_audit(records: list[dict[str, Any]]) -> None:
+    st.markdown("**Recent decisions (audit log)**")
+    if not records:
+        st.caption("No decisions recorded yet.")
+        return
+    cols = ["at", "user", "action", "outcome", "model", "version", "reason", "comment"]
+    frame = pd.DataFrame(records)
+    frame = frame[[c for c in cols if c in frame.columns]]
+    st.dataframe(frame, hide_index=True, width="stretch")

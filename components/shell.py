@@ -1,0 +1,145 @@
+"""The shared page shell: page config, workspace, identity, navigation.
+
+Every page file (``app.py`` included) calls :func:`page_shell` first. Pages are file-based
+(spec: a ``pages/`` folder puts Streamlit 1.67 in file-based mode, so ``st.navigation`` would never
+run on a deep link); the automatic sidebar list is hidden in ``.streamlit/config.toml`` and the
+shell draws the navigation itself with ``st.page_link``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from mlflow import MlflowClient
+
+from components.identity import current_user
+from services import demo
+from services.config import Settings, load_settings
+from services.errors import DriftGateError
+from services.mlflow_client import check_reachable, make_client
+
+# (file, navigation title, icon) in navigation order; titles and paths are fixed by the spec.
+PAGES = (
+    ("app.py", "Overview", ":material/dashboard:"),
+    ("pages/drift.py", "Drift", ":material/ssid_chart:"),
+    ("pages/runs.py", "Retraining runs", ":material/model_training:"),
+    ("pages/leaderboard.py", "Leaderboard", ":material/leaderboard:"),
+    ("pages/promotions.py", "Promotions", ":material/verified:"),
+)
+_ENV_KEYS = ("DRIFTGATE_HOME", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "MLFLOW_TRACKING_URI",
+             "MLFLOW_REGISTRY_URI", "DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN")
+
+
+@dataclass
+class PageContext:
+    settings: Settings
+    client: MlflowClient
+    user: str | None
+    demo: bool
+    model: str | None
+    mlflow_ok: bool
+
+
+def _env_key() -> tuple:
+    # The cache key is the configuration's inputs, so a changed environment (tests) rebuilds.
+    # Values are hashed by Streamlit, never shown.
+    return tuple(os.environ.get(k, "") for k in _ENV_KEYS) + (os.getcwd(),)
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(_key: tuple) -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _client(tracking_uri: str, registry_uri: str, _settings_obj: Settings) -> MlflowClient:
+    return make_client(_settings_obj)
+
+
+@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+def _reachability(tracking_uri: str, _settings_obj: Settings) -> str | None:
+    try:
+        check_reachable(_settings_obj)
+    except DriftGateError as exc:
+        return str(exc)
+    return None
+
+
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def _registered_models(tracking_uri: str, registry_uri: str, _client_obj: MlflowClient) -> list[str]:
+    try:
+        return sorted(m.name for m in _client_obj.search_registered_models(max_results=200))
+    except Exception:  # noqa: BLE001 - shown as "no models" next to the reachability error
+        return []
+
+
+def load_context_settings() -> Settings:
+    """Settings for this process, seeding the demo workspace first if it is not ready."""
+    settings = _settings(_env_key())
+    if settings.demo and not demo.is_seeded(settings.home):
+        with st.status("Preparing the demo workspace (first start)…", expanded=True) as status:
+            bar = st.progress(0.0)
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+            demo.ensure_demo(settings, progress=progress)
+            status.update(label="Demo workspace ready", state="complete", expanded=False)
+        _settings.clear()  # the demo config carries the seeded dates
+        settings = _settings(_env_key())
+    return settings
+
+
+def _model_choice(settings: Settings, client: MlflowClient, mlflow_ok: bool) -> str | None:
+    names = list(settings.models)
+    if mlflow_ok:
+        names += [n for n in _registered_models(settings.tracking_uri, settings.registry_uri, client)
+                  if n not in names]
+    if not names:
+        return None
+    wanted = st.query_params.get("model")
+    index = names.index(wanted) if wanted in names else 0
+    model = st.sidebar.selectbox("Model", names, index=index, key="dg_model")
+    if st.query_params.get("model") != model:
+        st.query_params["model"] = model
+    return model
+
+
+def _navigation(model: str | None) -> None:
+    params = {"model": model} if model else None
+    with st.sidebar:
+        st.markdown("### DriftGate")
+        for path, title, icon in PAGES:
+            st.page_link(path, label=title, icon=icon, query_params=params)
+
+
+def page_shell(title: str, *, layout: str = "wide") -> PageContext:
+    """Set up the page; returns the context every page works with."""
+    st.set_page_config(page_title=f"{title} · DriftGate", page_icon=":material/verified:", layout=layout)
+    try:
+        settings = load_context_settings()
+    except DriftGateError as exc:
+        st.error(str(exc))
+        st.stop()
+    client = _client(settings.tracking_uri, settings.registry_uri, settings)
+    problem = _reachability(settings.tracking_uri, settings)
+    model = _model_choice(settings, client, problem is None)
+    _navigation(model)
+    user = current_user(settings)
+    with st.sidebar:
+        info = settings.describe()
+        st.caption(f"Workspace: **{info['workspace']}** · lifecycle: {info['lifecycle']}")
+        st.caption(f"Tracking: `{info['tracking'] if not settings.demo else Path(settings.home).name + '/mlflow.db'}`")
+    st.title(title)
+    if problem:
+        st.error(problem)
+    return PageContext(settings=settings, client=client, user=user, demo=settings.demo,
+                       model=model, mlflow_ok=problem is None)
+
+
+def show_error(exc: BaseException) -> None:
+    """One line for a user-caused or environmental error; never a traceback."""
+    st.error(str(exc) if isinstance(exc, DriftGateError) else f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -1,0 +1,171 @@
+"""Shared fixtures: a seeded demo workspace, private copies of it, a real ``mlflow server``,
+``streamlit run`` servers and a Playwright-driven Debian chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.config import load_settings
+from tests.helpers import free_port, wait_http
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+# Variables that would point the app somewhere else than the workspace under test.
+_FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(tmp_path_factory):
+    """No test sees the developer's MLflow server, config or workspace."""
+    saved = {k: os.environ.pop(k) for k in _FOREIGN_ENV if k in os.environ}
+    saved_home = os.environ.get("DRIFTGATE_HOME")
+    os.environ["DRIFTGATE_HOME"] = str(tmp_path_factory.mktemp("unused-home"))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    yield
+    os.environ.update(saved)
+    if saved_home is None:
+        os.environ.pop("DRIFTGATE_HOME", None)
+    else:
+        os.environ["DRIFTGATE_HOME"] = saved_home
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """A demo workspace seeded once per test session (read-only for tests)."""
+    from services import demo
+
+    home = tmp_path_factory.mktemp("demo") / "home"
+    settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
+    demo.ensure_demo(settings)
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_settings(demo_home):
+    """Settings of the shared seeded demo workspace; DRIFTGATE_HOME points at it."""
+    os.environ["DRIFTGATE_HOME"] = str(demo_home)
+    return load_settings(env={"DRIFTGATE_HOME": str(demo_home)})
+
+
+def copy_workspace(src: Path, dst: Path) -> Path:
+    """Copy a demo workspace and re-point the absolute paths the MLflow store holds."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.lock"))
+    old, new = src.resolve().as_posix(), dst.resolve().as_posix()
+    con = sqlite3.connect(dst / "mlflow.db")
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')
+                    if (r[2] or "").upper().startswith(("VARCHAR", "TEXT"))]
+            for col in cols:
+                con.execute(f'UPDATE "{table}" SET "{col}" = replace("{col}", ?, ?) '
+                            f'WHERE "{col}" LIKE ?', (old, new, f"%{old}%"))
+        con.commit()
+    finally:
+        con.close()
+    return dst
+
+
+@pytest.fixture
+def demo_copy(demo_home, tmp_path, monkeypatch):
+    """A private, mutable copy of the seeded demo workspace; DRIFTGATE_HOME points at it."""
+    home = copy_workspace(demo_home, tmp_path / "home")
+    monkeypatch.setenv("DRIFTGATE_HOME", str(home))
+    return load_settings(env={"DRIFTGATE_HOME": str(home)})
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real ``mlflow server`` on 127.0.0.1 with its own SQLite store; yields its URI."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(
+        [_bin("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{(root / 'mlflow.db').as_posix()}",
+         "--default-artifact-root", (root / "artifacts").as_uri(), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=root,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{uri}/health", timeout=120, proc=proc)
+        yield uri
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def streamlit_server(tmp_path):
+    """Factory: start ``streamlit run app.py`` on a free port; returns the base URL.
+
+    ``streamlit_server(env={"DRIFTGATE_HOME": ...})``; every call starts a fresh server, so the
+    first request it serves is a true first request after a start (a shared deep link).
+    """
+    procs = []
+
+    def start(env: dict | None = None, timeout: float = 90) -> str:
+        port = free_port()
+        full_env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+        full_env.update(env or {})
+        log = open(tmp_path / f"streamlit-{port}.log", "wb")
+        proc = subprocess.Popen(
+            [_bin("streamlit"), "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        procs.append((proc, log))
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=timeout, proc=proc)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc, log in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def _browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Debian chromium not found at {CHROMIUM}: browser tests cannot be skipped in CI")
+        pytest.skip("Debian chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(_browser):
+    context = _browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    yield page
+    context.close()

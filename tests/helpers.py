@@ -1,0 +1,82 @@
+"""Helpers shared by the test layers (AppTest and browser)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+
+from streamlit.testing.v1 import AppTest
+
+PAGE_PATHS = {
+    "app.py": "/",
+    "pages/drift.py": "/drift",
+    "pages/runs.py": "/runs",
+    "pages/leaderboard.py": "/leaderboard",
+    "pages/promotions.py": "/promotions",
+}
+PAGE_TITLES = {
+    "app.py": "Overview",
+    "pages/drift.py": "Drift",
+    "pages/runs.py": "Retraining runs",
+    "pages/leaderboard.py": "Leaderboard",
+    "pages/promotions.py": "Promotions",
+}
+
+
+def app_test(page: str = "app.py", query_params: dict | None = None, timeout: float = 90) -> AppTest:
+    """An AppTest of ``page`` entered through app.py (the shell's st.page_link needs that entry).
+
+    Call ``.run()`` on the result. Set DRIFTGATE_HOME (monkeypatch.setenv) before running.
+    """
+    at = AppTest.from_file("app.py", default_timeout=timeout)
+    for key, value in (query_params or {}).items():
+        at.query_params[key] = value
+    if page != "app.py":
+        at.switch_page(page)
+    return at
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60, proc=None) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = exc
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s ({last})")
+
+
+def wait_script_done(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the Streamlit script run finished and the page title is rendered."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
+                           timeout=timeout_ms, state="attached")
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout_ms, state="attached")
+
+
+def assert_page_ok(page, timeout_ms: int = 90_000) -> None:
+    """The script ran to the end with no exception element and no traceback text."""
+    wait_script_done(page, timeout_ms)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()[:2000]
+    body = page.locator("body").inner_text()
+    assert "Traceback (most recent call last)" not in body, body[:2000]
