@@ -84,8 +84,19 @@ def gate_config(settings, model: str) -> dict[str, Any]:
                 cfg[key] = value
     if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.section("gate") if settings else {}):
         cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]
+    for layer in (model_cfg, model_cfg.get("gate") or {}):
+        # ``guard_metrics = {brier = 0.01}``: metric -> tolerance (direction from the name).
+        for name, tol in (layer.get("guard_metrics") or {}).items():
+            cfg["guards"][name] = tol if isinstance(tol, dict) else {"tolerance": float(tol), "greater_is_better": not _lower_is_better(name)}
     cfg["approvals_required"] = max(1, int(cfg.get("approvals_required") or 1))
     return cfg
+
+
+_LOWER = ("loss", "brier", "error", "ece", "mse", "mae", "rmse", "gap", "diff")
+
+
+def _lower_is_better(metric: str) -> bool:
+    return any(k in metric.lower() for k in _LOWER)
 
 
 @dataclass
@@ -263,7 +274,7 @@ def check_guards(ctx: _Ctx) -> Check:
     problems, notes, warns = [], [], []
     ev: dict[str, Any] = {"guards": {}, "limits": {}}
     for name, g in (cfg.get("guards") or {}).items():
-        g = g if isinstance(g, dict) else {"tolerance": float(g)}
+        g = g if isinstance(g, dict) else {"tolerance": float(g), "greater_is_better": not _lower_is_better(name)}
         tol, gib = float(g.get("tolerance", 0.0)), bool(g.get("greater_is_better", False))
         cand, champ = _metric(ctx.cand_run, name), _metric(base, name)
         worse = None if cand is None or champ is None else ((champ - cand) if gib else (cand - champ))

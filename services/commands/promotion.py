@@ -1,7 +1,152 @@
-"""CLI commands of this area (see the spec). Not built yet."""
+"""Promotion CLI: ``gate``, ``approve``, ``reject``, ``rollback``, ``versions``, ``audit`` (spec).
+
+Exit codes: 0 done; 2 bad usage/input (unknown model or version, missing comment, no user);
+3 refused (role, four-eyes, gate failed, stale state) with the reason on stderr and nothing
+changed. ``--format json`` prints only JSON on stdout.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 
-def register(sub) -> None:  # noqa: ARG001 - filled in by the area's issue
-    return None
+from services.commands.common import add_config, add_format, print_json, settings_from_args
+
+
+def _client(settings):
+    from services.mlflow_client import make_client
+
+    return make_client(settings)
+
+
+def _user(args) -> str | None:
+    return args.user or os.environ.get("DRIFTGATE_USER") or None
+
+
+def _gate(args) -> int:
+    from services.gate import evaluate
+
+    settings = settings_from_args(args)
+    res = evaluate(settings, _client(settings), args.model, args.version)
+    doc = res.to_json()
+    if args.format == "json":
+        print_json(doc)
+    else:
+        print(f"{doc['model']} version {doc['version']}: gate {'PASSED' if doc['passed'] else 'FAILED'} "
+              f"(champion: {doc['champion'] or 'none'})")
+        for c in res.checks:
+            kind = "required" if c.required else "advisory"
+            print(f"  [{c.status.upper():4}] {c.name} ({kind}): {c.detail}")
+    return 0
+
+
+def _print_decision(args, rec) -> None:
+    doc = {k: rec.get(k) for k in ("at", "user", "action", "outcome", "model", "version",
+                                   "version_before", "version_after", "reason", "comment")}
+    if args.format == "json":
+        print_json(doc)
+    else:
+        print(f"{doc['action']} {doc['outcome']}: {doc['reason']}")
+
+
+def _approve(args) -> int:
+    from services.approvals import approve
+
+    settings = settings_from_args(args)
+    rec = approve(settings, args.model, args.version, _user(args), args.comment, client=_client(settings))
+    _print_decision(args, rec)
+    return 0
+
+
+def _reject(args) -> int:
+    from services.approvals import reject
+
+    settings = settings_from_args(args)
+    rec = reject(settings, args.model, args.version, _user(args), args.comment, client=_client(settings))
+    _print_decision(args, rec)
+    return 0
+
+
+def _rollback(args) -> int:
+    from services.approvals import rollback
+
+    settings = settings_from_args(args)
+    rec = rollback(settings, args.model, _user(args), args.comment, client=_client(settings))
+    _print_decision(args, rec)
+    return 0
+
+
+def _versions(args) -> int:
+    from services.lifecycle import list_versions
+
+    settings = settings_from_args(args)
+    doc = list_versions(settings, _client(settings), args.model)
+    if args.format == "json":
+        print_json(doc)
+    else:
+        print(f"{doc['model']} ({doc['lifecycle']})")
+        for v in doc["versions"]:
+            print(f"  v{v['version']:>4}  {v['state']:<9}  stage={v['stage']:<10} aliases={','.join(v['aliases']) or '-'}  by {v['created_by'] or '?'}")
+    return 0
+
+
+def _audit(args) -> int:
+    from services import audit
+
+    settings = settings_from_args(args)
+    recs = audit.query(settings, model=args.model, limit=args.limit)
+    doc = {"records": [audit.spec_record(r) for r in recs]}
+    if args.format == "json":
+        print_json(doc)
+    else:
+        for r in doc["records"]:
+            line = f"{r['at']}  {r['user'] or '-':<10} {r['action']:<8} {r['outcome']:<8} {r['model']} v{r['version'] or '-'}"
+            if r["reason"]:
+                line += f"  {r['reason']}"
+            print(line)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gate", help="evaluate the promotion gate for a model version")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", required=True)
+    add_format(p, "text")
+    add_config(p)
+    p.set_defaults(handler=_gate)
+
+    for name, fn, helptext in (("approve", _approve, "approve (promote) a candidate version"),
+                               ("reject", _reject, "reject a candidate version (comment required)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--model", required=True)
+        p.add_argument("--version", required=True)
+        p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER)")
+        p.add_argument("--comment", help="free text, up to 5000 characters")
+        add_format(p, "text")
+        add_config(p)
+        p.set_defaults(handler=fn)
+
+    p = sub.add_parser("rollback", help="restore the previous champion (comment required)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER)")
+    p.add_argument("--comment", help="why (required, up to 5000 characters)")
+    add_format(p, "text")
+    add_config(p)
+    p.set_defaults(handler=_rollback)
+
+    p = sub.add_parser("versions", help="list a registered model's versions and their states")
+    p.add_argument("--model", required=True)
+    add_format(p, "text")
+    add_config(p)
+    p.set_defaults(handler=_versions)
+
+    p = sub.add_parser("audit", help="the audit log (oldest first)")
+    p.add_argument("--model")
+    p.add_argument("--limit", type=int, default=None, help="only the newest N records")
+    add_format(p, "text")
+    add_config(p)
+    p.set_defaults(handler=_audit)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: python -m services.cli gate|approve|reject|rollback|versions|audit")
