@@ -186,19 +186,20 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
             progress(f"{side}: {name}")
         ref_f = reference.features[name] if reference else None
         if kind == "numeric":
-            arr = np.asarray(np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float)
+            mask = np.ma.getmaskarray(col)
+            arr = np.asarray(np.ma.getdata(col), dtype=float)[~mask]
             infinite = int(np.isinf(arr).sum())
             vals = arr[np.isfinite(arr)]
             _check_numeric(name, side, vals.size, infinite)
             edges = ref_f.edges if ref_f else S.decile_edges(vals)
             out[name] = FeatureProfile(
                 name, kind, rows, int(vals.size), S.numeric_summary(vals, rows), edges=list(edges),
-                bins=S.bin_counts(vals, edges), grid=[float(x) for x in np.sort(vals)[_grid_index(vals.size)]],
+                bins=S.bin_counts(vals, edges), grid=S.quantile_grid(vals),
                 values=vals)
         else:
-            obj = np.asarray(np.ma.filled(col, None) if np.ma.isMaskedArray(col) else col, dtype=object)
-            mask = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in obj], dtype=bool)
-            vals = obj[mask].astype(str)
+            obj = np.asarray(np.ma.getdata(col), dtype=object)[~np.ma.getmaskarray(col)]
+            keep = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in obj], dtype=bool)
+            vals = obj[keep].astype(str) if obj.size else np.asarray([], dtype=str)
             _check_categorical(name, side, int(vals.size))
             cats, cnts = np.unique(vals, return_counts=True)
             counts = {str(c): int(n) for c, n in zip(cats, cnts)}
@@ -206,12 +207,6 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
                                        S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
                                        counts=counts)
     return Profile(source=source, rows=rows, engine="memory", features=out, window=window)
-
-
-def _grid_index(n: int) -> np.ndarray:
-    """Positions of DuckDB's QUANTILE_DISC at probabilities k/G in a sorted sample of n."""
-    probs = np.asarray(S.grid_probs())
-    return np.clip(np.floor((n - 1) * probs + 1e-9).astype(int), 0, max(n - 1, 0))
 
 
 def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: str,

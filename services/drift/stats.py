@@ -41,9 +41,12 @@ def ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
 
 def wasserstein_normed(ref: np.ndarray, cur: np.ndarray) -> float | None:
     """First Wasserstein distance / reference population std; constant-reference rule."""
-    std = float(np.std(ref, ddof=0))
-    if std == 0.0:
+    if np.min(ref) == np.max(ref):  # constant reference: std 0
         return 0.0 if np.all(cur == ref[0]) else None
+    std = float(np.std(ref, ddof=0))
+    if std == 0.0 or not math.isfinite(std):  # under/overflow of tiny/huge values: same ratio, rescaled
+        scale = float(np.max(np.abs(np.concatenate([ref, cur]))))
+        ref, cur, std = ref / scale, cur / scale, float(np.std(ref / scale, ddof=0))
     return float(sstats.wasserstein_distance(ref, cur)) / std
 
 
@@ -112,6 +115,11 @@ def align_categories(ref: dict[str, int], cur: dict[str, int]) -> tuple[list[str
 # -- approximate ks / wasserstein from quantile grids (pushdown engines, stored profiles) --------
 def grid_probs(size: int = GRID_SIZE) -> list[float]:
     return [k / size for k in range(size + 1)]
+
+
+def quantile_grid(values: np.ndarray, size: int = GRID_SIZE) -> list[float]:
+    """Discrete quantiles at k/G, as SQL's PERCENTILE_DISC / DuckDB's QUANTILE_DISC (inverted CDF)."""
+    return [float(x) for x in np.quantile(values, grid_probs(size), method="inverted_cdf")]
 
 
 def _grid_cdf(grid: np.ndarray, points: np.ndarray) -> np.ndarray:
