@@ -120,33 +120,39 @@ def _span(start: dt.datetime, end_exclusive: dt.datetime) -> str:
 
 
 def _frames(settings: Settings, spec, policy: RetrainPolicy, as_of: dt.datetime, id_column: str | None):
-    """(train, eval, windows) of labelled rows, columns renamed to what log_candidate_run reads."""
-    from services.trigger import ScoringLog, _params, _q
+    """(train, eval, windows) of labelled rows, columns renamed to what log_candidate_run reads.
+
+    Reads only the two windows' labelled rows (projection + filter pushed into the scan)."""
+    from services.sources import open_backend, source_from_settings
 
     if not spec.label:
         raise BadInput(f"[models.{spec.model}] label is not set: retraining needs labels")
-    with ScoringLog(settings, spec) as slog:
-        if spec.label not in slog.columns:
+    source = source_from_settings(settings, spec.source)
+    if source.type == "databricks":
+        raise BadInput("retraining reads local scoring logs (delta, parquet, csv, duckdb); "
+                       "run it as a Databricks job for warehouse tables")
+    with open_backend(source, settings) as backend:
+        if spec.label not in backend.columns:
             raise BadInput(f"scoring log of model {spec.model!r} lacks the label column {spec.label!r}")
-        y = _q(spec.label)
-        row = slog.con.execute(
-            f"SELECT max(_ts) FROM log WHERE {y} IS NOT NULL AND _ts < $end",
-            {"end": _params(start=as_of, end=as_of)["end"]},
-        ).fetchone()
+        con, table = backend.conn, backend.table.sql("duckdb")
+        ts, y = _q(spec.timestamp), _q(spec.label)
+        tsx = f"CAST({ts} AS TIMESTAMP)"
+        row = con.execute(f"SELECT max({tsx}) FROM {table} WHERE {y} IS NOT NULL AND {tsx} < $end",
+                          {"end": _naive(as_of)}).fetchone()
         if row[0] is None:
             raise BadInput(f"the scoring log of model {spec.model!r} has no labelled rows yet: nothing to train on")
         last = row[0].replace(tzinfo=UTC)
         eval_end = _day(last) + dt.timedelta(days=1)
         eval_start = eval_end - dt.timedelta(days=policy.eval_days)
         train_start = eval_start - dt.timedelta(days=policy.train_days)
-        rid = id_column if id_column and id_column in slog.columns else None
-        cols = [*spec.features, spec.label] + ([rid] if rid else [])
+        rid = id_column if id_column and id_column in backend.columns else None
+        cols = list(dict.fromkeys([*spec.features, spec.label] + ([rid] if rid else [])))
         select = ", ".join(_q(c) for c in cols)
 
         def fetch(start: dt.datetime, end: dt.datetime, limit: int | None):
-            sql = (f"SELECT {select}, _ts FROM log WHERE _ts >= $start AND _ts < $end AND {y} IS NOT NULL "
-                   f"ORDER BY _ts DESC" + (f" LIMIT {int(limit)}" if limit else ""))
-            frame = slog.con.execute(sql, _params(start=start, end=end)).df()
+            sql = (f"SELECT {select}, {tsx} AS _ts FROM {table} WHERE {tsx} >= $start AND {tsx} < $end "
+                   f"AND {y} IS NOT NULL ORDER BY _ts DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+            frame = con.execute(sql, {"start": _naive(start), "end": _naive(end)}).df()
             frame = frame.iloc[::-1].reset_index(drop=True)  # chronological
             if rid:
                 frame[ROW_ID] = frame[rid].astype(str)
@@ -155,8 +161,11 @@ def _frames(settings: Settings, spec, policy: RetrainPolicy, as_of: dt.datetime,
             frame[LABEL] = frame[spec.label].astype(int)
             return frame.drop(columns=["_ts"])
 
-        train = fetch(train_start, eval_start, policy.max_train_rows)
-        evalset = fetch(eval_start, eval_end, None)
+        try:
+            train = fetch(train_start, eval_start, policy.max_train_rows)
+            evalset = fetch(eval_start, eval_end, None)
+        except (TypeError, ValueError):
+            raise BadInput(f"label column {spec.label!r} of model {spec.model!r} is not 0/1") from None
     if len(train) < policy.min_train_rows:
         raise BadInput(f"only {len(train)} labelled rows in the training window {_span(train_start, eval_start)} "
                        f"(min_train_rows {policy.min_train_rows})")
@@ -164,9 +173,19 @@ def _frames(settings: Settings, spec, policy: RetrainPolicy, as_of: dt.datetime,
         raise BadInput(f"only {len(evalset)} labelled rows in the evaluation window {_span(eval_start, eval_end)} "
                        f"(min_eval_rows {policy.min_eval_rows})")
     for name, frame in (("training", train), ("evaluation", evalset)):
+        if not set(frame[LABEL].unique()) <= {0, 1}:
+            raise BadInput(f"label column {spec.label!r} of model {spec.model!r} has values other than 0/1")
         if frame[LABEL].nunique() < 2:
             raise BadInput(f"the {name} window has a single class: no model can be trained or evaluated on it")
     return train, evalset, (train_start, eval_start, eval_end)
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def _feature_kinds(settings: Settings, model: str, features: Sequence[str], frame) -> tuple[list[str], list[str]]:
@@ -191,7 +210,6 @@ def retrain(
     as_of: dt.datetime | str | None = None,
     user: str | None = None,
     client=None,
-    drift_fn_factory=None,
 ) -> dict[str, Any]:
     """Run the retraining workflow for ``model``; returns the JSON document of the CLI.
 
@@ -215,7 +233,7 @@ def retrain(
     author = user or settings.user or DEFAULT_AUTHOR
     client = client or make_client(settings)
 
-    decision = trigger.evaluate(settings, model, as_of=as_of, client=client, drift_fn_factory=drift_fn_factory)
+    decision = trigger.evaluate(settings, model, as_of=as_of, client=client)
     if decision.retrain:
         reason = "; ".join(decision.reasons)
     elif force:

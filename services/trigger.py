@@ -58,15 +58,14 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class TriggerPolicy:
     """The ``[trigger]`` section. Defaults are the spec's.
 
-    ``window``: "daily" (default), "weekly" or "<N>d" (windows are whole UTC days: the drift
-    engine's windows are dates).
+    ``window``: "daily" (default) or "weekly" (UTC days / weeks from Monday, the drift engine's
+    per-window grouping).
     ``schedule_days``: optional; retraining is also due when this many days passed since the last
     retraining run (or when there never was one).
     ``lookback_windows``: how many windows are evaluated (and shown on the timeline).
     ``min_rows`` / ``min_labels``: rows a window needs for a drift verdict / labelled rows (with
     both classes for roc_auc) for a performance verdict; below that the window is "no evidence".
-    ``performance_metric``: "roc_auc" or "accuracy" (``decision_threshold`` turns scores into
-    classes for accuracy). ``reference_performance``: optional fixed reference value instead of
+    ``performance_metric``: "roc_auc" or "accuracy" (at a 0.5 cut-off). ``reference_performance``: optional fixed reference value instead of
     the champion's performance measured in the reference window.
     """
 
@@ -80,7 +79,6 @@ class TriggerPolicy:
     min_rows: int = 30
     min_labels: int = 30
     performance_metric: str = "roc_auc"
-    decision_threshold: float = 0.5
     reference_performance: float | None = None
 
     @property
@@ -138,7 +136,6 @@ class TriggerPolicy:
         number("lookback_windows", 1, 1000, integer=True)
         number("min_rows", 1, integer=True)
         number("min_labels", 2, integer=True)
-        number("decision_threshold", 0, 1)
         number("reference_performance", 0, 1, optional=True)
         if self.lookback_windows < self.consecutive_windows:
             raise BadInput(
@@ -156,13 +153,11 @@ class TriggerPolicy:
 
 
 def parse_window(text: str, where: str = "[trigger]") -> dt.timedelta:
-    named = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
-    if text in named:
-        return named[text]
-    m = re.fullmatch(r"\s*(\d+)\s*d\s*", str(text))
-    if not m or not 1 <= int(m.group(1)) <= 366:
-        raise BadInput(f"{where} window must be daily, weekly or <N>d (N days, 1-366), not {text!r}")
-    return dt.timedelta(days=int(m.group(1)))
+    named = {"daily": dt.timedelta(days=1), "day": dt.timedelta(days=1),
+             "weekly": dt.timedelta(days=7), "week": dt.timedelta(days=7)}
+    if text not in named:
+        raise BadInput(f"{where} window must be \"daily\" or \"weekly\", not {text!r}")
+    return named[text]
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,159 +252,6 @@ def parse_as_of(value: str | dt.date | dt.datetime | None) -> dt.datetime | None
     return _parse_instant(value, "as-of")
 
 
-# --------------------------------------------------------------------------------------------
-# Scoring log access (DuckDB over the table; aggregates pushed down)
-# --------------------------------------------------------------------------------------------
-class ScoringLog:
-    """A DuckDB view ``log`` over a model's scoring log with a UTC ``_ts`` column.
-
-    The source is opened by :mod:`services.sources` (Delta through ``deltalake``'s Arrow dataset,
-    Parquet/CSV/DuckDB files), so DuckDB scans it lazily with projection and filter pushdown.
-    """
-
-    def __init__(self, settings: Settings, spec: ModelLog):
-        from contextlib import ExitStack
-
-        from services.sources import open_backend, source_from_settings
-
-        self.spec = spec
-        self._stack = ExitStack()
-        try:
-            self.source = source_from_settings(settings, spec.source)
-            if self.source.type == "databricks":
-                raise BadInput(
-                    f"[sources.{spec.source}] is a Databricks table: the trigger reads local sources "
-                    "(delta, parquet, csv, duckdb) for now"
-                )
-            self.backend = self._stack.enter_context(open_backend(self.source, settings))
-            self.con = self.backend.conn
-            cols = list(self.backend.columns)
-        except DriftGateError:
-            self.close()
-            raise
-        except Exception as exc:  # noqa: BLE001 - unreadable table: one line, no traceback
-            self.close()
-            raise BadInput(f"scoring log of model {spec.model!r} cannot be read ({type(exc).__name__})") from None
-        self.columns = cols
-        needed = [spec.timestamp, *spec.features]
-        missing = [c for c in needed if c not in cols]
-        if missing:
-            self.close()
-            raise BadInput(f"scoring log of model {spec.model!r} lacks column(s): {', '.join(missing)}")
-        self.has_labels = bool(spec.label and spec.prediction and spec.label in cols and spec.prediction in cols)
-        try:
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW log AS SELECT *, CAST({_q(spec.timestamp)} AS TIMESTAMP) AS _ts "
-                f"FROM {self.backend.table.sql('duckdb')}"
-            )
-            self.con.execute("SELECT _ts FROM log LIMIT 0").fetchall()
-        except Exception:  # noqa: BLE001
-            self.close()
-            raise BadInput(f"timestamp column {spec.timestamp!r} of model {spec.model!r} is not a date/time") from None
-
-    def feature_kinds(self, settings: Settings) -> list[tuple[str, str]]:
-        """(feature, "numeric"|"categorical"): config ``numerical``/``categorical`` lists first,
-        else the column type (numeric SQL types are numeric)."""
-        cfg = settings.model(self.spec.model)
-        num, cat = set(cfg.get("numerical") or []), set(cfg.get("categorical") or [])
-        out = []
-        for f in self.spec.features:
-            if f in num:
-                kind = "numeric"
-            elif f in cat:
-                kind = "categorical"
-            else:
-                kind = "numeric" if self.backend.is_numeric(f) else "categorical"
-            out.append((f, kind))
-        return out
-
-    def close(self) -> None:
-        try:
-            self._stack.close()
-        except Exception:  # noqa: BLE001
-            pass
-
-    def __enter__(self) -> "ScoringLog":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- queries -------------------------------------------------------------------------------
-    def time_range(self) -> tuple[dt.datetime | None, dt.datetime | None, int]:
-        lo, hi, n = self.con.execute("SELECT min(_ts), max(_ts), count(*) FROM log").fetchone()
-        return _aware(lo), _aware(hi), int(n)
-
-    def window_counts(self, start: dt.datetime, end: dt.datetime, width: dt.timedelta) -> dict[int, tuple[int, int]]:
-        """{bucket: (rows, labelled rows)} for buckets in [start, end)."""
-        label = f"count({_q(self.spec.label)})" if self.has_labels else "0"
-        rows = self.con.execute(
-            f"""SELECT (epoch_us(_ts) - $origin) // $width AS bucket, count(*), {label}
-                FROM log WHERE _ts >= $start AND _ts < $end GROUP BY bucket""",
-            _params(start=start, end=end, width=width),
-        ).fetchall()
-        return {int(b): (int(n), int(nl)) for b, n, nl in rows}
-
-    def performance(self, start: dt.datetime, end: dt.datetime, width: dt.timedelta | None,
-                    threshold: float) -> dict[int, dict[str, Any]]:
-        """Per bucket (or one bucket 0 when ``width`` is None): labelled rows, positives, roc_auc
-        (Mann-Whitney with average ranks for ties) and accuracy at ``threshold``; computed by DuckDB."""
-        if not self.has_labels:
-            return {}
-        y, p = _q(self.spec.label), _q(self.spec.prediction)
-        bucket = "(epoch_us(_ts) - $origin) // $width" if width is not None else "0"
-        params = _params(start=start, end=end, width=width or dt.timedelta(days=1))
-        params["thr"] = float(threshold)
-        try:
-            bad = self.con.execute(
-                f"SELECT count(*) FROM log WHERE _ts >= $start AND _ts < $end AND {y} IS NOT NULL "
-                f"AND CAST({y} AS DOUBLE) NOT IN (0, 1)",
-                {k: params[k] for k in ("start", "end")},
-            ).fetchone()[0]
-        except Exception:  # noqa: BLE001
-            raise BadInput(f"label column {self.spec.label!r} of model {self.spec.model!r} is not numeric 0/1") from None
-        if bad:
-            raise BadInput(f"label column {self.spec.label!r} of model {self.spec.model!r} has values other than 0/1")
-        sql = f"""
-            WITH w AS (
-                SELECT {bucket} AS bucket, CAST({p} AS DOUBLE) AS s, CAST({y} AS DOUBLE) AS y
-                FROM log
-                WHERE _ts >= $start AND _ts < $end AND {y} IS NOT NULL AND {p} IS NOT NULL
-            ), r AS (
-                SELECT bucket, s, y,
-                       rank() OVER (PARTITION BY bucket ORDER BY s)
-                         + (count(*) OVER (PARTITION BY bucket, s) - 1) / 2.0 AS rk
-                FROM w
-            )
-            SELECT bucket, count(*) AS n, sum(y) AS n_pos,
-                   avg(CASE WHEN (s >= $thr) = (y = 1) THEN 1.0 ELSE 0.0 END) AS accuracy,
-                   (sum(CASE WHEN y = 1 THEN rk ELSE 0 END) - sum(y) * (sum(y) + 1) / 2.0)
-                     / NULLIF(sum(y) * (count(*) - sum(y)), 0) AS roc_auc
-            FROM r GROUP BY bucket"""
-        if width is None:
-            params.pop("origin"), params.pop("width")
-        out: dict[int, dict[str, Any]] = {}
-        for b, n, n_pos, acc, auc in self.con.execute(sql, params).fetchall():
-            out[int(b)] = {"labelled_rows": int(n), "positives": int(n_pos or 0),
-                           "accuracy": _num(acc), "roc_auc": _num(auc)}
-        return out
-
-    def frame(self, start: dt.datetime, end: dt.datetime, columns: Sequence[str]):
-        """The given columns of the rows in [start, end) — one window, never the whole table."""
-        cols = ", ".join(_q(c) for c in columns)
-        return self.con.execute(
-            f"SELECT {cols} FROM log WHERE _ts >= $start AND _ts < $end", _params(start=start, end=end)
-        ).df()
-
-
-def _q(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
-
-
 def _aware(t: Any) -> dt.datetime | None:
     if t is None:
         return None
@@ -420,14 +262,6 @@ def _aware(t: Any) -> dt.datetime | None:
     return None
 
 
-def _params(*, start: dt.datetime, end: dt.datetime, width: dt.timedelta | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"start": _naive(start), "end": _naive(end)}
-    if width is not None:
-        out["origin"] = int(WINDOW_ORIGIN.timestamp() * 1_000_000)
-        out["width"] = int(width / dt.timedelta(microseconds=1))
-    return out
-
-
 def _num(value: Any) -> float | None:
     if value is None:
         return None
@@ -436,85 +270,75 @@ def _num(value: Any) -> float | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Drift engine adapter (the only place the trigger touches services.drift)
+# Evidence per window: the drift engine's public per-window functions
 # --------------------------------------------------------------------------------------------
-def window_drift(settings: Settings, log: "ScoringLog", windows: Sequence["Window"], min_rows: int) -> list[str]:
-    """Fill ``drift_share`` / ``drifted_features`` of ``windows`` with the drift engine
-    (:mod:`services.drift`, DuckDB pushdown engine, ``[drift]`` decision rules): the reference
-    window is profiled once and every window is compared against that profile.
-    Returns notes about what could not be evaluated."""
-    from services.drift.engine import Policy, build_reference_profile, drift_report
-    from services.sources import Window as DataWindow
+UNITS = {dt.timedelta(days=1): "day", dt.timedelta(days=7): "week"}
 
-    spec = log.spec
-    kinds = log.feature_kinds(settings)
-    day = dt.timedelta(days=1)
-    ref = DataWindow(timestamp=spec.timestamp, start=spec.reference_start.date(),
-                     end=(spec.reference_end - day).date())
+
+def check_scoring_log(settings: Settings, spec: ModelLog) -> dt.date | None:
+    """Open the model's scoring log (via :mod:`services.sources`), check the configured columns
+    exist and return the date of its newest event (None for an empty log)."""
+    from services.sources import newest_date, open_backend, source_from_settings
+
+    source = source_from_settings(settings, spec.source)
     try:
-        profile = build_reference_profile(log.source, kinds, window=ref, engine="duckdb", settings=settings)
-    except BadInput as exc:
-        return [f"the reference window cannot be profiled ({exc}): drift not evaluated"]
-    policy = Policy.from_settings(settings)
-    names = [n for n, _ in kinds]
-    todo = [w for w in windows if w.rows >= min_rows]
-    for w in windows:
-        if w.has_data and w.rows < min_rows:
-            w.notes.append(f"only {w.rows} rows (no drift evidence)")
-    if not todo:
-        return []
-    width = todo[0].end - todo[0].start
-    unit = {dt.timedelta(days=1): "day", dt.timedelta(days=7): "week"}.get(width)
-    if unit is not None:
-        # One grouped scan profiles every window (the engine's group_by), then compare per window.
-        from services.drift.engine import compare, sql_profile
-        from services.sources import resolve_window
+        with open_backend(source, settings) as backend:
+            cols = backend.columns
+            needed = [spec.timestamp, *spec.features] + [c for c in (spec.label, spec.prediction) if c]
+            missing = [c for c in needed if c not in cols]
+            if missing:
+                raise BadInput(f"scoring log of model {spec.model!r} lacks column(s): {', '.join(missing)}")
+            return newest_date(backend, spec.timestamp)
+    except DriftGateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - unreadable table: one line, no traceback
+        raise BadInput(f"scoring log of model {spec.model!r} cannot be read ({type(exc).__name__})") from None
 
-        span = DataWindow(timestamp=spec.timestamp, start=todo[0].start.date(), end=(todo[-1].end - day).date())
-        with log_backend(settings, log) as backend:
-            grouped = sql_profile(backend, kinds, side="current", bounds=resolve_window(backend, span),
-                                  ts=spec.timestamp, reference=profile, source=log.source.name, group_by=unit)
-        by_day = {_as_date(key): prof for key, prof in grouped}
-        for w in todo:
-            prof = by_day.get(w.start.date())
-            if prof is None:
-                w.notes.append("drift not evaluated: no rows in the engine's window")
-                continue
-            empty = [n for n in names if prof.features[n].count == 0]
-            if empty:
-                w.notes.append(f"drift not evaluated: no values of {', '.join(empty)}")
-                continue
-            try:
-                report = compare(profile, prof, policy, order=names)
-            except (BadInput, ValueError, ZeroDivisionError) as exc:
-                w.notes.append(f"drift not evaluated: {exc}")
-                continue
-            w.drift_share = _num(report["dataset"]["drift_share"])
-            w.drifted_features = [f["feature"] for f in report["features"] if f["drifted"]]
-        return []
-    for w in todo:
-        cur = DataWindow(timestamp=spec.timestamp, start=w.start.date(), end=(w.end - day).date())
+
+def window_evidence(settings: Settings, spec: ModelLog, start: dt.date, end: dt.date, unit: str,
+                    *, drift: bool, performance: bool) -> tuple[dict, dict, dict | None, list[str]]:
+    """Per-window rows + drift (:func:`services.drift.drift_over_time`) and per-window
+    performance from delayed labels (:func:`services.drift.performance_over_time`), both computed
+    by the drift engine from grouped aggregates (nothing but per-window numbers leaves the query).
+
+    Returns ``(rows_by_start, drift_by_start, performance, notes)`` keyed by window start date;
+    ``performance`` is the engine's document (with ``reference``) or None."""
+    from services.drift import drift_over_time, performance_over_time
+    from services.drift.sql import rows_query
+    from services.sources import open_backend, source_from_settings
+
+    notes: list[str] = []
+    rows: dict[dt.date, int] = {}
+    source = source_from_settings(settings, spec.source)
+    lo = dt.datetime.combine(start, dt.time())
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+    with open_backend(source, settings) as backend:
+        sql, params = rows_query(backend.table, backend.dialect, ts=spec.timestamp, group_by=unit, start=lo, end=hi)
+        for w, n in backend.execute(sql, params):
+            key = _as_date(w)
+            if key is not None:
+                rows[key] = rows.get(key, 0) + int(n)
+    drifts: dict[dt.date, dict] = {}
+    if drift and rows:
         try:
-            report = drift_report(profile, log.source, columns=names, engine="duckdb", current_window=cur,
-                                  policy=policy, settings=settings)
-        except BadInput as exc:  # e.g. a feature with no values in this window
-            w.notes.append(f"drift not evaluated: {exc}")
-            continue
-        w.drift_share = _num(report["dataset"]["drift_share"])
-        w.drifted_features = [f["feature"] for f in report["features"] if f["drifted"]]
-    return []
-
-
-def log_backend(settings: Settings, log: "ScoringLog"):
-    """The drift engine's backend for the scoring log (the one ScoringLog already opened)."""
-    from contextlib import nullcontext
-
-    return nullcontext(log.backend)
+            doc = drift_over_time(settings, spec.model, unit=unit, start=start, end=end, features=list(spec.features))
+            drifts = {_as_date(w["start"]): w for w in doc["windows"]}
+        except BadInput as exc:  # e.g. an empty reference window: no drift evidence
+            notes.append(f"drift not evaluated: {exc}")
+    perf = None
+    if performance:
+        try:
+            perf = performance_over_time(settings, spec.model, unit=unit, start=start, end=end)
+        except BadInput as exc:
+            notes.append(f"performance not evaluated: {exc}")
+    return rows, drifts, perf, notes
 
 
 def _as_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
     if isinstance(value, dt.datetime):
-        return value.date()
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
     if isinstance(value, dt.date):
         return value
     try:
@@ -697,72 +521,77 @@ def evaluate(
     as_of_dt = parse_as_of(as_of) if not isinstance(as_of, dt.datetime) else _aware(as_of)
     metric = policy.performance_metric
 
-    with ScoringLog(settings, spec) as log:
-        first, last, total_rows = log.time_range()
-        if as_of_dt is None:
-            now = dt.datetime.now(UTC)
-            as_of_dt = now
-            if last is not None and last >= now:
-                as_of_dt = _window_end(last, width)
-        end = _window_floor(as_of_dt, width)
-        start = end - policy.lookback_windows * width
-        windows = [Window(start + i * width, start + (i + 1) * width) for i in range(policy.lookback_windows)]
-        reasons_pre: list[str] = []
+    unit = UNITS[width]
+    newest = check_scoring_log(settings, spec)
+    if as_of_dt is None:
+        now = dt.datetime.now(UTC)
+        as_of_dt = now
+        if newest is not None and newest >= now.date():  # a log ahead of the clock (demo advance)
+            as_of_dt = _window_end(dt.datetime.combine(newest, dt.time(), tzinfo=UTC), width)
+    end = _window_floor(as_of_dt, width)
+    start = end - policy.lookback_windows * width
+    windows = [Window(start + i * width, start + (i + 1) * width) for i in range(policy.lookback_windows)]
+    reasons_pre: list[str] = []
 
-        # rows per window
-        counts = log.window_counts(start, end, width)
-        for w in windows:
-            n, nl = counts.get(_bucket(w.start, width), (0, 0))
-            w.rows, w.labelled_rows = n, nl
-            if n == 0:
-                w.notes.append("no data (gap in the scoring log)")
+    can_drift = True
+    if spec.reference_start is None or spec.reference_end is None:
+        reasons_pre.append(f"no reference window configured ([models.{model}] reference_window): drift not evaluated")
+        can_drift = False
+    elif not spec.features:
+        reasons_pre.append(f"no features configured ([models.{model}] features): drift not evaluated")
+        can_drift = False
+    has_labels = bool(spec.label and spec.prediction)
+    if not has_labels:
+        reasons_pre.append(f"no label/prediction columns configured ([models.{model}]): {metric} not evaluated")
 
-        # reference
-        ref_start, ref_end = spec.reference_start, spec.reference_end
-        can_drift = True
-        if ref_start is None or ref_end is None:
-            reasons_pre.append(f"no reference window configured ([models.{model}] reference_window): drift not evaluated")
-            can_drift = False
-        elif not spec.features:
-            reasons_pre.append(f"no features configured ([models.{model}] features): drift not evaluated")
-            can_drift = False
+    rows, drifts, perf_doc, notes = window_evidence(
+        settings, spec, start.date(), (end - dt.timedelta(days=1)).date(), unit, drift=can_drift,
+        performance=has_labels)
+    reasons_pre.extend(notes)
 
-        # performance reference
-        ref_perf = policy.reference_performance
-        if ref_perf is None and log.has_labels and ref_start and ref_end:
-            perf = log.performance(ref_start, ref_end, None, policy.decision_threshold).get(0)
-            if perf and perf["labelled_rows"] >= policy.min_labels:
-                ref_perf = perf[metric]
-        if not log.has_labels:
-            reasons_pre.append(
-                f"the scoring log has no label/prediction columns configured or present: {metric} not evaluated"
-            )
-        elif ref_perf is None:
-            reasons_pre.append(f"no labelled reference performance ({metric}) for the reference window: performance drop not evaluated")
+    # performance reference: the champion's performance in the reference window (or configured)
+    ref_perf = policy.reference_performance
+    if ref_perf is None and perf_doc is not None:
+        ref = perf_doc.get("reference") or {}
+        if (ref.get("labelled") or 0) >= policy.min_labels:
+            ref_perf = _num(ref.get(metric))
+        if ref_perf is None:
+            reasons_pre.append(f"no labelled reference performance ({metric}) in the reference window: "
+                               "performance drop not evaluated")
+    perf_by = {_as_date(w["start"]): w for w in (perf_doc or {}).get("windows", [])}
 
-        # per-window performance
-        perf_by_bucket = log.performance(start, end, width, policy.decision_threshold) if log.has_labels else {}
-        for w in windows:
-            perf = perf_by_bucket.get(_bucket(w.start, width))
-            if not w.has_data:
-                continue
-            if not log.has_labels:
-                continue
-            if not perf or perf["labelled_rows"] < policy.min_labels or perf[metric] is None:
-                n = perf["labelled_rows"] if perf else 0
-                w.notes.append("no labels yet (no performance evidence)" if n == 0
-                               else f"only {n} labelled rows (no performance evidence)")
-                continue
-            w.performance = perf[metric]
-            if ref_perf is not None:
-                w.performance_drop = ref_perf - w.performance
-                w.performance_breach = w.performance_drop >= policy.performance_drop_threshold - 1e-12
-
-        # per-window drift (the drift engine)
+    for w in windows:
+        key = w.start.date()
+        w.rows = rows.get(key, 0)
+        if w.rows == 0:
+            w.notes.append("no data (gap in the scoring log)")
+            continue
+        # drift
         if can_drift:
-            reasons_pre.extend(window_drift(settings, log, windows, policy.min_rows))
-        for w in windows:
-            w.drift_breach = w.drift_share is not None and w.drift_share >= policy.drift_share_threshold - 1e-12
+            d = drifts.get(key)
+            if w.rows < policy.min_rows:
+                w.notes.append(f"only {w.rows} rows (no drift evidence)")
+            elif d is None or d.get("drift_share") is None:
+                w.notes.append("drift not evaluated for this window")
+            else:
+                w.drift_share = _num(d["drift_share"])
+                w.drifted_features = list(d.get("drifted_features") or [])
+                w.drift_breach = w.drift_share is not None and w.drift_share >= policy.drift_share_threshold - 1e-12
+        # performance from delayed labels
+        if has_labels:
+            p = perf_by.get(key) or {}
+            w.labelled_rows = int(p.get("labelled") or 0)
+            value = _num(p.get(metric))
+            if w.labelled_rows == 0:
+                w.notes.append("no labels yet (no performance evidence)")
+            elif w.labelled_rows < policy.min_labels or value is None:
+                w.notes.append(f"only {w.labelled_rows} labelled rows (no performance evidence)")
+            else:
+                w.performance = value
+                if ref_perf is not None:
+                    w.performance_drop = ref_perf - value
+                    w.performance_breach = w.performance_drop >= policy.performance_drop_threshold - 1e-12
+    last = newest
 
     # Retraining history (cool-down and schedule)
     if client is None:
@@ -838,7 +667,7 @@ def evaluate(
             gap = sum(1 for _ in _takewhile_rev(windows, lambda w: not w.has_data))
             reasons.append(
                 f"no evidence: the last {gap} {label} window(s) have no data "
-                f"(scoring log ends {last.isoformat(timespec='minutes') if last else 'nowhere: it is empty'})"
+                f"(the scoring log {'ends ' + last.isoformat() if last else 'is empty'})"
             )
         elif streak:
             reasons.append(
@@ -875,7 +704,3 @@ def _window_floor(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
 
 def _window_end(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
     return _window_floor(t, width) + width
-
-
-def _bucket(t: dt.datetime, width: dt.timedelta) -> int:
-    return (t - WINDOW_ORIGIN) // width

@@ -73,8 +73,14 @@ def _print_text(decision) -> None:
 
 
 def _retrain(args) -> int:
+    import logging
+    import warnings
+
     from services import retrain
 
+    # MLflow's cloudpickle advice and similar notices are not for the operator of this command.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
     settings = settings_from_args(args)
     result = retrain.retrain(settings, args.model, force=args.force, as_of=args.as_of, user=args.user)
     if args.format == "json":
