@@ -1,8 +1,117 @@
-"""Retraining runs page (`/runs`)."""
+"""Retraining runs page (`/runs`): an experiment's retraining (parent) runs with trigger reason,
+status, duration, candidates and winner; one run's metrics, params, tags, lineage and history.
+
+Query parameters: ``experiment`` (name) and ``run`` (a retraining run or one of its children)."""
 
 import streamlit as st
 
-from components.shell import page_shell
+from components import leaderboard_data as data
+from components.runs_charts import candidates_strip, metric_history_lines
+from components.runs_tables import children_table, kv_table, parents_table
+from components.shell import page_shell, show_error
+from services.errors import DriftGateError
+from services.runs import lineage, metric_keys, model_settings_for_experiment, run_table
 
 ctx = page_shell("Retraining runs")
-st.info("Coming with issue 6: this page is not built yet.")
+if not ctx.mlflow_ok:
+    st.stop()
+try:
+    exps = data.experiments(ctx)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
+names = [e.name for e in exps]
+if not names:
+    st.info("This tracking server has no experiments yet.")
+    st.stop()
+wanted = st.query_params.get("experiment") or str(ctx.settings.model(ctx.model or "").get("experiment") or "")
+experiment = st.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
+if wanted and wanted not in names:
+    st.warning(f"experiment '{wanted}' not found; showing '{experiment}'")
+st.query_params["experiment"] = experiment
+_, cfg = model_settings_for_experiment(ctx.settings, experiment)
+metric = cfg.get("selection_metric")
+greater = bool(cfg.get("greater_is_better", True))
+
+try:
+    view = data.retraining(ctx, experiment, metric, greater)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
+st.caption(f"{view.n_runs} runs read in {view.calls} MLflow calls"
+           + (" (list truncated)" if view.truncated else "")
+           + (f" · winner by `{metric}` ({'higher' if greater else 'lower'} is better)" if metric else " · no selection metric configured for this experiment"))
+
+if not view.parents:
+    st.info("No retraining (parent) runs in this experiment: its runs are listed below and ranked on the Leaderboard.")
+    children_table(run_table(view.standalone[:500], metric_keys(view.standalone[:50])[:6]), metric_keys(view.standalone[:50])[:6])
+    st.stop()
+
+summaries = [p.summary() for p in view.parents]
+picked = parents_table(summaries, key="dg_runs_parents")
+by_id = {p.run.run_id: p for p in view.parents}
+child_parent = {c.run_id: p.run.run_id for p in view.parents for c in p.children}
+run_param = st.query_params.get("run")
+if picked is not None:
+    parent = view.parents[picked]
+    if run_param not in child_parent or child_parent[run_param] != parent.run.run_id:
+        run_param = parent.run.run_id
+else:
+    pid = run_param if run_param in by_id else child_parent.get(run_param or "")
+    parent = by_id.get(pid) if pid else view.parents[0]
+    if run_param and run_param not in by_id and run_param not in child_parent:
+        st.warning(f"run '{run_param}' is not a retraining run of this experiment or one of its candidates")
+        run_param = None
+
+st.subheader(f"{parent.run.run_name}")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Status", parent.run.status)
+c2.metric("Candidates", parent.n_candidates)
+c3.metric("Winner", parent.winner.run_name if parent.winner else "—",
+          f"{parent.winner.metric(metric):.4f} {metric}" if parent.winner and metric else None, delta_color="off")
+c4.metric("Champion baseline", parent.champion.run_name if parent.champion else "none (not like-for-like)")
+st.markdown(f"**Trigger reason:** {parent.run.trigger or '_no `driftgate.trigger` tag_'}")
+
+mkeys = ([metric] if metric else []) + [k for k in metric_keys(parent.children) if k != metric][:5]
+rows = run_table(parent.children, mkeys)
+for r in rows:
+    if parent.winner and r["run_id"] == parent.winner.run_id:
+        r["role"] = "winner"
+    elif r["role"] == "champion":
+        r["role"] = "champion baseline"
+children_table(rows, mkeys)
+if metric:
+    st.plotly_chart(candidates_strip([{"run_name": r["run_name"], "value": r.get(metric), "role": r["role"]} for r in rows], metric),
+                    width="stretch")
+st.page_link("pages/leaderboard.py", label="Open this run's leaderboard", icon=":material/leaderboard:",
+             query_params={"experiment": experiment, "run": parent.run.run_id, **({"model": ctx.model} if ctx.model else {})})
+
+st.divider()
+choices = [parent.run] + list(parent.children)
+labels = {r.run_id: (f"{r.run_name} (retraining run)" if r is parent.run else r.run_name) for r in choices}
+ids = [r.run_id for r in choices]
+sel = st.selectbox("Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=labels.get)
+st.query_params["run"] = sel
+run = next(r for r in choices if r.run_id == sel)
+t_metrics, t_params, t_tags, t_lineage, t_history = st.tabs(["Metrics", "Params", "Tags", "Lineage", "Metric history"])
+with t_metrics:
+    kv_table({k: (None if v != v else v) for k, v in sorted(run.metrics.items())}, "metric", "value", "no metrics logged")
+with t_params:
+    kv_table(dict(sorted(run.params.items())), "param", "value", "no params logged")
+with t_tags:
+    kv_table({k: v for k, v in sorted(run.tags.items()) if k != "mlflow.log-model.history"}, "tag", "value", "no tags")
+with t_lineage:
+    kv_table(lineage(run), "lineage", "value", "no lineage tags (driftgate.training_data, driftgate.code_version, ...)")
+with t_history:
+    keys = st.multiselect("Metrics", sorted(run.metrics), default=[k for k in sorted(run.metrics) if "val" in k][:3] or sorted(run.metrics)[:2])
+    others = st.multiselect("Compare with", [c.run_id for c in parent.children if c.run_id != run.run_id],
+                            format_func=labels.get, max_selections=5)
+    try:
+        hist = [{**h, "run": labels[rid]} for rid in [run.run_id, *others] for h in data.history(ctx, rid, tuple(keys))]
+    except DriftGateError as exc:
+        show_error(exc)
+        hist = []
+    if hist:
+        st.plotly_chart(metric_history_lines(hist), width="stretch")
+    else:
+        st.caption("no metric history for this selection")

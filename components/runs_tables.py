@@ -1,0 +1,52 @@
+"""Tables of the Retraining runs page (st.dataframe + column_config)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+import streamlit as st
+
+
+def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
+    """Retraining runs; returns the index of the row the user selected (or None)."""
+    df = pd.DataFrame(rows, columns=["run_name", "start_time", "trigger", "status", "duration_s", "candidates",
+                                     "champion_baseline", "winner", "winner_value", "run_id"])
+    event = st.dataframe(
+        df, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key=key,
+        column_config={
+            "run_name": st.column_config.TextColumn("retraining run"),
+            "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+            "trigger": st.column_config.TextColumn("trigger reason", width="large"),
+            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+            "candidates": st.column_config.NumberColumn("candidates"),
+            "champion_baseline": st.column_config.TextColumn("champion baseline"),
+            "winner": st.column_config.TextColumn("winner"),
+            "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
+            "run_id": st.column_config.TextColumn("run id"),
+        },
+    )
+    picked = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    return picked[0] if picked else None
+
+
+def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:
+    df = pd.DataFrame(rows)
+    config: dict[str, Any] = {
+        "run_name": st.column_config.TextColumn("run"),
+        "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+        "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+        "role": st.column_config.TextColumn("role"),
+        "parent_run_id": None,
+    }
+    for m in metrics:
+        config[m] = st.column_config.NumberColumn(m, format="%.4f")
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config)
+
+
+def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = "value", empty: str = "none") -> None:
+    if not values:
+        st.caption(empty)
+        return
+    df = pd.DataFrame({key_label: list(values), value_label: [("" if v is None else str(v)) for v in values.values()]})
+    st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)))
