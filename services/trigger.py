@@ -600,6 +600,32 @@ def evaluate(
         client = make_client(settings)
     last_run = last_retraining_run(client, spec.experiment, before=as_of_dt)
 
+    return decide(
+        model, windows, policy, as_of=as_of_dt, last_run=last_run, metric=metric,
+        reference_performance=ref_perf, reference_window=(spec.reference_start, spec.reference_end),
+        last_event=last, notes=reasons_pre,
+    )
+
+
+def decide(
+    model: str,
+    windows: list[Window],
+    policy: TriggerPolicy,
+    *,
+    as_of: dt.datetime,
+    last_run: RetrainingRun | None,
+    metric: str | None = None,
+    reference_performance: float | None = None,
+    reference_window: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
+    last_event: dt.date | None = None,
+    notes: Sequence[str] = (),
+) -> Decision:
+    """The policy itself, on evaluated windows (oldest first; breaches already marked):
+    persistence over the trailing windows, the optional schedule, the cool-down, and the reasons."""
+    as_of_dt, last, reasons_pre = as_of, last_event, list(notes)
+    metric = metric or policy.performance_metric
+    ref_perf = reference_performance
+    width = policy.window_width
     # Persistence: trailing run of breached windows
     streak = 0
     for w in reversed(windows):
@@ -686,7 +712,7 @@ def evaluate(
     return Decision(
         model=model, retrain=retrain, reasons=reasons, windows=windows, cooldown_until=cooldown_until,
         as_of=as_of_dt, policy=policy, metric=metric, reference_performance=ref_perf,
-        reference_window=(spec.reference_start, spec.reference_end), streak=streak,
+        reference_window=reference_window, streak=streak,
         drift_due=drift_due, schedule_due=schedule_due, last_retraining=last_run,
     )
 
