@@ -1,8 +1,111 @@
-"""Leaderboard page (`/leaderboard`)."""
+"""Leaderboard page (`/leaderboard`): a retraining run's candidates ranked by the selection metric
+against the champion baseline evaluated on the same data; deltas with bootstrap intervals, guard
+metrics, metric/param charts, SHAP importance comparison and the registered versions side by side.
+
+Query parameters: ``experiment``, ``run`` (retraining run), ``model``, ``version`` (SHAP candidate),
+``metric``."""
 
 import streamlit as st
 
-from components.shell import page_shell
+from components import leaderboard_data as data
+from components import leaderboard_views as views
+from components.leaderboard_charts import parallel_coordinates, pareto_scatter, ranked_bars
+from components.shell import page_shell, show_error
+from services.errors import DriftGateError
+from services.leaderboard import lower_is_better_default
+from services.runs import metric_keys, model_settings_for_experiment, param_keys, run_table
 
 ctx = page_shell("Leaderboard")
-st.info("Coming with issue 6: this page is not built yet.")
+if not ctx.mlflow_ok:
+    st.stop()
+try:
+    names = [e.name for e in data.experiments(ctx)]
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
+if not names:
+    st.info("This tracking server has no experiments yet.")
+    st.stop()
+cfg_model = ctx.settings.model(ctx.model or "")
+wanted = st.query_params.get("experiment") or str(cfg_model.get("experiment") or "")
+c_exp, c_run, c_metric, c_dir = st.columns([3, 3, 2, 1.3])
+experiment = c_exp.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
+if wanted and wanted not in names:
+    st.warning(f"experiment '{wanted}' not found; showing '{experiment}'")
+st.query_params["experiment"] = experiment
+_, cfg = model_settings_for_experiment(ctx.settings, experiment)
+try:
+    view = data.retraining(ctx, experiment, None, True)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
+
+parents = {p.run.run_id: p for p in view.parents}
+run_param = st.query_params.get("run")
+if run_param and run_param not in parents:
+    st.warning(f"run '{run_param}' is not a retraining run of '{experiment}'; showing the most recent one")
+ids = list(parents)
+parent_id = c_run.selectbox(
+    "Retraining run", ids or ["(all runs)"], index=ids.index(run_param) if run_param in ids else 0,
+    format_func=lambda i: (f"{parents[i].run.run_name} · {parents[i].run.start_time:%Y-%m-%d} · {parents[i].n_candidates} candidates"
+                           if i in parents else i),
+)
+parent_id = parent_id if parent_id in parents else None
+if parent_id:
+    st.query_params["run"] = parent_id
+pool = parents[parent_id].children if parent_id else view.standalone
+mkeys = metric_keys(pool)
+if not mkeys:
+    st.info("The runs logged no metrics to rank.")
+    st.stop()
+default_metric = st.query_params.get("metric") or cfg.get("selection_metric") or mkeys[0]
+metric = c_metric.selectbox("Metric", mkeys, index=mkeys.index(default_metric) if default_metric in mkeys else 0)
+st.query_params["metric"] = metric
+default_lower = (not cfg.get("greater_is_better", True)) if metric == cfg.get("selection_metric") else lower_is_better_default(metric)
+lower = c_dir.toggle("Lower is better", value=default_lower)
+with st.expander("Filter runs and options"):
+    flt = st.text_input("MLflow search filter", placeholder="params.model_kind = 'gbm'", help="MLflow search syntax, ANDed with the retraining run")
+    intervals = st.checkbox("Bootstrap intervals of Δ vs champion (needs eval/predictions.parquet)", value=True)
+guards = cfg.get("guard_metrics")
+try:
+    args = (ctx, experiment, metric, parent_id, not lower, flt.strip(), tuple(guards) if guards else None)
+    board = data.board_with_intervals(*args) if intervals else data.board(*args)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
+
+views.banner(board)
+rows = board.table()
+chart_rows = [{**r, "value": r.get(metric)} for r in rows]
+st.plotly_chart(ranked_bars(chart_rows, metric, board.greater_is_better), width="stretch")
+views.table(board)
+st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
+
+try:
+    versions = data.versions(ctx, ctx.model) if ctx.model else None
+except DriftGateError as exc:
+    st.caption(f"registered versions unavailable: {exc}")
+    versions = None
+t_scatter, t_params, t_shap, t_versions = st.tabs(["Metric vs metric", "Params", "SHAP importance", "Registered versions"])
+with t_scatter:
+    cx, cy = st.columns(2)
+    x = cx.selectbox("x", mkeys, index=mkeys.index(metric))
+    others = [k for k in mkeys if k != x] or mkeys
+    y = cy.selectbox("y", others, index=0)
+    runs_by_id = {r.run.run_id: r for r in board.rows}
+    pts = [{**r, x: runs_by_id[r["run_id"]].run.metric(x), y: runs_by_id[r["run_id"]].run.metric(y)} for r in rows]
+    x_hi = not lower if x == metric else not lower_is_better_default(x)
+    y_hi = not lower if y == metric else not lower_is_better_default(y)
+    st.plotly_chart(pareto_scatter(pts, x, y, x_hi, y_hi), width="stretch")
+with t_params:
+    runs = [r.run for r in board.rows]
+    pkeys = [p for p in param_keys(runs) if len({r.params.get(p) for r in runs}) > 1]
+    chosen = st.multiselect("Params", pkeys, default=pkeys[:6], max_selections=12)
+    if chosen:
+        st.plotly_chart(parallel_coordinates(run_table(runs, [metric], chosen), chosen, metric), width="stretch")
+    else:
+        st.caption("no param varies across these runs")
+with t_shap:
+    views.shap_section(ctx, ctx.model, versions, board)
+with t_versions:
+    views.versions_section(versions, metric)

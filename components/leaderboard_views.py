@@ -1,0 +1,142 @@
+"""Rendering blocks of the Leaderboard page: the winner/baseline banner, the ranked table, the
+SHAP comparison and the registered versions side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from components import leaderboard_data as data
+from components.leaderboard_charts import shap_bars, shap_detail, versions_over_time
+from services.errors import DriftGateError
+from services.leaderboard import Leaderboard
+from services.runs import VersionsView, version_of_runs
+
+
+def banner(board: Leaderboard) -> None:
+    """Winner and champion baseline at a glance, the selection rule, the like-for-like flag."""
+    w, c = board.winner, board.champion
+    direction = "highest" if board.greater_is_better else "lowest"
+    window = (c.run.tags.get("driftgate.eval_window") if c else None) or (w.run.tags.get("driftgate.eval_window") if w else None)
+    st.markdown(f"**Selection rule:** {direction} `{board.metric}`"
+                + (f" on the champion's evaluation data (`{window}`)" if c and window else "")
+                + (f" · retraining run `{board.parent.run_name}`" if board.parent else ""))
+    col1, col2, col3 = st.columns(3)
+    if w:
+        ci = f" [{w.ci_low:+.4f}, {w.ci_high:+.4f}]" if w.ci_low is not None else ""
+        col1.metric(f"🏆 Winner: {w.run.run_name}", f"{w.value:.4f}",
+                    f"{w.delta_vs_champion:+.4f} vs champion{ci}" if w.delta_vs_champion is not None else None,
+                    delta_color="normal" if board.greater_is_better else "inverse")
+    else:
+        col1.metric("Winner", "—")
+    if c:
+        ver = c.run.tags.get("driftgate.model_version")
+        col2.metric(f"Champion baseline{f' (v{ver})' if ver else ''}: {c.run.run_name}",
+                    "—" if c.value is None else f"{c.value:.4f}")
+    else:
+        col2.metric("Champion baseline", "none")
+    ranked = sum(1 for r in board.rows if r.rank is not None)
+    col3.metric("Candidates ranked", f"{ranked} / {len(board.candidates)}")
+    if not board.like_for_like:
+        st.warning("Baseline not like-for-like: no champion run was evaluated on the candidates' data "
+                   "(no child run tagged `driftgate.role=champion`). Deltas vs the champion are unavailable.")
+    if w and w.ci_low is not None and w.ci_low <= 0 <= (w.ci_high or 0):
+        st.info("The winner's interval vs the champion includes 0: the improvement is not clearly beyond noise.")
+    for note in board.notes:
+        if "not like-for-like" not in note:
+            st.caption(note)
+
+
+def table(board: Leaderboard) -> None:
+    rows = board.table()
+    df = pd.DataFrame(rows)
+    config: dict[str, Any] = {
+        "rank": st.column_config.NumberColumn("rank", format="%d"),
+        "run_name": st.column_config.TextColumn("run"),
+        "role": st.column_config.TextColumn("role"),
+        board.metric: st.column_config.NumberColumn(board.metric, format="%.4f"),
+        "delta_vs_champion": st.column_config.NumberColumn("Δ vs champion", format="%+.4f"),
+        "ci_low": st.column_config.NumberColumn("Δ 95% CI low", format="%+.4f"),
+        "ci_high": st.column_config.NumberColumn("Δ 95% CI high", format="%+.4f"),
+        "model_version": st.column_config.TextColumn("version"),
+        "run_id": st.column_config.TextColumn("run id"),
+    }
+    for g in board.guard_metrics:
+        config[g] = st.column_config.NumberColumn(f"guard: {g}", format="%.4f")
+        config[f"{g} worse"] = st.column_config.CheckboxColumn(f"{g} worse than champion")
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config)
+
+
+def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, board: Leaderboard) -> None:
+    if not model or versions is None:
+        st.info("Pick a registered model in the sidebar to compare SHAP importances of its versions.")
+        return
+    champ = versions.champion_version
+    if not champ:
+        st.info(f"Model '{model}' has no champion (alias `champion` / stage Production) to compare with.")
+        return
+    run_version = version_of_runs(versions)
+    options = [v.version for v in versions.versions if v.version != champ]
+    if not options:
+        st.info("No other registered version to compare with the champion.")
+        return
+    winner_version = run_version.get(board.winner.run.run_id) if board.winner else None
+    wanted = st.query_params.get("version") or winner_version
+    cand = st.selectbox(f"Candidate version (champion: v{champ})", options,
+                        index=options.index(wanted) if wanted in options else 0, format_func=lambda v: f"v{v}")
+    st.query_params["version"] = cand
+    n_rows = st.select_slider("Rows of recent data", [200, 500, 1000, 2000], value=1000)
+    go = st.button("Compute SHAP comparison", type="primary")
+    if not (go or data.shap_is_cached(ctx, model, cand, champ)):
+        st.caption("SHAP values are computed on demand (tree models: a few seconds) and cached.")
+        return
+    try:
+        with st.spinner(f"Explaining v{cand} and v{champ} on recent data…"):
+            comp = data.shap(ctx, model, cand, champ, n_rows)
+        data.mark_shap(ctx, model, cand, champ)
+    except DriftGateError as exc:
+        st.error(str(exc))
+        return
+    for imp in (comp.champion, comp.candidate):
+        if imp.message:
+            st.warning(imp.message)
+    st.caption(f"{comp.champion.label}: {comp.champion.method} · {comp.candidate.label}: {comp.candidate.method} · "
+               f"{comp.candidate.n_rows or comp.champion.n_rows} rows · {comp.seconds:.1f} s")
+    st.plotly_chart(shap_bars(comp.table, comp.champion.label, comp.candidate.label), width="stretch")
+    st.markdown("**Features whose importance moved most:** " + ", ".join(f"`{f}`" for f in comp.moved_most[:3]))
+    st.dataframe(pd.DataFrame(comp.table), hide_index=True, width="stretch", column_config={
+        "champion": st.column_config.NumberColumn("champion mean |SHAP|", format="%.4f"),
+        "candidate": st.column_config.NumberColumn("candidate mean |SHAP|", format="%.4f"),
+        "champion_share": st.column_config.ProgressColumn("champion share", min_value=0.0, max_value=1.0, format="%.2f"),
+        "candidate_share": st.column_config.ProgressColumn("candidate share", min_value=0.0, max_value=1.0, format="%.2f"),
+        "delta_share": st.column_config.NumberColumn("Δ share", format="%+.3f"),
+        "abs_delta_share": None,
+    })
+    feats = [r["feature"] for r in comp.table if comp.champion.detail.get(r["feature"]) or comp.candidate.detail.get(r["feature"])]
+    if feats and feats[0] in comp.sample.columns:
+        feat = st.selectbox("Per-feature detail", [f for f in feats if f in comp.sample.columns])
+        st.plotly_chart(shap_detail(feat, comp.sample[feat].tolist(), comp.champion.detail.get(feat, []),
+                                    comp.candidate.detail.get(feat, []), comp.champion.label, comp.candidate.label), width="stretch")
+
+
+def versions_section(versions: VersionsView | None, metric: str) -> None:
+    if versions is None:
+        st.info("Pick a registered model in the sidebar to see its versions side by side.")
+        return
+    vs = [{"version": v.version, "when": v.trained or v.created, "value": v.metrics.get(metric),
+           "is_champion": v.is_champion, "label": f"v{v.version} {v.run_name or ''}"} for v in versions.versions]
+    rs = [{"version": r.version, "when": r.when, "value": r.metrics.get(metric), "eval_window": r.eval_window}
+          for r in versions.reevaluations]
+    st.plotly_chart(versions_over_time(vs, rs, metric), width="stretch")
+    rows = []
+    for v in versions.versions:
+        rows.append({"version": v.version, "champion": v.is_champion, "stage": v.stage or "", "aliases": ", ".join(v.aliases),
+                     "source run": v.run_name, f"{metric} at training": v.metrics.get(metric),
+                     "eval window": v.eval_window or "", "registered (UTC)": v.created,
+                     **{f"tag {k}": val for k, val in sorted(v.tags.items())}})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        f"{metric} at training": st.column_config.NumberColumn(format="%.4f"),
+        "registered (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    })
