@@ -39,6 +39,24 @@ def _list(text: str) -> list[str]:
 
 
 def run(args) -> int:
+    """Bad input of any kind ends as one line on stderr (exit 2), never as a traceback."""
+    import duckdb
+
+    from services.errors import DriftGateError
+
+    try:
+        return _run(args)
+    except DriftGateError:
+        raise
+    except (duckdb.Error, OSError, ValueError) as exc:
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise BadInput(f"cannot read the input ({type(exc).__name__}: {first})") from None
+    except Exception as exc:  # noqa: BLE001 - the contract: no traceback reaches the user
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise BadInput(f"drift check failed ({type(exc).__name__}: {first})") from None
+
+
+def _run(args) -> int:
     from services.drift.engine import Policy, build_reference_profile, drift_report, plan_features
     from services.drift.profile import Profile
     from services.sources import open_backend, source_from_path

@@ -203,13 +203,13 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
     window = None
     if grouped:
         window, pos = row[0], 1
-    rows = int(row[pos])
+    rows = int(row[pos] or 0)
     pos += 1
     out = []
     for spec in specs:
         if only_bins:
             n_edges = len(spec.edges or ())
-            out.append({"cumulative": [int(x) for x in row[pos:pos + n_edges]]})
+            out.append({"cumulative": [int(x or 0) for x in row[pos:pos + n_edges]]})
             pos += n_edges
             continue
         d = dict(zip(NUMERIC_FIELDS, row[pos:pos + len(NUMERIC_FIELDS)]))
@@ -221,7 +221,7 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
             pos += 1
             d["deciles"] = [float(x) for x in dec] if dec is not None else []
         n_edges = len(spec.edges or ())
-        d["cumulative"] = [int(x) for x in row[pos:pos + n_edges]]
+        d["cumulative"] = [int(x or 0) for x in row[pos:pos + n_edges]]
         pos += n_edges
         out.append(d)
     return window, rows, out
