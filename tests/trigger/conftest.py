@@ -1,0 +1,24 @@
+"""Fixtures of the trigger tests: demo day -> date helpers and configs written to tmp files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services import demo
+
+
+@pytest.fixture(scope="session")
+def demo_start(demo_settings) -> dt.date:
+    return dt.date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
+
+
+@pytest.fixture(scope="session")
+def day(demo_start):
+    """``day(d)``: midnight UTC of demo day d (the as-of that evaluates windows before day d)."""
+
+    def at(d: int) -> dt.datetime:
+        return dt.datetime.combine(demo_start + dt.timedelta(days=d), dt.time(), tzinfo=dt.timezone.utc)
+
+    return at
