@@ -254,6 +254,7 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     v = normalise_version(version)
     lc = make_lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
+    recover(settings, lc.client, lc.model)
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="approve", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
@@ -310,6 +311,8 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
     v = normalise_version(version)
     lc = make_lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
+    recover(settings, lc.client, lc.model)
+    view = lc.get_version(v)
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="reject", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
@@ -341,6 +344,7 @@ def rollback(settings, model: str, user: str | None, comment: str | None,
     comment = clean_comment(comment, required=True, what="a rollback")
     lc = make_lifecycle(settings, _client(settings, client), model)
     lc.versions()  # unknown model -> NotFound
+    recover(settings, lc.client, lc.model)
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="rollback", model=lc.model, user=user, version=state.previous, before=state.champion,
