@@ -1,0 +1,159 @@
+"""Bad input and missing evidence: a clear one-line message or a defined decision (no
+retraining on missing evidence), never a traceback — on a small non-demo scoring log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from services import trigger
+from services.cli import main
+from services.config import load_settings
+from services.errors import BadInput, NotFound
+
+START = dt.date(2026, 3, 2)
+AS_OF = dt.datetime(2026, 3, 22, tzinfo=dt.timezone.utc)  # windows: days 10..19
+
+
+def write_log(path, *, labels=True, drop_days=(), shift_from=None, rows=1000):
+    rng = np.random.default_rng(7)
+    frames = []
+    for d in range(20):
+        if d in drop_days:
+            continue
+        x = rng.normal(0, 1, rows) + (2.0 if shift_from is not None and d >= shift_from else 0.0)
+        c = rng.choice(["a", "b", "c"], rows)
+        p = 1 / (1 + np.exp(-x))
+        y = (rng.random(rows) < p).astype(float) if labels else np.full(rows, np.nan)
+        base = pd.Timestamp(START + dt.timedelta(days=d), tz="UTC")
+        frames.append(pd.DataFrame({
+            "ts": base + pd.to_timedelta(rng.integers(0, 86_400, rows), unit="s"),
+            "x": x, "c": c, "prediction": p, "label": pd.array(y, dtype="Float64").astype("Int64"),
+        }))
+    pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def tracking_db(tmp_path_factory):
+    """One MLflow store for the module (creating one costs seconds); it holds no runs."""
+    return (tmp_path_factory.mktemp("store") / "mlflow.db").as_posix()
+
+
+@pytest.fixture
+def config(tmp_path, tracking_db):
+    """``config(extra="", model=None)``: write a driftgate.toml for the test's log; returns its path."""
+
+    def write(extra: str = "", model: str | None = None) -> str:
+        return _config(tmp_path, tracking_db, extra, model)
+
+    return write
+
+
+def _config(tmp_path, tracking_db: str, extra: str = "", model: str | None = None) -> str:
+    model = model if model is not None else (
+        '[models.m]\nsource = "log"\ntimestamp = "ts"\nlabel = "label"\nprediction = "prediction"\n'
+        'features = ["x", "c"]\nreference_window = {start = "2026-03-02", end = "2026-03-08"}\n')
+    text = (f'[mlflow]\ntracking_uri = "sqlite:///{tracking_db}"\n'
+            '[sources.log]\ntype = "parquet"\npath = "log.parquet"\n'
+            '[trigger]\nlookback_windows = 10\nmin_rows = 50\nmin_labels = 50\n' + extra + "\n" + model)
+    cfg = tmp_path / "driftgate.toml"
+    cfg.write_text(text)
+    return str(cfg)
+
+
+def settings_for(tmp_path, cfg):
+    return load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
+
+
+def test_drift_without_labels_still_decides_on_drift(config, tmp_path):
+    write_log(tmp_path / "log.parquet", labels=False, shift_from=15)
+    s = settings_for(tmp_path, config())
+    d = trigger.evaluate(s, "m", as_of=AS_OF)
+    assert all(w.performance is None for w in d.windows)
+    assert all(any("no labels yet" in n for n in w.notes) for w in d.windows)
+    assert any("no labelled reference performance" in r for r in d.reasons)
+    assert [w.drift_breach for w in d.windows] == [False] * 5 + [True] * 5
+    assert d.retrain is True and d.last_retraining is None
+
+
+def test_no_labels_and_no_drift_means_no_retraining(config, tmp_path):
+    write_log(tmp_path / "log.parquet", labels=False)
+    d = trigger.evaluate(settings_for(tmp_path, config()), "m", as_of=AS_OF)
+    assert d.retrain is False and not any(w.breach for w in d.windows)
+
+
+def test_gap_at_the_end_is_no_evidence(config, tmp_path):
+    write_log(tmp_path / "log.parquet", shift_from=12, drop_days=(18, 19))
+    d = trigger.evaluate(settings_for(tmp_path, config()), "m", as_of=AS_OF)
+    assert [w.rows for w in d.windows][-2:] == [0, 0]
+    assert any(w.breach for w in d.windows)
+    assert d.retrain is False
+    assert "no evidence: the last 2 daily window(s) have no data" in d.reasons[0]
+
+
+def test_gap_in_the_middle_breaks_persistence(config, tmp_path):
+    write_log(tmp_path / "log.parquet", shift_from=12, drop_days=(17,))
+    s = settings_for(tmp_path, config("consecutive_windows = 3"))
+    d = trigger.evaluate(s, "m", as_of=AS_OF)
+    assert d.streak == 2 and d.retrain is False
+    assert any("gap" in n for n in d.windows[-3].notes)
+
+
+def test_few_rows_are_not_evidence(config, tmp_path):
+    write_log(tmp_path / "log.parquet", shift_from=12, rows=30)
+    d = trigger.evaluate(settings_for(tmp_path, config()), "m", as_of=AS_OF)
+    assert d.retrain is False and all(w.drift_share is None for w in d.windows)
+    assert all(any("only 30 rows" in n for n in w.notes) for w in d.windows)
+
+
+@pytest.mark.parametrize("model_doc, exc, words", [
+    ("", NotFound, "has no scoring log configured"),
+    ('[models.m]\ntimestamp = "ts"\n', NotFound, "source is not set"),
+    ('[models.m]\nsource = "nope"\ntimestamp = "ts"\n', NotFound, "[sources.nope]"),
+    ('[models.m]\nsource = "log"\n', BadInput, "timestamp"),
+    ('[models.m]\nsource = "log"\ntimestamp = "ts"\nfeatures = ["x", "zzz"]\n', BadInput, "lacks column(s): zzz"),
+    ('[models.m]\nsource = "log"\ntimestamp = "ts"\nreference_window = {start = "2026-03-09", end = "2026-03-01"}\n',
+     BadInput, "ends before it starts"),
+])
+def test_model_configuration_errors(config, tmp_path, model_doc, exc, words):
+    write_log(tmp_path / "log.parquet")
+    s = settings_for(tmp_path, config(model=model_doc))
+    with pytest.raises(exc) as err:
+        trigger.evaluate(s, "m", as_of=AS_OF)
+    assert words in str(err.value)
+
+
+def test_missing_scoring_log_file(config, tmp_path):
+    s = settings_for(tmp_path, config())  # log.parquet never written
+    with pytest.raises(NotFound):
+        trigger.evaluate(s, "m", as_of=AS_OF)
+
+
+@pytest.mark.parametrize("extra", ["consecutive_windows = 0", "drift_share_threshold = -0.5",
+                                   "performance_drop_threshold = 2", "cooldown_days = -1", 'window = "1h"'])
+def test_cli_impossible_thresholds_exit_2_one_line(config, tmp_path, capsys, extra):
+    write_log(tmp_path / "log.parquet")
+    cfg = config(extra)
+    rc = main(["trigger", "--model", "m", "--config", cfg, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.startswith("error: [trigger]") and err.count("\n") == 1
+    assert extra.split(" = ")[0] in err
+
+
+def test_cli_on_a_configured_log(config, tmp_path, capsys):
+    write_log(tmp_path / "log.parquet", shift_from=12)
+    cfg = config()
+    assert main(["trigger", "--model", "m", "--config", cfg, "--format", "json", "--as-of", "2026-03-22"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["retrain"] is True and doc["model"] == "m"
+    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-22", "--fail-on-retrain"]) == 1
+    out, err = capsys.readouterr()
+    assert "RETRAINING DUE" in out and err == ""
+    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-15", "--fail-on-retrain"]) == 0
+    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "soon"]) == 2
+    assert "as-of" in capsys.readouterr().err
