@@ -50,7 +50,7 @@ def _env_key() -> tuple:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings(_key: tuple) -> Settings:
+def _settings(env_key: tuple) -> Settings:
     return load_settings()
 
 

@@ -352,11 +352,21 @@ def _ms(d: date, hour: int = 9) -> int:
 
 
 @contextmanager
-def _tracking(settings) -> Iterator[None]:
-    """Point fluent MLflow at the workspace for the duration of seeding, then restore."""
-    import mlflow
+def fluent_mlflow(settings) -> Iterator[None]:
+    """Point fluent MLflow (``mlflow.start_run``, ``log_model``) at the workspace, then restore.
 
-    prev_t, prev_r = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    ``mlflow.set_tracking_uri`` also exports MLFLOW_TRACKING_URI to the environment, which would
+    turn every later settings load into "configured server"; the previous URIs and environment are
+    restored exactly (unset stays unset).
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    prev_env = {k: os.environ.get(k) for k in keys}
+    prev_t = getattr(tracking_utils, "_tracking_uri", None)
+    prev_r = getattr(registry_utils, "_registry_uri", None)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.registry_uri)
     try:
@@ -364,6 +374,11 @@ def _tracking(settings) -> Iterator[None]:
     finally:
         mlflow.set_tracking_uri(prev_t)
         mlflow.set_registry_uri(prev_r)
+        for k, v in prev_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @dataclass
@@ -532,7 +547,7 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
               "DriftGate demo: churn model, drift-triggered retraining and its candidates."},
     )
 
-    with _tracking(settings):
+    with fluent_mlflow(settings):
         # 1. The champion: trained on a separate draw of the reference regime (days 0-29).
         progress(0.10, "Training the champion (version 1)")
         train_v1 = generate_days(*REFERENCE_DAYS, n=ROWS_PER_DAY, stream=1)

@@ -39,6 +39,24 @@ def _isolated_env(tmp_path_factory):
         os.environ["DRIFTGATE_HOME"] = saved_home
 
 
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris():
+    """``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI; no test may leak it to the next."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    env = {k: os.environ.get(k) for k in keys}
+    uris = getattr(tracking_utils, "_tracking_uri", None), getattr(registry_utils, "_registry_uri", None)
+    yield
+    tracking_utils._tracking_uri, registry_utils._registry_uri = uris
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """A demo workspace seeded once per test session (read-only for tests)."""

@@ -6,9 +6,11 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+ROOT = Path(__file__).resolve().parent.parent
 PAGE_PATHS = {
     "app.py": "/",
     "pages/drift.py": "/drift",
@@ -30,7 +32,7 @@ def app_test(page: str = "app.py", query_params: dict | None = None, timeout: fl
 
     Call ``.run()`` on the result. Set DRIFTGATE_HOME (monkeypatch.setenv) before running.
     """
-    at = AppTest.from_file("app.py", default_timeout=timeout)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     for key, value in (query_params or {}).items():
         at.query_params[key] = value
     if page != "app.py":

@@ -1,0 +1,50 @@
+"""AppTest of the shell on every page, and of the Overview's content."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import PAGE_TITLES, app_test, assert_no_exception, free_port
+
+
+@pytest.fixture(autouse=True)
+def _demo_env(demo_settings, monkeypatch):
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+
+
+@pytest.mark.parametrize("page", list(PAGE_TITLES))
+def test_every_page_renders_with_the_shell(page):
+    at = app_test(page, query_params={"model": "churn_classifier"}).run()
+    assert_no_exception(at)
+    assert [t.value for t in at.title][:1] == [PAGE_TITLES[page]]
+    assert at.sidebar.selectbox(key="dg_model").value == "churn_classifier"
+    assert at.sidebar.selectbox(key="dg_persona").options  # demo mode offers personas
+
+
+def test_overview_reads_the_registry(demo_settings):
+    at = app_test("app.py").run()
+    assert_no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Champion"] == "v1"
+    assert metrics["Candidates awaiting a decision"] == "2"
+    text = " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
+    assert "Trigger: drift" in text and "4 child runs" in text
+    candidates = at.dataframe[0].value
+    assert list(candidates["version"]) == ["2", "3"] and set(candidates["author"]) == {"bob"}
+
+
+def test_unreachable_server_is_one_line_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "never-seeded"))
+    at = app_test("app.py").run()
+    assert_no_exception(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "cannot be reached" in errors[0] and "\n" not in errors[0]
+    assert not (tmp_path / "never-seeded" / "mlflow.db").exists()  # a configured server: no demo
+
+
+def test_persona_switch_changes_user(demo_settings):
+    at = app_test("app.py").run()
+    at.sidebar.selectbox(key="dg_persona").set_value("carol").run()
+    assert_no_exception(at)
+    assert at.session_state["dg_persona"] == "carol"
