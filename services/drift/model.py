@@ -166,7 +166,7 @@ def current_window(settings, data: ModelData, start: date | None = None, end: da
 def model_drift_report(settings, model: str, *, reference: Window | None = None, current: Window | None = None,
                        current_version: int | None = None, features: Sequence[str] | None = None,
                        targets: bool = False, importance: dict[str, float] | None = None,
-                       client=None, progress=None) -> dict[str, Any]:
+                       client=None, distributions: bool = False, progress=None) -> dict[str, Any]:
     """Drift report (spec JSON) for model ``model``: reference window (default: the configured
     reference window) vs current window (default: the last ``[drift] current_days`` days).
     ``targets=True`` tests the prediction (numeric) and label (categorical) instead of features."""
@@ -188,7 +188,24 @@ def model_drift_report(settings, model: str, *, reference: Window | None = None,
     report["reference"]["window"] = ref.window
     report["current"]["window"] = cur.window
     report["notes"] = list(data.notes)
+    if distributions:
+        report["distributions"] = {n: distribution(ref.features[n], cur.features[n]) for n, _ in feats}
     return report
+
+
+def distribution(ref, cur) -> dict[str, Any]:
+    """Bin (numeric) or category counts of both sides, for overlaid distribution charts."""
+    if ref.kind == "numeric":
+        edges = ref.edges
+        labels = []
+        for i in range(len(edges) + 1):
+            lo = "-inf" if i == 0 else f"{edges[i - 1]:.4g}"
+            hi = "+inf" if i == len(edges) else f"{edges[i]:.4g}"
+            labels.append(f"({lo}, {hi}" + (")" if i == len(edges) else "]"))
+        return {"kind": "numeric", "labels": labels, "edges": list(edges), "reference": list(ref.bins),
+                "current": list(cur.bins), "reference_grid": ref.grid[::10], "current_grid": cur.grid[::10]}
+    cats, rc, cc = S.align_categories(ref.counts, cur.counts)
+    return {"kind": "categorical", "labels": cats, "reference": rc, "current": cc}
 
 
 def _describe(bounds, window: Window) -> str:

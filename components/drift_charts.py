@@ -1,0 +1,115 @@
+"""Figure builders of the Drift page: plain data in (report / over-time dicts), ``go.Figure`` out."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+REF_COLOR, CUR_COLOR, BAD, GOOD = "#2563eb", "#f59e0b", "#dc2626", "#16a34a"
+
+
+def _shares(counts: Sequence[float]) -> list[float]:
+    total = float(sum(counts))
+    return [c / total if total else 0.0 for c in counts]
+
+
+def distribution_figure(dist: dict[str, Any], feature: str) -> go.Figure:
+    """Reference vs current as grouped bars of shares (reference decile bins or categories)."""
+    fig = go.Figure()
+    for side, color in (("reference", REF_COLOR), ("current", CUR_COLOR)):
+        fig.add_trace(go.Bar(x=dist["labels"], y=_shares(dist[side]), name=side, marker_color=color,
+                             customdata=dist[side], hovertemplate="%{x}<br>share %{y:.1%}<br>count %{customdata}"))
+    axis = "reference decile bin" if dist["kind"] == "numeric" else "category"
+    fig.update_layout(title=f"{feature}: distribution", barmode="group", yaxis_tickformat=".0%",
+                      xaxis_title=axis, yaxis_title="share of rows", height=360, margin=dict(l=10, r=10, t=50, b=40),
+                      legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def ecdf_figure(dist: dict[str, Any], feature: str) -> go.Figure:
+    """Empirical CDFs of a numeric feature from the stored quantile grids (no raw rows)."""
+    fig = go.Figure()
+    for side, color in (("reference", REF_COLOR), ("current", CUR_COLOR)):
+        grid = dist.get(f"{side}_grid") or []
+        if grid:
+            fig.add_trace(go.Scatter(x=grid, y=np.linspace(0, 1, len(grid)), mode="lines", name=side,
+                                     line=dict(color=color, shape="hv")))
+    fig.update_layout(title=f"{feature}: cumulative distribution", xaxis_title=feature, yaxis_title="ECDF",
+                      height=360, margin=dict(l=10, r=10, t=50, b=40), legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def severity(feature: dict[str, Any]) -> float | None:
+    """How far a feature is from its threshold: 1.0 = at the threshold, > 1 drifted.
+    Distances: statistic / threshold; p-value tests: log(adjusted p) / log(threshold)."""
+    if feature.get("p_value_adjusted") is not None:
+        p = max(float(feature["p_value_adjusted"]), 1e-300)
+        return float(np.log(p) / np.log(feature["threshold"])) if p < 1 else 0.0
+    stat = feature.get("statistic")
+    if stat is None:
+        return None
+    return float(stat) / float(feature["threshold"]) if feature["threshold"] else None
+
+
+def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") -> go.Figure:
+    """Feature × window heatmap of severity (statistic vs threshold, capped at 3); drifted cells ✕."""
+    windows = over_time["windows"]
+    feats = list(over_time["features"])
+    x = [w["start"] for w in windows]
+    z, text = [], []
+    for f in feats:
+        row, marks = [], []
+        for w in windows:
+            cell = w["features"].get(f)
+            sev = severity(cell) if cell else None
+            row.append(None if sev is None else min(sev, 3.0))
+            marks.append("✕" if cell and cell["drifted"] else "")
+        z.append(row)
+        text.append(marks)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x, y=feats, text=text, texttemplate="%{text}", zmin=0, zmax=3,
+        colorscale=[[0, "#f0fdf4"], [0.33, "#fde68a"], [0.34, "#fca5a5"], [1, "#991b1b"]],
+        colorbar=dict(title="× threshold"), hovertemplate="%{y}<br>%{x}<br>%{z:.2f} × threshold<extra></extra>"))
+    fig.update_layout(title=title, height=120 + 36 * len(feats), margin=dict(l=10, r=10, t=50, b=40),
+                      xaxis_title=f"window ({over_time.get('unit', 'day')})")
+    return fig
+
+
+def drift_share_figure(over_time: dict[str, Any], threshold: float) -> go.Figure:
+    windows = over_time["windows"]
+    fig = go.Figure(go.Bar(x=[w["start"] for w in windows], y=[w["drift_share"] for w in windows],
+                           marker_color=[BAD if w["drifted"] else GOOD for w in windows], name="drift share"))
+    fig.add_hline(y=threshold, line_dash="dash", annotation_text="dataset threshold")
+    fig.update_layout(title="Share of drifted features per window", yaxis_tickformat=".0%", yaxis_range=[0, 1],
+                      height=300, margin=dict(l=10, r=10, t=50, b=40))
+    return fig
+
+
+def performance_figure(perf: dict[str, Any], metrics: Sequence[str] = ("roc_auc", "accuracy")) -> go.Figure:
+    """Per-window metrics from delayed labels, with the reference window's value as a dashed line."""
+    fig = go.Figure()
+    colors = (REF_COLOR, CUR_COLOR, "#9333ea")
+    x = [w["start"] for w in perf["windows"]]
+    for i, m in enumerate(metrics):
+        fig.add_trace(go.Scatter(x=x, y=[w.get(m) for w in perf["windows"]], mode="lines+markers", name=m,
+                                 line=dict(color=colors[i % 3])))
+        ref = (perf.get("reference") or {}).get(m)
+        if ref is not None:
+            fig.add_hline(y=ref, line_dash="dash", line_color=colors[i % 3],
+                          annotation_text=f"reference {m} {ref:.3f}", annotation_position="bottom left")
+    fig.update_layout(title="Model performance over time (labelled rows)", height=340,
+                      margin=dict(l=10, r=10, t=50, b=40), legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def label_rate_figure(perf: dict[str, Any]) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=[w["start"] for w in perf["windows"]], y=[w.get("label_rate") for w in perf["windows"]],
+                               mode="lines+markers", name="label rate", line=dict(color=CUR_COLOR)))
+    ref = (perf.get("reference") or {}).get("label_rate")
+    if ref is not None:
+        fig.add_hline(y=ref, line_dash="dash", annotation_text=f"reference {ref:.1%}")
+    fig.update_layout(title="Label rate over time (label drift)", yaxis_tickformat=".0%", height=300,
+                      margin=dict(l=10, r=10, t=50, b=40))
+    return fig

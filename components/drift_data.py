@@ -1,0 +1,43 @@
+"""Cached calls of the Drift page. Keys are small hashables (workspace key, model, window);
+the Settings / client objects ride along unhashed (leading underscore)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from services.drift import champion_importance, drift_over_time, model_drift_report, performance_over_time
+
+TTL = 300
+
+
+def workspace_key(settings) -> tuple:
+    return (str(settings.home), str(settings.config_path), settings.tracking_uri)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def importance(key: tuple, model: str, _settings, _client) -> dict[str, float] | None:
+    return champion_importance(_client, _settings, model)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner="Testing features…")
+def report(key: tuple, model: str, start: date | None, end: date | None, days: int | None, targets: bool,
+           imp: tuple | None, _settings) -> dict[str, Any]:
+    from services.drift.model import current_window, model_data
+
+    data = model_data(_settings, model)
+    window = current_window(_settings, data, start=start, end=end, days=days)
+    return model_drift_report(_settings, model, current=window, targets=targets, distributions=True,
+                              importance=dict(imp) if imp else None)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Computing drift per window…")
+def over_time(key: tuple, model: str, unit: str, targets: bool, imp: tuple | None, _settings) -> dict[str, Any]:
+    return drift_over_time(_settings, model, unit=unit, targets=targets, importance=dict(imp) if imp else None)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Computing performance per window…")
+def performance(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
+    return performance_over_time(_settings, model, unit=unit)
