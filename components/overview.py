@@ -36,7 +36,7 @@ def render_model_overview(ov: ModelOverview) -> None:
         st.markdown("**Latest retraining run**")
         run = ov.latest_retraining
         if run:
-            st.markdown(f"`{run.name}` · started {run.started[:16].replace('T', ' ')} UTC · {run.status} · "
+            st.markdown(f"`{run.name}` · started {run.started} · {run.status} · "
                         f"{run.children} child runs")
             if run.trigger:
                 st.info(f"Trigger: {run.trigger}", icon=":material/bolt:")
@@ -51,7 +51,7 @@ def render_model_overview(ov: ModelOverview) -> None:
             st.dataframe(frame, hide_index=True, width="stretch", column_config={
                 "version": st.column_config.TextColumn("Version", width="small"),
                 "author": st.column_config.TextColumn("Author"),
-                "created": st.column_config.TextColumn("Registered (UTC)"),
+                "created": st.column_config.TextColumn("Registered"),
                 "description": st.column_config.TextColumn("Description", width="large"),
             })
             st.page_link("pages/promotions.py", label="Review in Promotions", icon=":material/arrow_forward:",

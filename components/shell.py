@@ -110,10 +110,9 @@ def _model_choice(settings: Settings, client: MlflowClient, mlflow_ok: bool) -> 
 
 def _navigation(model: str | None) -> None:
     params = {"model": model} if model else None
-    with st.sidebar:
-        st.markdown("### DriftGate")
-        for path, title, icon in PAGES:
-            st.page_link(path, label=title, icon=icon, query_params=params)
+    st.markdown("### DriftGate")
+    for path, title, icon in PAGES:
+        st.page_link(path, label=title, icon=icon, query_params=params)
 
 
 def page_shell(title: str, *, layout: str = "wide") -> PageContext:
@@ -126,8 +125,10 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
         st.stop()
     client = _client(settings.tracking_uri, settings.registry_uri, settings)
     problem = _reachability(settings.tracking_uri, settings)
+    nav = st.sidebar.container()  # drawn first, filled once the model is known
     model = _model_choice(settings, client, problem is None)
-    _navigation(model)
+    with nav:
+        _navigation(model)
     user = current_user(settings)
     with st.sidebar:
         info = settings.describe()

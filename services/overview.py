@@ -53,10 +53,10 @@ class ModelOverview:
     description: str = ""
 
 
-def _iso(ms: int | None) -> str | None:
+def _when(ms: int | None) -> str | None:
     if not ms:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def champion_version(client: MlflowClient, name: str, lifecycle: str, model=None) -> Any | None:
@@ -92,7 +92,7 @@ def latest_retraining_run(client: MlflowClient, experiment_id: str) -> Retrainin
         if r.info.run_id in children:
             return RetrainingRun(
                 run_id=r.info.run_id, name=r.info.run_name or r.info.run_id[:8],
-                started=_iso(r.info.start_time) or "", status=r.info.status,
+                started=_when(r.info.start_time) or "", status=r.info.status,
                 trigger=r.data.tags.get("driftgate.trigger"), children=children[r.info.run_id],
                 experiment_id=experiment_id,
             )
@@ -123,7 +123,7 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
         tags = champ_mv.tags or {}
         champion = Champion(
             version=normalise_version(champ_mv.version),
-            since=tags.get("driftgate.champion_since") or _iso(champ_mv.last_updated_timestamp),
+            since=tags.get("driftgate.champion_since") or _when(champ_mv.last_updated_timestamp),
             run_id=champ_mv.run_id, metrics=metrics,
             author=tags.get("driftgate.author") or (champ_run.data.tags.get("mlflow.user") if champ_run else None),
         )
@@ -139,7 +139,7 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
             continue
         candidates.append({
             "version": version, "author": tags.get("driftgate.author"), "status": status,
-            "created": _iso(mv.creation_timestamp), "run_id": mv.run_id,
+            "created": _when(mv.creation_timestamp), "run_id": mv.run_id,
             "description": mv.description or "",
         })
     candidates.sort(key=lambda c: int(c["version"]))
