@@ -82,12 +82,11 @@ def gate_config(settings, model: str) -> dict[str, Any]:
                 cfg[key] = {**cfg[key], **value}
             elif key in DEFAULTS or key in ("approval_tag",):
                 cfg[key] = value
-    if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.section("gate") if settings else {}):
-        cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]
-    for layer in (model_cfg, model_cfg.get("gate") or {}):
         # ``guard_metrics = {brier = 0.01}``: metric -> tolerance (direction from the name).
         for name, tol in (layer.get("guard_metrics") or {}).items():
             cfg["guards"][name] = tol if isinstance(tol, dict) else {"tolerance": float(tol), "greater_is_better": not _lower_is_better(name)}
+    if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.section("gate") if settings else {}):
+        cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]
     cfg["approvals_required"] = max(1, int(cfg.get("approvals_required") or 1))
     return cfg
 

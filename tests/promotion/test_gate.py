@@ -1,0 +1,107 @@
+"""Gate policy: config merging and each check's pass/fail/warn on a real MLflow store."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.gate import DEFAULTS, evaluate, gate_config
+from services.lifecycle import make_lifecycle
+from services.mlflow_client import make_client
+from tests.promotion.conftest import MODEL, settings_with
+
+
+def by_name(result) -> dict:
+    return {c.name: c for c in result.checks}
+
+
+def test_config_layers(demo_copy):
+    s = settings_with(demo_copy.home, """
+[gate]
+min_improvement = 0.02
+approvals_required = 2
+[gate.guards.log_loss]
+tolerance = 0.05
+[models.churn_classifier.gate]
+min_improvement = 0.03
+advisory = ["feature_consistency", "lineage_complete"]
+[models.churn_classifier.gate.limits.calibration_error]
+max = 0.1
+""")
+    cfg = gate_config(s, MODEL)
+    assert cfg["min_improvement"] == 0.03  # per-model beats [gate]
+    assert cfg["approvals_required"] == 2
+    assert cfg["selection_metric"] == "roc_auc" and cfg["greater_is_better"] is True  # [models.x]
+    assert cfg["guards"]["brier"] == {"tolerance": 0.01, "greater_is_better": False}  # demo guard_metrics
+    assert cfg["guards"]["log_loss"] == {"tolerance": 0.05}
+    assert "lineage_complete" not in cfg["required"]
+    assert cfg["limits"] == {"calibration_error": {"max": 0.1}}
+    assert gate_config(settings_with(demo_copy.home), "other")["min_improvement"] == DEFAULTS["min_improvement"]
+
+
+def test_demo_versions(demo_copy):
+    s = settings_with(demo_copy.home)
+    client = make_client(s)
+    v2 = evaluate(s, client, MODEL, "2")
+    assert v2.passed and v2.champion == "1" and v2.author == "bob"
+    checks = by_name(v2)
+    assert all(checks[n].status == "pass" for n in DEFAULTS["required"]), {n: c.detail for n, c in checks.items()}
+    assert checks["beats_champion"].evidence["improvement"] >= 0.005
+    assert not checks["feature_consistency"].required
+    v3 = evaluate(s, client, MODEL, "3")
+    checks = by_name(v3)
+    assert not v3.passed
+    assert checks["beats_champion"].status == "fail"
+    assert checks["signature_compatible"].status == "fail" and "payment_method" in checks["signature_compatible"].detail
+    v1 = evaluate(s, client, MODEL, "1")
+    assert not v1.passed and by_name(v1)["candidate_state"].status == "fail"
+
+
+def test_min_improvement_and_guard_tolerance(demo_copy):
+    strict = settings_with(demo_copy.home, "[gate]\nmin_improvement = 0.5\n")
+    client = make_client(strict)
+    res = evaluate(strict, client, MODEL, "2")
+    assert not res.passed and by_name(res)["beats_champion"].status == "fail"
+    # guard: brier must be 0.2 *better* than the champion's (negative tolerance) -> fails
+    tight = settings_with(demo_copy.home, "[models.churn_classifier.gate.guards.brier]\ntolerance = -0.2\ngreater_is_better = false\n")
+    res = evaluate(tight, client, MODEL, "2")
+    assert by_name(res)["guard_metrics"].status == "fail" and not res.passed
+    # an absolute limit on a metric the candidate logged (fairness/calibration style)
+    limit = settings_with(demo_copy.home, "[gate.limits.brier]\nmax = 0.01\n")
+    assert by_name(evaluate(limit, client, MODEL, "2"))["guard_metrics"].status == "fail"
+    missing = settings_with(demo_copy.home, "[gate.limits.demographic_parity_diff]\nmax = 0.1\n")
+    g = by_name(evaluate(missing, client, MODEL, "2"))["guard_metrics"]
+    assert g.status == "fail" and "demographic_parity_diff missing" in g.detail
+    # advisory: the same failure no longer blocks
+    advisory = settings_with(demo_copy.home, '[gate]\nmin_improvement = 0.5\nadvisory = ["beats_champion", "feature_consistency"]\n')
+    res = evaluate(advisory, client, MODEL, "2")
+    assert by_name(res)["beats_champion"].status == "fail" and res.passed
+
+
+def test_window_and_lineage_failures(demo_copy):
+    s = settings_with(demo_copy.home)
+    client = make_client(s)
+    run_id = make_lifecycle(s, client, MODEL).get_version("2").run_id
+    client.set_tag(run_id, "driftgate.eval_window", "1999-01-01..1999-01-03")
+    client.delete_tag(run_id, "driftgate.training_data")
+    res = by_name(evaluate(s, client, MODEL, "2"))
+    assert res["same_eval_window"].status == "fail" and "1999-01-01" in res["same_eval_window"].detail
+    assert res["lineage_complete"].status == "fail" and "training data" in res["lineage_complete"].detail
+
+
+def test_no_champion_warns(demo_copy):
+    s = settings_with(demo_copy.home)
+    client = make_client(s)
+    client.delete_registered_model_alias(MODEL, "champion")
+    res = evaluate(s, client, MODEL, "2")
+    checks = by_name(res)
+    assert res.champion is None
+    assert checks["rollback_target"].status == "warn" and checks["same_eval_window"].status == "warn"
+    assert res.passed  # a first promotion is possible; the warnings say what could not be checked
+
+
+def test_unknown_version(demo_copy):
+    from services.errors import NotFound
+
+    s = settings_with(demo_copy.home)
+    with pytest.raises(NotFound):
+        evaluate(s, make_client(s), MODEL, "9")

@@ -1,0 +1,123 @@
+"""Roles (pure), the audit store (append-only, empty when absent), webhook notifications."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services import audit, notify
+from services.config import load_settings
+from services.roles import can_approve, can_reject, can_rollback, identity_from, roles_for, same_user
+
+
+@pytest.fixture
+def settings(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[mlflow]\ntracking_uri = "sqlite:///x.db"\n[roles]\napprovers = ["alice", "Bob@Corp.com"]\nviewers = ["carol"]\n')
+    return load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
+
+
+def test_roles(settings):
+    assert roles_for(settings, "alice") == {"viewer", "approver"}
+    assert roles_for(settings, "ALICE ") == {"viewer", "approver"}
+    assert roles_for(settings, "carol") == {"viewer"}
+    assert roles_for(settings, None) == set()
+    assert roles_for(settings, "bob@corp.com", author="bob") == {"viewer", "approver", "author"}
+    assert can_approve(settings, "alice", "bob").allowed
+    p = can_approve(settings, "bob@corp.com", "bob@corp.com")
+    assert not p.allowed and "four-eyes" in p.reason
+    assert not can_approve(settings, "carol", "bob").allowed
+    assert not can_approve(settings, "", "bob").allowed
+    assert can_reject(settings, "dave", "dave").allowed  # an author may reject his own
+    assert not can_reject(settings, "carol", "bob").allowed
+    assert can_rollback(settings, "alice").allowed and not can_rollback(settings, "carol").allowed
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda s: s.strip()))
+def test_nobody_approves_own_version(name):
+    cfg = {"roles": {"approvers": [name]}}
+
+    class S:
+        def section(self, *keys):
+            return cfg.get(keys[0], {})
+
+    assert not can_approve(S(), name, name).allowed
+    assert same_user(name, name.upper()) == (name.strip().lower() == name.upper().strip().lower())
+
+
+def test_identity(settings):
+    assert identity_from(settings, {"is_logged_in": True, "email": "alice@corp.com"}).user == "alice@corp.com"
+    ident = identity_from(settings, None, {"x-forwarded-email": "bob@corp.com", "X-Forwarded-Access-Token": "s3cr3t-value"})
+    assert (ident.user, ident.source, ident.token) == ("bob@corp.com", "header", "s3cr3t-value")
+    assert "s3cr3t" not in repr(ident)
+    assert identity_from(settings, None, {}, env_user="carol").source == "env"
+    assert identity_from(settings).user is None
+
+
+def test_audit_absent_then_append_only(settings):
+    assert audit.recent_records(settings) == []
+    assert not (settings.home / "audit.db").exists()  # reading never creates the store
+    for i in range(25):
+        audit.append(settings, {"at": f"2026-01-01T00:00:{i:02d}Z", "user": "alice", "action": "approve",
+                                "outcome": "refused", "model": "m" if i % 2 else "n", "version": str(i),
+                                "reason": "r", "comment": "<b>x</b>", "evidence": {"i": i}})
+    recent = audit.recent_records(settings, limit=20)
+    assert len(recent) == 20 and recent[0]["version"] == "5" and recent[-1]["version"] == "24"  # newest last
+    assert recent[-1]["evidence"] == {"i": 24} and recent[-1]["comment"] == "<b>x</b>"
+    assert [r["version"] for r in audit.recent_records(settings, model="m", limit=3)] == ["19", "21", "23"]
+    con = sqlite3.connect(settings.home / "audit.db")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE audit_records SET user = 'mallory'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM audit_records")
+    con.close()
+    with pytest.raises(ValueError):
+        audit.append(settings, {"action": "delete", "outcome": "done", "model": "m", "at": "x"})
+
+
+def test_claim_exactly_one_winner(settings):
+    assert audit.claim(settings, "m", "t1", "approve", "now", 0.0) is None
+    other = audit.claim(settings, "m", "t2", "approve", "now", 0.0)
+    assert other is not None and other["txn"] == "t1"
+    audit.release(settings, "m", "t1", "1")
+    assert audit.claim(settings, "m", "t2", "approve", "now", 0.0) is None
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_notify_and_failure_is_swallowed(tmp_path):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[mlflow]\ntracking_uri = "sqlite:///x.db"\n[notify]\nwebhook_url = "http://127.0.0.1:{server.server_port}/hook"\n')
+        s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg)
+        rec = {"user": "alice", "action": "approve", "outcome": "done", "model": "m", "version": "2",
+               "reason": "version 2 promoted", "comment": "ok"}
+        notify.send(s, rec).join(10)
+        assert _Hook.received and "alice approved m v2" in _Hook.received[-1]["text"]
+        assert notify.send(s, {**rec, "outcome": "refused"}) is None  # refusals not sent by default
+    finally:
+        server.shutdown()
+    cfg.write_text('[mlflow]\ntracking_uri = "sqlite:///x.db"\n[notify]\nwebhook_url = "http://127.0.0.1:9/none"\ntimeout_seconds = 1\n')
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg)
+    failed = notify.stats["failed"]
+    notify.send(s, rec).join(10)  # nothing listens: swallowed
+    assert notify.stats["failed"] == failed + 1
