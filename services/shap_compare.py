@@ -195,12 +195,16 @@ def permutation_fallback(model: Any, X: pd.DataFrame, y: np.ndarray | None, labe
     """ROC AUC drop when a feature is shuffled (``sklearn.inspection.permutation_importance``)."""
     from sklearn.inspection import permutation_importance
 
-    if y is None or len(np.unique(y)) < 2:
+    if y is not None:
+        known = np.isfinite(np.asarray(y, dtype=float))
+        X, y = X[known], np.asarray(y, dtype=float)[known].astype(int)
+    if y is None or len(y) < 20 or len(np.unique(y)) < 2:
         return Importance(label, "none", {}, len(X),
                           f"{label} cannot be explained with SHAP ({reason}) and no labelled rows allow permutation importance")
 
-    class _Wrap:  # sklearn's scorer needs fit/predict_proba on a classifier-like object
-        _estimator_type = "classifier"
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class _Wrap(ClassifierMixin, BaseEstimator):  # sklearn's scorer needs a classifier-like object
         classes_ = np.array([0, 1])
 
         def fit(self, *a, **k):
@@ -273,11 +277,11 @@ def compare_importance(champion: dict[str, float], candidate: dict[str, float]) 
 # Recent data
 # --------------------------------------------------------------------------------------------
 def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """The newest ``n`` rows of the model's configured source within its last ``days`` days.
+    """``n`` rows spread over the last ``days`` days of the model's configured source.
 
     Reads ``[models.<model>] source/features/label/timestamp``; the SQL is built with sqlglot
     (quoted identifiers, named parameters) and runs where the data lives (DuckDB / Databricks).
-    Returns ``(features frame, labels or None)``.
+    Returns ``(features frame, labels as floats with NaN where not known yet, or None)``.
     """
     from sqlglot import exp
 
@@ -307,7 +311,8 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
             if end is not None:
                 query = query.where(exp.column(ts, quoted=True) < exp.Placeholder(this="end"))
                 params["end"] = end
-            query = query.order_by(exp.Ordered(this=exp.column(ts, quoted=True), desc=True))
+            # A spread over the whole window (not only its last hours), reproducible: order by a hash.
+            query = query.order_by(exp.Anonymous(this="hash", expressions=[exp.column(ts, quoted=True)]))
         query = query.limit(int(n))
         sql = query.sql(backend.dialect)
         if backend.dialect == "duckdb":
@@ -318,15 +323,12 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
         raise BadInput(f"no recent rows for model '{model}' in the last {days} days")
     y = None
     if label:
-        lab = frame.pop(label)
-        y = lab.to_numpy() if lab.notna().all() else None
-        if y is None and lab.notna().sum() >= 20:
-            keep = lab.notna().to_numpy()
-            frame, y = frame[keep].reset_index(drop=True), lab[keep].to_numpy(dtype=int)
+        lab = pd.to_numeric(frame.pop(label), errors="coerce")
+        y = lab.to_numpy(dtype=float) if lab.notna().any() else None  # NaN where the label is not known yet
     for c in frame.columns:  # categoricals as object with None (what the demo models were fit on)
         if not pd.api.types.is_numeric_dtype(frame[c]):
             frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
-    return frame, (None if y is None else np.asarray(y, dtype=int))
+    return frame, y
 
 
 def _align(model: Any, X: pd.DataFrame) -> pd.DataFrame:
