@@ -287,8 +287,7 @@ def retrain(
                                      **lineage})
     pid = parent.info.run_id
     # log_candidate_run logs the model through fluent MLflow: point it at this workspace meanwhile.
-    # (services.demo's context manager is private; asked the lead to make it public.)
-    tracking = getattr(demo, "tracking", None) or demo._tracking
+    tracking = demo.fluent_mlflow
     try:
         with tracking(settings):
             version, champion_doc, candidates = _children(
