@@ -1,0 +1,77 @@
+"""``demo advance``: N more daily batches continuing the scenario, scored by the current champion,
+labels still arriving late; the trigger then evaluates the new days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import deltalake
+import pyarrow.compute as pc
+import pytest
+
+from services import demo, trigger
+from services.cli import main
+from services.config import load_settings
+from services.demo_advance import advance
+from services.errors import BadInput
+
+
+def _table(settings):
+    return deltalake.DeltaTable(str(demo.scoring_log_path(settings))).to_pyarrow_dataset()
+
+
+def _day_rows(settings, date):
+    return _table(settings).to_table(filter=pc.field(demo.BATCH_DATE) == pc.scalar(date)).to_pandas()
+
+
+def test_advance_appends_days_and_delivers_delayed_labels(demo_copy, demo_start):
+    before = _table(demo_copy).count_rows()
+    result = advance(demo_copy, 2)
+    assert result["rows_appended"] == 2 * demo.ROWS_PER_DAY
+    assert _table(demo_copy).count_rows() == before + 2 * demo.ROWS_PER_DAY
+    assert (result["first_day"], result["last_day"]) == (demo.DAYS, demo.DAYS + 1)
+    assert "appended 2 daily batch(es)" in result["summary"]
+
+    new_last = demo_start + dt.timedelta(days=demo.DAYS + 1)
+    rows = _day_rows(demo_copy, new_last)
+    assert len(rows) == demo.ROWS_PER_DAY and rows[demo.LABEL].isna().all()
+    assert set(rows[demo.MODEL_VERSION_COLUMN]) == {"1"}
+    assert rows[demo.ID_COLUMN].is_unique
+    # the scenario goes on: the new category is still there, features keep their drifted regime
+    assert (rows["payment_method"] == "crypto_wallet").mean() > 0.1
+    # labels delayed 3 days: day 87 and 88 got theirs now, from the scenario's generator
+    for d in (demo.DAYS - 3, demo.DAYS - 2):
+        got = _day_rows(demo_copy, demo_start + dt.timedelta(days=d)).sort_values(demo.ID_COLUMN)
+        truth = demo.generate_day(d)[demo.LABEL].to_numpy()
+        assert got[demo.LABEL].notna().all()
+        assert (got[demo.LABEL].to_numpy() == truth).all()
+    assert _day_rows(demo_copy, demo_start + dt.timedelta(days=demo.DAYS - 1))[demo.LABEL].isna().all()
+    assert result["labels_arrived"] == 2 * demo.ROWS_PER_DAY
+
+    # the trigger follows the log ahead of the clock: its windows end with the new days
+    d = trigger.evaluate(demo_copy, demo.MODEL_NAME)
+    assert d.windows[-1].start.date() == new_last
+    assert d.retrain is True
+    labelled = [w.start.date() for w in d.windows if w.performance is not None]
+    assert max(labelled) == demo_start + dt.timedelta(days=demo.DAYS - 2)
+
+
+def test_advance_cli_one_line(demo_copy, capsys):
+    assert main(["demo", "advance", "--days", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("appended 1 daily batch(es)") and out.count("\n") == 1
+
+
+@pytest.mark.parametrize("days", [0, -1, 400, 1.5, True])
+def test_advance_bad_days(demo_copy, days):
+    with pytest.raises(BadInput):
+        advance(demo_copy, days)
+
+
+def test_advance_needs_the_demo_workspace(tmp_path):
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)})
+    with pytest.raises(BadInput, match="not seeded"):
+        advance(s, 1)
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "sqlite:///x.db"})
+    with pytest.raises(BadInput, match="embedded demo"):
+        advance(s, 1)
