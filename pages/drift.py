@@ -35,7 +35,8 @@ if mode == "Last N days":
     wanted = int(qp.get("days", 7)) if str(qp.get("days", "7")).isdigit() else 7
     days = c2.select_slider("days", options, value=wanted if wanted in options else 7)
     qp["days"] = str(days)
-    qp.pop("start", None), qp.pop("end", None)
+    for stale in ("start", "end"):
+        qp.pop(stale, None)
 else:
     try:
         default = (date.fromisoformat(qp["start"]), date.fromisoformat(qp["end"]))

@@ -1,0 +1,33 @@
+"""Browser test: /drift on the demo shows the injected drifted features as drifted."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import demo
+from tests.helpers import assert_page_ok
+
+pytestmark = pytest.mark.e2e
+
+
+def test_drift_page_in_the_browser(demo_settings, streamlit_server, browser_page):
+    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+    browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&feature=contract")
+    assert_page_ok(browser_page)
+    main = browser_page.locator('[data-testid="stMainBlockContainer"]')
+    assert "3 of 6 features drifted" in main.locator('[data-testid="stAlert"]').first.inner_text()
+    assert browser_page.locator('[data-testid="stDataFrame"]').count() >= 2  # features, targets
+    assert browser_page.locator('.js-plotly-plot').count() >= 6
+    assert "feature=contract" in browser_page.url and "days=7" in browser_page.url
+    assert "→ drifted" in main.inner_text()
+    for name, verdict in (("payment_method", "drifted"), ("monthly_charges", "drifted"), ("region", "stable")):
+        browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&feature={name}")
+        assert_page_ok(browser_page)
+        assert f"→ {verdict}" in browser_page.locator('[data-testid="stMainBlockContainer"]').inner_text(), name
+    import os
+
+    if os.environ.get("DRIFTGATE_SCREENSHOT"):
+        browser_page.set_viewport_size({"width": 1400, "height": 3000})
+        browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&feature=monthly_charges")
+        assert_page_ok(browser_page)
+        browser_page.screenshot(path=os.environ["DRIFTGATE_SCREENSHOT"], full_page=True)
