@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.overview import render_audit, render_model_overview
 from components.shell import page_shell, show_error
+from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
 from services.overview import model_overview, recent_audit
 
@@ -25,6 +26,7 @@ if ctx.mlflow_ok and ctx.model:
                                         ctx.settings.lifecycle, ctx.model))
     except DriftGateError as exc:
         show_error(exc)
+    render_trigger_panel(ctx)
 elif ctx.mlflow_ok:
     st.info("No registered models yet. Register a model in MLflow, or run with no MLFLOW_TRACKING_URI "
             "to open the embedded demo workspace.")

@@ -11,6 +11,7 @@ from components.drift_charts import (distribution_figure, drift_share_figure, ec
                                      label_rate_figure, performance_figure)
 from components.drift_tables import feature_frame, render_feature_table, summary_frame
 from components.shell import page_shell, show_error
+from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
 
 ctx = page_shell("Drift")
@@ -132,3 +133,5 @@ if perf["windows"]:
                    f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet.")
 else:
     st.info("No labelled rows yet: performance appears once delayed labels arrive.")
+
+render_trigger_panel(ctx, model)

@@ -1,0 +1,87 @@
+"""The trigger panel: the figure builder on decision data, and the panel in the app (AppTest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import pytest
+
+from components.trigger_panel import BREACH, CALM, NO_EVIDENCE, breach_timeline_figure
+from services.trigger import RetrainingRun, TriggerPolicy, Window, decide
+from tests.helpers import app_test
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def decision_doc(cooldown: bool = False) -> dict:
+    ws = []
+    for i, kind in enumerate(["ok", "gap", "drift", "perf", "nolabels"]):
+        w = Window(T0 + dt.timedelta(days=i), T0 + dt.timedelta(days=i + 1))
+        if kind != "gap":
+            w.rows = 100
+            w.drift_share = 0.6 if kind == "drift" else 0.2
+            w.drift_breach = kind == "drift"
+            w.drifted_features = ["a", "b"] if kind == "drift" else []
+        if kind in ("ok", "drift", "perf"):
+            w.performance = 0.7 if kind == "perf" else 0.8
+            w.performance_drop = 0.1 if kind == "perf" else 0.0
+            w.performance_breach = kind == "perf"
+        if kind == "nolabels":
+            w.notes.append("no labels yet (no performance evidence)")
+        ws.append(w)
+    end = ws[-1].end
+    run = RetrainingRun("r", "retrain", end - dt.timedelta(days=1), "x") if cooldown else None
+    return decide("m", ws, TriggerPolicy(), as_of=end, last_run=run, metric="roc_auc",
+                  reference_performance=0.8).to_dict()
+
+
+def test_figure_marks_breaches_gaps_and_thresholds():
+    doc = decision_doc()
+    fig = breach_timeline_figure(doc)
+    assert isinstance(fig, go.Figure)
+    bars = fig.data[0]
+    assert list(bars.x) == ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08", "2026-01-09"]
+    assert list(bars.marker.color) == [CALM, NO_EVIDENCE, BREACH, BREACH, CALM]
+    assert list(bars.y) == [0.2, 0, 0.6, 0.2, 0.2]
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name["drift threshold"].y) == {0.5}
+    perf = by_name["roc_auc"]
+    assert list(perf.y) == [0.8, None, 0.8, 0.7, None]  # gaps and unlabelled windows: no point
+    assert set(by_name["reference"].y) == {0.8}
+    assert list(by_name["reference − allowed drop"].y) == pytest.approx([0.75] * 5)
+    assert "no labels yet" in bars.hovertext[4] and "BREACH" in bars.hovertext[2]
+    assert not fig.layout.annotations or all("cool-down" not in a.text for a in fig.layout.annotations)
+
+
+def test_figure_shows_cooldown_and_handles_no_reference():
+    doc = decision_doc(cooldown=True)
+    assert doc["cooldown_until"]
+    fig = breach_timeline_figure(doc)
+    assert any("cool-down until" in a.text for a in fig.layout.annotations)
+    doc["reference_performance"] = None
+    names = {t.name for t in breach_timeline_figure(doc).data}
+    assert "reference" not in names
+    empty = breach_timeline_figure({"windows": [], "policy": {}})
+    assert isinstance(empty, go.Figure)
+
+
+def test_panel_on_the_overview(demo_settings, monkeypatch):
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+    at = app_test("app.py", query_params={"model": "churn_classifier"}, timeout=180)
+    at.run()
+    assert not at.exception
+    assert "Retraining trigger" in [s.value for s in at.subheader]
+    assert any("Retraining is due" in w.value for w in at.warning)
+    assert any("monthly_charges" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 1
+
+
+def test_panel_on_the_drift_page(demo_settings, monkeypatch):
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+    at = app_test("pages/drift.py", query_params={"model": "churn_classifier"}, timeout=240)
+    at.run()
+    assert not at.exception
+    assert "Retraining trigger" in [s.value for s in at.subheader]
+    assert any("Retraining is due" in w.value for w in at.warning)
