@@ -1,8 +1,64 @@
-"""Promotions page (`/promotions`)."""
+"""Promotions page (`/promotions`): pick a candidate version (``?model=&version=``), see its gate
+checklist, approve (confirm dialog stating before -> after), reject or roll back with a required
+comment; the audit log (filters, CSV) and the champion history timeline."""
+
+import datetime as dt
 
 import streamlit as st
 
-from components.shell import page_shell
+from components import promotion_data as data
+from components import promotion_views as views
+from components.promotion_history import champion_timeline
+from components.shell import page_shell, show_error
+from services.audit import champion_history
+from services.errors import DriftGateError
 
 ctx = page_shell("Promotions")
-st.info("Coming with issue 7: this page is not built yet.")
+views.flash()
+if not ctx.mlflow_ok:
+    st.stop()
+if not ctx.model:
+    st.info("No registered model yet: register a model version in MLflow to gate its promotion.")
+    st.stop()
+model = ctx.model
+try:
+    versions, state = data.registry(ctx, model)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
+if not versions:
+    st.info(f"Model {views.md(model)} has no versions yet.")
+    st.stop()
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    view = views.pick_version(versions)
+    try:
+        result = data.gate(ctx, model, view, state)
+    except DriftGateError as exc:
+        show_error(exc)
+        st.stop()
+    st.subheader(f"Gate checklist · v{view.version}")
+    views.checklist(result, view)
+with right:
+    st.subheader("Decision")
+    views.decision_panel(ctx, model, view, state, result)
+    st.divider()
+    st.subheader("Champion")
+    views.registry_table(versions, state, ctx.settings.lifecycle)
+    views.rollback_panel(ctx, model, state)
+
+try:
+    records = data.records(ctx, model)
+except DriftGateError as exc:
+    show_error(exc)
+    records = []
+st.subheader("Champion history")
+now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+segments = champion_history(records, versions, now)
+if segments:
+    st.plotly_chart(champion_timeline(segments), width="stretch", key="dg_champion_timeline")
+else:
+    st.caption("No champion yet.")
+st.subheader("Audit log")
+views.audit_log(records)

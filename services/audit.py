@@ -320,3 +320,42 @@ def votes_for(settings, model: str, version: str, champion_token: str) -> list[s
             .order_by(votes.c.id)
         ).fetchall()
     return list(dict.fromkeys(u for (u,) in rows))
+
+
+# -- champion history (MLflow keeps none) ---------------------------------------------------------
+def champion_history(records: list[dict[str, Any]], versions: list[Any], now: str) -> list[dict[str, Any]]:
+    """Which version was champion from when to when: ``[{"version", "start", "end", "via"}]``.
+
+    Built from the ``done`` approve/rollback records (oldest first) and the registry: the first
+    champion starts at its ``driftgate.champion_since`` tag or its creation time; the current
+    champion's segment ends at ``now``. ``versions``: VersionView-like objects (version, state,
+    tags, created_at).
+    """
+    by_v = {str(v.version): v for v in versions}
+    events = sorted(
+        (r for r in records if r.get("outcome") == "done" and r.get("action") in ("approve", "rollback")
+         and r.get("version_after") and r.get("version_before") != r.get("version_after")),
+        key=lambda r: r.get("at") or "",
+    )
+
+    def since(v: str | None) -> str | None:
+        view = by_v.get(str(v)) if v else None
+        if view is None:
+            return None
+        return view.tags.get("driftgate.champion_since") or view.created_at
+
+    segments: list[dict[str, Any]] = []
+    if not events:
+        champ = next((v for v in versions if v.state == "champion"), None)
+        if champ is not None:
+            segments.append({"version": champ.version, "start": since(champ.version) or now, "end": now, "via": "registry"})
+        return segments
+    first = events[0].get("version_before")
+    if first:
+        view = by_v.get(str(first))
+        start = view.created_at if view is not None else None
+        segments.append({"version": str(first), "start": start or events[0]["at"], "end": events[0]["at"], "via": "registry"})
+    for i, ev in enumerate(events):
+        end = events[i + 1]["at"] if i + 1 < len(events) else now
+        segments.append({"version": str(ev["version_after"]), "start": ev["at"], "end": end, "via": ev["action"]})
+    return segments

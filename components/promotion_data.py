@@ -1,0 +1,49 @@
+"""Cached reads for the Promotions page (small hashable keys; cleared after every decision)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from services import audit
+from services.gate import GateResult, evaluate
+from services.lifecycle import RegistryState, VersionView, make_lifecycle
+
+
+def _key(ctx) -> tuple:
+    s = ctx.settings
+    return (s.tracking_uri, s.registry_uri, s.lifecycle, str(s.config_path), str(s.home))
+
+
+@st.cache_data(ttl=15, max_entries=32, show_spinner=False)
+def _registry(key: tuple, model: str, _ctx) -> tuple[list[VersionView], RegistryState]:
+    lc = make_lifecycle(_ctx.settings, _ctx.client, model)
+    return lc.versions(), lc.state()
+
+
+def registry(ctx, model: str) -> tuple[list[VersionView], RegistryState]:
+    return _registry(_key(ctx), model, ctx)
+
+
+@st.cache_data(ttl=60, max_entries=32, show_spinner="Evaluating the gate…")
+def _gate(key: tuple, model: str, version: str, champion: str, fingerprint: str, _ctx) -> GateResult:
+    return evaluate(_ctx.settings, _ctx.client, model, version)
+
+
+def gate(ctx, model: str, version: VersionView, state: RegistryState) -> GateResult:
+    # The version's tags and the champion are part of the key: any decision re-evaluates.
+    fingerprint = f"{version.state}|{version.stage}|{sorted(version.tags.items())}"
+    return _gate(_key(ctx), model, version.version, state.token, fingerprint, ctx)
+
+
+
+
+def records(ctx, model: str | None, limit: int = 1000) -> list[dict[str, Any]]:
+    """The audit log (a local or shared SQL store: cheap, not cached so decisions show at once)."""
+    return audit.query(ctx.settings, model=model, limit=limit)
+
+
+def clear() -> None:
+    _registry.clear()
+    _gate.clear()

@@ -1,0 +1,259 @@
+"""Promotions page widgets: version picker, gate checklist, decision buttons + dialogs, audit log.
+
+User-supplied text (comments, reasons, user names) is only ever shown through ``st.text``,
+``st.dataframe`` or escaped markdown: never as HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from components import promotion_data as data
+from services import approvals
+from services.errors import DriftGateError
+from services.gate import GateResult
+from services.lifecycle import RegistryState, VersionView
+from services.roles import can_approve, can_reject, can_request, can_rollback
+
+COMMENT_MAX = approvals.COMMENT_MAX
+_ICON = {"pass": ":material/check_circle:", "fail": ":material/cancel:", "warn": ":material/warning:"}
+_MD = re.compile(r"([\\`*_{}\[\]<>#|~$])")
+
+
+def md(text: object) -> str:
+    """Escape markdown (and the HTML it would allow) in a value shown inside st.markdown."""
+    return _MD.sub(r"\\\1", str(text))
+
+
+def flash() -> None:
+    msg = st.session_state.pop("dg_promo_flash", None)
+    if msg:
+        st.success(msg)
+
+
+DIALOG_KEY = "dg_promo_dialog"
+
+
+def _close_dialog() -> None:
+    st.session_state.pop(DIALOG_KEY, None)
+
+
+def _open_dialog(kind: str, version: str | None, champion: str | None) -> None:
+    # Kept in session state so the dialog survives full reruns; closing it (X / Esc) clears it.
+    st.session_state[DIALOG_KEY] = {"kind": kind, "version": version, "champion": champion}
+
+
+def _dialog_open(kind: str, version: str | None) -> dict | None:
+    d = st.session_state.get(DIALOG_KEY)
+    return d if d and d["kind"] == kind and d["version"] == version else None
+
+
+def _done(message: str) -> None:
+    _close_dialog()
+    st.session_state["dg_promo_flash"] = message
+    data.clear()
+    st.rerun()
+
+
+# -- picker + registry ---------------------------------------------------------------------------
+def pick_version(versions: list[VersionView]) -> VersionView | None:
+    """Select a version (default: the first candidate awaiting a decision); synced with ?version=."""
+    if not versions:
+        return None
+    ids = [v.version for v in versions]
+    wanted = st.query_params.get("version")
+    if wanted and wanted not in ids:
+        st.warning(f"version {md(wanted)} not found; showing another one")
+    pending = [v.version for v in versions if v.state == "candidate"]
+    default = wanted if wanted in ids else (pending[0] if pending else ids[-1])
+    by_id = {v.version: v for v in versions}
+    choice = st.selectbox(
+        "Version", ids, index=ids.index(default), key="dg_promo_version",
+        format_func=lambda i: f"v{i} · {by_id[i].state} · by {by_id[i].created_by or 'unknown'}",
+    )
+    if st.query_params.get("version") != choice:
+        st.query_params["version"] = choice
+    return by_id[choice]
+
+
+def registry_table(versions: list[VersionView], state: RegistryState, lifecycle: str) -> None:
+    rows = [{"version": f"v{v.version}", "state": v.state, "stage": v.stage, "aliases": ", ".join(v.aliases),
+             "created by": v.created_by, "created": v.created_at, "decision": v.tags.get("driftgate.decision", ""),
+             "decided by": v.tags.get("driftgate.decision_by", "")} for v in versions]
+    st.caption(f"Lifecycle: **{lifecycle}** · champion: **v{state.champion or '-'}** · rollback target: **v{state.previous or '-'}**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+# -- gate checklist ---------------------------------------------------------------------------------
+def checklist(result: GateResult, view: VersionView | None = None) -> None:
+    if view is not None and view.state == "champion":
+        st.info(f"v{view.version} is the current champion: nothing to approve. Pick a candidate version.")
+        return
+    verdict = "passes" if result.passed else "fails"
+    (st.success if result.passed else st.error)(
+        f"Gate {verdict} for v{result.version} against champion v{result.champion or '-'}"
+        + ("" if result.passed else f": {', '.join(c.name for c in result.blocking)}")
+    )
+    for c in result.checks:
+        kind = "required" if c.required else "advisory"
+        with st.container(border=True):
+            st.markdown(f"{_ICON.get(c.status, '')} **{md(c.name)}** · `{c.status}` · {kind}")
+            st.text(c.detail)
+            if c.evidence:
+                links = [v for k, v in c.evidence.items() if k.endswith("link") and v]
+                for link in links:
+                    st.markdown(f"[open run in MLflow]({link})")
+                with st.expander("evidence"):
+                    st.json(c.evidence, expanded=False)
+
+
+# -- decisions ----------------------------------------------------------------------------------------
+def approve_permission(settings, user: str | None, view: VersionView, result: GateResult) -> tuple[bool, str]:
+    """Approve is enabled only when the user may approve, the version is a candidate and the gate passes."""
+    perm = can_approve(settings, user, view.created_by)
+    if not perm.allowed:
+        return False, perm.reason
+    if view.state == "champion":
+        return False, f"v{view.version} is already the champion"
+    if view.state == "rejected":
+        return False, f"v{view.version} was rejected"
+    if not result.passed:
+        return False, "the gate fails: " + ", ".join(c.name for c in result.blocking)
+    return True, f"{user} may approve v{view.version}"
+
+
+def before_after(view: VersionView, state: RegistryState, lifecycle: str) -> list[str]:
+    """Exactly what approving ``view`` changes, in words."""
+    old = state.champion
+    lines = [f"champion: v{old or '-'} → v{view.version}"]
+    if lifecycle == "stages":
+        lines.append(f"v{view.version}: stage {view.stage} → Production")
+        if old:
+            lines.append(f"v{old}: stage Production → Archived (kept as the rollback target)")
+    else:
+        lines.append(f"alias champion: v{old or '-'} → v{view.version}")
+        if old:
+            lines.append(f"alias previous: v{state.previous or '-'} → v{old} (the rollback target)")
+    lines.append(f"v{view.version} tagged driftgate.decision = approved")
+    return lines
+
+
+@st.dialog("Confirm approval", on_dismiss=_close_dialog)
+def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, shown: str | None) -> None:
+    st.markdown(f"Promote **{md(model)} v{view.version}** (author {md(view.created_by or 'unknown')}) to champion?")
+    for line in before_after(view, state, ctx.settings.lifecycle):
+        st.text(line)
+    comment = st.text_area("Comment (optional)", max_chars=COMMENT_MAX, key="dg_approve_comment")
+    c1, c2 = st.columns(2)
+    if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
+        try:
+            rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
+                                    expected_champion=shown or "", client=ctx.client)
+        except DriftGateError as exc:
+            data.clear()
+            st.error(str(exc))
+            return
+        _done(rec.get("reason") or "approved")
+    if c2.button("Cancel", key="dg_approve_cancel"):
+        _close_dialog()
+        st.rerun()
+
+
+@st.dialog("Confirm rollback", on_dismiss=_close_dialog)
+def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -> None:
+    st.markdown(f"Roll **{md(model)}** back to its previous champion?")
+    st.text(f"champion: v{state.champion or '-'} → v{state.previous}")
+    st.text(f"v{state.champion} tagged driftgate.decision = rolled_back; no rollback target afterwards")
+    comment = st.text_area("Why (required)", max_chars=COMMENT_MAX, key="dg_rollback_comment")
+    if st.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
+        try:
+            rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
+                                     client=ctx.client)
+        except DriftGateError as exc:
+            data.clear()
+            st.error(str(exc))
+            return
+        _done(rec.get("reason") or "rolled back")
+
+
+def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, result: GateResult) -> None:
+    ok, reason = approve_permission(ctx.settings, ctx.user, view, result)
+    st.markdown(f"**Decide on v{view.version}** as {md(ctx.user or 'anonymous')}")
+    if st.button("Approve", type="primary", disabled=not ok, help=reason, key="dg_approve"):
+        _open_dialog("approve", view.version, state.champion)
+    opened = _dialog_open("approve", view.version)
+    if ok and opened:
+        _approve_dialog(ctx, model, view, state, opened["champion"])
+    if not ok:
+        st.caption(f"Approve disabled: {md(reason)}")
+    rej = can_reject(ctx.settings, ctx.user, view.created_by)
+    if rej.allowed and view.state not in ("champion", "rejected"):
+        with st.form("dg_reject_form", clear_on_submit=True):
+            comment = st.text_area("Reject with a comment (required)", max_chars=COMMENT_MAX)
+            if st.form_submit_button("Reject"):
+                try:
+                    rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
+                                           expected_champion=state.champion or "", client=ctx.client)
+                except DriftGateError as exc:
+                    data.clear()
+                    st.error(str(exc))
+                else:
+                    _done(rec.get("reason") or "rejected")
+    req = can_request(ctx.settings, ctx.user, view.created_by)
+    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view.created_by).allowed:
+        if st.button("Request review", key="dg_request"):
+            try:
+                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=ctx.client)
+            except DriftGateError as exc:
+                st.error(str(exc))
+            else:
+                _done(f"review of v{view.version} requested")
+
+
+def rollback_panel(ctx, model: str, state: RegistryState) -> None:
+    perm = can_rollback(ctx.settings, ctx.user)
+    ok = perm.allowed and bool(state.previous)
+    reason = perm.reason if not perm.allowed else ("no previous champion to roll back to" if not state.previous else
+                                                   f"restore v{state.previous}")
+    if st.button(f"Roll back to v{state.previous}" if state.previous else "Roll back", disabled=not ok,
+                 help=reason, key="dg_rollback"):
+        _open_dialog("rollback", None, state.champion)
+    opened = _dialog_open("rollback", None)
+    if ok and opened:
+        _rollback_dialog(ctx, model, state, opened["champion"])
+    if not ok:
+        st.caption(f"Roll back disabled: {md(reason)}")
+
+
+# -- audit log ----------------------------------------------------------------------------------------
+AUDIT_COLUMNS = ["at", "user", "action", "outcome", "model", "version", "version_before", "version_after", "reason", "comment"]
+
+
+def audit_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{k: r.get(k) for k in AUDIT_COLUMNS} for r in records], columns=AUDIT_COLUMNS)
+
+
+def audit_log(records: list[dict[str, Any]]) -> None:
+    if not records:
+        st.info("No decisions recorded yet.")
+        return
+    df = audit_frame(records)
+    c1, c2, c3 = st.columns(3)
+    users = c1.multiselect("User", sorted(df["user"].dropna().unique()), key="dg_audit_user")
+    actions = c2.multiselect("Action", ["approve", "reject", "rollback", "request"], key="dg_audit_action")
+    outcomes = c3.multiselect("Outcome", ["done", "refused", "failed"], key="dg_audit_outcome")
+    if users:
+        df = df[df["user"].isin(users)]
+    if actions:
+        df = df[df["action"].isin(actions)]
+    if outcomes:
+        df = df[df["outcome"].isin(outcomes)]
+    st.dataframe(df.iloc[::-1], hide_index=True, width="stretch",
+                 column_config={"comment": st.column_config.TextColumn(width="large"),
+                                "reason": st.column_config.TextColumn(width="large")})
+    st.download_button("Download CSV", df.to_csv(index=False).encode(), "driftgate-audit.csv", "text/csv",
+                       key="dg_audit_csv")
