@@ -24,6 +24,8 @@ def register(sub) -> None:
     add_format(p, "text")
     p.add_argument("--fail-on-retrain", action="store_true", help="exit 1 when retraining is due (cron / jobs)")
     p.add_argument("--as-of", metavar="DATE", help="evaluate as of this ISO date/time (UTC; default: now)")
+    p.add_argument("--set-task-values", action="store_true",
+                   help="in a Databricks job: publish task values retrain (bool) and reason, for a condition task")
     p.set_defaults(handler=_trigger)
 
     r = sub.add_parser(
@@ -47,11 +49,28 @@ def _trigger(args) -> int:
 
     settings = settings_from_args(args)
     decision = trigger.evaluate(settings, args.model, as_of=args.as_of)
+    if args.set_task_values:
+        _set_task_values(decision)
     if args.format == "json":
         print_json(decision.to_dict())
     else:
         _print_text(decision)
     return 1 if (args.fail_on_retrain and decision.retrain) else 0
+
+
+def _set_task_values(decision) -> None:
+    """Databricks Jobs task values (``{{tasks.<key>.values.retrain}}`` in a condition task)."""
+    from services.errors import BadInput
+
+    try:
+        from databricks.sdk.runtime import dbutils  # only resolvable inside a Databricks job
+        task_values = dbutils.jobs.taskValues
+    except Exception:  # noqa: BLE001
+        raise BadInput("--set-task-values works inside a Databricks job only (no dbutils here)") from None
+    task_values.set(key="retrain", value=bool(decision.retrain))
+    task_values.set(key="reason", value="; ".join(decision.reasons)[:1000])
+    task_values.set(key="cooldown_until",
+                    value=decision.cooldown_until.isoformat() if decision.cooldown_until else "")
 
 
 def _print_text(decision) -> None:

@@ -157,3 +157,27 @@ def test_cli_on_a_configured_log(config, tmp_path, capsys):
     assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-15", "--fail-on-retrain"]) == 0
     assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "soon"]) == 2
     assert "as-of" in capsys.readouterr().err
+
+
+def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsys, monkeypatch):
+    """Inside a Databricks job the trigger publishes task values; Databricks' dbutils is faked."""
+    import sys
+    import types
+
+    write_log(tmp_path / "log.parquet", shift_from=12)
+    cfg = config()
+    # outside Databricks: a clear one-line error
+    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-22", "--set-task-values"]) == 2
+    assert "Databricks job" in capsys.readouterr().err
+
+    published: dict = {}
+    task_values = types.SimpleNamespace(set=lambda key, value: published.__setitem__(key, value))
+    runtime = types.ModuleType("databricks.sdk.runtime")
+    runtime.dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
+    monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
+    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-22", "--set-task-values",
+                 "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert published["retrain"] is True and published["reason"] == "; ".join(doc["reasons"])[:1000]
+    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-14", "--set-task-values"]) == 0
+    assert published["retrain"] is False
