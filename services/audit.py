@@ -359,3 +359,15 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
         end = events[i + 1]["at"] if i + 1 < len(events) else now
         segments.append({"version": str(ev["version_after"]), "start": ev["at"], "end": end, "via": ev["action"]})
     return segments
+
+
+def latest_id(settings) -> int:
+    """Id of the newest audit record (0 when none): a cheap cache key that changes with every
+    decision, so cached registry views (e.g. the Overview) refresh right after one."""
+    if not exists(settings):
+        return 0
+    try:
+        with engine(settings).connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(records.c.id))).scalar() or 0)
+    except sa.exc.SQLAlchemyError as exc:
+        raise Unavailable(f"audit store read failed ({type(exc).__name__})") from None
