@@ -18,8 +18,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """The real thing: a new interpreter running ``python -m services.cli drift``."""
     return subprocess.run([sys.executable, "-m", "services.cli", "drift", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli_inproc(capsys):
+    """Same entry point (services.cli.main) in this process: for the many bad-input cases, where
+    a new interpreter per case would cost seconds each. Subprocess cases are marked below."""
+    from services.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        try:
+            code = main(["drift", *args])
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +81,8 @@ def test_json_report_matches_scipy(files):
     assert doc["dataset"]["total_features"] == 5
 
 
-def test_columns_order_forced_kinds_and_fail_on_drift(files):
+def test_columns_order_forced_kinds_and_fail_on_drift(files, cli_inproc):
+    cli = cli_inproc
     args = ["--reference", str(files / "ref.parquet"), "--current", str(files / "cur.parquet"),
             "--columns", "cat,x", "--categorical", "count", "--format", "json", "--engine", "duckdb"]
     res = cli(*args)
@@ -79,7 +98,8 @@ def test_columns_order_forced_kinds_and_fail_on_drift(files):
     assert same.returncode == 0 and "no drift" in same.stdout
 
 
-def test_config_overrides_and_profiles(files, tmp_path):
+def test_config_overrides_and_profiles(files, tmp_path, cli_inproc):
+    cli = cli_inproc
     cfg = tmp_path / "driftgate.toml"
     cfg.write_text('[drift]\ndrift_share_threshold = 0.9\n[drift.features.x]\ntest = "psi"\nthreshold = 0.05\n')
     prof = tmp_path / "ref-profile.json"
@@ -95,6 +115,9 @@ def test_config_overrides_and_profiles(files, tmp_path):
     doc2 = json.loads(again.stdout)
     assert doc2["approximate"] is True
     assert [f["drifted"] for f in doc2["features"]] == [f["drifted"] for f in doc["features"]]
+
+
+SUBPROCESS_CASES = {"missing file", "forced numeric text", "unknown option", "infinities"}
 
 
 @pytest.mark.parametrize("case,engine,args", [
@@ -115,8 +138,9 @@ def test_config_overrides_and_profiles(files, tmp_path):
     ("both kinds", "duckdb", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--numerical", "x", "--categorical", "x"]),
     ("bad profile", "duckdb", ["--reference-profile", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
 ])
-def test_bad_input_exit_2_one_line_nothing_on_stdout(files, case, engine, args):
-    res = cli(*[a.format(d=files) for a in args], "--format", "json", "--engine", engine)
+def test_bad_input_exit_2_one_line_nothing_on_stdout(files, case, engine, args, cli_inproc):
+    run = cli if case in SUBPROCESS_CASES and engine == "memory" else cli_inproc
+    res = run(*[a.format(d=files) for a in args], "--format", "json", "--engine", engine)
     assert res.returncode == 2, (case, res.stdout, res.stderr)
     assert res.stdout == ""
     lines = res.stderr.strip().splitlines()
