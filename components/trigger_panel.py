@@ -67,9 +67,18 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
     return fig
 
 
+@st.cache_data(ttl=15, max_entries=32, show_spinner=False)
+def trigger_state(key: tuple, model: str, _settings, _client) -> str:
+    """Newest retraining run + scoring-log version: part of the decision's cache key."""
+    from services.trigger import state_token
+
+    return state_token(_settings, model, _client)
+
+
 @st.cache_data(ttl=300, max_entries=16, show_spinner="Evaluating the retraining trigger…")
-def trigger_decision(key: tuple, model: str, _settings, _client) -> dict[str, Any]:
-    """The decision document; keyed by (workspace key, model) — Settings/client ride unhashed."""
+def trigger_decision(key: tuple, model: str, state: str, _settings, _client) -> dict[str, Any]:
+    """The decision document; keyed by (workspace key, model, state token) — Settings/client ride
+    unhashed."""
     from services.trigger import evaluate
 
     return evaluate(_settings, model, client=_client).to_dict()
@@ -89,7 +98,8 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         return
     key = (str(ctx.settings.home), str(ctx.settings.config_path), ctx.settings.tracking_uri)
     try:
-        doc = trigger_decision(key, model, ctx.settings, ctx.client)
+        state = trigger_state(key, model, ctx.settings, ctx.client)
+        doc = trigger_decision(key, model, state, ctx.settings, ctx.client)
     except DriftGateError as exc:
         st.error(str(exc))
         return

@@ -390,6 +390,31 @@ def last_retraining_run(client, experiment: str, before: dt.datetime | None = No
         raise unavailable_from(exc) from None
 
 
+def state_token(settings: Settings, model: str, client) -> str:
+    """A cheap fingerprint of what the decision depends on besides the clock: the newest
+    retraining run and, for Delta scoring logs, the table version. Caches key on it so a new
+    retraining run or an appended batch shows at once."""
+    parts = []
+    cfg = settings.model(model)
+    try:
+        exp = client.get_experiment_by_name(str(cfg.get("experiment") or model))
+        if exp is not None:
+            runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{TRIGGER_TAG}` LIKE '%'",
+                                      max_results=1, order_by=["attributes.start_time DESC"])
+            parts.append(runs[0].info.run_id if runs else "-")
+    except Exception:  # noqa: BLE001 - the decision itself reports an unreachable server
+        parts.append("?")
+    src = settings.section("sources", str(cfg.get("source") or ""))
+    if str(src.get("type", "")).lower() == "delta" and src.get("path"):
+        try:
+            import deltalake
+
+            parts.append(str(deltalake.DeltaTable(str(settings.resolve_path(str(src["path"])))).version()))
+        except Exception:  # noqa: BLE001
+            parts.append("?")
+    return "/".join(parts)
+
+
 def unavailable_from(exc: BaseException) -> Unavailable:
     return Unavailable(f"MLflow cannot be reached to read the retraining history ({type(exc).__name__})")
 
