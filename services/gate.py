@@ -28,7 +28,10 @@ evaluated the current champion on the same ``driftgate.eval_window``), ``beats_c
 champion's signature), ``lineage_complete`` (source run, ``driftgate.training_data``,
 ``driftgate.code_version`` or ``mlflow.source.git.commit``, the parent's ``driftgate.trigger``),
 ``rollback_target`` (a current champion that becomes the rollback target), and
-``feature_consistency`` (training-serving skew through the drift engine; advisory).
+``feature_consistency`` (training-serving skew through the drift engine; advisory: the
+candidate run's ``driftgate.training_window`` of the model's scoring log vs the recent window;
+``[gate.feature_consistency] enabled = true, max_drift_share = 0.5``; degrades to ``warn`` with
+the reason when the drift engine or the data is unavailable).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "advisory": ["feature_consistency"],
     "guards": {"brier": {"tolerance": 0.01, "greater_is_better": False}},
     "limits": {},
-    "feature_consistency": {"max_drift_share": 0.5},
+    "feature_consistency": {"enabled": True, "max_drift_share": 0.5},
 }
 
 
@@ -78,7 +81,7 @@ def gate_config(settings, model: str) -> dict[str, Any]:
     model_cfg = settings.model(model) if settings is not None else {}
     for layer in (settings.section("gate") if settings is not None else {}, model_cfg, model_cfg.get("gate") or {}):
         for key, value in layer.items():
-            if key in ("guards", "limits") and isinstance(value, dict):
+            if key in ("guards", "limits", "feature_consistency") and isinstance(value, dict):
                 cfg[key] = {**cfg[key], **value}
             elif key in DEFAULTS or key in ("approval_tag",):
                 cfg[key] = value
@@ -400,8 +403,57 @@ def check_feature_consistency(ctx: _Ctx) -> Check:
         return Check("feature_consistency", WARN, f"not evaluated: drift engine unavailable ({type(exc).__name__})")
 
 
+_SKEW_CACHE: dict[tuple, tuple[float, dict[str, Any]]] = {}
+_SKEW_TTL = 300.0
+
+
 def _feature_consistency(ctx: _Ctx) -> Check:
-    raise ImportError("drift engine API not wired yet")
+    """The candidate's training window of the model's scoring log (``driftgate.training_window``
+    on its run, ``START..END``) vs the recent scoring window, through the drift engine
+    (``services.drift.model_drift_report``). fail: dataset drift share >= ``max_drift_share``;
+    warn: some features drifted; pass: none."""
+    import time
+
+    from services.drift import model_drift_report
+    from services.sources import Window, parse_date
+
+    opts = ctx.cfg.get("feature_consistency") or {}
+    if opts.get("enabled", True) is False:
+        return Check("feature_consistency", WARN, "disabled in the config ([gate] feature_consistency.enabled)")
+    run = ctx.cand_run
+    window = run.data.tags.get("driftgate.training_window") if run else None
+    if not window or ".." not in window:
+        return Check("feature_consistency", WARN, "not evaluated: the candidate run has no driftgate.training_window tag (START..END)")
+    start, end = (parse_date(x.strip(), "training window") for x in window.split("..", 1))
+    model_cfg = ctx.settings.model(ctx.lc.model)
+    if not model_cfg.get("source"):
+        return Check("feature_consistency", WARN, f"not evaluated: [models.{ctx.lc.model}] has no scoring-log source")
+    key = (str(ctx.settings.home), ctx.settings.tracking_uri, ctx.lc.model, window, str(ctx.settings.config_path))
+    hit = _SKEW_CACHE.get(key)
+    if hit and time.monotonic() - hit[0] < _SKEW_TTL:
+        report = hit[1]
+    else:
+        report = model_drift_report(ctx.settings, ctx.lc.model,
+                                    reference=Window(timestamp=model_cfg.get("timestamp"), start=start, end=end))
+        _SKEW_CACHE[key] = (time.monotonic(), report)
+    ds = report["dataset"]
+    drifted = [f["feature"] for f in report["features"] if f.get("drifted")]
+    limit = float(opts.get("max_drift_share", 0.5))
+    ev = {
+        "training_window": window,
+        "current_window": report.get("current", {}).get("window"),
+        "drift_share": ds.get("drift_share"),
+        "max_drift_share": limit,
+        "drifted_features": drifted,
+        "features": {f["feature"]: {"test": f["test"], "statistic": f["statistic"], "threshold": f["threshold"],
+                                    "drifted": f["drifted"]} for f in report["features"]},
+    }
+    share = float(ds.get("drift_share") or 0.0)
+    text = (f"training window {window} vs recent scoring data ({ev['current_window']}): "
+            f"{len(drifted)} of {ds.get('total_features')} features differ" + (f" ({', '.join(drifted)})" if drifted else ""))
+    if share >= limit:
+        return Check("feature_consistency", FAIL, text + f"; share {share:.2f} >= {limit}", evidence=ev)
+    return Check("feature_consistency", WARN if drifted else PASS, text, evidence=ev)
 
 
 CHECKS = {

@@ -163,8 +163,9 @@ class Lifecycle:
     def _registered_model(self):
         return _registry_call(f"registered model {self.model!r}", lambda: self.client.get_registered_model(self.model))
 
-    def _raw_versions(self) -> list[Any]:
-        self._registered_model()  # unknown model -> NotFound
+    def _raw_versions(self, check: bool = True) -> list[Any]:
+        if check:
+            self._registered_model()  # unknown model -> NotFound
         out: list[Any] = []
         token = None
         while True:
@@ -179,16 +180,17 @@ class Lifecycle:
             if not token:
                 return out
 
-    def alias_map(self) -> dict[str, str]:
+    def alias_map(self, rm=None) -> dict[str, str]:
         """alias -> version (from the registered model: search results omit aliases on SQL stores)."""
-        rm = self._registered_model()
+        rm = rm if rm is not None else self._registered_model()
         aliases = getattr(rm, "aliases", None) or {}
         if isinstance(aliases, dict):
             return {str(a): normalise_version(v) for a, v in aliases.items()}
         return {str(a.alias): normalise_version(a.version) for a in aliases}
 
-    def model_tags(self) -> dict[str, str]:
-        return dict(getattr(self._registered_model(), "tags", None) or {})
+    def model_tags(self, rm=None) -> dict[str, str]:
+        rm = rm if rm is not None else self._registered_model()
+        return dict(getattr(rm, "tags", None) or {})
 
     def _created_by(self, mv) -> str | None:
         tags = dict(mv.tags or {})
@@ -207,9 +209,10 @@ class Lifecycle:
 
     def versions(self) -> list[VersionView]:
         """Every version, oldest first."""
-        raws = self._raw_versions()
-        by_alias = self.alias_map()
-        rm_tags = self.model_tags()
+        rm = self._registered_model()  # unknown model -> NotFound; read once per listing
+        raws = self._raw_versions(check=False)
+        by_alias = self.alias_map(rm)
+        rm_tags = self.model_tags(rm)
         aliases_of: dict[str, list[str]] = {}
         for alias, v in by_alias.items():
             aliases_of.setdefault(v, []).append(alias)
