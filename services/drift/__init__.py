@@ -2,13 +2,14 @@
 
 * :func:`drift_report` — reference vs current :class:`~services.sources.Source` (or a stored
   :class:`Profile`), engine ``memory`` (exact) or ``duckdb`` (pushdown) → spec JSON dict.
+* :func:`frames_report` — the same for two in-memory DataFrames / Arrow tables.
 * :func:`model_drift_report` — drift report for a configured model between two windows.
 * :func:`drift_over_time` — per-window drift (day/week) against the reference profile.
 * :func:`performance_over_time` — ROC AUC / accuracy / label rate per window (delayed labels).
 * :func:`reference_profile` / :func:`build_reference_profile` — compute once, store, reuse.
 """
 
-from services.drift.engine import Policy, build_reference_profile, compare, drift_report
+from services.drift.engine import Policy, build_reference_profile, compare, drift_report, frames_report
 from services.drift.model import (
     champion_importance,
     drift_over_time,
@@ -21,6 +22,6 @@ from services.drift.profile import FeatureProfile, Profile
 
 __all__ = [
     "FeatureProfile", "Policy", "Profile", "build_reference_profile", "champion_importance", "compare",
-    "drift_over_time", "drift_report", "model_data", "model_drift_report", "performance_over_time",
+    "drift_over_time", "drift_report", "frames_report", "model_data", "model_drift_report", "performance_over_time",
     "reference_profile",
 ]

@@ -401,28 +401,65 @@ def drift_report(reference: Source | Profile, current: Source, *, columns: Seque
     if engine not in ENGINES + ("databricks",):
         raise BadInput(f"unknown engine {engine!r} (memory or duckdb)")
     policy = policy or Policy.from_settings(settings)
-    reference_window = reference_window or Window()
-    current_window = current_window or Window()
     with open_backend(current, settings, connection_factory) as cur_b:
         if isinstance(reference, Profile):
-            ref_prof = reference
-            features = _features_from_profile(ref_prof, cur_b, columns, numerical, categorical)
-        else:
-            with open_backend(reference, settings, connection_factory) as ref_b:
-                features = plan_features(ref_b, cur_b, columns=columns, numerical=numerical,
-                                         categorical=categorical)
-                bounds = resolve_window(ref_b, reference_window)
-                fn = memory_profile if engine == "memory" else sql_profile
-                ref_prof = fn(ref_b, features, side="reference", bounds=bounds, ts=reference_window.timestamp,
-                              source=reference.name, window=reference_window.describe(), progress=progress)
-        bounds = resolve_window(cur_b, current_window)
-        use_memory = engine == "memory" and ref_prof.exact and not isinstance(reference, Profile)
-        fn = memory_profile if use_memory else sql_profile
-        cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
-                      reference=ref_prof, source=current.name, window=current_window.describe(), progress=progress)
+            return report_on_backends(reference, cur_b, columns=columns, numerical=numerical,
+                                      categorical=categorical, engine=engine, current_window=current_window,
+                                      policy=policy, progress=progress, current_name=current.name)
+        with open_backend(reference, settings, connection_factory) as ref_b:
+            return report_on_backends(ref_b, cur_b, columns=columns, numerical=numerical, categorical=categorical,
+                                      engine=engine, reference_window=reference_window,
+                                      current_window=current_window, policy=policy, progress=progress,
+                                      reference_name=reference.name, current_name=current.name)
+
+
+def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, numerical=(), categorical=(),
+                       engine: str = "memory", reference_window: Window | None = None,
+                       current_window: Window | None = None, policy: Policy | None = None,
+                       progress: Progress | None = None, reference_name: str = "reference",
+                       current_name: str = "current") -> dict[str, Any]:
+    policy = policy or Policy()
+    reference_window = reference_window or Window()
+    current_window = current_window or Window()
+    if isinstance(ref, Profile):
+        ref_prof = ref
+        features = _features_from_profile(ref_prof, cur_b, columns, numerical, categorical)
+    else:
+        features = plan_features(ref, cur_b, columns=columns, numerical=numerical, categorical=categorical)
+        bounds = resolve_window(ref, reference_window)
+        fn = memory_profile if engine == "memory" else sql_profile
+        ref_prof = fn(ref, features, side="reference", bounds=bounds, ts=reference_window.timestamp,
+                      source=reference_name, window=reference_window.describe(), progress=progress)
+    bounds = resolve_window(cur_b, current_window)
+    use_memory = engine == "memory" and ref_prof.exact and not isinstance(ref, Profile)
+    fn = memory_profile if use_memory else sql_profile
+    cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
+                  reference=ref_prof, source=current_name, window=current_window.describe(), progress=progress)
     report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
     report["engine"] = "memory" if use_memory else cur_b.dialect
     return report
+
+
+def frames_report(reference, current, *, engine: str = "memory", policy: Policy | None = None,
+                  columns: Sequence[str] | None = None, numerical: Sequence[str] = (),
+                  categorical: Sequence[str] = (), progress: Progress | None = None) -> dict[str, Any]:
+    """The same report for two in-memory tables (pandas DataFrames or Arrow tables), read through
+    DuckDB without copying — e.g. training data vs a serving sample (skew check)."""
+    import duckdb
+    from sqlglot import exp
+
+    con = duckdb.connect()
+    try:
+        backends = []
+        for view, data in (("driftgate_ref", reference), ("driftgate_cur", current)):
+            con.register(view, data)
+            rel = con.table(view)
+            backends.append(Backend("duckdb", con, exp.to_table(view),
+                                    {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}))
+        return report_on_backends(backends[0], backends[1], columns=columns, numerical=numerical,
+                                  categorical=categorical, engine=engine, policy=policy, progress=progress)
+    finally:
+        con.close()
 
 
 def _features_from_profile(prof: Profile, cur_b: Backend, columns, numerical, categorical) -> list[tuple[str, str]]:

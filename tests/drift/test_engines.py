@@ -128,3 +128,14 @@ def test_bad_inputs_raise_one_line_errors(write_pair, engine):
         with pytest.raises(BadInput, match=message) as info:
             drift_report(R, C, engine=engine, **kwargs)
         assert "\n" not in str(info.value)
+
+
+def test_frames_report_equals_file_report(write_pair):
+    from services.drift import frames_report
+
+    ref, cur = synthetic(1500, 8), synthetic(1200, 9, shift=0.3)
+    rp, cp = write_pair(ref, cur)
+    files = drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)))
+    frames = frames_report(ref, cur)
+    assert [f["stats"] for f in frames["features"]] == [f["stats"] for f in files["features"]]
+    assert frames["dataset"] == files["dataset"]
