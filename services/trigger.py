@@ -67,6 +67,10 @@ class TriggerPolicy:
     both classes for roc_auc) for a performance verdict; below that the window is "no evidence".
     ``performance_metric``: "roc_auc" or "accuracy" (at a 0.5 cut-off). ``reference_performance``: optional fixed reference value instead of
     the champion's performance measured in the reference window.
+    ``reference``: "champion" (default) compares against the current champion's training window
+    (its run's ``driftgate.training_window`` tag, e.g. after a promotion) when it is known and
+    differs from the configured ``reference_window`` — the performance reference is then the
+    champion's logged metric; "config" always uses ``[models.<name>] reference_window``.
     """
 
     drift_share_threshold: float = 0.5
@@ -80,6 +84,7 @@ class TriggerPolicy:
     min_labels: int = 30
     performance_metric: str = "roc_auc"
     reference_performance: float | None = None
+    reference: str = "champion"
 
     @property
     def window_width(self) -> dt.timedelta:
@@ -142,6 +147,8 @@ class TriggerPolicy:
                 f"{where} lookback_windows ({self.lookback_windows}) must be >= consecutive_windows "
                 f"({self.consecutive_windows})"
             )
+        if self.reference not in ("champion", "config"):
+            raise BadInput(f"{where} reference must be \"champion\" or \"config\", not {self.reference!r}")
         if self.performance_metric not in METRICS:
             raise BadInput(f"{where} performance_metric must be one of {', '.join(METRICS)}, not {self.performance_metric!r}")
         if not isinstance(self.window, str):
@@ -390,6 +397,53 @@ def last_retraining_run(client, experiment: str, before: dt.datetime | None = No
         raise unavailable_from(exc) from None
 
 
+@dataclass(frozen=True)
+class ChampionReference:
+    version: str
+    start: dt.datetime
+    end: dt.datetime  # exclusive
+    metrics: Mapping[str, float]
+
+
+def champion_reference(settings: Settings, client, model: str) -> ChampionReference | None:
+    """The champion's training window (tag ``driftgate.training_window`` = ``YYYY-MM-DD..YYYY-MM-DD``
+    on its source run) and logged metrics, or None when unknown."""
+    try:
+        from services.lifecycle import champion_version
+
+        version = champion_version(settings, client, model)
+        if version is None:
+            return None
+        run_id = client.get_model_version(model, version).run_id
+        if not run_id:
+            return None
+        run = client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - no registry entry / no run: fall back to the config
+        return None
+    text = run.data.tags.get("driftgate.training_window", "")
+    m = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*", text)
+    if not m:
+        return None
+    try:
+        start = _parse_instant(m.group(1), "training window")
+        end = _parse_instant(m.group(2), "training window", end=True)
+    except BadInput:
+        return None
+    if end <= start:
+        return None
+    return ChampionReference(str(version), start, end, dict(run.data.metrics))
+
+
+def _with_reference(settings: Settings, model: str, start: dt.datetime, end: dt.datetime) -> Settings:
+    """Settings whose ``[models.<model>] reference_window`` is [start, end) (end date inclusive)."""
+    import copy
+
+    raw = copy.deepcopy(dict(settings.raw))
+    raw.setdefault("models", {}).setdefault(model, {})["reference_window"] = {
+        "start": start.date().isoformat(), "end": (end - dt.timedelta(days=1)).date().isoformat()}
+    return dataclasses.replace(settings, raw=raw)
+
+
 def state_token(settings: Settings, model: str, client) -> str:
     """A cheap fingerprint of what the decision depends on besides the clock: the newest
     retraining run and, for Delta scoring logs, the table version. Caches key on it so a new
@@ -477,6 +531,7 @@ class Decision:
     drift_due: bool
     schedule_due: bool
     last_retraining: RetrainingRun | None
+    reference_source: str = "config"
 
     def to_dict(self) -> dict[str, Any]:
         last = self.last_retraining
@@ -492,6 +547,7 @@ class Decision:
             "reference_window": {
                 "start": self.reference_window[0].isoformat() if self.reference_window[0] else None,
                 "end": self.reference_window[1].isoformat() if self.reference_window[1] else None,
+                "source": self.reference_source,
             },
             "consecutive_breaches": self.streak,
             "drift_due": self.drift_due,
@@ -558,6 +614,25 @@ def evaluate(
     windows = [Window(start + i * width, start + (i + 1) * width) for i in range(policy.lookback_windows)]
     reasons_pre: list[str] = []
 
+    if client is None:
+        from services.mlflow_client import make_client
+
+        client = make_client(settings)
+    ref_source = "config"
+    champion_perf: float | None = None
+    if policy.reference == "champion":
+        champ = champion_reference(settings, client, model)
+        if champ is not None and (champ.start, champ.end) != (spec.reference_start, spec.reference_end):
+            settings = _with_reference(settings, model, champ.start, champ.end)
+            spec = dataclasses.replace(spec, reference_start=champ.start, reference_end=champ.end)
+            champion_perf = _num(champ.metrics.get(metric))
+            ref_source = f"champion v{champ.version}"
+            reasons_pre.append(
+                f"reference: champion v{champ.version}'s training window "
+                f"{champ.start.date().isoformat()}..{(champ.end - dt.timedelta(days=1)).date().isoformat()}"
+                + (f" and its logged {metric} {champion_perf:.3f}" if champion_perf is not None else "")
+            )
+
     can_drift = True
     if spec.reference_start is None or spec.reference_end is None:
         reasons_pre.append(f"no reference window configured ([models.{model}] reference_window): drift not evaluated")
@@ -575,7 +650,7 @@ def evaluate(
     reasons_pre.extend(notes)
 
     # performance reference: the champion's performance in the reference window (or configured)
-    ref_perf = policy.reference_performance
+    ref_perf = policy.reference_performance if policy.reference_performance is not None else champion_perf
     if ref_perf is None and perf_doc is not None:
         ref = perf_doc.get("reference") or {}
         if (ref.get("labelled") or 0) >= policy.min_labels:
@@ -619,16 +694,12 @@ def evaluate(
     last = newest
 
     # Retraining history (cool-down and schedule)
-    if client is None:
-        from services.mlflow_client import make_client
-
-        client = make_client(settings)
     last_run = last_retraining_run(client, spec.experiment, before=as_of_dt)
 
     return decide(
         model, windows, policy, as_of=as_of_dt, last_run=last_run, metric=metric,
         reference_performance=ref_perf, reference_window=(spec.reference_start, spec.reference_end),
-        last_event=last, notes=reasons_pre,
+        last_event=last, notes=reasons_pre, reference_source=ref_source,
     )
 
 
@@ -644,6 +715,7 @@ def decide(
     reference_window: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
     last_event: dt.date | None = None,
     notes: Sequence[str] = (),
+    reference_source: str = "config",
 ) -> Decision:
     """The policy itself, on evaluated windows (oldest first; breaches already marked):
     persistence over the trailing windows, the optional schedule, the cool-down, and the reasons."""
@@ -739,6 +811,7 @@ def decide(
         as_of=as_of_dt, policy=policy, metric=metric, reference_performance=ref_perf,
         reference_window=reference_window, streak=streak,
         drift_due=drift_due, schedule_due=schedule_due, last_retraining=last_run,
+        reference_source=reference_source,
     )
 
 

@@ -119,3 +119,22 @@ def test_weekly_windows(demo_settings, client):
     assert all(w.start.weekday() == 0 and w.end - w.start == dt.timedelta(days=7) for w in d.windows)
     assert d.retrain is True
     assert max(w.rows for w in d.windows) == 7 * demo.ROWS_PER_DAY
+
+
+def test_after_a_promotion_the_champion_training_window_is_the_reference(demo_copy, demo_start):
+    """Promoting v2 (trained on days 62-68) moves the reference: the drifted regime is the new
+    normal, so the trigger does not loop back into retraining; `reference = "config"` opts out."""
+    client = make_client(demo_copy)
+    client.set_registered_model_alias(demo.MODEL_NAME, "champion", "2")
+    d = trigger.evaluate(demo_copy, demo.MODEL_NAME, client=client)
+    train = demo.TRAIN_DAYS
+    assert d.reference_window[0].date() == demo_start + dt.timedelta(days=train[0])
+    assert d.reference_window[1].date() == demo_start + dt.timedelta(days=train[1] + 1)
+    assert d.to_dict()["reference_window"]["source"] == "champion v2"
+    v2_auc = demo.read_manifest(demo_copy.home)["metrics"]["gbm_recent"]["roc_auc"]
+    assert d.reference_performance == pytest.approx(v2_auc)
+    assert not any(set(w.drifted_features) & {"monthly_charges", "contract"} for w in d.windows)
+    assert d.retrain is False
+    pinned = trigger.evaluate(demo_copy, demo.MODEL_NAME, client=client,
+                              policy=trigger.TriggerPolicy(reference="config"))
+    assert pinned.retrain is True and pinned.to_dict()["reference_window"]["source"] == "config"
