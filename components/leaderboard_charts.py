@@ -55,19 +55,19 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
         elif r.get("role") == "champion baseline":
             texts.append(f"{v:.4f} baseline")
         elif _finite(d):
-            ci = f" [{lo:+.4f}, {hi:+.4f}]" if _finite(lo) and _finite(hi) else ""
-            texts.append(f"{v:.4f} ({d:+.4f}{ci})")
+            texts.append(f"{v:.4f} ({d:+.4f})")
         else:
             texts.append(f"{v:.4f}")
+        ci_text = f"<br>Δ 95% CI [{lo:+.4f}, {hi:+.4f}]" if _finite(lo) and _finite(hi) else ""
         if _finite(v) and _finite(lo) and _finite(hi) and _finite(cval):
             err_plus.append(max(0.0, cval + hi - v))
             err_minus.append(max(0.0, v - (cval + lo)))
         else:
             err_plus.append(0.0)
             err_minus.append(0.0)
-        hover.append(f"{r['run_name']}<br>{metric}: {texts[-1]}")
+        hover.append(f"{r['run_name']}<br>{metric}: {texts[-1]}{ci_text}")
     fig = go.Figure(go.Bar(
-        x=values, y=names, orientation="h", marker_color=colours, text=texts, textposition="auto",
+        x=values, y=names, orientation="h", marker_color=colours, text=texts, textposition="outside", cliponaxis=False,
         hovertext=hover, hoverinfo="text",
         error_x=dict(type="data", array=err_plus, arrayminus=err_minus, visible=any(err_plus) or any(err_minus),
                      color="#111827", thickness=1.5, width=4),
@@ -80,7 +80,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
         lo_x = min(finite + ([cval] if _finite(cval) else []))
         hi_x = max(finite + ([cval] if _finite(cval) else []))
         pad = (hi_x - lo_x) * 0.35 or abs(hi_x) * 0.05 or 1.0
-        fig.update_xaxes(range=[lo_x - pad, hi_x + pad])
+        fig.update_xaxes(range=[lo_x - pad, hi_x + 1.6 * pad])
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         title=f"{metric} ({'higher' if greater_is_better else 'lower'} is better)",

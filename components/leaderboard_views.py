@@ -26,7 +26,7 @@ def banner(board: Leaderboard) -> None:
     col1, col2, col3 = st.columns(3)
     if w:
         ci = f" [{w.ci_low:+.4f}, {w.ci_high:+.4f}]" if w.ci_low is not None else ""
-        col1.metric(f"🏆 Winner: {w.run.run_name}", f"{w.value:.4f}",
+        col1.metric(f"Winner: {w.run.run_name}", f"{w.value:.4f}",
                     f"{w.delta_vs_champion:+.4f} vs champion{ci}" if w.delta_vs_champion is not None else None,
                     delta_color="normal" if board.greater_is_better else "inverse")
     else:
@@ -49,8 +49,10 @@ def banner(board: Leaderboard) -> None:
             st.caption(note)
 
 
-def table(board: Leaderboard) -> None:
+def table(board: Leaderboard, run_versions: dict[str, str] | None = None) -> None:
     rows = board.table()
+    for r in rows:  # registered version of each run (registry), else the run's own tag
+        r["model_version"] = (run_versions or {}).get(r["run_id"]) or r["model_version"]
     df = pd.DataFrame(rows)
     config: dict[str, Any] = {
         "rank": st.column_config.NumberColumn("rank", format="%d"),

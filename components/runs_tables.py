@@ -41,7 +41,8 @@ def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> No
     }
     for m in metrics:
         config[m] = st.column_config.NumberColumn(m, format="%.4f")
-    st.dataframe(df, hide_index=True, width="stretch", column_config=config)
+    order = [c for c in ["run_name", "role", *metrics, "status", "start_time", "duration_s", "run_id"] if c in df.columns]
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config, column_order=order)
 
 
 def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = "value", empty: str = "none") -> None:
@@ -50,3 +51,11 @@ def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = 
         return
     df = pd.DataFrame({key_label: list(values), value_label: [("" if v is None else str(v)) for v in values.values()]})
     st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)))
+
+
+def lineage_list(values: dict[str, Any]) -> None:
+    """Lineage as a readable list (what data, which window, which code, why)."""
+    if not values:
+        st.caption("no lineage tags (driftgate.training_data, driftgate.code_version, ...)")
+        return
+    st.markdown("\n".join(f"- **{k}**: `{str(v)[:300]}`" for k, v in values.items()))

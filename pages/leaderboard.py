@@ -13,7 +13,7 @@ from components.leaderboard_charts import parallel_coordinates, pareto_scatter, 
 from components.shell import page_shell, show_error
 from services.errors import DriftGateError
 from services.leaderboard import lower_is_better_default
-from services.runs import metric_keys, model_settings_for_experiment, param_keys, run_table
+from services.runs import metric_keys, model_settings_for_experiment, param_keys, run_table, version_of_runs
 
 ctx = page_shell("Leaderboard")
 if not ctx.mlflow_ok:
@@ -78,14 +78,13 @@ views.banner(board)
 rows = board.table()
 chart_rows = [{**r, "value": r.get(metric)} for r in rows]
 st.plotly_chart(ranked_bars(chart_rows, metric, board.greater_is_better), width="stretch")
-views.table(board)
-st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
-
 try:
     versions = data.versions(ctx, ctx.model) if ctx.model else None
 except DriftGateError as exc:
     st.caption(f"registered versions unavailable: {exc}")
     versions = None
+views.table(board, version_of_runs(versions) if versions else None)
+st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
 t_scatter, t_params, t_shap, t_versions = st.tabs(["Metric vs metric", "Params", "SHAP importance", "Registered versions"])
 with t_scatter:
     cx, cy = st.columns(2)

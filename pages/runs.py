@@ -7,7 +7,7 @@ import streamlit as st
 
 from components import leaderboard_data as data
 from components.runs_charts import candidates_strip, metric_history_lines
-from components.runs_tables import children_table, kv_table, parents_table
+from components.runs_tables import children_table, kv_table, lineage_list, parents_table
 from components.shell import page_shell, show_error
 from services.errors import DriftGateError
 from services.runs import lineage, metric_keys, model_settings_for_experiment, run_table
@@ -64,7 +64,7 @@ else:
         run_param = None
 
 st.subheader(f"{parent.run.run_name}")
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.columns([1, 0.8, 1.5, 2.2])
 c1.metric("Status", parent.run.status)
 c2.metric("Candidates", parent.n_candidates)
 c3.metric("Winner", parent.winner.run_name if parent.winner else "—",
@@ -101,7 +101,7 @@ with t_params:
 with t_tags:
     kv_table({k: v for k, v in sorted(run.tags.items()) if k != "mlflow.log-model.history"}, "tag", "value", "no tags")
 with t_lineage:
-    kv_table(lineage(run), "lineage", "value", "no lineage tags (driftgate.training_data, driftgate.code_version, ...)")
+    lineage_list(lineage(run))
 with t_history:
     keys = st.multiselect("Metrics", sorted(run.metrics), default=[k for k in sorted(run.metrics) if "val" in k][:3] or sorted(run.metrics)[:2])
     others = st.multiselect("Compare with", [c.run_id for c in parent.children if c.run_id != run.run_id],

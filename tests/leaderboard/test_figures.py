@@ -41,7 +41,7 @@ def test_ranked_bars_winner_champion_and_intervals():
     # Interval of the candidate's value = champion value + delta CI: [0.75, 0.85] around 0.80.
     assert bar.error_x.array[0] == pytest.approx(0.05) and bar.error_x.arrayminus[0] == pytest.approx(0.05)
     assert bar.error_x.array[1] == 0 and bar.error_x.visible
-    assert bar.text[3] == "no value" and "+0.1000" in bar.text[0] and "[+0.0500, +0.1500]" in bar.text[0]
+    assert bar.text[3] == "no value" and "+0.1000" in bar.text[0] and "[+0.0500, +0.1500]" in bar.hovertext[0]
     shapes = fig.layout.shapes
     assert len(shapes) == 1 and shapes[0].x0 == pytest.approx(0.70) and shapes[0].line.dash == "dash"
     assert "higher is better" in fig.layout.title.text

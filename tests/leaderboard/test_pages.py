@@ -60,7 +60,7 @@ def test_leaderboard_page_demo_winner_baseline_and_shap(demo_env):
     assert_no_exception(at)
     assert not at.error
     m = metrics_of(at)
-    winner = next(k for k in m if k.startswith("🏆 Winner"))
+    winner = next(k for k in m if k.startswith("Winner"))
     assert "gbm_recent" in winner and "vs champion [" in m[winner][1]  # delta with its bootstrap interval
     assert any(k.startswith("Champion baseline (v1): champion-v1-reeval") for k in m)
     assert at.query_params["metric"] == "roc_auc" and at.query_params["version"] == "2"
@@ -83,7 +83,7 @@ def test_leaderboard_page_against_a_users_server(server_runs, monkeypatch, tmp_p
     best = max((n for n, v in server_runs.values.items() if n != "champion-reeval" and v == v and v is not None),
                key=lambda n: server_runs.values[n])
     m = metrics_of(at)
-    assert any(k.startswith(f"🏆 Winner: {best}") for k in m)
+    assert any(k.startswith(f"Winner: {best}") for k in m)
     assert any(k.startswith("Champion baseline (v1): champion-reeval") for k in m)
     assert at.query_params["run"] == server_runs.parent_id
     # The older retraining run has no champion child: the page says it is not like-for-like.

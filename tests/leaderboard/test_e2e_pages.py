@@ -1,0 +1,54 @@
+"""Browser end-to-end tests of the Retraining runs and Leaderboard pages (Debian chromium)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.helpers import assert_page_ok
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def demo_base(demo_settings, streamlit_server):
+    return streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+
+
+def test_leaderboard_shared_link_winner_baseline_and_shap(demo_base, browser_page):
+    page = browser_page
+    page.goto(f"{demo_base}/leaderboard?model=churn_classifier&experiment=churn_classifier&metric=roc_auc")
+    assert_page_ok(page)
+    labels = page.locator('[data-testid="stMetricLabel"]')
+    expect(labels.filter(has_text="Winner: gbm_recent")).to_have_count(1)
+    expect(labels.filter(has_text="Champion baseline (v1): champion-v1-reeval")).to_have_count(1)
+    assert "vs champion [" in page.locator('[data-testid="stMetricDelta"]').first.inner_text()
+    # The ranked bars chart is drawn (plotly) and the selection is in the URL.
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg')
+    if shots := __import__("os").environ.get("DG_SCREENSHOTS"):
+        page.screenshot(path=f"{shots}/leaderboard.png", full_page=True)
+    assert "run=" in page.url and "version=2" in page.url
+    page.get_by_role("tab", name="SHAP importance").click()
+    page.get_by_role("button", name="Compute SHAP comparison").click()
+    page.wait_for_selector("text=Features whose importance moved most", timeout=120_000)
+    assert_page_ok(page)
+    moved = page.locator('[data-testid="stMarkdownContainer"]', has_text="moved most").first.inner_text()
+    assert "support_calls" in moved
+
+
+def test_runs_page_selection_round_trips_through_the_url(demo_base, browser_page):
+    page = browser_page
+    page.goto(f"{demo_base}/runs?model=churn_classifier&experiment=churn_classifier")
+    assert_page_ok(page)
+    values = page.locator('[data-testid="stMetricValue"]')
+    expect(values.filter(has_text="gbm_recent")).to_have_count(1)
+    expect(values.filter(has_text="champion-v1-reeval")).to_have_count(1)
+    page.wait_for_function("() => window.location.search.includes('run=')")
+    shared = page.url
+    # A shared link opens the same view in a fresh tab.
+    other = page.context.new_page()
+    other.goto(shared)
+    assert_page_ok(other)
+    expect(other.locator('[data-testid="stMetricValue"]').filter(has_text="gbm_recent")).to_have_count(1)
+    other.get_by_role("tab", name="Lineage").click()
+    assert other.get_by_text("driftgate.training_window").first.is_visible()
