@@ -227,7 +227,7 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     rows_out = backend.execute(sql, params)
     windows: dict[Any, dict[str, Any]] = {}
     for row in rows_out:
-        w, rows, per = decode_numeric(row, specs, grouped=bool(group_by))
+        w, rows, per = decode_numeric(row, specs, grouped=bool(group_by), sorted_lists=backend.dialect == "duckdb")
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]

@@ -1,0 +1,181 @@
+"""Drift engine speed: 1,000,000 rows x 20 features per side (Parquet), same run, same machine.
+
+Measured, each in its own subprocess (time + max RSS via os.wait4):
+  * duckdb     - DriftGate's pushdown engine, reference and current from Parquet
+  * profile    - the same with a stored reference profile (only the current window is scanned)
+  * memory     - DriftGate's exact in-memory engine
+  * plain_scan - one plain DuckDB scan of the same columns (min/max/avg per column, both files)
+  * plain_qh   - a plain DuckDB "quantile + histogram" script (deciles, then bin/category counts)
+  * evidently  - Evidently 0.7.23 DataDriftPreset (its own venv: bench/.venv-evidently, pandas<3)
+
+Usage: python bench/drift_speed.py [--rows N] [--skip-evidently]
+Prints seconds, max RSS and the ratios the issue asks for. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+EVIDENTLY_PY = ROOT / "bench" / ".venv-evidently" / "bin" / "python"
+N_NUM, N_CAT = 15, 5
+
+
+def make_data(rows: int) -> tuple[Path, Path]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    paths = DATA / f"ref_{rows}.parquet", DATA / f"cur_{rows}.parquet"
+    if all(p.exists() for p in paths):
+        return paths
+    for k, path in enumerate(paths):
+        rng = np.random.default_rng(100 + k)
+        cols = {}
+        for i in range(N_NUM):
+            shift = 0.3 if (k == 1 and i < 3) else 0.0
+            cols[f"num_{i}"] = rng.normal(shift, 1.0 + 0.1 * i, rows)
+        for j in range(N_CAT):
+            p = [0.5, 0.3, 0.2] if not (k == 1 and j == 0) else [0.3, 0.4, 0.3]
+            cols[f"cat_{j}"] = rng.choice(np.array(["a", "b", "c"]), rows, p=p)
+        pq.write_table(pa.table(cols), path)
+    return paths
+
+
+SNIPPETS = {
+    "duckdb": """
+from services.drift import drift_report
+from services.sources import Source
+r = drift_report(Source("parquet", REF), Source("parquet", CUR), engine="duckdb")
+OUT = {"drifted": [f["feature"] for f in r["features"] if f["drifted"]]}
+""",
+    "profile": """
+from services.drift import drift_report
+from services.drift.profile import Profile
+from services.sources import Source
+r = drift_report(Profile.load(PROFILE), Source("parquet", CUR), engine="duckdb")
+OUT = {"drifted": [f["feature"] for f in r["features"] if f["drifted"]]}
+""",
+    "memory": """
+from services.drift import drift_report
+from services.sources import Source
+r = drift_report(Source("parquet", REF), Source("parquet", CUR), engine="memory")
+OUT = {"drifted": [f["feature"] for f in r["features"] if f["drifted"]]}
+""",
+    "plain_scan": """
+import duckdb
+con = duckdb.connect()
+for path in (REF, CUR):
+    cols = [c for c in con.read_parquet(path).columns]
+    aggs = []
+    for c in cols:
+        if c.startswith("num"):
+            aggs += [f"min({c})", f"max({c})", f"avg({c})"]
+        else:
+            aggs += [f"count(DISTINCT {c})"]
+    con.execute(f"SELECT count(*), {', '.join(aggs)} FROM read_parquet('{path}')").fetchall()
+OUT = {}
+""",
+    "plain_qh": """
+import duckdb
+con = duckdb.connect()
+cols = con.read_parquet(REF).columns
+nums = [c for c in cols if c.startswith("num")]
+cats = [c for c in cols if c.startswith("cat")]
+q = ", ".join(f"quantile_cont({c}, [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9])" for c in nums)
+edges = con.execute(f"SELECT {q} FROM read_parquet('{REF}')").fetchone()
+for path in (REF, CUR):
+    parts = []
+    for c, e in zip(nums, edges):
+        parts += [f"count_if({c} <= {x})" for x in e]
+    con.execute(f"SELECT {', '.join(parts)} FROM read_parquet('{path}')").fetchall()
+    for c in cats:
+        con.execute(f"SELECT {c}, count(*) FROM read_parquet('{path}') GROUP BY 1").fetchall()
+OUT = {}
+""",
+    "evidently": """
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+ref = pd.read_parquet(REF)
+cur = pd.read_parquet(CUR)
+snap = Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref)
+d = snap.dict()
+OUT = {"metrics": len(d.get("metrics", []))}
+""",
+}
+
+
+def run_with_rss(name, python, ref, cur, profile=None) -> dict:
+    """Like run(), but waits with os.wait4 for the child's own max RSS."""
+    code = (f"import json, time, sys\nsys.path.insert(0, {str(ROOT)!r})\nREF={str(ref)!r}\nCUR={str(cur)!r}\n"
+            f"PROFILE={str(profile)!r}\nt=time.perf_counter()\n{SNIPPETS[name]}\n"
+            "OUT['seconds']=time.perf_counter()-t\nprint(json.dumps(OUT))\n")
+    out_path = DATA / f".{name}.out"
+    with open(out_path, "w") as out, open(DATA / f".{name}.err", "w") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([python, "-c", code], stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    if status != 0:
+        tail = (DATA / f".{name}.err").read_text().strip().splitlines()
+        return {"name": name, "error": tail[-1] if tail else f"status {status}"}
+    doc = json.loads(out_path.read_text().strip().splitlines()[-1])
+    doc.update(name=name, wall=wall, max_rss_mib=usage.ru_maxrss / 1024)
+    return doc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--skip-evidently", action="store_true")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    ref, cur = make_data(args.rows)
+    print(f"data: {args.rows:,} rows x {N_NUM + N_CAT} features per side ({N_NUM} numeric, {N_CAT} categorical)")
+
+    from services.drift import build_reference_profile
+    from services.sources import Source
+
+    cols = [(f"num_{i}", "numeric") for i in range(N_NUM)] + [(f"cat_{j}", "categorical") for j in range(N_CAT)]
+    t = time.perf_counter()
+    profile = build_reference_profile(Source("parquet", str(ref)), cols).save(DATA / f"profile_{args.rows}.json")
+    print(f"reference profile built once in {time.perf_counter() - t:.2f} s ({profile.stat().st_size / 1024:.0f} KiB)")
+
+    results = {}
+    for name in ("plain_scan", "plain_qh", "duckdb", "profile", "memory"):
+        results[name] = run_with_rss(name, sys.executable, ref, cur, profile)
+    if not args.skip_evidently:
+        if EVIDENTLY_PY.exists():
+            results["evidently"] = run_with_rss("evidently", str(EVIDENTLY_PY), ref, cur)
+        else:
+            results["evidently"] = {"name": "evidently", "error": "bench/.venv-evidently missing (see README of bench)"}
+    print(f"\n{'engine':<12} {'seconds':>9} {'wall s':>8} {'max RSS MiB':>12}  drifted")
+    for r in results.values():
+        if "error" in r:
+            print(f"{r['name']:<12} error: {r['error']}")
+            continue
+        print(f"{r['name']:<12} {r['seconds']:>9.2f} {r['wall']:>8.2f} {r['max_rss_mib']:>12.0f}  {r.get('drifted', '')}")
+    d = results["duckdb"]
+    ratios = []
+    if "error" not in results.get("evidently", {"error": 1}) and "error" not in d:
+        ratios.append(f"Evidently / duckdb engine       = {results['evidently']['seconds'] / d['seconds']:.1f}x (target >= 30x)")
+        ratios.append(f"Evidently / profile (cur only)  = {results['evidently']['seconds'] / results['profile']['seconds']:.1f}x")
+    if "error" not in d:
+        ratios.append(f"duckdb engine / plain scan      = {d['seconds'] / results['plain_scan']['seconds']:.2f}x")
+        ratios.append(f"duckdb engine / plain quantile+histogram = {d['seconds'] / results['plain_qh']['seconds']:.2f}x (target <= 3x)")
+        ratios.append(f"duckdb engine max RSS           = {d['max_rss_mib']:.0f} MiB (target <= 1024)")
+        ratios.append(f"memory engine / duckdb engine   = {results['memory']['seconds'] / d['seconds']:.2f}x")
+    print("\n" + "\n".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
