@@ -1,6 +1,6 @@
 """A long-lived worker process for the race test: approves on command, reports the outcome.
 
-Reads lines ``approve <user> <expected_champion>`` on stdin; for each, waits until the shared
+Reads lines ``<config file> <user> <expected_champion> <start time>`` on stdin; for each, waits until the shared
 start time given on the line (so both workers fire at the same instant), then answers one JSON
 line on stdout: {"outcome": "done"|"refused"|"failed", "reason": ...}.
 """
@@ -17,14 +17,18 @@ from services.errors import DriftGateError, Refused
 from services.mlflow_client import make_client
 
 
-def main(home: str, config: str) -> None:
-    settings = load_settings(env={"DRIFTGATE_HOME": home}, config_file=config)
-    client = make_client(settings)
-    client.get_registered_model("churn_classifier")  # warm up imports and connections
+def main(home: str) -> None:
+    import mlflow  # noqa: F401 - warm up imports before reporting ready
+
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    loaded: dict[str, tuple] = {}
     for line in sys.stdin:
-        user, expected, start_at = line.split()
+        config, user, expected, start_at = line.split()
+        if config not in loaded:
+            settings = load_settings(env={"DRIFTGATE_HOME": home}, config_file=config)
+            loaded[config] = (settings, make_client(settings))
+        settings, client = loaded[config]
         while time.time() < float(start_at):
             time.sleep(0.0005)
         try:
@@ -39,4 +43,4 @@ def main(home: str, config: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1])

@@ -143,3 +143,17 @@ def test_request_review(aliases_ws):
     assert rec["action"] == "request" and rec["outcome"] == "done"
     with pytest.raises(Refused):
         request_review(settings, MODEL, "2", "carol", client=client)
+
+
+def test_uc_approval_tag_and_decision_tags(demo_copy):
+    from services.mlflow_client import make_client
+
+    settings = settings_with(demo_copy.home, '[gate]\napproval_tag = "Approval_Check"\n')
+    client = make_client(settings)
+    approve(settings, MODEL, "2", "alice", comment="ok", client=client)
+    tags = make_lifecycle(settings, client, MODEL).get_version("2").tags
+    assert tags["Approval_Check"] == "Approved"
+    assert (tags["driftgate.decision"], tags["driftgate.decision_by"]) == ("approved", "alice")
+    assert tags["driftgate.decision_comment"] == "ok" and tags["driftgate.champion_since"].endswith("Z")
+    old = make_lifecycle(settings, client, MODEL).get_version("1").tags
+    assert old["driftgate.replaced_by"] == "2" and "driftgate.archived_at" in old

@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from services import audit
 from services.approvals import rollback
 from services.lifecycle import make_lifecycle
@@ -21,42 +19,50 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = {"aliases": 20, "stages": 6}  # stages mode: the same guard code, fewer rounds for time
 
 
-def _worker(home: Path, config: Path) -> subprocess.Popen:
+def _worker(home: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.promotion.race_worker", str(home), str(config)],
+        [sys.executable, "-m", "tests.promotion.race_worker", str(home)],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
 
-@pytest.mark.parametrize("lifecycle", ["aliases", "stages"])
-def test_two_processes_race(demo_copy, lifecycle):
-    settings = settings_with(demo_copy.home, '[roles]\napprovers = ["alice", "dave"]\n', lifecycle=lifecycle)
-    client = make_client(settings)
-    lc = make_lifecycle(settings, client, MODEL)
-    workers = [_worker(demo_copy.home, settings.config_path) for _ in range(2)]
-    winners = []
+def test_two_processes_race(demo_copy):
+    """Both lifecycles, with the same two worker processes (started once: imports are slow)."""
+    workers = [_worker(demo_copy.home) for _ in range(2)]
     try:
-        for round_no in range(ROUNDS[lifecycle]):
-            assert lc.state().champion == "1"
-            start_at = time.time() + 0.3
-            for proc, user in zip(workers, ("alice", "dave")):
-                proc.stdin.write(f"{user} 1 {start_at}\n")
-                proc.stdin.flush()
-            results = [json.loads(p.stdout.readline()) for p in workers]
-            outcomes = sorted(r["outcome"] for r in results)
-            assert outcomes == ["done", "refused"], (round_no, results)
-            loser = next(r for r in results if r["outcome"] == "refused")
-            assert "stale state" in loser["reason"]
-            winners.append(next(i for i, r in enumerate(results) if r["outcome"] == "done"))
-            assert lc.state().champion == "2" and lc.champion_count() == 1
-            rollback(settings, MODEL, "alice", f"reset after round {round_no}", client=client)
+        for lifecycle in ("aliases", "stages"):
+            _race(demo_copy.home, workers, lifecycle)
     finally:
         for p in workers:
             p.stdin.close()
             p.wait(timeout=30)
+
+
+def _race(home: Path, workers, lifecycle: str) -> None:
+    settings = settings_with(home, '[roles]\napprovers = ["alice", "dave"]\n', lifecycle=lifecycle)
+    config = home / f"race-{lifecycle}.toml"
+    config.write_text(settings.config_path.read_text())
+    client = make_client(settings)
+    lc = make_lifecycle(settings, client, MODEL)
+    done_before = sum(r["outcome"] == "done" for r in audit.query(settings, model=MODEL, action="approve"))
+    winners = []
+    for round_no in range(ROUNDS[lifecycle]):
+        assert lc.state().champion == "1"
+        start_at = time.time() + 0.3
+        for proc, user in zip(workers, ("alice", "dave")):
+            proc.stdin.write(f"{config} {user} 1 {start_at}\n")
+            proc.stdin.flush()
+        results = [json.loads(p.stdout.readline()) for p in workers]
+        outcomes = sorted(r["outcome"] for r in results)
+        assert outcomes == ["done", "refused"], (lifecycle, round_no, results)
+        loser = next(r for r in results if r["outcome"] == "refused")
+        assert "stale state" in loser["reason"]
+        winners.append(next(i for i, r in enumerate(results) if r["outcome"] == "done"))
+        assert lc.state().champion == "2" and lc.champion_count() == 1
+        rollback(settings, MODEL, "alice", f"reset after round {round_no}", client=client)
     records = audit.query(settings, model=MODEL, action="approve")
-    assert sum(r["outcome"] == "done" for r in records) == ROUNDS[lifecycle]
-    assert sum(r["outcome"] == "refused" for r in records) == ROUNDS[lifecycle]
-    print(f"race {lifecycle}: {ROUNDS[lifecycle]} rounds, winner split {winners.count(0)}/{winners.count(1)}")
+    assert sum(r["outcome"] == "done" for r in records) - done_before == ROUNDS[lifecycle]
+    print(f"race {lifecycle}: {ROUNDS[lifecycle]} rounds, exactly one transition each; winner split "
+          f"{winners.count(0)}/{winners.count(1)}")
