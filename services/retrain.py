@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from services.config import Settings
-from services.errors import BadInput, DriftGateError, Refused, Unavailable
+from services.errors import BadInput, DriftGateError, NotFound, Refused, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,10 @@ def retrain(
         exp = client.get_experiment_by_name(spec.experiment)
         exp_id = exp.experiment_id if exp is not None else client.create_experiment(
             spec.experiment, tags={"driftgate.model": model})
-        champ = champion_version(settings, client, model)
+        try:
+            champ = champion_version(settings, client, model)
+        except NotFound:  # not registered yet: the winner becomes its first version
+            champ = None
     except DriftGateError:
         raise
     except Exception as exc:  # noqa: BLE001

@@ -13,7 +13,7 @@ import pytest
 from services import trigger
 from services.cli import main
 from services.config import load_settings
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, Refused
 
 START = dt.date(2026, 3, 2)
 AS_OF = dt.datetime(2026, 3, 22, tzinfo=dt.timezone.utc)  # windows: days 10..19
@@ -181,3 +181,28 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
     assert published["retrain"] is True and published["reason"] == "; ".join(doc["reasons"])[:1000]
     assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-14", "--set-task-values"]) == 0
     assert published["retrain"] is False
+
+
+def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
+    """Config features/label (not the demo's), no registered model and no champion yet: the
+    candidates are still trained, the winner is registered as version 1 — and not promoted."""
+    from services.lifecycle import champion_version
+    from services.mlflow_client import make_client
+    from services.retrain import retrain
+
+    monkeypatch.chdir(tmp_path)  # a new experiment's default artifact root is ./mlruns
+    write_log(tmp_path / "log.parquet", shift_from=12)
+    cfg = config('[retrain]\ncandidates = ["logreg", "gbm"]\ntrain_days = 4\neval_days = 2\n')
+    s = settings_for(tmp_path, cfg)
+    with pytest.raises(Refused):
+        retrain(s, "m", as_of="2026-03-14")
+    doc = retrain(s, "m", as_of="2026-03-14", force=True, user="erin")
+    assert doc["forced"] and doc["reason"].startswith("manual retraining by erin")
+    assert doc["champion"] is None and doc["registered_version"] == "1"
+    assert doc["training_window"] == "2026-03-08..2026-03-11" and doc["eval_window"] == "2026-03-12..2026-03-13"
+    client = make_client(s)
+    mv = client.get_model_version("m", "1")
+    assert mv.tags["driftgate.author"] == "erin"
+    assert champion_version(s, client, "m") is None
+    run = client.get_run(mv.run_id)
+    assert run.data.params["features"] == "c,x"  # categorical first, then numeric (build_pipeline)
