@@ -9,12 +9,14 @@ How a decision is made, for one registered model ``M`` (config ``[models.M]``):
    the last ``lookback_windows`` complete windows up to ``as_of`` are evaluated.
 2. Per window:
    * **dataset drift** of the model's ``features`` against the reference window
-     (``reference_window``) — computed by the drift engine (:mod:`services.drift`), never here;
+     (``reference_window``, or the current champion's training window after a promotion) —
+     computed by the drift engine (:func:`services.drift.drift_over_time`), never here;
      the window breaches when ``drift_share >= drift_share_threshold``;
    * **performance** of ``prediction`` vs the delayed ``label`` (``roc_auc`` by default, or
-     ``accuracy``), aggregated by DuckDB over the table (nothing but per-window numbers leaves the
-     query); the window breaches when ``reference - value >= performance_drop_threshold``,
-     where the reference is the champion's performance in the reference window.
+     ``accuracy``) from :func:`services.drift.performance_over_time` (grouped aggregates pushed
+     into DuckDB / the warehouse; nothing but per-window numbers leaves the query); the window
+     breaches when ``reference - value >= performance_drop_threshold``, where the reference is the
+     champion's performance in the reference window.
    A window without rows, or without enough labelled rows, is *no evidence* for that signal —
    never a breach.
 3. Persistence: retraining is due when the most recent ``consecutive_windows`` windows all
