@@ -93,13 +93,11 @@ def mirror_databricks(settings, rec: dict[str, Any]) -> threading.Thread | None:
     def _do():
         try:
             from databricks.sdk import WorkspaceClient
-            from databricks.sdk.service.ml import Stage
-
             db = settings.databricks
             w = WorkspaceClient(host=db.host, token=db.token.get()) if db.host else WorkspaceClient()
             text = format_text(rec)
             if rec.get("action") == "request":
-                w.model_registry.create_transition_request(rec["model"], str(rec["version"]), Stage.PRODUCTION, comment=text)
+                w.model_registry.create_transition_request(rec["model"], str(rec["version"]), "Production", comment=text)
             else:
                 w.model_registry.create_comment(rec["model"], str(rec["version"]), text)
             stats["sent"] += 1

@@ -121,3 +121,47 @@ def test_webhook_notify_and_failure_is_swallowed(tmp_path):
     failed = notify.stats["failed"]
     notify.send(s, rec).join(10)  # nothing listens: swallowed
     assert notify.stats["failed"] == failed + 1
+
+
+def test_audit_url_from_config(tmp_path):
+    shared = tmp_path / "shared" / "audit.db"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[mlflow]\ntracking_uri = "sqlite:///x.db"\n[audit]\nurl = "sqlite:///{shared.as_posix()}"\n')
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
+    audit.append(s, {"at": "2026-01-01T00:00:00Z", "user": "a", "action": "request", "outcome": "done", "model": "m"})
+    assert shared.is_file() and not (tmp_path / "home" / "audit.db").exists()
+    assert audit.latest_id(s) == 1 and audit.recent_records(s)[0]["action"] == "request"
+
+
+class _FakeRegistry:
+    calls: list = []
+
+    def create_comment(self, name, version, comment):
+        self.calls.append(("comment", name, version, comment))
+
+    def create_transition_request(self, name, version, stage, comment=None):
+        self.calls.append(("request", name, version, stage, comment))
+
+
+class _FakeWorkspace:
+    def __init__(self, host=None, token=None):
+        self.model_registry = _FakeRegistry()
+
+
+def test_databricks_mirroring_with_a_fake_workspace(monkeypatch, tmp_path):
+    import databricks.sdk
+
+    monkeypatch.setattr(databricks.sdk, "WorkspaceClient", _FakeWorkspace)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[mlflow]\ntracking_uri = "databricks"\nregistry_uri = "databricks"\n[databricks]\nmirror_registry = true\n')
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "DATABRICKS_HOST": "https://example.invalid",
+                           "DATABRICKS_TOKEN": "dapi-secret"}, config_file=cfg)
+    rec = {"user": "alice", "action": "approve", "outcome": "done", "model": "m", "version": "2", "reason": "promoted"}
+    notify.mirror_databricks(s, rec).join(10)
+    notify.mirror_databricks(s, {**rec, "action": "request", "user": "bob"}).join(10)
+    assert _FakeRegistry.calls[0][:3] == ("comment", "m", "2") and "alice approved m v2" in _FakeRegistry.calls[0][3]
+    assert _FakeRegistry.calls[1][:4] == ("request", "m", "2", "Production")
+    assert notify.mirror_databricks(s, {**rec, "outcome": "refused"}) is None
+    uc = tmp_path / "uc.toml"
+    uc.write_text('[mlflow]\ntracking_uri = "databricks"\nregistry_uri = "databricks-uc"\n[databricks]\nmirror_registry = true\n')
+    assert notify.mirror_databricks(load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=uc), rec) is None
