@@ -206,3 +206,15 @@ def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
     assert champion_version(s, client, "m") is None
     run = client.get_run(mv.run_id)
     assert run.data.params["features"] == "c,x"  # categorical first, then numeric (build_pipeline)
+
+
+def test_cli_mlflow_unreachable_is_one_line_exit_2(tmp_path, capsys):
+    write_log(tmp_path / "log.parquet", shift_from=12)
+    cfg = _config(tmp_path, "unused", "")
+    text = (tmp_path / "driftgate.toml").read_text().replace('tracking_uri = "sqlite:///unused"',
+                                                              'tracking_uri = "http://127.0.0.1:9"')
+    (tmp_path / "driftgate.toml").write_text(text)
+    rc = main(["trigger", "--model", "m", "--config", cfg, "--format", "json", "--as-of", "2026-03-22"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.startswith("error: MLflow cannot be reached") and err.count("\n") == 1
