@@ -33,6 +33,7 @@ from services.sources import Source, Window, open_backend, parse_date, resolve_w
 
 ID_UNIQUE_SHARE = 0.5      # a string column with more distinct values than this share of rows is an id
 ID_MIN_UNIQUE = 50
+LOW_CARDINALITY_INT = 5    # unconfigured integer columns with at most this many values are categorical
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,29 @@ def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[lis
             notes.append(f"{n}: a date/time column, not tested")
         else:
             out.append((n, "categorical"))
-    if not features and out:  # only guess ids when the features were not configured
-        from services.drift.sql import column as col_expr
+    if not features and out:  # only guess when the features were not configured
         from sqlglot import exp
 
+        from services.drift.sql import column as col_expr
         from services.drift.sql import render
+
         cats = [n for n, k in out if k == "categorical"]
-        if cats:
+        ints = [n for n, k in out if k == "numeric" and "INT" in backend.columns[n].upper()]
+        probe = cats + ints
+        if probe:
             q = exp.select(exp.Count(this=exp.Star()),
-                           *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in cats]).from_(backend.table.copy())
+                           *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in probe]
+                           ).from_(backend.table.copy())
             row = backend.execute(render(q, backend.dialect), {})[0]
             rows = int(row[0]) or 1
-            ids = {n for n, u in zip(cats, row[1:]) if int(u) >= ID_MIN_UNIQUE and int(u) / rows > ID_UNIQUE_SHARE}
+            unique = dict(zip(probe, (int(u) for u in row[1:])))
+            ids = {n for n in cats if unique[n] >= ID_MIN_UNIQUE and unique[n] / rows > ID_UNIQUE_SHARE}
             for n in sorted(ids):
-                notes.append(f"{n}: looks like an id ({n} has mostly unique values), excluded")
-            out = [(n, k) for n, k in out if n not in ids]
+                notes.append(f"{n}: looks like an id (mostly unique values), excluded")
+            low = {n for n in ints if unique[n] <= LOW_CARDINALITY_INT}
+            for n in sorted(low):
+                notes.append(f"{n}: integer with {unique[n]} distinct values, tested as categorical")
+            out = [(n, "categorical" if n in low else k) for n, k in out if n not in ids]
     return out, notes
 
 

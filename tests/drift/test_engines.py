@@ -139,3 +139,22 @@ def test_frames_report_equals_file_report(write_pair):
     frames = frames_report(ref, cur)
     assert [f["stats"] for f in frames["features"]] == [f["stats"] for f in files["features"]]
     assert frames["dataset"] == files["dataset"]
+
+
+def test_model_feature_typing_excludes_ids_and_types_low_cardinality_ints(tmp_path):
+    from services.config import load_settings
+    from services.drift.model import model_data
+
+    n = 400
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=n, freq="h"), "request_id": [f"r{i}" for i in range(n)],
+                  "flag": rng.integers(0, 2, n), "amount": rng.normal(size=n), "plan": rng.choice(["a", "b"], n),
+                  "label": rng.integers(0, 2, n)}).to_parquet(tmp_path / "log.parquet")
+    cfg = tmp_path / "driftgate.toml"
+    cfg.write_text('[sources.log]\ntype = "parquet"\npath = "log.parquet"\n'
+                   '[models.m]\nsource = "log"\ntimestamp = "ts"\nlabel = "label"\n')
+    settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=str(cfg))
+    data = model_data(settings, "m")
+    assert dict(data.features) == {"flag": "categorical", "amount": "numeric", "plan": "categorical"}
+    assert any("request_id" in note and "id" in note for note in data.notes)
+    assert any("flag" in note for note in data.notes)
