@@ -44,8 +44,12 @@ def run(args) -> int:
 
     from services.errors import DriftGateError
 
+    import warnings
+
     try:
-        return _run(args)
+        with warnings.catch_warnings():  # stderr stays empty on success (spec)
+            warnings.simplefilter("ignore")
+            return _run(args)
     except DriftGateError:
         raise
     except (duckdb.Error, OSError, ValueError) as exc:
