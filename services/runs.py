@@ -575,7 +575,10 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
                     continue
                 calls += 1
         exp_ids = sorted({r.experiment_id for r in runs.values()})
-        reeval_rows, _ = search_runs_paged(client, exp_ids, f"tags.`{MODEL_VERSION_TAG}` != ''", limit=2000)
+        try:  # re-evaluations are extra information: a server refusing the filter must not hide versions
+            reeval_rows, _ = search_runs_paged(client, exp_ids, f"tags.`{MODEL_VERSION_TAG}` != ''", limit=2000)
+        except BadInput:
+            reeval_rows = []
         calls += 1
     else:
         reeval_rows = []

@@ -1,0 +1,181 @@
+"""Leaderboard and SHAP comparison speed (issue 6 targets).
+
+    python bench/leaderboard_speed.py [--runs 1000] [--metrics 20] [--server]
+
+1. Leaderboard: a retraining parent with ``--runs`` candidate children x ``--metrics`` metrics in a
+   local MLflow store (SQLite, under bench/data/, reused between runs; ``--server`` also measures
+   through a local ``mlflow server``). Counts MLflow calls and times the cold build, a repeat
+   build, and the page's warm render work (ranking table + ranked-bars figure from the cached
+   board). Peer measured in the same run: the naive way, one ``get_run`` per child.
+2. SHAP: mean |SHAP| of two tree models (the demo's GBM and random forest pipelines) on 1,000
+   rows, vs sklearn's permutation importance of the same two models on the same rows.
+
+Targets: warm render < 2 s, cold with a handful of MLflow calls; SHAP of two tree models < 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT / "bench" / "data"
+
+
+class Counting:
+    """Forwards to an MlflowClient and counts the calls made through it."""
+
+    def __init__(self, client):
+        self._client, self.calls = client, 0
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if callable(attr):
+            def wrapped(*a, **k):
+                self.calls += 1
+                return attr(*a, **k)
+            return wrapped
+        return attr
+
+
+def seed_store(uri: str, runs: int, metrics: int) -> str:
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = MlflowClient(uri)
+    name = f"bench-{runs}x{metrics}"
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return name
+    exp_id = client.create_experiment(name, artifact_location=(DATA / "artifacts").as_uri())
+    parent = client.create_run(exp_id, run_name="retraining", tags={"driftgate.trigger": "bench"})
+    pid = parent.info.run_id
+    t0 = time.perf_counter()
+    import random
+
+    rnd = random.Random(0)
+    for i in range(runs):
+        tags = {"mlflow.parentRunId": pid, "mlflow.runName": f"cand-{i:04d}"}
+        if i == 0:
+            tags["driftgate.role"] = "champion"
+        run = client.create_run(exp_id, run_name=f"cand-{i:04d}", tags=tags)
+        ts = int(time.time() * 1000)
+        ms = [Metric(f"m{j:02d}", rnd.random(), ts, 0) for j in range(metrics)]
+        if i % 50 == 7:
+            ms = ms[1:]  # some runs lack the selection metric
+        client.log_batch(run.info.run_id, metrics=ms,
+                         params=[Param("depth", str(rnd.randint(2, 9))), Param("lr", f"{rnd.random():.3f}")],
+                         tags=[RunTag("driftgate.eval_window", "w")])
+        client.set_terminated(run.info.run_id)
+    client.set_terminated(pid)
+    print(f"seeded {runs} runs x {metrics} metrics in {time.perf_counter() - t0:.1f} s")
+    return name
+
+
+def bench_leaderboard(uri: str, experiment: str, label: str) -> None:
+    from mlflow import MlflowClient
+
+    from components.leaderboard_charts import ranked_bars
+    from services.leaderboard import build_leaderboard
+    from services.runs import children_of, get_run
+
+    MlflowClient(uri).search_experiments(max_results=1)  # warm-up
+    client = Counting(MlflowClient(uri))
+    t = time.perf_counter()
+    board = build_leaderboard(client, experiment, "m00")
+    cold = time.perf_counter() - t
+    cold_calls = client.calls
+    client.calls = 0
+    t = time.perf_counter()
+    build_leaderboard(client, experiment, "m00")
+    repeat = time.perf_counter() - t
+    # Warm page render: the board comes from st.cache_data; the page builds the table + figure.
+    t = time.perf_counter()
+    rows = board.table()
+    fig = ranked_bars([{**r, "value": r.get("m00")} for r in rows], "m00")
+    fig.to_json()
+    warm = time.perf_counter() - t
+
+    # Peer: the naive reader, one get_run per child after listing the children's ids.
+    naive = Counting(MlflowClient(uri))
+    t = time.perf_counter()
+    ids = [r.run_id for r in children_of(naive, board.experiment.experiment_id, board.parent.run_id)[0]]
+    for rid in ids:
+        get_run(naive, rid)
+    naive_s = time.perf_counter() - t
+    n = len(board.rows)
+    print(f"[{label}] leaderboard of {n} runs: cold {cold:.2f} s with {cold_calls} MLflow calls; "
+          f"repeat {repeat:.2f} s; warm render (table + figure) {warm:.3f} s")
+    print(f"[{label}] peer (one get_run per run): {naive_s:.2f} s with {naive.calls} calls -> "
+          f"{naive_s / cold:.1f}x slower, {naive.calls / max(cold_calls, 1):.0f}x more calls")
+
+
+def bench_shap(rows: int = 1000) -> None:
+    from sklearn.inspection import permutation_importance
+
+    from services import demo
+    from services.shap_compare import compare_importance, explain
+
+    train = demo.generate_days(62, 68, n=1000)
+    recent = demo.generate_days(69, 71, n=1000).head(rows)
+    X_train = demo._as_model_input(train, demo.CATEGORICAL_FEATURES + demo.NUMERIC_FEATURES)
+    X = demo._as_model_input(recent, demo.CATEGORICAL_FEATURES + demo.NUMERIC_FEATURES)
+    y_train, y = train[demo.LABEL].to_numpy(int), recent[demo.LABEL].to_numpy(int)
+    models = {k: demo.build_pipeline(k).fit(X_train, y_train) for k in ("gbm", "rf")}
+    t = time.perf_counter()
+    imps = {k: explain(m, X, y, k) for k, m in models.items()}
+    compare_importance(imps["gbm"].values, imps["rf"].values)
+    shap_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for m in models.values():
+        permutation_importance(m, X, y, scoring="roc_auc", n_repeats=5, random_state=0)
+    perm_s = time.perf_counter() - t
+    print(f"SHAP comparison of two tree models ({', '.join(i.method for i in imps.values())}) on {len(X)} rows: "
+          f"{shap_s:.2f} s; peer sklearn permutation importance (5 repeats): {perm_s:.2f} s -> ratio {perm_s / shap_s:.1f}x")
+
+
+def start_server(root: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen([str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
+                             "--backend-store-uri", f"sqlite:///{(root / 'leaderboard.db').as_posix()}",
+                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from tests.helpers import wait_http
+
+    wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--metrics", type=int, default=20)
+    ap.add_argument("--server", action="store_true", help="also measure through a local mlflow server")
+    ap.add_argument("--skip-shap", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    DATA.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{(DATA / 'leaderboard.db').as_posix()}"
+    exp = seed_store(uri, args.runs, args.metrics)
+    bench_leaderboard(uri, exp, "sqlite")
+    if args.server:
+        proc, http = start_server(DATA)
+        try:
+            bench_leaderboard(http, exp, "mlflow server")
+        finally:
+            proc.terminate()
+    if not args.skip_shap:
+        bench_shap()
+
+
+if __name__ == "__main__":
+    main()
