@@ -39,22 +39,25 @@ def _isolated_env(tmp_path_factory):
         os.environ["DRIFTGATE_HOME"] = saved_home
 
 
-@pytest.fixture(autouse=True)
-def _restore_mlflow_uris():
-    """``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI; no test may leak it to the next."""
+def _reset_mlflow_uris() -> None:
+    """Back to the session baseline: no MLFLOW_*_URI in the environment, no global URIs."""
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    env = {k: os.environ.get(k) for k in keys}
-    uris = getattr(tracking_utils, "_tracking_uri", None), getattr(registry_utils, "_registry_uri", None)
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(key, None)
+    tracking_utils._tracking_uri = None
+    registry_utils._registry_uri = None
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris():
+    """``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI (also when a fixture "restores" the
+    previous URI), which would turn the app into "configured server" mode. Every test starts and
+    ends at the baseline; tests that want a server say so with monkeypatch.setenv."""
+    _reset_mlflow_uris()
     yield
-    tracking_utils._tracking_uri, registry_utils._registry_uri = uris
-    for k, v in env.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    _reset_mlflow_uris()
 
 
 @pytest.fixture(scope="session")

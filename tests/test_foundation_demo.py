@@ -122,9 +122,9 @@ def test_seeding_is_idempotent_and_detects_half_seeded(tmp_path):
     assert demo.ensure_demo(settings)["seeded_at"] == first["seeded_at"]  # no second seeding
     (tmp_path / "h" / ".seeded.json").unlink()  # as if interrupted before the marker
     again = demo.ensure_demo(settings)
+    assert again["seeded_at"] >= first["seeded_at"] and again["seconds"] > 0
     client = make_client(settings)
     assert len(client.search_model_versions(f"name='{demo.MODEL_NAME}'")) == 3  # redone, not doubled
-    assert again["seconds"] < 60, again["seconds"]
 
 
 def test_cli_demo_refuses_configured_server_and_help_lists_commands(tmp_path):
