@@ -175,6 +175,12 @@ class Backend:
 _VIEW = "driftgate_source"
 
 
+def configure_duckdb(con) -> None:
+    """UTC calendar windows; no progress bar (DuckDB draws it on stdout, which must stay JSON)."""
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+
+
 def _duck_types(con, view: str) -> dict[str, str]:
     rel = con.table(view)
     return {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
@@ -211,7 +217,7 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
             raise NotFound(f"no such DuckDB file: {source.path}")
         try:
             con = duckdb.connect(source.path, read_only=True)
-            con.execute("SET TimeZone = 'UTC'")
+            configure_duckdb(con)
         except duckdb.Error as exc:
             raise BadInput(f"cannot open DuckDB file {Path(source.path).name}: {type(exc).__name__}") from None
         try:
@@ -229,8 +235,7 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
 
     con = duckdb.connect()
     try:
-        con.execute("SET threads TO " + str(max(1, min(os.cpu_count() or 1, 8))))
-        con.execute("SET TimeZone = 'UTC'")
+        configure_duckdb(con)
         _register_file_source(con, source)
         yield Backend("duckdb", con, exp.to_table(_VIEW), _duck_types(con, _VIEW))
     finally:

@@ -448,7 +448,10 @@ def frames_report(reference, current, *, engine: str = "memory", policy: Policy 
     import duckdb
     from sqlglot import exp
 
+    from services.sources import configure_duckdb
+
     con = duckdb.connect()
+    configure_duckdb(con)
     try:
         backends = []
         for view, data in (("driftgate_ref", reference), ("driftgate_cur", current)):

@@ -158,3 +158,12 @@ def test_model_feature_typing_excludes_ids_and_types_low_cardinality_ints(tmp_pa
     assert dict(data.features) == {"flag": "categorical", "amount": "numeric", "plan": "categorical"}
     assert any("request_id" in note and "id" in note for note in data.notes)
     assert any("flag" in note for note in data.notes)
+
+
+def test_duckdb_connections_never_draw_a_progress_bar_on_stdout(write_pair):
+    from services.sources import open_backend
+
+    rp, _ = write_pair(synthetic(10, 1), synthetic(10, 2))
+    with open_backend(Source("parquet", str(rp))) as b:
+        assert b.conn.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+        assert b.conn.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "UTC"
