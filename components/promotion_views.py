@@ -73,10 +73,11 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
     by_id = {v.version: v for v in versions}
     choice = st.selectbox(
         "Version", ids, index=ids.index(default), key="dg_promo_version",
-        format_func=lambda i: f"v{i} · {by_id[i].state} · by {by_id[i].created_by or 'unknown'}",
+        format_func=lambda i: f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(by_id[i].created_at or '')[:10]}",
     )
     if st.query_params.get("version") != choice:
         st.query_params["version"] = choice
+    st.caption(f"State: **{by_id[choice].state}** · stage {by_id[choice].stage} · aliases {', '.join(by_id[choice].aliases) or '-'}")
     return by_id[choice]
 
 
@@ -100,15 +101,13 @@ def checklist(result: GateResult, view: VersionView | None = None) -> None:
     )
     for c in result.checks:
         kind = "required" if c.required else "advisory"
-        with st.container(border=True):
-            st.markdown(f"{_ICON.get(c.status, '')} **{md(c.name)}** · `{c.status}` · {kind}")
-            st.text(c.detail)
-            if c.evidence:
-                links = [v for k, v in c.evidence.items() if k.endswith("link") and v]
-                for link in links:
-                    st.markdown(f"[open run in MLflow]({link})")
-                with st.expander("evidence"):
-                    st.json(c.evidence, expanded=False)
+        st.markdown(f"{_ICON.get(c.status, '')} **{md(c.name)}** · `{c.status}` · {kind}")
+        st.text(c.detail)
+        for key, link in c.evidence.items():
+            if key.endswith("link") and link:
+                st.markdown(f"[open {md(key.replace('_link', '').replace('_', ' '))} in MLflow]({link})")
+    with st.expander("Evidence (all checks, JSON)"):
+        st.json({c.name: c.evidence for c in result.checks}, expanded=1)
 
 
 # -- decisions ----------------------------------------------------------------------------------------
@@ -126,26 +125,19 @@ def approve_permission(settings, user: str | None, view: VersionView, result: Ga
     return True, f"{user} may approve v{view.version}"
 
 
-def before_after(view: VersionView, state: RegistryState, lifecycle: str) -> list[str]:
-    """Exactly what approving ``view`` changes, in words."""
-    old = state.champion
-    lines = [f"champion: v{old or '-'} → v{view.version}"]
-    if lifecycle == "stages":
-        lines.append(f"v{view.version}: stage {view.stage} → Production")
-        if old:
-            lines.append(f"v{old}: stage Production → Archived (kept as the rollback target)")
-    else:
-        lines.append(f"alias champion: v{old or '-'} → v{view.version}")
-        if old:
-            lines.append(f"alias previous: v{state.previous or '-'} → v{old} (the rollback target)")
-    lines.append(f"v{view.version} tagged driftgate.decision = approved")
-    return lines
+def before_after(ctx, model: str, action: str, version: str | None = None) -> list[str]:
+    """Exactly what the decision changes (from the plan the transition will run)."""
+    try:
+        return approvals.preview(ctx.settings, ctx.client, model, action, version, ctx.user or "you")
+    except DriftGateError as exc:
+        return [f"cannot preview: {exc}"]
 
 
 @st.dialog("Confirm approval", on_dismiss=_close_dialog)
 def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, shown: str | None) -> None:
     st.markdown(f"Promote **{md(model)} v{view.version}** (author {md(view.created_by or 'unknown')}) to champion?")
-    for line in before_after(view, state, ctx.settings.lifecycle):
+    st.caption("What will change (before → after):")
+    for line in before_after(ctx, model, "approve", view.version):
         st.text(line)
     comment = st.text_area("Comment (optional)", max_chars=COMMENT_MAX, key="dg_approve_comment")
     c1, c2 = st.columns(2)
@@ -166,8 +158,9 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
 @st.dialog("Confirm rollback", on_dismiss=_close_dialog)
 def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -> None:
     st.markdown(f"Roll **{md(model)}** back to its previous champion?")
-    st.text(f"champion: v{state.champion or '-'} → v{state.previous}")
-    st.text(f"v{state.champion} tagged driftgate.decision = rolled_back; no rollback target afterwards")
+    st.caption("What will change (before → after):")
+    for line in before_after(ctx, model, "rollback"):
+        st.text(line)
     comment = st.text_area("Why (required)", max_chars=COMMENT_MAX, key="dg_rollback_comment")
     if st.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:

@@ -390,6 +390,30 @@ def request_review(settings, model: str, version: object, user: str | None, comm
     return {k: x for k, x in rec.items() if k != "txn"}
 
 
+def preview(settings, client, model: str, action: str, version: object | None = None, user: str = "you") -> list[str]:
+    """Exactly which registry writes ``action`` would make now, in words (for confirm dialogs).
+
+    Built from the same plan the transition runs; decision tags are summarised in one line."""
+    lc = make_lifecycle(settings, _client(settings, client), model)
+    state = lc.state()
+    at = utc_now()
+    if action == "approve":
+        v = normalise_version(version)
+        steps = lc.promote_plan(v, user, at, None)
+        head = f"champion: v{state.champion or '-'} → v{v}"
+    elif action == "rollback":
+        steps = lc.rollback_plan(user, at, None)
+        head = f"champion: v{state.champion or '-'} → v{state.previous}"
+    else:
+        raise BadInput(f"no preview for {action!r}")
+    writes = [s.name for s in steps if not s.name.startswith(("tag ", "untag "))]
+    tagged = sorted({s.name.split()[1] for s in steps if s.name.startswith(("tag ", "untag "))})
+    lines = [head] + writes
+    if tagged:
+        lines.append(f"decision tags written on {', '.join(tagged)} (driftgate.decision, …)")
+    return lines
+
+
 def decision_options(settings, client, model: str, version: object | None, user: str | None) -> dict[str, Any]:
     """What ``user`` may do on the page: {"approve": Permission-like dict, "reject": ..., "rollback": ...}.
 
