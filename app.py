@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.overview import render_audit, render_model_overview
+from components.overview import render_audit, render_drift_verdict, render_model_overview
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
-from services.overview import model_overview, recent_audit
+from services.overview import drift_verdict, model_overview, recent_audit
 
 ctx = page_shell("Overview")
 st.caption("Champion per model, the latest drift-triggered retraining, candidates awaiting a decision "
@@ -20,10 +20,20 @@ def _overview(tracking_uri: str, registry_uri: str, lifecycle: str, model: str):
     return model_overview(ctx.client, ctx.settings, model)
 
 
+@st.cache_data(ttl=300, max_entries=32, show_spinner="Checking the latest window for drift…")
+def _verdict(tracking_uri: str, model: str, config: str):
+    return drift_verdict(ctx.settings, ctx.client, model)
+
+
 if ctx.mlflow_ok and ctx.model:
     try:
         render_model_overview(_overview(ctx.settings.tracking_uri, ctx.settings.registry_uri,
                                         ctx.settings.lifecycle, ctx.model))
+    except DriftGateError as exc:
+        show_error(exc)
+    try:
+        render_drift_verdict(_verdict(ctx.settings.tracking_uri, ctx.model,
+                                      repr(ctx.settings.model(ctx.model))), ctx.model)
     except DriftGateError as exc:
         show_error(exc)
     render_trigger_panel(ctx)

@@ -60,6 +60,24 @@ def render_model_overview(ov: ModelOverview) -> None:
             st.caption("No open candidates.")
 
 
+def render_drift_verdict(verdict: dict[str, Any] | None, model: str) -> None:
+    st.markdown("**Latest drift verdict**")
+    if verdict is None:
+        st.caption("No scoring log configured for this model (`[models.<name>] source`).")
+        return
+    share = f"{verdict['drift_share']:.0%} of {verdict['total_features']} features drifted"
+    window = f"{verdict['current']} vs reference {verdict['reference']}"
+    if verdict["drifted"]:
+        st.error(f"Dataset drift: {share} ({', '.join(verdict['drifted_features'])}) · {window}",
+                 icon=":material/warning:")
+    elif verdict["drifted_features"]:
+        st.warning(f"No dataset drift, but {share} ({', '.join(verdict['drifted_features'])}) · {window}")
+    else:
+        st.success(f"No drift: {share} · {window}", icon=":material/check_circle:")
+    st.page_link("pages/drift.py", label="Open in Drift", icon=":material/arrow_forward:",
+                 query_params={"model": model})
+
+
 def render_audit(records: list[dict[str, Any]]) -> None:
     st.markdown("**Recent decisions (audit log)**")
     if not records:

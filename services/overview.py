@@ -150,6 +150,25 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
                          latest_retraining=retraining, description=model.description or "")
 
 
+def drift_verdict(settings: Settings, client: MlflowClient, name: str) -> dict[str, Any] | None:
+    """The latest dataset drift verdict of the model's scoring log (reference window vs the most
+    recent window), or None when the model has no configured data source."""
+    if not settings.model(name).get("source"):
+        return None
+    from services.drift.model import model_drift_report
+
+    report = model_drift_report(settings, name, client=client)
+    return {
+        "drifted": report["dataset"]["drifted"],
+        "drift_share": report["dataset"]["drift_share"],
+        "weighted_drift_share": report["dataset"].get("weighted_drift_share"),
+        "drifted_features": [f["feature"] for f in report["features"] if f["drifted"]],
+        "total_features": report["dataset"]["total_features"],
+        "reference": report["reference"].get("window"),
+        "current": report["current"].get("window"),
+    }
+
+
 def _quote(value: str) -> str:
     """Escape a value for an MLflow search filter string literal."""
     return value.replace("\\", "\\\\").replace("'", "\\'")

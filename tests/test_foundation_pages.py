@@ -29,6 +29,9 @@ def test_overview_reads_the_registry(demo_settings):
     assert metrics["Candidates awaiting a decision"] == "2"
     text = " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
     assert "Trigger: drift" in text and "4 child runs" in text
+    verdict = [e.value for e in at.error if e.value.startswith("Dataset drift")]
+    assert len(verdict) == 1 and "50% of 6 features drifted" in verdict[0]
+    assert "monthly_charges, contract, payment_method" in verdict[0]
     candidates = at.dataframe[0].value
     assert list(candidates["version"]) == ["2", "3"] and set(candidates["author"]) == {"bob"}
 
