@@ -110,6 +110,15 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def _stop(proc: subprocess.Popen, log) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real ``mlflow server`` on 127.0.0.1 with its own SQLite store; yields its URI."""
@@ -127,12 +136,7 @@ def mlflow_server(tmp_path_factory):
         wait_http(f"{uri}/health", timeout=120, proc=proc)
         yield uri
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc, log)
 
 
 @pytest.fixture
@@ -161,12 +165,7 @@ def streamlit_server(tmp_path):
 
     yield start
     for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc, log)
 
 
 @pytest.fixture(scope="session")
