@@ -17,6 +17,7 @@ databricks-sql-connector's native parameters).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,11 +72,19 @@ def render(expression: exp.Expression, dialect: str) -> str:
     if dialect not in DIALECTS:
         raise BadInput(f"unknown SQL dialect {dialect!r}")
     sql = expression.sql(dialect=dialect)
-    try:  # validity check: the statement must parse back in its own dialect
+    if dialect != "duckdb":  # DuckDB parses (and rejects) it itself a moment later, in-process
+        _validate(sql, dialect)
+    return sql
+
+
+@functools.lru_cache(maxsize=256)
+def _validate(sql: str, dialect: str) -> None:
+    """The statement must parse back in its own dialect (cached: the same shapes recur, values
+    travel as parameters so the text repeats)."""
+    try:
         sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError as exc:  # pragma: no cover - a builder bug, not user input
         raise RuntimeError(f"internal error: generated SQL does not parse ({exc.__class__.__name__})") from None
-    return sql
 
 
 # -- expressions ---------------------------------------------------------------------------------
@@ -205,10 +214,17 @@ _GRID_T = "LIST_TRANSFORM(RANGE(0, {G} + 1), LAMBDA k : __s[GREATEST(1, CAST(CEI
 _H = "((LENGTH(__s) - 1) * {p})"
 _QC_T = ("__s[CAST(FLOOR({H}) AS BIGINT) + 1] + ({H} - FLOOR({H})) * "
          "(__s[LEAST(CAST(FLOOR({H}) AS BIGINT) + 2, LENGTH(__s))] - __s[CAST(FLOOR({H}) AS BIGINT) + 1])")
+# numpy's linear interpolation at every p of a list, in one lambda
+_DECILES_T = "LIST_TRANSFORM({P}, LAMBDA p : " + _QC_T.format(H=_H.format(p="p")) + ")"
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_template(template: str) -> exp.Expression:
+    return sqlglot.parse_one(template, read="duckdb")
 
 
 def _tmpl(template: str, s_name: str) -> exp.Expression:
-    tree = sqlglot.parse_one(template, read="duckdb")
+    tree = _parsed_template(template).copy()
     return tree.transform(lambda n: exp.column(s_name, quoted=True)
                           if isinstance(n, exp.Column) and n.name == "__s" else n)
 
@@ -243,7 +259,7 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
         fields: list[exp.Expression] = [exp.column(f"c{i}_{k}", quoted=True) for k in range(5)]
         fields += [_tmpl(_qc(0.5), sname), exp.column(f"c{i}_6", quoted=True), _tmpl(_GRID_T.format(G=size), sname)]
         if spec.deciles:
-            fields.append(exp.Array(expressions=[_tmpl(_qc(p), sname) for p in DECILES]))
+            fields.append(_tmpl(_DECILES_T.format(P="[" + ", ".join(repr(float(p)) for p in DECILES) + "]"), sname))
         for j, edge in enumerate(spec.edges or ()):
             key = f"e{i}_{j}"
             params[key] = float(edge)
