@@ -388,18 +388,19 @@ class _Logged:
     metrics: dict[str, float]
 
 
-def log_candidate_run(client, experiment_id: str, *, name: str, start: date, start_day: int,
-                      pipeline, kind: str, train: pd.DataFrame, evalset: pd.DataFrame,
+def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: str, train: pd.DataFrame, evalset: pd.DataFrame,
                       numeric: list[str], categorical: list[str], tags: dict[str, str],
                       parent_run_id: str | None = None, log_model: bool = True,
                       history: bool = True, duration_s: int = 240,
-                      extra_artifacts: dict[str, Any] | None = None) -> _Logged:
+                      extra_artifacts: dict[str, Any] | None = None, start: date | None = None,
+                      start_day: int = 0, start_ms: int | None = None) -> _Logged:
     """Fit (unless already fitted), evaluate and log one run the way every DriftGate run is logged.
 
     Shared by the demo seeding and the retraining workflow: params, metrics (``roc_auc``,
     ``accuracy``, ``f1``, ``brier``, ``log_loss``), a ``val_roc_auc`` history for boosting models,
     lineage tags, ``eval/predictions.parquet`` (row_id, y_true, y_score) and the model with its
-    input signature (cloudpickle, so it always loads back).
+    input signature (cloudpickle, so it always loads back). The run starts at ``start_ms`` (epoch
+    ms), or at 09:00 UTC of ``start`` + ``start_day`` days (the demo's simulated calendar).
     """
     import mlflow
     from mlflow.entities import Metric, Param
@@ -416,7 +417,9 @@ def log_candidate_run(client, experiment_id: str, *, name: str, start: date, sta
     score = pipeline.predict_proba(x_eval)[:, 1]
     metrics = evaluation_metrics(y_eval, score)
 
-    t0 = _ms(day_date(start, start_day))
+    if start_ms is None and start is None:
+        raise ValueError("log_candidate_run needs start_ms or start")
+    t0 = start_ms if start_ms is not None else _ms(day_date(start, start_day))
     all_tags = {"mlflow.runName": name, **tags}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id

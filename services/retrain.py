@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 import logging
 import os
 import subprocess
@@ -264,14 +263,8 @@ def retrain(
     # Run times: "now", or the simulated now of a demo log that already holds later days.
     now = dt.datetime.now(UTC)
     started = max(now, decision.as_of)
-    supports_ms = "start_ms" in inspect.signature(demo.log_candidate_run).parameters
-    if supports_ms:
-        child_time: dict[str, Any] = {"start_ms": int(started.timestamp() * 1000) + 1000}
-        parent_ms = int(started.timestamp() * 1000)
-    else:  # log_candidate_run starts children at 09:00 UTC of a day: keep the parent before them
-        day = started.date() if started.hour >= 9 else started.date() - dt.timedelta(days=1)
-        child_time = {"start": day, "start_day": 0}
-        parent_ms = int(dt.datetime.combine(day, dt.time(9), tzinfo=UTC).timestamp() * 1000) - 60_000
+    parent_ms = int(started.timestamp() * 1000)
+    child_time: dict[str, Any] = {"start_ms": parent_ms + 1000}
     source_ref = _source_ref(settings, spec)
     lineage = {
         "driftgate.training_data": f"{source_ref} {spec.timestamp} {train_window}",
