@@ -119,15 +119,19 @@ def test_bad_input(store):
         build_leaderboard(client, logged.experiment, "")
 
 
-def test_deleted_run_is_not_found(sqlite_client, sqlite_runs):
-    from tests.leaderboard.conftest import log_nested_runs
-
-    logged = log_nested_runs(sqlite_runs.tracking_uri, artifact_location=None)
-    sqlite_client.delete_run(logged.children["gbm"])
+def test_deleted_run_is_not_found(sqlite_client, sqlite_runs, tmp_path):
+    exp = sqlite_client.create_experiment("with-deleted", artifact_location=(tmp_path / "a").as_uri())
+    parent = sqlite_client.create_run(exp, run_name="retraining").info.run_id
+    kids = {}
+    for name, v in (("keep", 0.7), ("gone", 0.9)):
+        rid = sqlite_client.create_run(exp, run_name=name, tags={"mlflow.parentRunId": parent}).info.run_id
+        sqlite_client.log_metric(rid, "roc_auc", v)
+        kids[name] = rid
+    sqlite_client.delete_run(kids["gone"])
     with pytest.raises(NotFound, match="deleted"):
-        get_run(sqlite_client, logged.children["gbm"])
-    board = build_leaderboard(sqlite_client, logged.experiment, "roc_auc")
-    assert "gbm" not in [r.run.run_name for r in board.rows]
+        get_run(sqlite_client, kids["gone"])
+    board = build_leaderboard(sqlite_client, "with-deleted", "roc_auc")
+    assert [r.run.run_name for r in board.rows] == ["keep"]
 
 
 def test_unreachable_server_is_one_line_unavailable(monkeypatch):
