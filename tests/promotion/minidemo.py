@@ -30,19 +30,19 @@ def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return X, y
 
 
-def build(home: Path, tracking_uri: str | None = None) -> str:
+def build(home: Path, tracking_uri: str | None = None, model: str = MODEL) -> str:
     """Seed the store; returns the tracking URI used."""
     import mlflow
 
     prev_t, prev_r = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     try:
-        return _build(home, tracking_uri)
+        return _build(home, tracking_uri, model)
     finally:
         mlflow.set_tracking_uri(prev_t)
         mlflow.set_registry_uri(prev_r)
 
 
-def _build(home: Path, tracking_uri: str | None) -> str:
+def _build(home: Path, tracking_uri: str | None, MODEL: str) -> str:  # noqa: N803
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
@@ -53,7 +53,7 @@ def _build(home: Path, tracking_uri: str | None) -> str:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    exp_id = client.create_experiment("churn_classifier", artifact_location=(home / "artifacts").as_uri())
+    exp_id = client.create_experiment(f"{MODEL}-experiment", artifact_location=(home / "artifacts").as_uri())
     X, y = _frame(200, 0)
 
     def log_model(run_id: str, cols: list[str]):
@@ -77,7 +77,7 @@ def _build(home: Path, tracking_uri: str | None) -> str:
                     {"roc_auc": 0.80, "brier": 0.15})
     info1 = log_model(champ_run, FEATURES)
     client.create_registered_model(MODEL)
-    v1 = client.create_model_version(MODEL, info1.model_uri, run_id=champ_run, tags={"driftgate.author": "alice"})
+    v1 = client.create_model_version(MODEL, info1.model_uri, run_id=champ_run, tags={"driftgate.author": "alice"}, model_id=info1.model_id)
     client.transition_model_version_stage(MODEL, v1.version, "Production")
     client.set_registered_model_alias(MODEL, "champion", v1.version)
 
@@ -87,9 +87,9 @@ def _build(home: Path, tracking_uri: str | None) -> str:
         {"roc_auc": 0.70, "brier": 0.20}, parent)
     r2 = run("gbm_recent", {**win, **lineage}, {"roc_auc": 0.78, "brier": 0.19}, parent)
     info2 = log_model(r2, FEATURES)
-    client.create_model_version(MODEL, info2.model_uri, run_id=r2, tags={"driftgate.author": "bob"})
+    client.create_model_version(MODEL, info2.model_uri, run_id=r2, tags={"driftgate.author": "bob"}, model_id=info2.model_id)
     run("rf_recent", {**win, **lineage}, {"roc_auc": 0.75, "brier": 0.19}, parent)
     r3 = run("logreg_stale", {**win, **lineage}, {"roc_auc": 0.66, "brier": 0.22}, parent)
     info3 = log_model(r3, FEATURES[:-1])
-    client.create_model_version(MODEL, info3.model_uri, run_id=r3, tags={"driftgate.author": "bob"})
+    client.create_model_version(MODEL, info3.model_uri, run_id=r3, tags={"driftgate.author": "bob"}, model_id=info3.model_id)
     return uri
