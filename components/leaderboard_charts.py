@@ -127,8 +127,9 @@ def pareto_scatter(rows: Sequence[dict[str, Any]], x: str, y: str, x_higher: boo
         ))
     if len(front) >= 1:
         fig.add_trace(go.Scatter(
-            x=[pts[i][0] for i in front], y=[pts[i][1] for i in front], mode="lines", name="Pareto front",
+            x=[pts[i][0] for i in front], y=[pts[i][1] for i in front], mode="lines+markers", name="Pareto front",
             line=dict(color="#f59e0b", dash="dot", width=2), hoverinfo="skip",
+            marker=dict(symbol="circle-open", size=22, color="#f59e0b", line=dict(width=2)),
         ))
     fig.update_layout(
         title=f"{y} vs {x} (front: {'higher' if x_higher else 'lower'} {x}, {'higher' if y_higher else 'lower'} {y})",

@@ -90,7 +90,8 @@ with t_scatter:
     cx, cy = st.columns(2)
     x = cx.selectbox("x", mkeys, index=mkeys.index(metric))
     others = [k for k in mkeys if k != x] or mkeys
-    y = cy.selectbox("y", others, index=0)
+    y_default = next((g for g in board.guard_metrics if g in others and lower_is_better_default(g)), others[0])
+    y = cy.selectbox("y", others, index=others.index(y_default))
     runs_by_id = {r.run.run_id: r for r in board.rows}
     pts = [{**r, x: runs_by_id[r["run_id"]].run.metric(x), y: runs_by_id[r["run_id"]].run.metric(y)} for r in rows]
     x_hi = not lower if x == metric else not lower_is_better_default(x)
