@@ -130,3 +130,22 @@ def test_candidate_vs_champion_for_a_version(client):
     assert stale["baseline_run"] == doc["baseline_run"]
     champ = compare_version_to_champion(client, demo.MODEL_NAME, "1")
     assert champ["baseline_run"] is None and not champ["like_for_like"]  # training run has no parent
+
+
+def test_shap_importance_logged_with_the_run_is_used(demo_copy, sample):
+    client = make_client(demo_copy)
+    run_id = client.get_model_version(demo.MODEL_NAME, "2").run_id
+    # Written into the copy's local artifact store directly: MLflow caches artifact repositories by
+    # run id per process, and the copy's run ids are the shared demo's, so log_dict would write there.
+    from urllib.parse import urlparse
+    import json
+    from pathlib import Path
+
+    root = Path(urlparse(client.get_run(run_id).info.artifact_uri).path)
+    assert str(demo_copy.home) in str(root)
+    (root / "shap").mkdir()
+    (root / "shap" / "importance.json").write_text(json.dumps({"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25}))
+    comp = compare_versions(client, demo_copy, demo.MODEL_NAME, "2", "1", sample=sample)
+    assert comp.candidate.method == "artifact" and "shap/importance.json" in comp.candidate.message
+    assert comp.candidate.values == {"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25}
+    assert comp.champion.method == "tree_shap"
