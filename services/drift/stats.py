@@ -48,9 +48,13 @@ def wasserstein_normed(ref: np.ndarray, cur: np.ndarray) -> float | None:
         return 0.0 if np.all(cur == ref[0]) else None
     std = float(np.std(ref, ddof=0))
     if std == 0.0 or not math.isfinite(std):  # under/overflow of tiny/huge values: same ratio, rescaled
-        scale = float(np.max(np.abs(np.concatenate([ref, cur]))))
-        ref, cur, std = ref / scale, cur / scale, float(np.std(ref / scale, ddof=0))
-    return float(sstats.wasserstein_distance(ref, cur)) / std
+        scale = float(np.max(np.abs(ref)))
+        with np.errstate(over="ignore"):
+            ref, cur = ref / scale, cur / scale
+        std = float(np.std(ref, ddof=0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(sstats.wasserstein_distance(ref, cur)) / std
+    return value if math.isfinite(value) else math.inf  # astronomically far from a tiny-spread reference
 
 
 # -- binning -------------------------------------------------------------------------------------
