@@ -352,23 +352,36 @@ def pick_winner(children: Iterable[RunRow], metric: str | None, greater_is_bette
 def group_retraining(
     runs: Sequence[RunRow], metric: str | None = None, greater_is_better: bool = True
 ) -> tuple[list[ParentRun], list[RunRow]]:
-    """Group runs into parents (runs with children present) and standalone runs.
+    """Group runs into retraining (parent) runs and standalone runs.
 
-    Parents come most recent first. Children whose parent is not in ``runs`` (deleted or outside
-    the read limit) are reported as standalone runs so they are never dropped silently.
+    A retraining run is a *top-level* run with children present: with deeper nesting (e.g. an
+    autologged ``GridSearchCV`` candidate whose trials are its own children) the candidates are
+    the top-level run's direct children and the trials stay inside their candidate. Parents come
+    most recent first. Children whose parent is not in ``runs`` (deleted or outside the read
+    limit) are reported as standalone runs so they are never dropped silently.
     """
     by_id = {r.run_id: r for r in runs}
     kids: dict[str, list[RunRow]] = {}
     for r in runs:
         if r.parent_run_id and r.parent_run_id in by_id:
             kids.setdefault(r.parent_run_id, []).append(r)
+
+    def top(r: RunRow) -> RunRow:
+        seen = set()
+        while r.parent_run_id in by_id and r.run_id not in seen:
+            seen.add(r.run_id)
+            r = by_id[r.parent_run_id]  # type: ignore[index]
+        return r
+
     parents = []
     for pid, children in kids.items():
+        if by_id[pid].parent_run_id in by_id:
+            continue  # a nested parent (e.g. a grid search inside a candidate), not a retraining run
         children.sort(key=lambda c: (c.start_time or datetime.min.replace(tzinfo=timezone.utc), c.run_name))
         parents.append(ParentRun(by_id[pid], tuple(children), pick_winner(children, metric, greater_is_better), metric))
     parents.sort(key=lambda p: p.run.start_time or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
-    grouped = set(kids) | {c.run_id for p in parents for c in p.children}
-    standalone = [r for r in runs if r.run_id not in grouped]
+    tops = {p.run.run_id for p in parents}
+    standalone = [r for r in runs if r.run_id not in tops and top(r).run_id not in tops]
     return parents, standalone
 
 

@@ -221,3 +221,36 @@ def test_rank_rows_properties(values, champion_at, greater):
     assert sum(r.is_champion for r in rows) == (1 if champion_at is not None and champion_at < len(values) else 0)
     nulls = [i for i, r in enumerate(rows) if r.value is None]
     assert nulls == list(range(len(rows) - len(nulls), len(rows)))  # missing values last
+
+
+def test_nested_grid_search_candidates(sqlite_runs, tmp_path):
+    """Autologged GridSearchCV inside a retraining run: candidates are the parent's direct children."""
+    import mlflow
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.tree import DecisionTreeClassifier
+
+    from tests.leaderboard.conftest import make_data
+
+    X, y = make_data(200)
+    old = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(sqlite_runs.tracking_uri)
+    try:
+        exp_id = mlflow.create_experiment("grid-nested", artifact_location=(tmp_path / "a").as_uri())
+        mlflow.sklearn.autolog(log_models=False, silent=True, max_tuning_runs=3, log_datasets=False)
+        with mlflow.start_run(experiment_id=exp_id, run_name="retraining"):
+            with mlflow.start_run(experiment_id=exp_id, run_name="grid", nested=True):
+                GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3]}, cv=2, scoring="roc_auc").fit(X, y)
+                mlflow.log_metric("roc_auc", 0.8)
+            with mlflow.start_run(experiment_id=exp_id, run_name="plain", nested=True):
+                mlflow.log_metric("roc_auc", 0.7)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+        mlflow.set_tracking_uri(old)
+    client = MlflowClient(sqlite_runs.tracking_uri)
+    all_runs, _ = search_runs_paged(client, [exp_id])
+    assert len(all_runs) == 6  # retraining, grid, 3 autologged trials, plain
+    board = build_leaderboard(client, "grid-nested", "roc_auc")
+    assert board.parent.run_name == "retraining"
+    assert [r.run.run_name for r in board.rows] == ["grid", "plain"]
+    view = retraining_runs(client, "grid-nested")
+    assert [p.run.run_name for p in view.parents] == ["retraining"] and not view.standalone
