@@ -7,6 +7,7 @@ import streamlit as st
 from components.overview import render_audit, render_drift_verdict, render_model_overview
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
+from services import audit
 from services.errors import DriftGateError
 from services.overview import drift_verdict, model_overview, recent_audit
 
@@ -16,7 +17,8 @@ st.caption("Champion per model, the latest drift-triggered retraining, candidate
 
 
 @st.cache_data(ttl=20, max_entries=32, show_spinner="Reading the registry…")
-def _overview(tracking_uri: str, registry_uri: str, lifecycle: str, model: str):
+def _overview(tracking_uri: str, registry_uri: str, lifecycle: str, model: str, audit_id: int):
+    # audit_id (the newest audit record) changes with every decision: no stale champion after one.
     return model_overview(ctx.client, ctx.settings, model)
 
 
@@ -28,7 +30,7 @@ def _verdict(tracking_uri: str, model: str, config: str):
 if ctx.mlflow_ok and ctx.model:
     try:
         render_model_overview(_overview(ctx.settings.tracking_uri, ctx.settings.registry_uri,
-                                        ctx.settings.lifecycle, ctx.model))
+                                        ctx.settings.lifecycle, ctx.model, audit.latest_id(ctx.settings)))
     except DriftGateError as exc:
         show_error(exc)
     try:

@@ -47,12 +47,13 @@ def render_model_overview(ov: ModelOverview) -> None:
     with right:
         st.markdown("**Candidates awaiting a decision**")
         if ov.candidates:
-            frame = pd.DataFrame(ov.candidates)[["version", "author", "created", "description"]]
+            frame = pd.DataFrame(ov.candidates)[["version", "author", "created", "stage", "aliases"]]
             st.dataframe(frame, hide_index=True, width="stretch", column_config={
                 "version": st.column_config.TextColumn("Version", width="small"),
                 "author": st.column_config.TextColumn("Author"),
                 "created": st.column_config.TextColumn("Registered"),
-                "description": st.column_config.TextColumn("Description", width="large"),
+                "stage": st.column_config.TextColumn("Stage", width="small"),
+                "aliases": st.column_config.TextColumn("Aliases", width="small"),
             })
             st.page_link("pages/promotions.py", label="Review in Promotions", icon=":material/arrow_forward:",
                          query_params={"model": ov.name, "version": ov.candidates[-1]["version"]})

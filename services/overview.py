@@ -1,9 +1,9 @@
 """What the Overview page shows, read from MLflow (and the audit log), never hard-coded.
 
 Per registered model: the champion (version, since when, key metrics), the latest retraining run
-(parent run with children and its trigger reason), candidates awaiting a decision. A bounded number
-of MLflow calls per model: the model itself, the champion version, its run, one version search and
-one run search.
+(parent run with children and its trigger reason), candidates awaiting a decision (version states
+from the lifecycle adapter, stages or aliases). A bounded number of MLflow calls per model: the
+model, one version listing, the champion's run and one run search.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from mlflow.exceptions import MlflowException
 
 from services.config import Settings
 from services.errors import DriftGateError, NotFound
-from services.mlflow_client import normalise_version, unavailable
+from services.mlflow_client import unavailable
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
-CLOSED_STATUSES = {"rejected", "archived", "previous", "champion"}
 
 
 @dataclass
@@ -59,18 +58,6 @@ def _when(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def champion_version(client: MlflowClient, name: str, lifecycle: str, model=None) -> Any | None:
-    """The champion ModelVersion: alias ``champion`` (aliases) or stage Production (stages)."""
-    if lifecycle == "aliases":
-        try:
-            return client.get_model_version_by_alias(name, "champion")
-        except MlflowException:
-            return None
-    model = model or client.get_registered_model(name)
-    prod = [v for v in (model.latest_versions or []) if v.current_stage == "Production"]
-    return max(prod, key=lambda v: int(v.version)) if prod else None
-
-
 def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion_run) -> str | None:
     exp_name = settings.model(name).get("experiment")
     if exp_name:
@@ -100,54 +87,55 @@ def latest_retraining_run(client: MlflowClient, experiment_id: str) -> Retrainin
 
 
 def model_overview(client: MlflowClient, settings: Settings, name: str) -> ModelOverview:
+    """Champion, candidates and latest retraining run of ``name`` under the configured lifecycle."""
+    from services.lifecycle import make_lifecycle
+
+    lifecycle = make_lifecycle(settings, client, name)
     try:
         model = client.get_registered_model(name)
+        views = lifecycle.versions()
+    except DriftGateError:
+        raise
     except MlflowException as exc:
-        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower():
+        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
             raise NotFound(f"registered model {name!r} not found") from None
         raise unavailable(settings, exc) from None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - network and server errors
         raise unavailable(settings, exc) from None
 
-    lifecycle = settings.lifecycle
-    champ_mv = champion_version(client, name, lifecycle, model)
     champion = None
     champ_run = None
-    if champ_mv is not None:
-        if champ_mv.run_id:
+    champ_view = next((v for v in views if v.state == "champion"), None)
+    if champ_view is not None:
+        if champ_view.run_id:
             try:
-                champ_run = client.get_run(champ_mv.run_id)
+                champ_run = client.get_run(champ_view.run_id)
             except MlflowException:
                 champ_run = None
         metrics = {k: v for k, v in (champ_run.data.metrics.items() if champ_run else []) if k in KEY_METRICS}
-        tags = champ_mv.tags or {}
         champion = Champion(
-            version=normalise_version(champ_mv.version),
-            since=tags.get("driftgate.champion_since") or _when(champ_mv.last_updated_timestamp),
-            run_id=champ_mv.run_id, metrics=metrics,
-            author=tags.get("driftgate.author") or (champ_run.data.tags.get("mlflow.user") if champ_run else None),
+            version=champ_view.version,
+            since=champ_view.tags.get("driftgate.champion_since") or champ_view.created_at,
+            run_id=champ_view.run_id, metrics=metrics, author=champ_view.created_by,
         )
-
-    candidates = []
-    for mv in client.search_model_versions(f"name = '{_quote(name)}'", max_results=200):
-        version = normalise_version(mv.version)
-        tags = mv.tags or {}
-        status = tags.get("driftgate.status", "candidate")
-        if champion and version == champion.version:
-            continue
-        if status in CLOSED_STATUSES or mv.current_stage in ("Archived", "Production"):
-            continue
-        candidates.append({
-            "version": version, "author": tags.get("driftgate.author"), "status": status,
-            "created": _when(mv.creation_timestamp), "run_id": mv.run_id,
-            "description": mv.description or "",
-        })
-    candidates.sort(key=lambda c: int(c["version"]))
-
+    candidates = [
+        {"version": v.version, "author": v.created_by, "created": _when_iso(v.created_at),
+         "stage": v.stage, "aliases": ", ".join(v.aliases)}
+        for v in views if v.state == "candidate"
+    ]
     exp_id = _experiment_id(client, settings, name, champ_run)
     retraining = latest_retraining_run(client, exp_id) if exp_id else None
-    return ModelOverview(name=name, lifecycle=lifecycle, champion=champion, candidates=candidates,
+    return ModelOverview(name=name, lifecycle=settings.lifecycle, champion=champion, candidates=candidates,
                          latest_retraining=retraining, description=model.description or "")
+
+
+def _when_iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return value
 
 
 def drift_verdict(settings: Settings, client: MlflowClient, name: str) -> dict[str, Any] | None:
@@ -169,19 +157,8 @@ def drift_verdict(settings: Settings, client: MlflowClient, name: str) -> dict[s
     }
 
 
-def _quote(value: str) -> str:
-    """Escape a value for an MLflow search filter string literal."""
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
 def recent_audit(settings: Settings, model: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
-    """Recent audit records (newest first) from the audit store; [] before any decision."""
-    try:
-        from services import audit
-    except ImportError:  # the audit store arrives with the promotion gate
-        return []
-    try:
-        records = audit.recent_records(settings, model=model, limit=limit)
-    except DriftGateError:
-        raise
-    return sorted(records, key=lambda r: r.get("at") or "", reverse=True)[:limit]
+    """Recent audit records, newest first; [] before any decision."""
+    from services import audit
+
+    return list(reversed(audit.recent_records(settings, model=model, limit=limit)))
