@@ -192,10 +192,12 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
             vals = arr[np.isfinite(arr)]
             _check_numeric(name, side, vals.size, infinite)
             edges = ref_f.edges if ref_f else S.decile_edges(vals)
+            grid = S.quantile_grid(vals)
+            points = S.cdf_points(grid) if ref_f is None else list(ref_f.points)
             out[name] = FeatureProfile(
                 name, kind, rows, int(vals.size), S.numeric_summary(vals, rows), edges=list(edges),
-                bins=S.bin_counts(vals, edges), grid=S.quantile_grid(vals),
-                values=vals)
+                bins=S.bin_counts(vals, edges), grid=grid, values=vals, points=points,
+                cdf=S.cumulative_at(np.sort(vals), points) if points else [])
         else:
             obj = np.asarray(np.ma.getdata(col), dtype=object)[~np.ma.getmaskarray(col)]
             keep = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in obj], dtype=bool)
@@ -218,8 +220,11 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     profile per window from the same grouped queries."""
     numeric = [n for n, k in features if k == "numeric"]
     cats = [n for n, k in features if k == "categorical"]
+    duck = backend.dialect == "duckdb"
     specs = [NumericSpec(n, edges=tuple(reference.features[n].edges) if reference else None,
-                         deciles=reference is None) for n in numeric]
+                         deciles=reference is None,
+                         points=tuple(reference.features[n].points)
+                         if reference and duck and reference.features[n].cdf else None) for n in numeric]
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     sql, params = numeric_query(backend.table, backend.dialect, specs, ts=ts, start=bounds[0], end=bounds[1],
@@ -249,15 +254,18 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
         for n in numeric:
             d = windows[None]["numeric"][n]
             _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
-        edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])))
+        edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])),
+                                  points=tuple(S.cdf_points(windows[None]["numeric"][n]["grid"])) if duck else None)
                       for n in numeric]
         sql, params = numeric_query(backend.table, backend.dialect, edge_specs, ts=ts, start=bounds[0],
                                     end=bounds[1], only_bins=True)
         (row,) = backend.execute(sql, params)
-        _, _, per = decode_numeric(row, edge_specs, grouped=False, only_bins=True)
+        _, _, per = decode_numeric(row, edge_specs, grouped=False, only_bins=True, sorted_lists=duck)
         for spec, d in zip(edge_specs, per):
             windows[None]["numeric"][spec.name]["edges"] = list(spec.edges)
             windows[None]["numeric"][spec.name]["cumulative"] = d["cumulative"]
+            windows[None]["numeric"][spec.name]["points"] = list(spec.points or [])
+            windows[None]["numeric"][spec.name]["cdf"] = d.get("cdf", [])
     results = []
     for w, doc in windows.items():
         rows = doc["rows"]
@@ -273,8 +281,11 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                 summary = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0,
                            "mean": S._f(d["mean"]), "std": S._f(d["std"]), "min": S._f(d["min"]),
                            "median": S._f(d["median"]), "max": S._f(d["max"])}
+                points = list(ref_f.points) if ref_f else d.get("points", [])
                 feats[name] = FeatureProfile(name, kind, rows, count, summary, edges=edges,
-                                             bins=S.counts_from_cumulative(d["cumulative"], count), grid=d["grid"])
+                                             bins=S.counts_from_cumulative(d["cumulative"], count), grid=d["grid"],
+                                             points=points if d.get("cdf") else [], cdf=d.get("cdf", []),
+                                             tails=d.get("tails", []))
             else:
                 counts = doc["counts"][name]
                 count = int(sum(counts.values()))
@@ -304,6 +315,14 @@ def feature_stats(ref: FeatureProfile, cur: FeatureProfile) -> tuple[dict[str, d
         if exact:
             ks_s, ks_p = S.ks(ref.values, cur.values)
             w = S.wasserstein_normed(ref.values, cur.values)
+        elif ref.cdf and cur.cdf and len(ref.cdf) == len(cur.cdf) and cur.tails:
+            rs, cs = ref.summary, cur.summary
+            ks_s, ks_p = S.ks_from_cdf(ref.cdf, cur.cdf, ref.count, cur.count)
+            if (rs["std"] or 0.0) == 0.0:  # constant reference rule
+                w = 0.0 if (cs["min"] == rs["min"] and cs["max"] == rs["max"]) else None
+            else:
+                w = S.wasserstein_from_cdf(ref.points, ref.cdf, cur.cdf, ref.count, cur.count,
+                                           cur.tails[0], cur.tails[1], rs["std"])
         else:
             ks_s, ks_p = S.ks_from_grids(ref.grid, cur.grid, ref.count, cur.count)
             rs, cs = ref.summary, cur.summary

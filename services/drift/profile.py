@@ -34,13 +34,17 @@ class FeatureProfile:
     bins: list[int] = field(default_factory=list)        # numeric: counts over edges (len(edges)+1)
     grid: list[float] = field(default_factory=list)      # numeric: discrete quantiles at k/G
     counts: dict[str, int] = field(default_factory=dict)  # categorical: category -> count
+    points: list[float] = field(default_factory=list)    # numeric: reference CDF evaluation points
+    cdf: list[int] = field(default_factory=list)         # numeric: count of values <= each point
+    tails: list[float] = field(default_factory=list)     # current: [sum (p0 - x)+, sum (x - pN)+]
     values: np.ndarray | None = None                     # memory engine only (exact statistics)
 
     def to_json(self) -> dict[str, Any]:
         doc = {"name": self.name, "kind": self.kind, "rows": self.rows, "count": self.count,
                "summary": self.summary}
         if self.kind == "numeric":
-            doc.update(edges=self.edges, bins=self.bins, grid=self.grid)
+            doc.update(edges=self.edges, bins=self.bins, grid=self.grid, points=self.points, cdf=self.cdf,
+                       tails=self.tails)
         else:
             doc["counts"] = self.counts
         return doc
@@ -50,7 +54,9 @@ class FeatureProfile:
         return cls(name=doc["name"], kind=doc["kind"], rows=int(doc["rows"]), count=int(doc["count"]),
                    summary=dict(doc["summary"]), edges=[float(x) for x in doc.get("edges", [])],
                    bins=[int(x) for x in doc.get("bins", [])], grid=[float(x) for x in doc.get("grid", [])],
-                   counts={str(k): int(v) for k, v in doc.get("counts", {}).items()})
+                   counts={str(k): int(v) for k, v in doc.get("counts", {}).items()},
+                   points=[float(x) for x in doc.get("points", [])], cdf=[int(x) for x in doc.get("cdf", [])],
+                   tails=[float(x) for x in doc.get("tails", [])])
 
 
 @dataclass

@@ -150,6 +150,7 @@ class NumericSpec:
     name: str
     edges: tuple[float, ...] | None = None   # reference edges -> cumulative counts at them
     deciles: bool = False                    # compute the decile edges (reference side)
+    points: tuple[float, ...] | None = None  # DuckDB: counts at these points (HISTOGRAM) instead of a grid
 
 
 NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
@@ -200,6 +201,9 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
             key = f"e{i}_{j}"
             params[key] = float(edge)
             fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))))
+        if only_bins and spec.points and dialect == "duckdb":
+            params[f"h{i}"] = [float(p) for p in spec.points]
+            fields.append(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]))
         select.extend(exp.alias_(f, f"c{i}_{k}", quoted=True) for k, f in enumerate(fields))
     q = exp.select(*select).from_(inner.subquery("src"))
     if group_by:
@@ -245,6 +249,37 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
         sname = f"s{i}"
+        if spec.points:  # current window against a reference: counts at its points, no sort
+            params[f"h{i}"] = [float(p) for p in spec.points]
+            params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
+            zero = exp.Literal.number(0)
+            mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
+                    exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
+                    exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
+                    exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
+                    exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
+                    exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
+                               f"c{i}_5", quoted=True),
+                    exp.alias_(exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
+                               f"c{i}_6", quoted=True),
+                    exp.alias_(exp.null(), f"c{i}_7", quoted=True)]
+            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(8)]
+            for j, edge in enumerate(spec.edges or ()):
+                key = f"e{i}_{j}"
+                params[key] = float(edge)
+                mid.append(exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))),
+                                      f"c{i}_e{j}", quoted=True))
+                fields.append(exp.column(f"c{i}_e{j}", quoted=True))
+            mid += [exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]),
+                               f"c{i}_h", quoted=True),
+                    exp.alias_(exp.Sum(this=exp.Greatest(this=exp.Sub(this=_param(f"lo{i}"), expression=v.copy()),
+                                                         expressions=[zero.copy()])), f"c{i}_lo", quoted=True),
+                    exp.alias_(exp.Sum(this=exp.Greatest(this=exp.Sub(this=v.copy(), expression=_param(f"hi{i}")),
+                                                         expressions=[zero.copy()])), f"c{i}_hi", quoted=True)]
+            fields += [exp.column(f"c{i}_h", quoted=True), exp.column(f"c{i}_lo", quoted=True),
+                       exp.column(f"c{i}_hi", quoted=True)]
+            out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
+            continue
         mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                 exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
                 exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
@@ -289,8 +324,12 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
     for spec in specs:
         if only_bins:
             n_edges = len(spec.edges or ())
-            out.append({"cumulative": [int(x or 0) for x in row[pos:pos + n_edges]]})
+            d = {"cumulative": [int(x or 0) for x in row[pos:pos + n_edges]]}
             pos += n_edges
+            if spec.points and sorted_lists:
+                d["cdf"] = _cdf(row[pos], spec.points)
+                pos += 1
+            out.append(d)
             continue
         d = dict(zip(NUMERIC_FIELDS, row[pos:pos + len(NUMERIC_FIELDS)]))
         pos += len(NUMERIC_FIELDS)
@@ -303,8 +342,22 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
         n_edges = len(spec.edges or ())
         d["cumulative"] = [int(x or 0) for x in row[pos:pos + n_edges]]
         pos += n_edges
+        if spec.points and sorted_lists:
+            d["cdf"] = _cdf(row[pos], spec.points)
+            d["tails"] = [float(row[pos + 1] or 0.0), float(row[pos + 2] or 0.0)]
+            pos += 3
         out.append(d)
     return window, rows, out
+
+
+def _cdf(hist: Any, points: Sequence[float]) -> list[int]:
+    """Cumulative counts <= each point from DuckDB's HISTOGRAM(x, points) map ((prev, p] buckets)."""
+    hist = dict(hist or {})
+    out, running = [], 0
+    for p in points:
+        running += int(hist.get(p, 0) or 0)
+        out.append(running)
+    return out
 
 
 def _floats(values: Any) -> list[float]:

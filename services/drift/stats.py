@@ -157,6 +157,46 @@ def wasserstein_from_grids(ref_grid: Sequence[float], cur_grid: Sequence[float],
     return w / ref_std
 
 
+# -- ks / wasserstein from exact counts at the reference's grid points (DuckDB current windows) --
+def cdf_points(grid: Sequence[float]) -> list[float]:
+    """Evaluation points: every distinct grid value g and the double just below it (g^-), so
+    both F(g) and F(g^-) are known; between consecutive points each side's CDF moves by at most
+    ~1/G (reference) — the KS statistic at the points is within ~1/G below the exact one."""
+    g = np.unique(np.asarray(grid, dtype=float))
+    if g.size == 0:
+        return []
+    return [float(x) for x in np.unique(np.concatenate([g, np.nextafter(g, -np.inf)]))]
+
+
+def cumulative_at(sorted_values: np.ndarray, points: Sequence[float]) -> list[int]:
+    return [int(c) for c in np.searchsorted(sorted_values, np.asarray(points, dtype=float), side="right")]
+
+
+def ks_from_cdf(ref_le: Sequence[int], cur_le: Sequence[int], n_ref: int, n_cur: int) -> tuple[float, float]:
+    """KS statistic as the largest CDF gap at the points (a lower bound within ~1/G of the exact
+    one), p-value as scipy's ``ks_2samp(method="asymp")``: ``kstwo.sf(d, round(n*m/(n+m)))``."""
+    fr = np.asarray(ref_le, dtype=float) / n_ref
+    fc = np.asarray(cur_le, dtype=float) / n_cur
+    d = float(np.max(np.abs(fr - fc))) if fr.size else 0.0
+    d = max(d, float(fc[0]) if fc.size else 0.0, float(1.0 - fc[-1]) if fc.size else 0.0)
+    en = round(n_ref * n_cur / (n_ref + n_cur))
+    return d, min(max(float(sstats.kstwo.sf(d, max(int(en), 1))), 0.0), 1.0)
+
+
+def wasserstein_from_cdf(points: Sequence[float], ref_le: Sequence[int], cur_le: Sequence[int], n_ref: int,
+                         n_cur: int, cur_below: float, cur_above: float, ref_std: float) -> float | None:
+    """W1 = integral of |F_ref - F_cur| (trapezoid between the points) plus the current's exact
+    tails outside the reference's range (``cur_below`` = sum of (p0 - x)+, ``cur_above`` = sum of
+    (x - pN)+, both from SQL), divided by the reference std."""
+    x = np.asarray(points, dtype=float)
+    gap = np.abs(np.asarray(ref_le, dtype=float) / n_ref - np.asarray(cur_le, dtype=float) / n_cur)
+    inner = float(np.sum((gap[1:] + gap[:-1]) / 2.0 * np.diff(x))) if x.size > 1 else 0.0
+    w = inner + (cur_below + cur_above) / n_cur
+    if ref_std == 0.0:
+        return 0.0 if w == 0.0 else None
+    return w / ref_std
+
+
 # -- multiple testing ----------------------------------------------------------------------------
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     if not p_values:

@@ -123,7 +123,10 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(warehouse):
     for r, l in zip(remote["features"], local["features"]):
         assert r["feature"] == l["feature"] and r["drifted"] == l["drifted"]
         for test, v in l["stats"].items():
-            assert r["stats"][test]["statistic"] == pytest.approx(v["statistic"], rel=1e-9, abs=1e-12)
+            # binned statistics are exact on both; KS/Wasserstein sketches differ per engine
+            # (Databricks: discrete-quantile grids; DuckDB: counts at the reference's points)
+            tol = {"ks": 0.01, "wasserstein": 0.02}.get(test, 1e-9)
+            assert r["stats"][test]["statistic"] == pytest.approx(v["statistic"], abs=tol), test
     assert [f["feature"] for f in remote["features"] if f["drifted"]] == ["amount"]
     assert "dapi-secret" not in repr(remote)
 
