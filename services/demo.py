@@ -175,7 +175,7 @@ def demo_config(home: Path) -> dict[str, Any]:
                 "categorical": list(CATEGORICAL_FEATURES),
                 "selection_metric": "roc_auc",
                 "greater_is_better": True,
-                "guard_metrics": {"brier": 0.01},
+                "guard_metrics": {"brier": 0.01, "log_loss": 0.02},
                 "reference_window": gt["reference_window"],
             }
         },

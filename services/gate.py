@@ -85,8 +85,12 @@ def gate_config(settings, model: str) -> dict[str, Any]:
                 cfg[key] = {**cfg[key], **value}
             elif key in DEFAULTS or key in ("approval_tag",):
                 cfg[key] = value
-        # ``guard_metrics = {brier = 0.01}``: metric -> tolerance (direction from the name).
-        for name, tol in (layer.get("guard_metrics") or {}).items():
+        # ``guard_metrics = {brier = 0.01}``: metric -> tolerance (direction from the name);
+        # a plain list (``["brier"]``) means no tolerance.
+        guards = layer.get("guard_metrics") or {}
+        if isinstance(guards, (list, tuple)):
+            guards = {str(name): 0.0 for name in guards}
+        for name, tol in guards.items():
             cfg["guards"][name] = tol if isinstance(tol, dict) else {"tolerance": float(tol), "greater_is_better": not _lower_is_better(name)}
     if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.section("gate") if settings else {}):
         cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]

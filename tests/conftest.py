@@ -102,7 +102,19 @@ def demo_copy(demo_home, tmp_path, monkeypatch):
     """A private, mutable copy of the seeded demo workspace; DRIFTGATE_HOME points at it."""
     home = copy_workspace(demo_home, tmp_path / "home")
     monkeypatch.setenv("DRIFTGATE_HOME", str(home))
-    return load_settings(env={"DRIFTGATE_HOME": str(home)})
+    _forget_artifact_repos()  # the copy has the same run ids as the shared workspace
+    yield load_settings(env={"DRIFTGATE_HOME": str(home)})
+    _forget_artifact_repos()
+
+
+def _forget_artifact_repos() -> None:
+    """MLflow caches artifact repositories per run id for the whole process; a copied workspace
+    shares run ids with the original, so without this its artifact writes land in the original."""
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    cache = getattr(tracking_utils, "_artifact_repos_cache", None)
+    if cache is not None:
+        cache.clear()
 
 
 def _bin(name: str) -> str:

@@ -19,7 +19,7 @@ def test_config_layers(demo_copy):
 [gate]
 min_improvement = 0.02
 approvals_required = 2
-[gate.guards.log_loss]
+[gate.guards.accuracy]
 tolerance = 0.05
 [models.churn_classifier.gate]
 min_improvement = 0.03
@@ -32,7 +32,7 @@ max = 0.1
     assert cfg["approvals_required"] == 2
     assert cfg["selection_metric"] == "roc_auc" and cfg["greater_is_better"] is True  # [models.x]
     assert cfg["guards"]["brier"] == {"tolerance": 0.01, "greater_is_better": False}  # demo guard_metrics
-    assert cfg["guards"]["log_loss"] == {"tolerance": 0.05}
+    assert cfg["guards"]["accuracy"] == {"tolerance": 0.05}
     assert "lineage_complete" not in cfg["required"]
     assert cfg["limits"] == {"calibration_error": {"max": 0.1}}
     assert gate_config(settings_with(demo_copy.home), "other")["min_improvement"] == DEFAULTS["min_improvement"]
