@@ -184,6 +184,8 @@ def model_drift_report(settings, model: str, *, reference: Window | None = None,
     if importance is None and client is not None and not targets:
         importance = champion_importance(client, settings, model)
     policy = Policy.from_settings(settings, importance=_importance(settings, model, importance))
+    if reference is None and data.reference.empty_filter and data.reference_version is None and client is not None:
+        reference = champion_training_window(client, settings, model, data.timestamp)
     ref = reference_profile(settings, model, window=reference, features=feats, data=data, progress=progress)
     cur_window = current or current_window(settings, data)
     source = data.source.at_version(current_version) if current_version is not None else data.source
@@ -254,14 +256,33 @@ def _importance(settings, model: str, importance) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in dict(cfg).items()} if cfg else None
 
 
+def _champion_version(client, settings, model: str):
+    if settings.lifecycle == "stages":
+        versions = [v for v in client.search_model_versions(f"name='{model}'") if v.current_stage == "Production"]
+        return versions[0] if versions else None
+    return client.get_model_version_by_alias(model, "champion")
+
+
+def champion_training_window(client, settings, model: str, timestamp: str | None) -> Window | None:
+    """The champion's training window from its run's lineage tag ``driftgate.training_window``
+    (``"YYYY-MM-DD..YYYY-MM-DD"``), used when no ``reference_window`` is configured."""
+    try:
+        mv = _champion_version(client, settings, model)
+        if mv is None or not mv.run_id:
+            return None
+        text = client.get_run(mv.run_id).data.tags.get("driftgate.training_window", "")
+        start, _, end = str(text).partition("..")
+        if not (start and end):
+            return None
+        return Window(timestamp=timestamp, start=parse_date(start), end=parse_date(end))
+    except Exception:  # noqa: BLE001 - lineage is optional; the caller falls back to all rows
+        return None
+
+
 def champion_importance(client, settings, model: str) -> dict[str, float] | None:
     """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None."""
     try:
-        if settings.lifecycle == "stages":
-            versions = [v for v in client.search_model_versions(f"name='{model}'") if v.current_stage == "Production"]
-            mv = versions[0] if versions else None
-        else:
-            mv = client.get_model_version_by_alias(model, "champion")
+        mv = _champion_version(client, settings, model)
         if mv is None or not mv.run_id:
             return None
         import tempfile

@@ -91,3 +91,18 @@ def test_binned_auc_matches_sklearn(demo_settings):
     got = _perf(buckets)
     assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=0.002)
     assert got["accuracy"] == pytest.approx(((s >= 0.5) == (y == 1)).mean())
+
+
+def test_reference_defaults_to_the_champions_training_window(demo_settings):
+    from services.drift.model import champion_training_window
+    from services.mlflow_client import make_client
+
+    client = make_client(demo_settings)
+    gt = demo.ground_truth(demo_settings.home)
+    window = champion_training_window(client, demo_settings, demo.MODEL_NAME, demo.TIMESTAMP)
+    assert window is not None
+    assert (window.start.isoformat(), window.end.isoformat()) == (gt["reference_window"]["start"],
+                                                                  gt["reference_window"]["end"])
+    report = model_drift_report(demo_settings, demo.MODEL_NAME, client=client)
+    assert report["dataset"]["weighted_drift_share"] is not None  # champion's logged importances
+    assert 0.0 < report["dataset"]["weighted_drift_share"] < 1.0
