@@ -212,7 +212,7 @@ def generate_day(day: int, n: int = ROWS_PER_DAY, seed: int = SEED, stream: int 
         logit = (-1.0 + 1.2 * m2m - 0.8 * two_year - 0.035 * (tenure - 30)
                  + 0.02 * (charges - 65) + 0.15 * (calls - 1.5))
     else:
-        logit = (-0.6 + 0.3 * m2m - 0.01 * (tenure - 30) + 0.005 * (charges - 65)
+        logit = (-0.1 + 0.3 * m2m - 0.01 * (tenure - 30) + 0.005 * (charges - 65)
                  + 0.9 * (calls - 1.5) + 0.8 * e_check)
     label = (rng.random(n) < _sigmoid(logit)).astype("int64")
     return pd.DataFrame({

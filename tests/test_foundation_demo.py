@@ -149,3 +149,17 @@ def test_ground_truth_dates(demo_settings):
     assert set(gt["drifted_features"]) == {"monthly_charges", "contract", "payment_method"}
     assert demo_settings.model(demo.MODEL_NAME)["reference_window"] == gt["reference_window"]
     json.dumps(gt)
+
+
+def test_label_and_prediction_drift_only_after_the_shift(demo_settings):
+    """The documented label drift (from day 60) is found by the drift engine, and not before."""
+    from services.drift.model import model_drift_report
+    from services.sources import Window
+
+    start = __import__("datetime").date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
+    after = model_drift_report(demo_settings, demo.MODEL_NAME, targets=True)
+    assert {f["feature"]: f["drifted"] for f in after["features"]} == {"prediction": True, "label": True}
+    before = model_drift_report(
+        demo_settings, demo.MODEL_NAME, targets=True,
+        current=Window(timestamp=demo.TIMESTAMP, start=demo.day_date(start, 50), end=demo.day_date(start, 56)))
+    assert {f["feature"]: f["drifted"] for f in before["features"]} == {"prediction": False, "label": False}
