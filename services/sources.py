@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from services.errors import BadInput, NotFound, Unavailable
 
@@ -155,6 +155,14 @@ class Backend:
     conn: Any
     table: Any                   # sqlglot exp.Table
     columns: dict[str, str]      # name -> SQL type (upper case)
+    # DuckDB: a new connection to the same database that sees the same table (``None``: queries
+    # run one after another on ``conn``). Used to run column groups concurrently: DuckDB scans one
+    # Parquet row group with one thread, and a query's holistic aggregates finalize on one thread.
+    cursor: Callable[[], Any] | None = None
+
+    @property
+    def parallelism(self) -> int:
+        return max(1, min(os.cpu_count() or 1, 8)) if self.cursor is not None else 1
 
     def execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         if self.dialect == "duckdb":
@@ -165,6 +173,23 @@ class Backend:
             return [tuple(r) for r in cur.fetchall()]
         finally:
             cur.close()
+
+    def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
+        """Results of several statements, in order; concurrently on cursors when available
+        (DuckDB releases the GIL while a query runs)."""
+        if len(queries) <= 1 or self.cursor is None:
+            return [self.execute(sql, params) for sql, params in queries]
+        from concurrent.futures import ThreadPoolExecutor
+
+        def run(query: tuple[str, dict[str, Any]]) -> list[tuple]:
+            con = self.cursor()
+            try:
+                return con.execute(query[0], query[1]).fetchall()
+            finally:
+                con.close()
+
+        with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+            return list(pool.map(run, queries))
 
     def is_numeric(self, column: str) -> bool:
         t = self.columns[column].upper()
@@ -228,7 +253,7 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
                 columns = {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
             except duckdb.Error:
                 raise NotFound(f"no table {source.table!r} in {Path(source.path).name}") from None
-            yield Backend("duckdb", con, table, columns)
+            yield Backend("duckdb", con, table, columns, cursor=lambda: _cursor(con))
         finally:
             con.close()
         return
@@ -236,13 +261,27 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
     con = duckdb.connect()
     try:
         configure_duckdb(con)
-        _register_file_source(con, source)
-        yield Backend("duckdb", con, exp.to_table(_VIEW), _duck_types(con, _VIEW))
+        dataset = _register_file_source(con, source)
+        cursor = None
+        if source.type != "csv":  # columnar: a column group reads only its columns
+            cursor = (lambda: _cursor(con, dataset))
+        yield Backend("duckdb", con, exp.to_table(_VIEW), _duck_types(con, _VIEW), cursor=cursor)
     finally:
         con.close()
 
 
-def _register_file_source(con, source: Source) -> None:
+def _cursor(con, dataset=None):
+    """A connection to ``con``'s database with the same settings (views are shared; a registered
+    Arrow dataset is connection-local, so it is registered again)."""
+    cur = con.cursor()
+    configure_duckdb(cur)
+    if dataset is not None:
+        cur.register(_VIEW, dataset)
+    return cur
+
+
+def _register_file_source(con, source: Source):
+    """Create the source view on ``con``; returns the Arrow dataset for Delta tables (else None)."""
     import duckdb
 
     path = source.path or ""
@@ -263,11 +302,13 @@ def _register_file_source(con, source: Source) -> None:
                 raise BadInput(f"cannot open Delta table {Path(path).name}"
                                + (f" at version {source.version}" if source.version is not None else "")
                                + f": {type(exc).__name__}") from None
-            con.register(_VIEW, dt.to_pyarrow_dataset())
-            return
+            dataset = dt.to_pyarrow_dataset()
+            con.register(_VIEW, dataset)
+            return dataset
         else:
             raise BadInput(f"unsupported source type {source.type!r}")
         rel.create_view(_VIEW)
+        return None
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise BadInput(f"unreadable {source.type} source {Path(path).name}: {first}") from None

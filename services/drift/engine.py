@@ -227,12 +227,8 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                          if reference and duck and reference.features[n].cdf else None) for n in numeric]
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
-    sql, params = numeric_query(backend.table, backend.dialect, specs, ts=ts, start=bounds[0], end=bounds[1],
-                                group_by=group_by)
-    rows_out = backend.execute(sql, params)
     windows: dict[Any, dict[str, Any]] = {}
-    for row in rows_out:
-        w, rows, per = decode_numeric(row, specs, grouped=bool(group_by), sorted_lists=backend.dialect == "duckdb")
+    for w, rows, per in _numeric_pass(backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by):
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
@@ -254,13 +250,15 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
         for n in numeric:
             d = windows[None]["numeric"][n]
             _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
+        # CDF evaluation points: the (sampled) quantile grid plus the exact min and max, so the
+        # reference has no mass outside them; the counts at the points are exact.
         edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])),
-                                  points=tuple(S.cdf_points(windows[None]["numeric"][n]["grid"])) if duck else None)
+                                  points=tuple(S.cdf_points(list(windows[None]["numeric"][n]["grid"])
+                                                            + [windows[None]["numeric"][n]["min"],
+                                                               windows[None]["numeric"][n]["max"]]))
+                                  if duck else None)
                       for n in numeric]
-        sql, params = numeric_query(backend.table, backend.dialect, edge_specs, ts=ts, start=bounds[0],
-                                    end=bounds[1], only_bins=True)
-        (row,) = backend.execute(sql, params)
-        _, _, per = decode_numeric(row, edge_specs, grouped=False, only_bins=True, sorted_lists=duck)
+        ((_, _, per),) = _numeric_pass(backend, edge_specs, ts=ts, start=bounds[0], end=bounds[1], only_bins=True)
         for spec, d in zip(edge_specs, per):
             windows[None]["numeric"][spec.name]["edges"] = list(spec.edges)
             windows[None]["numeric"][spec.name]["cumulative"] = d["cumulative"]
@@ -299,6 +297,29 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     if group_by:
         return results
     return results[0][1]
+
+
+def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: bool = False,
+                  **window) -> list[tuple[Any, int, list[dict]]]:
+    """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
+    same statement is built for every dialect; on DuckDB the columns are split into groups run
+    concurrently (one statement per group, each reading only its columns)."""
+    parts = max(1, min(backend.parallelism, len(specs)))
+    size = -(-len(specs) // parts) if specs else 0
+    groups = [list(specs[k:k + size]) for k in range(0, len(specs), size)] if specs else [[]]
+    queries = [numeric_query(backend.table, backend.dialect, g, only_bins=only_bins, **window) for g in groups]
+    grouped = bool(window.get("group_by"))
+    merged: dict[Any, tuple[int, list[dict]]] = {}
+    order: list[Any] = []
+    for g, result in zip(groups, backend.execute_many(queries)):
+        for row in result:
+            w, rows, per = decode_numeric(row, g, grouped=grouped, only_bins=only_bins,
+                                          sorted_lists=backend.dialect == "duckdb")
+            if w not in merged:
+                merged[w] = (rows, [])
+                order.append(w)
+            merged[w][1].extend(per)
+    return [(w, merged[w][0], merged[w][1]) for w in order]
 
 
 # -- comparison ----------------------------------------------------------------------------------

@@ -211,30 +211,11 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
     return render(q, dialect), params
 
 
-# DuckDB: one sort per column (LIST_SORT of the column's values) serves the quantile grid, the
-# median and the deciles (numpy's linear interpolation) — far cheaper than QUANTILE_DISC with a thousand probabilities. Templates hold only internal names
-# and constants; ``__s`` is replaced by the sorted-list column node.
-_GRID_T = "LIST_TRANSFORM(RANGE(0, {G} + 1), LAMBDA k : __s[GREATEST(1, CAST(CEIL(k * LENGTH(__s) / {G}) AS BIGINT))])"
-_H = "((LENGTH(__s) - 1) * {p})"
-_QC_T = ("__s[CAST(FLOOR({H}) AS BIGINT) + 1] + ({H} - FLOOR({H})) * "
-         "(__s[LEAST(CAST(FLOOR({H}) AS BIGINT) + 2, LENGTH(__s))] - __s[CAST(FLOOR({H}) AS BIGINT) + 1])")
-# numpy's linear interpolation at every p of a list, in one lambda
-_DECILES_T = "LIST_TRANSFORM({P}, LAMBDA p : " + _QC_T.format(H=_H.format(p="p")) + ")"
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed_template(template: str) -> exp.Expression:
-    return sqlglot.parse_one(template, read="duckdb")
-
-
-def _tmpl(template: str, s_name: str) -> exp.Expression:
-    tree = _parsed_template(template).copy()
-    return tree.transform(lambda n: exp.column(s_name, quoted=True)
-                          if isinstance(n, exp.Column) and n.name == "__s" else n)
-
-
-def _qc(p: float) -> str:
-    return _QC_T.format(H=_H.format(p=repr(float(p))))
+# DuckDB reference profiles: exact deciles (numpy's linear interpolation; the median is the 5th)
+# from one QUANTILE_CONT per column, and the quantile grid (only used to choose the points where
+# the CDFs are then counted exactly) from a reservoir sample — no full sort of any column, and
+# every column's aggregates run in the same parallel scan.
+GRID_SAMPLE = 16384
 
 
 def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> tuple[str, dict]:
@@ -248,11 +229,9 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     out.append(exp.column("rows", quoted=True))
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
-        sname = f"s{i}"
         if spec.points:  # current window against a reference: counts at its points, no sort
             params[f"h{i}"] = [float(p) for p in spec.points]
             params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
-            zero = exp.Literal.number(0)
             mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                     exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
                     exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
@@ -272,14 +251,18 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                 fields.append(exp.column(f"c{i}_e{j}", quoted=True))
             mid += [exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]),
                                f"c{i}_h", quoted=True),
-                    exp.alias_(exp.Sum(this=exp.Greatest(this=exp.Sub(this=_param(f"lo{i}"), expression=v.copy()),
-                                                         expressions=[zero.copy()])), f"c{i}_lo", quoted=True),
-                    exp.alias_(exp.Sum(this=exp.Greatest(this=exp.Sub(this=v.copy(), expression=_param(f"hi{i}")),
-                                                         expressions=[zero.copy()])), f"c{i}_hi", quoted=True)]
+                    # exact tails outside the reference's range: SUM(lo - x) over x < lo, SUM(x - hi) over x > hi
+                    exp.alias_(exp.Filter(this=exp.Sum(this=exp.Sub(this=_param(f"lo{i}"), expression=v.copy())),
+                                          expression=exp.Where(this=exp.LT(this=v.copy(), expression=_param(f"lo{i}")))),
+                               f"c{i}_lo", quoted=True),
+                    exp.alias_(exp.Filter(this=exp.Sum(this=exp.Sub(this=v.copy(), expression=_param(f"hi{i}"))),
+                                          expression=exp.Where(this=exp.GT(this=v.copy(), expression=_param(f"hi{i}")))),
+                               f"c{i}_hi", quoted=True)]
             fields += [exp.column(f"c{i}_h", quoted=True), exp.column(f"c{i}_lo", quoted=True),
                        exp.column(f"c{i}_hi", quoted=True)]
             out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
             continue
+        params["grid"] = [float(p) for p in probs]
         mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                 exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
                 exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
@@ -287,14 +270,20 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                 exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
                 exp.alias_(exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
                            f"c{i}_6", quoted=True),
-                exp.alias_(exp.Anonymous(this="LIST_SORT", expressions=[exp.Filter(
-                    this=exp.Anonymous(this="LIST", expressions=[v.copy()]),
-                    expression=exp.Where(this=exp.Not(this=exp.Is(this=v.copy(), expression=exp.null()))))]),
-                    sname, quoted=True)]
+                exp.alias_(exp.Anonymous(this="RESERVOIR_QUANTILE", expressions=[
+                    v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]), f"c{i}_7", quoted=True)]
+        if spec.deciles:  # the deciles' 5th is the median (0.5): one QUANTILE_CONT for both
+            mid.append(exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"c{i}_d", quoted=True))
+            median: exp.Expression = exp.Bracket(this=exp.column(f"c{i}_d", quoted=True),
+                                                 expressions=[exp.Literal.number(DECILES.index(0.5))])  # 0-based here, DuckDB [5]
+        else:
+            mid.append(exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
+                                  f"c{i}_5", quoted=True))
+            median = exp.column(f"c{i}_5", quoted=True)
         fields: list[exp.Expression] = [exp.column(f"c{i}_{k}", quoted=True) for k in range(5)]
-        fields += [_tmpl(_qc(0.5), sname), exp.column(f"c{i}_6", quoted=True), _tmpl(_GRID_T.format(G=size), sname)]
+        fields += [median, exp.column(f"c{i}_6", quoted=True), exp.column(f"c{i}_7", quoted=True)]
         if spec.deciles:
-            fields.append(_tmpl(_DECILES_T.format(P="[" + ", ".join(repr(float(p)) for p in DECILES) + "]"), sname))
+            fields.append(exp.column(f"c{i}_d", quoted=True))
         for j, edge in enumerate(spec.edges or ()):
             key = f"e{i}_{j}"
             params[key] = float(edge)
