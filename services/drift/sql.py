@@ -197,13 +197,14 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
         ]
         if spec.deciles and not only_bins:
             fields.append(_quantiles(v.copy(), DECILES, dialect, discrete=False))
-        for j, edge in enumerate(spec.edges or ()):
-            key = f"e{i}_{j}"
-            params[key] = float(edge)
-            fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))))
-        if only_bins and spec.points and dialect == "duckdb":
-            params[f"h{i}"] = [float(p) for p in spec.points]
+        if only_bins and spec.points and dialect == "duckdb":  # one HISTOGRAM: points and edges
+            params[f"h{i}"] = hist_bounds(spec)
             fields.append(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]))
+        else:
+            for j, edge in enumerate(spec.edges or ()):
+                key = f"e{i}_{j}"
+                params[key] = float(edge)
+                fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))))
         select.extend(exp.alias_(f, f"c{i}_{k}", quoted=True) for k, f in enumerate(fields))
     q = exp.select(*select).from_(inner.subquery("src"))
     if group_by:
@@ -218,11 +219,24 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
 GRID_SAMPLE = 16384
 
 
+def hist_bounds(spec: NumericSpec) -> list[float]:
+    """DuckDB HISTOGRAM boundaries: the CDF points and the bin edges, one sorted list."""
+    return sorted({float(p) for p in spec.points or ()} | {float(e) for e in spec.edges or ()})
+
+
+def _infinite(i: int) -> exp.Expression:
+    """How many of min/max are infinite (> 0 iff the column holds an infinity): free, unlike a
+    per-row COUNT_IF."""
+    def is_inf(k: int, text: str) -> exp.Expression:
+        return exp.cast(exp.EQ(this=exp.column(f"c{i}_{k}", quoted=True),
+                               expression=exp.cast(exp.Literal.string(text), "DOUBLE")), "INT")
+    return exp.Add(this=is_inf(3, "-Infinity"), expression=is_inf(4, "Infinity"))
+
+
 def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> tuple[str, dict]:
     size = len(probs) - 1
     if [round(k / size, 12) for k in range(size + 1)] != [round(p, 12) for p in probs]:
         raise ValueError("the DuckDB grid needs probabilities k/G")
-    inf = exp.cast(exp.Literal.string("Infinity"), "DOUBLE")
     mid: list[exp.Expression] = [exp.column("w", quoted=True)] if group_by else []
     mid.append(exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True))
     out: list[exp.Expression] = [exp.column("w", quoted=True)] if group_by else []
@@ -230,7 +244,7 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
         if spec.points:  # current window against a reference: counts at its points, no sort
-            params[f"h{i}"] = [float(p) for p in spec.points]
+            params[f"h{i}"] = hist_bounds(spec)
             params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
             mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                     exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
@@ -239,16 +253,9 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                     exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
                     exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
                                f"c{i}_5", quoted=True),
-                    exp.alias_(exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
-                               f"c{i}_6", quoted=True),
                     exp.alias_(exp.null(), f"c{i}_7", quoted=True)]
-            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(8)]
-            for j, edge in enumerate(spec.edges or ()):
-                key = f"e{i}_{j}"
-                params[key] = float(edge)
-                mid.append(exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))),
-                                      f"c{i}_e{j}", quoted=True))
-                fields.append(exp.column(f"c{i}_e{j}", quoted=True))
+            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(6)]
+            fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
             mid += [exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]),
                                f"c{i}_h", quoted=True),
                     # exact tails outside the reference's range: SUM(lo - x) over x < lo, SUM(x - hi) over x > hi
@@ -268,8 +275,6 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                 exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
                 exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
                 exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
-                exp.alias_(exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
-                           f"c{i}_6", quoted=True),
                 exp.alias_(exp.Anonymous(this="RESERVOIR_QUANTILE", expressions=[
                     v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]), f"c{i}_7", quoted=True)]
         if spec.deciles:  # the deciles' 5th is the median (0.5): one QUANTILE_CONT for both
@@ -281,7 +286,7 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                                   f"c{i}_5", quoted=True))
             median = exp.column(f"c{i}_5", quoted=True)
         fields: list[exp.Expression] = [exp.column(f"c{i}_{k}", quoted=True) for k in range(5)]
-        fields += [median, exp.column(f"c{i}_6", quoted=True), exp.column(f"c{i}_7", quoted=True)]
+        fields += [median, _infinite(i), exp.column(f"c{i}_7", quoted=True)]
         if spec.deciles:
             fields.append(exp.column(f"c{i}_d", quoted=True))
         for j, edge in enumerate(spec.edges or ()):
@@ -311,13 +316,15 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
     pos += 1
     out = []
     for spec in specs:
+        hist = bool(spec.points) and sorted_lists
         if only_bins:
-            n_edges = len(spec.edges or ())
-            d = {"cumulative": [int(x or 0) for x in row[pos:pos + n_edges]]}
-            pos += n_edges
-            if spec.points and sorted_lists:
-                d["cdf"] = _cdf(row[pos], spec.points)
+            if hist:
+                d = _from_hist(row[pos], spec)
                 pos += 1
+            else:
+                n_edges = len(spec.edges or ())
+                d = {"cumulative": [int(x or 0) for x in row[pos:pos + n_edges]]}
+                pos += n_edges
             out.append(d)
             continue
         d = dict(zip(NUMERIC_FIELDS, row[pos:pos + len(NUMERIC_FIELDS)]))
@@ -328,15 +335,24 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
             dec = row[pos]
             pos += 1
             d["deciles"] = _floats(dec)
-        n_edges = len(spec.edges or ())
-        d["cumulative"] = [int(x or 0) for x in row[pos:pos + n_edges]]
-        pos += n_edges
-        if spec.points and sorted_lists:
-            d["cdf"] = _cdf(row[pos], spec.points)
+        if hist:
+            d.update(_from_hist(row[pos], spec))
             d["tails"] = [float(row[pos + 1] or 0.0), float(row[pos + 2] or 0.0)]
             pos += 3
+        else:
+            n_edges = len(spec.edges or ())
+            d["cumulative"] = [int(x or 0) for x in row[pos:pos + n_edges]]
+            pos += n_edges
         out.append(d)
     return window, rows, out
+
+
+def _from_hist(hist: Any, spec: NumericSpec) -> dict[str, list[int]]:
+    """Counts <= each CDF point ("cdf") and <= each bin edge ("cumulative") from one HISTOGRAM."""
+    bounds = hist_bounds(spec)
+    at = dict(zip(bounds, _cdf(hist, bounds)))
+    return {"cdf": [at[float(p)] for p in spec.points or ()],
+            "cumulative": [at[float(e)] for e in spec.edges or ()]}
 
 
 def _cdf(hist: Any, points: Sequence[float]) -> list[int]:
