@@ -6,9 +6,11 @@ from typing import Any
 
 import streamlit as st
 
+from components.identity import forwarded_token
 from services import audit
 from services.gate import GateResult, evaluate
 from services.lifecycle import RegistryState, VersionView, make_lifecycle
+from services.mlflow_client import is_databricks_registry, make_user_client
 
 
 def _key(ctx) -> tuple:
@@ -37,6 +39,16 @@ def gate(ctx, model: str, version: VersionView, state: RegistryState) -> GateRes
     return _gate(_key(ctx), model, version.version, state.token, fingerprint, ctx)
 
 
+
+
+def decision_client(ctx):
+    """The client a decision runs with. On Databricks: the signed-in user's own token (forwarded by
+    Databricks Apps) so workspace permissions apply; built per call (no network, ~0.1 ms), never
+    cached across users. Elsewhere: the page's shared client."""
+    token = forwarded_token()
+    if token and is_databricks_registry(ctx.settings):
+        return make_user_client(ctx.settings, token)
+    return ctx.client
 
 
 def records(ctx, model: str | None, limit: int = 1000) -> list[dict[str, Any]]:

@@ -128,7 +128,7 @@ def approve_permission(settings, user: str | None, view: VersionView, result: Ga
 def before_after(ctx, model: str, action: str, version: str | None = None) -> list[str]:
     """Exactly what the decision changes (from the plan the transition will run)."""
     try:
-        return approvals.preview(ctx.settings, ctx.client, model, action, version, ctx.user or "you")
+        return approvals.preview(ctx.settings, data.decision_client(ctx), model, action, version, ctx.user or "you")
     except DriftGateError as exc:
         return [f"cannot preview: {exc}"]
 
@@ -144,7 +144,7 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
         try:
             rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
-                                    expected_champion=shown or "", client=ctx.client)
+                                    expected_champion=shown or "", client=data.decision_client(ctx))
         except DriftGateError as exc:
             data.clear()
             st.error(str(exc))
@@ -165,7 +165,7 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
     if st.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:
             rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
-                                     client=ctx.client)
+                                     client=data.decision_client(ctx))
         except DriftGateError as exc:
             data.clear()
             st.error(str(exc))
@@ -190,7 +190,7 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
             if st.form_submit_button("Reject"):
                 try:
                     rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
-                                           expected_champion=state.champion or "", client=ctx.client)
+                                           expected_champion=state.champion or "", client=data.decision_client(ctx))
                 except DriftGateError as exc:
                     data.clear()
                     st.error(str(exc))
@@ -200,7 +200,7 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
     if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view.created_by).allowed:
         if st.button("Request review", key="dg_request"):
             try:
-                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=ctx.client)
+                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx))
             except DriftGateError as exc:
                 st.error(str(exc))
             else:

@@ -241,7 +241,7 @@ def _transition(
     }.get(action)
     audit.release(settings, model, txn, after or "", rec)
     notify.send(settings, rec)
-    notify.mirror_databricks(settings, rec)
+    notify.mirror_databricks(settings, rec, client=lc.client)
     return {k: v for k, v in rec.items() if k != "txn"}
 
 
@@ -386,7 +386,7 @@ def request_review(settings, model: str, version: object, user: str | None, comm
     rec = _record(**base, outcome="done", reason=f"review of version {v} requested")
     audit.append(settings, rec)
     notify.send(settings, rec)
-    notify.mirror_databricks(settings, rec)
+    notify.mirror_databricks(settings, rec, client=lc.client)
     return {k: x for k, x in rec.items() if k != "txn"}
 
 

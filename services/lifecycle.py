@@ -192,8 +192,17 @@ class Lifecycle:
         rm = rm if rm is not None else self._registered_model()
         return dict(getattr(rm, "tags", None) or {})
 
-    def _created_by(self, mv) -> str | None:
-        tags = dict(mv.tags or {})
+    def _tags(self, mv) -> dict[str, str]:
+        # Unity Catalog search results carry no tags (``tags`` is a method that raises): read the version.
+        tags = mv.tags
+        if callable(tags):
+            full = _registry_call(f"version {mv.version} of {self.model!r}",
+                                  lambda: self.client.get_model_version(self.model, str(mv.version)))
+            tags = full.tags
+        return dict(tags or {})
+
+    def _created_by(self, mv, tags: dict[str, str] | None = None) -> str | None:
+        tags = self._tags(mv) if tags is None else tags
         if tags.get(TAG_AUTHOR):
             return tags[TAG_AUTHOR]
         run_id = getattr(mv, "run_id", None)
@@ -220,7 +229,7 @@ class Lifecycle:
         for mv in sorted(raws, key=lambda m: int(m.version)):
             v = normalise_version(mv.version)
             stage = str(mv.current_stage or "None")
-            tags = dict(mv.tags or {})
+            tags = self._tags(mv)
             aliases = tuple(sorted(aliases_of.get(v, [])))
             views.append(
                 VersionView(
@@ -230,7 +239,7 @@ class Lifecycle:
                     aliases=aliases,
                     state=self._state(v, stage, aliases, tags, rm_tags),
                     run_id=getattr(mv, "run_id", None) or None,
-                    created_by=self._created_by(mv),
+                    created_by=self._created_by(mv, tags),
                     tags=tags,
                     status=str(getattr(mv, "status", "READY") or "READY"),
                     source=getattr(mv, "source", None),

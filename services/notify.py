@@ -79,8 +79,11 @@ def send(settings, rec: dict[str, Any]) -> threading.Thread | None:
     return t
 
 
-def mirror_databricks(settings, rec: dict[str, Any]) -> threading.Thread | None:
-    """Mirror a decision on a Databricks workspace registry (comment / transition request)."""
+def mirror_databricks(settings, rec: dict[str, Any], client=None) -> threading.Thread | None:
+    """Mirror a decision on a Databricks workspace registry (comment / transition request).
+
+    With a per-user client (:func:`services.mlflow_client.make_user_client`) the mirror is written
+    with that user's token, like the decision itself; otherwise with the app's credentials."""
     try:
         enabled = bool(settings.section("databricks").get("mirror_registry"))
     except Exception:  # noqa: BLE001
@@ -94,7 +97,13 @@ def mirror_databricks(settings, rec: dict[str, Any]) -> threading.Thread | None:
         try:
             from databricks.sdk import WorkspaceClient
             db = settings.databricks
-            w = WorkspaceClient(host=db.host, token=db.token.get()) if db.host else WorkspaceClient()
+            from services.mlflow_client import UserMlflowClient
+
+            if isinstance(client, UserMlflowClient):
+                creds = client.user_host_creds()
+                w = WorkspaceClient(host=creds.host, token=creds.token, auth_type="pat")
+            else:
+                w = WorkspaceClient(host=db.host, token=db.token.get()) if db.host else WorkspaceClient()
             text = format_text(rec)
             if rec.get("action") == "request":
                 w.model_registry.create_transition_request(rec["model"], str(rec["version"]), "Production", comment=text)
