@@ -13,6 +13,7 @@ by the last N days (relative to the newest timestamp in the source).
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -174,12 +175,16 @@ class Backend:
         finally:
             cur.close()
 
-    def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
+    def execute_many(self, queries: list[tuple[str, dict[str, Any]]],
+                     while_waiting: Callable[[], None] | None = None) -> list[list[tuple]]:
         """Results of several statements, in order; concurrently on cursors when available
-        (DuckDB releases the GIL while a query runs)."""
+        (DuckDB releases the GIL while a query runs). ``while_waiting`` runs in this thread
+        meanwhile (e.g. loading a library the caller needs next)."""
         if len(queries) <= 1 or self.cursor is None:
-            return [self.execute(sql, params) for sql, params in queries]
-        from concurrent.futures import ThreadPoolExecutor
+            out = [self.execute(sql, params) for sql, params in queries]
+            if while_waiting is not None:
+                while_waiting()
+            return out
 
         def run(query: tuple[str, dict[str, Any]]) -> list[tuple]:
             con = self.cursor()
@@ -188,8 +193,11 @@ class Backend:
             finally:
                 con.close()
 
-        with ThreadPoolExecutor(max_workers=len(queries)) as pool:
-            return list(pool.map(run, queries))
+        with ThreadPoolExecutor(max_workers=min(len(queries), self.parallelism)) as pool:
+            futures = [pool.submit(run, q) for q in queries]
+            if while_waiting is not None:
+                while_waiting()
+            return [f.result() for f in futures]
 
     def is_numeric(self, column: str) -> bool:
         t = self.columns[column].upper()

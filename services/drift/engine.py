@@ -33,6 +33,9 @@ DEFAULT_THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshann
 _FLOATS = ("FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8")
 
 Progress = Callable[[str], None]
+# Column groups per core on DuckDB: smaller groups balance the load (a group's quantile
+# finalisation runs on one thread while other groups still scan).
+GROUPS_PER_CORE = 1
 
 
 # -- policy --------------------------------------------------------------------------------------
@@ -304,14 +307,14 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
     same statement is built for every dialect; on DuckDB the columns are split into groups run
     concurrently (one statement per group, each reading only its columns)."""
-    parts = max(1, min(backend.parallelism, len(specs)))
+    parts = max(1, min(GROUPS_PER_CORE * backend.parallelism, len(specs)))
     size = -(-len(specs) // parts) if specs else 0
     groups = [list(specs[k:k + size]) for k in range(0, len(specs), size)] if specs else [[]]
     queries = [numeric_query(backend.table, backend.dialect, g, only_bins=only_bins, **window) for g in groups]
     grouped = bool(window.get("group_by"))
     merged: dict[Any, tuple[int, list[dict]]] = {}
     order: list[Any] = []
-    for g, result in zip(groups, backend.execute_many(queries)):
+    for g, result in zip(groups, backend.execute_many(queries, while_waiting=S.warm_up)):
         for row in result:
             w, rows, per = decode_numeric(row, g, grouped=grouped, only_bins=only_bins,
                                           sorted_lists=backend.dialect == "duckdb")

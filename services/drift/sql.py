@@ -21,7 +21,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sqlglot
 from sqlglot import exp
@@ -156,10 +156,71 @@ class NumericSpec:
 NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
 
 
+# Rendered statements by shape: the SQL text depends only on the table, dialect, column names,
+# the number of edges, which aggregates are asked and the window's shape — every value travels as
+# a named parameter — so a statement is built (sqlglot) once and reused for every window/profile.
+_SQL_CACHE: dict[tuple, str] = {}
+_SQL_CACHE_MAX = 512
+
+
+def _cached(key: tuple, build: Callable[[], tuple[str, dict]]) -> str:
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        sql = build()[0]
+        if len(_SQL_CACHE) >= _SQL_CACHE_MAX:
+            _SQL_CACHE.clear()
+        _SQL_CACHE[key] = sql
+    return sql
+
+
+def _window_params(start: datetime | None, end: datetime | None, prefix: str = "w") -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if start is not None:
+        params[f"{prefix}_start"] = start
+    if end is not None:
+        params[f"{prefix}_end"] = end
+    return params
+
+
 def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], *, ts: str | None = None,
                   start: datetime | None = None, end: datetime | None = None,
                   group_by: str | None = None, grid: Sequence[float] | None = None,
                   only_bins: bool = False) -> tuple[str, dict]:
+    """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
+    probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
+    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points)) for s in specs)
+    key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
+           probs, only_bins)
+    placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None)
+                   for name, n, d, pts in shape]
+    sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
+                                                   group_by=group_by, grid=probs, only_bins=only_bins))
+    return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
+
+
+def numeric_params(dialect: str, specs: Sequence[NumericSpec], *, start: datetime | None = None,
+                   end: datetime | None = None, grid: Sequence[float] | None = None,
+                   only_bins: bool = False) -> dict[str, Any]:
+    """The named parameters :func:`build_numeric_query` binds (kept in step by a test)."""
+    params = _window_params(start, end)
+    sorted_path = dialect == "duckdb" and not only_bins
+    for i, spec in enumerate(specs):
+        if dialect == "duckdb" and spec.points:
+            params[f"h{i}"] = hist_bounds(spec)
+            if sorted_path:
+                params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
+            continue
+        if sorted_path:
+            params["grid"] = [float(p) for p in (grid if grid is not None else grid_probs())]
+        for j, edge in enumerate(spec.edges or ()):
+            params[f"e{i}_{j}"] = float(edge)
+    return params
+
+
+def build_numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], *, ts: str | None = None,
+                        start: datetime | None = None, end: datetime | None = None,
+                        group_by: str | None = None, grid: Sequence[float] | None = None,
+                        only_bins: bool = False) -> tuple[str, dict]:
     """One pass: row count, and per column: count, mean, std_pop, min, max, median, count of
     infinities, the discrete quantile grid, the deciles (if asked) and ``COUNT_IF(x <= edge)``
     for each given edge. Grouped by ``DATE_TRUNC(group_by, ts)`` when ``group_by`` is set."""
@@ -386,6 +447,17 @@ def _scalar(value: Any) -> float | None:
 def categorical_query(table: exp.Table, dialect: str, columns: Sequence[tuple[str, bool]], *,
                       ts: str | None = None, start: datetime | None = None, end: datetime | None = None,
                       group_by: str | None = None) -> tuple[str, dict]:
+    """:func:`build_categorical_query`, rendered once per shape (only window bounds are parameters)."""
+    cols = tuple((str(n), bool(f)) for n, f in columns)
+    key = ("categorical", table.sql(dialect), dialect, cols, ts, start is not None, end is not None, group_by)
+    sql = _cached(key, lambda: build_categorical_query(table, dialect, cols, ts=ts, start=start, end=end,
+                                                       group_by=group_by))
+    return sql, _window_params(start, end)
+
+
+def build_categorical_query(table: exp.Table, dialect: str, columns: Sequence[tuple[str, bool]], *,
+                            ts: str | None = None, start: datetime | None = None, end: datetime | None = None,
+                            group_by: str | None = None) -> tuple[str, dict]:
     """Category counts of every column, one UNION ALL statement: rows (w?, k, v, n), where k is
     the column's position. ``columns`` = (name, is_float); NaN in a float column is missing."""
     params: dict[str, Any] = {}

@@ -11,9 +11,34 @@ import math
 import warnings
 from typing import Sequence
 
+import importlib
+from types import ModuleType
+
 import numpy as np
-from scipy import stats as sstats
-from scipy.spatial import distance as sdistance
+
+
+class _Deferred:
+    """scipy.stats costs ~1 s to import; it is loaded on first use, or by :func:`warm_up` while
+    the engine waits for its queries (so a pushdown report does not pay it serially)."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str):
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+sstats = _Deferred("scipy.stats")
+sdistance = _Deferred("scipy.spatial.distance")
+
+
+def warm_up() -> None:
+    """Import scipy now (idempotent; called from the thread that waits for SQL results)."""
+    sstats.__getattr__("ks_2samp")
+    sdistance.__getattr__("jensenshannon")
 
 DECILES = tuple(round(0.1 * k, 1) for k in range(1, 10))  # 0.1 ... 0.9
 PSI_FLOOR = 0.0001

@@ -152,3 +152,25 @@ def test_databricks_integration():
                        current_window=Window(ts, start=date(2016, 2, 1), end=date(2016, 2, 14)))
     assert rep["reference"]["rows"] > 0 and rep["current"]["rows"] > 0
     assert all(f["statistic"] is not None for f in rep["features"])
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "databricks"])
+@pytest.mark.parametrize("only_bins", [False, True])
+def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
+    """numeric_query renders once per shape and rebuilds the parameters: they must be exactly the
+    ones the builder binds, for every mix of edges, deciles, points and window bounds — and a
+    second call with other values must reuse the text but bind the new values."""
+    from services.drift.sql import NumericSpec, build_numeric_query, numeric_query, table_expression
+
+    table = table_expression("cat.sch.events")
+    start, end = datetime(2026, 1, 1), datetime(2026, 2, 1)
+    for values in ((0.5, 1.5, 2.5), (-3.0, 0.0, 7.25)):
+        specs = [NumericSpec("a b", edges=values, deciles=not only_bins),
+                 NumericSpec('q"uote', edges=values[:2],
+                             points=(values[0] - 1, values[0], values[2] + 1) if dialect == "duckdb" else None),
+                 NumericSpec("c", deciles=True)]
+        for bounds in ((start, end), (None, end), (None, None)):
+            kw = dict(ts="ts", start=bounds[0], end=bounds[1], only_bins=only_bins)
+            sql, params = numeric_query(table, dialect, specs, **kw)
+            ref_sql, ref_params = build_numeric_query(table, dialect, specs, **kw)
+            assert sql == ref_sql and params == ref_params
