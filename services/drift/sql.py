@@ -277,7 +277,7 @@ def build_numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericS
 # from one QUANTILE_CONT per column, and the quantile grid (only used to choose the points where
 # the CDFs are then counted exactly) from a reservoir sample — no full sort of any column, and
 # every column's aggregates run in the same parallel scan.
-GRID_SAMPLE = 16384
+GRID_SAMPLE = 8192
 
 
 def hist_bounds(spec: NumericSpec) -> list[float]:

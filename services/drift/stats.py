@@ -184,13 +184,15 @@ def wasserstein_from_grids(ref_grid: Sequence[float], cur_grid: Sequence[float],
 
 # -- ks / wasserstein from exact counts at the reference's grid points (DuckDB current windows) --
 def cdf_points(grid: Sequence[float]) -> list[float]:
-    """Evaluation points: every distinct grid value g and the double just below it (g^-), so
-    both F(g) and F(g^-) are known; between consecutive points each side's CDF moves by at most
-    ~1/G (reference) — the KS statistic at the points is within ~1/G below the exact one."""
-    g = np.unique(np.asarray(grid, dtype=float))
+    """Evaluation points: every distinct grid value g, and the double just below it (g^-) where g
+    is an atom (it fills at least two grid slots), so both F(g) and F(g^-) are known there. KS at
+    the points is off by at most the mass strictly between two consecutive points (~1/G); the
+    g^- points keep the Wasserstein integral exact across an atom's jump."""
+    g = np.asarray(grid, dtype=float)
     if g.size == 0:
         return []
-    return [float(x) for x in np.unique(np.concatenate([g, np.nextafter(g, -np.inf)]))]
+    values, slots = np.unique(g, return_counts=True)
+    return [float(x) for x in np.unique(np.concatenate([values, np.nextafter(values[slots > 1], -np.inf)]))]
 
 
 def cumulative_at(sorted_values: np.ndarray, points: Sequence[float]) -> list[int]:
