@@ -52,12 +52,6 @@ class ModelOverview:
     description: str = ""
 
 
-def _when(ms: int | None) -> str | None:
-    if not ms:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion_run) -> str | None:
     exp_name = settings.model(name).get("experiment")
     if exp_name:
@@ -68,22 +62,19 @@ def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion
 
 
 def latest_retraining_run(client: MlflowClient, experiment_id: str) -> RetrainingRun | None:
-    """The most recent run that has children (a retraining parent run), from one run search."""
-    runs = client.search_runs([experiment_id], order_by=["attributes.start_time DESC"], max_results=500)
-    children: dict[str, int] = {}
-    for r in runs:
-        parent = r.data.tags.get("mlflow.parentRunId")
-        if parent:
-            children[parent] = children.get(parent, 0) + 1
-    for r in runs:  # newest first
-        if r.info.run_id in children:
-            return RetrainingRun(
-                run_id=r.info.run_id, name=r.info.run_name or r.info.run_id[:8],
-                started=_when(r.info.start_time) or "", status=r.info.status,
-                trigger=r.data.tags.get("driftgate.trigger"), children=children[r.info.run_id],
-                experiment_id=experiment_id,
-            )
-    return None
+    """The most recent retraining (parent) run, grouped by the same rule as the Runs page."""
+    from services.runs import retraining_runs
+
+    parents = retraining_runs(client, experiment_id).parents  # most recent first
+    if not parents:
+        return None
+    parent = parents[0]
+    run = parent.run
+    started = run.start_time.strftime("%Y-%m-%d %H:%M UTC") if run.start_time else ""
+    return RetrainingRun(
+        run_id=run.run_id, name=run.run_name or run.run_id[:8], started=started, status=run.status,
+        trigger=run.trigger, children=len(parent.children), experiment_id=experiment_id,
+    )
 
 
 def model_overview(client: MlflowClient, settings: Settings, name: str) -> ModelOverview:
