@@ -266,6 +266,12 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
     result = gate if gate is not None and gate.version == v and _same(gate.champion, state.champion) else None
     result = result or evaluate(settings, lc.client, lc.model, v, lc)
+    if not _same(result.champion, state.champion):
+        # The champion changed between reading the state and evaluating the gate (another
+        # approval won the race): the user decided on a page that no longer holds.
+        _refuse(settings, _record(**base, outcome="refused",
+                                  reason=f"stale state — reload: the champion is now version {result.champion or 'none'}, "
+                                         f"not {state.champion or 'none'} as shown"))
     evidence = result.to_json()
     base["evidence"] = evidence
     if not result.passed:

@@ -8,6 +8,7 @@ from services import audit
 from services.approvals import approve, reject, request_review, rollback
 from services.errors import BadInput, NotFound, Refused
 from services.lifecycle import TAG_DECISION, TAG_DECISION_COMMENT, make_lifecycle
+from services.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, registry_view, settings_with
 
 
@@ -120,6 +121,31 @@ def test_stale_state_is_refused(aliases_ws):
     with pytest.raises(Refused, match="stale state"):
         rollback(settings, MODEL, "alice", "oops", expected_champion="1", client=client)
     assert audit.query(settings)[-1]["outcome"] == "refused"
+
+
+def test_champion_changing_during_gate_evaluation_is_stale_state(demo_copy, monkeypatch):
+    """The window a CI race run hit: the state read says v1, another approval lands before the gate
+    is evaluated. The loser must hear "stale state — reload", not a gate failure, and change nothing."""
+    import services.approvals as approvals
+
+    settings = settings_with(demo_copy.home, '[roles]\napprovers = ["alice", "dave"]\n')
+    client = make_client(settings)
+    real_evaluate = approvals.evaluate
+    calls = []
+
+    def racing_evaluate(*args, **kwargs):
+        if not calls:  # the first evaluation belongs to "dave"; "alice" wins in between
+            calls.append(1)
+            approve(settings, MODEL, "2", "alice", expected_champion="1", client=client)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(approvals, "evaluate", racing_evaluate)
+    with pytest.raises(Refused, match="stale state — reload: the champion is now version 2, not 1"):
+        approve(settings, MODEL, "2", "dave", expected_champion="1", client=client)
+    assert make_lifecycle(settings, client, MODEL).state().champion == "2"
+    assert make_lifecycle(settings, client, MODEL).champion_count() == 1
+    outcomes = [(r["user"], r["outcome"]) for r in audit.query(settings, model=MODEL, action="approve")]
+    assert outcomes == [("alice", "done"), ("dave", "refused")]
 
 
 def test_two_approvals_required(demo_copy):
