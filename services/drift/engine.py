@@ -26,7 +26,8 @@ import numpy as np
 
 from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
-from services.drift.sql import NumericSpec, categorical_query, column, decode_numeric, numeric_query, numeric_value
+from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cells_cdf, cells_query, column,
+                                decode_numeric, numeric_query, numeric_value)
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
 
@@ -40,6 +41,11 @@ Progress = Callable[[str], None]
 # Column groups per core on DuckDB: smaller groups balance the load (a group's quantile
 # finalisation runs on one thread while other groups still scan).
 GROUPS_PER_CORE = 1
+# Cells per column when the reference is larger than the reservoir (see sql.CellSpec), and the most
+# reservoir-grid slots (1/G of mass each) a cell of distinct values may be predicted to hold;
+# columns no transform spreads that well keep the HISTOGRAM at sampled points.
+CELLS = 2048
+CELL_MAX_SLOTS = 2
 
 
 # -- policy --------------------------------------------------------------------------------------
@@ -160,6 +166,52 @@ def _check_categorical(name: str, side: str, count: int) -> None:
         raise BadInput(f"column {name!r} has no non-missing values in the {side} data")
 
 
+def choose_cells(grid: Sequence[float], lo: float, hi: float, count: int, n: int = CELLS) -> CellSpec | None:
+    """A :class:`~services.drift.sql.CellSpec` for a column with ``count`` values in ``[lo, hi]``
+    whose (sampled) quantile grid is ``grid``: the first transform (linear, log, -log) under which
+    no cell is predicted to hold more than ``CELL_MAX_SLOTS`` grid slots of distinct values; None
+    (keep the HISTOGRAM) for small columns or when none does."""
+    g = np.asarray(grid, dtype=float)
+    if count <= GRID_SAMPLE or g.size < 101 or not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return None
+    size = g.size - 1
+    q_lo, q_hi = float(max(g[size // 1000 or 1], lo)), float(min(g[size - (size // 1000 or 1)], hi))
+    if q_hi <= q_lo:
+        return None
+    span = hi - lo
+    d_lo = float(g[size // 100]) - lo      # scale of the left tail: distance of the 1% quantile from the min
+    d_hi = hi - float(g[size - size // 100])
+    candidates = [("linear", 0.0)]
+    if d_lo > 0:
+        candidates.append(("log", lo - d_lo))
+    if d_hi > 0:
+        candidates.append(("neglog", hi + d_hi))
+    for transform, shift in candidates:
+        with np.errstate(all="ignore"):
+            if transform == "linear":
+                tf = lambda x: np.asarray(x, dtype=float)  # noqa: E731
+            elif transform == "log":
+                tf = lambda x: np.log(np.maximum(np.asarray(x, dtype=float) - shift, 1e-300))  # noqa: E731
+            else:
+                tf = lambda x: -np.log(np.maximum(shift - np.asarray(x, dtype=float), 1e-300))  # noqa: E731
+            t_lo, t_hi = float(tf(q_lo)), float(tf(q_hi))
+            if not (np.isfinite(t_lo) and np.isfinite(t_hi)) or t_hi <= t_lo or span <= 0:
+                continue
+            k = n / (t_hi - t_lo)
+            cells = np.clip(np.floor((tf(np.clip(g, lo, hi)) - t_lo) * k), -1, n)
+        worst = 0
+        start = 0
+        for end in range(1, g.size + 1):  # runs of grid slots sharing a cell
+            if end == g.size or cells[end] != cells[start]:
+                run = g[start:end]
+                if run[0] != run[-1]:     # an atom alone in its cell is exact
+                    worst = max(worst, end - start - 1)
+                start = end
+        if worst <= CELL_MAX_SLOTS:
+            return CellSpec(transform, t_lo, float(k), n, float(shift), float(lo), float(hi))
+    return None
+
+
 def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: str,
                    bounds: tuple[datetime | None, datetime | None], ts: str | None,
                    reference: Profile | None = None, source: str = "", window: str = "all rows",
@@ -228,10 +280,8 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     numeric = [n for n, k in features if k == "numeric"]
     cats = [n for n, k in features if k == "categorical"]
     duck = backend.dialect == "duckdb"
-    specs = [NumericSpec(n, edges=tuple(reference.features[n].edges) if reference else None,
-                         deciles=reference is None,
-                         points=tuple(reference.features[n].points)
-                         if reference and duck and reference.features[n].cdf else None) for n in numeric]
+    specs = [_current_spec(reference.features[n], duck, grouped=bool(group_by)) if reference
+             else NumericSpec(n, deciles=True) for n in numeric]
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     windows: dict[Any, dict[str, Any]] = {}
@@ -259,18 +309,15 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
             _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
         # CDF evaluation points: the (sampled) quantile grid plus the exact min and max, so the
         # reference has no mass outside them; the counts at the points are exact.
-        edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])),
-                                  points=tuple(S.cdf_points(list(windows[None]["numeric"][n]["grid"])
-                                                            + [windows[None]["numeric"][n]["min"],
-                                                               windows[None]["numeric"][n]["max"]]))
-                                  if duck else None)
-                      for n in numeric]
+        edge_specs = [_reference_spec(n, windows[None]["numeric"][n], duck) for n in numeric]
+
         ((_, _, per),) = _numeric_pass(backend, edge_specs, ts=ts, start=bounds[0], end=bounds[1], only_bins=True)
         for spec, d in zip(edge_specs, per):
             windows[None]["numeric"][spec.name]["edges"] = list(spec.edges)
             windows[None]["numeric"][spec.name]["cumulative"] = d["cumulative"]
-            windows[None]["numeric"][spec.name]["points"] = list(spec.points or [])
+            windows[None]["numeric"][spec.name]["points"] = spec.cells.points() if spec.cells else list(spec.points or [])
             windows[None]["numeric"][spec.name]["cdf"] = d.get("cdf", [])
+            windows[None]["numeric"][spec.name]["cells"] = spec.cells
     results = []
     for w, doc in windows.items():
         rows = doc["rows"]
@@ -287,10 +334,11 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                            "mean": S._f(d["mean"]), "std": S._f(d["std"]), "min": S._f(d["min"]),
                            "median": S._f(d["median"]), "max": S._f(d["max"])}
                 points = list(ref_f.points) if ref_f else d.get("points", [])
+                cells = ref_f.cells if ref_f else d.get("cells")
                 feats[name] = FeatureProfile(name, kind, rows, count, summary, edges=edges,
                                              bins=S.counts_from_cumulative(d["cumulative"], count), grid=d["grid"],
                                              points=points if d.get("cdf") else [], cdf=d.get("cdf", []),
-                                             tails=d.get("tails", []))
+                                             tails=d.get("tails", []), cells=cells if d.get("cdf") else None)
             else:
                 counts = doc["counts"][name]
                 count = int(sum(counts.values()))
@@ -306,19 +354,49 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     return results[0][1]
 
 
+def _reference_spec(name: str, d: dict[str, Any], duck: bool) -> NumericSpec:
+    """Second reference pass: counts at the decile edges, and the CDF structure (DuckDB): cells
+    for large columns, else a HISTOGRAM at the (sampled) grid's points plus the exact min/max."""
+    edges = tuple(S.dedupe_edges(d["deciles"]))
+    if not duck:
+        return NumericSpec(name, edges=edges)
+    cells = choose_cells(d["grid"], d["min"], d["max"], int(d["count"] or 0))
+    if cells is not None:
+        return NumericSpec(name, edges=edges, cells=cells)
+    return NumericSpec(name, edges=edges, points=tuple(S.cdf_points(list(d["grid"]) + [d["min"], d["max"]])))
+
+
+def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSpec:
+    """A window against a reference feature: its edges, and its cells or points (DuckDB). Per-window
+    (grouped) passes count at the cells' boundary points with HISTOGRAM instead: many small windows
+    would return a row per cell each."""
+    edges = tuple(ref_f.edges)
+    if not (duck and ref_f.points):
+        return NumericSpec(ref_f.name, edges=edges)
+    if ref_f.cells is not None and not grouped:
+        return NumericSpec(ref_f.name, edges=edges, cells=ref_f.cells)
+    return NumericSpec(ref_f.name, edges=edges, points=tuple(ref_f.points))
+
+
 def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: bool = False,
                   **window) -> list[tuple[Any, int, list[dict]]]:
     """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
     same statement is built for every dialect; on DuckDB the columns are split into groups run
-    concurrently (one statement per group, each reading only its columns)."""
+    concurrently (one statement per group, each reading only its columns), and columns with
+    cells get one more statement per group for their cell counts."""
     parts = max(1, min(GROUPS_PER_CORE * backend.parallelism, len(specs)))
     size = -(-len(specs) // parts) if specs else 0
     groups = [list(specs[k:k + size]) for k in range(0, len(specs), size)] if specs else [[]]
     queries = [numeric_query(backend.table, backend.dialect, g, only_bins=only_bins, **window) for g in groups]
     grouped = bool(window.get("group_by"))
+    cell_groups = [] if grouped or backend.dialect != "duckdb" else \
+        [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups]
+    cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
+                                end=window.get("end")) for cg in cell_groups if cg]
+    results = backend.execute_many(queries + cell_queries, while_waiting=S.warm_up)
     merged: dict[Any, tuple[int, list[dict]]] = {}
     order: list[Any] = []
-    for g, result in zip(groups, backend.execute_many(queries, while_waiting=S.warm_up)):
+    for g, result in zip(groups, results):
         for row in result:
             w, rows, per = decode_numeric(row, g, grouped=grouped, only_bins=only_bins,
                                           sorted_lists=backend.dialect == "duckdb")
@@ -326,6 +404,20 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
                 merged[w] = (rows, [])
                 order.append(w)
             merged[w][1].extend(per)
+    cell_results = iter(results[len(queries):])
+    offset = 0
+    for g, cg in zip(groups, cell_groups):
+        if cg:
+            by_column: dict[int, list[tuple]] = {}
+            for k, cell, n, total in next(cell_results):
+                by_column.setdefault(int(k), []).append((cell, n, total))
+            per = merged[None][1]
+            for k, spec in cg:
+                cdf, tails = cells_cdf(by_column.get(k, []), spec.cells)
+                per[offset + k]["cdf"] = cdf
+                if not only_bins:
+                    per[offset + k]["tails"] = tails
+        offset += len(g)
     return [(w, merged[w][0], merged[w][1]) for w in order]
 
 
@@ -482,8 +574,13 @@ def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, 
     fn = memory_profile if use_memory else sql_profile
     cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
                   reference=ref_prof, source=current_name, window=current_window.describe(), progress=progress)
+    return _finish(ref_prof, cur_prof, features, policy, progress, "memory" if use_memory else cur_b.dialect)
+
+
+def _finish(ref_prof: Profile, cur_prof: Profile, features, policy: Policy, progress: Progress | None,
+            engine: str) -> dict[str, Any]:
     report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
-    report["engine"] = "memory" if use_memory else cur_b.dialect
+    report["engine"] = engine
     return report
 
 

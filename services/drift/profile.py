@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from services.drift.sql import CellSpec
 from services.errors import BadInput
 
 PROFILE_FORMAT = 1
@@ -37,6 +38,7 @@ class FeatureProfile:
     points: list[float] = field(default_factory=list)    # numeric: reference CDF evaluation points
     cdf: list[int] = field(default_factory=list)         # numeric: count of values <= each point
     tails: list[float] = field(default_factory=list)     # current: [sum (p0 - x)+, sum (x - pN)+]
+    cells: CellSpec | None = None                        # DuckDB, large columns: the cell map behind points
     values: np.ndarray | None = None                     # memory engine only (exact statistics)
 
     def to_json(self) -> dict[str, Any]:
@@ -45,6 +47,8 @@ class FeatureProfile:
         if self.kind == "numeric":
             doc.update(edges=self.edges, bins=self.bins, grid=self.grid, points=self.points, cdf=self.cdf,
                        tails=self.tails)
+            if self.cells is not None:
+                doc["cells"] = self.cells.to_json()
         else:
             doc["counts"] = self.counts
         return doc
@@ -56,7 +60,8 @@ class FeatureProfile:
                    bins=[int(x) for x in doc.get("bins", [])], grid=[float(x) for x in doc.get("grid", [])],
                    counts={str(k): int(v) for k, v in doc.get("counts", {}).items()},
                    points=[float(x) for x in doc.get("points", [])], cdf=[int(x) for x in doc.get("cdf", [])],
-                   tails=[float(x) for x in doc.get("tails", [])])
+                   tails=[float(x) for x in doc.get("tails", [])],
+                   cells=CellSpec.from_json(doc["cells"]) if doc.get("cells") else None)
 
 
 @dataclass

@@ -146,11 +146,69 @@ def max_query(table: exp.Table, ts: str, dialect: str) -> tuple[str, dict]:
 
 
 @dataclass(frozen=True)
+class CellSpec:
+    """DuckDB, large windows: CDF counts per *cell* of a monotone map instead of a HISTOGRAM.
+
+    ``cell(x)`` is ``-2`` below the reference's min, ``n + 1`` above its max, else
+    ``clamp(floor((T(x) - lo) * k), -1, n)`` with ``T`` the identity (``linear``), ``ln(x - shift)``
+    (``log``, right-skewed columns) or ``-ln(shift - x)`` (``neglog``). One integer per value and a
+    GROUP BY costs a fraction of DuckDB's HISTOGRAM aggregate; because the same expression runs on
+    both sides, the counts at every cell boundary are exact on both sides (KS/Wasserstein are
+    then off by at most the mass inside one cell, as with sampled CDF points). The boundaries'
+    positions (for the Wasserstein integral) are ``T^-1(lo + i / k)``."""
+
+    transform: str
+    lo: float
+    k: float
+    n: int
+    shift: float
+    min: float
+    max: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"transform": self.transform, "lo": self.lo, "k": self.k, "n": self.n, "shift": self.shift,
+                "min": self.min, "max": self.max}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "CellSpec":
+        spec = cls(str(doc["transform"]), float(doc["lo"]), float(doc["k"]), int(doc["n"]), float(doc["shift"]),
+                   float(doc["min"]), float(doc["max"]))
+        if spec.transform not in CELL_TRANSFORMS or not 1 <= spec.n <= 1 << 16 or not spec.k > 0:
+            raise ValueError("invalid cell spec")
+        return spec
+
+    def inverse(self, t):
+        import numpy as np
+
+        t = np.asarray(t, dtype=float)
+        if self.transform == "linear":
+            return t
+        if self.transform == "log":
+            return self.shift + np.exp(t)
+        return self.shift - np.exp(-t)
+
+    def points(self) -> list[float]:
+        """CDF evaluation points, in the order of :func:`cells_cdf`: the min (counts below it),
+        the upper boundary of cells -1 .. n-1, the max."""
+        import numpy as np
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            inner = self.inverse(self.lo + np.arange(self.n + 1) / self.k)
+        inner = np.clip(np.nan_to_num(inner, nan=self.max, posinf=self.max, neginf=self.min), self.min, self.max)
+        pts = np.maximum.accumulate(np.concatenate([[self.min], inner, [self.max]]))
+        return [float(x) for x in pts]
+
+
+CELL_TRANSFORMS = ("linear", "log", "neglog")
+
+
+@dataclass(frozen=True)
 class NumericSpec:
     name: str
     edges: tuple[float, ...] | None = None   # reference edges -> cumulative counts at them
     deciles: bool = False                    # compute the decile edges (reference side)
     points: tuple[float, ...] | None = None  # DuckDB: counts at these points (HISTOGRAM) instead of a grid
+    cells: CellSpec | None = None            # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
 
 
 NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
@@ -188,11 +246,12 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
                   only_bins: bool = False) -> tuple[str, dict]:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
-    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points)) for s in specs)
+    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells)) for s in specs)
     key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
            probs, only_bins)
-    placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None)
-                   for name, n, d, pts in shape]
+    placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None,
+                               cells=_PLACEHOLDER_CELLS if cells else None)
+                   for name, n, d, pts, cells in shape]
     sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
                                                    group_by=group_by, grid=probs, only_bins=only_bins))
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
@@ -205,6 +264,10 @@ def numeric_params(dialect: str, specs: Sequence[NumericSpec], *, start: datetim
     params = _window_params(start, end)
     sorted_path = dialect == "duckdb" and not only_bins
     for i, spec in enumerate(specs):
+        if dialect == "duckdb" and spec.cells is not None:
+            for j, edge in enumerate(spec.edges or ()):
+                params[f"e{i}_{j}"] = float(edge)
+            continue
         if dialect == "duckdb" and spec.points:
             params[f"h{i}"] = hist_bounds(spec)
             if sorted_path:
@@ -233,7 +296,7 @@ def build_numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericS
         inner_cols.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
     if not inner_cols:
         inner_cols.append(exp.alias_(exp.Literal.number(1), "one", quoted=True))
-    inner = exp.select(*inner_cols).from_(table.copy())
+    inner = exp.select(*inner_cols, copy=False).from_(table.copy(), copy=False)
     cond = _window_condition(ts, start, end, params)
     if cond is not None:
         inner = inner.where(cond)
@@ -267,9 +330,9 @@ def build_numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericS
                 params[key] = float(edge)
                 fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))))
         select.extend(exp.alias_(f, f"c{i}_{k}", quoted=True) for k, f in enumerate(fields))
-    q = exp.select(*select).from_(inner.subquery("src"))
+    q = exp.select(*select, copy=False).from_(inner.subquery("src", copy=False), copy=False)
     if group_by:
-        q = q.group_by(exp.column("w", quoted=True)).order_by(exp.column("w", quoted=True))
+        q = q.group_by(exp.column("w", quoted=True), copy=False).order_by(exp.column("w", quoted=True), copy=False)
     return render(q, dialect), params
 
 
@@ -304,6 +367,24 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     out.append(exp.column("rows", quoted=True))
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
+        if spec.cells is not None:  # current window, cell counts in cells_query: summaries + edges here
+            mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
+                    exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
+                    exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
+                    exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
+                    exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
+                    exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
+                               f"c{i}_5", quoted=True),
+                    exp.alias_(exp.null(), f"c{i}_7", quoted=True)]
+            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(6)]
+            fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
+            for j, edge in enumerate(spec.edges or ()):
+                params[f"e{i}_{j}"] = float(edge)
+                mid.append(exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{i}_{j}"))),
+                                      f"c{i}_e{j}", quoted=True))
+                fields.append(exp.column(f"c{i}_e{j}", quoted=True))
+            out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
+            continue
         if spec.points:  # current window against a reference: counts at its points, no sort
             params[f"h{i}"] = hist_bounds(spec)
             params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
@@ -357,13 +438,96 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                                   f"c{i}_e{j}", quoted=True))
             fields.append(exp.column(f"c{i}_e{j}", quoted=True))
         out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
-    agg = exp.select(*mid).from_(inner.subquery("src"))
+    agg = exp.select(*mid, copy=False).from_(inner.subquery("src", copy=False), copy=False)
     if group_by:
-        agg = agg.group_by(exp.column("w", quoted=True))
-    q = exp.select(*out).from_(agg.subquery("agg"))
+        agg = agg.group_by(exp.column("w", quoted=True), copy=False)
+    q = exp.select(*out, copy=False).from_(agg.subquery("agg", copy=False), copy=False)
     if group_by:
-        q = q.order_by(exp.column("w", quoted=True))
+        q = q.order_by(exp.column("w", quoted=True), copy=False)
     return render(q, "duckdb"), params
+
+
+_PLACEHOLDER_CELLS = CellSpec("linear", 0.0, 1.0, 1, 0.0, 0.0, 1.0)
+_TINY = 1e-300
+
+
+def _cell_expression(v: exp.Expression, i: int, cells: CellSpec) -> exp.Expression:
+    """``cell(x)`` of :class:`CellSpec` for value ``v``; parameters ``cm/cx/cl/ck/cs{i}``."""
+    if cells.transform == "linear":
+        t: exp.Expression = v.copy()
+    elif cells.transform == "log":
+        t = exp.Ln(this=exp.Greatest(this=exp.Sub(this=v.copy(), expression=_param(f"cs{i}")),
+                                     expressions=[exp.Literal.number(_TINY)]))
+    else:
+        t = exp.Neg(this=exp.Ln(this=exp.Greatest(this=exp.Sub(this=_param(f"cs{i}"), expression=v.copy()),
+                                                  expressions=[exp.Literal.number(_TINY)])))
+    scaled = exp.Floor(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))),
+                                    expression=_param(f"ck{i}")))
+    inner = exp.cast(exp.Least(this=exp.Greatest(this=scaled, expressions=[exp.Literal.number(-1)]),
+                               expressions=[exp.Literal.number(cells.n)]), "INT")
+    return exp.Case(ifs=[exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Literal.number(-2)),
+                         exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")),
+                                true=exp.Literal.number(cells.n + 1))],
+                    default=inner)
+
+
+def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
+                start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    """DuckDB: per column (``k`` = its position in the numeric statement), the count and sum of its
+    values per cell: rows ``(k, cell, n, s)``, one UNION ALL statement (each branch reads one column)."""
+    shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
+    key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        branches = []
+        for k, spec in specs:
+            # (builders with copy=False: the default deep-copies the growing tree at every call)
+            inner = exp.select(exp.alias_(numeric_value(spec.name), "v", quoted=True), copy=False).from_(
+                table.copy(), copy=False)
+            cond = _window_condition(ts, start, end, {})
+            if cond is not None:
+                inner = inner.where(cond, copy=False)
+            v = exp.column("v", quoted=True)
+            q = (exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True),
+                            exp.alias_(_cell_expression(v, k, spec.cells), "cell", quoted=True),
+                            exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+                            exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True), copy=False)
+                 .from_(inner.subquery("src", copy=False), copy=False)
+                 .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
+                 .group_by(exp.column("cell", quoted=True), copy=False))
+            branches.append(q)
+        union: exp.Expression = branches[0]
+        for b in branches[1:]:
+            union = exp.Union(this=union, expression=b, distinct=False)
+        return render(union, "duckdb"), {}
+
+    sql = _cached(key, build)
+    params = _window_params(start, end)
+    for k, spec in specs:
+        c = spec.cells
+        params.update({f"cm{k}": c.min, f"cx{k}": c.max, f"cl{k}": c.lo, f"ck{k}": c.k})
+        if c.transform != "linear":
+            params[f"cs{k}"] = c.shift
+    return sql, params
+
+
+def cells_cdf(rows: Sequence[tuple], cells: CellSpec) -> tuple[list[int], list[float]]:
+    """Counts at :meth:`CellSpec.points` and the tails outside [min, max] from one column's
+    ``(cell, n, s)`` rows: ``(cdf, [sum of (min - x) below min, sum of (x - max) above max])``."""
+    import numpy as np
+
+    n = cells.n
+    counts = np.zeros(n + 4, dtype=np.int64)
+    below = above = 0.0
+    for cell, cnt, total in rows:
+        cell, cnt = int(cell), int(cnt)
+        counts[cell + 2] += cnt
+        if cell == -2:
+            below = cnt * cells.min - float(total or 0.0)
+        elif cell == n + 1:
+            above = float(total or 0.0) - cnt * cells.max
+    cum = np.cumsum(counts)
+    return [int(x) for x in cum[:n + 3]], [max(below, 0.0), max(above, 0.0)]
 
 
 def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bool,
