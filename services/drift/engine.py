@@ -26,8 +26,9 @@ import numpy as np
 
 from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
-from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cells_cdf, cells_query, column,
-                                decode_numeric, numeric_query, numeric_value)
+from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
+                                cells_query, column, decode_numeric, edge_counts_query, numeric_query, numeric_value,
+                                reference_quantiles_query)
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
 
@@ -280,8 +281,11 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     numeric = [n for n, k in features if k == "numeric"]
     cats = [n for n, k in features if k == "categorical"]
     duck = backend.dialect == "duckdb"
+    # A DuckDB reference's first pass: summaries and the sampled grid only; its exact deciles come
+    # from the later passes (see _duck_reference) — QUANTILE_CONT would dominate the cost.
+    duck_ref = duck and reference is None and not group_by
     specs = [_current_spec(reference.features[n], duck, grouped=bool(group_by)) if reference
-             else NumericSpec(n, deciles=True) for n in numeric]
+             else NumericSpec(n, deciles=not duck_ref, median=not duck_ref) for n in numeric]
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     windows: dict[Any, dict[str, Any]] = {}
@@ -302,22 +306,20 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     if not group_by:
         if not windows or windows.get(None, {}).get("rows", 0) == 0:
             raise BadInput(f"the {side} window is empty (0 rows)")
-    # Reference: second pass for the bin counts at its own edges.
+    # Reference: the bin counts at its own edges (and, on DuckDB, its deciles and CDF structure).
     if reference is None and numeric:
         for n in numeric:
             d = windows[None]["numeric"][n]
             _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
-        # CDF evaluation points: the (sampled) quantile grid plus the exact min and max, so the
-        # reference has no mass outside them; the counts at the points are exact.
-        edge_specs = [_reference_spec(n, windows[None]["numeric"][n], duck) for n in numeric]
-
+    if reference is None and numeric and duck_ref:
+        _duck_reference(backend, numeric, windows[None]["numeric"], ts=ts, start=bounds[0], end=bounds[1])
+    elif reference is None and numeric:
+        edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])))
+                      for n in numeric]
         ((_, _, per),) = _numeric_pass(backend, edge_specs, ts=ts, start=bounds[0], end=bounds[1], only_bins=True)
         for spec, d in zip(edge_specs, per):
             windows[None]["numeric"][spec.name]["edges"] = list(spec.edges)
             windows[None]["numeric"][spec.name]["cumulative"] = d["cumulative"]
-            windows[None]["numeric"][spec.name]["points"] = spec.cells.points() if spec.cells else list(spec.points or [])
-            windows[None]["numeric"][spec.name]["cdf"] = d.get("cdf", [])
-            windows[None]["numeric"][spec.name]["cells"] = spec.cells
     results = []
     for w, doc in windows.items():
         rows = doc["rows"]
@@ -354,16 +356,135 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     return results[0][1]
 
 
-def _reference_spec(name: str, d: dict[str, Any], duck: bool) -> NumericSpec:
-    """Second reference pass: counts at the decile edges, and the CDF structure (DuckDB): cells
-    for large columns, else a HISTOGRAM at the (sampled) grid's points plus the exact min/max."""
-    edges = tuple(S.dedupe_edges(d["deciles"]))
-    if not duck:
-        return NumericSpec(name, edges=edges)
-    cells = choose_cells(d["grid"], d["min"], d["max"], int(d["count"] or 0))
-    if cells is not None:
-        return NumericSpec(name, edges=edges, cells=cells)
-    return NumericSpec(name, edges=edges, points=tuple(S.cdf_points(list(d["grid"]) + [d["min"], d["max"]])))
+def _groups(items: Sequence[Any], parts: int) -> list[list[Any]]:
+    parts = max(1, min(parts, len(items)))
+    size = -(-len(items) // parts) if items else 1
+    return [list(items[k:k + size]) for k in range(0, len(items), size)]
+
+
+def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, dict[str, Any]], **window) -> None:
+    """A DuckDB reference after its first pass (summaries, sampled grid): fills each column's exact
+    deciles, median, edges, counts at the edges and CDF structure, in two more passes.
+
+    * Columns with cells (large, well spread): pass 2 counts per cell; the cells that hold the
+      order statistics of each decile are then known, and pass 3 fetches only their values
+      (value -> count), from which the deciles (numpy's linear interpolation, same arithmetic)
+      and the counts at them follow exactly — no sort of the column, which is what dominates
+      QUANTILE_CONT's cost.
+    * Other columns: pass 2 computes the deciles (QUANTILE_CONT) and the counts at the CDF points
+      (HISTOGRAM at the sampled grid plus the exact min/max); pass 3 counts at the edges.
+    """
+    cells = {n: choose_cells(docs[n]["grid"], docs[n]["min"], docs[n]["max"], int(docs[n]["count"] or 0))
+             for n in numeric}
+    with_cells = [NumericSpec(n, cells=cells[n]) for n in numeric if cells[n] is not None]
+    others = [NumericSpec(n, points=tuple(S.cdf_points(list(docs[n]["grid"]) + [docs[n]["min"], docs[n]["max"]])))
+              for n in numeric if cells[n] is None]
+    parts = GROUPS_PER_CORE * backend.parallelism
+    cell_groups = [g for g in _groups(with_cells, parts) if g]
+    other_groups = [g for g in _groups(others, parts) if g]
+    queries = [cells_query(backend.table, list(enumerate(g)), **window) for g in cell_groups]
+    queries += [reference_quantiles_query(backend.table, list(enumerate(g)), **window) for g in other_groups]
+    results = iter(backend.execute_many(queries))
+    per_cell: dict[str, np.ndarray] = {}
+    for g in cell_groups:
+        rows: dict[int, list[tuple]] = {}
+        for k, cell, n, total in next(results):
+            rows.setdefault(int(k), []).append((cell, n, total))
+        for k, spec in enumerate(g):
+            cdf, _ = cells_cdf(rows.get(k, []), spec.cells)
+            counts = np.zeros(spec.cells.n + 4, dtype=np.int64)
+            for cell, n, _total in rows.get(k, []):
+                counts[int(cell) + 2] += int(n)
+            per_cell[spec.name] = counts
+            docs[spec.name].update(cdf=cdf, points=spec.cells.points(), cells=spec.cells)
+    for g in other_groups:
+        (row,) = next(results)
+        for k, spec in enumerate(g):
+            docs[spec.name].update(deciles=_floats_or_empty(row[2 * k]), cells=None, points=list(spec.points),
+                                   cdf=_cdf_at(row[2 * k + 1], spec.points))
+    # Pass 3: the values inside the deciles' cells; counts at the other columns' edges.
+    ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), per_cell[n]) for n in per_cell}
+    edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"]))) for s in others]
+    edge_groups = [g for g in _groups(edge_specs, parts) if g]
+    queries = [cell_values_query(backend.table, list(enumerate(g)),
+                                 {k: sorted({c for _, c, _ in ranks[s.name]}) for k, s in enumerate(g)}, **window)
+               for g in cell_groups]
+    queries += [edge_counts_query(backend.table, list(enumerate(g)), **window) for g in edge_groups]
+    results = iter(backend.execute_many(queries))
+    for g in cell_groups:
+        values: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        for k, cell, xs in next(results):
+            distinct, counts = np.unique(np.asarray(xs, dtype=float), return_counts=True)
+            values[(int(k), int(cell))] = (distinct, np.cumsum(counts))
+        for k, spec in enumerate(g):
+            _deciles_from_cells(docs[spec.name], per_cell[spec.name], ranks[spec.name],
+                                {c: v for (kk, c), v in values.items() if kk == k})
+    for g in edge_groups:
+        (row,) = next(results)
+        pos = 0
+        for spec in g:
+            docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos:pos + len(spec.edges)]]
+            docs[spec.name]["edges"] = list(spec.edges)
+            pos += len(spec.edges)
+    for n in numeric:
+        d = docs[n]
+        d["median"] = float(d["deciles"][S.DECILES.index(0.5)]) if d["deciles"] else None
+
+
+def _floats_or_empty(values: Any) -> list[float]:
+    return [] if values is None or any(v is None for v in values) else [float(v) for v in values]
+
+
+def _cdf_at(hist: Any, points: Sequence[float]) -> list[int]:
+    """Counts <= each point from DuckDB's HISTOGRAM(x, points) map ((previous, point] buckets)."""
+    hist = dict(hist or {})
+    out, running = [], 0
+    for p in points:
+        running += int(hist.get(p, 0) or 0)
+        out.append(running)
+    return out
+
+
+def _decile_ranks(count: int, counts: np.ndarray) -> list[tuple[int, int, int]]:
+    """The two order statistics behind each decile (numpy's linear method: 0-based ranks floor and
+    floor + 1 of (n - 1) p), as (rank, its cell, rank of that cell's first value)."""
+    cum = np.cumsum(counts)
+    out = []
+    for p in S.DECILES:
+        virtual = (count - 1) * np.float64(p)
+        prev = int(np.floor(virtual))
+        for rank in ((count - 1, count - 1) if virtual >= count - 1 else (prev, prev + 1)):
+            slot = int(np.searchsorted(cum, rank, side="right"))
+            out.append((rank, slot - 2, int(cum[slot - 1]) if slot else 0))
+    return out
+
+
+def _deciles_from_cells(doc: dict[str, Any], counts: np.ndarray, ranks: list[tuple[int, int, int]],
+                        values: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Exact deciles (the arithmetic of numpy's linear interpolation), the edges and the counts
+    <= each edge: all cells before the upper order statistic's cell, plus its values <= the edge."""
+    count = int(doc["count"] or 0)
+    cum = np.cumsum(counts)
+
+    def value_at(rank: int, cell: int, first: int) -> np.float64:
+        xs, cs = values[cell]
+        return np.float64(xs[int(np.searchsorted(cs, rank - first, side="right"))])
+
+    deciles, at_most = [], {}
+    for j, p in enumerate(S.DECILES):
+        (r0, c0, f0), (r1, c1, f1) = ranks[2 * j], ranks[2 * j + 1]
+        a, b = value_at(r0, c0, f0), value_at(r1, c1, f1)
+        virtual = (count - 1) * np.float64(p)
+        t = virtual - np.floor(virtual) if virtual < count - 1 else np.float64(0.0)
+        diff = b - a
+        e = float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
+        deciles.append(e)
+        xs, cs = values[c1]
+        inside = int(np.searchsorted(xs, e, side="right"))
+        at_most[e] = int(cum[c1 + 1]) + (int(cs[inside - 1]) if inside else 0)
+    doc["deciles"] = deciles
+    doc["edges"] = S.dedupe_edges(deciles)
+    doc["cumulative"] = [at_most[e] for e in doc["edges"]]
 
 
 def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSpec:
@@ -393,7 +514,7 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
         [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups]
     cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
                                 end=window.get("end")) for cg in cell_groups if cg]
-    results = backend.execute_many(queries + cell_queries, while_waiting=S.warm_up)
+    results = backend.execute_many(queries + cell_queries)
     merged: dict[Any, tuple[int, list[dict]]] = {}
     order: list[Any] = []
     for g, result in zip(groups, results):
@@ -558,6 +679,8 @@ def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, 
                        progress: Progress | None = None, reference_name: str = "reference",
                        current_name: str = "current") -> dict[str, Any]:
     policy = policy or Policy()
+    if engine != "memory":
+        S.warm_up_in_background()
     reference_window = reference_window or Window()
     current_window = current_window or Window()
     if isinstance(ref, Profile):

@@ -209,6 +209,7 @@ class NumericSpec:
     deciles: bool = False                    # compute the decile edges (reference side)
     points: tuple[float, ...] | None = None  # DuckDB: counts at these points (HISTOGRAM) instead of a grid
     cells: CellSpec | None = None            # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
+    median: bool = True                      # exact median (a DuckDB reference gets it from its deciles later)
 
 
 NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
@@ -246,12 +247,13 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
                   only_bins: bool = False) -> tuple[str, dict]:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
-    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells)) for s in specs)
+    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells), bool(s.median))
+                  for s in specs)
     key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
            probs, only_bins)
     placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None,
-                               cells=_PLACEHOLDER_CELLS if cells else None)
-                   for name, n, d, pts, cells in shape]
+                               cells=_PLACEHOLDER_CELLS if cells else None, median=med)
+                   for name, n, d, pts, cells, med in shape]
     sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
                                                    group_by=group_by, grid=probs, only_bins=only_bins))
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
@@ -423,6 +425,9 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
             mid.append(exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"c{i}_d", quoted=True))
             median: exp.Expression = exp.Bracket(this=exp.column(f"c{i}_d", quoted=True),
                                                  expressions=[exp.Literal.number(DECILES.index(0.5))])  # 0-based here, DuckDB [5]
+        elif not spec.median:  # a DuckDB reference: the median is its 5th decile, computed later
+            mid.append(exp.alias_(exp.null(), f"c{i}_5", quoted=True))
+            median = exp.column(f"c{i}_5", quoted=True)
         else:
             mid.append(exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
                                   f"c{i}_5", quoted=True))
@@ -451,20 +456,28 @@ _PLACEHOLDER_CELLS = CellSpec("linear", 0.0, 1.0, 1, 0.0, 0.0, 1.0)
 _TINY = 1e-300
 
 
+def _greatest(*args: exp.Expression) -> exp.Expression:
+    # Verbatim GREATEST/LEAST: sqlglot's nodes render DuckDB NULL-guards that evaluate the
+    # arguments three times; the values here are never NULL.
+    return exp.Anonymous(this="GREATEST", expressions=list(args))
+
+
+def _least(*args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="LEAST", expressions=list(args))
+
+
 def _cell_expression(v: exp.Expression, i: int, cells: CellSpec) -> exp.Expression:
     """``cell(x)`` of :class:`CellSpec` for value ``v``; parameters ``cm/cx/cl/ck/cs{i}``."""
     if cells.transform == "linear":
         t: exp.Expression = v.copy()
     elif cells.transform == "log":
-        t = exp.Ln(this=exp.Greatest(this=exp.Sub(this=v.copy(), expression=_param(f"cs{i}")),
-                                     expressions=[exp.Literal.number(_TINY)]))
+        t = exp.Ln(this=_greatest(exp.Sub(this=v.copy(), expression=_param(f"cs{i}")), exp.Literal.number(_TINY)))
     else:
-        t = exp.Neg(this=exp.Ln(this=exp.Greatest(this=exp.Sub(this=_param(f"cs{i}"), expression=v.copy()),
-                                                  expressions=[exp.Literal.number(_TINY)])))
+        t = exp.Neg(this=exp.Ln(this=_greatest(exp.Sub(this=_param(f"cs{i}"), expression=v.copy()),
+                                               exp.Literal.number(_TINY))))
     scaled = exp.Floor(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))),
                                     expression=_param(f"ck{i}")))
-    inner = exp.cast(exp.Least(this=exp.Greatest(this=scaled, expressions=[exp.Literal.number(-1)]),
-                               expressions=[exp.Literal.number(cells.n)]), "INT")
+    inner = exp.cast(_least(_greatest(scaled, exp.Literal.number(-1)), exp.Literal.number(cells.n)), "INT")
     return exp.Case(ifs=[exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Literal.number(-2)),
                          exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")),
                                 true=exp.Literal.number(cells.n + 1))],
@@ -528,6 +541,104 @@ def cells_cdf(rows: Sequence[tuple], cells: CellSpec) -> tuple[list[int], list[f
             above = float(total or 0.0) - cnt * cells.max
     cum = np.cumsum(counts)
     return [int(x) for x in cum[:n + 3]], [max(below, 0.0), max(above, 0.0)]
+
+
+def _values_source(table: exp.Table, names: Sequence[tuple[int, str]], ts: str | None, start: datetime | None,
+                   end: datetime | None) -> exp.Subquery:
+    """``(SELECT <column k as DOUBLE, NaN as NULL> AS v<k>, … FROM table WHERE <window>) AS src``."""
+    inner = exp.select(*[exp.alias_(numeric_value(name), f"v{k}", quoted=True) for k, name in names],
+                       copy=False).from_(table.copy(), copy=False)
+    cond = _window_condition(ts, start, end, {})
+    if cond is not None:
+        inner = inner.where(cond, copy=False)
+    return inner.subquery("src", copy=False)
+
+
+def reference_quantiles_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
+                              start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    """DuckDB reference, second pass, columns without cells: the exact deciles (QUANTILE_CONT) and
+    the counts at the CDF points (HISTOGRAM): one row, ``d<k>, h<k>`` per column."""
+    shape = tuple((k, s.name) for k, s in specs)
+    key = ("refq", table.sql("duckdb"), shape, ts, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        select = []
+        for k, spec in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            select += [exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"d{k}", quoted=True),
+                       exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{k}")]),
+                                  f"h{k}", quoted=True)]
+        q = exp.select(*select, copy=False).from_(_values_source(table, [(k, s.name) for k, s in specs], ts, start,
+                                                                 end), copy=False)
+        return render(q, "duckdb"), {}
+
+    params = _window_params(start, end)
+    for k, spec in specs:
+        params[f"h{k}"] = sorted({float(p) for p in spec.points or ()})
+    return _cached(key, build), params
+
+
+def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
+                      start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    """``COUNT_IF(x <= edge)`` for every given edge of every column: one row, in order."""
+    shape = tuple((k, s.name, len(s.edges or ())) for k, s in specs)
+    key = ("edges", table.sql("duckdb"), shape, ts, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        select = [exp.alias_(exp.CountIf(this=exp.LTE(this=exp.column(f"v{k}", quoted=True),
+                                                      expression=_param(f"e{k}_{j}"))), f"c{k}_{j}", quoted=True)
+                  for k, s in specs for j in range(len(s.edges or ()))]
+        if not select:
+            select = [exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)]
+        q = exp.select(*select, copy=False).from_(_values_source(table, [(k, s.name) for k, s in specs], ts, start,
+                                                                 end), copy=False)
+        return render(q, "duckdb"), {}
+
+    params = _window_params(start, end)
+    for k, spec in specs:
+        for j, edge in enumerate(spec.edges or ()):
+            params[f"e{k}_{j}"] = float(edge)
+    return _cached(key, build), params
+
+
+def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], want: dict[int, Sequence[int]], *,
+                      ts: str | None = None, start: datetime | None = None,
+                      end: datetime | None = None) -> tuple[str, dict]:
+    """DuckDB: the exact values (``LIST(x)``; faster here than a value -> count HISTOGRAM) inside the
+    cells ``want[k]`` of column ``k`` — the few cells that hold the order statistics of its deciles.
+    Rows ``(k, cell, values)``."""
+    shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
+    key = ("cellvalues", table.sql("duckdb"), shape, ts, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        branches = []
+        for k, spec in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            inner = (exp.select(exp.alias_(_cell_expression(v, k, spec.cells), "cell", quoted=True),
+                                exp.alias_(v.copy(), "x", quoted=True), copy=False)
+                     .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
+                     .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False))
+            cell = exp.column("cell", quoted=True)
+            branches.append(
+                exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True), cell.copy(),
+                           exp.alias_(exp.Anonymous(this="LIST", expressions=[exp.column("x", quoted=True)]),
+                                      "values", quoted=True), copy=False)
+                .from_(inner.subquery("cells", copy=False), copy=False)
+                .where(exp.Anonymous(this="LIST_CONTAINS", expressions=[_param(f"want{k}"), cell.copy()]), copy=False)
+                .group_by(cell.copy(), copy=False))
+        union: exp.Expression = branches[0]
+        for b in branches[1:]:
+            union = exp.Union(this=union, expression=b, distinct=False)
+        return render(union, "duckdb"), {}
+
+    params = _window_params(start, end)
+    for k, spec in specs:
+        c = spec.cells
+        params.update({f"cm{k}": c.min, f"cx{k}": c.max, f"cl{k}": c.lo, f"ck{k}": c.k,
+                       f"want{k}": [int(x) for x in sorted(set(want[k]))]})
+        if c.transform != "linear":
+            params[f"cs{k}"] = c.shift
+    return _cached(key, build), params
 
 
 def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bool,

@@ -12,6 +12,7 @@ import warnings
 from typing import Sequence
 
 import importlib
+import threading
 from types import ModuleType
 
 import numpy as np
@@ -36,9 +37,21 @@ sdistance = _Deferred("scipy.spatial.distance")
 
 
 def warm_up() -> None:
-    """Import scipy now (idempotent; called from the thread that waits for SQL results)."""
+    """Import scipy now (idempotent)."""
     sstats.__getattr__("ks_2samp")
     sdistance.__getattr__("jensenshannon")
+
+
+_warming: threading.Thread | None = None
+
+
+def warm_up_in_background() -> None:
+    """Start importing scipy on a background thread (once), so a pushdown report overlaps the
+    import with its SQL passes; the first statistic waits for it through Python's import lock."""
+    global _warming
+    if _warming is None and sstats._module is None:
+        _warming = threading.Thread(target=warm_up, name="driftgate-scipy-import", daemon=True)
+        _warming.start()
 
 DECILES = tuple(round(0.1 * k, 1) for k in range(1, 10))  # 0.1 ... 0.9
 PSI_FLOOR = 0.0001

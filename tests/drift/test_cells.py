@@ -1,0 +1,127 @@
+"""Large DuckDB references: cell counts instead of HISTOGRAM, exact deciles without a sort.
+
+The cell path only runs above the reservoir size, so these tests use columns of a few times
+``GRID_SAMPLE`` values and check it against the exact memory engine and numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.drift import stats as S
+from services.drift.engine import (_decile_ranks, _deciles_from_cells, build_reference_profile, choose_cells,
+                                   drift_report)
+from services.drift.sql import GRID_SAMPLE, CellSpec
+from services.sources import Source, source_from_path
+
+N = 3 * GRID_SAMPLE
+
+
+def _frame(seed: int, shift: float) -> pd.DataFrame:
+    r = np.random.default_rng(seed)
+    zero_inflated = np.where(r.random(N) < 0.45, 0.0, r.exponential(3.0 + shift, N))
+    return pd.DataFrame({
+        "normal": r.normal(shift, 1.0, N),
+        "lognormal": r.lognormal(shift, 2.0, N),                    # needs the log map
+        "left_skewed": -r.lognormal(shift, 2.0, N),                 # needs the -log map
+        "zero_inflated": zero_inflated,                             # deciles inside a 45 % atom
+        "wide_ints": r.integers(0, 100_000, N).astype("int64") + int(shift * 5000),
+        "cluster": np.where(r.random(N) < 0.5, r.normal(0, 1e-6, N), r.normal(0, 1e3, N)) + shift,
+    })
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cells")
+    paths = []
+    for name, seed, shift in (("ref", 1, 0.0), ("cur", 2, 0.25)):
+        p = d / f"{name}.parquet"
+        _frame(seed, shift).to_parquet(p, index=False)
+        paths.append(p)
+    return paths
+
+
+def test_reference_profile_picks_a_map_per_column(pair):
+    ref, _ = pair
+    cols = [(c, "numeric") for c in _frame(1, 0.0).columns]
+    prof = build_reference_profile(Source("parquet", str(ref)), cols)
+    kinds = {n: (f.cells.transform if f.cells else None) for n, f in prof.features.items()}
+    assert kinds["normal"] == "linear" and kinds["lognormal"] == "log" and kinds["left_skewed"] == "neglog"
+    assert kinds["cluster"] is None  # no monotone map spreads it: HISTOGRAM at sampled points instead
+    data = pd.read_parquet(ref)
+    for name, f in prof.features.items():
+        values = data[name].to_numpy(dtype=float)
+        # exact deciles (numpy's linear interpolation) and exact counts at them, cells or not
+        assert f.edges == S.dedupe_edges(np.quantile(values, S.DECILES)), name
+        assert f.bins == S.bin_counts(values, f.edges), name
+        assert f.summary["median"] == pytest.approx(float(np.median(values)), rel=1e-12), name
+        # counts at every CDF point are exact
+        assert f.cdf[-1] == values.size
+        if f.cells is not None:
+            assert len(f.points) == len(f.cdf) == f.cells.n + 3
+            assert np.all(np.diff(f.points) >= 0)
+
+
+def test_large_columns_match_the_memory_engine(pair):
+    ref, cur = pair
+    mem = {f["feature"]: f for f in drift_report(source_from_path(str(ref)), source_from_path(str(cur)),
+                                                 engine="memory")["features"]}
+    duck = {f["feature"]: f for f in drift_report(source_from_path(str(ref)), source_from_path(str(cur)),
+                                                  engine="duckdb")["features"]}
+    for name, fm in mem.items():
+        fd = duck[name]
+        assert fd["drifted"] == fm["drifted"], name
+        assert fd["stats"]["ks"]["statistic"] == pytest.approx(fm["stats"]["ks"]["statistic"], abs=0.01), name
+        assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(
+            fm["stats"]["wasserstein"]["statistic"], abs=0.02), name
+        for test in ("psi", "jensenshannon"):  # same bins: equal up to float error
+            assert fd["stats"][test]["statistic"] == pytest.approx(fm["stats"][test]["statistic"], rel=1e-9, abs=1e-12)
+        for side in ("reference", "current"):
+            for key, value in fm["summary"][side].items():
+                assert fd["summary"][side][key] == pytest.approx(value, rel=1e-9), (name, side, key)
+
+
+def test_cell_boundaries_cover_the_range_in_order():
+    spec = CellSpec("log", lo=-3.0, k=100.0, n=500, shift=-0.5, min=0.0, max=40.0)
+    pts = spec.points()
+    assert pts[0] == 0.0 and pts[-1] == 40.0 and len(pts) == 503
+    assert all(a <= b for a, b in zip(pts, pts[1:]))
+    assert CellSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(ValueError):
+        CellSpec.from_json({**spec.to_json(), "transform": "sqrt"})
+
+
+def test_small_or_degenerate_columns_keep_the_histogram():
+    grid = list(np.linspace(0, 1, 1001))
+    assert choose_cells(grid, 0.0, 1.0, count=GRID_SAMPLE) is None        # small: the grid is exact anyway
+    assert choose_cells([5.0] * 1001, 5.0, 5.0, count=10 * GRID_SAMPLE) is None   # constant
+    assert choose_cells(grid, 0.0, 1.0, count=10 * GRID_SAMPLE).transform == "linear"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.integers(-20, 20).map(float), st.floats(-1e3, 1e3, allow_nan=False)),
+                min_size=2, max_size=400),
+       st.floats(0.01, 50.0))
+def test_deciles_from_cell_contents_equal_numpy(values, k):
+    """Only the cells holding each decile's order statistics are read; the deciles and the counts
+    at them still equal numpy's on the whole column, ties and atoms included."""
+    x = np.asarray(values, dtype=float)
+    lo = float(x.min())
+    n = 64
+    cell = np.clip(np.floor((x - lo) * k), -1, n).astype(int)      # a monotone map, like the SQL one
+    counts = np.zeros(n + 4, dtype=np.int64)
+    np.add.at(counts, cell + 2, 1)
+    ranks = _decile_ranks(x.size, counts)
+    wanted = {c for _, c, _ in ranks}
+    contents = {}
+    for c in wanted:
+        distinct, cnt = np.unique(x[cell == c], return_counts=True)
+        contents[c] = (distinct, np.cumsum(cnt))
+    doc = {"count": x.size}
+    _deciles_from_cells(doc, counts, ranks, contents)
+    expected = np.quantile(x, S.DECILES)
+    assert doc["deciles"] == [float(e) for e in expected]
+    assert doc["cumulative"] == [int((x <= e).sum()) for e in doc["edges"]]
