@@ -28,7 +28,7 @@ from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
                                 cells_query, column, decode_numeric, edge_counts_query, numeric_query, numeric_value,
-                                reference_quantiles_query)
+                                range_values_query, reference_quantiles_query)
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
 
@@ -382,7 +382,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     parts = GROUPS_PER_CORE * backend.parallelism
     cell_groups = [g for g in _groups(with_cells, parts) if g]
     other_groups = [g for g in _groups(others, parts) if g]
-    queries = [cells_query(backend.table, list(enumerate(g)), **window) for g in cell_groups]
+    queries = [cells_query(backend.table, list(enumerate(g)), reference=True, **window) for g in cell_groups]
     queries += [reference_quantiles_query(backend.table, list(enumerate(g)), **window) for g in other_groups]
     results = iter(backend.execute_many(queries))
     per_cell: dict[str, np.ndarray] = {}
@@ -527,6 +527,7 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
             merged[w][1].extend(per)
     cell_results = iter(results[len(queries):])
     offset = 0
+    medians: list[tuple[NumericSpec, dict]] = []
     for g, cg in zip(groups, cell_groups):
         if cg:
             by_column: dict[int, list[tuple]] = {}
@@ -538,8 +539,56 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
                 per[offset + k]["cdf"] = cdf
                 if not only_bins:
                     per[offset + k]["tails"] = tails
+                    medians.append((spec, per[offset + k]))
         offset += len(g)
+    if medians:
+        _medians_from_cells(backend, medians, window)
     return [(w, merged[w][0], merged[w][1]) for w in order]
+
+
+def _medians_from_cells(backend: Backend, columns: list[tuple[NumericSpec, dict]], window: dict) -> None:
+    """Exact medians of a current window's cell columns without a sort: the cells of the two middle
+    order statistics are known from the cell counts, so one more scan fetches only the values in
+    those cells (widened by a cell each side) and counts the values below them. A median that
+    falls outside the reference's range, or a range that misses it, is computed by QUANTILE_CONT."""
+    ranged, exact = [], []
+    for spec, d in columns:
+        count = int(d["count"] or 0)
+        points = spec.cells.points()
+        cum = np.asarray(d["cdf"], dtype=np.int64)   # cum[j + 1] = values in cells <= j, for j = -2 .. n
+        if count == 0:
+            d["median"] = None
+            continue
+        virtual = (count - 1) * np.float64(0.5)
+        r0, r1 = int(np.floor(virtual)), min(int(np.floor(virtual)) + 1, count - 1)
+        c0 = int(np.searchsorted(cum, r0, side="right")) - 2   # cells -2 .. n (cum has no n + 1 entry)
+        c1 = int(np.searchsorted(cum, r1, side="right")) - 2
+        if c0 < -1 or c1 > spec.cells.n - 1 or c1 >= len(cum) - 2:
+            exact.append((spec, d))
+            continue
+        lo, hi = float(points[max(c0, 0)]), float(points[min(c1 + 3, len(points) - 1)])
+        ranged.append((spec, d, lo, hi, r0, r1, virtual))
+    if ranged:
+        names = [(k, spec.name) for k, (spec, *_rest) in enumerate(ranged)]
+        sql, params = range_values_query(backend.table, names, ts=window.get("ts"), start=window.get("start"),
+                                         end=window.get("end"))
+        for k, (_, _, lo, hi, *_r) in enumerate(ranged):
+            params[f"a{k}"], params[f"b{k}"] = lo, hi
+        found = {int(k): (below, values) for k, below, values in backend.execute(sql, params)}
+        for k, (spec, d, lo, hi, r0, r1, virtual) in enumerate(ranged):
+            below, values = int(found[k][0] or 0), np.sort(np.asarray(found[k][1] or [], dtype=float))
+            i0, i1 = r0 - below, r1 - below
+            if not (0 <= i0 <= i1 < values.size):  # pragma: no cover - the widened range missed it
+                exact.append((spec, d))
+                continue
+            a, b = np.float64(values[i0]), np.float64(values[i1])
+            t = virtual - np.floor(virtual)
+            d["median"] = float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
+    for spec, d in exact:
+        sql, params = numeric_query(backend.table, "duckdb", [NumericSpec(spec.name, median=True)], **window)
+        (row,) = backend.execute(sql, params)
+        d["median"] = decode_numeric(row, [NumericSpec(spec.name, median=True)], grouped=False,
+                                     sorted_lists=True)[2][0]["median"]
 
 
 # -- comparison ----------------------------------------------------------------------------------

@@ -369,14 +369,14 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     out.append(exp.column("rows", quoted=True))
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
-        if spec.cells is not None:  # current window, cell counts in cells_query: summaries + edges here
+        if spec.cells is not None:  # current window: cell counts in cells_query, the median from
+            # the values around its cell (median_query); summaries and edge counts here
             mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                     exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
                     exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
                     exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
                     exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
-                    exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
-                               f"c{i}_5", quoted=True),
+                    exp.alias_(exp.null(), f"c{i}_5", quoted=True),
                     exp.alias_(exp.null(), f"c{i}_7", quoted=True)]
             fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(6)]
             fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
@@ -466,8 +466,10 @@ def _least(*args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="LEAST", expressions=list(args))
 
 
-def _cell_expression(v: exp.Expression, i: int, cells: CellSpec) -> exp.Expression:
-    """``cell(x)`` of :class:`CellSpec` for value ``v``; parameters ``cm/cx/cl/ck/cs{i}``."""
+def _cell_expression(v: exp.Expression, i: int, cells: CellSpec, tails: bool = True) -> exp.Expression:
+    """``cell(x)`` of :class:`CellSpec` for value ``v``; parameters ``cm/cx/cl/ck/cs{i}``. Without
+    ``tails`` (the reference itself, which has no value outside [min, max]) the two outer cells'
+    tests are left out: the same cell for every value in range, one CASE less per value."""
     if cells.transform == "linear":
         t: exp.Expression = v.copy()
     elif cells.transform == "log":
@@ -478,6 +480,8 @@ def _cell_expression(v: exp.Expression, i: int, cells: CellSpec) -> exp.Expressi
     scaled = exp.Floor(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))),
                                     expression=_param(f"ck{i}")))
     inner = exp.cast(_least(_greatest(scaled, exp.Literal.number(-1)), exp.Literal.number(cells.n)), "INT")
+    if not tails:
+        return inner
     return exp.Case(ifs=[exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Literal.number(-2)),
                          exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")),
                                 true=exp.Literal.number(cells.n + 1))],
@@ -485,11 +489,12 @@ def _cell_expression(v: exp.Expression, i: int, cells: CellSpec) -> exp.Expressi
 
 
 def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
-                start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+                start: datetime | None = None, end: datetime | None = None,
+                reference: bool = False) -> tuple[str, dict]:
     """DuckDB: per column (``k`` = its position in the numeric statement), the count and sum of its
     values per cell: rows ``(k, cell, n, s)``, one UNION ALL statement (each branch reads one column)."""
     shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
-    key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None)
+    key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None, reference)
 
     def build() -> tuple[str, dict]:
         branches = []
@@ -502,7 +507,7 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
                 inner = inner.where(cond, copy=False)
             v = exp.column("v", quoted=True)
             q = (exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True),
-                            exp.alias_(_cell_expression(v, k, spec.cells), "cell", quoted=True),
+                            exp.alias_(_cell_expression(v, k, spec.cells, tails=not reference), "cell", quoted=True),
                             exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
                             exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True), copy=False)
                  .from_(inner.subquery("src", copy=False), copy=False)
@@ -518,10 +523,40 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
     params = _window_params(start, end)
     for k, spec in specs:
         c = spec.cells
-        params.update({f"cm{k}": c.min, f"cx{k}": c.max, f"cl{k}": c.lo, f"ck{k}": c.k})
+        params.update({f"cl{k}": c.lo, f"ck{k}": c.k})
+        if not reference:
+            params.update({f"cm{k}": c.min, f"cx{k}": c.max})
         if c.transform != "linear":
             params[f"cs{k}"] = c.shift
     return sql, params
+
+
+def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str]], *, ts: str | None = None,
+                       start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    """Per column ``k``: rows ``(k, COUNT_IF(x < $a<k>), LIST(x) of the values in [$a<k>, $b<k>])``
+    — the few values around an order statistic whose cell is known. One UNION ALL branch per column
+    (DuckDB runs them in parallel); bounds are parameters."""
+    shape = tuple(specs)
+    key = ("range", table.sql("duckdb"), shape, ts, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        branches = []
+        for k, name in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            inside = exp.and_(exp.GTE(this=v.copy(), expression=_param(f"a{k}")),
+                              exp.LTE(this=v.copy(), expression=_param(f"b{k}")))
+            branches.append(exp.select(
+                exp.alias_(exp.Literal.number(k), "k", quoted=True),
+                exp.alias_(exp.CountIf(this=exp.LT(this=v.copy(), expression=_param(f"a{k}"))), "below", quoted=True),
+                exp.alias_(exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v.copy()]),
+                                      expression=exp.Where(this=inside)), "values", quoted=True),
+                copy=False).from_(_values_source(table, [(k, name)], ts, start, end), copy=False))
+        union: exp.Expression = branches[0]
+        for b in branches[1:]:
+            union = exp.Union(this=union, expression=b, distinct=False)
+        return render(union, "duckdb"), {}
+
+    return _cached(key, build), _window_params(start, end)
 
 
 def cells_cdf(rows: Sequence[tuple], cells: CellSpec) -> tuple[list[int], list[float]]:
@@ -614,7 +649,7 @@ def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
         branches = []
         for k, spec in specs:
             v = exp.column(f"v{k}", quoted=True)
-            inner = (exp.select(exp.alias_(_cell_expression(v, k, spec.cells), "cell", quoted=True),
+            inner = (exp.select(exp.alias_(_cell_expression(v, k, spec.cells, tails=False), "cell", quoted=True),
                                 exp.alias_(v.copy(), "x", quoted=True), copy=False)
                      .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
                      .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False))
@@ -634,8 +669,7 @@ def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
     params = _window_params(start, end)
     for k, spec in specs:
         c = spec.cells
-        params.update({f"cm{k}": c.min, f"cx{k}": c.max, f"cl{k}": c.lo, f"ck{k}": c.k,
-                       f"want{k}": [int(x) for x in sorted(set(want[k]))]})
+        params.update({f"cl{k}": c.lo, f"ck{k}": c.k, f"want{k}": [int(x) for x in sorted(set(want[k]))]})
         if c.transform != "linear":
             params[f"cs{k}"] = c.shift
     return _cached(key, build), params
