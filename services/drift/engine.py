@@ -4,12 +4,18 @@ Engines:
 * ``memory``: reads the window's columns (through DuckDB, so typing is identical to the pushdown
   engine) into numpy and computes every statistic exactly with scipy.
 * ``duckdb`` (and ``databricks`` for warehouse tables): only aggregates leave the engine — exact
-  decile edges, bin counts, category counts and summaries. DuckDB: the reference's quantile grid
-  comes from a reservoir sample and only chooses ~2,000 CDF points per column; both sides are
-  then counted *exactly* at those points (one HISTOGRAM per column, which also counts the bin
-  edges), and KS/Wasserstein come from those counts (``"approximate": true``; KS off by at most
-  the largest mass between two points, ~1/1000 here). Column groups run concurrently on DuckDB
-  cursors. Databricks: exact PERCENTILE_DISC grids (KS within ~1/1000).
+  decile edges, bin counts, category counts and summaries.
+  DuckDB reference (three passes, no sort of any column): (1) summaries, category counts and a
+  reservoir sample of 8,192 rows whose quantile grid picks a monotone cell map per column;
+  (2) counts per cell (a GROUP BY on one integer per value); (3) only the values inside the cells
+  that hold each decile's order statistics, from which the exact deciles (numpy's arithmetic) and
+  the exact counts at them follow. A current window is counted on the same cells (plus its exact
+  median from the values around its cell), so the CDFs of both sides are exact at every cell
+  boundary and KS/Wasserstein are off by at most the mass inside one cell (``"approximate":
+  true``). Small columns (at most the sample size, whose grid is then exact) and columns no map
+  spreads well keep QUANTILE_CONT deciles and a HISTOGRAM at the grid's points. Column groups
+  run concurrently on DuckDB cursors. Databricks: exact PERCENTILE deciles and PERCENTILE_DISC
+  grids (KS within ~1/1000).
 Both feed :func:`compare`, which applies the decision rules of the spec.
 """
 
@@ -28,7 +34,7 @@ from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
                                 cells_query, column, decode_numeric, edge_counts_query, numeric_query, numeric_value,
-                                range_values_query, reference_quantiles_query)
+                                range_values_query, reference_quantiles_query, sample_query)
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
 
@@ -285,17 +291,30 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     # from the later passes (see _duck_reference) — QUANTILE_CONT would dominate the cost.
     duck_ref = duck and reference is None and not group_by
     specs = [_current_spec(reference.features[n], duck, grouped=bool(group_by)) if reference
-             else NumericSpec(n, deciles=not duck_ref, median=not duck_ref) for n in numeric]
+             else NumericSpec(n, deciles=not duck_ref, median=not duck_ref, grid=not duck_ref) for n in numeric]
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     windows: dict[Any, dict[str, Any]] = {}
-    for w, rows, per in _numeric_pass(backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by):
-        windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
+    category_query = []  # counted in the same batch as the numeric pass
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
-        sql, params = categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
-                                        end=bounds[1], group_by=group_by)
-        for row in backend.execute(sql, params):
+        category_query.append(categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
+                                                end=bounds[1], group_by=group_by))
+    batch = list(category_query)
+    if duck_ref and numeric:
+        batch.append(sample_query(backend.table, numeric, ts=ts, start=bounds[0], end=bounds[1]))
+    for w, rows, per in _numeric_pass(backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by,
+                                      alongside=batch):
+        windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
+    if duck_ref and numeric and None in windows:
+        sample = np.array([[np.nan if x is None else x for x in row] for row in batch[-1]],
+                          dtype=float).reshape(-1, len(numeric))
+        for i, n in enumerate(numeric):
+            col = sample[:, i]
+            col = col[np.isfinite(col)]
+            windows[None]["numeric"][n]["grid"] = S.quantile_grid(col) if col.size else []
+    if cats:
+        for row in batch[0]:
             if group_by:
                 w, k, v, n = row
             else:
@@ -500,11 +519,12 @@ def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSp
 
 
 def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: bool = False,
-                  **window) -> list[tuple[Any, int, list[dict]]]:
+                  alongside: list | None = None, **window) -> list[tuple[Any, int, list[dict]]]:
     """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
     same statement is built for every dialect; on DuckDB the columns are split into groups run
     concurrently (one statement per group, each reading only its columns), and columns with
-    cells get one more statement per group for their cell counts."""
+    cells get one more statement per group for their cell counts. ``alongside``: more
+    ``(sql, params)`` statements to run in the same batch; replaced in place by their rows."""
     parts = max(1, min(GROUPS_PER_CORE * backend.parallelism, len(specs)))
     size = -(-len(specs) // parts) if specs else 0
     groups = [list(specs[k:k + size]) for k in range(0, len(specs), size)] if specs else [[]]
@@ -514,7 +534,11 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
         [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups]
     cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
                                 end=window.get("end")) for cg in cell_groups if cg]
-    results = backend.execute_many(queries + cell_queries)
+    extra = list(alongside or [])
+    results = backend.execute_many(queries + cell_queries + extra)
+    if alongside is not None:
+        alongside[:] = results[len(results) - len(extra):]
+        results = results[:len(results) - len(extra)]
     merged: dict[Any, tuple[int, list[dict]]] = {}
     order: list[Any] = []
     for g, result in zip(groups, results):

@@ -90,7 +90,11 @@ def _validate(sql: str, dialect: str) -> None:
 # -- expressions ---------------------------------------------------------------------------------
 def numeric_value(name: str) -> exp.Expression:
     """The column as DOUBLE with NaN turned into NULL (missing)."""
-    c = exp.cast(column(name), "DOUBLE")
+    return _nan_to_null(column(name))
+
+
+def _nan_to_null(value: exp.Expression) -> exp.Expression:
+    c = exp.cast(value, "DOUBLE")
     return exp.Case(ifs=[exp.If(this=exp.IsNan(this=c.copy()), true=exp.null())], default=c)
 
 
@@ -210,6 +214,7 @@ class NumericSpec:
     points: tuple[float, ...] | None = None  # DuckDB: counts at these points (HISTOGRAM) instead of a grid
     cells: CellSpec | None = None            # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
     median: bool = True                      # exact median (a DuckDB reference gets it from its deciles later)
+    grid: bool = True                        # sampled quantile grid in SQL (a DuckDB reference samples rows instead)
 
 
 NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
@@ -247,13 +252,13 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
                   only_bins: bool = False) -> tuple[str, dict]:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
-    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells), bool(s.median))
-                  for s in specs)
+    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells), bool(s.median),
+                   bool(s.grid)) for s in specs)
     key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
            probs, only_bins)
     placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None,
-                               cells=_PLACEHOLDER_CELLS if cells else None, median=med)
-                   for name, n, d, pts, cells, med in shape]
+                               cells=_PLACEHOLDER_CELLS if cells else None, median=med, grid=grid)
+                   for name, n, d, pts, cells, med, grid in shape]
     sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
                                                    group_by=group_by, grid=probs, only_bins=only_bins))
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
@@ -275,7 +280,7 @@ def numeric_params(dialect: str, specs: Sequence[NumericSpec], *, start: datetim
             if sorted_path:
                 params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
             continue
-        if sorted_path:
+        if sorted_path and spec.grid:
             params["grid"] = [float(p) for p in (grid if grid is not None else grid_probs())]
         for j, edge in enumerate(spec.edges or ()):
             params[f"e{i}_{j}"] = float(edge)
@@ -413,14 +418,16 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
                        exp.column(f"c{i}_hi", quoted=True)]
             out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
             continue
-        params["grid"] = [float(p) for p in probs]
+        if spec.grid:
+            params["grid"] = [float(p) for p in probs]
         mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                 exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
                 exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
                 exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
                 exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
                 exp.alias_(exp.Anonymous(this="RESERVOIR_QUANTILE", expressions=[
-                    v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]), f"c{i}_7", quoted=True)]
+                    v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]) if spec.grid else exp.null(),
+                           f"c{i}_7", quoted=True)]
         if spec.deciles:  # the deciles' 5th is the median (0.5): one QUANTILE_CONT for both
             mid.append(exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"c{i}_d", quoted=True))
             median: exp.Expression = exp.Bracket(this=exp.column(f"c{i}_d", quoted=True),
@@ -587,6 +594,34 @@ def _values_source(table: exp.Table, names: Sequence[tuple[int, str]], ts: str |
     if cond is not None:
         inner = inner.where(cond, copy=False)
     return inner.subquery("src", copy=False)
+
+
+SAMPLE_SEED = 20261123
+
+
+def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = None, start: datetime | None = None,
+                 end: datetime | None = None, size: int = GRID_SAMPLE) -> tuple[str, dict]:
+    """DuckDB: a reservoir sample of ``size`` rows of the numeric columns (NaN as NULL), for the
+    reference's quantile grid — one sample of rows is far cheaper than a RESERVOIR_QUANTILE per
+    column, and a window of at most ``size`` rows comes back whole (its grid is then exact)."""
+    key = ("sample", table.sql("duckdb"), tuple(names), ts, start is not None, end is not None, int(size))
+
+    def build() -> tuple[str, dict]:
+        # sample the raw rows first, convert (NaN -> NULL) only the sampled ones
+        raw = exp.select(*[exp.alias_(column(name), f"r{k}", quoted=True) for k, name in enumerate(names)],
+                         copy=False).from_(table.copy(), copy=False)
+        cond = _window_condition(ts, start, end, {})
+        if cond is not None:
+            raw = raw.where(cond, copy=False)
+        sampled = exp.select(exp.Star(), copy=False).from_(raw.subquery("src", copy=False), copy=False)
+        sampled.set("sample", exp.TableSample(method=exp.var("RESERVOIR"), size=exp.Literal.number(int(size)),
+                                              seed=exp.Literal.number(SAMPLE_SEED)))
+        q = exp.select(*[exp.alias_(_nan_to_null(exp.column(f"r{k}", quoted=True)), f"v{k}", quoted=True)
+                         for k in range(len(names))], copy=False).from_(sampled.subquery("sample", copy=False),
+                                                                        copy=False)
+        return render(q, "duckdb"), {}
+
+    return _cached(key, build), _window_params(start, end)
 
 
 def reference_quantiles_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
