@@ -206,14 +206,11 @@ def choose_cells(grid: Sequence[float], lo: float, hi: float, count: int, n: int
                 continue
             k = n / (t_hi - t_lo)
             cells = np.clip(np.floor((tf(np.clip(g, lo, hi)) - t_lo) * k), -1, n)
-        worst = 0
-        start = 0
-        for end in range(1, g.size + 1):  # runs of grid slots sharing a cell
-            if end == g.size or cells[end] != cells[start]:
-                run = g[start:end]
-                if run[0] != run[-1]:     # an atom alone in its cell is exact
-                    worst = max(worst, end - start - 1)
-                start = end
+        # runs of grid slots sharing a cell; an atom alone in its cell is exact
+        starts = np.flatnonzero(np.concatenate([[True], cells[1:] != cells[:-1]]))
+        ends = np.concatenate([starts[1:], [g.size]]) - 1
+        spread = g[ends] != g[starts]
+        worst = int(np.max(np.where(spread, ends - starts, 0))) if starts.size else 0
         if worst <= CELL_MAX_SLOTS:
             return CellSpec(transform, t_lo, float(k), n, float(shift), float(lo), float(hi))
     return None
@@ -307,11 +304,9 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                                       alongside=batch):
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
     if duck_ref and numeric and None in windows:
-        sample = np.array([[np.nan if x is None else x for x in row] for row in batch[-1]],
-                          dtype=float).reshape(-1, len(numeric))
+        (sample,) = batch[-1]
         for i, n in enumerate(numeric):
-            col = sample[:, i]
-            col = col[np.isfinite(col)]
+            col = np.asarray(sample[i] or [], dtype=float)
             windows[None]["numeric"][n]["grid"] = S.quantile_grid(col) if col.size else []
     if cats:
         for row in batch[0]:

@@ -601,8 +601,8 @@ SAMPLE_SEED = 20261123
 
 def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = None, start: datetime | None = None,
                  end: datetime | None = None, size: int = GRID_SAMPLE) -> tuple[str, dict]:
-    """DuckDB: a reservoir sample of ``size`` rows of the numeric columns (NaN as NULL), for the
-    reference's quantile grid — one sample of rows is far cheaper than a RESERVOIR_QUANTILE per
+    """DuckDB: a reservoir sample of ``size`` rows; one row with, per numeric column, the list of its
+    sampled finite values — for the reference's quantile grid — one sample of rows is far cheaper than a RESERVOIR_QUANTILE per
     column, and a window of at most ``size`` rows comes back whole (its grid is then exact)."""
     key = ("sample", table.sql("duckdb"), tuple(names), ts, start is not None, end is not None, int(size))
 
@@ -616,9 +616,14 @@ def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = Non
         sampled = exp.select(exp.Star(), copy=False).from_(raw.subquery("src", copy=False), copy=False)
         sampled.set("sample", exp.TableSample(method=exp.var("RESERVOIR"), size=exp.Literal.number(int(size)),
                                               seed=exp.Literal.number(SAMPLE_SEED)))
-        q = exp.select(*[exp.alias_(_nan_to_null(exp.column(f"r{k}", quoted=True)), f"v{k}", quoted=True)
-                         for k in range(len(names))], copy=False).from_(sampled.subquery("sample", copy=False),
-                                                                        copy=False)
+        # one row: per column the LIST of its sampled finite values (cheap to turn into numpy)
+        lists = []
+        for k in range(len(names)):
+            v = _nan_to_null(exp.column(f"r{k}", quoted=True))
+            finite = exp.Anonymous(this="ISFINITE", expressions=[v.copy()])
+            lists.append(exp.alias_(exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v]),
+                                               expression=exp.Where(this=finite)), f"v{k}", quoted=True))
+        q = exp.select(*lists, copy=False).from_(sampled.subquery("sample", copy=False), copy=False)
         return render(q, "duckdb"), {}
 
     return _cached(key, build), _window_params(start, end)
