@@ -517,16 +517,18 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
                   alongside: list | None = None, **window) -> list[tuple[Any, int, list[dict]]]:
     """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
     same statement is built for every dialect; on DuckDB the columns are split into groups run
-    concurrently (one statement per group, each reading only its columns), and columns with
-    cells get one more statement per group for their cell counts. ``alongside``: more
-    ``(sql, params)`` statements to run in the same batch; replaced in place by their rows."""
+    concurrently (one statement per group, each reading only its columns). Columns with cells (a
+    current window on DuckDB) are read by one cells statement per group instead, their summaries
+    combined from the cells (see :func:`_cell_columns`). ``alongside``: more ``(sql, params)``
+    statements to run in the same batch; replaced in place by their rows."""
     parts = max(1, min(GROUPS_PER_CORE * backend.parallelism, len(specs)))
     size = -(-len(specs) // parts) if specs else 0
     groups = [list(specs[k:k + size]) for k in range(0, len(specs), size)] if specs else [[]]
-    queries = [numeric_query(backend.table, backend.dialect, g, only_bins=only_bins, **window) for g in groups]
     grouped = bool(window.get("group_by"))
-    cell_groups = [] if grouped or backend.dialect != "duckdb" else \
-        [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups]
+    by_cells = not grouped and not only_bins and backend.dialect == "duckdb"
+    plain = [[s for s in g if not (by_cells and s.cells is not None)] for g in groups]
+    cell_groups = [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups] if by_cells else []
+    queries = [numeric_query(backend.table, backend.dialect, g, only_bins=only_bins, **window) for g in plain]
     cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
                                 end=window.get("end")) for cg in cell_groups if cg]
     extra = list(alongside or [])
@@ -534,80 +536,112 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     if alongside is not None:
         alongside[:] = results[len(results) - len(extra):]
         results = results[:len(results) - len(extra)]
-    merged: dict[Any, tuple[int, list[dict]]] = {}
+    decoded: dict[Any, tuple[int, list[list[dict]]]] = {}
     order: list[Any] = []
-    for g, result in zip(groups, results):
+    for gi, (g, result) in enumerate(zip(plain, results)):
         for row in result:
             w, rows, per = decode_numeric(row, g, grouped=grouped, only_bins=only_bins,
                                           sorted_lists=backend.dialect == "duckdb")
-            if w not in merged:
-                merged[w] = (rows, [])
+            if w not in decoded:
+                decoded[w] = (rows, [[] for _ in groups])
                 order.append(w)
-            merged[w][1].extend(per)
+            decoded[w][1][gi] = per
+    if not any(cell_groups):
+        return [(w, decoded[w][0], [d for per in decoded[w][1] for d in per]) for w in order]
+    # ungrouped: one window
+    rows, per_group = decoded[None]
     cell_results = iter(results[len(queries):])
-    offset = 0
-    medians: list[tuple[NumericSpec, dict]] = []
-    for g, cg in zip(groups, cell_groups):
+    cell_docs: list[tuple[NumericSpec, dict]] = []
+    merged: list[dict] = []
+    for g, cg, per in zip(groups, cell_groups, per_group):
+        by_column: dict[int, list[tuple]] = {}
         if cg:
-            by_column: dict[int, list[tuple]] = {}
-            for k, cell, n, total in next(cell_results):
-                by_column.setdefault(int(k), []).append((cell, n, total))
-            per = merged[None][1]
-            for k, spec in cg:
-                cdf, tails = cells_cdf(by_column.get(k, []), spec.cells)
-                per[offset + k]["cdf"] = cdf
-                if not only_bins:
-                    per[offset + k]["tails"] = tails
-                    medians.append((spec, per[offset + k]))
-        offset += len(g)
-    if medians:
-        _medians_from_cells(backend, medians, window)
-    return [(w, merged[w][0], merged[w][1]) for w in order]
-
-
-def _medians_from_cells(backend: Backend, columns: list[tuple[NumericSpec, dict]], window: dict) -> None:
-    """Exact medians of a current window's cell columns without a sort: the cells of the two middle
-    order statistics are known from the cell counts, so one more scan fetches only the values in
-    those cells (widened by a cell each side) and counts the values below them. A median that
-    falls outside the reference's range, or a range that misses it, is computed by QUANTILE_CONT."""
-    ranged, exact = [], []
-    for spec, d in columns:
-        count = int(d["count"] or 0)
-        points = spec.cells.points()
-        cum = np.asarray(d["cdf"], dtype=np.int64)   # cum[j + 1] = values in cells <= j, for j = -2 .. n
-        if count == 0:
-            d["median"] = None
-            continue
-        virtual = (count - 1) * np.float64(0.5)
-        r0, r1 = int(np.floor(virtual)), min(int(np.floor(virtual)) + 1, count - 1)
-        c0 = int(np.searchsorted(cum, r0, side="right")) - 2   # cells -2 .. n (cum has no n + 1 entry)
-        c1 = int(np.searchsorted(cum, r1, side="right")) - 2
-        if c0 < -1 or c1 > spec.cells.n - 1 or c1 >= len(cum) - 2:
-            exact.append((spec, d))
-            continue
-        lo, hi = float(points[max(c0, 0)]), float(points[min(c1 + 3, len(points) - 1)])
-        ranged.append((spec, d, lo, hi, r0, r1, virtual))
-    if ranged:
-        names = [(k, spec.name) for k, (spec, *_rest) in enumerate(ranged)]
-        sql, params = range_values_query(backend.table, names, ts=window.get("ts"), start=window.get("start"),
-                                         end=window.get("end"))
-        for k, (_, _, lo, hi, *_r) in enumerate(ranged):
-            params[f"a{k}"], params[f"b{k}"] = lo, hi
-        found = {int(k): (below, values) for k, below, values in backend.execute(sql, params)}
-        for k, (spec, d, lo, hi, r0, r1, virtual) in enumerate(ranged):
-            below, values = int(found[k][0] or 0), np.sort(np.asarray(found[k][1] or [], dtype=float))
-            i0, i1 = r0 - below, r1 - below
-            if not (0 <= i0 <= i1 < values.size):  # pragma: no cover - the widened range missed it
-                exact.append((spec, d))
+            for row in next(cell_results):
+                by_column.setdefault(int(row[0]), []).append(row[1:])
+        plain_docs = iter(per)
+        for k, spec in enumerate(g):
+            if spec.cells is None:
+                merged.append(next(plain_docs))
                 continue
-            a, b = np.float64(values[i0]), np.float64(values[i1])
-            t = virtual - np.floor(virtual)
-            d["median"] = float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
-    for spec, d in exact:
-        sql, params = numeric_query(backend.table, "duckdb", [NumericSpec(spec.name, median=True)], **window)
+            d = _summary_from_cells(by_column.get(k, []), spec.cells)
+            cell_docs.append((spec, d))
+            merged.append(d)
+    _cell_columns(backend, cell_docs, window)
+    return [(None, rows, merged)]
+
+
+def _summary_from_cells(rows: list[tuple], cells: CellSpec) -> dict[str, Any]:
+    """A current column's summaries from its cells' (cell, n, sum, min, max, var_pop): counts,
+    mean, population std (Chan et al.'s pairwise combination), min/max, infinities, and the CDF
+    at the cells' boundaries plus the tails outside the reference's range."""
+    cdf, tails = cells_cdf([(c, n, s) for c, n, s, *_ in rows], cells)
+    count = int(sum(int(r[1]) for r in rows))
+    out: dict[str, Any] = {"count": count, "mean": None, "std": None, "min": None, "max": None, "median": None,
+                           "infinite": 0, "grid": [], "cdf": cdf, "tails": tails}
+    if count == 0:
+        return out
+    lo, hi = min(float(r[3]) for r in rows), max(float(r[4]) for r in rows)
+    out.update(min=lo, max=hi, infinite=int(lo == -math.inf) + int(hi == math.inf))
+    if out["infinite"]:
+        return out
+    mean = math.fsum(float(r[2]) for r in rows) / count
+    m2 = math.fsum(int(n) * float(var or 0.0) + int(n) * (float(s) / int(n) - mean) ** 2 for _, n, s, _, _, var in rows)
+    out.update(mean=mean, std=math.sqrt(max(m2, 0.0) / count))
+    return out
+
+
+def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], window: dict) -> None:
+    """For a current window's cell columns: the counts at the reference's edges and the exact
+    median, in one more scan. The cells of the two middle order statistics are known from the cell
+    counts, so the scan fetches only the values in those cells (widened by a cell each side) and
+    counts the values below them; a median outside the reference's range is computed by
+    QUANTILE_CONT instead."""
+    if not columns:
+        return
+    specs, fallback = [], []
+    for k, (spec, d) in enumerate(columns):
+        count, points = int(d["count"] or 0), spec.cells.points()
+        cum = np.asarray(d["cdf"], dtype=np.int64)   # cum[j + 2] = values in cells <= j, for j = -2 .. n
+        lo, hi, ranks = math.inf, -math.inf, None
+        if count:
+            virtual = (count - 1) * np.float64(0.5)
+            r0 = int(np.floor(virtual))
+            r1 = min(r0 + 1, count - 1)
+            c0 = int(np.searchsorted(cum, r0, side="right")) - 2
+            c1 = int(np.searchsorted(cum, r1, side="right")) - 2
+            if -1 <= c0 and c1 <= spec.cells.n - 1 and c1 < len(cum) - 2:
+                lo, hi = float(points[max(c0, 0)]), float(points[min(c1 + 3, len(points) - 1)])
+                ranks = (r0, r1, virtual)
+            else:
+                fallback.append((spec, d))
+        specs.append((k, spec, lo, hi, ranks))
+    sql, params = range_values_query(backend.table, [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in specs],
+                                     ts=window.get("ts"), start=window.get("start"), end=window.get("end"))
+    for k, spec, lo, hi, _ in specs:
+        params[f"a{k}"], params[f"b{k}"] = lo, hi
+        for j, edge in enumerate(spec.edges or ()):
+            params[f"e{k}_{j}"] = float(edge)
+    found = {int(row[0]): row[1:] for row in backend.execute(sql, params)}
+    for k, spec, lo, hi, ranks in specs:
+        d = columns[k][1]
+        below, values, at_edges = found[k]
+        d["cumulative"] = [int(x or 0) for x in (at_edges or [])]
+        if ranks is None:
+            continue
+        r0, r1, virtual = ranks
+        values = np.sort(np.asarray(values or [], dtype=float))
+        i0, i1 = r0 - int(below or 0), r1 - int(below or 0)
+        if not (0 <= i0 <= i1 < values.size):  # pragma: no cover - the widened range missed it
+            fallback.append((spec, d))
+            continue
+        a, b = np.float64(values[i0]), np.float64(values[i1])
+        t = virtual - np.floor(virtual)
+        d["median"] = float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
+    for spec, d in fallback:
+        only = [NumericSpec(spec.name, median=True, grid=False)]
+        sql, params = numeric_query(backend.table, "duckdb", only, **window)
         (row,) = backend.execute(sql, params)
-        d["median"] = decode_numeric(row, [NumericSpec(spec.name, median=True)], grouped=False,
-                                     sorted_lists=True)[2][0]["median"]
+        d["median"] = decode_numeric(row, only, grouped=False, sorted_lists=True)[2][0]["median"]
 
 
 # -- comparison ----------------------------------------------------------------------------------

@@ -271,10 +271,6 @@ def numeric_params(dialect: str, specs: Sequence[NumericSpec], *, start: datetim
     params = _window_params(start, end)
     sorted_path = dialect == "duckdb" and not only_bins
     for i, spec in enumerate(specs):
-        if dialect == "duckdb" and spec.cells is not None:
-            for j, edge in enumerate(spec.edges or ()):
-                params[f"e{i}_{j}"] = float(edge)
-            continue
         if dialect == "duckdb" and spec.points:
             params[f"h{i}"] = hist_bounds(spec)
             if sorted_path:
@@ -374,24 +370,6 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     out.append(exp.column("rows", quoted=True))
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
-        if spec.cells is not None:  # current window: cell counts in cells_query, the median from
-            # the values around its cell (median_query); summaries and edge counts here
-            mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
-                    exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
-                    exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
-                    exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
-                    exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
-                    exp.alias_(exp.null(), f"c{i}_5", quoted=True),
-                    exp.alias_(exp.null(), f"c{i}_7", quoted=True)]
-            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(6)]
-            fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
-            for j, edge in enumerate(spec.edges or ()):
-                params[f"e{i}_{j}"] = float(edge)
-                mid.append(exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{i}_{j}"))),
-                                      f"c{i}_e{j}", quoted=True))
-                fields.append(exp.column(f"c{i}_e{j}", quoted=True))
-            out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
-            continue
         if spec.points:  # current window against a reference: counts at its points, no sort
             params[f"h{i}"] = hist_bounds(spec)
             params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
@@ -499,7 +477,9 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
                 start: datetime | None = None, end: datetime | None = None,
                 reference: bool = False) -> tuple[str, dict]:
     """DuckDB: per column (``k`` = its position in the numeric statement), the count and sum of its
-    values per cell: rows ``(k, cell, n, s)``, one UNION ALL statement (each branch reads one column)."""
+    values per cell: rows ``(k, cell, n, s)`` for a reference, ``(k, cell, n, s, min, max, var_pop)``
+    for a current window (whose summaries are combined from its cells); one UNION ALL statement
+    (each branch reads one column)."""
     shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
     key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None, reference)
 
@@ -513,10 +493,15 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
             if cond is not None:
                 inner = inner.where(cond, copy=False)
             v = exp.column("v", quoted=True)
+            aggregates = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+                          exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True)]
+            if not reference:  # the current window's summaries come from its cells too
+                aggregates += [exp.alias_(exp.Min(this=v.copy()), "lo", quoted=True),
+                               exp.alias_(exp.Max(this=v.copy()), "hi", quoted=True),
+                               exp.alias_(exp.Anonymous(this="VAR_POP", expressions=[v.copy()]), "var", quoted=True)]
             q = (exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True),
                             exp.alias_(_cell_expression(v, k, spec.cells, tails=not reference), "cell", quoted=True),
-                            exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
-                            exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True), copy=False)
+                            *aggregates, copy=False)
                  .from_(inner.subquery("src", copy=False), copy=False)
                  .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
                  .group_by(exp.column("cell", quoted=True), copy=False))
@@ -538,25 +523,29 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
     return sql, params
 
 
-def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str]], *, ts: str | None = None,
+def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], *, ts: str | None = None,
                        start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
-    """Per column ``k``: rows ``(k, COUNT_IF(x < $a<k>), LIST(x) of the values in [$a<k>, $b<k>])``
-    — the few values around an order statistic whose cell is known. One UNION ALL branch per column
-    (DuckDB runs them in parallel); bounds are parameters."""
+    """Per column ``(k, name, number of edges)``: rows ``(k, COUNT_IF(x < $a<k>), LIST(x) of the
+    values in [$a<k>, $b<k>], [COUNT_IF(x <= $e<k>_<j>), …])`` — the few values around an order
+    statistic whose cell is known, and the counts at the reference's edges. One UNION ALL branch
+    per column (DuckDB runs them in parallel); bounds and edges are parameters."""
     shape = tuple(specs)
     key = ("range", table.sql("duckdb"), shape, ts, start is not None, end is not None)
 
     def build() -> tuple[str, dict]:
         branches = []
-        for k, name in specs:
+        for k, name, n_edges in specs:
             v = exp.column(f"v{k}", quoted=True)
             inside = exp.and_(exp.GTE(this=v.copy(), expression=_param(f"a{k}")),
                               exp.LTE(this=v.copy(), expression=_param(f"b{k}")))
+            at_edges = exp.Array(expressions=[exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}")))
+                                              for j in range(n_edges)])
             branches.append(exp.select(
                 exp.alias_(exp.Literal.number(k), "k", quoted=True),
                 exp.alias_(exp.CountIf(this=exp.LT(this=v.copy(), expression=_param(f"a{k}"))), "below", quoted=True),
                 exp.alias_(exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v.copy()]),
                                       expression=exp.Where(this=inside)), "values", quoted=True),
+                exp.alias_(at_edges, "at_edges", quoted=True),
                 copy=False).from_(_values_source(table, [(k, name)], ts, start, end), copy=False))
         union: exp.Expression = branches[0]
         for b in branches[1:]:
@@ -617,13 +606,16 @@ def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = Non
         sampled.set("sample", exp.TableSample(method=exp.var("RESERVOIR"), size=exp.Literal.number(int(size)),
                                               seed=exp.Literal.number(SAMPLE_SEED)))
         # one row: per column the LIST of its sampled finite values (cheap to turn into numpy)
+        values = exp.select(*[exp.alias_(exp.cast(exp.column(f"r{k}", quoted=True), "DOUBLE"), f"v{k}", quoted=True)
+                              for k in range(len(names))], copy=False).from_(sampled.subquery("sample", copy=False),
+                                                                            copy=False)
         lists = []
         for k in range(len(names)):
-            v = _nan_to_null(exp.column(f"r{k}", quoted=True))
-            finite = exp.Anonymous(this="ISFINITE", expressions=[v.copy()])
+            v = exp.column(f"v{k}", quoted=True)
+            finite = exp.Anonymous(this="ISFINITE", expressions=[v.copy()])  # NaN, NULL and infinities out
             lists.append(exp.alias_(exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v]),
                                                expression=exp.Where(this=finite)), f"v{k}", quoted=True))
-        q = exp.select(*lists, copy=False).from_(sampled.subquery("sample", copy=False), copy=False)
+        q = exp.select(*lists, copy=False).from_(values.subquery("sampled_values", copy=False), copy=False)
         return render(q, "duckdb"), {}
 
     return _cached(key, build), _window_params(start, end)
