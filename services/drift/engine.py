@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
@@ -284,11 +284,11 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     numeric = [n for n, k in features if k == "numeric"]
     cats = [n for n, k in features if k == "categorical"]
     duck = backend.dialect == "duckdb"
-    # A DuckDB reference's first pass: summaries and the sampled grid only; its exact deciles come
-    # from the later passes (see _duck_reference) — QUANTILE_CONT would dominate the cost.
+    # A DuckDB reference's first pass: the row count, category counts and a sample of rows only;
+    # its summaries and exact deciles come from the later passes (see _duck_reference).
     duck_ref = duck and reference is None and not group_by
-    specs = [_current_spec(reference.features[n], duck, grouped=bool(group_by)) if reference
-             else NumericSpec(n, deciles=not duck_ref, median=not duck_ref, grid=not duck_ref) for n in numeric]
+    specs = [] if duck_ref else [_current_spec(reference.features[n], duck, grouped=bool(group_by)) if reference
+                                 else NumericSpec(n, deciles=True) for n in numeric]
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     windows: dict[Any, dict[str, Any]] = {}
@@ -307,7 +307,7 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
         (sample,) = batch[-1]
         for i, n in enumerate(numeric):
             col = np.asarray(sample[i] or [], dtype=float)
-            windows[None]["numeric"][n]["grid"] = S.quantile_grid(col) if col.size else []
+            windows[None]["numeric"][n] = {"grid": S.quantile_grid(col) if col.size else []}
     if cats:
         for row in batch[0]:
             if group_by:
@@ -321,13 +321,13 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
         if not windows or windows.get(None, {}).get("rows", 0) == 0:
             raise BadInput(f"the {side} window is empty (0 rows)")
     # Reference: the bin counts at its own edges (and, on DuckDB, its deciles and CDF structure).
-    if reference is None and numeric:
+    if reference is None and numeric and duck_ref:
+        _duck_reference(backend, numeric, windows[None]["numeric"], windows[None]["rows"], side=side,
+                        ts=ts, start=bounds[0], end=bounds[1])
+    elif reference is None and numeric:
         for n in numeric:
             d = windows[None]["numeric"][n]
             _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
-    if reference is None and numeric and duck_ref:
-        _duck_reference(backend, numeric, windows[None]["numeric"], ts=ts, start=bounds[0], end=bounds[1])
-    elif reference is None and numeric:
         edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])))
                       for n in numeric]
         ((_, _, per),) = _numeric_pass(backend, edge_specs, ts=ts, start=bounds[0], end=bounds[1], only_bins=True)
@@ -376,49 +376,61 @@ def _groups(items: Sequence[Any], parts: int) -> list[list[Any]]:
     return [list(items[k:k + size]) for k in range(0, len(items), size)]
 
 
-def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, dict[str, Any]], **window) -> None:
-    """A DuckDB reference after its first pass (summaries, sampled grid): fills each column's exact
-    deciles, median, edges, counts at the edges and CDF structure, in two more passes.
+def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, dict[str, Any]], rows: int, *,
+                    side: str, **window) -> None:
+    """A DuckDB reference after its first pass (row count, a sample of rows and its quantile grid):
+    fills each column's summaries, exact deciles, median, edges, counts at the edges and CDF
+    structure, in two more passes.
 
-    * Columns with cells (large, well spread): pass 2 counts per cell; the cells that hold the
-      order statistics of each decile are then known, and pass 3 fetches only their values
-      (value -> count), from which the deciles (numpy's linear interpolation, same arithmetic)
-      and the counts at them follow exactly — no sort of the column, which is what dominates
-      QUANTILE_CONT's cost.
-    * Other columns: pass 2 computes the deciles (QUANTILE_CONT) and the counts at the CDF points
-      (HISTOGRAM at the sampled grid plus the exact min/max); pass 3 counts at the edges.
+    * Columns with cells (large, well spread; the map is chosen on the sample): pass 2 counts
+      per cell, with each cell's sum, min, max and variance (the summaries combine them); the
+      cells that hold the order statistics of each decile are then known, and pass 3 fetches only
+      their values, from which the deciles (numpy's linear interpolation, same arithmetic) and
+      the counts at them follow exactly — no sort of the column (QUANTILE_CONT's cost).
+    * Other columns (windows of at most the sample size, whose sample is the whole window, or
+      columns no map spreads well): pass 2 computes the summaries and deciles (QUANTILE_CONT);
+      pass 3 counts at the edges and at the CDF points (HISTOGRAM at the grid plus the exact
+      min/max).
     """
-    cells = {n: choose_cells(docs[n]["grid"], docs[n]["min"], docs[n]["max"], int(docs[n]["count"] or 0))
-             for n in numeric}
+    cells = {n: choose_cells(docs[n]["grid"], docs[n]["grid"][0] if docs[n]["grid"] else math.nan,
+                             docs[n]["grid"][-1] if docs[n]["grid"] else math.nan, rows) for n in numeric}
     with_cells = [NumericSpec(n, cells=cells[n]) for n in numeric if cells[n] is not None]
-    others = [NumericSpec(n, points=tuple(S.cdf_points(list(docs[n]["grid"]) + [docs[n]["min"], docs[n]["max"]])))
-              for n in numeric if cells[n] is None]
+    others = [NumericSpec(n) for n in numeric if cells[n] is None]
     parts = GROUPS_PER_CORE * backend.parallelism
     cell_groups = [g for g in _groups(with_cells, parts) if g]
     other_groups = [g for g in _groups(others, parts) if g]
-    queries = [cells_query(backend.table, list(enumerate(g)), reference=True, **window) for g in cell_groups]
+    queries = [cells_query(backend.table, list(enumerate(g)), tails=False, **window) for g in cell_groups]
     queries += [reference_quantiles_query(backend.table, list(enumerate(g)), **window) for g in other_groups]
     results = iter(backend.execute_many(queries))
     per_cell: dict[str, np.ndarray] = {}
     for g in cell_groups:
-        rows: dict[int, list[tuple]] = {}
-        for k, cell, n, total in next(results):
-            rows.setdefault(int(k), []).append((cell, n, total))
+        by_column: dict[int, list[tuple]] = {}
+        for row in next(results):
+            by_column.setdefault(int(row[0]), []).append(row[1:])
         for k, spec in enumerate(g):
-            cdf, _ = cells_cdf(rows.get(k, []), spec.cells)
+            d = _summary_from_cells(by_column.get(k, []), spec.cells)
+            _check_numeric(spec.name, side, d["count"], d["infinite"])
             counts = np.zeros(spec.cells.n + 4, dtype=np.int64)
-            for cell, n, _total in rows.get(k, []):
+            for cell, n, *_ in by_column.get(k, []):
                 counts[int(cell) + 2] += int(n)
             per_cell[spec.name] = counts
-            docs[spec.name].update(cdf=cdf, points=spec.cells.points(), cells=spec.cells)
+            exact = replace(spec.cells, min=float(d["min"]), max=float(d["max"]))  # the sample's were estimates
+            d.update(points=exact.points(), cells=exact, tails=[])
+            docs[spec.name].update(d)
     for g in other_groups:
         (row,) = next(results)
         for k, spec in enumerate(g):
-            docs[spec.name].update(deciles=_floats_or_empty(row[2 * k]), cells=None, points=list(spec.points),
-                                   cdf=_cdf_at(row[2 * k + 1], spec.points))
-    # Pass 3: the values inside the deciles' cells; counts at the other columns' edges.
+            count, mean, std, lo, hi, deciles = row[6 * k:6 * k + 6]
+            infinite = int(lo == -math.inf) + int(hi == math.inf) if count else 0
+            _check_numeric(spec.name, side, int(count or 0), infinite)
+            docs[spec.name].update(count=int(count), mean=mean, std=std, min=lo, max=hi, infinite=infinite,
+                                   deciles=_floats_or_empty(deciles), cells=None)
+    # Pass 3: the values inside the deciles' cells; counts at the other columns' edges and points.
     ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), per_cell[n]) for n in per_cell}
-    edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"]))) for s in others]
+    edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"])),
+                              points=tuple(S.cdf_points(list(docs[s.name]["grid"])
+                                                        + [docs[s.name]["min"], docs[s.name]["max"]])))
+                  for s in others]
     edge_groups = [g for g in _groups(edge_specs, parts) if g]
     queries = [cell_values_query(backend.table, list(enumerate(g)),
                                  {k: sorted({c for _, c, _ in ranks[s.name]}) for k, s in enumerate(g)}, **window)
@@ -438,8 +450,9 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
         pos = 0
         for spec in g:
             docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos:pos + len(spec.edges)]]
-            docs[spec.name]["edges"] = list(spec.edges)
-            pos += len(spec.edges)
+            docs[spec.name].update(edges=list(spec.edges), points=list(spec.points),
+                                   cdf=_cdf_at(row[pos + len(spec.edges)], spec.points))
+            pos += len(spec.edges) + 1
     for n in numeric:
         d = docs[n]
         d["median"] = float(d["deciles"][S.DECILES.index(0.5)]) if d["deciles"] else None
@@ -571,21 +584,23 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
 
 
 def _summary_from_cells(rows: list[tuple], cells: CellSpec) -> dict[str, Any]:
-    """A current column's summaries from its cells' (cell, n, sum, min, max, var_pop): counts,
-    mean, population std (Chan et al.'s pairwise combination), min/max, infinities, and the CDF
-    at the cells' boundaries plus the tails outside the reference's range."""
+    """A column's summaries from its cells' (cell, n, sum, min, max, var_pop): counts, mean,
+    population std (Chan et al.'s pairwise combination), min/max, infinities, and the CDF at the
+    cells' boundaries plus the tails outside the reference's range."""
     cdf, tails = cells_cdf([(c, n, s) for c, n, s, *_ in rows], cells)
-    count = int(sum(int(r[1]) for r in rows))
-    out: dict[str, Any] = {"count": count, "mean": None, "std": None, "min": None, "max": None, "median": None,
+    out: dict[str, Any] = {"count": 0, "mean": None, "std": None, "min": None, "max": None, "median": None,
                            "infinite": 0, "grid": [], "cdf": cdf, "tails": tails}
-    if count == 0:
+    if not rows:
         return out
-    lo, hi = min(float(r[3]) for r in rows), max(float(r[4]) for r in rows)
-    out.update(min=lo, max=hi, infinite=int(lo == -math.inf) + int(hi == math.inf))
-    if out["infinite"]:
+    table = np.array([[float(v) if v is not None else 0.0 for v in r[1:6]] for r in rows], dtype=float)
+    n, sums, lows, highs, var = table.T
+    count = int(n.sum())
+    lo, hi = float(lows.min()), float(highs.max())
+    out.update(count=count, min=lo, max=hi, infinite=int(lo == -math.inf) + int(hi == math.inf))
+    if out["infinite"] or count == 0:
         return out
-    mean = math.fsum(float(r[2]) for r in rows) / count
-    m2 = math.fsum(int(n) * float(var or 0.0) + int(n) * (float(s) / int(n) - mean) ** 2 for _, n, s, _, _, var in rows)
+    mean = math.fsum(sums) / count
+    m2 = math.fsum(n * var + n * (sums / n - mean) ** 2)
     out.update(mean=mean, std=math.sqrt(max(m2, 0.0) / count))
     return out
 

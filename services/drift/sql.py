@@ -475,13 +475,13 @@ def _cell_expression(v: exp.Expression, i: int, cells: CellSpec, tails: bool = T
 
 def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
                 start: datetime | None = None, end: datetime | None = None,
-                reference: bool = False) -> tuple[str, dict]:
-    """DuckDB: per column (``k`` = its position in the numeric statement), the count and sum of its
-    values per cell: rows ``(k, cell, n, s)`` for a reference, ``(k, cell, n, s, min, max, var_pop)``
-    for a current window (whose summaries are combined from its cells); one UNION ALL statement
+                tails: bool = True) -> tuple[str, dict]:
+    """DuckDB: per column (``k`` = its position in its group), rows ``(k, cell, n, sum, min, max,
+    var_pop)`` — the summaries are combined from the cells. ``tails=False`` (the reference itself,
+    no value outside its own range) leaves out the two outer cells' tests. One UNION ALL statement
     (each branch reads one column)."""
     shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
-    key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None, reference)
+    key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None, tails)
 
     def build() -> tuple[str, dict]:
         branches = []
@@ -494,13 +494,12 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
                 inner = inner.where(cond, copy=False)
             v = exp.column("v", quoted=True)
             aggregates = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
-                          exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True)]
-            if not reference:  # the current window's summaries come from its cells too
-                aggregates += [exp.alias_(exp.Min(this=v.copy()), "lo", quoted=True),
-                               exp.alias_(exp.Max(this=v.copy()), "hi", quoted=True),
-                               exp.alias_(exp.Anonymous(this="VAR_POP", expressions=[v.copy()]), "var", quoted=True)]
+                          exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True),
+                          exp.alias_(exp.Min(this=v.copy()), "lo", quoted=True),
+                          exp.alias_(exp.Max(this=v.copy()), "hi", quoted=True),
+                          exp.alias_(exp.Anonymous(this="VAR_POP", expressions=[v.copy()]), "var", quoted=True)]
             q = (exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True),
-                            exp.alias_(_cell_expression(v, k, spec.cells, tails=not reference), "cell", quoted=True),
+                            exp.alias_(_cell_expression(v, k, spec.cells, tails=tails), "cell", quoted=True),
                             *aggregates, copy=False)
                  .from_(inner.subquery("src", copy=False), copy=False)
                  .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
@@ -516,7 +515,7 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
     for k, spec in specs:
         c = spec.cells
         params.update({f"cl{k}": c.lo, f"ck{k}": c.k})
-        if not reference:
+        if tails:
             params.update({f"cm{k}": c.min, f"cx{k}": c.max})
         if c.transform != "linear":
             params[f"cs{k}"] = c.shift
@@ -623,8 +622,8 @@ def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = Non
 
 def reference_quantiles_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
                               start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
-    """DuckDB reference, second pass, columns without cells: the exact deciles (QUANTILE_CONT) and
-    the counts at the CDF points (HISTOGRAM): one row, ``d<k>, h<k>`` per column."""
+    """DuckDB reference, second pass, columns without cells: one row with, per column, its count,
+    mean, population std, min, max and exact deciles (QUANTILE_CONT)."""
     shape = tuple((k, s.name) for k, s in specs)
     key = ("refq", table.sql("duckdb"), shape, ts, start is not None, end is not None)
 
@@ -632,31 +631,32 @@ def reference_quantiles_query(table: exp.Table, specs: Sequence[tuple[int, Numer
         select = []
         for k, spec in specs:
             v = exp.column(f"v{k}", quoted=True)
-            select += [exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"d{k}", quoted=True),
-                       exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{k}")]),
-                                  f"h{k}", quoted=True)]
+            fields = [exp.Count(this=v.copy()), exp.Avg(this=v.copy()), exp.StddevPop(this=v.copy()),
+                      exp.Min(this=v.copy()), exp.Max(this=v.copy()),
+                      _quantiles(v.copy(), DECILES, "duckdb", discrete=False)]
+            select += [exp.alias_(f, f"c{k}_{j}", quoted=True) for j, f in enumerate(fields)]
         q = exp.select(*select, copy=False).from_(_values_source(table, [(k, s.name) for k, s in specs], ts, start,
                                                                  end), copy=False)
         return render(q, "duckdb"), {}
 
-    params = _window_params(start, end)
-    for k, spec in specs:
-        params[f"h{k}"] = sorted({float(p) for p in spec.points or ()})
-    return _cached(key, build), params
+    return _cached(key, build), _window_params(start, end)
 
 
 def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
                       start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
-    """``COUNT_IF(x <= edge)`` for every given edge of every column: one row, in order."""
+    """Per column, in order: ``COUNT_IF(x <= edge)`` for each edge, then ``HISTOGRAM(x, points)``
+    (counts at the CDF points); one row."""
     shape = tuple((k, s.name, len(s.edges or ())) for k, s in specs)
     key = ("edges", table.sql("duckdb"), shape, ts, start is not None, end is not None)
 
     def build() -> tuple[str, dict]:
-        select = [exp.alias_(exp.CountIf(this=exp.LTE(this=exp.column(f"v{k}", quoted=True),
-                                                      expression=_param(f"e{k}_{j}"))), f"c{k}_{j}", quoted=True)
-                  for k, s in specs for j in range(len(s.edges or ()))]
-        if not select:
-            select = [exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)]
+        select = []
+        for k, s in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            select += [exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}"))),
+                                  f"c{k}_{j}", quoted=True) for j in range(len(s.edges or ()))]
+            select.append(exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{k}")]),
+                                     f"h{k}", quoted=True))
         q = exp.select(*select, copy=False).from_(_values_source(table, [(k, s.name) for k, s in specs], ts, start,
                                                                  end), copy=False)
         return render(q, "duckdb"), {}
@@ -665,6 +665,7 @@ def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
     for k, spec in specs:
         for j, edge in enumerate(spec.edges or ()):
             params[f"e{k}_{j}"] = float(edge)
+        params[f"h{k}"] = sorted({float(p) for p in spec.points or ()})
     return _cached(key, build), params
 
 

@@ -125,3 +125,18 @@ def test_deciles_from_cell_contents_equal_numpy(values, k):
     expected = np.quantile(x, S.DECILES)
     assert doc["deciles"] == [float(e) for e in expected]
     assert doc["cumulative"] == [int((x <= e).sum()) for e in doc["edges"]]
+
+
+def test_infinity_in_a_large_reference_is_a_one_line_error(tmp_path):
+    """The cell path learns a column's min/max only in its second pass: an infinity found there is
+    still the same clear error as on small data."""
+    from services.errors import BadInput
+
+    r = np.random.default_rng(5)
+    ref = pd.DataFrame({"x": r.normal(0, 1, N)})
+    ref.loc[N // 2, "x"] = np.inf
+    rp, cp = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    ref.to_parquet(rp, index=False)
+    pd.DataFrame({"x": r.normal(0, 1, N)}).to_parquet(cp, index=False)
+    with pytest.raises(BadInput, match="column 'x' has infinite values in the reference data"):
+        drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="duckdb")
