@@ -33,7 +33,8 @@ import numpy as np
 from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
-                                cells_query, column, decode_numeric, edge_counts_query, numeric_query, numeric_value,
+                                cells_query, column, decode_numeric, edge_counts_query, floats_or_empty,
+                                histogram_cdf, numeric_query, numeric_value,
                                 range_values_query, reference_quantiles_query, sample_query)
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
@@ -424,7 +425,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
             infinite = int(lo == -math.inf) + int(hi == math.inf) if count else 0
             _check_numeric(spec.name, side, int(count or 0), infinite)
             docs[spec.name].update(count=int(count), mean=mean, std=std, min=lo, max=hi, infinite=infinite,
-                                   deciles=_floats_or_empty(deciles), cells=None)
+                                   deciles=floats_or_empty(deciles), cells=None)
     # Pass 3: the values inside the deciles' cells; counts at the other columns' edges and points.
     ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), per_cell[n]) for n in per_cell}
     edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"])),
@@ -451,25 +452,11 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
         for spec in g:
             docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos:pos + len(spec.edges)]]
             docs[spec.name].update(edges=list(spec.edges), points=list(spec.points),
-                                   cdf=_cdf_at(row[pos + len(spec.edges)], spec.points))
+                                   cdf=histogram_cdf(row[pos + len(spec.edges)], spec.points))
             pos += len(spec.edges) + 1
     for n in numeric:
         d = docs[n]
         d["median"] = float(d["deciles"][S.DECILES.index(0.5)]) if d["deciles"] else None
-
-
-def _floats_or_empty(values: Any) -> list[float]:
-    return [] if values is None or any(v is None for v in values) else [float(v) for v in values]
-
-
-def _cdf_at(hist: Any, points: Sequence[float]) -> list[int]:
-    """Counts <= each point from DuckDB's HISTOGRAM(x, points) map ((previous, point] buckets)."""
-    hist = dict(hist or {})
-    out, running = [], 0
-    for p in points:
-        running += int(hist.get(p, 0) or 0)
-        out.append(running)
-    return out
 
 
 def _decile_ranks(count: int, counts: np.ndarray) -> list[tuple[int, int, int]]:

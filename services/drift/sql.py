@@ -733,11 +733,11 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
         d = dict(zip(NUMERIC_FIELDS, row[pos:pos + len(NUMERIC_FIELDS)]))
         pos += len(NUMERIC_FIELDS)
         d["median"] = _scalar(d["median"])
-        d["grid"] = _floats(d["grid"])
+        d["grid"] = floats_or_empty(d["grid"])
         if spec.deciles:
             dec = row[pos]
             pos += 1
-            d["deciles"] = _floats(dec)
+            d["deciles"] = floats_or_empty(dec)
         if hist:
             d.update(_from_hist(row[pos], spec))
             d["tails"] = [float(row[pos + 1] or 0.0), float(row[pos + 2] or 0.0)]
@@ -753,12 +753,12 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
 def _from_hist(hist: Any, spec: NumericSpec) -> dict[str, list[int]]:
     """Counts <= each CDF point ("cdf") and <= each bin edge ("cumulative") from one HISTOGRAM."""
     bounds = hist_bounds(spec)
-    at = dict(zip(bounds, _cdf(hist, bounds)))
+    at = dict(zip(bounds, histogram_cdf(hist, bounds)))
     return {"cdf": [at[float(p)] for p in spec.points or ()],
             "cumulative": [at[float(e)] for e in spec.edges or ()]}
 
 
-def _cdf(hist: Any, points: Sequence[float]) -> list[int]:
+def histogram_cdf(hist: Any, points: Sequence[float]) -> list[int]:
     """Cumulative counts <= each point from DuckDB's HISTOGRAM(x, points) map ((prev, p] buckets)."""
     hist = dict(hist or {})
     out, running = [], 0
@@ -768,7 +768,7 @@ def _cdf(hist: Any, points: Sequence[float]) -> list[int]:
     return out
 
 
-def _floats(values: Any) -> list[float]:
+def floats_or_empty(values: Any) -> list[float]:
     """A list of floats, or [] when the engine had no values (NULL list or NULL entries)."""
     if values is None:
         return []

@@ -39,3 +39,22 @@ def write_pair(tmp_path):
         return paths
 
     return write
+
+
+def assert_within_spec_tolerance(memory_report: dict, duckdb_report: dict) -> None:
+    """The spec's engine agreement on approximated reports: same decisions, KS within 0.01,
+    Wasserstein within 0.02, binned statistics and summaries equal up to float error."""
+    duck = {f["feature"]: f for f in duckdb_report["features"]}
+    for fm in memory_report["features"]:
+        name, fd = fm["feature"], duck[fm["feature"]]
+        assert fd["drifted"] == fm["drifted"], name
+        if fm["kind"] == "numeric":
+            assert fd["stats"]["ks"]["statistic"] == pytest.approx(fm["stats"]["ks"]["statistic"], abs=0.01), name
+            assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(
+                fm["stats"]["wasserstein"]["statistic"], abs=0.02), name
+        for test in ("psi", "jensenshannon"):  # same bins: equal up to float error
+            assert fd["stats"][test]["statistic"] == pytest.approx(fm["stats"][test]["statistic"], rel=1e-9, abs=1e-12)
+        for side in ("reference", "current"):
+            for key, value in fm["summary"][side].items():
+                assert fd["summary"][side][key] == (pytest.approx(value, rel=1e-9) if isinstance(value, float)
+                                                     else value), (name, side, key)
