@@ -175,16 +175,11 @@ class Backend:
         finally:
             cur.close()
 
-    def execute_many(self, queries: list[tuple[str, dict[str, Any]]],
-                     while_waiting: Callable[[], None] | None = None) -> list[list[tuple]]:
+    def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
         """Results of several statements, in order; concurrently on cursors when available
-        (DuckDB releases the GIL while a query runs). ``while_waiting`` runs in this thread
-        meanwhile (e.g. loading a library the caller needs next)."""
+        (DuckDB releases the GIL while a query runs)."""
         if len(queries) <= 1 or self.cursor is None:
-            out = [self.execute(sql, params) for sql, params in queries]
-            if while_waiting is not None:
-                while_waiting()
-            return out
+            return [self.execute(sql, params) for sql, params in queries]
 
         def run(query: tuple[str, dict[str, Any]]) -> list[tuple]:
             con = self.cursor()
@@ -195,8 +190,6 @@ class Backend:
 
         with ThreadPoolExecutor(max_workers=min(len(queries), self.parallelism)) as pool:
             futures = [pool.submit(run, q) for q in queries]
-            if while_waiting is not None:
-                while_waiting()
             return [f.result() for f in futures]
 
     def is_numeric(self, column: str) -> bool:

@@ -279,9 +279,9 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                 bounds: tuple[datetime | None, datetime | None], ts: str | None,
                 reference: Profile | None = None, source: str = "", window: str = "all rows",
                 group_by: str | None = None, progress: Progress | None = None) -> Profile | list[tuple[Any, Profile]]:
-    """Profile in the engine: a reference in two passes (deciles, then bin counts), a current
-    window in one pass with the reference's edges. With ``group_by`` ("day"/"week"), one
-    profile per window from the same grouped queries."""
+    """Profile in the engine: a reference in two passes (deciles, then bin counts; three on DuckDB,
+    see :func:`_duck_reference`), a current window against the reference's edges and cells or
+    points. With ``group_by`` ("day"/"week"), one profile per window from the same grouped queries."""
     numeric = [n for n, k in features if k == "numeric"]
     cats = [n for n, k in features if k == "categorical"]
     duck = backend.dialect == "duckdb"
@@ -293,12 +293,11 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     windows: dict[Any, dict[str, Any]] = {}
-    category_query = []  # counted in the same batch as the numeric pass
+    batch = []  # statements run in the same batch as the numeric pass: category counts, row sample
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
-        category_query.append(categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
-                                                end=bounds[1], group_by=group_by))
-    batch = list(category_query)
+        batch.append(categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
+                                       end=bounds[1], group_by=group_by))
     if duck_ref and numeric:
         batch.append(sample_query(backend.table, numeric, ts=ts, start=bounds[0], end=bounds[1]))
     for w, rows, per in _numeric_pass(backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by,
@@ -403,7 +402,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     queries = [cells_query(backend.table, list(enumerate(g)), tails=False, **window) for g in cell_groups]
     queries += [reference_quantiles_query(backend.table, list(enumerate(g)), **window) for g in other_groups]
     results = iter(backend.execute_many(queries))
-    per_cell: dict[str, np.ndarray] = {}
+    cell_cdf: dict[str, list[int]] = {}
     for g in cell_groups:
         by_column: dict[int, list[tuple]] = {}
         for row in next(results):
@@ -411,10 +410,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
         for k, spec in enumerate(g):
             d = _summary_from_cells(by_column.get(k, []), spec.cells)
             _check_numeric(spec.name, side, d["count"], d["infinite"])
-            counts = np.zeros(spec.cells.n + 4, dtype=np.int64)
-            for cell, n, *_ in by_column.get(k, []):
-                counts[int(cell) + 2] += int(n)
-            per_cell[spec.name] = counts
+            cell_cdf[spec.name] = d["cdf"]
             exact = replace(spec.cells, min=float(d["min"]), max=float(d["max"]))  # the sample's were estimates
             d.update(points=exact.points(), cells=exact, tails=[])
             docs[spec.name].update(d)
@@ -427,7 +423,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
             docs[spec.name].update(count=int(count), mean=mean, std=std, min=lo, max=hi, infinite=infinite,
                                    deciles=floats_or_empty(deciles), cells=None)
     # Pass 3: the values inside the deciles' cells; counts at the other columns' edges and points.
-    ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), per_cell[n]) for n in per_cell}
+    ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), cdf) for n, cdf in cell_cdf.items()}
     edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"])),
                               points=tuple(S.cdf_points(list(docs[s.name]["grid"])
                                                         + [docs[s.name]["min"], docs[s.name]["max"]])))
@@ -444,7 +440,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
             distinct, counts = np.unique(np.asarray(xs, dtype=float), return_counts=True)
             values[(int(k), int(cell))] = (distinct, np.cumsum(counts))
         for k, spec in enumerate(g):
-            _deciles_from_cells(docs[spec.name], per_cell[spec.name], ranks[spec.name],
+            _deciles_from_cells(docs[spec.name], cell_cdf[spec.name], ranks[spec.name],
                                 {c: v for (kk, c), v in values.items() if kk == k})
     for g in edge_groups:
         (row,) = next(results)
@@ -459,39 +455,50 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
         d["median"] = float(d["deciles"][S.DECILES.index(0.5)]) if d["deciles"] else None
 
 
-def _decile_ranks(count: int, counts: np.ndarray) -> list[tuple[int, int, int]]:
-    """The two order statistics behind each decile (numpy's linear method: 0-based ranks floor and
-    floor + 1 of (n - 1) p), as (rank, its cell, rank of that cell's first value)."""
-    cum = np.cumsum(counts)
+def _order_ranks(count: int, p: float) -> tuple[int, int, np.float64]:
+    """numpy's linear quantile method: the 0-based ranks of the two order statistics behind the
+    ``p`` quantile of ``count`` values, and the virtual index (n - 1) p between them."""
+    virtual = (count - 1) * np.float64(p)
+    if virtual >= count - 1:
+        return count - 1, count - 1, virtual
+    prev = int(np.floor(virtual))
+    return prev, prev + 1, virtual
+
+
+def _lerp(a: float, b: float, virtual: np.float64) -> float:
+    """numpy's ``_lerp`` arithmetic between the order statistics ``a`` <= ``b`` at ``virtual``."""
+    a, b = np.float64(a), np.float64(b)
+    t = virtual - np.floor(virtual)
+    diff = b - a
+    return float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
+
+
+def _decile_ranks(count: int, cum: Sequence[int]) -> list[tuple[int, int, int]]:
+    """The two order statistics behind each decile, as (rank, its cell, rank of that cell's first
+    value); ``cum[j + 2]`` = values in cells <= j (the profile's ``cdf``)."""
     out = []
     for p in S.DECILES:
-        virtual = (count - 1) * np.float64(p)
-        prev = int(np.floor(virtual))
-        for rank in ((count - 1, count - 1) if virtual >= count - 1 else (prev, prev + 1)):
+        r0, r1, _ = _order_ranks(count, p)
+        for rank in (r0, r1):
             slot = int(np.searchsorted(cum, rank, side="right"))
             out.append((rank, slot - 2, int(cum[slot - 1]) if slot else 0))
     return out
 
 
-def _deciles_from_cells(doc: dict[str, Any], counts: np.ndarray, ranks: list[tuple[int, int, int]],
+def _deciles_from_cells(doc: dict[str, Any], cum: Sequence[int], ranks: list[tuple[int, int, int]],
                         values: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
     """Exact deciles (the arithmetic of numpy's linear interpolation), the edges and the counts
     <= each edge: all cells before the upper order statistic's cell, plus its values <= the edge."""
     count = int(doc["count"] or 0)
-    cum = np.cumsum(counts)
 
-    def value_at(rank: int, cell: int, first: int) -> np.float64:
+    def value_at(rank: int, cell: int, first: int) -> float:
         xs, cs = values[cell]
-        return np.float64(xs[int(np.searchsorted(cs, rank - first, side="right"))])
+        return float(xs[int(np.searchsorted(cs, rank - first, side="right"))])
 
     deciles, at_most = [], {}
     for j, p in enumerate(S.DECILES):
         (r0, c0, f0), (r1, c1, f1) = ranks[2 * j], ranks[2 * j + 1]
-        a, b = value_at(r0, c0, f0), value_at(r1, c1, f1)
-        virtual = (count - 1) * np.float64(p)
-        t = virtual - np.floor(virtual) if virtual < count - 1 else np.float64(0.0)
-        diff = b - a
-        e = float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
+        e = _lerp(value_at(r0, c0, f0), value_at(r1, c1, f1), _order_ranks(count, p)[2])
         deciles.append(e)
         xs, cs = values[c1]
         inside = int(np.searchsorted(xs, e, side="right"))
@@ -521,14 +528,14 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     current window on DuckDB) are read by one cells statement per group instead, their summaries
     combined from the cells (see :func:`_cell_columns`). ``alongside``: more ``(sql, params)``
     statements to run in the same batch; replaced in place by their rows."""
-    parts = max(1, min(GROUPS_PER_CORE * backend.parallelism, len(specs)))
-    size = -(-len(specs) // parts) if specs else 0
-    groups = [list(specs[k:k + size]) for k in range(0, len(specs), size)] if specs else [[]]
+    groups = _groups(specs, GROUPS_PER_CORE * backend.parallelism) or [[]]
     grouped = bool(window.get("group_by"))
     by_cells = not grouped and not only_bins and backend.dialect == "duckdb"
     plain = [[s for s in g if not (by_cells and s.cells is not None)] for g in groups]
     cell_groups = [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups] if by_cells else []
-    queries = [numeric_query(backend.table, backend.dialect, g, only_bins=only_bins, **window) for g in plain]
+    # groups whose columns all have cells need no statement, but one statement always counts the rows
+    run = [i for i, g in enumerate(plain) if g] or [0]
+    queries = [numeric_query(backend.table, backend.dialect, plain[i], only_bins=only_bins, **window) for i in run]
     cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
                                 end=window.get("end")) for cg in cell_groups if cg]
     extra = list(alongside or [])
@@ -538,9 +545,9 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
         results = results[:len(results) - len(extra)]
     decoded: dict[Any, tuple[int, list[list[dict]]]] = {}
     order: list[Any] = []
-    for gi, (g, result) in enumerate(zip(plain, results)):
+    for gi, result in zip(run, results):
         for row in result:
-            w, rows, per = decode_numeric(row, g, grouped=grouped, only_bins=only_bins,
+            w, rows, per = decode_numeric(row, plain[gi], grouped=grouped, only_bins=only_bins,
                                           sorted_lists=backend.dialect == "duckdb")
             if w not in decoded:
                 decoded[w] = (rows, [[] for _ in groups])
@@ -606,9 +613,7 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
         cum = np.asarray(d["cdf"], dtype=np.int64)   # cum[j + 2] = values in cells <= j, for j = -2 .. n
         lo, hi, ranks = math.inf, -math.inf, None
         if count:
-            virtual = (count - 1) * np.float64(0.5)
-            r0 = int(np.floor(virtual))
-            r1 = min(r0 + 1, count - 1)
+            r0, r1, virtual = _order_ranks(count, 0.5)
             c0 = int(np.searchsorted(cum, r0, side="right")) - 2
             c1 = int(np.searchsorted(cum, r1, side="right")) - 2
             if -1 <= c0 and c1 <= spec.cells.n - 1 and c1 < len(cum) - 2:
@@ -636,11 +641,9 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
         if not (0 <= i0 <= i1 < values.size):  # pragma: no cover - the widened range missed it
             fallback.append((spec, d))
             continue
-        a, b = np.float64(values[i0]), np.float64(values[i1])
-        t = virtual - np.floor(virtual)
-        d["median"] = float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
+        d["median"] = _lerp(values[i0], values[i1], virtual)
     for spec, d in fallback:
-        only = [NumericSpec(spec.name, median=True, grid=False)]
+        only = [NumericSpec(spec.name, grid=False)]
         sql, params = numeric_query(backend.table, "duckdb", only, **window)
         (row,) = backend.execute(sql, params)
         d["median"] = decode_numeric(row, only, grouped=False, sorted_lists=True)[2][0]["median"]
@@ -801,13 +804,8 @@ def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, 
     fn = memory_profile if use_memory else sql_profile
     cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
                   reference=ref_prof, source=current_name, window=current_window.describe(), progress=progress)
-    return _finish(ref_prof, cur_prof, features, policy, progress, "memory" if use_memory else cur_b.dialect)
-
-
-def _finish(ref_prof: Profile, cur_prof: Profile, features, policy: Policy, progress: Progress | None,
-            engine: str) -> dict[str, Any]:
     report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
-    report["engine"] = engine
+    report["engine"] = "memory" if use_memory else cur_b.dialect
     return report
 
 

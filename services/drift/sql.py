@@ -213,7 +213,6 @@ class NumericSpec:
     deciles: bool = False                    # compute the decile edges (reference side)
     points: tuple[float, ...] | None = None  # DuckDB: counts at these points (HISTOGRAM) instead of a grid
     cells: CellSpec | None = None            # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
-    median: bool = True                      # exact median (a DuckDB reference gets it from its deciles later)
     grid: bool = True                        # sampled quantile grid in SQL (a DuckDB reference samples rows instead)
 
 
@@ -252,13 +251,13 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
                   only_bins: bool = False) -> tuple[str, dict]:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
-    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells), bool(s.median),
-                   bool(s.grid)) for s in specs)
+    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells), bool(s.grid))
+                  for s in specs)
     key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
            probs, only_bins)
     placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None,
-                               cells=_PLACEHOLDER_CELLS if cells else None, median=med, grid=grid)
-                   for name, n, d, pts, cells, med, grid in shape]
+                               cells=_PLACEHOLDER_CELLS if cells else None, grid=grid)
+                   for name, n, d, pts, cells, grid in shape]
     sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
                                                    group_by=group_by, grid=probs, only_bins=only_bins))
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
@@ -410,9 +409,6 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
             mid.append(exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"c{i}_d", quoted=True))
             median: exp.Expression = exp.Bracket(this=exp.column(f"c{i}_d", quoted=True),
                                                  expressions=[exp.Literal.number(DECILES.index(0.5))])  # 0-based here, DuckDB [5]
-        elif not spec.median:  # a DuckDB reference: the median is its 5th decile, computed later
-            mid.append(exp.alias_(exp.null(), f"c{i}_5", quoted=True))
-            median = exp.column(f"c{i}_5", quoted=True)
         else:
             mid.append(exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
                                   f"c{i}_5", quoted=True))

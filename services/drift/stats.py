@@ -19,8 +19,9 @@ import numpy as np
 
 
 class _Deferred:
-    """scipy.stats costs ~1 s to import; it is loaded on first use, or by :func:`warm_up` while
-    the engine waits for its queries (so a pushdown report does not pay it serially)."""
+    """scipy.stats costs ~0.6 s to import; it is loaded on first use, or on a background thread
+    by :func:`warm_up_in_background` while a pushdown report runs its queries (so the report does
+    not pay it serially)."""
 
     def __init__(self, name: str):
         self._name = name

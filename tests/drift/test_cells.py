@@ -102,14 +102,15 @@ def test_deciles_from_cell_contents_equal_numpy(values, k):
     cell = np.clip(np.floor((x - lo) * k), -1, n).astype(int)      # a monotone map, like the SQL one
     counts = np.zeros(n + 4, dtype=np.int64)
     np.add.at(counts, cell + 2, 1)
-    ranks = _decile_ranks(x.size, counts)
+    cum = np.cumsum(counts)   # the profile's cdf: values in cells <= j at position j + 2
+    ranks = _decile_ranks(x.size, cum)
     wanted = {c for _, c, _ in ranks}
     contents = {}
     for c in wanted:
         distinct, cnt = np.unique(x[cell == c], return_counts=True)
         contents[c] = (distinct, np.cumsum(cnt))
     doc = {"count": x.size}
-    _deciles_from_cells(doc, counts, ranks, contents)
+    _deciles_from_cells(doc, cum, ranks, contents)
     expected = np.quantile(x, S.DECILES)
     assert doc["deciles"] == [float(e) for e in expected]
     assert doc["cumulative"] == [int((x <= e).sum()) for e in doc["edges"]]

@@ -67,21 +67,24 @@ def test_figure_shows_cooldown_and_handles_no_reference():
     assert isinstance(empty, go.Figure)
 
 
-def test_panel_on_the_overview(demo_settings, monkeypatch):
-    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
-    at = app_test("app.py", query_params={"model": "churn_classifier"}, timeout=180)
+def _page_with_due_panel(page: str, timeout: int):
+    """The page on the demo, rendered without an exception and showing the trigger panel's
+    "due" verdict."""
+    at = app_test(page, query_params={"model": "churn_classifier"}, timeout=timeout)
     at.run()
     assert not at.exception
     assert "Retraining trigger" in [s.value for s in at.subheader]
     assert any("Retraining is due" in w.value for w in at.warning)
+    return at
+
+
+def test_panel_on_the_overview(demo_settings, monkeypatch):
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+    at = _page_with_due_panel("app.py", timeout=180)
     assert any("monthly_charges" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) >= 1
 
 
 def test_panel_on_the_drift_page(demo_settings, monkeypatch):
     monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
-    at = app_test("pages/drift.py", query_params={"model": "churn_classifier"}, timeout=240)
-    at.run()
-    assert not at.exception
-    assert "Retraining trigger" in [s.value for s in at.subheader]
-    assert any("Retraining is due" in w.value for w in at.warning)
+    _page_with_due_panel("pages/drift.py", timeout=240)
