@@ -33,7 +33,7 @@ import numpy as np
 from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
-                                cells_query, column, decode_numeric, edge_counts_query, floats_or_empty,
+                                cells_query, clamp_cells, column, decode_numeric, edge_counts_query, floats_or_empty,
                                 histogram_cdf, numeric_query, numeric_value,
                                 range_values_query, reference_quantiles_query, sample_query)
 from services.errors import BadInput
@@ -404,11 +404,9 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     results = iter(backend.execute_many(queries))
     cell_cdf: dict[str, list[int]] = {}
     for g in cell_groups:
-        by_column: dict[int, list[tuple]] = {}
-        for row in next(results):
-            by_column.setdefault(int(row[0]), []).append(row[1:])
+        by_column = _split_cells(next(results))
         for k, spec in enumerate(g):
-            d = _summary_from_cells(by_column.get(k, []), spec.cells)
+            d = _summary_from_cells(by_column.get(k), spec.cells, tails=False)
             _check_numeric(spec.name, side, d["count"], d["infinite"])
             cell_cdf[spec.name] = d["cdf"]
             exact = replace(spec.cells, min=float(d["min"]), max=float(d["max"]))  # the sample's were estimates
@@ -435,10 +433,14 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     queries += [edge_counts_query(backend.table, list(enumerate(g)), **window) for g in edge_groups]
     results = iter(backend.execute_many(queries))
     for g in cell_groups:
+        found: dict[tuple[int, int], list[np.ndarray]] = {}
+        for k, key, xs in next(results):  # unclamped keys: cells -1 and n may come in several rows
+            cell = int(clamp_cells(key, g[int(k)].cells.n))
+            found.setdefault((int(k), cell), []).append(np.asarray(xs, dtype=float))
         values: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        for k, cell, xs in next(results):
-            distinct, counts = np.unique(np.asarray(xs, dtype=float), return_counts=True)
-            values[(int(k), int(cell))] = (distinct, np.cumsum(counts))
+        for at, parts in found.items():
+            distinct, counts = np.unique(np.concatenate(parts), return_counts=True)
+            values[at] = (distinct, np.cumsum(counts))
         for k, spec in enumerate(g):
             _deciles_from_cells(docs[spec.name], cell_cdf[spec.name], ranks[spec.name],
                                 {c: v for (kk, c), v in values.items() if kk == k})
@@ -561,33 +563,41 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     cell_docs: list[tuple[NumericSpec, dict]] = []
     merged: list[dict] = []
     for g, cg, per in zip(groups, cell_groups, per_group):
-        by_column: dict[int, list[tuple]] = {}
-        if cg:
-            for row in next(cell_results):
-                by_column.setdefault(int(row[0]), []).append(row[1:])
+        by_column = _split_cells(next(cell_results)) if cg else {}
         plain_docs = iter(per)
         for k, spec in enumerate(g):
             if spec.cells is None:
                 merged.append(next(plain_docs))
                 continue
-            d = _summary_from_cells(by_column.get(k, []), spec.cells)
+            d = _summary_from_cells(by_column.get(k), spec.cells)
             cell_docs.append((spec, d))
             merged.append(d)
     _cell_columns(backend, cell_docs, window)
     return [(None, rows, merged)]
 
 
-def _summary_from_cells(rows: list[tuple], cells: CellSpec) -> dict[str, Any]:
-    """A column's summaries from its cells' (cell, n, sum, min, max, var_pop): counts, mean,
-    population std (Chan et al.'s pairwise combination), min/max, infinities, and the CDF at the
-    cells' boundaries plus the tails outside the reference's range."""
-    cdf, tails = cells_cdf([(c, n, s) for c, n, s, *_ in rows], cells)
-    out: dict[str, Any] = {"count": 0, "mean": None, "std": None, "min": None, "max": None, "median": None,
-                           "infinite": 0, "grid": [], "cdf": cdf, "tails": tails}
+def _split_cells(rows: list[tuple]) -> dict[int, np.ndarray]:
+    """A cells statement's rows ``(k, cell, n, sum, min, max, var_pop)`` as one array per column ``k``
+    (columns ``cell`` … ``var_pop``; NULL as NaN)."""
     if not rows:
+        return {}
+    table = np.array(rows, dtype=float)
+    ks = table[:, 0].astype(np.int64)
+    return {int(k): table[ks == k, 1:] for k in np.unique(ks)}
+
+
+def _summary_from_cells(table: np.ndarray | None, cells: CellSpec, tails: bool = True) -> dict[str, Any]:
+    """A column's summaries from its cells' ``(cell, n, sum, min, max, var_pop)``: counts, mean,
+    population std (Chan et al.'s pairwise combination), min/max, infinities, and the CDF at the
+    cells' boundaries plus the tails outside the reference's range (``tails=False``: a reference's
+    own unclamped keys, see :func:`cells_cdf`)."""
+    table = np.empty((0, 6)) if table is None else table
+    cdf, tails_ = cells_cdf(table, cells, tails=tails)
+    out: dict[str, Any] = {"count": 0, "mean": None, "std": None, "min": None, "max": None, "median": None,
+                           "infinite": 0, "grid": [], "cdf": cdf, "tails": tails_}
+    if not table.size:
         return out
-    table = np.array([[float(v) if v is not None else 0.0 for v in r[1:6]] for r in rows], dtype=float)
-    n, sums, lows, highs, var = table.T
+    n, sums, lows, highs, var = np.nan_to_num(table[:, 1:6].T, nan=0.0, posinf=np.inf, neginf=-np.inf)
     count = int(n.sum())
     lo, hi = float(lows.min()), float(highs.max())
     out.update(count=count, min=lo, max=hi, infinite=int(lo == -math.inf) + int(hi == math.inf))
@@ -622,13 +632,16 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
             else:
                 fallback.append((spec, d))
         specs.append((k, spec, lo, hi, ranks))
-    sql, params = range_values_query(backend.table, [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in specs],
-                                     ts=window.get("ts"), start=window.get("start"), end=window.get("end"))
-    for k, spec, lo, hi, _ in specs:
-        params[f"a{k}"], params[f"b{k}"] = lo, hi
-        for j, edge in enumerate(spec.edges or ()):
-            params[f"e{k}_{j}"] = float(edge)
-    found = {int(row[0]): row[1:] for row in backend.execute(sql, params)}
+    queries = []
+    for group in _groups(specs, backend.parallelism):  # one statement per core: each branch scans on one thread
+        sql, params = range_values_query(backend.table, [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in group],
+                                         ts=window.get("ts"), start=window.get("start"), end=window.get("end"))
+        for k, spec, lo, hi, _ in group:
+            params[f"a{k}"], params[f"b{k}"] = lo, hi
+            for j, edge in enumerate(spec.edges or ()):
+                params[f"e{k}_{j}"] = float(edge)
+        queries.append((sql, params))
+    found = {int(row[0]): row[1:] for result in backend.execute_many(queries) for row in result}
     for k, spec, lo, hi, ranks in specs:
         d = columns[k][1]
         below, values, at_edges = found[k]

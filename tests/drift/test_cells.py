@@ -129,3 +129,30 @@ def test_infinity_in_a_large_reference_is_a_one_line_error(tmp_path):
     pd.DataFrame({"x": r.normal(0, 1, N)}).to_parquet(cp, index=False)
     with pytest.raises(BadInput, match="column 'x' has infinite values in the reference data"):
         drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="duckdb")
+
+
+def test_values_beyond_the_sampled_range_are_clamped_into_the_outer_cells(pair, monkeypatch):
+    """A reference's keys are unclamped in SQL (the clamp is done on the few rows that come back).
+    Here the map is forced to cover only the middle 40 % of the column, so a fifth of the values
+    on each side fall into hundreds of keys beyond cells -1 and n, and four deciles lie there: the
+    deciles, the counts at them and the median must still be exact."""
+    from services.drift import engine
+
+    ref, _ = pair
+    values = pd.read_parquet(ref)["normal"].to_numpy(dtype=float)
+    lo, hi = (float(q) for q in np.quantile(values, [0.3, 0.7]))
+
+    def narrow(grid, lo_, hi_, count, n=engine.CELLS):
+        return CellSpec("linear", lo=lo, k=256 / (hi - lo), n=256, shift=0.0, min=lo, max=hi)
+
+    monkeypatch.setattr(engine, "choose_cells", narrow)
+    f = build_reference_profile(Source("parquet", str(ref)), [("normal", "numeric")]).features["normal"]
+    assert f.cells is not None and f.cells.n == 256
+    beyond = np.floor((values - lo) * f.cells.k)
+    assert (beyond < -1).sum() > 0.2 * values.size and (beyond > 256).sum() > 0.2 * values.size
+    assert f.edges == S.dedupe_edges(np.quantile(values, S.DECILES))
+    assert f.bins == S.bin_counts(values, f.edges)
+    assert f.summary["median"] == pytest.approx(float(np.median(values)), rel=1e-12)
+    assert f.summary["min"] == values.min() and f.summary["max"] == values.max()
+    cell = np.clip(beyond, -1, 256).astype(int)
+    assert f.cdf == list(np.cumsum(np.bincount(cell + 2, minlength=260))[:259])
