@@ -33,7 +33,7 @@ import numpy as np
 from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
-                                cells_query, clamp_cells, column, decode_numeric, edge_counts_query, floats_or_empty,
+                                cells_query, cell_keys, column, decode_numeric, edge_counts_query, floats_or_empty,
                                 histogram_cdf, numeric_query, numeric_value,
                                 range_values_query, reference_quantiles_query, sample_query)
 from services.errors import BadInput
@@ -435,7 +435,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     for g in cell_groups:
         found: dict[tuple[int, int], list[np.ndarray]] = {}
         for k, key, xs in next(results):  # unclamped keys: cells -1 and n may come in several rows
-            cell = int(clamp_cells(key, g[int(k)].cells.n))
+            cell = int(cell_keys([key], g[int(k)].cells.n, tails=False)[0])
             found.setdefault((int(k), cell), []).append(np.asarray(xs, dtype=float))
         values: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         for at, parts in found.items():
@@ -587,14 +587,14 @@ def _split_cells(rows: list[tuple]) -> dict[int, np.ndarray]:
 
 
 def _summary_from_cells(table: np.ndarray | None, cells: CellSpec, tails: bool = True) -> dict[str, Any]:
-    """A column's summaries from its cells' ``(cell, n, sum, min, max, var_pop)``: counts, mean,
+    """A column's summaries from its cells' ``(key, n, sum, min, max, var_pop)``: counts, mean,
     population std (Chan et al.'s pairwise combination), min/max, infinities, and the CDF at the
-    cells' boundaries plus the tails outside the reference's range (``tails=False``: a reference's
-    own unclamped keys, see :func:`cells_cdf`)."""
+    cells' boundaries plus (``tails``: a current window) the tails outside the reference's range
+    (see :func:`cells_cdf`)."""
     table = np.empty((0, 6)) if table is None else table
-    cdf, tails_ = cells_cdf(table, cells, tails=tails)
+    cdf, outside = cells_cdf(table, cells, tails)
     out: dict[str, Any] = {"count": 0, "mean": None, "std": None, "min": None, "max": None, "median": None,
-                           "infinite": 0, "grid": [], "cdf": cdf, "tails": tails_}
+                           "infinite": 0, "grid": [], "cdf": cdf, "tails": outside}
     if not table.size:
         return out
     n, sums, lows, highs, var = np.nan_to_num(table[:, 1:6].T, nan=0.0, posinf=np.inf, neginf=-np.inf)

@@ -192,6 +192,27 @@ class CellSpec:
             return self.shift + np.exp(t)
         return self.shift - np.exp(-t)
 
+    def needs_clamp(self, spread: int = 4) -> bool:
+        """Whether a current window's keys must be clamped in SQL: the reference's [min, max] maps
+        to more than ``spread`` × n keys (an outlier far beyond the sampled range), so a window
+        drifting into that gap could otherwise make a group per value."""
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            ends = (np.asarray(self.forward([self.min, self.max])) - self.lo) * self.k
+        return not bool(np.all(np.isfinite(ends))) or float(ends[1] - ends[0]) > spread * self.n
+
+    def forward(self, x):
+        """``T(x)``, the inverse of :meth:`inverse` (as the SQL's, with its guard against ln 0)."""
+        import numpy as np
+
+        x = np.asarray(x, dtype=float)
+        if self.transform == "linear":
+            return x
+        if self.transform == "log":
+            return np.log(np.maximum(x - self.shift, _TINY))
+        return -np.log(np.maximum(self.shift - x, _TINY))
+
     def points(self) -> list[float]:
         """CDF evaluation points, in the order of :func:`cells_cdf`: the min (counts below it),
         the upper boundary of cells -1 .. n-1, the max."""
@@ -449,12 +470,16 @@ def _least(*args: exp.Expression) -> exp.Expression:
 
 
 def _cell_expression(v: exp.Expression, i: int, cells: CellSpec, tails: bool = True) -> exp.Expression:
-    """``cell(x)`` of :class:`CellSpec` for value ``v``; parameters ``cm/cx/cl/ck/cs{i}``. Without
-    ``tails`` (the reference itself, which has no value outside [min, max]), the key is the
-    *unclamped* ``floor((T(x) - lo) * k)`` as a DOUBLE (infinities stay keys, nothing overflows):
-    the clamp to [-1, n] costs a third of the statement, and only the values outside the sample's
-    range (about 2 in 8,193 rows of a reservoir sample, so a few extra groups) need it — the
-    reader clamps (:func:`cells_cdf`, :func:`clamp_cells`)."""
+    """The cell key of :class:`CellSpec` for value ``v`` (a DOUBLE; parameters ``cm/cx/cl/ck/cs{i}``).
+
+    The key is ``floor((T(x) - lo) * k)``, *unclamped* where that is safe: the clamp to [-1, n]
+    (LEAST/GREATEST) costs a third of a cells statement, and the reader clamps the few keys beyond
+    (:func:`cell_keys`). Without ``tails`` (the reference itself) only its values outside the
+    sample's range fall beyond -1..n (about 2 in 8,193 rows of a reservoir sample, a few extra
+    groups). With ``tails`` (a current window) values outside the reference's [min, max] get the
+    keys -inf/+inf, and the rest is clamped in SQL only when the reference's range spans many more
+    keys than cells (:meth:`CellSpec.needs_clamp`: an outlier far beyond the sample), so that a
+    window drifting into that gap cannot make a group per value."""
     if cells.transform == "linear":
         t: exp.Expression = v.copy()
     elif cells.transform == "log":
@@ -462,25 +487,26 @@ def _cell_expression(v: exp.Expression, i: int, cells: CellSpec, tails: bool = T
     else:
         t = exp.Neg(this=exp.Ln(this=_greatest(exp.Sub(this=_param(f"cs{i}"), expression=v.copy()),
                                                exp.Literal.number(_TINY))))
-    scaled = exp.Floor(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))),
-                                    expression=_param(f"ck{i}")))
+    key: exp.Expression = exp.Floor(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))),
+                                                 expression=_param(f"ck{i}")))
     if not tails:
-        return scaled
-    inner = exp.cast(_least(_greatest(scaled, exp.Literal.number(-1)), exp.Literal.number(cells.n)), "INT")
-    return exp.Case(ifs=[exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Literal.number(-2)),
-                         exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")),
-                                true=exp.Literal.number(cells.n + 1))],
-                    default=inner)
+        return key
+    if cells.needs_clamp():
+        key = _least(_greatest(key, exp.Literal.number(-1)), exp.Literal.number(cells.n))
+    infinity = exp.cast(exp.Literal.string("inf"), "DOUBLE")
+    return exp.Case(ifs=[exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Neg(this=infinity)),
+                         exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")), true=infinity.copy())],
+                    default=key)
 
 
 def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
                 start: datetime | None = None, end: datetime | None = None,
                 tails: bool = True) -> tuple[str, dict]:
-    """DuckDB: per column (``k`` = its position in its group), rows ``(k, cell, n, sum, min, max,
-    var_pop)`` — the summaries are combined from the cells. ``tails=False`` (the reference itself,
-    no value outside its own range) leaves out the two outer cells' tests. One UNION ALL statement
-    (each branch reads one column)."""
-    shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
+    """DuckDB: per column (``k`` = its position in its group), rows ``(k, key, n, sum, min, max,
+    var_pop)`` — the summaries are combined from the cells; keys as :func:`_cell_expression`
+    (``tails=False``: the reference itself, no value outside its own range, no tail tests), read
+    by :func:`cell_keys`. One UNION ALL statement (each branch reads one column)."""
+    shape = tuple((k, s.name, s.cells.transform, s.cells.n, tails and s.cells.needs_clamp()) for k, s in specs)
     key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None, tails)
 
     def build() -> tuple[str, dict]:
@@ -554,30 +580,37 @@ def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], 
     return _cached(key, build), _window_params(start, end)
 
 
-def clamp_cells(cells: Any, n: int) -> Any:
-    """Unclamped reference keys (see :func:`_cell_expression`) as cells -1 .. n (int64 array)."""
+def cell_keys(keys: Any, n: int, tails: bool = True) -> Any:
+    """Cell keys as cells (int64 array): every key clamped to -1 .. n, except, with ``tails`` (a
+    current window's keys), -inf/+inf — its values outside the reference's range — as the tails
+    -2 and n + 1. (A reference's own key can be infinite only by overflow: an extreme value.)"""
     import numpy as np
 
-    return np.clip(np.asarray(cells, dtype=float), -1, n).astype(np.int64)
+    keys = np.asarray(keys, dtype=float)
+    cells = np.clip(keys, -1, n)
+    if tails:
+        cells[keys == -np.inf] = -2
+        cells[keys == np.inf] = n + 1
+    return cells.astype(np.int64)
 
 
 def cells_cdf(table: Any, cells: CellSpec, tails: bool = True) -> tuple[list[int], list[float]]:
-    """Counts at :meth:`CellSpec.points` and the tails outside [min, max] from one column's cells,
-    an array of ``(cell, n, s, …)``: ``(cdf, [sum of (min - x) below min, sum of (x - max) above
-    max])``. Without ``tails`` (a reference's own unclamped keys) the keys are clamped to -1 .. n."""
+    """Counts at :meth:`CellSpec.points` and the tails outside [min, max] from one column's rows
+    ``(key, n, s, …)`` (see :func:`cell_keys`): ``(cdf, [sum of (min - x) below min, sum of
+    (x - max) above max])``."""
     import numpy as np
 
     n = cells.n
     table = np.asarray(table, dtype=float)
     if table.ndim != 2:
         table = table.reshape(0, 3)
-    cell = table[:, 0].astype(np.int64) if tails else clamp_cells(table[:, 0], n)
+    cell = cell_keys(table[:, 0], n, tails)
     cnt = table[:, 1].astype(np.int64)
     counts = np.bincount(cell + 2, weights=cnt, minlength=n + 4).astype(np.int64)
     cum = np.cumsum(counts)
     out = []
     for edge, sign, bound in ((-2, 1.0, cells.min), (n + 1, -1.0, cells.max)):
-        at = table[cell == edge] if tails else table[:0]
+        at = table[cell == edge]
         tail = sign * (float(at[:, 1].sum()) * bound - float(np.nansum(at[:, 2]))) if at.size else 0.0
         out.append(max(tail, 0.0))
     return cum[:n + 3].tolist(), out
@@ -685,7 +718,8 @@ def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
     """DuckDB: the exact values (``LIST(x)``; faster here than a value -> count HISTOGRAM) inside the
     cells ``want[k]`` of column ``k`` — the few cells that hold the order statistics of its deciles.
     Rows ``(k, key, values)`` by unclamped key (:func:`_cell_expression`): a wanted cell -1 or n
-    takes every key at or beyond it (``$lo<k>``/``$hi<k>``; ±inf when not wanted)."""
+    takes every key at or beyond it (``$lo<k>``/``$hi<k>``; ±inf when not wanted; see
+    :func:`cell_keys`)."""
     shape = tuple((k, s.name, s.cells.transform, s.cells.n) for k, s in specs)
     key = ("cellvalues", table.sql("duckdb"), shape, ts, start is not None, end is not None)
 

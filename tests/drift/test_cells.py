@@ -156,3 +156,53 @@ def test_values_beyond_the_sampled_range_are_clamped_into_the_outer_cells(pair, 
     assert f.summary["min"] == values.min() and f.summary["max"] == values.max()
     cell = np.clip(beyond, -1, 256).astype(int)
     assert f.cdf == list(np.cumsum(np.bincount(cell + 2, minlength=260))[:259])
+
+
+def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write_pair, monkeypatch):
+    """A current window's keys are unclamped in SQL unless the reference's [min, max] spans many
+    more keys than cells. Here one reference value sits at 1e6 far beyond the sampled bulk and the
+    window drifts into that gap: the keys are clamped in SQL (a group per cell, not per value),
+    the tails are counted, and the report still agrees with the exact memory engine."""
+    from services.drift import engine
+    from services.sources import Backend
+
+    r = np.random.default_rng(11)
+    ref = r.normal(0, 1, N)
+    ref[7] = 1e6
+    cur = np.concatenate([r.normal(0, 1, N // 2), r.uniform(10, 1e6, N // 2 - 10), np.full(10, -50.0)])
+    rp, cp = write_pair(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}))
+    lo, hi = (float(q) for q in np.quantile(ref, [0.0001, 0.9999]))
+    monkeypatch.setattr(engine, "choose_cells",
+                        lambda grid, lo_, hi_, count, n=engine.CELLS: CellSpec("linear", lo=lo, k=2048 / (hi - lo),
+                                                                               n=2048, shift=0.0, min=lo, max=hi))
+    rows_back = []
+    execute_many = Backend.execute_many
+
+    def counting(self, queries):
+        results = execute_many(self, queries)
+        rows_back.extend(len(rows) for rows in results)
+        return results
+
+    monkeypatch.setattr(Backend, "execute_many", counting)
+    prof = build_reference_profile(Source("parquet", str(rp)), [("x", "numeric")])
+    assert prof.features["x"].cells.needs_clamp() and prof.features["x"].summary["max"] == 1e6
+    rows_back.clear()
+    duck = drift_report(prof, Source("parquet", str(cp)), engine="duckdb")
+    assert max(rows_back) <= 2048 + 4        # cells -2 .. n + 1 at most, not one group per value
+    memory = drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), engine="memory")
+    fd, fm = duck["features"][0], memory["features"][0]
+    assert fd["drifted"] and fm["drifted"]
+    assert fd["stats"]["ks"]["statistic"] == pytest.approx(fm["stats"]["ks"]["statistic"], abs=0.01)
+    for binned in ("psi", "jensenshannon"):   # exact bins
+        assert fd["stats"][binned]["statistic"] == pytest.approx(fm["stats"][binned]["statistic"], rel=1e-9)
+    # the widest cell spans the gap up to 1e6, so the distance is only as fine as that cell
+    assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(fm["stats"]["wasserstein"]["statistic"], rel=0.01)
+    assert fd["summary"]["current"] == pytest.approx(fm["summary"]["current"], rel=1e-9)
+
+
+def test_the_sql_clamp_is_kept_only_for_references_with_far_outliers():
+    plain = CellSpec("linear", lo=-4.0, k=256.0, n=2048, shift=0.0, min=-4.5, max=4.2)
+    assert not plain.needs_clamp()
+    assert CellSpec("linear", lo=-4.0, k=256.0, n=2048, shift=0.0, min=-4.5, max=1e6).needs_clamp()
+    assert CellSpec("log", lo=-3.0, k=200.0, n=2048, shift=-1.0, min=-0.5, max=1e300).needs_clamp()
+    assert not CellSpec("log", lo=-3.0, k=200.0, n=2048, shift=-1.0, min=-0.5, max=20.0).needs_clamp()
