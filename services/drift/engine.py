@@ -298,16 +298,17 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
         batch.append(categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
                                        end=bounds[1], group_by=group_by))
-    if duck_ref and numeric:
-        batch.append(sample_query(backend.table, numeric, ts=ts, start=bounds[0], end=bounds[1]))
+    sample_groups = _groups(numeric, backend.parallelism) if duck_ref else []
+    for g in sample_groups:  # a sample per column group: each statement scans on one thread
+        batch.append(sample_query(backend.table, g, ts=ts, start=bounds[0], end=bounds[1]))
     for w, rows, per in _numeric_pass(backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by,
                                       alongside=batch):
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
-    if duck_ref and numeric and None in windows:
-        (sample,) = batch[-1]
-        for i, n in enumerate(numeric):
-            col = np.asarray(sample[i] or [], dtype=float)
-            windows[None]["numeric"][n] = {"grid": S.quantile_grid(col) if col.size else []}
+    if sample_groups and None in windows:
+        for g, (sample,) in zip(sample_groups, batch[len(batch) - len(sample_groups):]):
+            for i, n in enumerate(g):
+                col = np.asarray(sample[i] or [], dtype=float)
+                windows[None]["numeric"][n] = {"grid": S.quantile_grid(col) if col.size else []}
     if cats:
         for row in batch[0]:
             if group_by:
