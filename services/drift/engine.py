@@ -479,13 +479,10 @@ def _lerp(a: float, b: float, virtual: np.float64) -> float:
 def _decile_ranks(count: int, cum: Sequence[int]) -> list[tuple[int, int, int]]:
     """The two order statistics behind each decile, as (rank, its cell, rank of that cell's first
     value); ``cum[j + 2]`` = values in cells <= j (the profile's ``cdf``)."""
-    out = []
-    for p in S.DECILES:
-        r0, r1, _ = _order_ranks(count, p)
-        for rank in (r0, r1):
-            slot = int(np.searchsorted(cum, rank, side="right"))
-            out.append((rank, slot - 2, int(cum[slot - 1]) if slot else 0))
-    return out
+    cum = np.asarray(cum, dtype=np.int64)
+    ranks = [rank for p in S.DECILES for rank in _order_ranks(count, p)[:2]]
+    slots = np.searchsorted(cum, ranks, side="right")
+    return [(rank, int(slot) - 2, int(cum[slot - 1]) if slot else 0) for rank, slot in zip(ranks, slots)]
 
 
 def _deciles_from_cells(doc: dict[str, Any], cum: Sequence[int], ranks: list[tuple[int, int, int]],

@@ -72,7 +72,9 @@ def _lit(x: float) -> exp.Literal:
 def render(expression: exp.Expression, dialect: str) -> str:
     if dialect not in DIALECTS:
         raise BadInput(f"unknown SQL dialect {dialect!r}")
-    sql = expression.sql(dialect=dialect)
+    # copy=False: every tree here is built for this one rendering (the generator would otherwise
+    # deep-copy it first, which cost more than generating the text)
+    sql = expression.sql(dialect=dialect, copy=False)
     if dialect != "duckdb":  # DuckDB parses (and rejects) it itself a moment later, in-process
         _validate(sql, dialect)
     return sql
