@@ -200,13 +200,13 @@ def main() -> None:
             results["evidently"] = run_with_rss("evidently", str(EVIDENTLY_PY), ref, cur)
         else:
             results["evidently"] = {"name": "evidently", "error": "bench/.venv-evidently missing (see README of bench)"}
-    print(f"\n{'engine':<12} {'seconds':>9} {'wall s':>8} {'max RSS MiB':>12}  drifted")
+    print(f"\n{'engine':<16} {'seconds':>9} {'wall s':>8} {'max RSS MiB':>12}  drifted")
     for r in results.values():
         if "error" in r:
-            print(f"{r['name']:<12} error: {r['error']}")
+            print(f"{r['name']:<16} error: {r['error']}")
             continue
         spread = f"  (runs {r['spread'][0]:.2f}-{r['spread'][1]:.2f} s)" if "spread" in r else ""
-        print(f"{r['name']:<12} {r['seconds']:>9.2f} {r['wall']:>8.2f} {r['max_rss_mib']:>12.0f}  {r.get('drifted', '')}"
+        print(f"{r['name']:<16} {r['seconds']:>9.2f} {r['wall']:>8.2f} {r['max_rss_mib']:>12.0f}  {r.get('drifted', '')}"
               f"{spread}")
     d = results["duckdb"]
     ratios = []

@@ -116,6 +116,22 @@ def test_deciles_from_cell_contents_equal_numpy(values, k):
     assert doc["cumulative"] == [int((x <= e).sum()) for e in doc["edges"]]
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinity_in_a_large_current_window_is_a_one_line_error(tmp_path, value):
+    """A current window's infinities land in the tail keys (-inf/+inf) of the cells statement; they
+    are still reported as the clear error, not folded into a tail."""
+    from services.errors import BadInput
+
+    r = np.random.default_rng(6)
+    cur = r.normal(0, 1, N)
+    cur[N // 3] = value
+    rp, cp = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    pd.DataFrame({"x": r.normal(0, 1, N)}).to_parquet(rp, index=False)
+    pd.DataFrame({"x": cur}).to_parquet(cp, index=False)
+    with pytest.raises(BadInput, match="column 'x' has infinite values in the current data"):
+        drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="duckdb")
+
+
 def test_infinity_in_a_large_reference_is_a_one_line_error(tmp_path):
     """The cell path learns a column's min/max only in its second pass: an infinity found there is
     still the same clear error as on small data."""
