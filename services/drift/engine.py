@@ -7,7 +7,7 @@ Engines:
   decile edges, bin counts, category counts and summaries.
   DuckDB reference (three passes, no sort of any column): (1) summaries, category counts and a
   reservoir sample of 8,192 rows whose quantile grid picks a monotone cell map per column;
-  (2) counts per cell (a GROUP BY on one integer per value); (3) only the values inside the cells
+  (2) counts per cell (a GROUP BY on one number per value); (3) only the values inside the cells
   that hold each decile's order statistics, from which the exact deciles (numpy's arithmetic) and
   the exact counts at them follow. A current window is counted on the same cells (plus its exact
   median from the values around its cell), so the CDFs of both sides are exact at every cell
@@ -575,8 +575,8 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
 
 
 def _split_cells(rows: list[tuple]) -> dict[int, np.ndarray]:
-    """A cells statement's rows ``(k, cell, n, sum, min, max, var_pop)`` as one array per column ``k``
-    (columns ``cell`` … ``var_pop``; NULL as NaN)."""
+    """A cells statement's rows ``(k, key, n, sum, min, max, var_pop)`` as one array per column ``k``
+    (columns ``key`` … ``var_pop``; NULL as NaN)."""
     if not rows:
         return {}
     table = np.array(rows, dtype=float)

@@ -158,8 +158,9 @@ class CellSpec:
 
     ``cell(x)`` is ``-2`` below the reference's min, ``n + 1`` above its max, else
     ``clamp(floor((T(x) - lo) * k), -1, n)`` with ``T`` the identity (``linear``), ``ln(x - shift)``
-    (``log``, right-skewed columns) or ``-ln(shift - x)`` (``neglog``). One integer per value and a
-    GROUP BY costs a fraction of DuckDB's HISTOGRAM aggregate; because the same expression runs on
+    (``log``, right-skewed columns) or ``-ln(shift - x)`` (``neglog``); the SQL computes a key per
+    value that :func:`cell_keys` turns into the cell (see :func:`_cell_expression`). One number per
+    value and a GROUP BY cost a fraction of DuckDB's HISTOGRAM aggregate; because the same expression runs on
     both sides, the counts at every cell boundary are exact on both sides (KS/Wasserstein are
     then off by at most the mass inside one cell, as with sampled CDF points). The boundaries'
     positions (for the Wasserstein integral) are ``T^-1(lo + i / k)``."""
