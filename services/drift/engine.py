@@ -33,7 +33,7 @@ import numpy as np
 from services.drift import stats as S
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
-                                cells_query, cell_keys, column, decode_numeric, edge_counts_query, floats_or_empty,
+                                cells_query, cell_keys, cell_transform, column, decode_numeric, edge_counts_query, floats_or_empty,
                                 histogram_cdf, numeric_query, numeric_value,
                                 range_values_query, reference_quantiles_query, sample_query)
 from services.errors import BadInput
@@ -46,9 +46,6 @@ DEFAULT_THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshann
 _FLOATS = ("FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8")
 
 Progress = Callable[[str], None]
-# Column groups per core on DuckDB: smaller groups balance the load (a group's quantile
-# finalisation runs on one thread while other groups still scan).
-GROUPS_PER_CORE = 1
 # Cells per column when the reference is larger than the reservoir (see sql.CellSpec), and the most
 # reservoir-grid slots (1/G of mass each) a cell of distinct values may be predicted to hold;
 # columns no transform spreads that well keep the HISTOGRAM at sampled points.
@@ -186,7 +183,6 @@ def choose_cells(grid: Sequence[float], lo: float, hi: float, count: int, n: int
     q_lo, q_hi = float(max(g[size // 1000 or 1], lo)), float(min(g[size - (size // 1000 or 1)], hi))
     if q_hi <= q_lo:
         return None
-    span = hi - lo
     d_lo = float(g[size // 100]) - lo      # scale of the left tail: distance of the 1% quantile from the min
     d_hi = hi - float(g[size - size // 100])
     candidates = [("linear", 0.0)]
@@ -196,17 +192,11 @@ def choose_cells(grid: Sequence[float], lo: float, hi: float, count: int, n: int
         candidates.append(("neglog", hi + d_hi))
     for transform, shift in candidates:
         with np.errstate(all="ignore"):
-            if transform == "linear":
-                tf = lambda x: np.asarray(x, dtype=float)  # noqa: E731
-            elif transform == "log":
-                tf = lambda x: np.log(np.maximum(np.asarray(x, dtype=float) - shift, 1e-300))  # noqa: E731
-            else:
-                tf = lambda x: -np.log(np.maximum(shift - np.asarray(x, dtype=float), 1e-300))  # noqa: E731
-            t_lo, t_hi = float(tf(q_lo)), float(tf(q_hi))
-            if not (np.isfinite(t_lo) and np.isfinite(t_hi)) or t_hi <= t_lo or span <= 0:
+            t_lo, t_hi = (float(t) for t in cell_transform(transform, shift, [q_lo, q_hi]))
+            if not (np.isfinite(t_lo) and np.isfinite(t_hi)) or t_hi <= t_lo:
                 continue
             k = n / (t_hi - t_lo)
-            cells = np.clip(np.floor((tf(np.clip(g, lo, hi)) - t_lo) * k), -1, n)
+            cells = np.clip(np.floor((cell_transform(transform, shift, np.clip(g, lo, hi)) - t_lo) * k), -1, n)
         # runs of grid slots sharing a cell; an atom alone in its cell is exact
         starts = np.flatnonzero(np.concatenate([[True], cells[1:] != cells[:-1]]))
         ends = np.concatenate([starts[1:], [g.size]]) - 1
@@ -397,7 +387,7 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
                              docs[n]["grid"][-1] if docs[n]["grid"] else math.nan, rows) for n in numeric}
     with_cells = [NumericSpec(n, cells=cells[n]) for n in numeric if cells[n] is not None]
     others = [NumericSpec(n) for n in numeric if cells[n] is None]
-    parts = GROUPS_PER_CORE * backend.parallelism
+    parts = backend.parallelism
     cell_groups = [g for g in _groups(with_cells, parts) if g]
     other_groups = [g for g in _groups(others, parts) if g]
     queries = [cells_query(backend.table, list(enumerate(g)), tails=False, **window) for g in cell_groups]
@@ -434,17 +424,16 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     queries += [edge_counts_query(backend.table, list(enumerate(g)), **window) for g in edge_groups]
     results = iter(backend.execute_many(queries))
     for g in cell_groups:
-        found: dict[tuple[int, int], list[np.ndarray]] = {}
+        found: dict[int, dict[int, list[np.ndarray]]] = {k: {} for k in range(len(g))}
         for k, key, xs in next(results):  # unclamped keys: cells -1 and n may come in several rows
             cell = int(cell_keys([key], g[int(k)].cells.n, tails=False)[0])
-            found.setdefault((int(k), cell), []).append(np.asarray(xs, dtype=float))
-        values: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        for at, parts in found.items():
-            distinct, counts = np.unique(np.concatenate(parts), return_counts=True)
-            values[at] = (distinct, np.cumsum(counts))
+            found[int(k)].setdefault(cell, []).append(np.asarray(xs, dtype=float))
         for k, spec in enumerate(g):
-            _deciles_from_cells(docs[spec.name], cell_cdf[spec.name], ranks[spec.name],
-                                {c: v for (kk, c), v in values.items() if kk == k})
+            values = {}
+            for cell, parts in found[k].items():
+                distinct, counts = np.unique(np.concatenate(parts), return_counts=True)
+                values[cell] = (distinct, np.cumsum(counts))
+            _deciles_from_cells(docs[spec.name], cell_cdf[spec.name], ranks[spec.name], values)
     for g in edge_groups:
         (row,) = next(results)
         pos = 0
@@ -476,13 +465,17 @@ def _lerp(a: float, b: float, virtual: np.float64) -> float:
     return float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
 
 
-def _decile_ranks(count: int, cum: Sequence[int]) -> list[tuple[int, int, int]]:
-    """The two order statistics behind each decile, as (rank, its cell, rank of that cell's first
-    value); ``cum[j + 2]`` = values in cells <= j (the profile's ``cdf``)."""
+def _rank_cells(cum: Sequence[int], ranks: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Where 0-based ranks fall: (rank, its cell, rank of that cell's first value), from a cells
+    CDF (``cum[j + 2]`` = values in cells <= j, the profile's ``cdf``)."""
     cum = np.asarray(cum, dtype=np.int64)
-    ranks = [rank for p in S.DECILES for rank in _order_ranks(count, p)[:2]]
     slots = np.searchsorted(cum, ranks, side="right")
-    return [(rank, int(slot) - 2, int(cum[slot - 1]) if slot else 0) for rank, slot in zip(ranks, slots)]
+    return [(int(rank), int(slot) - 2, int(cum[slot - 1]) if slot else 0) for rank, slot in zip(ranks, slots)]
+
+
+def _decile_ranks(count: int, cum: Sequence[int]) -> list[tuple[int, int, int]]:
+    """The two order statistics behind each decile (see :func:`_rank_cells`)."""
+    return _rank_cells(cum, [rank for p in S.DECILES for rank in _order_ranks(count, p)[:2]])
 
 
 def _deciles_from_cells(doc: dict[str, Any], cum: Sequence[int], ranks: list[tuple[int, int, int]],
@@ -528,7 +521,7 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     current window on DuckDB) are read by one cells statement per group instead, their summaries
     combined from the cells (see :func:`_cell_columns`). ``alongside``: more ``(sql, params)``
     statements to run in the same batch; replaced in place by their rows."""
-    groups = _groups(specs, GROUPS_PER_CORE * backend.parallelism) or [[]]
+    groups = _groups(specs, backend.parallelism) or [[]]
     grouped = bool(window.get("group_by"))
     by_cells = not grouped and not only_bins and backend.dialect == "duckdb"
     plain = [[s for s in g if not (by_cells and s.cells is not None)] for g in groups]
@@ -618,13 +611,11 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
     specs, fallback = [], []
     for k, (spec, d) in enumerate(columns):
         count, points = int(d["count"] or 0), spec.cells.points()
-        cum = np.asarray(d["cdf"], dtype=np.int64)   # cum[j + 2] = values in cells <= j, for j = -2 .. n
         lo, hi, ranks = math.inf, -math.inf, None
         if count:
             r0, r1, virtual = _order_ranks(count, 0.5)
-            c0 = int(np.searchsorted(cum, r0, side="right")) - 2
-            c1 = int(np.searchsorted(cum, r1, side="right")) - 2
-            if -1 <= c0 and c1 <= spec.cells.n - 1 and c1 < len(cum) - 2:
+            (_, c0, _), (_, c1, _) = _rank_cells(d["cdf"], [r0, r1])
+            if -1 <= c0 and c1 <= spec.cells.n - 1 and c1 < len(d["cdf"]) - 2:
                 lo, hi = float(points[max(c0, 0)]), float(points[min(c1 + 3, len(points) - 1)])
                 ranks = (r0, r1, virtual)
             else:

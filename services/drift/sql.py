@@ -93,11 +93,7 @@ def _validate(sql: str, dialect: str) -> None:
 # -- expressions ---------------------------------------------------------------------------------
 def numeric_value(name: str) -> exp.Expression:
     """The column as DOUBLE with NaN turned into NULL (missing)."""
-    return _nan_to_null(column(name))
-
-
-def _nan_to_null(value: exp.Expression) -> exp.Expression:
-    c = exp.cast(value, "DOUBLE")
+    c = exp.cast(column(name), "DOUBLE")
     return exp.Case(ifs=[exp.If(this=exp.IsNan(this=c.copy()), true=exp.null())], default=c)
 
 
@@ -119,12 +115,11 @@ def _quantiles(value: exp.Expression, probs: Sequence[float], dialect: str, disc
 
 def _window_condition(ts: str | None, start: datetime | None, end: datetime | None,
                       params: dict[str, Any], prefix: str = "w") -> exp.Expression | None:
+    params.update(_window_params(start, end, prefix))
     conds: list[exp.Expression] = []
     if start is not None:
-        params[f"{prefix}_start"] = start
         conds.append(exp.GTE(this=column(ts), expression=_param(f"{prefix}_start")))
     if end is not None:
-        params[f"{prefix}_end"] = end
         conds.append(exp.LT(this=column(ts), expression=_param(f"{prefix}_end")))
     if not conds:
         return None
@@ -206,15 +201,8 @@ class CellSpec:
         return not bool(np.all(np.isfinite(ends))) or float(ends[1] - ends[0]) > spread * self.n
 
     def forward(self, x):
-        """``T(x)``, the inverse of :meth:`inverse` (as the SQL's, with its guard against ln 0)."""
-        import numpy as np
-
-        x = np.asarray(x, dtype=float)
-        if self.transform == "linear":
-            return x
-        if self.transform == "log":
-            return np.log(np.maximum(x - self.shift, _TINY))
-        return -np.log(np.maximum(self.shift - x, _TINY))
+        """``T(x)``, the inverse of :meth:`inverse` (see :func:`cell_transform`)."""
+        return cell_transform(self.transform, self.shift, x)
 
     def points(self) -> list[float]:
         """CDF evaluation points, in the order of :func:`cells_cdf`: the min (counts below it),
@@ -229,6 +217,19 @@ class CellSpec:
 
 
 CELL_TRANSFORMS = ("linear", "log", "neglog")
+
+
+def cell_transform(transform: str, shift: float, x):
+    """``T(x)`` of a cell map (numpy), as the SQL's :func:`_cell_expression`, guard against ln 0
+    included."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    if transform == "linear":
+        return x
+    if transform == "log":
+        return np.log(np.maximum(x - shift, _TINY))
+    return -np.log(np.maximum(shift - x, _TINY))
 
 
 @dataclass(frozen=True)
@@ -276,13 +277,11 @@ def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], 
                   only_bins: bool = False) -> tuple[str, dict]:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
-    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.cells), bool(s.grid))
-                  for s in specs)
+    shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.grid)) for s in specs)
     key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
            probs, only_bins)
-    placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None,
-                               cells=_PLACEHOLDER_CELLS if cells else None, grid=grid)
-                   for name, n, d, pts, cells, grid in shape]
+    placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None, grid=grid)
+                   for name, n, d, pts, grid in shape]
     sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
                                                    group_by=group_by, grid=probs, only_bins=only_bins))
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
@@ -458,8 +457,14 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
     return render(q, "duckdb"), params
 
 
-_PLACEHOLDER_CELLS = CellSpec("linear", 0.0, 1.0, 1, 0.0, 0.0, 1.0)
 _TINY = 1e-300
+
+
+def _union_all(branches: Sequence[exp.Expression]) -> exp.Expression:
+    union = branches[0]
+    for b in branches[1:]:
+        union = exp.Union(this=union, expression=b, distinct=False)
+    return union
 
 
 def _greatest(*args: exp.Expression) -> exp.Expression:
@@ -502,6 +507,14 @@ def _cell_expression(v: exp.Expression, i: int, cells: CellSpec, tails: bool = T
                     default=key)
 
 
+def _cell_params(k: int, cells: CellSpec) -> dict[str, Any]:
+    """The map's parameters ``cl/ck`` (and ``cs``) of column ``k`` in :func:`_cell_expression`."""
+    params = {f"cl{k}": cells.lo, f"ck{k}": cells.k}
+    if cells.transform != "linear":
+        params[f"cs{k}"] = cells.shift
+    return params
+
+
 def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
                 start: datetime | None = None, end: datetime | None = None,
                 tails: bool = True) -> tuple[str, dict]:
@@ -516,12 +529,7 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
         branches = []
         for k, spec in specs:
             # (builders with copy=False: the default deep-copies the growing tree at every call)
-            inner = exp.select(exp.alias_(numeric_value(spec.name), "v", quoted=True), copy=False).from_(
-                table.copy(), copy=False)
-            cond = _window_condition(ts, start, end, {})
-            if cond is not None:
-                inner = inner.where(cond, copy=False)
-            v = exp.column("v", quoted=True)
+            v = exp.column(f"v{k}", quoted=True)
             aggregates = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
                           exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True),
                           exp.alias_(exp.Min(this=v.copy()), "lo", quoted=True),
@@ -530,24 +538,18 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
             q = (exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True),
                             exp.alias_(_cell_expression(v, k, spec.cells, tails=tails), "cell", quoted=True),
                             *aggregates, copy=False)
-                 .from_(inner.subquery("src", copy=False), copy=False)
+                 .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
                  .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
                  .group_by(exp.column("cell", quoted=True), copy=False))
             branches.append(q)
-        union: exp.Expression = branches[0]
-        for b in branches[1:]:
-            union = exp.Union(this=union, expression=b, distinct=False)
-        return render(union, "duckdb"), {}
+        return render(_union_all(branches), "duckdb"), {}
 
     sql = _cached(key, build)
     params = _window_params(start, end)
     for k, spec in specs:
-        c = spec.cells
-        params.update({f"cl{k}": c.lo, f"ck{k}": c.k})
+        params.update(_cell_params(k, spec.cells))
         if tails:
-            params.update({f"cm{k}": c.min, f"cx{k}": c.max})
-        if c.transform != "linear":
-            params[f"cs{k}"] = c.shift
+            params.update({f"cm{k}": spec.cells.min, f"cx{k}": spec.cells.max})
     return sql, params
 
 
@@ -575,10 +577,7 @@ def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], 
                                       expression=exp.Where(this=inside)), "values", quoted=True),
                 exp.alias_(at_edges, "at_edges", quoted=True),
                 copy=False).from_(_values_source(table, [(k, name)], ts, start, end), copy=False))
-        union: exp.Expression = branches[0]
-        for b in branches[1:]:
-            union = exp.Union(this=union, expression=b, distinct=False)
-        return render(union, "duckdb"), {}
+        return render(_union_all(branches), "duckdb"), {}
 
     return _cached(key, build), _window_params(start, end)
 
@@ -745,20 +744,14 @@ def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
                                exp.Anonymous(this="LIST_CONTAINS", expressions=[_param(f"want{k}"), cell.copy()])),
                        copy=False)
                 .group_by(cell.copy(), copy=False))
-        union: exp.Expression = branches[0]
-        for b in branches[1:]:
-            union = exp.Union(this=union, expression=b, distinct=False)
-        return render(union, "duckdb"), {}
+        return render(_union_all(branches), "duckdb"), {}
 
     params = _window_params(start, end)
     for k, spec in specs:
-        c = spec.cells
         wanted = sorted({int(x) for x in want[k]})
-        params.update({f"cl{k}": c.lo, f"ck{k}": c.k, f"want{k}": [float(x) for x in wanted],
-                       f"lo{k}": -1.0 if -1 in wanted else -math.inf,
-                       f"hi{k}": float(c.n) if c.n in wanted else math.inf})
-        if c.transform != "linear":
-            params[f"cs{k}"] = c.shift
+        params.update(_cell_params(k, spec.cells))
+        params.update({f"want{k}": [float(x) for x in wanted], f"lo{k}": -1.0 if -1 in wanted else -math.inf,
+                       f"hi{k}": float(spec.cells.n) if spec.cells.n in wanted else math.inf})
     return _cached(key, build), params
 
 
@@ -874,17 +867,12 @@ def build_categorical_query(table: exp.Table, dialect: str, columns: Sequence[tu
         if wc is not None:
             cond = exp.and_(cond, wc)
         q = exp.select(*select).from_(table.copy()).where(cond)
-        groups = [exp.column("v", quoted=True)] if not group_by else [exp.column("w", quoted=True), exp.column("v", quoted=True)]
         # group by the expressions (Databricks does not accept output aliases of casts everywhere)
         q = q.group_by(*([_bucket(ts, group_by)] if group_by else []), value.copy())
-        del groups
         branches.append(q)
     if not branches:
         raise BadInput("no categorical columns to count")
-    union: exp.Expression = branches[0]
-    for b in branches[1:]:
-        union = exp.union(union, b, distinct=False)
-    return render(union, dialect), params
+    return render(_union_all(branches), dialect), params
 
 
 def performance_query(table: exp.Table, dialect: str, *, ts: str, label: str, prediction: str,
