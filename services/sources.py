@@ -189,8 +189,7 @@ class Backend:
                 con.close()
 
         with ThreadPoolExecutor(max_workers=min(len(queries), self.parallelism)) as pool:
-            futures = [pool.submit(run, q) for q in queries]
-            return [f.result() for f in futures]
+            return list(pool.map(run, queries))
 
     def is_numeric(self, column: str) -> bool:
         t = self.columns[column].upper()

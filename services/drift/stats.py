@@ -7,13 +7,12 @@ counting down to SQL gets exactly the same numbers as the in-memory one.
 
 from __future__ import annotations
 
-import math
-import warnings
-from typing import Sequence
-
 import importlib
+import math
 import threading
+import warnings
 from types import ModuleType
+from typing import Sequence
 
 import numpy as np
 

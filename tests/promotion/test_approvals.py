@@ -150,8 +150,6 @@ def test_champion_changing_during_gate_evaluation_is_stale_state(demo_copy, monk
 
 def test_two_approvals_required(demo_copy):
     settings = settings_with(demo_copy.home, '[roles]\napprovers = ["alice", "bob", "dave"]\n[gate]\napprovals_required = 2\n')
-    from services.mlflow_client import make_client
-
     client = make_client(settings)
     first = approve(settings, MODEL, "2", "alice", client=client)
     assert first["outcome"] == "done" and "1 of 2" in first["reason"]
@@ -172,8 +170,6 @@ def test_request_review(aliases_ws):
 
 
 def test_uc_approval_tag_and_decision_tags(demo_copy):
-    from services.mlflow_client import make_client
-
     settings = settings_with(demo_copy.home, '[gate]\napproval_tag = "Approval_Check"\n')
     client = make_client(settings)
     approve(settings, MODEL, "2", "alice", comment="ok", client=client)
