@@ -116,3 +116,30 @@ def test_sign_in_decides_who_may_approve(demo_copy, oidc_provider, streamlit_ser
     assert _approve_button(page).is_disabled()
     assert f"Approve disabled: {VIEWER} does not hold the approver role" in _main(page)
     assert len(audit.query(demo_copy, model=MODEL)) == 1  # looking is not a decision
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_forwarded_email_is_the_identity_only_behind_a_trusted_proxy(demo_copy, streamlit_server, _browser,
+                                                                      tmp_path, trusted):
+    """A reverse proxy (or Databricks Apps) forwards the signed-in e-mail; the app takes it only
+    when ``[auth] trust_proxy_headers = true`` (anyone can send that header to an exposed app)."""
+    folder = tmp_path / "proxied"
+    folder.mkdir()
+    (folder / "driftgate.toml").write_text(
+        f'[auth]\ntrust_proxy_headers = {str(trusted).lower()}\n[roles]\napprovers = ["{APPROVER}"]\n')
+    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home)}, cwd=folder)
+    context = _browser.new_context(viewport={"width": 1400, "height": 1000},
+                                   extra_http_headers={"X-Forwarded-Email": APPROVER})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{base}/promotions?model={MODEL}&version=2")
+        assert_page_ok(page)
+        side = _sidebar(page)
+        if trusted:
+            assert f"Signed in as {APPROVER}" in side and "Demo persona" not in side
+            assert _approve_button(page).is_enabled()
+        else:  # the header is ignored: the demo's persona picker decides (alice by default)
+            assert APPROVER not in side and "Demo persona" in side
+    finally:
+        context.close()
