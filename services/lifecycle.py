@@ -366,6 +366,9 @@ class Lifecycle:
         for v in sorted(wanted, key=lambda v: wanted[v] != PRODUCTION):
             if v in views and views[v].stage != wanted[v]:
                 _transition_stage(c, m, v, wanted[v], False)
+        # Re-read: the views above predate these stage changes (demoting from them would archive a
+        # version just put back to None, and recovery would need a second attempt).
+        views = {v.version: v for v in self.versions()}
         for v, view in views.items():
             if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
                 _transition_stage(c, m, v, ARCHIVED, False)
