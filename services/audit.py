@@ -190,7 +190,18 @@ def _create_engine(settings) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
         connect_args["connect_timeout"] = 10  # an unreachable host fails in seconds, not minutes
-    return sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+    eng = sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+
+    @sa.event.listens_for(eng, "handle_error")
+    def _lost(ctx):  # pragma: no cover - driver plumbing
+        # The server went away or refuses us (down, wrong password, network): whichever audit call
+        # hit it, the user gets one line naming the store. A failed pre-ping is left to the pool,
+        # which reconnects; other database errors (the append-only trigger...) stay as they are.
+        if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            return
+        raise unavailable(settings, "is unavailable", ctx.sqlalchemy_exception) from None
+
+    return eng
 
 
 def _create_schema(conn) -> None:
@@ -240,6 +251,10 @@ def engine(settings) -> sa.Engine:
             if eng is not None:
                 eng.dispose()
             raise unavailable(settings, "cannot be opened", exc) from None
+        except Unavailable:
+            if eng is not None:
+                eng.dispose()
+            raise
         _engines[key] = eng
         return eng
 

@@ -23,7 +23,7 @@ from services import audit
 from services.approvals import approve
 from services.cli import main as cli
 from services.config import load_settings
-from services.errors import Refused
+from services.errors import Refused, Unavailable
 from services.lifecycle import make_lifecycle
 from services.mlflow_client import make_client
 from tests.conftest import _forget_artifact_repos, copy_workspace
@@ -242,6 +242,35 @@ def test_unreachable_store_is_one_line_without_password(pg_ws, postgres, capsys)
     cfg = write_config(settings.home / "badpw.toml", settings.home, postgres.url(db, password="wrong-pw-41"))
     err = _one_line(*run_cli(capsys, "audit", "--config", str(cfg), "--format", "json"), PASSWORD, "wrong-pw-41")
     assert "password authentication failed" in err
+
+
+def test_server_lost_after_start_is_one_line_then_reconnects(tmp_path, capsys):
+    """The server stops while the app runs (engine and pooled connections already there): every
+    audit call is one line naming the store, the CLI exits 2; once it is back, the pool reconnects."""
+    server = PostgresServer().start()  # a private one: this test stops it
+    try:
+        url = server.create_database()
+        cfg = write_config(tmp_path / "c.toml", tmp_path, url)
+        settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
+        audit.append(settings, _record(0))
+        assert audit.claim(settings, MODEL, "t1", "approve", "now", 0.0) is None
+        server.halt()
+        shown = f"audit store postgresql+psycopg://***@127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]} is unavailable"
+        for call in (lambda: audit.query(settings), lambda: audit.in_progress(settings),
+                     lambda: audit.release(settings, MODEL, "t1", "1", _record(1)),
+                     lambda: audit.append(settings, _record(2)), lambda: audit.latest_id(settings)):
+            with pytest.raises(Unavailable) as err:
+                call()
+            assert str(err.value).startswith(shown) and PASSWORD not in str(err.value), str(err.value)
+        code, out, err = run_cli(capsys, "audit", "--config", str(cfg), "--format", "json")
+        assert _one_line(code, out, err, PASSWORD).startswith(f"error: {shown}")
+        server.resume()
+        assert [r["version"] for r in audit.query(settings)] == ["0"]  # nothing half-written
+        assert [r["txn"] for r in audit.in_progress(settings)] == ["t1"]
+        audit.release(settings, MODEL, "t1", "1", _record(1))
+        assert [r["version"] for r in audit.query(settings)] == ["0", "1"] and audit.in_progress(settings) == []
+    finally:
+        server.stop()
 
 
 def test_missing_driver_is_one_line_without_password(postgres, tmp_path):
