@@ -175,12 +175,15 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
     settings, _, db = pg_ws
     for i in range(3):
         audit.append(settings, _record(i))
+    assert audit.remember_authors(settings, MODEL, "2", ["bob"], "2026-01-01T00:00:00Z") == ["bob"]
     with postgres.connect(db) as con:  # any client, not only DriftGate, is refused
         for stmt, params in (('UPDATE audit_records SET "user" = %s', ("mallory",)), ("DELETE FROM audit_records", None),
-                             ("TRUNCATE audit_records", None)):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                             ("TRUNCATE audit_records", None), ("UPDATE version_authors SET author = %s", ("mallory",)),
+                             ("DELETE FROM version_authors", None), ("TRUNCATE version_authors", None)):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="is append-only"):
                 con.execute(stmt, params)
             con.rollback()
+        assert con.execute("SELECT author FROM version_authors").fetchall() == [("bob",)]
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         with audit.engine(settings).begin() as conn:
             conn.execute(audit.records.delete().where(audit.records.c.version == "1"))
@@ -189,8 +192,8 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
     # a second start (another replica) finds the triggers and adds none
     with audit.engine(settings).begin() as conn:
         audit._create_schema(conn)
-    assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_records'::regclass "
-                              "AND NOT tgisinternal ORDER BY tgname") == [("audit_no_truncate",), ("audit_no_update_delete",)]
+    assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname") == [
+        ("audit_no_truncate",), ("audit_no_update_delete",), ("authors_no_truncate",), ("authors_no_update_delete",)]
 
 
 def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
@@ -201,7 +204,7 @@ def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
     audit.append(settings, _record(0))  # the owner creates the schema
     with postgres.connect(db, autocommit=True) as con:
         con.execute("CREATE ROLE dg_app LOGIN PASSWORD 'app-pw-7'")
-        for grant in ("GRANT SELECT, INSERT ON audit_records, approval_votes TO dg_app",
+        for grant in ("GRANT SELECT, INSERT ON audit_records, approval_votes, version_authors TO dg_app",
                       "GRANT SELECT, INSERT, UPDATE ON transitions TO dg_app",
                       "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO dg_app"):
             con.execute(grant)
