@@ -140,8 +140,8 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
 def test_a_late_row_reprofiles_its_already_stored_day(log):
     settings = log["configure"]()
     drift_over_time(settings, "m", unit="day")
-    late = pd.DataFrame({"event_time": [pd.Timestamp("2026-03-05 23:59:59")] * 40, "x": [9.0] * 40,
-                         "gappy": [1.0] * 40, "cat": ["zz"] * 40, "region": ["n"] * 40})
+    late = pd.DataFrame({"event_time": [pd.Timestamp("2026-03-05 23:59:59")] * 400, "x": [9.0] * 400,
+                         "gappy": [1.0] * 400, "cat": ["zz"] * 400, "region": ["n"] * 400})
     late.to_parquet(log["folder"] / "part-late.parquet", index=False)
     after = drift_over_time(settings, "m", unit="day")
     assert after["store"]["late"] == ["2026-03-05"] and after["store"]["profiled"] == ["2026-03-05"]
@@ -149,7 +149,7 @@ def test_a_late_row_reprofiles_its_already_stored_day(log):
     full = drift_over_time(settings, "m", unit="day", use_store=False)
     _same_windows(after, full)
     day = next(w for w in after["windows"] if w["start"] == "2026-03-05")
-    assert day["rows"] == ROWS + 40 and "x" in day["drifted_features"]
+    assert day["rows"] == ROWS + 400 and "x" in day["drifted_features"]
     assert drift_over_time(settings, "m", unit="day")["store"]["profiled"] == []  # stored again, with the new watermark
 
 
