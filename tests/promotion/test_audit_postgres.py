@@ -27,7 +27,7 @@ from services.errors import Refused, Unavailable
 from services.lifecycle import make_lifecycle
 from services.mlflow_client import make_client
 from tests.conftest import _forget_artifact_repos, copy_workspace
-from tests.helpers import free_port
+from tests.helpers import app_test, assert_no_exception, free_port
 from tests.promotion import minidemo
 from tests.promotion.conftest import MODEL, registry_view
 from tests.promotion.pgserver import PASSWORD, PostgresServer
@@ -164,6 +164,42 @@ def test_killed_mid_transition_is_recovered(pg_ws):
     lc = make_lifecycle(settings, client, MODEL)
     assert lc.state().champion == "2" and lc.champion_count() == 1
     assert audit.in_progress(settings) == []
+
+
+def _all_text(at) -> str:
+    parts = [e.value for kind in ("error", "warning", "info", "success", "markdown", "caption", "text")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts) + "".join(str(df.value.to_dict()) for df in at.dataframe)
+
+
+def test_promotions_page_on_postgres(pg_ws, postgres, monkeypatch):
+    """The app with a PostgreSQL audit store: alice approves through the dialog, the record lands
+    in PostgreSQL and the page's audit log shows it; with the server unreachable the page says so
+    in one error naming the store without its password."""
+    settings, client, db = pg_ws
+    monkeypatch.setenv("DRIFTGATE_CONFIG", str(settings.config_path))
+    monkeypatch.setenv("DRIFTGATE_USER", "alice")
+    at = app_test("pages/promotions.py", {"model": MODEL, "version": "2"})
+    at.run()
+    assert_no_exception(at)
+    at.button(key="dg_approve").click().run()
+    at.text_area(key="dg_approve_comment").input("fine on the shared store")
+    at.button(key="dg_approve_confirm").click().run()
+    assert_no_exception(at)
+    assert any("version 2 promoted" in s.value for s in at.success)
+    assert make_lifecycle(settings, client, MODEL).state().champion == "2"
+    assert rows(postgres, db, 'SELECT "user", action, outcome, comment FROM audit_records') == [
+        ("alice", "approve", "done", "fine on the shared store")]
+    assert any("version 2 promoted" in str(df.value.to_dict()) for df in at.dataframe)
+
+    closed = write_config(settings.home / "closed.toml", settings.home, postgres.url(db, port=free_port()))
+    monkeypatch.setenv("DRIFTGATE_CONFIG", str(closed))
+    at = app_test("pages/promotions.py", {"model": MODEL, "version": "2"})
+    at.run()
+    assert_no_exception(at)
+    errors = [e.value for e in at.error if "audit store" in e.value]
+    assert len(errors) == 1 and errors[0].startswith("audit store postgresql+psycopg://***@127.0.0.1:"), errors
+    assert "Connection refused" in errors[0] and PASSWORD not in _all_text(at)
 
 
 def _record(i: int) -> dict:
