@@ -103,11 +103,28 @@ votes = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
 )
 
+# Who authored a version, as DriftGate first saw it (and every author seen later): four-eyes
+# keeps counting them whatever the registry's tags say afterwards. Append-only like the records.
+version_authors = sa.Table(
+    "version_authors",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("author", sa.String(320), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("ix_version_authors", version_authors.c.model, version_authors.c.version)
+
 _APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_records "
     "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_records "
     "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS authors_no_update BEFORE UPDATE ON version_authors "
+    "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS authors_no_delete BEFORE DELETE ON version_authors "
+    "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
 )
 # PostgreSQL: one plpgsql function, a row trigger for UPDATE/DELETE and a statement trigger for
 # TRUNCATE. Created only when missing (so a role that does not own the tables can run the app).
@@ -483,6 +500,44 @@ def votes_for(settings, model: str, version: str, champion_token: str) -> list[s
             .order_by(votes.c.id)
         ).fetchall()
     return list(dict.fromkeys(u for (u,) in rows))
+
+
+# -- version authors (four-eyes) ------------------------------------------------------------------
+def remember_authors(settings, model: str, version: str, authors, at: str) -> list[str]:
+    """Record ``authors`` of ``model`` version ``version`` (those not recorded yet) and return
+    every recorded author, oldest first. Rows are never updated or deleted."""
+    from services.roles import distinct_users, identity_key
+
+    try:
+        with engine(settings).begin() as conn:
+            known = [a for (a,) in conn.execute(
+                sa.select(version_authors.c.author)
+                .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                .order_by(version_authors.c.id)).fetchall()]
+            for a in distinct_users(authors):
+                if identity_key(a) not in {identity_key(k) for k in known}:
+                    conn.execute(version_authors.insert().values(model=model, version=str(version), author=str(a), at=at))
+                    known.append(str(a))
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "cannot record the version's authors", exc) from None
+    return distinct_users(known)
+
+
+def recorded_authors(settings, model: str, version: str) -> list[str]:
+    """The authors recorded for a version (``[]`` when none; never creates a store)."""
+    if not exists(settings):
+        return []
+    from services.roles import distinct_users
+
+    try:
+        with engine(settings).connect() as conn:
+            rows = conn.execute(
+                sa.select(version_authors.c.author)
+                .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                .order_by(version_authors.c.id)).fetchall()
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "read failed", exc) from None
+    return distinct_users(a for (a,) in rows)
 
 
 # -- champion history (MLflow keeps none) ---------------------------------------------------------

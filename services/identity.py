@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 from services.config import Settings, redact_uri
 from services.errors import BadInput, Refused, Unavailable
+from services.roles import identity_key
 
 MLFLOW = "mlflow"
 DATABRICKS = "databricks"
@@ -49,10 +50,6 @@ class CliIdentity:
 
 def _scheme(uri: str) -> str:
     return urlparse(uri).scheme or uri
-
-
-def _norm(user: object) -> str:
-    return str(user or "").strip().lower()
 
 
 # -- MLflow tracking server authentication ---------------------------------------------------------
@@ -171,7 +168,7 @@ def resolve(settings: Settings, claimed: str | None, *, action: str, model: str,
     if auth is None:
         return CliIdentity(claimed or settings.user or None, SELF_ASSERTED)
     user, source = auth.user, auth.source
-    if claimed and _norm(claimed) != _norm(user):
+    if claimed and identity_key(claimed) != identity_key(user):
         _refuse(settings, action, model, version, user, source,
                 f"--user {claimed} is not who the tracking server authenticated ({user}): "
                 "decisions are recorded as the authenticated user; drop --user")

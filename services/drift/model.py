@@ -334,7 +334,8 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
             "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
             "features": {f["feature"]: {"test": f["test"], "statistic": f["statistic"],
                                         "p_value_adjusted": f["p_value_adjusted"],
-                                        "threshold": f["threshold"], "drifted": f["drifted"]}
+                                        "threshold": f["threshold"], "drifted": f["drifted"],
+                                        "significant": f.get("significant"), "alpha": f.get("alpha")}
                          for f in rep["features"]},
         })
     return {"model": model, "unit": unit, "features": [n for n, _ in feats],

@@ -59,6 +59,14 @@ class PostgresServer:
             raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]} {log}")
 
     def start(self) -> "PostgresServer":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         self.sock.mkdir()
         pwfile = self.base / "pw"
         pwfile.write_text(PASSWORD + "\n")
@@ -77,11 +85,12 @@ class PostgresServer:
         self._check(self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
                               "-t", "120", "-o", opts, "start"), "pg_ctl start")
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        return self
 
     def stop(self) -> None:
         try:
-            if self.pid is not None and self.data.exists():
+            if (self.data / "postmaster.pid").exists():
+                if self.pid is None:  # started, but failed before we read its PID
+                    self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
                 proc = self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
                 if proc.returncode != 0:
                     self._kill()
