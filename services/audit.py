@@ -126,19 +126,27 @@ _APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS authors_no_delete BEFORE DELETE ON version_authors "
     "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
 )
-# PostgreSQL: one plpgsql function, a row trigger for UPDATE/DELETE and a statement trigger for
-# TRUNCATE. Created only when missing (so a role that does not own the tables can run the app).
+# PostgreSQL: one plpgsql function; per append-only table a row trigger for UPDATE/DELETE and a
+# statement trigger for TRUNCATE. Created only when missing (so a role that does not own the
+# tables can run the app).
 _PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION driftgate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN RAISE EXCEPTION USING MESSAGE = 'audit records are append-only (' || TG_OP || ' refused)', "
+    "BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only (' || TG_OP || ' refused)', "
     "ERRCODE = 'insufficient_privilege'; END $$"  # no '%': the driver would read it as a placeholder
 )
-_PG_TRIGGERS = {
-    "audit_no_update_delete": "CREATE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit_records "
-                              "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
-    "audit_no_truncate": "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_records "
-                         "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
-}
+_PG_APPEND_ONLY = {"audit_records": "audit", "version_authors": "authors"}  # table -> trigger prefix
+
+
+def _pg_triggers(table: str) -> dict[str, str]:
+    prefix = _PG_APPEND_ONLY[table]
+    return {
+        f"{prefix}_no_update_delete": f"CREATE TRIGGER {prefix}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+                                      "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
+        f"{prefix}_no_truncate": f"CREATE TRIGGER {prefix}_no_truncate BEFORE TRUNCATE ON {table} "
+                                 "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
+    }
+
+
 _PG_DDL_LOCK = 0x44726966  # pg_advisory_xact_lock key: replicas starting together create the schema once
 # The drivers the URL schemes need, for the one-line "not installed" message.
 _DRIVER_HINT = {
@@ -221,7 +229,18 @@ def _create_engine(settings) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
         connect_args["connect_timeout"] = 10  # an unreachable host fails in seconds, not minutes
-    return sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+    eng = sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+
+    @sa.event.listens_for(eng, "handle_error")
+    def _lost(ctx):  # pragma: no cover - driver plumbing
+        # The server went away or refuses us (down, wrong password, network): whichever audit call
+        # hit it, the user gets one line naming the store. A failed pre-ping is left to the pool,
+        # which reconnects; other database errors (the append-only trigger...) stay as they are.
+        if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            return
+        raise unavailable(settings, "is unavailable", ctx.sqlalchemy_exception) from None
+
+    return eng
 
 
 def _add_missing_columns(conn) -> None:
@@ -245,14 +264,16 @@ def _create_schema(conn) -> None:
         for stmt in _APPEND_ONLY:
             conn.exec_driver_sql(stmt)
     elif dialect == "postgresql":
-        have = set(conn.execute(sa.text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
-        ), {"t": records.name}).scalars())
-        missing = [name for name in _PG_TRIGGERS if name not in have]
+        missing = []
+        for table in _PG_APPEND_ONLY:  # fixed names (module constants), not input
+            have = set(conn.execute(sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+            ), {"t": table}).scalars())
+            missing += [ddl for name, ddl in _pg_triggers(table).items() if name not in have]
         if missing:
             conn.exec_driver_sql(_PG_FUNCTION)
-            for name in missing:
-                conn.exec_driver_sql(_PG_TRIGGERS[name])
+            for ddl in missing:
+                conn.exec_driver_sql(ddl)
 
 
 def engine(settings) -> sa.Engine:
@@ -283,6 +304,10 @@ def engine(settings) -> sa.Engine:
             if eng is not None:
                 eng.dispose()
             raise unavailable(settings, "cannot be opened", exc) from None
+        except Unavailable:
+            if eng is not None:
+                eng.dispose()
+            raise
         _engines[key] = eng
         return eng
 
