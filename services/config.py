@@ -314,6 +314,7 @@ class DriftSection(_Section):
     drift_share_threshold: float = Field(0.5, gt=0, le=1)
     current_days: int = Field(7, ge=1, le=3660)
     window: Literal["day", "week"] = "day"
+    window_store: Union[bool, str] = True   # stored per-window profiles: a DuckDB file path, or false (off)
     features: dict[str, DriftFeatureSection] = Field(default_factory=dict)
     importance: dict[str, float] = Field(default_factory=dict)
 
