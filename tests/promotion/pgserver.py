@@ -40,7 +40,8 @@ class PostgresServer:
     def __init__(self) -> None:
         self.bin = bin_dir()
         self.port = free_port()
-        self.base = Path(tempfile.mkdtemp(prefix="driftgate-pg-"))  # under /tmp: reachable by `nobody`
+        # as root the server runs as `nobody`, who must reach the folder: /tmp, whatever TMPDIR says
+        self.base = Path(tempfile.mkdtemp(prefix="driftgate-pg-", dir="/tmp" if os.geteuid() == 0 else None))
         self.data = self.base / "data"
         self.sock = self.base / "sock"
         self.log = self.base / "server.log"
