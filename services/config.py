@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,11 +143,17 @@ class Settings:
         }
 
 
+_SECRET_QUERY = re.compile(r"([?&](?:password|passwd|pwd|token|access_token)=)[^&#]*", re.IGNORECASE)
+
+
 def redact_uri(uri: str) -> str:
-    """Drop user:password@ from a URI before showing it."""
-    if "://" in uri and "@" in uri.split("://", 1)[1].split("/", 1)[0]:
+    """Drop user:password@ (and a ``password=``/``token=`` query value) from a URI before showing it."""
+    uri = _SECRET_QUERY.sub(r"\1***", uri)
+    if "://" in uri:
         scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        authority, sep, path = rest.partition("/")
+        if "@" in authority:  # the last @ ends the credentials (an unescaped @ in a password too)
+            return f"{scheme}://***@{authority.rpartition('@')[2]}{sep}{path}"
     return uri
 
 
