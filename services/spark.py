@@ -72,9 +72,14 @@ def _pyspark():
         with warnings.catch_warnings():  # PySpark warns that it does not fully support pandas >= 3
             warnings.simplefilter("ignore")
             import pyspark  # noqa: F401
+            from pyspark.logger import PySparkLogger
             from pyspark.sql import SparkSession  # noqa: F401
     except ImportError:
         raise Unavailable(INSTALL_HINT) from None
+    # PySpark logs every analysis error with its JVM stack to stderr before raising it; the error
+    # reaches the user as one line (the CLI's stderr stays empty on success, a page shows st.error).
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
     return pyspark
 
 
@@ -141,6 +146,9 @@ def _local(cfg: dict[str, Any]):
             .set("spark.driver.memory", str(cfg.get("driver_memory", "1g")))
             .set("spark.sql.session.timeZone", "UTC")
             .set("spark.sql.shuffle.partitions", str(int(cfg.get("shuffle_partitions", 8))))
+            # catalog tables a test or notebook creates go to the temp folder, not ./spark-warehouse
+            .set("spark.sql.warehouse.dir", str(cfg.get("warehouse")
+                                                or Path(tempfile.gettempdir()) / "driftgate-spark-warehouse"))
             .set("spark.sql.execution.arrow.pyspark.enabled", "false"))
     env_ip = os.environ.get("SPARK_LOCAL_IP")
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
