@@ -64,10 +64,27 @@ def assert_within_spec_tolerance(memory_report: dict, duckdb_report: dict) -> No
 @pytest.fixture(scope="session")
 def spark_session():
     """The one local Spark session of the test session (a JVM; seconds to start), the same one
-    the spark engine uses (services.spark caches it per process)."""
+    the spark engine uses (services.spark caches it per process). Starting it writes nothing to
+    this process's stderr (file descriptor 2, which the JVM inherits): the CLI's stderr must stay
+    empty on success, so the JVM's console (log4j, JVM notices) goes to a log file."""
+    import os
+    import tempfile
+
     from services import spark
 
-    session = spark.session(None)
+    with tempfile.TemporaryFile() as err:
+        saved = os.dup(2)
+        os.dup2(err.fileno(), 2)
+        try:
+            session = spark.session(None)
+            session.sql("SELECT 1").collect()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        err.seek(0)
+        noise = err.read()
+    assert noise == b"", noise[:500]
+    assert spark.log_path().stat().st_size > 0  # ... and went to the log instead
     yield session
     spark.stop_sessions()
 
