@@ -113,7 +113,7 @@ def checklist(result: GateResult, view: VersionView | None = None) -> None:
 # -- decisions ----------------------------------------------------------------------------------------
 def approve_permission(settings, user: str | None, view: VersionView, result: GateResult) -> tuple[bool, str]:
     """Approve is enabled only when the user may approve, the version is a candidate and the gate passes."""
-    perm = can_approve(settings, user, view.created_by)
+    perm = can_approve(settings, user, view)
     if not perm.allowed:
         return False, perm.reason
     if view.state == "champion":
@@ -183,7 +183,7 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
         _approve_dialog(ctx, model, view, state, opened["champion"])
     if not ok:
         st.caption(f"Approve disabled: {md(reason)}")
-    rej = can_reject(ctx.settings, ctx.user, view.created_by)
+    rej = can_reject(ctx.settings, ctx.user, view)
     if rej.allowed and view.state not in ("champion", "rejected"):
         with st.form("dg_reject_form", clear_on_submit=True):
             comment = st.text_area("Reject with a comment (required)", max_chars=COMMENT_MAX)
@@ -196,8 +196,8 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
                     st.error(str(exc))
                 else:
                     _done(rec.get("reason") or "rejected")
-    req = can_request(ctx.settings, ctx.user, view.created_by)
-    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view.created_by).allowed:
+    req = can_request(ctx.settings, ctx.user, view)
+    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
         if st.button("Request review", key="dg_request"):
             try:
                 approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx))

@@ -89,25 +89,50 @@ votes = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
 )
 
+# Who authored a version, as DriftGate first saw it (and every author seen later): four-eyes
+# keeps counting them whatever the registry's tags say afterwards. Append-only like the records.
+version_authors = sa.Table(
+    "version_authors",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("author", sa.String(320), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("ix_version_authors", version_authors.c.model, version_authors.c.version)
+
 _APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_records "
     "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_records "
     "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS authors_no_update BEFORE UPDATE ON version_authors "
+    "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS authors_no_delete BEFORE DELETE ON version_authors "
+    "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
 )
-# PostgreSQL: one plpgsql function, a row trigger for UPDATE/DELETE and a statement trigger for
-# TRUNCATE. Created only when missing (so a role that does not own the tables can run the app).
+# PostgreSQL: one plpgsql function; per append-only table a row trigger for UPDATE/DELETE and a
+# statement trigger for TRUNCATE. Created only when missing (so a role that does not own the
+# tables can run the app).
 _PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION driftgate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN RAISE EXCEPTION USING MESSAGE = 'audit records are append-only (' || TG_OP || ' refused)', "
+    "BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only (' || TG_OP || ' refused)', "
     "ERRCODE = 'insufficient_privilege'; END $$"  # no '%': the driver would read it as a placeholder
 )
-_PG_TRIGGERS = {
-    "audit_no_update_delete": "CREATE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit_records "
-                              "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
-    "audit_no_truncate": "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_records "
-                         "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
-}
+_PG_APPEND_ONLY = {"audit_records": "audit", "version_authors": "authors"}  # table -> trigger prefix
+
+
+def _pg_triggers(table: str) -> dict[str, str]:
+    prefix = _PG_APPEND_ONLY[table]
+    return {
+        f"{prefix}_no_update_delete": f"CREATE TRIGGER {prefix}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+                                      "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
+        f"{prefix}_no_truncate": f"CREATE TRIGGER {prefix}_no_truncate BEFORE TRUNCATE ON {table} "
+                                 "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
+    }
+
+
 _PG_DDL_LOCK = 0x44726966  # pg_advisory_xact_lock key: replicas starting together create the schema once
 # The drivers the URL schemes need, for the one-line "not installed" message.
 _DRIVER_HINT = {
@@ -190,7 +215,18 @@ def _create_engine(settings) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
         connect_args["connect_timeout"] = 10  # an unreachable host fails in seconds, not minutes
-    return sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+    eng = sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+
+    @sa.event.listens_for(eng, "handle_error")
+    def _lost(ctx):  # pragma: no cover - driver plumbing
+        # The server went away or refuses us (down, wrong password, network): whichever audit call
+        # hit it, the user gets one line naming the store. A failed pre-ping is left to the pool,
+        # which reconnects; other database errors (the append-only trigger...) stay as they are.
+        if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            return
+        raise unavailable(settings, "is unavailable", ctx.sqlalchemy_exception) from None
+
+    return eng
 
 
 def _create_schema(conn) -> None:
@@ -202,14 +238,16 @@ def _create_schema(conn) -> None:
         for stmt in _APPEND_ONLY:
             conn.exec_driver_sql(stmt)
     elif dialect == "postgresql":
-        have = set(conn.execute(sa.text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
-        ), {"t": records.name}).scalars())
-        missing = [name for name in _PG_TRIGGERS if name not in have]
+        missing = []
+        for table in _PG_APPEND_ONLY:  # fixed names (module constants), not input
+            have = set(conn.execute(sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+            ), {"t": table}).scalars())
+            missing += [ddl for name, ddl in _pg_triggers(table).items() if name not in have]
         if missing:
             conn.exec_driver_sql(_PG_FUNCTION)
-            for name in missing:
-                conn.exec_driver_sql(_PG_TRIGGERS[name])
+            for ddl in missing:
+                conn.exec_driver_sql(ddl)
 
 
 def engine(settings) -> sa.Engine:
@@ -240,6 +278,10 @@ def engine(settings) -> sa.Engine:
             if eng is not None:
                 eng.dispose()
             raise unavailable(settings, "cannot be opened", exc) from None
+        except Unavailable:
+            if eng is not None:
+                eng.dispose()
+            raise
         _engines[key] = eng
         return eng
 
@@ -429,6 +471,44 @@ def votes_for(settings, model: str, version: str, champion_token: str) -> list[s
             .order_by(votes.c.id)
         ).fetchall()
     return list(dict.fromkeys(u for (u,) in rows))
+
+
+# -- version authors (four-eyes) ------------------------------------------------------------------
+def remember_authors(settings, model: str, version: str, authors, at: str) -> list[str]:
+    """Record ``authors`` of ``model`` version ``version`` (those not recorded yet) and return
+    every recorded author, oldest first. Rows are never updated or deleted."""
+    from services.roles import distinct_users, identity_key
+
+    try:
+        with engine(settings).begin() as conn:
+            known = [a for (a,) in conn.execute(
+                sa.select(version_authors.c.author)
+                .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                .order_by(version_authors.c.id)).fetchall()]
+            for a in distinct_users(authors):
+                if identity_key(a) not in {identity_key(k) for k in known}:
+                    conn.execute(version_authors.insert().values(model=model, version=str(version), author=str(a), at=at))
+                    known.append(str(a))
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "cannot record the version's authors", exc) from None
+    return distinct_users(known)
+
+
+def recorded_authors(settings, model: str, version: str) -> list[str]:
+    """The authors recorded for a version (``[]`` when none; never creates a store)."""
+    if not exists(settings):
+        return []
+    from services.roles import distinct_users
+
+    try:
+        with engine(settings).connect() as conn:
+            rows = conn.execute(
+                sa.select(version_authors.c.author)
+                .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                .order_by(version_authors.c.id)).fetchall()
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "read failed", exc) from None
+    return distinct_users(a for (a,) in rows)
 
 
 # -- champion history (MLflow keeps none) ---------------------------------------------------------
