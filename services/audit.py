@@ -12,7 +12,15 @@ Tables
 
                        {"id", "at", "user", "action": approve|reject|rollback|request,
                         "outcome": done|refused|failed, "model", "version", "version_before",
-                        "version_after", "reason", "comment", "evidence": {...}|null}
+                        "version_after", "reason", "comment", "evidence": {...}|null,
+                        "identity"}
+
+                   ``identity`` says how ``user`` was established (:data:`IDENTITIES`):
+                   authenticated by the MLflow tracking server or Databricks, signed in (OIDC),
+                   forwarded by a trusted proxy, a demo persona, or ``self-asserted`` (a CLI
+                   ``--user`` / ``DRIFTGATE_USER`` nobody verified); ``null`` for records written
+                   before the column existed. Callers set it with :func:`attributed` (the
+                   decision functions take ``identity=``, see :func:`with_identity`).
 
 ``transitions``    one row per model: ``status`` idle|in_progress, the transaction id, the owner
                    (host:pid), start time and the registry snapshot taken before the transition.
@@ -30,10 +38,13 @@ than ``[audit] lease_seconds``, default 300) is recovered by the next caller
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +56,8 @@ from services.errors import BadInput, Unavailable
 ACTIONS = ("approve", "reject", "rollback", "request")
 OUTCOMES = ("done", "refused", "failed")
 COMMENT_MAX = 5000
+#: How the user of a record was established (``identity`` column).
+IDENTITIES = ("mlflow", "databricks", "oidc", "proxy", "persona", "self-asserted")
 
 _meta = sa.MetaData()
 records = sa.Table(
@@ -63,6 +76,7 @@ records = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("evidence", sa.Text),
     sa.Column("txn", sa.String(64)),
+    sa.Column("identity", sa.String(40)),
 )
 sa.Index("ix_audit_model", records.c.model, records.c.id)
 transitions = sa.Table(
@@ -229,11 +243,23 @@ def _create_engine(settings) -> sa.Engine:
     return eng
 
 
+def _add_missing_columns(conn) -> None:
+    """Stores created before a column existed get it (nullable; ALTER is no UPDATE, the
+    append-only triggers do not apply)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(records.name)}
+    quote = conn.dialect.identifier_preparer.quote
+    for col in records.columns:
+        if col.name not in have and col.nullable and not col.primary_key:
+            conn.exec_driver_sql(f"ALTER TABLE {quote(records.name)} ADD COLUMN {quote(col.name)} "
+                                 f"{col.type.compile(dialect=conn.dialect)}")
+
+
 def _create_schema(conn) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_DDL_LOCK})
     _meta.create_all(conn)
+    _add_missing_columns(conn)
     if dialect == "sqlite":
         for stmt in _APPEND_ONLY:
             conn.exec_driver_sql(stmt)
@@ -302,6 +328,31 @@ def _row_to_json(row) -> dict[str, Any]:
     return d
 
 
+_identity: ContextVar[str | None] = ContextVar("driftgate_audit_identity", default=None)
+
+
+@contextmanager
+def attributed(identity: str | None):
+    """Records appended inside carry ``identity`` (how their user was established)."""
+    if identity is not None and identity not in IDENTITIES:
+        raise ValueError(f"unknown identity {identity!r}")
+    token = _identity.set(identity)
+    try:
+        yield
+    finally:
+        _identity.reset(token)
+
+
+def with_identity(fn):
+    """Decorator: the decision function takes ``identity=`` (one of :data:`IDENTITIES`) and every
+    record it appends carries it."""
+    @functools.wraps(fn)
+    def wrapper(*args, identity: str | None = None, **kwargs):
+        with attributed(identity):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 def append(settings, record: dict[str, Any], conn=None) -> int:
     """Append one record (spec shape) and return its id. ``conn``: inside a caller's transaction."""
     if record.get("action") not in ACTIONS:
@@ -309,6 +360,7 @@ def append(settings, record: dict[str, Any], conn=None) -> int:
     if record.get("outcome") not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {record.get('outcome')!r}")
     values = {c.name: record.get(c.name) for c in records.columns if c.name != "id"}
+    values["identity"] = record.get("identity") or _identity.get()
     if values.get("comment"):
         values["comment"] = str(values["comment"])[:COMMENT_MAX]
     if record.get("evidence") is not None and not isinstance(record["evidence"], str):
@@ -357,8 +409,10 @@ def recent_records(settings, model: str | None = None, limit: int = 20) -> list[
 
 
 def spec_record(rec: dict[str, Any]) -> dict[str, Any]:
-    """Only the keys the spec's ``audit`` JSON lists (plus before/after, which it allows)."""
-    keys = ("at", "user", "action", "outcome", "model", "version", "reason", "comment", "version_before", "version_after")
+    """The keys the spec's ``audit`` JSON lists, plus before/after and ``identity`` (extra keys
+    are allowed)."""
+    keys = ("at", "user", "action", "outcome", "model", "version", "reason", "comment", "version_before",
+            "version_after", "identity")
     return {k: rec.get(k) for k in keys}
 
 
