@@ -40,7 +40,7 @@ from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
 
-ENGINES = ("memory", "duckdb")
+ENGINES = ("memory", "duckdb", "spark")
 DEFAULT_TESTS = {("numeric", "small"): "ks", ("categorical", "small"): "chi2",
                  ("numeric", "large"): "wasserstein", ("categorical", "large"): "jensenshannon"}
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2}
@@ -273,8 +273,8 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
         arrays = backend.conn.execute(sql, params).fetchnumpy()
         cols = [arrays[f"f{i}"] for i in range(len(features))]
         rows = len(cols[0]) if cols else 0
-    else:  # pragma: no cover - the memory engine is for local data
-        raise BadInput("the memory engine reads local files only; use --engine duckdb")
+    else:  # the memory engine reads local data; a warehouse or Spark table stays where it is
+        raise BadInput(f"the memory engine reads local files only; use --engine duckdb for {backend.engine} tables")
     if rows == 0:
         raise BadInput(f"the {side} window is empty (0 rows)")
     out: dict[str, FeatureProfile] = {}
@@ -397,7 +397,7 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                 feats[name] = FeatureProfile(name, kind, rows, count,
                                              S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
                                              counts=counts)
-        results.append((w, Profile(source=source, rows=rows, engine=backend.dialect, features=feats,
+        results.append((w, Profile(source=source, rows=rows, engine=backend.engine, features=feats,
                                    window=str(w) if group_by else window)))
     if group_by:
         return results
@@ -867,7 +867,12 @@ def drift_report(reference: Source | Profile, current: Source, *, columns: Seque
                  progress: Progress | None = None) -> dict[str, Any]:
     """Reference (a source, or a stored profile) vs current: the spec's JSON report as a dict."""
     if engine not in ENGINES + ("databricks",):
-        raise BadInput(f"unknown engine {engine!r} (memory or duckdb)")
+        raise BadInput(f"unknown engine {engine!r} (memory, duckdb or spark)")
+    if engine == "spark":  # the same files (or Spark tables) read and aggregated by Spark
+        from services.sources import on_spark
+
+        current = on_spark(current)
+        reference = reference if isinstance(reference, Profile) else on_spark(reference)
     policy = policy or Policy.from_settings(settings)
     with open_backend(current, settings, connection_factory) as cur_b:
         if isinstance(reference, Profile):
@@ -961,7 +966,7 @@ def _report_current(ref_prof: Profile, cur_b: Backend, features, engine: str, cu
     cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
                   reference=ref_prof, source=current_name, window=current_window.describe(), progress=progress)
     report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
-    report["engine"] = "memory" if use_memory else cur_b.dialect
+    report["engine"] = "memory" if use_memory else cur_b.engine
     return report
 
 
