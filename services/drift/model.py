@@ -205,7 +205,7 @@ def model_drift_report(settings, model: str, *, reference: Window | None = None,
             cur = sql_profile(b, feats, side="current", bounds=bounds, ts=cur_window.timestamp, reference=ref,
                               source=source.name, window=_describe(bounds, cur_window), progress=progress)
     report = compare(ref, cur, policy, order=[n for n, _ in feats], progress=progress)
-    report["engine"] = "duckdb" if data.source.type != "databricks" else "databricks"
+    report["engine"] = data.source.type if data.source.type in ("databricks", "spark") else "duckdb"
     report["model"] = model
     report["reference"]["window"] = ref.window
     report["current"]["window"] = cur.window

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -230,6 +231,34 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
         audit._create_schema(conn)
     assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname") == [
         ("audit_no_truncate",), ("audit_no_update_delete",), ("authors_no_truncate",), ("authors_no_update_delete",)]
+
+
+_OPEN_AT = """
+import sys, time
+from services import audit
+from services.config import load_settings
+settings = load_settings(env={"DRIFTGATE_HOME": sys.argv[3]}, config_file=sys.argv[1])
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.001)
+audit.engine(settings)
+print("opened")
+"""
+
+
+def test_replicas_starting_together_create_the_schema_once(postgres, tmp_path):
+    """Four processes open the same fresh store at the same instant (replicas starting): all
+    succeed (concurrent CREATE TABLE would collide; the advisory lock serialises it), one set of
+    tables and triggers."""
+    url = postgres.create_database()
+    cfg = write_config(tmp_path / "c.toml", tmp_path, url)
+    start_at = time.time() + 5  # after the imports of all four
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(cfg), str(start_at), str(tmp_path / "home")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(p.wait(timeout=120), p.stdout.read().strip(), p.stderr.read().strip()[-300:]) for p in procs]
+    assert results == [(0, "opened", "")] * 4, results
+    db = url.rsplit("/", 1)[1]
+    assert rows(postgres, db, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(4,)]
+    assert rows(postgres, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(len(audit._meta.tables),)]
 
 
 def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
