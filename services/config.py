@@ -301,6 +301,7 @@ class SourceSection(_Section):
     path: Optional[str] = None
     table: Optional[str] = None
     version: Optional[int] = Field(None, ge=0)
+    format: Optional[Literal["csv", "parquet", "delta"]] = None   # type = "spark" with a path (default: sniffed)
 
 
 class DriftFeatureSection(_Section):
@@ -316,6 +317,7 @@ class DriftSection(_Section):
     drift_share_threshold: float = Field(0.5, gt=0, le=1)
     current_days: int = Field(7, ge=1, le=3660)
     window: Literal["day", "week"] = "day"
+    window_store: Union[bool, str] = True   # stored per-window profiles: a DuckDB file path, or false (off)
     features: dict[str, DriftFeatureSection] = Field(default_factory=dict)
     importance: dict[str, float] = Field(default_factory=dict)
 
@@ -449,7 +451,12 @@ class DemoSection(_Section):
 
 
 class SparkSection(_Section):
-    remote: Optional[str] = None   # Spark Connect, "sc://host:port"
+    remote: Optional[str] = Field(None, pattern=r"^sc://")   # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
+    # a local session (no remote): its master, driver memory, shuffle partitions, catalog folder
+    master: str = "local[*]"
+    driver_memory: str = Field("1g", pattern=r"^[0-9]+[kmgtKMGT]?$")
+    shuffle_partitions: int = Field(8, ge=1, le=100000)
+    warehouse: Optional[str] = None   # default: <temp folder>/driftgate-spark-warehouse
 
 
 #: Known top-level sections -> their schema. ``sources`` / ``models`` hold one table per name.
