@@ -265,7 +265,15 @@ def recover(settings, client=None, model: str | None = None, force: bool = False
 def interrupted_notice(settings, model: str) -> dict[str, Any] | None:
     """For the Overview / Promotions pages: when the newest transition of ``model`` was an
     interrupted one that recovery rolled back, ``{"at", "started_at", "action", "text"}``; else
-    ``None``. A transition still in progress whose owner is gone is reported too (``pending``)."""
+    ``None``. A transition still in progress whose owner is gone is reported too (``pending``).
+    Best effort: ``None`` when the audit store cannot be read (the page says that elsewhere)."""
+    try:
+        return _interrupted_notice(settings, model)
+    except DriftGateError:
+        return None
+
+
+def _interrupted_notice(settings, model: str) -> dict[str, Any] | None:
     for row in audit.in_progress(settings):
         if row["model"] == model and claim_is_stale(settings, row):
             return {"at": None, "started_at": row.get("started_at"), "action": row.get("action"), "pending": True,
