@@ -428,7 +428,8 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     v = normalise_version(version)
     lc = _lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
-    recover(settings, lc.client, lc.model)
+    if recover(settings, lc.client, lc.model):
+        lc.invalidate()  # the snapshot read before predates the restore
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="approve", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
@@ -492,7 +493,8 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
     v = normalise_version(version)
     lc = _lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
-    recover(settings, lc.client, lc.model)
+    if recover(settings, lc.client, lc.model):
+        lc.invalidate()  # the snapshot read before predates the restore
     view = lc.get_version(v)
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
@@ -526,7 +528,8 @@ def rollback(settings, model: str, user: str | None, comment: str | None,
     comment = clean_comment(comment, required=True, what="a rollback")
     lc = _lifecycle(settings, _client(settings, client), model)
     lc.versions()  # unknown model -> NotFound
-    recover(settings, lc.client, lc.model)
+    if recover(settings, lc.client, lc.model):
+        lc.invalidate()  # the snapshot read before predates the restore
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="rollback", model=lc.model, user=user, version=state.previous, before=state.champion,
