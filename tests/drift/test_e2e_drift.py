@@ -45,5 +45,5 @@ def test_sensitivity_note_and_estimated_performance_in_the_browser(demo_settings
     text = main.inner_text()
     assert "Sensitivity — tenure_months: window too small to detect a 0.1-std shift: 1,000 rows; need ≈ " in text
     assert f"{demo.LABEL_DELAY_DAYS} window(s) without labels: estimated ROC AUC " in text
-    legend = browser_page.locator(".js-plotly-plot .legendtext").all_inner_texts()
+    legend = browser_page.locator(".js-plotly-plot .legendtext").all_text_contents()  # SVG text
     assert "estimated roc_auc (no labels yet)" in legend
