@@ -144,7 +144,8 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
         try:
             rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
-                                    expected_champion=shown or "", client=data.decision_client(ctx))
+                                    expected_champion=shown or "", client=data.decision_client(ctx),
+                                    identity=ctx.identity)
         except DriftGateError as exc:
             data.clear()
             st.error(str(exc))
@@ -165,7 +166,7 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
     if st.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:
             rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
-                                     client=data.decision_client(ctx))
+                                     client=data.decision_client(ctx), identity=ctx.identity)
         except DriftGateError as exc:
             data.clear()
             st.error(str(exc))
@@ -190,7 +191,8 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
             if st.form_submit_button("Reject"):
                 try:
                     rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
-                                           expected_champion=state.champion or "", client=data.decision_client(ctx))
+                                           expected_champion=state.champion or "", client=data.decision_client(ctx),
+                                           identity=ctx.identity)
                 except DriftGateError as exc:
                     data.clear()
                     st.error(str(exc))
@@ -200,7 +202,8 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
     if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
         if st.button("Request review", key="dg_request"):
             try:
-                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx))
+                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx),
+                                         identity=ctx.identity)
             except DriftGateError as exc:
                 st.error(str(exc))
             else:

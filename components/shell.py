@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 from mlflow import MlflowClient
 
-from components.identity import current_user
+from components.identity import current_user, identity_source
 from services import demo
 from services.config import Settings, load_settings
 from services.errors import DriftGateError
@@ -41,6 +41,7 @@ class PageContext:
     demo: bool
     model: str | None
     mlflow_ok: bool
+    identity: str | None = None  # how ``user`` was established (audit ``identity``)
 
 
 def _env_key() -> tuple:
@@ -130,6 +131,7 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
     with nav:
         _navigation(model)
     user = current_user(settings)
+    identity = identity_source(settings, user)
     with st.sidebar:
         info = settings.describe()
         st.caption(f"Workspace: **{info['workspace']}** · lifecycle: {info['lifecycle']}")
@@ -138,7 +140,7 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
     if problem:
         st.error(problem)
     return PageContext(settings=settings, client=client, user=user, demo=settings.demo,
-                       model=model, mlflow_ok=problem is None)
+                       model=model, mlflow_ok=problem is None, identity=identity)
 
 
 def show_error(exc: BaseException) -> None:

@@ -9,6 +9,7 @@ import streamlit as st
 from components import drift_data as data
 from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
                                      label_rate_figure, performance_figure)
+from components.drift_estimates import add_estimated_series, render_estimates, unlabelled
 from components.drift_tables import (decision_text, feature_frame, render_feature_table, render_sensitivity_notes,
                                      summary_frame)
 from components.shell import page_shell, show_error
@@ -125,14 +126,20 @@ with t2:
     st.plotly_chart(label_rate_figure(perf), key="label_rate")
 
 st.subheader("Model performance over time")
-if perf["windows"]:
-    st.plotly_chart(performance_figure(perf), key="performance")
-    last = perf["windows"][-1]
+est, est_error = None, None
+try:
+    est = data.estimates(key, model, unit, ctx.settings)
+except DriftGateError as exc:
+    est_error = str(exc)
+if perf["windows"] or (est and unlabelled(est)):
+    st.plotly_chart(add_estimated_series(performance_figure(perf), est), key="performance")
+    last = perf["windows"][-1] if perf["windows"] else {}
     ref_auc = (perf.get("reference") or {}).get("roc_auc")
     if ref_auc is not None and last.get("roc_auc") is not None:
         st.caption(f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
                    f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet.")
 else:
     st.info("No labelled rows yet: performance appears once delayed labels arrive.")
+render_estimates(st, est, est_error)
 
 render_trigger_panel(ctx, model)

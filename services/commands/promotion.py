@@ -24,10 +24,6 @@ def _client(settings):
     return make_client(settings)
 
 
-def _user(args) -> str | None:
-    return args.user or os.environ.get("DRIFTGATE_USER") or None
-
-
 def _identity(settings, args, action: str, version: str | None = None):
     """Who decides (authenticated by the tracking server, else self-asserted); see services.identity."""
     from services.identity import resolve
@@ -40,15 +36,13 @@ def _identity(settings, args, action: str, version: str | None = None):
 
 
 def _decide(args, action: str, run) -> int:
-    from services import audit
     from services.approvals import clean_comment
 
     settings = settings_from_args(args)
     if action in ("reject", "rollback"):  # usage first: a missing comment is exit 2, never audited
         clean_comment(args.comment, required=True, what=f"a {'rejection' if action == 'reject' else action}")
     ident = _identity(settings, args, action, getattr(args, "version", None))
-    with audit.attributed(ident.source):
-        rec = run(settings, ident.user or _user(args), _client(settings))
+    rec = run(settings, ident.user, _client(settings), ident.source)
     _print_decision(args, rec, ident.source)
     return 0
 
@@ -83,22 +77,22 @@ def _print_decision(args, rec, identity: str) -> None:
 def _approve(args) -> int:
     from services.approvals import approve
 
-    return _decide(args, "approve", lambda settings, user, client: approve(
-        settings, args.model, args.version, user, args.comment, client=client))
+    return _decide(args, "approve", lambda settings, user, client, identity: approve(
+        settings, args.model, args.version, user, args.comment, client=client, identity=identity))
 
 
 def _reject(args) -> int:
     from services.approvals import reject
 
-    return _decide(args, "reject", lambda settings, user, client: reject(
-        settings, args.model, args.version, user, args.comment, client=client))
+    return _decide(args, "reject", lambda settings, user, client, identity: reject(
+        settings, args.model, args.version, user, args.comment, client=client, identity=identity))
 
 
 def _rollback(args) -> int:
     from services.approvals import rollback
 
-    return _decide(args, "rollback", lambda settings, user, client: rollback(
-        settings, args.model, user, args.comment, client=client))
+    return _decide(args, "rollback", lambda settings, user, client, identity: rollback(
+        settings, args.model, user, args.comment, client=client, identity=identity))
 
 
 def _versions(args) -> int:

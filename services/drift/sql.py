@@ -914,3 +914,39 @@ def rows_query(table: exp.Table, dialect: str, *, ts: str, group_by: str,
         q = q.where(wc)
     q = q.group_by(_bucket(ts, group_by))
     return render(q, dialect), params
+
+
+def score_buckets_query(table: exp.Table, dialect: str, *, ts: str, label: str, prediction: str,
+                        group_by: str | None, start: datetime | None = None, end: datetime | None = None,
+                        buckets: int = 1000) -> tuple[str, dict]:
+    """Per window (or the whole range when ``group_by`` is None) and score bucket (NULL for a
+    missing prediction): every row, the labelled rows, their positives and the labels that are not
+    0/1 — what confidence-based performance estimation needs, labelled or not (aggregates only)."""
+    params: dict[str, Any] = {"buckets": int(buckets)}
+    score = exp.cast(column(prediction), "DOUBLE")
+    y = exp.TryCast(this=column(label), to=exp.DataType.build("DOUBLE"))
+    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
+    not_binary = exp.Case(ifs=[exp.If(
+        this=exp.and_(exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
+                      exp.or_(exp.Is(this=y.copy(), expression=exp.null()),
+                              exp.Not(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0),
+                                                                              exp.Literal.number(1)])))),
+        true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    labelled = exp.Case(ifs=[exp.If(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0), exp.Literal.number(1)]),
+                                    true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    positive = exp.Case(ifs=[exp.If(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)),
+                                    true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    window = _bucket(ts, group_by) if group_by else exp.Literal.number(0)
+    q = exp.select(
+        exp.alias_(window, "w", quoted=True),
+        exp.alias_(bucket, "b", quoted=True),
+        exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+        exp.alias_(exp.Sum(this=labelled), "labelled", quoted=True),
+        exp.alias_(exp.Sum(this=positive), "pos", quoted=True),
+        exp.alias_(exp.Sum(this=not_binary), "bad", quoted=True),
+    ).from_(table.copy())
+    wc = _window_condition(ts, start, end, params)
+    if wc is not None:
+        q = q.where(wc)
+    q = q.group_by(*([window.copy()] if group_by else []), bucket.copy())
+    return render(q, dialect), params

@@ -46,6 +46,7 @@ def basic_auth_server(tmp_path_factory):
         "admin_username = admin\n"
         f"admin_password = {admin_password}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "auth_cache_ttl_seconds = 600\n"  # one PBKDF2 check per user, not one per request
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
