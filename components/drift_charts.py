@@ -28,14 +28,24 @@ def distribution_figure(dist: dict[str, Any], feature: str) -> go.Figure:
     return fig
 
 
+def ecdf_xy(dist: dict[str, Any], side: str) -> tuple[list[float], list[float]]:
+    """One side's ECDF points: the report's ``<side>_ecdf`` (counts at the reference's CDF points),
+    else its quantile grid."""
+    ecdf = dist.get(f"{side}_ecdf") or {}
+    if ecdf.get("x"):
+        return list(ecdf["x"]), list(ecdf["y"])
+    grid = dist.get(f"{side}_grid") or []
+    return list(grid), list(np.linspace(0, 1, len(grid))) if grid else []
+
+
 def ecdf_figure(dist: dict[str, Any], feature: str) -> go.Figure:
     """Empirical CDFs of a numeric feature from the stored quantile grids (no raw rows)."""
     fig = go.Figure()
     for side, color in (("reference", REF_COLOR), ("current", CUR_COLOR)):
-        grid = dist.get(f"{side}_grid") or []
-        if grid:
-            fig.add_trace(go.Scatter(x=grid, y=np.linspace(0, 1, len(grid)), mode="lines", name=side,
-                                     line=dict(color=color, shape="hv")))
+        x, y = ecdf_xy(dist, side)
+        if x:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=side, line=dict(color=color, shape="hv"),
+                                     hovertemplate="≤ %{x}: %{y:.1%}<extra>" + side + "</extra>"))
     fig.update_layout(title=f"{feature}: cumulative distribution", xaxis_title=feature, yaxis_title="ECDF",
                       height=360, margin=dict(l=10, r=10, t=50, b=40), legend=dict(orientation="h", y=1.1))
     return fig

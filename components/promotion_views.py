@@ -6,13 +6,13 @@ User-supplied text (comments, reasons, user names) is only ever shown through ``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from components import promotion_data as data
+from components.text import md
 from services import approvals
 from services.errors import DriftGateError
 from services.gate import GateResult
@@ -21,12 +21,6 @@ from services.roles import can_approve, can_reject, can_request, can_rollback
 
 COMMENT_MAX = approvals.COMMENT_MAX
 _ICON = {"pass": ":material/check_circle:", "fail": ":material/cancel:", "warn": ":material/warning:"}
-_MD = re.compile(r"([\\`*_{}\[\]<>#|~$])")
-
-
-def md(text: object) -> str:
-    """Escape markdown (and the HTML it would allow) in a value shown inside st.markdown."""
-    return _MD.sub(r"\\\1", str(text))
 
 
 def flash() -> None:

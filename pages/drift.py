@@ -10,6 +10,7 @@ from components import drift_data as data
 from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
                                      label_rate_figure, performance_figure)
 from components.drift_tables import feature_frame, render_feature_table, summary_frame
+from components.drift_window import default_range, parse_days
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
@@ -27,30 +28,43 @@ if model != ctx.model:
 key = data.workspace_key(ctx.settings)
 
 # -- window pickers ------------------------------------------------------------------------------
+DAY_OPTIONS = [1, 3, 7, 14, 30]
+try:
+    first_day, last_day = data.data_dates(key, model, ctx.settings)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
 c1, c2, c3 = st.columns([2, 3, 1])
 modes = ["Last N days", "Date range"]
-mode = c1.radio("Current window", modes, horizontal=True, index=1 if qp.get("start") else 0)
+mode = c1.radio("Current window", modes, horizontal=True, index=1 if qp.get("start") else 0,
+                help="The current window is compared with the reference window (below).")
 start = end = days = None
 if mode == "Last N days":
-    options = [1, 3, 7, 14, 30]
-    wanted = int(qp.get("days", 7)) if str(qp.get("days", "7")).isdigit() else 7
-    days = c2.select_slider("days", options, value=wanted if wanted in options else 7)
+    wanted, problem = parse_days(qp.get("days"), DAY_OPTIONS, default=7)
+    if problem:
+        st.warning(problem)
+    days = c2.select_slider("days", DAY_OPTIONS, value=wanted,
+                            help="the last N days that have data (up to the newest row of the scoring log)")
     qp["days"] = str(days)
     for stale in ("start", "end"):
         qp.pop(stale, None)
 else:
-    try:
-        default = (date.fromisoformat(qp["start"]), date.fromisoformat(qp["end"]))
-    except (KeyError, ValueError):
-        default = (date.today().replace(day=1), date.today())
-    picked = c2.date_input("from – to", value=default)
+    default, problem = default_range(qp.get("start"), qp.get("end"), last_day or date.today(), first_day)
+    if problem:
+        st.warning(problem)
+    picked = c2.date_input("from – to", value=default, min_value=first_day, max_value=last_day,
+                           help="inclusive days; defaults to the last 7 days that have data")
     if len(picked) != 2:
+        st.info("Pick the last day of the range.")
         st.stop()
     start, end = picked
     qp["start"], qp["end"] = start.isoformat(), end.isoformat()
     qp.pop("days", None)
-unit = c3.selectbox("Windows", ["day", "week"], index=1 if qp.get("unit") == "week" else 0)
+unit = c3.selectbox("Windows", ["day", "week"], index=1 if qp.get("unit") == "week" else 0,
+                    help="size of each window in the drift-over-time charts")
 qp["unit"] = unit
+data_span = (f"the scoring log has rows from {first_day} to {last_day}" if first_day else
+             "the scoring log has no rows yet")
 
 try:
     imp = data.importance(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
@@ -58,6 +72,7 @@ try:
     report = data.report(key, model, start, end, days, False, imp_key, ctx.settings)
 except DriftGateError as exc:
     show_error(exc)
+    st.caption(f"Note: {data_span}.")
     st.stop()
 
 # -- verdict -------------------------------------------------------------------------------------
@@ -102,35 +117,72 @@ def feature_detail() -> None:
 
 feature_detail()
 
-# -- over time -------------------------------------------------------------------------------------
+# -- over time (each section degrades on its own) -------------------------------------------------
+prediction_col, label_col = data.target_columns(ctx.settings, model)
+try:
+    perf = data.performance(key, model, unit, ctx.settings)
+    perf_error = None
+except DriftGateError as exc:
+    perf, perf_error = {"windows": [], "reference": None}, str(exc)
+labelled = [w for w in perf["windows"] if w.get("labelled")]
+latest_labelled = labelled[-1]["start"] if labelled else None
+
 st.subheader("Drift over time")
 try:
     over = data.over_time(key, model, unit, False, imp_key, ctx.settings)
-    targets = data.report(key, model, start, end, days, True, None, ctx.settings)
-    targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
-    perf = data.performance(key, model, unit, ctx.settings)
 except DriftGateError as exc:
     show_error(exc)
-    st.stop()
-st.plotly_chart(heatmap_figure(over, "Feature drift per window (× threshold)"), key="heatmap")
-st.plotly_chart(drift_share_figure(over, d["threshold"]), key="share")
+else:
+    if over["windows"]:
+        st.plotly_chart(heatmap_figure(over, "Feature drift per window (× threshold)"), key="heatmap")
+        st.plotly_chart(drift_share_figure(over, d["threshold"]), key="share")
+    else:
+        st.info(f"No window has rows yet: {data_span}.")
 
 st.subheader("Label and prediction drift")
 t1, t2 = st.columns(2)
 with t1:
-    render_feature_table(st, feature_frame(targets))
-    st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
+    targets, label_note = None, None
+    try:
+        targets = data.report(key, model, start, end, days, True, None, ctx.settings)
+    except DriftGateError:
+        # Labels arrive late: a short, recent window may have none yet. Test the prediction alone.
+        label_note = (f"Labels for this window have not arrived yet — latest labelled day {latest_labelled}."
+                      if latest_labelled else "No labels have arrived yet.")
+        try:
+            targets = (data.report(key, model, start, end, days, True, None, ctx.settings, (prediction_col,))
+                       if prediction_col else None)
+        except DriftGateError as exc:
+            show_error(exc)
+    if targets is not None:
+        render_feature_table(st, feature_frame(targets))
+    if label_note:
+        st.info(label_note)
+    try:
+        targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
+    except DriftGateError as exc:
+        show_error(exc)
+    else:
+        if targets_over["windows"]:
+            st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
 with t2:
-    st.plotly_chart(label_rate_figure(perf), key="label_rate")
+    if labelled:
+        st.plotly_chart(label_rate_figure({**perf, "windows": labelled}), key="label_rate")
+    elif perf_error:
+        st.info(f"Label rate unavailable: {perf_error}")
+    else:
+        st.info("No labelled rows yet: the label rate appears once delayed labels arrive.")
 
 st.subheader("Model performance over time")
-if perf["windows"]:
-    st.plotly_chart(performance_figure(perf), key="performance")
-    last = perf["windows"][-1]
+if labelled:
+    st.plotly_chart(performance_figure({**perf, "windows": labelled}), key="performance")
+    last = labelled[-1]
     ref_auc = (perf.get("reference") or {}).get("roc_auc")
     if ref_auc is not None and last.get("roc_auc") is not None:
         st.caption(f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
                    f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet.")
+elif perf_error:
+    st.info(f"Performance unavailable: {perf_error}")
 else:
     st.info("No labelled rows yet: performance appears once delayed labels arrive.")
 
