@@ -14,7 +14,8 @@ import streamlit as st
 from components import promotion_data as data
 from components.text import md
 from services import approvals
-from services.errors import DriftGateError
+from services.audit import registered_at
+from services.errors import BadInput, DriftGateError
 from services.gate import GateResult
 from services.lifecycle import RegistryState, VersionView
 from services.roles import can_approve, can_reject, can_request, can_rollback
@@ -24,9 +25,12 @@ _ICON = {"pass": ":material/check_circle:", "fail": ":material/cancel:", "warn":
 
 
 def flash() -> None:
+    """The outcome of the last decision, shown once on the page after its rerun."""
     msg = st.session_state.pop("dg_promo_flash", None)
-    if msg:
-        st.success(msg)
+    if isinstance(msg, dict):
+        (st.error if msg.get("kind") == "error" else st.success)(md(msg.get("text", ""), limit=None))
+    elif msg:
+        st.success(md(msg, limit=None))
 
 
 DIALOG_KEY = "dg_promo_dialog"
@@ -53,6 +57,15 @@ def _done(message: str) -> None:
     st.rerun()
 
 
+def _refused(exc: DriftGateError) -> None:
+    """A refused decision (stale state, lost race, permission): close the dialog, reload the
+    registry and show the refusal on the page, which now shows the registry as it is."""
+    _close_dialog()
+    st.session_state["dg_promo_flash"] = {"kind": "error", "text": str(exc)}
+    data.clear()
+    st.rerun()
+
+
 # -- picker + registry ---------------------------------------------------------------------------
 def pick_version(versions: list[VersionView]) -> VersionView | None:
     """Select a version (default: the first candidate awaiting a decision); synced with ?version=."""
@@ -67,7 +80,7 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
     by_id = {v.version: v for v in versions}
     choice = st.selectbox(
         "Version", ids, index=ids.index(default), key="dg_promo_version",
-        format_func=lambda i: f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(by_id[i].created_at or '')[:10]}",
+        format_func=lambda i: f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(registered_at(by_id[i]) or '')[:10]}",
     )
     if st.query_params.get("version") != choice:
         st.query_params["version"] = choice
@@ -77,7 +90,7 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
 
 def registry_table(versions: list[VersionView], state: RegistryState, lifecycle: str) -> None:
     rows = [{"version": f"v{v.version}", "state": v.state, "stage": v.stage, "aliases": ", ".join(v.aliases),
-             "created by": v.created_by, "created": v.created_at, "decision": v.tags.get("driftgate.decision", ""),
+             "created by": v.created_by, "registered": registered_at(v), "decision": v.tags.get("driftgate.decision", ""),
              "decided by": v.tags.get("driftgate.decision_by", "")} for v in versions]
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **v{state.champion or '-'}** · rollback target: **v{state.previous or '-'}**")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -102,6 +115,17 @@ def checklist(result: GateResult, view: VersionView | None = None) -> None:
                 st.markdown(f"[open {md(key.replace('_link', '').replace('_', ' '))} in MLflow]({link})")
     with st.expander("Evidence (all checks, JSON)"):
         st.json({c.name: c.evidence for c in result.checks}, expanded=1)
+
+
+def comment_area(label: str, key: str, required: bool) -> str:
+    """A decision comment box that states its limit. No ``max_chars``: the browser would drop a
+    longer paste without a word; the decision refuses it with the length and the limit instead."""
+    need = "required" if required else "optional"
+    text = st.text_area(f"{label} ({need}, at most {COMMENT_MAX:,} characters)", key=key,
+                        help=f"Stored in the audit log as text. Longer than {COMMENT_MAX:,} characters is refused.")
+    if text and len(text) > COMMENT_MAX:
+        st.warning(f"{len(text):,} characters: {len(text) - COMMENT_MAX:,} over the limit of {COMMENT_MAX:,}.")
+    return text
 
 
 # -- decisions ----------------------------------------------------------------------------------------
@@ -133,16 +157,17 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     st.caption("What will change (before → after):")
     for line in before_after(ctx, model, "approve", view.version):
         st.text(line)
-    comment = st.text_area("Comment (optional)", max_chars=COMMENT_MAX, key="dg_approve_comment")
+    comment = comment_area("Comment", "dg_approve_comment", required=False)
     c1, c2 = st.columns(2)
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
         try:
             rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
                                     expected_champion=shown or "", client=data.decision_client(ctx))
-        except DriftGateError as exc:
-            data.clear()
+        except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
+        except DriftGateError as exc:
+            _refused(exc)
         _done(rec.get("reason") or "approved")
     if c2.button("Cancel", key="dg_approve_cancel"):
         _close_dialog()
@@ -155,15 +180,20 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
     st.caption("What will change (before → after):")
     for line in before_after(ctx, model, "rollback"):
         st.text(line)
-    comment = st.text_area("Why (required)", max_chars=COMMENT_MAX, key="dg_rollback_comment")
-    if st.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
+    comment = comment_area("Why", "dg_rollback_comment", required=True)
+    c1, c2 = st.columns(2)
+    if c2.button("Cancel", key="dg_rollback_cancel"):
+        _close_dialog()
+        st.rerun()
+    if c1.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:
             rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
                                      client=data.decision_client(ctx))
-        except DriftGateError as exc:
-            data.clear()
+        except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
+        except DriftGateError as exc:
+            _refused(exc)
         _done(rec.get("reason") or "rolled back")
 
 
@@ -179,16 +209,20 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
         st.caption(f"Approve disabled: {md(reason)}")
     rej = can_reject(ctx.settings, ctx.user, view.created_by)
     if rej.allowed and view.state not in ("champion", "rejected"):
-        with st.form("dg_reject_form", clear_on_submit=True):
-            comment = st.text_area("Reject with a comment (required)", max_chars=COMMENT_MAX)
+        if st.session_state.pop("dg_reject_clear", False):
+            st.session_state.pop("dg_reject_comment", None)
+        with st.form("dg_reject_form", clear_on_submit=False):
+            comment = comment_area("Reject with a comment", "dg_reject_comment", required=True)
             if st.form_submit_button("Reject"):
                 try:
                     rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
                                            expected_champion=state.champion or "", client=data.decision_client(ctx))
+                except BadInput as exc:  # the text stays in the box to be fixed
+                    st.error(f"{exc} — nothing was recorded")
                 except DriftGateError as exc:
-                    data.clear()
-                    st.error(str(exc))
+                    _refused(exc)
                 else:
+                    st.session_state["dg_reject_clear"] = True
                     _done(rec.get("reason") or "rejected")
     req = can_request(ctx.settings, ctx.user, view.created_by)
     if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view.created_by).allowed:
