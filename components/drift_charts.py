@@ -53,14 +53,22 @@ def ecdf_figure(dist: dict[str, Any], feature: str) -> go.Figure:
 
 def severity(feature: dict[str, Any]) -> float | None:
     """How far a feature is from its threshold: 1.0 = at the threshold, > 1 drifted.
-    Distances: statistic / threshold; p-value tests: log(adjusted p) / log(threshold)."""
-    if feature.get("p_value_adjusted") is not None:
-        p = max(float(feature["p_value_adjusted"]), 1e-300)
+    Effect tests (the default decision): effect / threshold, held just below 1 while the
+    BH-adjusted significance p-value is not below alpha (a noisy effect on a small window is not
+    drift); p-value tests (ks / chi2, the legacy rule): log(adjusted p) / log(threshold)."""
+    if feature.get("test") in ("ks", "chi2"):
+        p = feature.get("p_value_adjusted")
+        if p is None:
+            return None
+        p = max(float(p), 1e-300)
         return float(np.log(p) / np.log(feature["threshold"])) if p < 1 else 0.0
     stat = feature.get("statistic")
-    if stat is None:
+    if stat is None:  # a constant reference the current left (no finite effect)
         return None
-    return float(stat) / float(feature["threshold"]) if feature["threshold"] else None
+    sev = float(stat) / float(feature["threshold"]) if feature["threshold"] else (3.0 if feature.get("drifted") else 0.0)
+    if feature.get("significant") is False:
+        sev = min(sev, 0.99)
+    return sev
 
 
 def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") -> go.Figure:

@@ -1,15 +1,23 @@
 """Who is using the app.
 
-Order: the signed-in user (``st.user`` when OIDC is configured in ``.streamlit/secrets.toml``);
-the user a trusted reverse proxy or Databricks Apps forwards (``X-Forwarded-Email`` /
-``X-Forwarded-Preferred-Username``; trusted only on Databricks Apps or when ``[auth]
-trust_proxy_headers = true``, because anyone can send a header to an exposed app); in demo mode a
-persona picker; otherwise ``DRIFTGATE_USER`` for local runs; else anonymous (a viewer).
+Order: the signed-in user (``st.user.email`` when Streamlit's OIDC is configured: an ``[auth]``
+table in ``.streamlit/secrets.toml`` with ``redirect_uri``, ``cookie_secret`` and a provider's
+``client_id`` / ``client_secret`` / ``server_metadata_url``); the user a trusted reverse proxy or
+Databricks Apps forwards (``X-Forwarded-Email`` / ``X-Forwarded-Preferred-Username``; trusted only
+on Databricks Apps or when ``[auth] trust_proxy_headers = true``, because anyone can send a header
+to an exposed app); in demo mode a persona picker; otherwise ``DRIFTGATE_USER`` for local runs;
+else anonymous (a viewer).
+
+With sign-in configured the sidebar shows **Sign in** / **Sign out** and nothing else decides who
+you are: no persona picker (also on the demo workspace) and no ``DRIFTGATE_USER``; until you sign
+in you are a viewer.
 """
 
 from __future__ import annotations
 
 import os
+
+from collections.abc import Mapping
 
 import streamlit as st
 
@@ -19,12 +27,63 @@ from services.config import Settings
 FORWARDED_HEADERS = ("X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-User")
 
 
-def _oidc_user() -> str | None:
+_md = md  # the one markdown escape helper (components.text)
+
+
+def sign_in_providers() -> list[str | None]:
+    """The OIDC providers ``.streamlit/secrets.toml`` configures: ``None`` for the default one
+    (``client_id`` directly under ``[auth]``), else the names of ``[auth.<name>]`` tables.
+    ``[]``: sign-in is not configured."""
     try:
-        if st.user.is_logged_in:
-            return str(st.user.get("email") or st.user.get("name") or "") or None
+        if not st.secrets.load_if_toml_exists():
+            return []
+        section = st.secrets.get("auth")
+    except Exception:  # noqa: BLE001 - unreadable secrets: no sign-in (Streamlit reports the file)
+        return []
+    if not isinstance(section, Mapping) or not section.get("redirect_uri") or not section.get("cookie_secret"):
+        return []
+    out: list[str | None] = [None] if section.get("client_id") else []
+    out += [str(name) for name, value in section.items() if isinstance(value, Mapping) and value.get("client_id")]
+    return out
+
+
+def _oidc_email() -> tuple[bool, str | None]:
+    """(signed in, e-mail). Roles are matched on the e-mail only: a display name is no identity,
+    and an address the provider marks unverified is not trusted."""
+    try:
+        if not st.user.is_logged_in:
+            return False, None
+        email = str(st.user.get("email") or "").strip()
+        if st.user.get("email_verified") is False:
+            return True, None
     except Exception:  # noqa: BLE001 - st.user raises when auth is not configured
-        return None
+        return False, None
+    return True, email or None
+
+
+def _sign_in_controls(providers: list[str | None]) -> None:
+    for provider in providers:
+        label = "Sign in" if provider is None or len(providers) == 1 else f"Sign in with {provider}"
+        st.sidebar.button(label, key=f"dg_sign_in_{provider or 'default'}", type="primary",
+                          on_click=st.login, args=(provider,) if provider else ())
+    st.sidebar.caption("Not signed in: read-only")
+
+
+def _signed_in_user(settings: Settings, providers: list[str | None]) -> str | None:
+    """Identity when sign-in is configured: the OIDC e-mail, else a trusted forwarded header."""
+    signed_in, email = _oidc_email()
+    if signed_in:
+        if email:
+            st.sidebar.caption(f"Signed in as **{_md(email)}**")
+        else:
+            st.sidebar.warning("Your identity provider sent no verified e-mail address: read-only.")
+        st.sidebar.button("Sign out", key="dg_sign_out", on_click=st.logout)
+        return email
+    user = forwarded_user(settings)
+    if user:
+        st.sidebar.caption(f"Signed in as **{_md(user)}**")
+        return user
+    _sign_in_controls(providers)
     return None
 
 
@@ -92,9 +151,12 @@ def demo_persona(settings: Settings) -> str:
 
 
 def current_user(settings: Settings) -> str | None:
-    user = _oidc_user() or forwarded_user(settings)
+    providers = sign_in_providers()
+    if providers:
+        return _signed_in_user(settings, providers)
+    user = forwarded_user(settings)
     if user:
-        st.sidebar.caption(f"Signed in as **{md(user)}**")
+        st.sidebar.caption(f"Signed in as **{_md(user)}**")
         return user
     if settings.demo:
         return demo_persona(settings)

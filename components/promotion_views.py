@@ -131,7 +131,7 @@ def comment_area(label: str, key: str, required: bool) -> str:
 # -- decisions ----------------------------------------------------------------------------------------
 def approve_permission(settings, user: str | None, view: VersionView, result: GateResult) -> tuple[bool, str]:
     """Approve is enabled only when the user may approve, the version is a candidate and the gate passes."""
-    perm = can_approve(settings, user, view.created_by)
+    perm = can_approve(settings, user, view)
     if not perm.allowed:
         return False, perm.reason
     if view.state == "champion":
@@ -207,7 +207,7 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
         _approve_dialog(ctx, model, view, state, opened["champion"])
     if not ok:
         st.caption(f"Approve disabled: {md(reason)}")
-    rej = can_reject(ctx.settings, ctx.user, view.created_by)
+    rej = can_reject(ctx.settings, ctx.user, view)
     if rej.allowed and view.state not in ("champion", "rejected"):
         if st.session_state.pop("dg_reject_clear", False):
             st.session_state.pop("dg_reject_comment", None)
@@ -224,8 +224,8 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
                 else:
                     st.session_state["dg_reject_clear"] = True
                     _done(rec.get("reason") or "rejected")
-    req = can_request(ctx.settings, ctx.user, view.created_by)
-    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view.created_by).allowed:
+    req = can_request(ctx.settings, ctx.user, view)
+    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
         if st.button("Request review", key="dg_request"):
             try:
                 approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx))

@@ -9,7 +9,8 @@ import streamlit as st
 from components import drift_data as data
 from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
                                      label_rate_figure, performance_figure)
-from components.drift_tables import feature_frame, render_feature_table, summary_frame
+from components.drift_tables import (decision_text, feature_frame, render_feature_table, render_sensitivity_notes,
+                                     summary_frame)
 from components.drift_window import default_range, parse_days
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
@@ -95,6 +96,7 @@ for note in report.get("notes", []):
 st.subheader("Features")
 frame = feature_frame(report)
 render_feature_table(st, frame)
+render_sensitivity_notes(st, report)
 
 
 @st.fragment
@@ -109,8 +111,7 @@ def feature_detail() -> None:
     left.plotly_chart(distribution_figure(dist, feature), key="dist")
     if dist["kind"] == "numeric":
         left.plotly_chart(ecdf_figure(dist, feature), key="ecdf")
-    right.markdown(f"**{row['test']}** = `{row['statistic'] if row['statistic'] is None else round(row['statistic'], 4)}` "
-                   f"(threshold {row['threshold']}) → **{'drifted' if row['drifted'] else 'stable'}**")
+    right.markdown(decision_text(row))
     right.dataframe(summary_frame(row), width="stretch")
     right.dataframe({t: v["statistic"] for t, v in row["stats"].items()}, width="stretch")
 

@@ -32,7 +32,7 @@ from services import audit, notify
 from services.errors import BadInput, DriftGateError, Refused, Unavailable
 from services.gate import GateResult, evaluate
 from services.lifecycle import Lifecycle, make_lifecycle, normalise_version, utc_now
-from services.roles import can_approve, can_reject, can_request, can_rollback
+from services.roles import can_approve, can_reject, can_request, can_rollback, clean_identity, distinct_users
 
 COMMENT_MAX = audit.COMMENT_MAX
 UNSET: Any = object()
@@ -57,12 +57,17 @@ def clean_comment(comment: str | None, required: bool = False, what: str = "this
 
 
 def _user(user: str | None) -> str:
-    u = _CTRL.sub("", str(user or "")).strip()
-    if not u:
-        raise BadInput("a user is required (--user, DRIFTGATE_USER or sign in)")
-    if len(u) > 320:
-        raise BadInput("user name too long")
-    return u
+    return clean_identity(user)
+
+
+def authors(settings, lc: Lifecycle, view, remember: bool = True) -> list[str]:
+    """Everyone four-eyes counts as an author of ``view``: what MLflow recorded and the tags say
+    now (:attr:`VersionView.authors`) plus every author DriftGate recorded for it before, in its
+    append-only store. ``remember``: record the ones seen now (decisions and review requests do)."""
+    seen = list(view.authors) or ([view.created_by] if view.created_by else [])
+    if remember:
+        return audit.remember_authors(settings, lc.model, view.version, seen, utc_now())
+    return distinct_users([*audit.recorded_authors(settings, lc.model, view.version), *seen])
 
 
 def _client(settings, client):
@@ -261,7 +266,7 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     if not _same(state.champion, shown):
         _refuse(settings, _record(**base, outcome="refused",
                                   reason=f"stale state — reload: the champion is now version {state.champion or 'none'}, not {shown or 'none'} as shown"))
-    perm = can_approve(settings, user, view.created_by)
+    perm = can_approve(settings, user, authors(settings, lc, view))
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
     result = gate if gate is not None and gate.version == v and _same(gate.champion, state.champion) else None
@@ -280,7 +285,7 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     cfg = result.config
     needed = int(cfg.get("approvals_required", 1))
     if needed > 1:
-        voters = audit.add_vote(settings, lc.model, v, user, state.champion or "", utc_now())
+        voters = distinct_users(audit.add_vote(settings, lc.model, v, user, state.champion or "", utc_now()))
         if len(voters) < needed:
             rec = _record(**base, outcome="done",
                           reason=f"approval {len(voters)} of {needed} recorded ({', '.join(voters)}); version not promoted yet")
@@ -324,7 +329,7 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
     base = dict(action="reject", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
     if not _same(state.champion, shown):
         _refuse(settings, _record(**base, outcome="refused", reason=f"stale state — reload: the champion is now version {state.champion or 'none'}"))
-    perm = can_reject(settings, user, view.created_by)
+    perm = can_reject(settings, user, authors(settings, lc, view))
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
     if view.state in ("champion", "rejected"):
@@ -384,7 +389,7 @@ def request_review(settings, model: str, version: object, user: str | None, comm
     view = lc.get_version(v)
     state = lc.state()
     base = dict(action="request", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
-    perm = can_request(settings, user, view.created_by)
+    perm = can_request(settings, user, authors(settings, lc, view))
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
     if view.state != "candidate":
@@ -430,9 +435,10 @@ def decision_options(settings, client, model: str, version: object | None, user:
     state = lc.state()
     if version is not None:
         view = lc.get_version(version)
-        p = can_approve(settings, user, view.created_by)
+        who = authors(settings, lc, view, remember=False)
+        p = can_approve(settings, user, who)
         out["approve"] = {"allowed": p.allowed, "reason": p.reason}
-        r = can_reject(settings, user, view.created_by)
+        r = can_reject(settings, user, who)
         if r.allowed and view.state in ("champion", "rejected"):
             r = type(r)(False, f"version {view.version} is {view.state}")
         out["reject"] = {"allowed": r.allowed, "reason": r.reason}

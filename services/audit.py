@@ -1,12 +1,14 @@
 """Append-only audit store and the cross-process transition guard.
 
-Storage: SQLite ``$DRIFTGATE_HOME/audit.db`` by default, or any SQLAlchemy URL from
-``[audit] url`` (a shared database when the app runs as several replicas).
+Storage: SQLite ``$DRIFTGATE_HOME/audit.db`` by default, or a SQLAlchemy URL from
+``[audit] url`` (a shared database when the app runs as several replicas); PostgreSQL through
+``postgresql+psycopg://`` (``postgresql://`` means the same), tested against a real server.
 
 Tables
 ------
-``audit_records``  one row per decision or refused attempt (never updated or deleted; on SQLite
-                   triggers enforce it). Record shape (``to_json``)::
+``audit_records``  one row per decision or refused attempt, never updated or deleted: the
+                   database enforces it (SQLite: ``RAISE(ABORT)`` triggers; PostgreSQL: a plpgsql
+                   trigger refusing UPDATE, DELETE and TRUNCATE). Record shape (``to_json``)::
 
                        {"id", "at", "user", "action": approve|reject|rollback|request,
                         "outcome": done|refused|failed, "model", "version", "version_before",
@@ -15,8 +17,10 @@ Tables
 ``transitions``    one row per model: ``status`` idle|in_progress, the transaction id, the owner
                    (host:pid), start time and the registry snapshot taken before the transition.
                    Claiming a transition is one conditional ``UPDATE ... WHERE status='idle'`` in
-                   a write transaction (SQLite: ``BEGIN IMMEDIATE``), so exactly one process wins
-                   across processes and replicas; MLflow itself has no compare-and-set.
+                   a write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the UPDATE's
+                   row lock, a concurrent claimer re-checks ``status`` once the winner commits),
+                   so exactly one process wins across processes and replicas; MLflow itself has
+                   no compare-and-set.
 ``approval_votes`` approvals counted towards ``approvals_required`` > 1.
 
 A transition left ``in_progress`` by a crashed process (dead pid on this host, or a lease older
@@ -36,7 +40,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import Unavailable
+from services.config import redact_uri
+from services.errors import BadInput, Unavailable
 
 ACTIONS = ("approve", "reject", "rollback", "request")
 OUTCOMES = ("done", "refused", "failed")
@@ -85,12 +90,48 @@ votes = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
 )
 
+# Who authored a version, as DriftGate first saw it (and every author seen later): four-eyes
+# keeps counting them whatever the registry's tags say afterwards. Append-only like the records.
+version_authors = sa.Table(
+    "version_authors",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("author", sa.String(320), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("ix_version_authors", version_authors.c.model, version_authors.c.version)
+
 _APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_records "
     "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_records "
     "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS authors_no_update BEFORE UPDATE ON version_authors "
+    "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS authors_no_delete BEFORE DELETE ON version_authors "
+    "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
 )
+# PostgreSQL: one plpgsql function, a row trigger for UPDATE/DELETE and a statement trigger for
+# TRUNCATE. Created only when missing (so a role that does not own the tables can run the app).
+_PG_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION driftgate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION USING MESSAGE = 'audit records are append-only (' || TG_OP || ' refused)', "
+    "ERRCODE = 'insufficient_privilege'; END $$"  # no '%': the driver would read it as a placeholder
+)
+_PG_TRIGGERS = {
+    "audit_no_update_delete": "CREATE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit_records "
+                              "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
+    "audit_no_truncate": "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_records "
+                         "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
+}
+_PG_DDL_LOCK = 0x44726966  # pg_advisory_xact_lock key: replicas starting together create the schema once
+# The drivers the URL schemes need, for the one-line "not installed" message.
+_DRIVER_HINT = {
+    "psycopg": "install psycopg[binary] as pinned in requirements.txt",
+    "psycopg2": "use a postgresql+psycopg:// URL (psycopg[binary], pinned in requirements.txt)",
+}
 
 _engines: dict[tuple[str, int], sa.Engine] = {}
 _lock = threading.Lock()
@@ -98,6 +139,11 @@ _lock = threading.Lock()
 
 def audit_url(settings) -> str:
     return settings.audit_url
+
+
+def shown_url(settings) -> str:
+    """The audit URL as messages may show it: no user name, no password."""
+    return redact_uri(audit_url(settings))
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -109,42 +155,109 @@ def _sqlite_path(url: str) -> Path | None:
 
 def exists(settings) -> bool:
     """False when nothing was ever recorded in a SQLite store (reads never create the file)."""
-    path = _sqlite_path(audit_url(settings))
+    try:
+        path = _sqlite_path(audit_url(settings))
+    except sa.exc.ArgumentError:
+        return True  # not a URL: engine() says so in one line
     return path is None or path.is_file()
 
 
+def unavailable(settings, what: str, exc: BaseException) -> Unavailable:
+    """One secret-free line for a failing audit store: which store (redacted URL), what failed, why."""
+    reason = type(exc).__name__
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        first = (str(orig).strip().splitlines() or [""])[0].strip()
+        try:
+            password = sa.engine.make_url(audit_url(settings)).password
+        except sa.exc.ArgumentError:
+            password = None
+        if password:
+            first = first.replace(str(password), "***")
+        reason = f"{type(orig).__name__}: {first[:300]}" if first else type(orig).__name__
+    return Unavailable(f"audit store {shown_url(settings)} {what} ({reason})")
+
+
+def _url(settings) -> sa.engine.URL:
+    try:
+        u = sa.engine.make_url(audit_url(settings))
+    except sa.exc.ArgumentError:
+        raise BadInput(f"[audit] url is not a database URL: {shown_url(settings)}") from None
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")  # the driver requirements.txt pins
+    return u
+
+
+def _create_engine(settings) -> sa.Engine:
+    u = _url(settings)
+    path = _sqlite_path(audit_url(settings))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        eng = sa.create_engine(u, connect_args={"timeout": 60, "check_same_thread": False}, poolclass=sa.pool.NullPool)
+
+        @sa.event.listens_for(eng, "connect")
+        def _connect(dbapi_conn, _rec):  # pragma: no cover - driver plumbing
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            dbapi_conn.execute("PRAGMA busy_timeout = 60000")
+
+        @sa.event.listens_for(eng, "begin")
+        def _begin(conn):  # pragma: no cover - driver plumbing
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front
+
+        return eng
+    connect_args: dict[str, Any] = {}
+    if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
+        connect_args["connect_timeout"] = 10  # an unreachable host fails in seconds, not minutes
+    return sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+
+
+def _create_schema(conn) -> None:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_DDL_LOCK})
+    _meta.create_all(conn)
+    if dialect == "sqlite":
+        for stmt in _APPEND_ONLY:
+            conn.exec_driver_sql(stmt)
+    elif dialect == "postgresql":
+        have = set(conn.execute(sa.text(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+        ), {"t": records.name}).scalars())
+        missing = [name for name in _PG_TRIGGERS if name not in have]
+        if missing:
+            conn.exec_driver_sql(_PG_FUNCTION)
+            for name in missing:
+                conn.exec_driver_sql(_PG_TRIGGERS[name])
+
+
 def engine(settings) -> sa.Engine:
-    """One engine per URL and process; creates the schema on first use."""
+    """One engine per URL and process; creates the schema (and the append-only triggers) on first use.
+
+    A missing driver, a bad URL or an unreachable database is one line naming the URL without
+    its credentials (:class:`Unavailable` / :class:`BadInput`, CLI exit 2).
+    """
     url = audit_url(settings)
     key = (url, os.getpid())
     with _lock:
         eng = _engines.get(key)
         if eng is not None:
             return eng
+        eng = None
         try:
-            path = _sqlite_path(url)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                eng = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, poolclass=sa.pool.NullPool)
-
-                @sa.event.listens_for(eng, "connect")
-                def _connect(dbapi_conn, _rec):  # pragma: no cover - driver plumbing
-                    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-                    dbapi_conn.execute("PRAGMA busy_timeout = 60000")
-
-                @sa.event.listens_for(eng, "begin")
-                def _begin(conn):  # pragma: no cover - driver plumbing
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front
-
-            else:
-                eng = sa.create_engine(url, pool_pre_ping=True)
+            eng = _create_engine(settings)
             with eng.begin() as conn:
-                _meta.create_all(conn)
-                if eng.dialect.name == "sqlite":
-                    for stmt in _APPEND_ONLY:
-                        conn.exec_driver_sql(stmt)
+                _create_schema(conn)
+        except ImportError as exc:
+            module = (exc.name or "").split(".")[0] or "its driver"
+            hint = _DRIVER_HINT.get(module, f"pip install {module}")
+            raise Unavailable(f"audit store {shown_url(settings)} cannot be opened: the database driver "
+                              f"{module} is not installed; {hint}") from None
+        except sa.exc.NoSuchModuleError:
+            raise BadInput(f"[audit] url names an unknown database kind: {shown_url(settings)}") from None
         except sa.exc.SQLAlchemyError as exc:
-            raise Unavailable(f"audit store cannot be opened ({type(exc).__name__})") from None
+            if eng is not None:
+                eng.dispose()
+            raise unavailable(settings, "cannot be opened", exc) from None
         _engines[key] = eng
         return eng
 
@@ -226,6 +339,21 @@ def spec_record(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- transition guard ----------------------------------------------------------------------
+def _ensure_transition_row(conn, model: str) -> None:
+    """The model's ``transitions`` row exists (idle when new). Two first-time claimers on
+    PostgreSQL (no write lock up front, unlike SQLite's BEGIN IMMEDIATE) would both insert:
+    ``ON CONFLICT DO NOTHING`` lets the second one fall through to the conditional UPDATE."""
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(transitions).values(model=model, status="idle").on_conflict_do_nothing(index_elements=["model"]))
+        return
+    if conn.execute(sa.select(transitions.c.model).where(transitions.c.model == model)).first() is None:
+        conn.execute(transitions.insert().values(model=model, status="idle"))
+
+
 def claim(settings, model: str, txn: str, action: str, at: str, epoch: float) -> dict[str, Any] | None:
     """Atomically mark ``model`` as in transition for ``txn``.
 
@@ -234,9 +362,7 @@ def claim(settings, model: str, txn: str, action: str, at: str, epoch: float) ->
     eng = engine(settings)
     try:
         with eng.begin() as conn:
-            row = conn.execute(sa.select(transitions).where(transitions.c.model == model)).first()
-            if row is None:
-                conn.execute(transitions.insert().values(model=model, status="idle"))
+            _ensure_transition_row(conn, model)
             res = conn.execute(
                 transitions.update()
                 .where(transitions.c.model == model, transitions.c.status == "idle")
@@ -321,6 +447,44 @@ def votes_for(settings, model: str, version: str, champion_token: str) -> list[s
             .order_by(votes.c.id)
         ).fetchall()
     return list(dict.fromkeys(u for (u,) in rows))
+
+
+# -- version authors (four-eyes) ------------------------------------------------------------------
+def remember_authors(settings, model: str, version: str, authors, at: str) -> list[str]:
+    """Record ``authors`` of ``model`` version ``version`` (those not recorded yet) and return
+    every recorded author, oldest first. Rows are never updated or deleted."""
+    from services.roles import distinct_users, identity_key
+
+    try:
+        with engine(settings).begin() as conn:
+            known = [a for (a,) in conn.execute(
+                sa.select(version_authors.c.author)
+                .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                .order_by(version_authors.c.id)).fetchall()]
+            for a in distinct_users(authors):
+                if identity_key(a) not in {identity_key(k) for k in known}:
+                    conn.execute(version_authors.insert().values(model=model, version=str(version), author=str(a), at=at))
+                    known.append(str(a))
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "cannot record the version's authors", exc) from None
+    return distinct_users(known)
+
+
+def recorded_authors(settings, model: str, version: str) -> list[str]:
+    """The authors recorded for a version (``[]`` when none; never creates a store)."""
+    if not exists(settings):
+        return []
+    from services.roles import distinct_users
+
+    try:
+        with engine(settings).connect() as conn:
+            rows = conn.execute(
+                sa.select(version_authors.c.author)
+                .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                .order_by(version_authors.c.id)).fetchall()
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "read failed", exc) from None
+    return distinct_users(a for (a,) in rows)
 
 
 # -- champion history (MLflow keeps none) ---------------------------------------------------------

@@ -29,7 +29,9 @@ live in :class:`Secret` wrappers whose ``repr``/``str`` never show the value.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +96,17 @@ class Settings:
 
     # -- convenience accessors -------------------------------------------------------------
     def section(self, *keys: str) -> dict[str, Any]:
-        """The TOML table at ``keys`` (e.g. ``section("models", "churn")``), or ``{}``."""
+        """The TOML table at ``keys`` (e.g. ``section("models", "churn")``), or ``{}``.
+
+        A known top-level section (``section("drift")``) comes with its schema defaults filled
+        in (see :data:`SCHEMA`); values were validated by :func:`load_settings`."""
+        table = self.explicit(*keys)
+        if len(keys) == 1 and keys[0] in SCHEMA:
+            return {**section_defaults(keys[0]), **table}
+        return table
+
+    def explicit(self, *keys: str) -> dict[str, Any]:
+        """The TOML table at ``keys`` as configured (no defaults), or ``{}``."""
         node: Any = self.raw
         for key in keys:
             if not isinstance(node, Mapping) or key not in node:
@@ -142,11 +154,17 @@ class Settings:
         }
 
 
+_SECRET_QUERY = re.compile(r"([?&](?:password|passwd|pwd|token|access_token)=)[^&#]*", re.IGNORECASE)
+
+
 def redact_uri(uri: str) -> str:
-    """Drop user:password@ from a URI before showing it."""
-    if "://" in uri and "@" in uri.split("://", 1)[1].split("/", 1)[0]:
+    """Drop user:password@ (and a ``password=``/``token=`` query value) from a URI before showing it."""
+    uri = _SECRET_QUERY.sub(r"\1***", uri)
+    if "://" in uri:
         scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        authority, sep, path = rest.partition("/")
+        if "@" in authority:  # the last @ ends the credentials (an unescaped @ in a password too)
+            return f"{scheme}://***@{authority.rpartition('@')[2]}{sep}{path}"
     return uri
 
 
@@ -209,6 +227,7 @@ def load_settings(
     else:
         file_doc = {}
 
+    validate_config(file_doc)
     mlflow_doc = file_doc.get("mlflow", {}) if isinstance(file_doc.get("mlflow"), Mapping) else {}
     tracking = env.get("MLFLOW_TRACKING_URI") or mlflow_doc.get("tracking_uri") or ""
     demo = not tracking
@@ -223,9 +242,7 @@ def load_settings(
 
         raw = _deep_merge(raw, demo_config(home))
     raw = _deep_merge(raw, file_doc)
-    lifecycle = raw.get("mlflow", {}).get("lifecycle", "aliases")
-    if lifecycle not in LIFECYCLES:
-        raise BadInput(f"[mlflow] lifecycle must be one of {', '.join(LIFECYCLES)}, not {lifecycle!r}")
+    validate_config(raw)
 
     secrets = _secrets(cwd_path)
     sec_db = secrets.get("databricks", {}) if isinstance(secrets.get("databricks"), Mapping) else {}
@@ -245,3 +262,277 @@ def load_settings(
         raw=raw,
         databricks=databricks,
     )
+
+
+# -- the schema: every key, its type, range and default --------------------------------------
+# One pydantic model per known section, strict (no coercion: "false" is not a bool, "alice" is
+# not a list) and closed (an unknown key is an error naming it). To add a key: add a field here
+# (type + default + range); ``settings.section(name)`` then returns it with its default.
+# ``[sources.<name>]`` and ``[models.<name>]`` are tables of tables, validated entry by entry.
+from typing import Literal, Optional, Union  # noqa: E402
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
+
+MIN_LEASE_SECONDS = 10.0  # a heartbeat renews the lease every lease/5 s; below this, GC pauses could split it
+SOURCE_KINDS = ("csv", "parquet", "delta", "duckdb", "databricks", "spark")
+DRIFT_TESTS = ("ks", "chi2", "psi", "jensenshannon", "wasserstein")
+GATE_CHECKS = ("candidate_state", "same_eval_window", "beats_champion", "guard_metrics", "signature_compatible",
+               "lineage_complete", "rollback_target", "feature_consistency")
+DECISION_ACTIONS = ("request", "approve", "reject", "rollback")
+_DateLike = Union[str, dt.date, dt.datetime]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class MlflowSection(_Section):
+    tracking_uri: Optional[str] = None
+    registry_uri: Optional[str] = None
+    lifecycle: Literal["aliases", "stages"] = "aliases"
+    http_timeout_seconds: float = Field(15.0, gt=0, le=300)   # MLflow REST: connect + read, per request
+    http_retries: int = Field(1, ge=0, le=10)
+
+
+class SourceSection(_Section):
+    type: Literal["csv", "parquet", "delta", "duckdb", "databricks", "spark"]
+    path: Optional[str] = None
+    table: Optional[str] = None
+    version: Optional[int] = Field(None, ge=0)
+
+
+class DriftFeatureSection(_Section):
+    test: Optional[Literal["ks", "chi2", "psi", "jensenshannon", "wasserstein"]] = None
+    threshold: Optional[float] = Field(None, ge=0)
+
+
+class DriftSection(_Section):
+    small_sample: Optional[int] = Field(None, ge=1)   # legacy: p-value tests up to this many rows
+    alpha: float = Field(0.05, gt=0, lt=1)
+    numeric_threshold: float = Field(0.1, ge=0)
+    categorical_threshold: float = Field(0.1, ge=0)
+    drift_share_threshold: float = Field(0.5, gt=0, le=1)
+    current_days: int = Field(7, ge=1, le=3660)
+    window: Literal["day", "week"] = "day"
+    window_store: Union[bool, str] = True   # stored per-window profiles: a DuckDB file path, or false (off)
+    features: dict[str, DriftFeatureSection] = Field(default_factory=dict)
+    importance: dict[str, float] = Field(default_factory=dict)
+
+
+class GuardSection(_Section):
+    tolerance: float = 0.0   # may be negative: "must be better by"
+    greater_is_better: bool = False
+
+
+class LimitSection(_Section):
+    max: Optional[float] = None
+    min: Optional[float] = None
+
+
+class FeatureConsistencySection(_Section):
+    enabled: bool = True
+    max_drift_share: float = Field(0.5, gt=0, le=1)
+
+
+_Check = Literal["candidate_state", "same_eval_window", "beats_champion", "guard_metrics", "signature_compatible",
+                 "lineage_complete", "rollback_target", "feature_consistency"]
+
+
+class GateSection(_Section):
+    selection_metric: str = "roc_auc"
+    greater_is_better: bool = True
+    min_improvement: float = 0.005
+    approvals_required: int = Field(1, ge=1, le=20)
+    required: list[_Check] = Field(default_factory=lambda: [c for c in GATE_CHECKS if c != "feature_consistency"])
+    advisory: list[_Check] = Field(default_factory=lambda: ["feature_consistency"])
+    guards: dict[str, GuardSection] = Field(default_factory=dict)
+    limits: dict[str, LimitSection] = Field(default_factory=dict)
+    feature_consistency: FeatureConsistencySection = Field(default_factory=FeatureConsistencySection)
+    guard_metrics: Optional[Union[dict[str, float], list[str]]] = None
+    approval_tag: Optional[str] = None
+
+
+class TriggerSection(_Section):
+    drift_share_threshold: float = Field(0.5, gt=0, le=1)
+    performance_drop_threshold: float = Field(0.05, gt=0, le=1)
+    consecutive_windows: int = Field(3, ge=1)
+    cooldown_days: float = Field(7.0, ge=0)
+    window: Literal["daily", "weekly", "day", "week"] = "daily"
+    schedule_days: Optional[float] = Field(None, gt=0)
+    lookback_windows: int = Field(30, ge=1, le=1000)
+    min_rows: int = Field(30, ge=1)
+    min_labels: int = Field(30, ge=2)
+    performance_metric: Literal["roc_auc", "accuracy"] = "roc_auc"
+    reference_performance: Optional[float] = Field(None, ge=0, le=1)
+    reference: Literal["champion", "config"] = "champion"
+    estimated_performance: bool = False
+
+
+class RetrainSection(_Section):
+    train_days: int = Field(7, ge=1)
+    eval_days: int = Field(3, ge=1)
+    candidates: list[Literal["gbm", "rf", "logreg"]] = Field(default_factory=lambda: ["gbm", "rf", "logreg"], min_length=1)
+    min_train_rows: int = Field(200, ge=1)
+    min_eval_rows: int = Field(100, ge=1)
+    max_train_rows: int = Field(200_000, ge=1)
+
+
+class ReferenceWindowSection(_Section):
+    start: Optional[_DateLike] = None
+    end: Optional[_DateLike] = None
+    version: Optional[int] = Field(None, ge=0)
+
+
+class ModelGateSection(GateSection):
+    pass
+
+
+class ModelSection(_Section):
+    experiment: Optional[str] = None
+    source: Optional[str] = None
+    label: Optional[str] = None
+    prediction: Optional[str] = None
+    timestamp: Optional[str] = None
+    model_version_column: Optional[str] = None
+    id_columns: list[str] = Field(default_factory=list)
+    features: list[str] = Field(default_factory=list)
+    numerical: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    selection_metric: Optional[str] = None
+    greater_is_better: Optional[bool] = None
+    guard_metrics: Optional[Union[dict[str, float], list[str]]] = None
+    reference_window: Optional[ReferenceWindowSection] = None
+    feature_importance: Optional[dict[str, float]] = None
+    gate: Optional[GateSection] = None
+    trigger: Optional[TriggerSection] = None
+    retrain: Optional[RetrainSection] = None
+
+
+class RolesSection(_Section):
+    approvers: list[str] = Field(default_factory=list)
+    viewers: list[str] = Field(default_factory=list)
+    identity_headers: list[str] = Field(
+        default_factory=lambda: ["X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-User"])
+    match_local_part: bool = False
+
+
+class AuthSection(_Section):
+    trust_proxy_headers: bool = False
+    match_local_part: bool = False
+
+
+class AuditSection(_Section):
+    url: Optional[str] = None
+    lease_seconds: float = Field(120.0, ge=MIN_LEASE_SECONDS, le=3600)
+
+
+class NotifySection(_Section):
+    webhook_url: Optional[str] = None
+    events: list[Literal["request", "approve", "reject", "rollback"]] = Field(
+        default_factory=lambda: list(DECISION_ACTIONS))
+    outcomes: list[Literal["done", "refused", "failed"]] = Field(default_factory=lambda: ["done", "failed"])
+    timeout_seconds: float = Field(5.0, gt=0, le=30)
+
+
+class DatabricksSection(_Section):
+    mirror_registry: bool = False
+    timeout_seconds: float = Field(30.0, gt=0, le=300)   # SQL connector + SDK: connect and per request
+
+
+class ApprovalsSection(_Section):
+    approval_tag: Optional[str] = None
+
+
+class DemoSection(_Section):
+    personas: dict[str, str] = Field(default_factory=dict)
+
+
+class SparkSection(_Section):
+    remote: Optional[str] = None   # Spark Connect, "sc://host:port"
+
+
+#: Known top-level sections -> their schema. ``sources`` / ``models`` hold one table per name.
+SCHEMA: dict[str, type[_Section]] = {
+    "mlflow": MlflowSection,
+    "drift": DriftSection,
+    "gate": GateSection,
+    "trigger": TriggerSection,
+    "retrain": RetrainSection,
+    "roles": RolesSection,
+    "auth": AuthSection,
+    "audit": AuditSection,
+    "notify": NotifySection,
+    "databricks": DatabricksSection,
+    "approvals": ApprovalsSection,
+    "demo": DemoSection,
+    "spark": SparkSection,
+}
+NAMED_SCHEMA: dict[str, type[_Section]] = {"sources": SourceSection, "models": ModelSection}
+
+
+def _where(section: str, loc: tuple) -> str:
+    """``("gate", "limits", "x", "max")`` -> ``[gate.limits.x] max``."""
+    parts = [section, *(str(p) for p in loc if not isinstance(p, int))]
+    # pydantic adds the Union/Literal branch to the location: keep only the config path.
+    parts = [p for p in parts if not p.startswith(("list[", "dict[", "str", "date", "datetime", "function-"))
+             and p not in ("literal['aliases','stages']",)]
+    if len(parts) == 1:
+        return f"[{parts[0]}]"
+    return f"[{'.'.join(parts[:-1])}] {parts[-1]}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(section: str, exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    where = _where(section, tuple(err.get("loc", ())))
+    if err.get("type") == "extra_forbidden":
+        return f"{where}: unknown key"
+    if err.get("type") == "missing":
+        return f"{where}: required key missing"
+    msg = str(err.get("msg", "invalid value")).replace("Input should be", "must be")
+    return f"{where}: {msg}, not {_short(err.get('input'))}"
+
+
+def validate_config(raw: Mapping[str, Any]) -> None:
+    """Check the merged TOML document against :data:`SCHEMA`; the first problem is one
+    :class:`BadInput` line naming the key. Values are never coerced (``raw`` is not changed)."""
+    for name, value in raw.items():
+        if name in NAMED_SCHEMA:
+            if not isinstance(value, Mapping):
+                raise BadInput(f"[{name}]: must be a table of [{name}.<name>] tables, not {_short(value)}")
+            for entry, doc in value.items():
+                if not isinstance(doc, Mapping):
+                    raise BadInput(f"[{name}.{entry}]: must be a table, not {_short(doc)}")
+                try:
+                    NAMED_SCHEMA[name].model_validate(dict(doc))
+                except ValidationError as exc:
+                    raise BadInput(_one_line(f"{name}.{entry}", exc)) from None
+            continue
+        schema = SCHEMA.get(name)
+        if schema is None:
+            known = ", ".join(sorted([*SCHEMA, *NAMED_SCHEMA]))
+            raise BadInput(f"[{name}]: unknown section (known: {known})")
+        if not isinstance(value, Mapping):
+            raise BadInput(f"[{name}]: must be a table, not {_short(value)}")
+        try:
+            schema.model_validate(dict(value))
+        except ValidationError as exc:
+            raise BadInput(_one_line(name, exc)) from None
+
+
+def section_defaults(name: str) -> dict[str, Any]:
+    """The declared defaults of a known section (keys whose default is "unset" are left out)."""
+    schema = SCHEMA.get(name)
+    if schema is None:
+        return {}
+    out: dict[str, Any] = {}
+    for key, f in schema.model_fields.items():
+        value = f.get_default(call_default_factory=True)
+        if value is None:
+            continue
+        out[key] = value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else copy.deepcopy(value)
+    return out

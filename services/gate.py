@@ -79,7 +79,7 @@ DEFAULTS: dict[str, Any] = {
 def gate_config(settings, model: str) -> dict[str, Any]:
     cfg = copy.deepcopy(DEFAULTS)
     model_cfg = settings.model(model) if settings is not None else {}
-    for layer in (settings.section("gate") if settings is not None else {}, model_cfg, model_cfg.get("gate") or {}):
+    for layer in (settings.explicit("gate") if settings is not None else {}, model_cfg, model_cfg.get("gate") or {}):
         for key, value in layer.items():
             if key in ("guards", "limits", "feature_consistency") and isinstance(value, dict):
                 cfg[key] = {**cfg[key], **value}
@@ -92,7 +92,7 @@ def gate_config(settings, model: str) -> dict[str, Any]:
             guards = {str(name): 0.0 for name in guards}
         for name, tol in guards.items():
             cfg["guards"][name] = tol if isinstance(tol, dict) else {"tolerance": float(tol), "greater_is_better": not _lower_is_better(name)}
-    if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.section("gate") if settings else {}):
+    if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.explicit("gate") if settings else {}):
         cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]
     cfg["approvals_required"] = max(1, int(cfg.get("approvals_required") or 1))
     return cfg

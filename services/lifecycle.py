@@ -94,6 +94,12 @@ class VersionView:
     status: str = "READY"
     source: str | None = None
     created_at: str | None = None
+    #: Everyone four-eyes counts as an author, read from what MLflow recorded: the version's
+    #: ``user_id``, the source run's ``user_id`` and ``mlflow.user`` tag, and the
+    #: ``driftgate.author`` tag (comma-separated co-authors). A tag can add authors, never remove
+    #: one; :mod:`services.approvals` adds the authors DriftGate recorded when it first saw it.
+    authors: tuple[str, ...] = ()
+    user_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,7 +163,7 @@ class Lifecycle:
             raise BadInput("a registered model name is required")
         self.client = client
         self.model = str(model).strip()
-        self._run_users: dict[str, str | None] = {}
+        self._run_users: dict[str, tuple[str | None, str | None]] = {}
 
     # -- reading -----------------------------------------------------------------------------
     def _registered_model(self):
@@ -201,20 +207,33 @@ class Lifecycle:
             tags = full.tags
         return dict(tags or {})
 
+    def _run_user(self, run_id: str | None) -> tuple[str | None, str | None]:
+        """(``run.info.user_id``, ``mlflow.user`` tag) of the source run; cached per instance."""
+        if not run_id:
+            return None, None
+        if run_id not in self._run_users:
+            try:
+                run = self.client.get_run(run_id)
+                self._run_users[run_id] = (run.info.user_id or None, run.data.tags.get("mlflow.user") or None)
+            except Exception:  # noqa: BLE001 - a deleted run just means "unknown author"
+                self._run_users[run_id] = (None, None)
+        return self._run_users[run_id]
+
+    def _authors(self, mv, tags: dict[str, str]) -> tuple[str, ...]:
+        """Everyone who counts as an author (see :attr:`VersionView.authors`), recorded ones first."""
+        run_user, run_tag = self._run_user(getattr(mv, "run_id", None))
+        names = [getattr(mv, "user_id", None), run_user, run_tag,
+                 *[a.strip() for a in str(tags.get(TAG_AUTHOR) or "").split(",")]]
+        names = [n for n in names if n and str(n).strip() and str(n).strip().lower() != "unknown"]
+        from services.roles import distinct_users  # local: roles imports nothing from here
+
+        return tuple(distinct_users(names))
+
     def _created_by(self, mv, tags: dict[str, str] | None = None) -> str | None:
-        tags = self._tags(mv) if tags is None else tags
-        if tags.get(TAG_AUTHOR):
-            return tags[TAG_AUTHOR]
-        run_id = getattr(mv, "run_id", None)
-        if run_id:
-            if run_id not in self._run_users:
-                try:
-                    self._run_users[run_id] = self.client.get_run(run_id).data.tags.get("mlflow.user")
-                except Exception:  # noqa: BLE001 - a deleted run just means "unknown author"
-                    self._run_users[run_id] = None
-            if self._run_users[run_id]:
-                return self._run_users[run_id]
-        return getattr(mv, "user_id", None) or None
+        """Who created the version: what MLflow recorded (version, then source run) before the
+        rewritable ``driftgate.author`` tag."""
+        authors = self._authors(mv, self._tags(mv) if tags is None else tags)
+        return authors[0] if authors else None
 
     def versions(self) -> list[VersionView]:
         """Every version, oldest first."""
@@ -231,6 +250,7 @@ class Lifecycle:
             stage = str(mv.current_stage or "None")
             tags = self._tags(mv)
             aliases = tuple(sorted(aliases_of.get(v, [])))
+            authors = self._authors(mv, tags)
             views.append(
                 VersionView(
                     model=self.model,
@@ -239,11 +259,13 @@ class Lifecycle:
                     aliases=aliases,
                     state=self._state(v, stage, aliases, tags, rm_tags),
                     run_id=getattr(mv, "run_id", None) or None,
-                    created_by=self._created_by(mv, tags),
+                    created_by=authors[0] if authors else None,
                     tags=tags,
                     status=str(getattr(mv, "status", "READY") or "READY"),
                     source=getattr(mv, "source", None),
                     created_at=iso_ms(getattr(mv, "creation_timestamp", None)),
+                    authors=authors,
+                    user_id=getattr(mv, "user_id", None) or None,
                 )
             )
         return views

@@ -58,7 +58,7 @@ class RetrainPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, model: str) -> "RetrainPolicy":
-        doc = {k: v for k, v in settings.section("retrain").items() if not isinstance(v, Mapping)}
+        doc = {k: v for k, v in settings.explicit("retrain").items() if not isinstance(v, Mapping)}
         doc.update(settings.section("models", model, "retrain"))
         where = f"[retrain] / [models.{model}.retrain]"
         known = {f.name for f in dataclasses.fields(cls)}

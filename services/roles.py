@@ -7,7 +7,7 @@ Config::
     viewers = ["carol"]                        # informational; everyone may view
     identity_headers = ["X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-User"]
 
-Users are compared case-insensitively. An e-mail matches a bare name listed in the config when
+Users are compared through one normalisation, :func:`identity_key` (NFKC, case-folded). An e-mail matches a bare name listed in the config when
 its local part equals it (``alice@corp.com`` ~ ``alice``) only if ``[roles] match_local_part =
 true`` (default false: exact match).
 
@@ -17,8 +17,11 @@ request review and reject their own candidate, never approve it), ``viewer`` (ev
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from services.errors import BadInput
 
 APPROVER = "approver"
 AUTHOR = "author"
@@ -28,12 +31,41 @@ DEFAULT_IDENTITY_HEADERS = ("X-Forwarded-Email", "X-Forwarded-Preferred-Username
 TOKEN_HEADER = "X-Forwarded-Access-Token"  # Databricks Apps: the signed-in user's own token
 
 
-def _norm(user: object) -> str:
-    return str(user or "").strip().lower()
+USER_MAX = 320
+_BAD_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")  # control, format (zero-width, bidi), line/paragraph separators
+
+
+def identity_key(user: object) -> str:
+    """The one normalisation every identity comparison uses (roles, votes, four-eyes):
+    Unicode NFKC, surrounding blanks stripped, case-folded. ``ALICE``, ``alice`` and
+    ``ａｌｉｃｅ`` are one person."""
+    return unicodedata.normalize("NFKC", str(user or "")).strip().casefold()
+
+
+_norm = identity_key
+
+
+def clean_identity(user: object) -> str:
+    """A user name as given (blanks stripped), or :class:`BadInput` when it is empty, too long or
+    carries control / invisible characters (a ``\r\n`` in a name could forge audit lines)."""
+    text = str(user or "").strip()
+    if not text:
+        raise BadInput("a user is required (--user, DRIFTGATE_USER or sign in)")
+    if any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in text):
+        raise BadInput("user name contains control or invisible characters")
+    if len(text) > USER_MAX:
+        raise BadInput("user name too long")
+    return text
 
 
 def _config(settings) -> dict[str, Any]:
     return settings.section("roles") if settings is not None else {}
+
+
+def _match_local_part(settings) -> bool:
+    if settings is None:
+        return False
+    return bool(_config(settings).get("match_local_part")) or bool(settings.section("auth").get("match_local_part"))
 
 
 def _listed(settings, user: str, key: str) -> bool:
@@ -44,11 +76,13 @@ def _listed(settings, user: str, key: str) -> bool:
         return False
     if u in names:
         return True
-    return bool(cfg.get("match_local_part")) and "@" in u and u.split("@", 1)[0] in names
+    return _match_local_part(settings) and "@" in u and u.split("@", 1)[0] in names
 
 
 def same_user(a: object, b: object) -> bool:
-    """True when ``a`` and ``b`` name the same person (case-insensitive; e-mail local part too)."""
+    """True when ``a`` and ``b`` may name the same person (:func:`identity_key`; an e-mail also
+    matches its bare local part). Used where "same" must err on the safe side: four-eyes and
+    counting distinct approvers."""
     x, y = _norm(a), _norm(b)
     if not x or not y:
         return False
@@ -57,14 +91,37 @@ def same_user(a: object, b: object) -> bool:
     return x.split("@", 1)[0] == y.split("@", 1)[0] and ("@" in x) != ("@" in y)
 
 
-def roles_for(settings, user: str | None, author: str | None = None) -> set[str]:
-    """The roles of ``user``; ``author`` (the version's creator) adds ``author`` when it is them."""
+def distinct_users(users: Iterable[object]) -> list[str]:
+    """``users`` without repeats of one person (:func:`same_user`), first spelling kept."""
+    out: list[str] = []
+    for u in users:
+        if _norm(u) and not any(same_user(u, seen) for seen in out):
+            out.append(str(u))
+    return out
+
+
+def _authors(author: object) -> list[str]:
+    """Authors from a name, a list of names, or a VersionView-like object (``.authors``)."""
+    if author is None:
+        return []
+    if hasattr(author, "authors"):
+        many = list(getattr(author, "authors") or ())
+        one = getattr(author, "created_by", None)
+        return distinct_users([*many, *([one] if one else [])])
+    if isinstance(author, str):
+        return [author]
+    return distinct_users(author)  # type: ignore[arg-type]
+
+
+def roles_for(settings, user: str | None, author: object = None) -> set[str]:
+    """The roles of ``user``; ``author`` (a name, a list of the version's authors, or the
+    VersionView itself) adds ``author`` when any of them is this user."""
     if not _norm(user):
         return set()
     out = {VIEWER}
     if _listed(settings, user, "approvers"):
         out.add(APPROVER)
-    if author and same_user(user, author):
+    if any(same_user(user, a) for a in _authors(author)):
         out.add(AUTHOR)
     return out
 
@@ -78,7 +135,7 @@ class Permission:
         return self.allowed
 
 
-def can_approve(settings, user: str | None, author: str | None) -> Permission:
+def can_approve(settings, user: str | None, author: object) -> Permission:
     """Approver role and never the candidate's own author (four-eyes)."""
     if not _norm(user):
         return Permission(False, "sign in to approve")
@@ -90,7 +147,7 @@ def can_approve(settings, user: str | None, author: str | None) -> Permission:
     return Permission(True, f"{user} may approve")
 
 
-def can_reject(settings, user: str | None, author: str | None) -> Permission:
+def can_reject(settings, user: str | None, author: object) -> Permission:
     if not _norm(user):
         return Permission(False, "sign in to reject")
     roles = roles_for(settings, user, author)
@@ -107,7 +164,7 @@ def can_rollback(settings, user: str | None) -> Permission:
     return Permission(False, f"{user} does not hold the approver role")
 
 
-def can_request(settings, user: str | None, author: str | None) -> Permission:
+def can_request(settings, user: str | None, author: object) -> Permission:
     if not _norm(user):
         return Permission(False, "sign in to request a review")
     roles = roles_for(settings, user, author)

@@ -113,7 +113,7 @@ class TriggerPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, model: str | None = None) -> "TriggerPolicy":
-        doc = {k: v for k, v in settings.section("trigger").items() if not isinstance(v, Mapping)}
+        doc = {k: v for k, v in settings.explicit("trigger").items() if not isinstance(v, Mapping)}
         if model is not None:
             doc.update(settings.section("models", model, "trigger"))
         return cls.from_mapping(doc, "[trigger]" if model is None else f"[trigger] / [models.{model}.trigger]")

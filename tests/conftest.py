@@ -157,19 +157,26 @@ def streamlit_server(tmp_path):
 
     ``streamlit_server(env={"DRIFTGATE_HOME": ...})``; every call starts a fresh server, so the
     first request it serves is a true first request after a start (a shared deep link).
+    ``cwd``: run from that folder instead of the repo (Streamlit reads ``.streamlit/secrets.toml``
+    from its working directory; the repo's ``.streamlit/config.toml`` is copied there);
+    ``port``: a port chosen beforehand (e.g. for an OIDC redirect URI).
     """
     procs = []
 
-    def start(env: dict | None = None, timeout: float = 90) -> str:
-        port = free_port()
+    def start(env: dict | None = None, timeout: float = 90, cwd: Path | None = None,
+              port: int | None = None) -> str:
+        port = port or free_port()
         full_env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
         full_env.update(env or {})
+        if cwd is not None:
+            (Path(cwd) / ".streamlit").mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / ".streamlit" / "config.toml", Path(cwd) / ".streamlit" / "config.toml")
         log = open(tmp_path / f"streamlit-{port}.log", "wb")
         proc = subprocess.Popen(
-            [_bin("streamlit"), "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            [_bin("streamlit"), "run", str(ROOT / "app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=cwd or ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
         procs.append((proc, log))
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=timeout, proc=proc)

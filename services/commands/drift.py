@@ -104,6 +104,8 @@ def _num(x) -> str:
 
 
 def format_text(report: dict) -> str:
+    from services.drift.engine import sensitivity_note
+
     lines = [f"reference: {report['reference']['source']} ({report['reference']['rows']} rows)",
              f"current:   {report['current']['source']} ({report['current']['rows']} rows)",
              f"engine: {report['engine']}" + (" (approximate ks/wasserstein)" if report["approximate"] else ""),
@@ -114,6 +116,9 @@ def format_text(report: dict) -> str:
         lines.append(f"{f['feature'][:24]:<24} {f['kind']:<11} {f['test']:<13} {_num(f['statistic']):>10} "
                      f"{_num(f['p_value']):>10} {_num(f['p_value_adjusted']):>10} {_num(f['threshold']):>7}  "
                      f"{'YES' if f['drifted'] else 'no'}")
+    notes = [f"  {f['feature']}: {n}" for f in report["features"] if (n := sensitivity_note(f))]
+    if notes:
+        lines += ["", "sensitivity (\"no drift\" cannot rule these out):", *notes]
     d = report["dataset"]
     lines += ["", f"dataset: {d['drifted_features']}/{d['total_features']} features drifted "
               f"(share {d['drift_share']:.2f}, threshold {d['threshold']:.2f}) -> "

@@ -100,11 +100,18 @@ def _audit(args) -> int:
         print_json(doc)
     else:
         for r in doc["records"]:
+            r = {k: _printable(v) if v is not None else None for k, v in r.items()}
             line = f"{r['at']}  {r['user'] or '-':<10} {r['action']:<8} {r['outcome']:<8} {r['model']} v{r['version'] or '-'}"
             if r["reason"]:
                 line += f"  {r['reason']}"
             print(line)
     return 0
+
+
+def _printable(value) -> str:
+    """Text output keeps one record on one line: control characters are shown escaped."""
+    text = "" if value is None else str(value)
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def register(sub) -> None:

@@ -340,12 +340,15 @@ def champion_importance(client, settings, model: str) -> dict[str, float] | None
 
 def drift_over_time(settings, model: str, *, unit: str | None = None, start: date | None = None,
                     end: date | None = None, features: Sequence[str] | None = None, targets: bool = False,
-                    importance: dict[str, float] | None = None, progress=None) -> dict[str, Any]:
+                    importance: dict[str, float] | None = None, progress=None, use_store: bool = True,
+                    now: datetime | None = None) -> dict[str, Any]:
     """Per-window drift against the reference profile: ``{"unit", "features": [names],
     "windows": [{"start", "end", "rows", "drift_share", "drifted_features", "drifted",
     "weighted_drift_share", "features": {name: {"test", "statistic", "threshold", "drifted"}}}]}``.
-    One grouped pass over the source; windows whose tests need p-values are BH-adjusted within
-    the window."""
+    Windows whose tests need p-values are BH-adjusted within the window. Closed days come from the
+    stored per-window profiles (:mod:`services.drift.window_store`; only days not profiled yet, or
+    whose watermark moved, and today's open day are scanned — ``"store"`` says which); without a
+    usable store, one grouped pass over the source."""
     data = model_data(settings, model)
     if not data.timestamp:
         raise BadInput(f"model {model!r} has no timestamp column configured")
@@ -356,8 +359,10 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
     win = Window(timestamp=data.timestamp, start=start, end=end)
     with open_backend(data.source, settings) as b:
         bounds = resolve_window(b, win)
-        per = sql_profile(b, feats, side="current", bounds=bounds, ts=data.timestamp, reference=ref,
-                          source=data.source.name, group_by=unit, progress=progress)
+        per, store = _stored_windows(settings, model, b, data, feats, ref, bounds, unit, use_store, now, progress)
+        if per is None:
+            per = sql_profile(b, feats, side="current", bounds=bounds, ts=data.timestamp, reference=ref,
+                              source=data.source.name, group_by=unit, progress=progress)
     step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
     windows = []
     for w, prof in per:
@@ -377,11 +382,37 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
             "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
             "features": {f["feature"]: {"test": f["test"], "statistic": f["statistic"],
                                         "p_value_adjusted": f["p_value_adjusted"],
-                                        "threshold": f["threshold"], "drifted": f["drifted"]}
+                                        "threshold": f["threshold"], "drifted": f["drifted"],
+                                        "significant": f.get("significant"), "alpha": f.get("alpha")}
                          for f in rep["features"]},
         })
-    return {"model": model, "unit": unit, "features": [n for n, _ in feats],
-            "reference": {"window": ref.window, "rows": ref.rows}, "windows": windows}
+    out = {"model": model, "unit": unit, "features": [n for n, _ in feats],
+           "reference": {"window": ref.window, "rows": ref.rows}, "windows": windows}
+    if store is not None:
+        out["store"] = store.to_dict()
+    return out
+
+
+def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bounds, unit, use_store, now, progress):
+    """Per-window profiles from the window store (see :mod:`services.drift.window_store`), or
+    ``(None, info)``: the caller then runs the full grouped pass."""
+    if not use_store or unit not in ("day", "week"):
+        return None, None
+    from services.drift import window_store
+
+    def profiler(run):
+        return sql_profile(backend, feats, side="current", bounds=run, ts=data.timestamp, reference=ref,
+                           source=data.source.name, group_by="day", progress=progress)
+
+    days, info = window_store.window_profiles(settings, model, backend, data.source, feats, data.timestamp, ref,
+                                              bounds, profiler, now=now, progress=progress)
+    if days is None:
+        return None, info
+    try:
+        return window_store.by_unit(days, unit, ref), info
+    except BadInput as exc:  # e.g. grids without CDF counts (not mergeable into weeks)
+        info.notes.append(f"{exc}: full re-scan")
+        return None, info
 
 
 def _as_date(value) -> date | None:

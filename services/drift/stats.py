@@ -244,6 +244,95 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     return [float(p) for p in sstats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
 
 
+# -- sensitivity: the smallest effect a window can detect ---------------------------------------
+def ks_critical(n: int, m: int, level: float) -> float:
+    """Asymptotic two-sample KS critical value at ``level``: c(level)·sqrt((n+m)/(n·m))."""
+    return math.sqrt(-0.5 * math.log(level / 2.0)) * math.sqrt((n + m) / (n * m))
+
+
+def _rows_for(needed_eff: float, n: int) -> int | None:
+    """Smallest current size m with n·m/(n+m) >= needed_eff (None: the reference is too small)."""
+    inv = 1.0 / needed_eff - 1.0 / n if needed_eff > 0 else -1.0
+    return int(math.ceil(1.0 / inv)) if inv > 0 else None
+
+
+def _reference_cdf(ref) -> tuple[np.ndarray, np.ndarray] | None:
+    """(points, P(X <= point)) of a numeric reference profile: its exact counts at the CDF points
+    (memory and DuckDB profiles), else its discrete-quantile grid."""
+    if ref.points and ref.cdf and len(ref.points) == len(ref.cdf) and ref.count:
+        return np.asarray(ref.points, dtype=float), np.asarray(ref.cdf, dtype=float) / ref.count
+    grid = np.asarray(ref.grid or [], dtype=float)
+    if grid.size < 2:
+        return None
+    return grid, np.arange(grid.size, dtype=float) / (grid.size - 1)
+
+
+def sensitivity(ref, cur, test: str, threshold: float, level: float) -> dict | None:
+    """The smallest ``test`` effect this pair of window sizes can detect at the per-feature level
+    ``level`` (alpha / size of the BH family: what one drifted feature alone must reach), whether
+    an effect of ``threshold`` is detectable, and the current rows that would make it so.
+
+    * ``wasserstein`` (numeric, KS significance): a location shift of δ reference stds moves the
+      CDF by the largest reference mass inside a width of δ·std (read off the reference's quantile
+      grid, so skew and atoms count); it is significant when that reaches the KS critical value.
+    * ``jensenshannon`` / ``psi`` (categorical, chi2 significance): for small changes
+      chi2 ≈ N·8·ln2·JS² ≈ N·psi with N = n·m/(n+m), against chi2's critical value (k−1 df).
+    * ``ks`` / ``chi2`` (adjusted p alone): the critical statistic; rows_needed is not defined.
+    Numeric ``psi``/``jensenshannon`` overrides (bins, KS significance): None (no closed form).
+    Everything here is an approximation ("≈") for display, never part of the decision.
+    """
+    n, m = int(ref.count), int(cur.count)
+    if n <= 0 or m <= 0 or not 0 < level < 1:
+        return None
+    out = {"effect": test, "threshold": float(threshold), "level": float(level), "current_rows": m}
+    if ref.kind == "numeric":
+        c = math.sqrt(-0.5 * math.log(level / 2.0))
+        d_crit = ks_critical(n, m, level)
+        if test == "ks":
+            return {**out, "min_detectable": d_crit, "detectable": True, "rows_needed": None}
+        if test != "wasserstein":
+            return None
+        std = float((ref.summary or {}).get("std") or 0.0)
+        if std == 0.0:  # constant reference: any departure is a null (reached) effect, KS gap up to 1
+            return {**out, "min_detectable": 0.0, "detectable": d_crit <= 1.0, "rows_needed": _rows_for(c * c, n)}
+        cdf = _reference_cdf(ref)
+        if cdf is None:
+            return None
+        x, f = cdf
+        # mass below each point's start: at an atom (its previous point is just below it, or the
+        # same grid value) the atom itself moves with the shift; elsewhere (x_i, x_j] holds it
+        prev = np.concatenate([[-np.inf], x[:-1]])
+        atom = (x - prev) <= np.abs(x) * 1e-12 + 1e-300
+        before = np.where(atom, np.concatenate([[0.0], f[:-1]]), f)
+        # narrowest width holding mass d_crit: from each point to the first reaching before + d_crit
+        j = np.searchsorted(f, before + d_crit - 1e-12, side="left")
+        ok = j < x.size
+        min_det = float(np.min(x[j[ok]] - x[ok]) / std) if ok.any() else None
+        # largest mass inside a width of threshold·std: the CDF gap a threshold-sized shift makes
+        k = np.searchsorted(x, x + threshold * std, side="right") - 1
+        d_thr = float(np.max(f[k] - before))
+        detectable = d_thr >= d_crit
+        need = _rows_for((c / d_thr) ** 2, n) if d_thr > 0 else None
+        return {**out, "min_detectable": min_det, "detectable": bool(detectable), "rows_needed": need}
+    cats = len(set(ref.counts) | set(cur.counts))
+    crit = float(sstats.chi2.isf(level, max(cats - 1, 1)))
+    n_eff = n * m / (n + m)
+    if test == "chi2":
+        return {**out, "min_detectable": crit, "detectable": True, "rows_needed": None}
+    factor = 8.0 * math.log(2.0)
+    if test == "jensenshannon":
+        min_det = math.sqrt(crit / (factor * n_eff))
+        needed = crit / (factor * threshold * threshold) if threshold > 0 else math.inf
+    elif test == "psi":
+        min_det = crit / n_eff
+        needed = crit / threshold if threshold > 0 else math.inf
+    else:
+        return None
+    detectable = min_det <= threshold
+    need = _rows_for(needed, n) if math.isfinite(needed) else None
+    return {**out, "min_detectable": min_det, "detectable": bool(detectable), "rows_needed": need}
+
+
 # -- summaries -----------------------------------------------------------------------------------
 def numeric_summary(values: np.ndarray, rows: int) -> dict:
     n = int(values.size)

@@ -72,8 +72,15 @@ def test_json_report_matches_scipy(files):
     ref, cur = pd.read_csv(files / "ref.csv"), pd.read_parquet(files / "cur.parquet")
     x = doc["features"][0]
     ks = sstats.ks_2samp(ref["x"], cur["x"])
-    assert x["statistic"] == pytest.approx(ks.statistic) and x["p_value"] == pytest.approx(ks.pvalue, rel=1e-9)
+    w = sstats.wasserstein_distance(ref["x"], cur["x"]) / ref["x"].std(ddof=0)
+    # the effect decides with the BH-adjusted significance p-value (spec's default decision)
+    assert x["test"] == "wasserstein" and x["threshold"] == 0.1
+    assert x["statistic"] == pytest.approx(w) and x["stats"]["ks"]["statistic"] == pytest.approx(ks.statistic)
+    assert x["p_value"] == pytest.approx(ks.pvalue, rel=1e-9) and x["p_value_adjusted"] < 0.05
     assert x["drifted"] is True
+    sens = x["sensitivity"]  # an added key: the smallest shift these two window sizes can detect
+    assert 0 < sens["min_detectable"] < 0.6 and sens["current_rows"] == 500
+    assert sens["detectable"] is (sens["min_detectable"] <= 0.1)
     for f in doc["features"]:
         keys = {"ks", "wasserstein", "psi", "jensenshannon"} if f["kind"] == "numeric" else {"chi2", "psi", "jensenshannon"}
         assert set(f["stats"]) == keys
@@ -115,6 +122,22 @@ def test_config_overrides_and_profiles(files, tmp_path, cli_inproc):
     doc2 = json.loads(again.stdout)
     assert doc2["approximate"] is True
     assert [f["drifted"] for f in doc2["features"]] == [f["drifted"] for f in doc["features"]]
+
+
+@pytest.mark.parametrize("toml,needle", [
+    ("[drift]\nalpha = 1.5\n", ("alpha", "1.5")),
+    ("[drift]\nalpha = 0\n", ("alpha", "0")),
+    ("[drift]\nnumeric_threshold = -0.1\n", ("numeric_threshold", "-0.1")),
+    ('[drift.features.x]\ntest = "psi"\nthreshold = -1\n', ("[drift.features.x] threshold", "-1")),
+])
+def test_bad_policy_config_exit_2_one_line(files, tmp_path, cli_inproc, toml, needle):
+    cfg = tmp_path / "driftgate.toml"
+    cfg.write_text(toml)
+    res = cli_inproc("--reference", str(files / "ref.parquet"), "--current", str(files / "cur.parquet"),
+                     "--config", str(cfg), "--format", "json")
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and all(n in lines[0] for n in needle), lines
 
 
 SUBPROCESS_CASES = {"missing file", "forced numeric text", "unknown option", "infinities"}

@@ -40,15 +40,18 @@ def test_two_processes_race(demo_copy):
             p.wait(timeout=30)
 
 
-def _race(home: Path, workers, lifecycle: str) -> None:
-    settings = settings_with(home, '[roles]\napprovers = ["alice", "dave"]\n', lifecycle=lifecycle)
+def _race(home: Path, workers, lifecycle: str, settings=None, rounds: int | None = None) -> None:
+    """``rounds`` races of the two ``workers`` (``settings``: the workspace's, default the demo's
+    with alice and dave as approvers; the PostgreSQL test passes its own)."""
+    settings = settings or settings_with(home, '[roles]\napprovers = ["alice", "dave"]\n', lifecycle=lifecycle)
+    rounds = rounds or ROUNDS[lifecycle]
     config = home / f"race-{lifecycle}.toml"
     config.write_text(settings.config_path.read_text())
     client = make_client(settings)
     lc = make_lifecycle(settings, client, MODEL)
     done_before = sum(r["outcome"] == "done" for r in audit.query(settings, model=MODEL, action="approve"))
     winners = []
-    for round_no in range(ROUNDS[lifecycle]):
+    for round_no in range(rounds):
         assert lc.state().champion == "1"
         start_at = time.time() + 0.3
         for proc, user in zip(workers, ("alice", "dave")):
@@ -63,6 +66,6 @@ def _race(home: Path, workers, lifecycle: str) -> None:
         assert lc.state().champion == "2" and lc.champion_count() == 1
         rollback(settings, MODEL, "alice", f"reset after round {round_no}", client=client)
     records = audit.query(settings, model=MODEL, action="approve")
-    assert sum(r["outcome"] == "done" for r in records) - done_before == ROUNDS[lifecycle]
-    print(f"race {lifecycle}: {ROUNDS[lifecycle]} rounds, exactly one transition each; winner split "
+    assert sum(r["outcome"] == "done" for r in records) - done_before == rounds
+    print(f"race {lifecycle} ({settings.audit_url.split(':', 1)[0]}): {rounds} rounds, exactly one transition each; winner split "
           f"{winners.count(0)}/{winners.count(1)}")
