@@ -8,6 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 REF_COLOR, CUR_COLOR, BAD, GOOD = "#2563eb", "#f59e0b", "#dc2626", "#16a34a"
+NO_DATA = "#9ca3af"
+# Colour meaning shared by every page: BAD = at/above its threshold (drifted, breached), GOOD =
+# below, NO_DATA = no evidence. Threshold lines are drawn in a neutral grey readable on light and
+# dark themes.
+LINE = "#6b7280"
 
 
 def _shares(counts: Sequence[float]) -> list[float]:
@@ -97,11 +102,17 @@ def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") ->
 
 def drift_share_figure(over_time: dict[str, Any], threshold: float) -> go.Figure:
     windows = over_time["windows"]
-    fig = go.Figure(go.Bar(x=[w["start"] for w in windows], y=[w["drift_share"] for w in windows],
-                           marker_color=[BAD if w["drifted"] else GOOD for w in windows], name="drift share"))
-    fig.add_hline(y=threshold, line_dash="dash", annotation_text="dataset threshold")
+    fig = go.Figure()
+    for drifted, name, color in ((True, "drift share ≥ threshold (dataset drift)", BAD),
+                                 (False, "drift share below threshold", GOOD)):
+        ws = [w for w in windows if bool(w["drifted"]) == drifted]
+        if ws:
+            fig.add_trace(go.Bar(x=[w["start"] for w in ws], y=[w["drift_share"] for w in ws], marker_color=color,
+                                 name=name, hovertemplate="%{x}<br>%{y:.0%} of features drifted<extra></extra>"))
+    fig.add_hline(y=threshold, line_dash="dash", line_color=LINE, annotation_text=f"dataset threshold {threshold:.0%}")
     fig.update_layout(title="Share of drifted features per window", yaxis_tickformat=".0%", yaxis_range=[0, 1],
-                      height=300, margin=dict(l=10, r=10, t=50, b=40))
+                      height=300, margin=dict(l=10, r=10, t=50, b=40), barmode="overlay",
+                      legend=dict(orientation="h", y=1.12))
     return fig
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from components import leaderboard_data as data
 from components.leaderboard_charts import shap_bars, shap_detail, versions_over_time
+from components.text import code, md
 from services.errors import DriftGateError
 from services.leaderboard import Leaderboard
 from services.runs import VersionsView, version_of_runs
@@ -20,20 +21,20 @@ def banner(board: Leaderboard) -> None:
     w, c = board.winner, board.champion
     direction = "highest" if board.greater_is_better else "lowest"
     window = (c.run.tags.get("driftgate.eval_window") if c else None) or (w.run.tags.get("driftgate.eval_window") if w else None)
-    st.markdown(f"**Selection rule:** {direction} `{board.metric}`"
-                + (f" on the champion's evaluation data (`{window}`)" if c and window else "")
-                + (f" · retraining run `{board.parent.run_name}`" if board.parent else ""))
+    st.markdown(f"**Selection rule:** {direction} {code(board.metric)}"
+                + (f" on the champion's evaluation data ({code(window)})" if c and window else "")
+                + (f" · retraining run {code(board.parent.run_name)}" if board.parent else ""))
     col1, col2, col3 = st.columns(3)
     if w:
         ci = f" [{w.ci_low:+.4f}, {w.ci_high:+.4f}]" if w.ci_low is not None else ""
-        col1.metric(f"Winner: {w.run.run_name}", f"{w.value:.4f}",
+        col1.metric(f"Winner: {md(w.run.run_name)}", f"{w.value:.4f}",
                     f"{w.delta_vs_champion:+.4f} vs champion{ci}" if w.delta_vs_champion is not None else None,
                     delta_color="normal" if board.greater_is_better else "inverse")
     else:
         col1.metric("Winner", "—")
     if c:
         ver = c.run.tags.get("driftgate.model_version")
-        col2.metric(f"Champion baseline{f' (v{ver})' if ver else ''}: {c.run.run_name}",
+        col2.metric(f"Champion baseline{f' (v{md(ver)})' if ver else ''}: {md(c.run.run_name)}",
                     "—" if c.value is None else f"{c.value:.4f}")
     else:
         col2.metric("Champion baseline", "none")
@@ -77,7 +78,7 @@ def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, boa
         return
     champ = versions.champion_version
     if not champ:
-        st.info(f"Model '{model}' has no champion (alias `champion` / stage Production) to compare with.")
+        st.info(f"Model '{md(model)}' has no champion (alias `champion` / stage Production) to compare with.")
         return
     run_version = version_of_runs(versions)
     options = [v.version for v in versions.versions if v.version != champ]
@@ -107,7 +108,7 @@ def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, boa
     st.caption(f"{comp.champion.label}: {comp.champion.method} · {comp.candidate.label}: {comp.candidate.method} · "
                f"{comp.candidate.n_rows or comp.champion.n_rows} rows · {comp.seconds:.1f} s")
     st.plotly_chart(shap_bars(comp.table, comp.champion.label, comp.candidate.label), width="stretch")
-    st.markdown("**Features whose importance moved most:** " + ", ".join(f"`{f}`" for f in comp.moved_most[:3]))
+    st.markdown("**Features whose importance moved most:** " + ", ".join(code(f) for f in comp.moved_most[:3]))
     st.dataframe(pd.DataFrame(comp.table), hide_index=True, width="stretch", column_config={
         "champion": st.column_config.NumberColumn("champion mean |SHAP|", format="%.4f"),
         "candidate": st.column_config.NumberColumn("candidate mean |SHAP|", format="%.4f"),

@@ -16,6 +16,7 @@ import streamlit as st
 from mlflow import MlflowClient
 
 from components.identity import current_user, navigation_params
+from components.text import md
 from services import demo
 from services.config import Settings, load_settings
 from services.errors import DriftGateError
@@ -154,4 +155,5 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
 
 def show_error(exc: BaseException) -> None:
     """One line for a user-caused or environmental error; never a traceback."""
-    st.error(str(exc) if isinstance(exc, DriftGateError) else f"{type(exc).__name__}: {exc}".splitlines()[0])
+    text = str(exc) if isinstance(exc, DriftGateError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+    st.error(md(text, limit=None))  # messages quote user input (a column, a run id): escaped

@@ -14,6 +14,7 @@ from components.drift_tables import (decision_text, feature_frame, render_featur
 from components.drift_window import default_range, parse_days
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
+from components.text import code, md
 from services.errors import DriftGateError
 
 ctx = page_shell("Drift")
@@ -25,7 +26,7 @@ if model is None:
             "table and a matching `[sources.<name>]` table in the config file.")
     st.stop()
 if model != ctx.model:
-    st.caption(f"Model `{ctx.model}` has no drift configuration; showing `{model}`.")
+    st.caption(f"Model {code(ctx.model)} has no drift configuration; showing {code(model)}.")
 key = data.workspace_key(ctx.settings)
 
 # -- window pickers ------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ m2.metric("Drift share", f"{d['drift_share']:.0%}")
 m3.metric("Importance-weighted share", "n/a" if d["weighted_drift_share"] is None else f"{d['weighted_drift_share']:.0%}",
           help="share of the champion's feature importance that drifted")
 for note in report.get("notes", []):
-    st.caption(f"Note: {note}")
+    st.caption(f"Note: {md(note, limit=None)}")
 
 # -- feature table + selected feature --------------------------------------------------------------
 st.subheader("Features")
@@ -170,7 +171,7 @@ with t2:
     if labelled:
         st.plotly_chart(label_rate_figure({**perf, "windows": labelled}), key="label_rate")
     elif perf_error:
-        st.info(f"Label rate unavailable: {perf_error}")
+        st.info(f"Label rate unavailable: {md(perf_error, limit=None)}")
     else:
         st.info("No labelled rows yet: the label rate appears once delayed labels arrive.")
 
@@ -183,7 +184,7 @@ if labelled:
         st.caption(f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
                    f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet.")
 elif perf_error:
-    st.info(f"Performance unavailable: {perf_error}")
+    st.info(f"Performance unavailable: {md(perf_error, limit=None)}")
 else:
     st.info("No labelled rows yet: performance appears once delayed labels arrive.")
 

@@ -102,7 +102,7 @@ def test_stale_state_race_closes_the_dialog_and_shows_the_new_champion(demo_copy
     page.locator('[data-testid="stMainBlockContainer"] button', has_text="Approve").first.click()
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
-    assert "champion: v1 → v2" in dialog.inner_text()
+    dialog.get_by_text("champion: v1 → v2").wait_for()  # the preview renders after the dialog opens
     # meanwhile someone else approves the same candidate from the CLI / another replica
     approve(settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n'), MODEL, "2", "dave")
     assert make_lifecycle(demo_copy, make_client(demo_copy), MODEL).state().champion == "2"

@@ -61,8 +61,9 @@ def test_heatmap_and_share():
     assert list(hm.y) == ["a", "b"] and list(hm.x) == ["2026-01-01", "2026-01-02"]
     assert hm.z[0][1] == 3.0 and hm.z[0][0] == pytest.approx(0.5)
     assert hm.text[0] == ("", "✕") or list(hm.text[0]) == ["", "✕"]
-    share = drift_share_figure(over, 0.5)
-    assert list(share.data[0].y) == [0.0, 0.5]
+    share = {t.name: t for t in drift_share_figure(over, 0.5).data}
+    assert list(share["drift share ≥ threshold (dataset drift)"].y) == [0.5]
+    assert list(share["drift share below threshold"].y) == [0.0]
 
 
 def test_performance_figures():
