@@ -81,20 +81,23 @@ def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") ->
     windows = over_time["windows"]
     feats = list(over_time["features"])
     x = [w["start"] for w in windows]
-    z, text = [], []
+    z, text, true = [], [], []
     for f in feats:
-        row, marks = [], []
+        row, marks, ratios = [], [], []
         for w in windows:
             cell = w["features"].get(f)
             sev = severity(cell) if cell else None
-            row.append(None if sev is None else min(sev, 3.0))
+            row.append(None if sev is None else min(sev, 3.0))  # the colour saturates at 3 ×
+            ratios.append("—" if sev is None else f"{sev:.2f}")  # the hover says the true ratio
             marks.append("✕" if cell and cell["drifted"] else "")
         z.append(row)
         text.append(marks)
+        true.append(ratios)
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=feats, text=text, texttemplate="%{text}", zmin=0, zmax=3,
         colorscale=[[0, "#f0fdf4"], [0.33, "#fde68a"], [0.34, "#fca5a5"], [1, "#991b1b"]],
-        colorbar=dict(title="× threshold"), hovertemplate="%{y}<br>%{x}<br>%{z:.2f} × threshold<extra></extra>"))
+        customdata=true, colorbar=dict(title="× threshold"),
+        hovertemplate="%{y}<br>%{x}<br>%{customdata} × threshold<extra></extra>"))
     fig.update_layout(title=title, height=120 + 36 * len(feats), margin=dict(l=10, r=10, t=50, b=40),
                       xaxis_title=f"window ({over_time.get('unit', 'day')})")
     return fig

@@ -21,7 +21,9 @@ from services.lifecycle import RegistryState, VersionView
 from services.roles import can_approve, can_reject, can_request, can_rollback
 
 COMMENT_MAX = approvals.COMMENT_MAX
-_ICON = {"pass": ":material/check_circle:", "fail": ":material/cancel:", "warn": ":material/warning:"}
+# pass / fail / warn differ in colour, icon and word (Streamlit badges), never by colour alone.
+_BADGE = {"pass": ":green-badge[:material/check_circle: pass]", "fail": ":red-badge[:material/cancel: FAIL]",
+          "warn": ":orange-badge[:material/warning: warn]"}
 
 
 def flash() -> None:
@@ -88,6 +90,27 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
     return by_id[choice]
 
 
+def mlflow_links(links: dict[str, str], view: VersionView) -> None:
+    """Open the version / its run where it lives (the tracking server's UI, the Databricks workspace)."""
+    cols = st.columns(4)
+    if links.get("version"):
+        cols[0].link_button(f"v{view.version} in MLflow", links["version"], icon=":material/open_in_new:")
+    if links.get("run"):
+        cols[1].link_button("Its source run", links["run"], icon=":material/open_in_new:")
+    if not links:
+        st.caption("The tracking store is local (no MLflow UI to link to): the run and its lineage are on "
+                   "the Retraining runs page.")
+    if view.run_id:
+        cols[2 if links else 0].page_link("pages/runs.py", label="Run in Retraining runs", icon=":material/model_training:",
+                                          query_params={"model": view.model, "run": view.run_id,
+                                                        **_persona_param()})
+
+
+def _persona_param() -> dict[str, str]:
+    persona = st.query_params.get("persona")
+    return {"persona": persona} if persona else {}
+
+
 def registry_table(versions: list[VersionView], state: RegistryState, lifecycle: str) -> None:
     rows = [{"version": f"v{v.version}", "state": v.state, "stage": v.stage, "aliases": ", ".join(v.aliases),
              "created by": v.created_by, "registered": registered_at(v), "decision": v.tags.get("driftgate.decision", ""),
@@ -108,7 +131,7 @@ def checklist(result: GateResult, view: VersionView | None = None) -> None:
     )
     for c in result.checks:
         kind = "required" if c.required else "advisory"
-        st.markdown(f"{_ICON.get(c.status, '')} **{md(c.name)}** · `{c.status}` · {kind}")
+        st.markdown(f"{_BADGE.get(c.status, md(c.status))} **{md(c.name)}** · {kind}")
         st.text(c.detail)
         for key, link in c.evidence.items():
             if key.endswith("link") and link:

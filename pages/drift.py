@@ -85,11 +85,21 @@ st.caption(f"Reference **{report['reference']['window']}** ({report['reference']
 verdict = (st.warning if d["drifted"] else st.success)
 verdict(f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
         f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})")
+st.caption("**Reference** = the data the champion learned from (its training window: the configured "
+           "`reference_window`, or the champion's `driftgate.training_window` tag) — what \"normal\" looks like. "
+           "**Current** = the recent rows being checked. A feature **drifted** when its change is both "
+           "*significant* (unlikely to be chance after the Benjamini–Hochberg correction for testing many "
+           "features) and *meaningful* (its effect size reaches the threshold).")
 m1, m2, m3 = st.columns(3)
-m1.metric("Drifted features", f"{d['drifted_features']} / {d['total_features']}")
-m2.metric("Drift share", f"{d['drift_share']:.0%}")
+m1.metric("Drifted features", f"{d['drifted_features']} / {d['total_features']}",
+          help="features whose distribution changed significantly and by at least their threshold")
+m2.metric("Drift share", f"{d['drift_share']:.0%}",
+          help=f"drifted features ÷ all features; the dataset counts as drifted from {d['threshold']:.0%} "
+               "([drift] drift_share_threshold)")
 m3.metric("Importance-weighted share", "n/a" if d["weighted_drift_share"] is None else f"{d['weighted_drift_share']:.0%}",
-          help="share of the champion's feature importance that drifted")
+          help="the same share, but each feature counts by how much the champion relies on it (its feature "
+               "importance): 60% = the drifted features carry 60% of the model's importance. n/a: no "
+               "importances known")
 for note in report.get("notes", []):
     st.caption(f"Note: {md(note, limit=None)}")
 

@@ -84,7 +84,9 @@ try:
 except DriftGateError as exc:
     st.caption(f"registered versions unavailable: {md(exc)}")
     versions = None
-views.table(board, version_of_runs(versions) if versions else None)
+run_versions = version_of_runs(versions) if versions else None
+views.table(board, run_versions)
+views.review_links(board, run_versions, ctx.model)
 st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
 t_scatter, t_params, t_shap, t_versions = st.tabs(["Metric vs metric", "Params", "SHAP importance", "Registered versions"])
 with t_scatter:

@@ -42,7 +42,7 @@ def shared_server(demo_home, tmp_path_factory):
 
 
 # (path, minimum number of charts on it)
-PAGES = [("/", 0), ("/drift", 8), ("/runs", 1), ("/leaderboard", 2), ("/promotions", 1)]
+PAGES = [("/", 1), ("/drift", 8), ("/runs", 1), ("/leaderboard", 2), ("/promotions", 1)]
 
 
 @pytest.mark.parametrize("path,at_least", PAGES)

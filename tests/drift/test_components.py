@@ -33,7 +33,10 @@ def test_severity_and_feature_frame_order():
     assert severity(REPORT["features"][3]) is None
     frame = feature_frame(REPORT)
     assert list(frame["feature"]) == ["d", "b", "c", "a"]  # drifted first, most severe first
-    assert frame["severity"].max() == 3.0 and list(frame["drifted"]) == [True, True, True, False]
+    # the true ratio, not capped: b is 0.5 / 0.1 = 5x; d's statistic is undefined (no ratio)
+    assert frame.loc[frame.feature == "b", "severity"].item() == pytest.approx(5.0)
+    assert math.isnan(frame.loc[frame.feature == "d", "severity"].item())
+    assert list(frame["drifted"]) == [True, True, True, False]
     assert frame.loc[frame.feature == "c", "p_value_adjusted"].item() == 1e-5
     s = summary_frame(REPORT["features"][0])
     assert list(s.columns) == ["reference", "current"] and s.loc["missing_share", "current"] == "0.2"
