@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-spark.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -25,7 +25,8 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-# Install dev requirements and run the whole suite, browser tests included.
+# Install dev requirements (Spark included: requirements-spark.txt) and run the whole suite,
+# browser and Spark tests included.
 test: install-dev
 	$(PY) -m pytest
 

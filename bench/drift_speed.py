@@ -216,12 +216,23 @@ WARM = {
 }
 
 
+MEM_CAP_GIB = {"evidently": 8.0}  # address-space cap of a peer on a shared machine: fails with MemoryError
+
+
 def _child(name: str, argv: list[str]) -> dict:
     """Runs ``argv`` in a child process; wall time and the child's own max RSS (os.wait4)."""
     out_path, err_path = DATA / f".{name}.out", DATA / f".{name}.err"
+    cap = MEM_CAP_GIB.get(name)
+
+    def limit() -> None:
+        if cap:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (int(cap * 2**30), int(cap * 2**30)))
+
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT, preexec_fn=limit if cap else None)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -337,8 +348,11 @@ def main() -> None:
     ap.add_argument("--scale", default=None, metavar="N,N,...",
                     help="scale series of the 'varied' shape, e.g. 1000000,10000000,50000000 (rows per side): "
                          "CLI and plain scan per size, Evidently up to 10M rows")
+    ap.add_argument("--evidently-mem-gib", type=float, default=MEM_CAP_GIB["evidently"],
+                    help="address-space cap for the Evidently peer (0: none)")
     ap.add_argument("--make-data", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    MEM_CAP_GIB["evidently"] = args.evidently_mem_gib
     if args.make_data:
         _make_data(args.make_data, args.shape)
         return

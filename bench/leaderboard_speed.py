@@ -1,9 +1,11 @@
 """Leaderboard and SHAP comparison speed (issue 6 targets).
 
-    python bench/leaderboard_speed.py [--runs 1000] [--metrics 20] [--server]
+    python bench/leaderboard_speed.py [--runs 1000,10000] [--metrics 20] [--server] [--skip-shap]
 
 1. Leaderboard: a retraining parent with ``--runs`` candidate children x ``--metrics`` metrics in a
-   local MLflow store (SQLite, under bench/data/, reused between runs; ``--server`` also measures
+   local MLflow store (SQLite, cached outside the repository under
+   ``${XDG_CACHE_HOME:-~/.cache}/driftgate-bench``, reused between runs; ``--runs`` takes a
+   comma-separated series, each size printed beside the others; ``--server`` also measures
    through a local ``mlflow server``). Counts MLflow calls and times the cold build, a repeat
    build, and the page's warm render work (ranking table + ranked-bars figure from the cached
    board). Peer measured in the same run: the naive way, one ``get_run`` per child.
@@ -26,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATA = ROOT / "bench" / "data"
+DATA = Path(os.environ.get("DRIFTGATE_BENCH_DATA")
+            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench")
 
 
 class Counting:
@@ -79,7 +82,7 @@ def seed_store(uri: str, runs: int, metrics: int) -> str:
     return name
 
 
-def bench_leaderboard(uri: str, experiment: str, label: str) -> None:
+def bench_leaderboard(uri: str, experiment: str, label: str) -> dict:
     from mlflow import MlflowClient
 
     from components.leaderboard_charts import ranked_bars
@@ -116,6 +119,8 @@ def bench_leaderboard(uri: str, experiment: str, label: str) -> None:
           f"repeat {repeat:.2f} s; warm render (table + figure) {warm:.3f} s")
     print(f"[{label}] peer (one get_run per run): {naive_s:.2f} s with {naive.calls} calls -> "
           f"{naive_s / cold:.1f}x slower, {naive.calls / max(cold_calls, 1):.0f}x more calls")
+    return {"label": label, "runs": n, "cold": cold, "calls": cold_calls, "repeat": repeat, "warm": warm,
+            "naive": naive_s, "naive_calls": naive.calls}
 
 
 def bench_shap(rows: int = 1000) -> None:
@@ -158,7 +163,7 @@ def start_server(root: Path):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--runs", default="1000", help="candidate runs per board; a series: 1000,10000")
     ap.add_argument("--metrics", type=int, default=20)
     ap.add_argument("--server", action="store_true", help="also measure through a local mlflow server")
     ap.add_argument("--skip-shap", action="store_true")
@@ -166,14 +171,23 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     DATA.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{(DATA / 'leaderboard.db').as_posix()}"
-    exp = seed_store(uri, args.runs, args.metrics)
-    bench_leaderboard(uri, exp, "sqlite")
-    if args.server:
-        proc, http = start_server(DATA)
-        try:
-            bench_leaderboard(http, exp, "mlflow server")
-        finally:
-            proc.terminate()
+    results = []
+    for runs in [int(x) for x in str(args.runs).split(",") if x.strip()]:
+        exp = seed_store(uri, runs, args.metrics)
+        results.append(bench_leaderboard(uri, exp, "sqlite"))
+        if args.server:
+            proc, http = start_server(DATA)
+            try:
+                results.append(bench_leaderboard(http, exp, "mlflow server"))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    if len(results) > 1:
+        print(f"\n{'store':<14} {'runs':>6} {'cold s':>7} {'calls':>6} {'repeat s':>9} {'warm render s':>14} "
+              f"{'peer s':>7} {'peer calls':>11}")
+        for r in results:
+            print(f"{r['label']:<14} {r['runs']:>6} {r['cold']:>7.2f} {r['calls']:>6} {r['repeat']:>9.2f} "
+                  f"{r['warm']:>14.3f} {r['naive']:>7.2f} {r['naive_calls']:>11}")
     if not args.skip_shap:
         bench_shap()
 

@@ -150,6 +150,19 @@ def demo_persona(settings: Settings) -> str:
     return user
 
 
+def identity_source(settings: Settings, user: str | None) -> str | None:
+    """How ``user`` (what :func:`current_user` returned) was established, for the audit record's
+    ``identity``: ``oidc`` (signed in), ``proxy`` (a trusted forwarded header), ``persona`` (the
+    demo picker) or ``self-asserted`` (``DRIFTGATE_USER``); None when nobody is signed in."""
+    if not user:
+        return None
+    if sign_in_providers() and _oidc_email()[1] == user:
+        return "oidc"
+    if forwarded_user(settings) == user:
+        return "proxy"
+    return "persona" if settings.demo else "self-asserted"
+
+
 def current_user(settings: Settings) -> str | None:
     providers = sign_in_providers()
     if providers:

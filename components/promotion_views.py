@@ -185,7 +185,8 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
         try:
             rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
-                                    expected_champion=shown or "", client=data.decision_client(ctx))
+                                    expected_champion=shown or "", client=data.decision_client(ctx),
+                                    identity=ctx.identity)
         except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
@@ -211,7 +212,7 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
     if c1.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:
             rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
-                                     client=data.decision_client(ctx))
+                                     client=data.decision_client(ctx), identity=ctx.identity)
         except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
@@ -239,7 +240,8 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
             if st.form_submit_button("Reject"):
                 try:
                     rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
-                                           expected_champion=state.champion or "", client=data.decision_client(ctx))
+                                           expected_champion=state.champion or "", client=data.decision_client(ctx),
+                                           identity=ctx.identity)
                 except BadInput as exc:  # the text stays in the box to be fixed
                     st.error(f"{exc} — nothing was recorded")
                 except DriftGateError as exc:
@@ -251,7 +253,8 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
     if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
         if st.button("Request review", key="dg_request"):
             try:
-                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx))
+                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx),
+                                         identity=ctx.identity)
             except DriftGateError as exc:
                 st.error(str(exc))
             else:

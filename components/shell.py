@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 from mlflow import MlflowClient
 
-from components.identity import current_user, navigation_params
+from components.identity import current_user, identity_source, navigation_params
 from components.text import md
 from services import demo
 from services.config import Settings, load_settings
@@ -42,6 +42,7 @@ class PageContext:
     demo: bool
     model: str | None
     mlflow_ok: bool
+    identity: str | None = None  # how ``user`` was established (audit ``identity``)
 
 
 def _env_key() -> tuple:
@@ -140,6 +141,7 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
     nav = st.sidebar.container()  # drawn first, filled once the model is known
     model = _model_choice(settings, client, problem is None)
     user = current_user(settings)
+    identity = identity_source(settings, user)
     with nav:
         _navigation(navigation_params(model, user, settings))
     with st.sidebar:
@@ -150,7 +152,7 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
     if problem:
         st.error(problem)
     return PageContext(settings=settings, client=client, user=user, demo=settings.demo,
-                       model=model, mlflow_ok=problem is None)
+                       model=model, mlflow_ok=problem is None, identity=identity)
 
 
 def show_error(exc: BaseException) -> None:

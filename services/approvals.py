@@ -251,6 +251,7 @@ def _transition(
 
 
 # -- public entry points ------------------------------------------------------------------
+@audit.with_identity
 def approve(settings, model: str, version: object, user: str | None, comment: str | None = None,
             expected_champion: Any = UNSET, client=None, gate: GateResult | None = None) -> dict[str, Any]:
     """Promote ``version`` to champion (see module doc). Returns the audit record."""
@@ -314,6 +315,7 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     )
 
 
+@audit.with_identity
 def reject(settings, model: str, version: object, user: str | None, comment: str | None,
            expected_champion: Any = UNSET, client=None) -> dict[str, Any]:
     """Tag ``version`` rejected (approver or its author; comment required)."""
@@ -348,6 +350,7 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
     )
 
 
+@audit.with_identity
 def rollback(settings, model: str, user: str | None, comment: str | None,
              expected_champion: Any = UNSET, client=None) -> dict[str, Any]:
     """Restore the previous champion (approver; comment required)."""
@@ -380,6 +383,7 @@ def rollback(settings, model: str, user: str | None, comment: str | None,
     )
 
 
+@audit.with_identity
 def request_review(settings, model: str, version: object, user: str | None, comment: str | None = None, client=None) -> dict[str, Any]:
     """The author (or an approver) asks for a decision: audited + notified; registry untouched."""
     user = _user(user)

@@ -12,7 +12,15 @@ Tables
 
                        {"id", "at", "user", "action": approve|reject|rollback|request,
                         "outcome": done|refused|failed, "model", "version", "version_before",
-                        "version_after", "reason", "comment", "evidence": {...}|null}
+                        "version_after", "reason", "comment", "evidence": {...}|null,
+                        "identity"}
+
+                   ``identity`` says how ``user`` was established (:data:`IDENTITIES`):
+                   authenticated by the MLflow tracking server or Databricks, signed in (OIDC),
+                   forwarded by a trusted proxy, a demo persona, or ``self-asserted`` (a CLI
+                   ``--user`` / ``DRIFTGATE_USER`` nobody verified); ``null`` for records written
+                   before the column existed. Callers set it with :func:`attributed` (the
+                   decision functions take ``identity=``, see :func:`with_identity`).
 
 ``transitions``    one row per model: ``status`` idle|in_progress, the transaction id, the owner
                    (host:pid), start time and the registry snapshot taken before the transition.
@@ -30,10 +38,13 @@ than ``[audit] lease_seconds``, default 300) is recovered by the next caller
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +57,8 @@ from services.errors import BadInput, Unavailable
 ACTIONS = ("approve", "reject", "rollback", "request")
 OUTCOMES = ("done", "refused", "failed")
 COMMENT_MAX = 5000
+#: How the user of a record was established (``identity`` column).
+IDENTITIES = ("mlflow", "databricks", "oidc", "proxy", "persona", "self-asserted")
 
 _meta = sa.MetaData()
 records = sa.Table(
@@ -64,6 +77,7 @@ records = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("evidence", sa.Text),
     sa.Column("txn", sa.String(64)),
+    sa.Column("identity", sa.String(40)),
 )
 sa.Index("ix_audit_model", records.c.model, records.c.id)
 transitions = sa.Table(
@@ -113,19 +127,27 @@ _APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS authors_no_delete BEFORE DELETE ON version_authors "
     "BEGIN SELECT RAISE(ABORT, 'version authors are append-only'); END",
 )
-# PostgreSQL: one plpgsql function, a row trigger for UPDATE/DELETE and a statement trigger for
-# TRUNCATE. Created only when missing (so a role that does not own the tables can run the app).
+# PostgreSQL: one plpgsql function; per append-only table a row trigger for UPDATE/DELETE and a
+# statement trigger for TRUNCATE. Created only when missing (so a role that does not own the
+# tables can run the app).
 _PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION driftgate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN RAISE EXCEPTION USING MESSAGE = 'audit records are append-only (' || TG_OP || ' refused)', "
+    "BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only (' || TG_OP || ' refused)', "
     "ERRCODE = 'insufficient_privilege'; END $$"  # no '%': the driver would read it as a placeholder
 )
-_PG_TRIGGERS = {
-    "audit_no_update_delete": "CREATE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit_records "
-                              "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
-    "audit_no_truncate": "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_records "
-                         "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
-}
+_PG_APPEND_ONLY = {"audit_records": "audit", "version_authors": "authors"}  # table -> trigger prefix
+
+
+def _pg_triggers(table: str) -> dict[str, str]:
+    prefix = _PG_APPEND_ONLY[table]
+    return {
+        f"{prefix}_no_update_delete": f"CREATE TRIGGER {prefix}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+                                      "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
+        f"{prefix}_no_truncate": f"CREATE TRIGGER {prefix}_no_truncate BEFORE TRUNCATE ON {table} "
+                                 "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
+    }
+
+
 _PG_DDL_LOCK = 0x44726966  # pg_advisory_xact_lock key: replicas starting together create the schema once
 # The drivers the URL schemes need, for the one-line "not installed" message.
 _DRIVER_HINT = {
@@ -208,7 +230,29 @@ def _create_engine(settings) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
         connect_args["connect_timeout"] = 10  # an unreachable host fails in seconds, not minutes
-    return sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+    eng = sa.create_engine(u, pool_pre_ping=True, pool_size=2, max_overflow=8, connect_args=connect_args)
+
+    @sa.event.listens_for(eng, "handle_error")
+    def _lost(ctx):  # pragma: no cover - driver plumbing
+        # The server went away or refuses us (down, wrong password, network): whichever audit call
+        # hit it, the user gets one line naming the store. A failed pre-ping is left to the pool,
+        # which reconnects; other database errors (the append-only trigger...) stay as they are.
+        if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            return
+        raise unavailable(settings, "is unavailable", ctx.sqlalchemy_exception) from None
+
+    return eng
+
+
+def _add_missing_columns(conn) -> None:
+    """Stores created before a column existed get it (nullable; ALTER is no UPDATE, the
+    append-only triggers do not apply)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(records.name)}
+    quote = conn.dialect.identifier_preparer.quote
+    for col in records.columns:
+        if col.name not in have and col.nullable and not col.primary_key:
+            conn.exec_driver_sql(f"ALTER TABLE {quote(records.name)} ADD COLUMN {quote(col.name)} "
+                                 f"{col.type.compile(dialect=conn.dialect)}")
 
 
 def _create_schema(conn) -> None:
@@ -216,18 +260,21 @@ def _create_schema(conn) -> None:
     if dialect == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_DDL_LOCK})
     _meta.create_all(conn)
+    _add_missing_columns(conn)
     if dialect == "sqlite":
         for stmt in _APPEND_ONLY:
             conn.exec_driver_sql(stmt)
     elif dialect == "postgresql":
-        have = set(conn.execute(sa.text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
-        ), {"t": records.name}).scalars())
-        missing = [name for name in _PG_TRIGGERS if name not in have]
+        missing = []
+        for table in _PG_APPEND_ONLY:  # fixed names (module constants), not input
+            have = set(conn.execute(sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+            ), {"t": table}).scalars())
+            missing += [ddl for name, ddl in _pg_triggers(table).items() if name not in have]
         if missing:
             conn.exec_driver_sql(_PG_FUNCTION)
-            for name in missing:
-                conn.exec_driver_sql(_PG_TRIGGERS[name])
+            for ddl in missing:
+                conn.exec_driver_sql(ddl)
 
 
 def engine(settings) -> sa.Engine:
@@ -258,6 +305,10 @@ def engine(settings) -> sa.Engine:
             if eng is not None:
                 eng.dispose()
             raise unavailable(settings, "cannot be opened", exc) from None
+        except Unavailable:
+            if eng is not None:
+                eng.dispose()
+            raise
         _engines[key] = eng
         return eng
 
@@ -278,6 +329,31 @@ def _row_to_json(row) -> dict[str, Any]:
     return d
 
 
+_identity: ContextVar[str | None] = ContextVar("driftgate_audit_identity", default=None)
+
+
+@contextmanager
+def attributed(identity: str | None):
+    """Records appended inside carry ``identity`` (how their user was established)."""
+    if identity is not None and identity not in IDENTITIES:
+        raise ValueError(f"unknown identity {identity!r}")
+    token = _identity.set(identity)
+    try:
+        yield
+    finally:
+        _identity.reset(token)
+
+
+def with_identity(fn):
+    """Decorator: the decision function takes ``identity=`` (one of :data:`IDENTITIES`) and every
+    record it appends carries it."""
+    @functools.wraps(fn)
+    def wrapper(*args, identity: str | None = None, **kwargs):
+        with attributed(identity):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 def append(settings, record: dict[str, Any], conn=None) -> int:
     """Append one record (spec shape) and return its id. ``conn``: inside a caller's transaction."""
     if record.get("action") not in ACTIONS:
@@ -285,6 +361,7 @@ def append(settings, record: dict[str, Any], conn=None) -> int:
     if record.get("outcome") not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {record.get('outcome')!r}")
     values = {c.name: record.get(c.name) for c in records.columns if c.name != "id"}
+    values["identity"] = record.get("identity") or _identity.get()
     if values.get("comment"):
         values["comment"] = str(values["comment"])[:COMMENT_MAX]
     if record.get("evidence") is not None and not isinstance(record["evidence"], str):
@@ -333,8 +410,10 @@ def recent_records(settings, model: str | None = None, limit: int = 20) -> list[
 
 
 def spec_record(rec: dict[str, Any]) -> dict[str, Any]:
-    """Only the keys the spec's ``audit`` JSON lists (plus before/after, which it allows)."""
-    keys = ("at", "user", "action", "outcome", "model", "version", "reason", "comment", "version_before", "version_after")
+    """The keys the spec's ``audit`` JSON lists, plus before/after and ``identity`` (extra keys
+    are allowed)."""
+    keys = ("at", "user", "action", "outcome", "model", "version", "reason", "comment", "version_before",
+            "version_after", "identity")
     return {k: rec.get(k) for k in keys}
 
 

@@ -299,6 +299,7 @@ class SourceSection(_Section):
     path: Optional[str] = None
     table: Optional[str] = None
     version: Optional[int] = Field(None, ge=0)
+    format: Optional[Literal["csv", "parquet", "delta"]] = None   # type = "spark" with a path (default: sniffed)
 
 
 class DriftFeatureSection(_Section):
@@ -448,7 +449,12 @@ class DemoSection(_Section):
 
 
 class SparkSection(_Section):
-    remote: Optional[str] = None   # Spark Connect, "sc://host:port"
+    remote: Optional[str] = Field(None, pattern=r"^sc://")   # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
+    # a local session (no remote): its master, driver memory, shuffle partitions, catalog folder
+    master: str = "local[*]"
+    driver_memory: str = Field("1g", pattern=r"^[0-9]+[kmgtKMGT]?$")
+    shuffle_partitions: int = Field(8, ge=1, le=100000)
+    warehouse: Optional[str] = None   # default: <temp folder>/driftgate-spark-warehouse
 
 
 #: Known top-level sections -> their schema. ``sources`` / ``models`` hold one table per name.

@@ -127,9 +127,9 @@ def _frames(settings: Settings, spec, policy: RetrainPolicy, as_of: dt.datetime,
     if not spec.label:
         raise BadInput(f"[models.{spec.model}] label is not set: retraining needs labels")
     source = source_from_settings(settings, spec.source)
-    if source.type == "databricks":
+    if source.type in ("databricks", "spark"):
         raise BadInput("retraining reads local scoring logs (delta, parquet, csv, duckdb); "
-                       "run it as a Databricks job for warehouse tables")
+                       "run it as a Databricks job for warehouse or Spark tables")
     with open_backend(source, settings) as backend:
         if spec.label not in backend.columns:
             raise BadInput(f"scoring log of model {spec.model!r} lacks the label column {spec.label!r}")

@@ -1,8 +1,11 @@
-"""Data sources for the drift engine: CSV, Parquet, Delta folders, DuckDB files, Databricks tables.
+"""Data sources for the drift engine: CSV, Parquet, Delta folders, DuckDB files, Databricks tables,
+Apache Spark tables and files.
 
 A :class:`Source` says *where* the rows are; :func:`open_backend` gives a SQL backend (DuckDB for
-everything local, a Databricks SQL warehouse for Unity Catalog / Hive tables) plus the table
-expression to query. Nothing here loads a table into memory: DuckDB scans files and Arrow datasets
+everything local, a Databricks SQL warehouse for Unity Catalog / Hive tables, a Spark session —
+Spark Connect or local — for ``type = "spark"``, see :mod:`services.spark`) plus the table
+expression to query. A backend renders, executes and describes; the statements themselves are
+built once in :mod:`services.drift.sql` (DuckDB or Databricks dialect). Nothing here loads a table into memory: DuckDB scans files and Arrow datasets
 lazily (Delta tables are read with ``deltalake``, incl. version time travel), and only the small
 aggregates built by :mod:`services.drift.sql` come back.
 
@@ -18,11 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 from services.errors import BadInput, NotFound, Unavailable
 
-SOURCE_TYPES = ("csv", "parquet", "delta", "duckdb", "databricks")
+SOURCE_TYPES = ("csv", "parquet", "delta", "duckdb", "databricks", "spark")
+FILE_FORMATS = ("csv", "parquet", "delta")
 _NUMERIC_DUCK = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
 _NUMERIC_SPARK = ("TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LONG", "SHORT", "BYTE",
@@ -36,6 +40,7 @@ class Source:
     table: str | None = None       # duckdb table or databricks "catalog.schema.table"
     version: int | None = None     # delta time travel
     label: str | None = None       # what reports show as "source"
+    format: str | None = None      # spark files: csv | parquet | delta (the path's kind)
 
     @property
     def name(self) -> str:
@@ -47,7 +52,7 @@ class Source:
         return f"{base}@v{self.version}" if self.version is not None else base
 
     def at_version(self, version: int | None) -> "Source":
-        if version is not None and self.type != "delta":
+        if version is not None and self.type != "delta" and self.format != "delta":
             raise BadInput("a table version applies to Delta sources only")
         return replace(self, version=version)
 
@@ -129,6 +134,23 @@ def source_from_path(path: str) -> Source:
     raise BadInput(f"unreadable format: {path} (expected CSV, Parquet or a Delta table folder)")
 
 
+def on_spark(source: Source) -> Source:
+    """The same files (or Spark table) read by Spark instead of DuckDB (``--engine spark``)."""
+    if source.type == "spark":
+        return source
+    if source.type not in FILE_FORMATS:
+        raise BadInput(f"the spark engine reads CSV, Parquet and Delta files or Spark tables, not {source.type}")
+    return Source("spark", path=source.path, version=source.version, label=source.name, format=source.type)
+
+
+def _format_of(path: str) -> str:
+    """A Spark source's file format from its path (local paths are sniffed like CLI arguments)."""
+    if "://" in path and not path.startswith("file://"):
+        low = path.rstrip("/").lower()
+        return "csv" if low.endswith((".csv", ".csv.gz", ".tsv")) else "parquet"
+    return source_from_path(path.removeprefix("file://")).type
+
+
 def source_from_settings(settings, name: str) -> Source:
     doc = settings.section("sources", name)
     if not doc:
@@ -136,8 +158,19 @@ def source_from_settings(settings, name: str) -> Source:
     kind = str(doc.get("type", "")).lower()
     if kind not in SOURCE_TYPES:
         raise BadInput(f"source {name!r}: type must be one of {', '.join(SOURCE_TYPES)}")
-    path = str(settings.resolve_path(doc["path"])) if doc.get("path") else None
+    raw_path = str(doc["path"]) if doc.get("path") else None
+    # a URI (s3://, abfss://, hdfs://...) is the Spark server's business, not a local path
+    path = (raw_path if raw_path and "://" in raw_path else str(settings.resolve_path(raw_path))) if raw_path else None
     table = doc.get("table")
+    if kind == "spark":
+        if bool(path) == bool(table):
+            raise BadInput(f"source {name!r}: a spark source needs either 'table' or 'path'")
+        fmt = str(doc.get("format", "")).lower() or (_format_of(path) if path else None)
+        if fmt is not None and fmt not in FILE_FORMATS:
+            raise BadInput(f"source {name!r}: format must be one of {', '.join(FILE_FORMATS)}")
+        version = doc.get("version")
+        return Source(kind, path=path, table=str(table) if table else None, label=name, format=fmt,
+                      version=int(version) if version is not None else None)
     if kind in ("csv", "parquet", "delta", "duckdb") and not path:
         raise BadInput(f"source {name!r}: 'path' is required for type {kind}")
     if kind in ("duckdb", "databricks") and not table:
@@ -150,7 +183,9 @@ def source_from_settings(settings, name: str) -> Source:
 # -- backends ------------------------------------------------------------------------------------
 @dataclass
 class Backend:
-    """A SQL connection plus the dialect its SQL is rendered in and the table to read."""
+    """A SQL connection plus the dialect its SQL is rendered in and the table to read. This base
+    class runs statements on DuckDB; :class:`WarehouseBackend` (Databricks SQL) and
+    :class:`services.spark.SparkBackend` run the Databricks-dialect statements elsewhere."""
 
     dialect: str                 # "duckdb" | "databricks"
     conn: Any
@@ -161,19 +196,19 @@ class Backend:
     # Parquet row group with one thread, and a query's holistic aggregates finalize on one thread.
     cursor: Callable[[], Any] | None = None
 
+    numeric_types: ClassVar[tuple[str, ...]] = _NUMERIC_DUCK
+
+    @property
+    def engine(self) -> str:
+        """What a report calls the engine that ran its statements."""
+        return self.dialect
+
     @property
     def parallelism(self) -> int:
         return max(1, min(os.cpu_count() or 1, 8)) if self.cursor is not None else 1
 
     def execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        if self.dialect == "duckdb":
-            return self.conn.execute(sql, params).fetchall()
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, parameters=params)
-            return [tuple(r) for r in cur.fetchall()]
-        finally:
-            cur.close()
+        return self.conn.execute(sql, params).fetchall()
 
     def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
         """Results of several statements, in order; concurrently on cursors when available
@@ -192,9 +227,23 @@ class Backend:
             return list(pool.map(run, queries))
 
     def is_numeric(self, column: str) -> bool:
-        t = self.columns[column].upper()
-        names = _NUMERIC_DUCK if self.dialect == "duckdb" else _NUMERIC_SPARK
-        return t.split("(")[0].strip() in names
+        return self.columns[column].upper().split("(")[0].strip() in self.numeric_types
+
+
+@dataclass
+class WarehouseBackend(Backend):
+    """A Databricks SQL warehouse through a PEP 249 connection (databricks-sql-connector's native
+    named parameters)."""
+
+    numeric_types: ClassVar[tuple[str, ...]] = _NUMERIC_SPARK
+
+    def execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, parameters=params)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
 
 
 _VIEW = "driftgate_source"
@@ -217,13 +266,20 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
     ``databricks.sql.connect`` for Databricks sources."""
     from sqlglot import exp
 
+    if source.type == "spark":
+        from services.spark import open_spark_backend
+
+        with open_spark_backend(source, settings) as backend:
+            yield backend
+        return
+
     if source.type == "databricks":
         from services.drift.sql import table_expression
 
         conn = _databricks_connect(settings, connection_factory)
         try:
             table = table_expression(source.table)
-            backend = Backend("databricks", conn, table, {})
+            backend = WarehouseBackend("databricks", conn, table, {})
             backend.columns = _databricks_columns(backend)
             yield backend
         finally:

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 # Variables that would point the app somewhere else than the workspace under test.
-_FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER")
+_FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "SPARK_REMOTE")
 
 
 @pytest.fixture(scope="session", autouse=True)

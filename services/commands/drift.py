@@ -1,11 +1,14 @@
 """``python -m services.cli drift``: the spec's drift engine contract on files.
 
     drift --reference REF --current CUR [--numerical A,B] [--categorical C,D] [--columns A,B,C]
-          [--engine memory|duckdb] [--config FILE] [--format json|text] [--fail-on-drift]
+          [--engine memory|duckdb|spark] [--config FILE] [--format json|text] [--fail-on-drift]
           [--reference-profile FILE] [--save-profile FILE]
 
 Exit 0; 1 with --fail-on-drift when the dataset drifts; 2 bad input (one line on stderr, nothing
 on stdout). Progress per feature on stderr only when stderr is a terminal.
+
+``--engine spark`` runs the pushdown statements on Spark (``SPARK_REMOTE`` / ``[spark] remote``: a
+Spark Connect server, else a local session); it needs ``pip install -r requirements-spark.txt``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--numerical", metavar="A,B", default="", help="force these columns numeric")
     p.add_argument("--categorical", metavar="C,D", default="", help="force these columns categorical")
     p.add_argument("--columns", metavar="A,B,C", default="", help="report only these columns, in this order")
-    p.add_argument("--engine", choices=("memory", "duckdb"), default="memory")
+    p.add_argument("--engine", choices=("memory", "duckdb", "spark"), default="memory",
+                   help="memory (exact), duckdb (pushdown) or spark (pushdown on SPARK_REMOTE or a local session)")
     p.add_argument("--save-profile", metavar="FILE", help="also store the reference profile as JSON")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifts")
     add_config(p)

@@ -1,8 +1,13 @@
 """Promotion CLI: ``gate``, ``approve``, ``reject``, ``rollback``, ``versions``, ``audit`` (spec).
 
-Exit codes: 0 done; 2 bad usage/input (unknown model or version, missing comment, no user);
-3 refused (role, four-eyes, gate failed, stale state) with the reason on stderr and nothing
-changed. ``--format json`` prints only JSON on stdout.
+Exit codes: 0 done; 2 bad usage/input (unknown model or version, missing comment, no user,
+credentials the tracking server rejects); 3 refused (role, four-eyes, gate failed, stale state, a
+``--user`` other than the user the tracking server authenticated, no registry permission) with
+the reason on stderr and nothing changed. ``--format json`` prints only JSON on stdout.
+
+Identity (:mod:`services.identity`): when the tracking server authenticates (MLflow basic auth,
+Databricks) the decision is made and audited as that user; otherwise ``--user`` /
+``DRIFTGATE_USER`` is recorded as ``self-asserted`` (audit field ``identity``).
 """
 
 from __future__ import annotations
@@ -19,8 +24,27 @@ def _client(settings):
     return make_client(settings)
 
 
-def _user(args) -> str | None:
-    return args.user or os.environ.get("DRIFTGATE_USER") or None
+def _identity(settings, args, action: str, version: str | None = None):
+    """Who decides (authenticated by the tracking server, else self-asserted); see services.identity."""
+    from services.identity import resolve
+
+    ident = resolve(settings, args.user, action=action, model=args.model, version=version)
+    env = os.environ.get("DRIFTGATE_USER")
+    if ident.authenticated and not args.user and env and env.strip().lower() != ident.user.lower():
+        print(f"note: DRIFTGATE_USER={env} ignored: the tracking server authenticated {ident.user}", file=sys.stderr)
+    return ident
+
+
+def _decide(args, action: str, run) -> int:
+    from services.approvals import clean_comment
+
+    settings = settings_from_args(args)
+    if action in ("reject", "rollback"):  # usage first: a missing comment is exit 2, never audited
+        clean_comment(args.comment, required=True, what=f"a {'rejection' if action == 'reject' else action}")
+    ident = _identity(settings, args, action, getattr(args, "version", None))
+    rec = run(settings, ident.user, _client(settings), ident.source)
+    _print_decision(args, rec, ident.source)
+    return 0
 
 
 def _gate(args) -> int:
@@ -40,9 +64,10 @@ def _gate(args) -> int:
     return 0
 
 
-def _print_decision(args, rec) -> None:
+def _print_decision(args, rec, identity: str) -> None:
     doc = {k: rec.get(k) for k in ("at", "user", "action", "outcome", "model", "version",
                                    "version_before", "version_after", "reason", "comment")}
+    doc["identity"] = identity
     if args.format == "json":
         print_json(doc)
     else:
@@ -52,28 +77,22 @@ def _print_decision(args, rec) -> None:
 def _approve(args) -> int:
     from services.approvals import approve
 
-    settings = settings_from_args(args)
-    rec = approve(settings, args.model, args.version, _user(args), args.comment, client=_client(settings))
-    _print_decision(args, rec)
-    return 0
+    return _decide(args, "approve", lambda settings, user, client, identity: approve(
+        settings, args.model, args.version, user, args.comment, client=client, identity=identity))
 
 
 def _reject(args) -> int:
     from services.approvals import reject
 
-    settings = settings_from_args(args)
-    rec = reject(settings, args.model, args.version, _user(args), args.comment, client=_client(settings))
-    _print_decision(args, rec)
-    return 0
+    return _decide(args, "reject", lambda settings, user, client, identity: reject(
+        settings, args.model, args.version, user, args.comment, client=client, identity=identity))
 
 
 def _rollback(args) -> int:
     from services.approvals import rollback
 
-    settings = settings_from_args(args)
-    rec = rollback(settings, args.model, _user(args), args.comment, client=_client(settings))
-    _print_decision(args, rec)
-    return 0
+    return _decide(args, "rollback", lambda settings, user, client, identity: rollback(
+        settings, args.model, user, args.comment, client=client, identity=identity))
 
 
 def _versions(args) -> int:
@@ -101,7 +120,8 @@ def _audit(args) -> int:
     else:
         for r in doc["records"]:
             r = {k: _printable(v) if v is not None else None for k, v in r.items()}
-            line = f"{r['at']}  {r['user'] or '-':<10} {r['action']:<8} {r['outcome']:<8} {r['model']} v{r['version'] or '-'}"
+            who = f"{r['user'] or '-'} [self-asserted]" if r.get("identity") == "self-asserted" else (r["user"] or "-")
+            line = f"{r['at']}  {who:<10} {r['action']:<8} {r['outcome']:<8} {r['model']} v{r['version'] or '-'}"
             if r["reason"]:
                 line += f"  {r['reason']}"
             print(line)
@@ -127,7 +147,8 @@ def register(sub) -> None:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--model", required=True)
         p.add_argument("--version", required=True)
-        p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER)")
+        p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
+                                      "unless the tracking server authenticates, which then decides who you are")
         p.add_argument("--comment", help="free text, up to 5000 characters")
         add_format(p, "text")
         add_config(p)
@@ -135,7 +156,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("rollback", help="restore the previous champion (comment required)")
     p.add_argument("--model", required=True)
-    p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER)")
+    p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
+                                  "unless the tracking server authenticates, which then decides who you are")
     p.add_argument("--comment", help="why (required, up to 5000 characters)")
     add_format(p, "text")
     add_config(p)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from services.drift import stats as S
+from services.drift.prefetch import ON_REFERENCE_CELLS, Prefetch
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
                                 cells_query, cell_keys, cell_transform, column, decode_numeric, edge_counts_query, floats_or_empty,
@@ -39,7 +40,7 @@ from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_
 from services.errors import BadInput
 from services.sources import Backend, Source, Window, open_backend, resolve_window
 
-ENGINES = ("memory", "duckdb")
+ENGINES = ("memory", "duckdb", "spark")
 DEFAULT_TESTS = {("numeric", "small"): "ks", ("categorical", "small"): "chi2",
                  ("numeric", "large"): "wasserstein", ("categorical", "large"): "jensenshannon"}
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2}
@@ -272,8 +273,8 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
         arrays = backend.conn.execute(sql, params).fetchnumpy()
         cols = [arrays[f"f{i}"] for i in range(len(features))]
         rows = len(cols[0]) if cols else 0
-    else:  # pragma: no cover - the memory engine is for local data
-        raise BadInput("the memory engine reads local files only; use --engine duckdb")
+    else:  # the memory engine reads local data; a warehouse or Spark table stays where it is
+        raise BadInput(f"the memory engine reads local files only; use --engine duckdb for {backend.engine} tables")
     if rows == 0:
         raise BadInput(f"the {side} window is empty (0 rows)")
     out: dict[str, FeatureProfile] = {}
@@ -396,7 +397,7 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                 feats[name] = FeatureProfile(name, kind, rows, count,
                                              S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
                                              counts=counts)
-        results.append((w, Profile(source=source, rows=rows, engine=backend.dialect, features=feats,
+        results.append((w, Profile(source=source, rows=rows, engine=backend.engine, features=feats,
                                    window=str(w) if group_by else window)))
     if group_by:
         return results
@@ -453,6 +454,9 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
             _check_numeric(spec.name, side, int(count or 0), infinite)
             docs[spec.name].update(count=int(count), mean=mean, std=std, min=lo, max=hi, infinite=infinite,
                                    deciles=floats_or_empty(deciles), cells=None)
+    hook = ON_REFERENCE_CELLS.get()
+    if hook is not None:  # the cell maps are final: a current window may start counting on them
+        hook({s.name: docs[s.name]["cells"] for g in cell_groups for s in g})
     # Pass 3: the values inside the deciles' cells; counts at the other columns' edges and points.
     ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), cdf) for n, cdf in cell_cdf.items()}
     edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"])),
@@ -636,8 +640,9 @@ def _summary_from_cells(table: np.ndarray | None, cells: CellSpec, tails: bool =
     out.update(count=count, min=lo, max=hi, infinite=int(lo == -math.inf) + int(hi == math.inf))
     if out["infinite"] or count == 0:
         return out
-    mean = math.fsum(sums) / count
-    m2 = math.fsum(n * var + n * (sums / n - mean) ** 2)
+    # (fsum over Python floats: iterating a numpy array yields numpy scalars, 20x slower; same sum)
+    mean = math.fsum(sums.tolist()) / count
+    m2 = math.fsum((n * var + n * (sums / n - mean) ** 2).tolist())
     out.update(mean=mean, std=math.sqrt(max(m2, 0.0) / count))
     return out
 
@@ -862,7 +867,12 @@ def drift_report(reference: Source | Profile, current: Source, *, columns: Seque
                  progress: Progress | None = None) -> dict[str, Any]:
     """Reference (a source, or a stored profile) vs current: the spec's JSON report as a dict."""
     if engine not in ENGINES + ("databricks",):
-        raise BadInput(f"unknown engine {engine!r} (memory or duckdb)")
+        raise BadInput(f"unknown engine {engine!r} (memory, duckdb or spark)")
+    if engine == "spark":  # the same files (or Spark tables) read and aggregated by Spark
+        from services.sources import on_spark
+
+        current = on_spark(current)
+        reference = reference if isinstance(reference, Profile) else on_spark(reference)
     policy = policy or Policy.from_settings(settings)
     with open_backend(current, settings, connection_factory) as cur_b:
         if isinstance(reference, Profile):
@@ -893,15 +903,70 @@ def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, 
         features = plan_features(ref, cur_b, columns=columns, numerical=numerical, categorical=categorical)
         bounds = resolve_window(ref, reference_window)
         fn = memory_profile if engine == "memory" else sql_profile
-        ref_prof = fn(ref, features, side="reference", bounds=bounds, ts=reference_window.timestamp,
-                      source=reference_name, window=reference_window.describe(), progress=progress)
+        prefetch = _prefetch_current(ref, cur_b, features, current_window) if engine != "memory" else None
+        token = ON_REFERENCE_CELLS.set(prefetch[1]) if prefetch else None
+        try:
+            ref_prof = fn(ref, features, side="reference", bounds=bounds, ts=reference_window.timestamp,
+                          source=reference_name, window=reference_window.describe(), progress=progress)
+        except BaseException:
+            if prefetch:
+                prefetch[0].close()
+            raise
+        finally:
+            if token is not None:
+                ON_REFERENCE_CELLS.reset(token)
+        if prefetch:
+            try:
+                prefetch[0].wait()
+                return _report_current(ref_prof, cur_b, features, engine, current_window, policy, progress,
+                                       current_name, isinstance(ref, Profile))
+            finally:
+                prefetch[0].close()
+    return _report_current(ref_prof, cur_b, features, engine, current_window, policy, progress, current_name,
+                           isinstance(ref, Profile))
+
+
+def _prefetch_current(ref: Backend, cur_b: Backend, features, current_window: Window):
+    """DuckDB files on both sides: a :class:`~services.drift.prefetch.Prefetch` on the current's
+    backend (its category counts start now, its cell counts once the reference's cell maps are
+    final) and the hook that submits the latter; None when it does not apply."""
+    if not (ref.dialect == cur_b.dialect == "duckdb" and ref.cursor is not None and cur_b.cursor is not None):
+        return None
+    try:
+        cb = resolve_window(cur_b, current_window)
+    except BadInput:
+        return None  # reported by the current's own pass, after the reference's errors
+    ts = current_window.timestamp
+    numeric = [n for n, k in features if k == "numeric"]
+    cats = [n for n, k in features if k == "categorical"]
+    pf = Prefetch(cur_b).install()
+    if cats:
+        meta = [(n, is_float_type(cur_b.columns.get(n, ""))) for n in cats]
+        pf.submit([categorical_query(cur_b.table, cur_b.dialect, meta, ts=ts, start=cb[0], end=cb[1])])
+
+    def on_cells(cells: dict[str, CellSpec]) -> None:
+        # the statements _numeric_pass builds for these columns (same grouping, same builders)
+        specs = [NumericSpec(n, cells=cells[n]) if n in cells else NumericSpec(n, points=(0.0,)) for n in numeric]
+        groups = _groups(specs, cur_b.parallelism) or [[]]
+        queries = [cells_query(cur_b.table, [(k, s) for k, s in enumerate(g) if s.cells is not None], ts=ts,
+                               start=cb[0], end=cb[1]) for g in groups if any(s.cells is not None for s in g)]
+        if specs and all(s.cells is not None for s in specs):
+            queries.append(numeric_query(cur_b.table, cur_b.dialect, [], only_bins=False, ts=ts, start=cb[0],
+                                         end=cb[1], group_by=None))
+        pf.submit(queries)
+
+    return pf, on_cells
+
+
+def _report_current(ref_prof: Profile, cur_b: Backend, features, engine: str, current_window: Window,
+                    policy: Policy, progress, current_name: str, ref_is_profile: bool) -> dict[str, Any]:
     bounds = resolve_window(cur_b, current_window)
-    use_memory = engine == "memory" and ref_prof.exact and not isinstance(ref, Profile)
+    use_memory = engine == "memory" and ref_prof.exact and not ref_is_profile
     fn = memory_profile if use_memory else sql_profile
     cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
                   reference=ref_prof, source=current_name, window=current_window.describe(), progress=progress)
     report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
-    report["engine"] = "memory" if use_memory else cur_b.dialect
+    report["engine"] = "memory" if use_memory else cur_b.engine
     return report
 
 

@@ -99,7 +99,8 @@ def test_sign_in_decides_who_may_approve(demo_copy, oidc_provider, streamlit_ser
     page.get_by_text("version 2 promoted to champion").wait_for()
     assert make_lifecycle(demo_copy, make_client(demo_copy), MODEL).state().champion == "2"
     rec = audit.query(demo_copy, model=MODEL)[-1]
-    assert (rec["user"], rec["action"], rec["outcome"], rec["version"]) == (APPROVER, "approve", "done", "2")
+    assert (rec["user"], rec["identity"], rec["action"], rec["outcome"], rec["version"]) == (
+        APPROVER, "oidc", "approve", "done", "2")
 
     # Sign out (also at the provider): no identity any more.
     _sign_out(page)

@@ -157,7 +157,7 @@ SUBPROCESS_CASES = {"missing file", "forced numeric text", "unknown option", "in
     ("all missing", "memory", ["--reference", "{d}/ref.parquet", "--current", "{d}/allmissing.parquet", "--columns", "x"]),
     ("all missing", "duckdb", ["--reference", "{d}/ref.parquet", "--current", "{d}/allmissing.parquet", "--columns", "x"]),
     ("unknown option", "memory", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--bogus"]),
-    ("bad engine", "spark", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet"]),
+    ("bad engine", "polars", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet"]),
     ("both kinds", "duckdb", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--numerical", "x", "--categorical", "x"]),
     ("bad profile", "duckdb", ["--reference-profile", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
 ])

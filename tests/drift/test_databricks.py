@@ -1,16 +1,15 @@
-"""The Databricks SQL path: a fake connection that checks every statement (parameterized, valid
-Databricks SQL) and answers it by running the same statement, transpiled, on DuckDB — so the
-report must equal the DuckDB engine's. Plus a real integration test when DATABRICKS_* is set."""
+"""The Databricks SQL path: a PEP 249 connection whose cursor checks every statement the warehouse
+would get (parameterized, valid Databricks SQL, back-quoted identifiers) and then executes that
+very statement with its parameters on Apache Spark (the test session's local Spark session) — so
+the statements are proven to run, and the report must equal the DuckDB engine's. Plus a real
+integration test when DATABRICKS_* is set."""
 
 from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-import duckdb
-import numpy as np
-import pandas as pd
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -18,36 +17,38 @@ from sqlglot import exp
 from services.drift.engine import drift_report
 from services.errors import BadInput
 from services.sources import Source, Window
-
-_DISC = re.compile(r"PERCENTILE_DISC\(ARRAY\(([^)]*)\)\) WITHIN GROUP \(ORDER BY (`[^`]+`) NULLS LAST\)")
-_CONT = re.compile(r"PERCENTILE\((`[^`]+`), ARRAY\(([^)]*)\)\)")
-_SPARK_TYPES = {"DOUBLE": "double", "BIGINT": "bigint", "VARCHAR": "string", "INTEGER": "int",
-                "TIMESTAMP WITH TIME ZONE": "timestamp", "TIMESTAMP": "timestamp", "DATE": "date"}
+from services.spark import _arg
+from tests.drift.conftest import SCORING_TABLE
 
 
-class FakeCursor:
+def check_statement(operation, parameters) -> None:
+    """What the warehouse must receive: named parameters only, valid Databricks SQL, values never
+    inlined, identifiers back-quoted."""
+    assert isinstance(parameters, dict), "statements must use named parameters"
+    tree = sqlglot.parse_one(operation, read="databricks")  # valid Databricks SQL
+    assert isinstance(tree, (exp.Select, exp.Union))
+    placeholders = {p.name for p in tree.find_all(exp.Placeholder)}
+    assert placeholders == set(parameters), (placeholders, parameters)
+    for value in parameters.values():  # values travel as parameters, never inlined
+        if isinstance(value, (datetime, date)):
+            assert value.isoformat()[:10] not in operation
+    assert '"' not in re.sub(r"'[^']*'", "", operation), "identifiers must be back-quoted"
+
+
+class SparkCursor:
+    """databricks-sql-connector's cursor surface (execute with native named parameters,
+    description with type names, fetchall), answered by Spark."""
+
     def __init__(self, conn):
         self.conn, self.description, self._rows = conn, None, []
 
     def execute(self, operation, parameters=None):
-        assert isinstance(parameters, dict), "statements must use named parameters"
-        tree = sqlglot.parse_one(operation, read="databricks")  # valid Databricks SQL
-        assert isinstance(tree, (exp.Select, exp.Union))
-        placeholders = {p.name for p in tree.find_all(exp.Placeholder)}
-        assert placeholders == set(parameters), (placeholders, parameters)
-        for value in parameters.values():  # values travel as parameters, never inlined
-            if isinstance(value, (datetime, date)):
-                assert value.isoformat()[:10] not in operation
-        assert '"' not in re.sub(r"'[^']*'", "", operation), "identifiers must be back-quoted"
+        check_statement(operation, parameters)
         self.conn.statements.append((operation, dict(parameters)))
-        duck = _DISC.sub(lambda m: f"QUANTILE_DISC({m.group(2)}, ARRAY({m.group(1)}))", operation)
-        duck = _CONT.sub(lambda m: f"QUANTILE_CONT({m.group(1)}, ARRAY({m.group(2)}))", duck)
-        duck = sqlglot.transpile(duck, read="databricks", write="duckdb")[0]
-        cur = self.conn.duck.execute(duck, parameters)
-        self.description = [(d[0], _SPARK_TYPES.get(str(t).upper(), str(t).lower()), None, None, None, None, None)
-                            for d, t in zip(cur.description, self.conn.duck.sql(duck, params=parameters).types)] \
-            if "LIMIT 0" in operation else cur.description
-        self._rows = cur.fetchall()
+        df = self.conn.spark.sql(operation, args={k: _arg(v) for k, v in parameters.items()})
+        self.description = [(f.name, f.dataType.simpleString(), None, None, None, None, None)
+                            for f in df.schema.fields]
+        self._rows = [tuple(r) for r in df.collect()]
 
     def fetchall(self):
         return self._rows
@@ -56,49 +57,24 @@ class FakeCursor:
         pass
 
 
-class FakeConnection:
-    def __init__(self, duck):
-        self.duck, self.statements, self.closed = duck, [], False
+class SparkConnection:
+    def __init__(self, spark):
+        self.spark, self.statements, self.closed = spark, [], False
 
     def cursor(self):
-        return FakeCursor(self)
+        return SparkCursor(self)
 
     def close(self):
         self.closed = True
 
 
-@pytest.fixture
-def warehouse(tmp_path):
-    """A DuckDB database standing in for the warehouse, table cat.ml.scoring_log, + a parquet copy."""
-    rng = np.random.default_rng(7)
-    n = 6000
-    start = datetime(2026, 3, 1)
-    df = pd.DataFrame({
-        "event_time": pd.to_datetime([start + timedelta(minutes=20 * i) for i in range(n)], utc=True),
-        "amount": np.r_[rng.normal(50, 10, n // 2), rng.normal(58, 10, n // 2)],
-        "calls": rng.poisson(2, n).astype("int64"),
-        "plan": rng.choice(["a", "b", "c"], n),
-    })
-    df.loc[rng.random(n) < 0.03, "amount"] = np.nan
-    duck = duckdb.connect()
-    duck.execute("SET TimeZone = 'UTC'")
-    duck.execute("ATTACH ':memory:' AS cat")
-    duck.execute("CREATE SCHEMA cat.ml")
-    duck.register("df_view", df)
-    duck.execute("CREATE TABLE cat.ml.scoring_log AS SELECT * FROM df_view")
-    path = tmp_path / "log.parquet"
-    df.to_parquet(path)
-    yield duck, path
-    duck.close()
-
-
-def test_databricks_path_is_parameterized_valid_and_matches_duckdb(warehouse):
-    duck, path = warehouse
+def test_databricks_path_is_parameterized_valid_and_matches_duckdb(spark_session, scoring_log):
+    path = scoring_log / "part-0.parquet"
     conns = []
 
     def factory(**kwargs):
         assert set(kwargs) == {"server_hostname", "http_path", "access_token"}
-        conns.append(FakeConnection(duck))
+        conns.append(SparkConnection(spark_session))
         return conns[-1]
 
     from services.config import load_settings
@@ -109,7 +85,7 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(warehouse):
     assert settings.databricks.configured
     ref_w = Window("event_time", start=date(2026, 3, 1), end=date(2026, 3, 20))
     cur_w = Window("event_time", days=7)
-    remote = drift_report(Source("databricks", table="cat.ml.scoring_log"), Source("databricks", table="cat.ml.scoring_log"),
+    remote = drift_report(Source("databricks", table=SCORING_TABLE), Source("databricks", table=SCORING_TABLE),
                           engine="duckdb", reference_window=ref_w, current_window=cur_w, settings=settings,
                           columns=["amount", "calls", "plan"],
                           connection_factory=factory)
@@ -119,7 +95,7 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(warehouse):
     statements = [s for c in conns for s, _ in c.statements]
     assert any("PERCENTILE_DISC(ARRAY(" in s for s in statements)
     assert any(":w_start" in s for s in statements) and any("COUNT_IF(`v0` <= :e0_0)" in s for s in statements)
-    assert remote["reference"]["rows"] == local["reference"]["rows"] > 0
+    assert remote["engine"] == "databricks" and remote["reference"]["rows"] == local["reference"]["rows"] > 0
     for r, l in zip(remote["features"], local["features"]):
         assert r["feature"] == l["feature"] and r["drifted"] == l["drifted"]
         for test, v in l["stats"].items():
@@ -134,7 +110,7 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(warehouse):
 def test_table_names_are_validated():
     with pytest.raises(BadInput):
         drift_report(Source("databricks", table="a.b.c; DROP TABLE x"), Source("databricks", table="a.b"),
-                     connection_factory=lambda **k: FakeConnection(duckdb.connect()))
+                     connection_factory=lambda **k: SparkConnection(None))
 
 
 @pytest.mark.skipif(not all(os.environ.get(k) for k in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_HTTP_PATH")),

@@ -235,3 +235,34 @@ def test_profile_command_bad_input_is_one_line_exit_2(log, capsys, monkeypatch):
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["profiled"]) == DAYS - 1 and "moved aside" in doc["notes"][0]
     assert list(settings.home.glob(W.DEFAULT_FILE + ".corrupt-*"))
+
+
+def test_last_n_days_report_from_stored_days_equals_a_full_scan(log):
+    """The "last N days" report: the current window combined from stored days gives the full
+    scan's counts, statistics and decisions; only the median is interpolated (within its cell)."""
+    from services.drift import model_drift_report
+    from services.sources import Window
+
+    settings = log["configure"]()
+    drift_over_time(settings, "m", unit="day")  # the days are stored (as by the nightly job)
+    window = Window("event_time", days=6)
+    stored = model_drift_report(settings, "m", current=window)
+    full = model_drift_report(settings, "m", current=window, use_store=False)
+    assert any("combined from 5 day profiles (5 stored, 0 scanned now)" in n for n in stored["notes"])
+    assert stored["current"]["rows"] == full["current"]["rows"] == 5 * ROWS
+    assert stored["dataset"] == full["dataset"] and stored["dataset"]["drifted_features"] >= 2
+    for s, f in zip(stored["features"], full["features"]):
+        assert (s["feature"], s["drifted"], s["test"]) == (f["feature"], f["drifted"], f["test"])
+        for test, st in f["stats"].items():
+            for key in ("statistic", "p_value"):
+                if st[key] is None:
+                    assert s["stats"][test][key] is None
+                else:
+                    assert s["stats"][test][key] == pytest.approx(st[key], rel=1e-9, abs=1e-12), (f["feature"], test)
+        cur_s, cur_f = s["summary"]["current"], f["summary"]["current"]
+        if f["kind"] == "categorical":
+            assert cur_s == cur_f
+            continue
+        for key in ("count", "missing_share", "mean", "std", "min", "max"):
+            assert cur_s[key] == pytest.approx(cur_f[key], rel=1e-9), (f["feature"], key)
+        assert cur_s["median"] == pytest.approx(cur_f["median"], abs=0.01 * (cur_f["max"] - cur_f["min"]))

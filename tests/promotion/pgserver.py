@@ -40,7 +40,8 @@ class PostgresServer:
     def __init__(self) -> None:
         self.bin = bin_dir()
         self.port = free_port()
-        self.base = Path(tempfile.mkdtemp(prefix="driftgate-pg-"))  # under /tmp: reachable by `nobody`
+        # as root the server runs as `nobody`, who must reach the folder: /tmp, whatever TMPDIR says
+        self.base = Path(tempfile.mkdtemp(prefix="driftgate-pg-", dir="/tmp" if os.geteuid() == 0 else None))
         self.data = self.base / "data"
         self.sock = self.base / "sock"
         self.log = self.base / "server.log"
@@ -80,11 +81,20 @@ class PostgresServer:
                               "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8",
                               "--no-instructions"), "initdb")
         pwfile.unlink()
+        self.resume()
+
+    def resume(self) -> None:
+        """(Re)start the server on the existing data folder, same port."""
         opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c max_connections=200 "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB")
         self._check(self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
                               "-t", "120", "-o", opts, "start"), "pg_ctl start")
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (``resume`` starts it again)."""
+        self._check(self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"),
+                    "pg_ctl stop")
 
     def stop(self) -> None:
         try:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -23,11 +24,11 @@ from services import audit
 from services.approvals import approve
 from services.cli import main as cli
 from services.config import load_settings
-from services.errors import Refused
+from services.errors import Refused, Unavailable
 from services.lifecycle import make_lifecycle
 from services.mlflow_client import make_client
 from tests.conftest import _forget_artifact_repos, copy_workspace
-from tests.helpers import free_port
+from tests.helpers import app_test, assert_no_exception, free_port
 from tests.promotion import minidemo
 from tests.promotion.conftest import MODEL, registry_view
 from tests.promotion.pgserver import PASSWORD, PostgresServer
@@ -166,6 +167,42 @@ def test_killed_mid_transition_is_recovered(pg_ws):
     assert audit.in_progress(settings) == []
 
 
+def _all_text(at) -> str:
+    parts = [e.value for kind in ("error", "warning", "info", "success", "markdown", "caption", "text")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts) + "".join(str(df.value.to_dict()) for df in at.dataframe)
+
+
+def test_promotions_page_on_postgres(pg_ws, postgres, monkeypatch):
+    """The app with a PostgreSQL audit store: alice approves through the dialog, the record lands
+    in PostgreSQL and the page's audit log shows it; with the server unreachable the page says so
+    in one error naming the store without its password."""
+    settings, client, db = pg_ws
+    monkeypatch.setenv("DRIFTGATE_CONFIG", str(settings.config_path))
+    monkeypatch.setenv("DRIFTGATE_USER", "alice")
+    at = app_test("pages/promotions.py", {"model": MODEL, "version": "2"})
+    at.run()
+    assert_no_exception(at)
+    at.button(key="dg_approve").click().run()
+    at.text_area(key="dg_approve_comment").input("fine on the shared store")
+    at.button(key="dg_approve_confirm").click().run()
+    assert_no_exception(at)
+    assert any("version 2 promoted" in s.value for s in at.success)
+    assert make_lifecycle(settings, client, MODEL).state().champion == "2"
+    assert rows(postgres, db, 'SELECT "user", action, outcome, comment FROM audit_records') == [
+        ("alice", "approve", "done", "fine on the shared store")]
+    assert any("version 2 promoted" in str(df.value.to_dict()) for df in at.dataframe)
+
+    closed = write_config(settings.home / "closed.toml", settings.home, postgres.url(db, port=free_port()))
+    monkeypatch.setenv("DRIFTGATE_CONFIG", str(closed))
+    at = app_test("pages/promotions.py", {"model": MODEL, "version": "2"})
+    at.run()
+    assert_no_exception(at)
+    errors = [e.value for e in at.error if "audit store" in e.value]
+    assert len(errors) == 1 and errors[0].startswith("audit store postgresql+psycopg://***@127.0.0.1:"), errors
+    assert "Connection refused" in errors[0] and PASSWORD not in _all_text(at)
+
+
 def _record(i: int) -> dict:
     return {"at": f"2026-01-01T00:00:{i:02d}Z", "user": "alice", "action": "approve", "outcome": "refused",
             "model": MODEL, "version": str(i), "reason": "r", "evidence": {"i": i}}
@@ -175,12 +212,15 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
     settings, _, db = pg_ws
     for i in range(3):
         audit.append(settings, _record(i))
+    assert audit.remember_authors(settings, MODEL, "2", ["bob"], "2026-01-01T00:00:00Z") == ["bob"]
     with postgres.connect(db) as con:  # any client, not only DriftGate, is refused
         for stmt, params in (('UPDATE audit_records SET "user" = %s', ("mallory",)), ("DELETE FROM audit_records", None),
-                             ("TRUNCATE audit_records", None)):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                             ("TRUNCATE audit_records", None), ("UPDATE version_authors SET author = %s", ("mallory",)),
+                             ("DELETE FROM version_authors", None), ("TRUNCATE version_authors", None)):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="is append-only"):
                 con.execute(stmt, params)
             con.rollback()
+        assert con.execute("SELECT author FROM version_authors").fetchall() == [("bob",)]
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         with audit.engine(settings).begin() as conn:
             conn.execute(audit.records.delete().where(audit.records.c.version == "1"))
@@ -189,8 +229,36 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
     # a second start (another replica) finds the triggers and adds none
     with audit.engine(settings).begin() as conn:
         audit._create_schema(conn)
-    assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_records'::regclass "
-                              "AND NOT tgisinternal ORDER BY tgname") == [("audit_no_truncate",), ("audit_no_update_delete",)]
+    assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname") == [
+        ("audit_no_truncate",), ("audit_no_update_delete",), ("authors_no_truncate",), ("authors_no_update_delete",)]
+
+
+_OPEN_AT = """
+import sys, time
+from services import audit
+from services.config import load_settings
+settings = load_settings(env={"DRIFTGATE_HOME": sys.argv[3]}, config_file=sys.argv[1])
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.001)
+audit.engine(settings)
+print("opened")
+"""
+
+
+def test_replicas_starting_together_create_the_schema_once(postgres, tmp_path):
+    """Four processes open the same fresh store at the same instant (replicas starting): all
+    succeed (concurrent CREATE TABLE would collide; the advisory lock serialises it), one set of
+    tables and triggers."""
+    url = postgres.create_database()
+    cfg = write_config(tmp_path / "c.toml", tmp_path, url)
+    start_at = time.time() + 5  # after the imports of all four
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(cfg), str(start_at), str(tmp_path / "home")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(p.wait(timeout=120), p.stdout.read().strip(), p.stderr.read().strip()[-300:]) for p in procs]
+    assert results == [(0, "opened", "")] * 4, results
+    db = url.rsplit("/", 1)[1]
+    assert rows(postgres, db, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(4,)]
+    assert rows(postgres, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(len(audit._meta.tables),)]
 
 
 def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
@@ -201,7 +269,7 @@ def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
     audit.append(settings, _record(0))  # the owner creates the schema
     with postgres.connect(db, autocommit=True) as con:
         con.execute("CREATE ROLE dg_app LOGIN PASSWORD 'app-pw-7'")
-        for grant in ("GRANT SELECT, INSERT ON audit_records, approval_votes TO dg_app",
+        for grant in ("GRANT SELECT, INSERT ON audit_records, approval_votes, version_authors TO dg_app",
                       "GRANT SELECT, INSERT, UPDATE ON transitions TO dg_app",
                       "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO dg_app"):
             con.execute(grant)
@@ -242,6 +310,35 @@ def test_unreachable_store_is_one_line_without_password(pg_ws, postgres, capsys)
     cfg = write_config(settings.home / "badpw.toml", settings.home, postgres.url(db, password="wrong-pw-41"))
     err = _one_line(*run_cli(capsys, "audit", "--config", str(cfg), "--format", "json"), PASSWORD, "wrong-pw-41")
     assert "password authentication failed" in err
+
+
+def test_server_lost_after_start_is_one_line_then_reconnects(tmp_path, capsys):
+    """The server stops while the app runs (engine and pooled connections already there): every
+    audit call is one line naming the store, the CLI exits 2; once it is back, the pool reconnects."""
+    server = PostgresServer().start()  # a private one: this test stops it
+    try:
+        url = server.create_database()
+        cfg = write_config(tmp_path / "c.toml", tmp_path, url)
+        settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
+        audit.append(settings, _record(0))
+        assert audit.claim(settings, MODEL, "t1", "approve", "now", 0.0) is None
+        server.halt()
+        shown = f"audit store postgresql+psycopg://***@127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]} is unavailable"
+        for call in (lambda: audit.query(settings), lambda: audit.in_progress(settings),
+                     lambda: audit.release(settings, MODEL, "t1", "1", _record(1)),
+                     lambda: audit.append(settings, _record(2)), lambda: audit.latest_id(settings)):
+            with pytest.raises(Unavailable) as err:
+                call()
+            assert str(err.value).startswith(shown) and PASSWORD not in str(err.value), str(err.value)
+        code, out, err = run_cli(capsys, "audit", "--config", str(cfg), "--format", "json")
+        assert _one_line(code, out, err, PASSWORD).startswith(f"error: {shown}")
+        server.resume()
+        assert [r["version"] for r in audit.query(settings)] == ["0"]  # nothing half-written
+        assert [r["txn"] for r in audit.in_progress(settings)] == ["t1"]
+        audit.release(settings, MODEL, "t1", "1", _record(1))
+        assert [r["version"] for r in audit.query(settings)] == ["0", "1"] and audit.in_progress(settings) == []
+    finally:
+        server.stop()
 
 
 def test_missing_driver_is_one_line_without_password(postgres, tmp_path):

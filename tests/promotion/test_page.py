@@ -44,7 +44,7 @@ def test_alice_approves_through_the_dialog(demo_copy):
     assert make_lifecycle(demo_copy, client, MODEL).state().champion == "2"
     assert at.button(key="dg_approve").disabled
     rec = audit.query(demo_copy, model=MODEL)[-1]
-    assert (rec["user"], rec["action"], rec["outcome"]) == ("alice", "approve", "done")
+    assert (rec["user"], rec["identity"], rec["action"], rec["outcome"]) == ("alice", "persona", "approve", "done")
     assert rec["comment"] == "<script>alert('x')</script> looks good"
     # the audit log lists it; the champion history has two periods now
     assert any("version 2 promoted" in str(df.value.to_dict()) for df in at.dataframe)
