@@ -41,6 +41,17 @@ def data_dates(key: tuple, model: str, _settings) -> tuple[date | None, date | N
     return dates(_settings, model)
 
 
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def latest_labelled_day(key: tuple, model: str, _settings) -> date | None:
+    """The newest day with labelled rows (labels arrive late), None when none has any."""
+    try:
+        perf = performance_over_time(_settings, model, unit="day")
+    except Exception:  # noqa: BLE001 - no label/prediction configured: no labelled day
+        return None
+    days = [w["start"] for w in perf["windows"] if w.get("labelled")]
+    return date.fromisoformat(days[-1]) if days else None
+
+
 def target_columns(settings, model: str) -> tuple[str | None, str | None]:
     cfg = settings.model(model)
     return cfg.get("prediction"), cfg.get("label")

@@ -2,7 +2,7 @@
 label / prediction drift and performance over time. Query params: model, days | start+end,
 feature, unit."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
@@ -137,7 +137,6 @@ try:
 except DriftGateError as exc:
     perf, perf_error = {"windows": [], "reference": None}, str(exc)
 labelled = [w for w in perf["windows"] if w.get("labelled")]
-latest_labelled = labelled[-1]["start"] if labelled else None
 
 st.subheader("Drift over time")
 try:
@@ -154,18 +153,24 @@ else:
 st.subheader("Label and prediction drift")
 t1, t2 = st.columns(2)
 with t1:
+    # Labels arrive late: a short, recent window may have none yet. Then the prediction is tested
+    # alone and the label's row says when labels last arrived.
     targets, label_note = None, None
+    win_lo, win_hi = ((start, end) if start else
+                      ((last_day - timedelta(days=days - 1), last_day) if last_day else (None, None)))
+    last_label_day = data.latest_labelled_day(key, model, ctx.settings)
+    has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
+    only = None if has_labels else ((prediction_col,) if prediction_col else ())
+    if label_col and not has_labels:
+        label_note = (f"Labels for this window have not arrived yet — latest labelled day {last_label_day}."
+                      if last_label_day else "No labels have arrived yet.")
     try:
-        targets = data.report(key, model, start, end, days, True, None, ctx.settings)
-    except DriftGateError:
-        # Labels arrive late: a short, recent window may have none yet. Test the prediction alone.
-        label_note = (f"Labels for this window have not arrived yet — latest labelled day {latest_labelled}."
-                      if latest_labelled else "No labels have arrived yet.")
-        try:
-            targets = (data.report(key, model, start, end, days, True, None, ctx.settings, (prediction_col,))
-                       if prediction_col else None)
-        except DriftGateError as exc:
-            show_error(exc)
+        if only != ():
+            targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
+    except DriftGateError as exc:
+        show_error(exc)
+    except Exception as exc:  # noqa: BLE001 - one section fails alone, in one line
+        show_error(exc)
     if targets is not None:
         render_feature_table(st, feature_frame(targets))
     if label_note:
