@@ -65,3 +65,10 @@ def over_time(key: tuple, model: str, unit: str, targets: bool, imp: tuple | Non
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Computing performance per window…")
 def performance(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
     return performance_over_time(_settings, model, unit=unit)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Estimating performance for unlabelled windows…")
+def estimates(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
+    from services.estimation import estimated_performance
+
+    return estimated_performance(_settings, model, unit=unit)

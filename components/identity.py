@@ -30,21 +30,50 @@ FORWARDED_HEADERS = ("X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-F
 _md = md  # the one markdown escape helper (components.text)
 
 
-def sign_in_providers() -> list[str | None]:
-    """The OIDC providers ``.streamlit/secrets.toml`` configures: ``None`` for the default one
-    (``client_id`` directly under ``[auth]``), else the names of ``[auth.<name>]`` tables.
-    ``[]``: sign-in is not configured."""
+_SHARED_KEYS = ("redirect_uri", "cookie_secret")
+_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+def _auth_section() -> Mapping | None:
+    """Streamlit's ``[auth]`` table of ``.streamlit/secrets.toml``, None when there is none."""
     try:
         if not st.secrets.load_if_toml_exists():
-            return []
+            return None
         section = st.secrets.get("auth")
-    except Exception:  # noqa: BLE001 - unreadable secrets: no sign-in (Streamlit reports the file)
-        return []
-    if not isinstance(section, Mapping) or not section.get("redirect_uri") or not section.get("cookie_secret"):
-        return []
-    out: list[str | None] = [None] if section.get("client_id") else []
-    out += [str(name) for name, value in section.items() if isinstance(value, Mapping) and value.get("client_id")]
+    except Exception:  # noqa: BLE001 - unreadable secrets: Streamlit reports the file itself
+        return None
+    return section if isinstance(section, Mapping) and section else None
+
+
+def _provider_tables(section: Mapping) -> dict[str | None, Mapping]:
+    out: dict[str | None, Mapping] = {None: section} if any(k in section for k in _PROVIDER_KEYS) else {}
+    out.update({str(k): v for k, v in section.items() if isinstance(v, Mapping) and k != "client_kwargs"})
     return out
+
+
+def sign_in_providers() -> list[str | None]:
+    """The complete OIDC providers ``.streamlit/secrets.toml`` configures: ``None`` for the
+    default one (keys directly under ``[auth]``), else the names of ``[auth.<name>]`` tables."""
+    section = _auth_section()
+    if section is None or any(not section.get(k) for k in _SHARED_KEYS):
+        return []
+    return [name for name, table in _provider_tables(section).items()
+            if all(table.get(k) for k in _PROVIDER_KEYS)]
+
+
+def _auth_problem() -> str | None:
+    """What an incomplete ``[auth]`` lacks (key names only, never values)."""
+    section = _auth_section()
+    if section is None:
+        return None
+    missing = [k for k in _SHARED_KEYS if not section.get(k)]
+    for name, table in _provider_tables(section).items():
+        missing += [f"{name}.{k}" if name else k for k in _PROVIDER_KEYS if not table.get(k)]
+    if not _provider_tables(section):
+        missing += list(_PROVIDER_KEYS)
+    if not missing:
+        return None
+    return "Sign-in is not usable: [auth] in .streamlit/secrets.toml lacks " + ", ".join(missing)
 
 
 def _oidc_email() -> tuple[bool, str | None]:
@@ -62,6 +91,14 @@ def _oidc_email() -> tuple[bool, str | None]:
 
 
 def _sign_in_controls(providers: list[str | None]) -> None:
+    problem = _auth_problem()
+    if problem:
+        st.sidebar.error(problem)
+    try:
+        import authlib  # noqa: F401 - st.login needs it (the streamlit[auth] extra)
+    except ImportError:
+        st.sidebar.error("Sign-in needs Authlib: pip install -r requirements.txt")
+        providers = []
     for provider in providers:
         label = "Sign in" if provider is None or len(providers) == 1 else f"Sign in with {provider}"
         st.sidebar.button(label, key=f"dg_sign_in_{provider or 'default'}", type="primary",
@@ -156,7 +193,7 @@ def identity_source(settings: Settings, user: str | None) -> str | None:
     demo picker) or ``self-asserted`` (``DRIFTGATE_USER``); None when nobody is signed in."""
     if not user:
         return None
-    if sign_in_providers() and _oidc_email()[1] == user:
+    if _auth_section() is not None and _oidc_email()[1] == user:
         return "oidc"
     if forwarded_user(settings) == user:
         return "proxy"
@@ -164,9 +201,8 @@ def identity_source(settings: Settings, user: str | None) -> str | None:
 
 
 def current_user(settings: Settings) -> str | None:
-    providers = sign_in_providers()
-    if providers:
-        return _signed_in_user(settings, providers)
+    if _auth_section() is not None:  # sign-in configured (even if incompletely): nothing else decides
+        return _signed_in_user(settings, sign_in_providers())
     user = forwarded_user(settings)
     if user:
         st.sidebar.caption(f"Signed in as **{_md(user)}**")

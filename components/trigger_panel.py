@@ -65,6 +65,15 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
                              line={"color": "#64748b"},
                              marker={"color": [BREACH if w.get("performance_breach") else CALM for w in windows], "size": 8}),
                   row=2, col=1)
+    if any(w.get("estimated_performance") is not None for w in windows):
+        counted = bool(policy.get("estimated_performance"))
+        fig.add_trace(go.Scatter(
+            x=x, y=[w.get("estimated_performance") for w in windows], mode="lines+markers", connectgaps=False,
+            name=f"estimated {metric} (no labels; {'counted' if counted else 'advisory'})",
+            line={"color": "#7c3aed", "dash": "dash"},
+            marker={"symbol": "circle-open",
+                    "color": [BREACH if w.get("performance_breach") else "#7c3aed" for w in windows]}),
+            row=2, col=1)
     ref = doc.get("reference_performance")
     drop = policy.get("performance_drop_threshold")
     if ref is not None:
@@ -144,3 +153,23 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
                    f"{policy.get('window')} windows, cool-down {policy.get('cooldown_days')} days · CLI: "
                    f"{code(f'python -m services.cli trigger --model {model}')} then {code(f'retrain --model {model}')}")
     st.plotly_chart(breach_timeline_figure(doc), key=f"trigger_timeline_{model}", width="stretch")
+    note = estimate_note(doc)
+    if note:
+        st.caption(note)
+
+
+def estimate_note(doc: dict[str, Any]) -> str | None:
+    """The line under the timeline about estimated performance (CBPE) on unlabelled windows."""
+    est = [w for w in doc.get("windows") or [] if w.get("estimated_performance") is not None]
+    if not est:
+        return None
+    metric = doc.get("metric") or "performance"
+    last = est[-1]
+    counted = any(w.get("performance_estimated") for w in est)
+    how = ("counted as evidence ([trigger] estimated_performance = true)" if counted else
+           "advisory evidence, not counted (set [trigger] estimated_performance = true to count it)")
+    unreliable = any("estimates unreliable" in n for w in est for n in w.get("notes") or [])
+    return (f"Dashed: {metric} estimated from the scores for {len(est)} window(s) without labels "
+            f"(latest {last['start'][:10]}: {last['estimated_performance']:.3f}) — {how}"
+            + ("; estimates unreliable: concept drift on the labelled windows" if unreliable else "")
+            + ". The estimate assumes no concept drift.")

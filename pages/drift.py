@@ -9,6 +9,7 @@ import streamlit as st
 from components import drift_data as data
 from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
                                      label_rate_figure, performance_figure)
+from components.drift_estimates import add_estimated_series, render_estimates, unlabelled
 from components.drift_tables import (decision_text, feature_frame, render_feature_table, render_sensitivity_notes,
                                      summary_frame)
 from components.drift_window import default_range, parse_days
@@ -191,9 +192,14 @@ with t2:
         st.info("No labelled rows yet: the label rate appears once delayed labels arrive.")
 
 st.subheader("Model performance over time")
-if labelled:
-    st.plotly_chart(performance_figure({**perf, "windows": labelled}), key="performance")
-    last = labelled[-1]
+est, est_error = None, None
+try:
+    est = data.estimates(key, model, unit, ctx.settings)
+except DriftGateError as exc:
+    est_error = str(exc)
+if labelled or (est and unlabelled(est)):
+    st.plotly_chart(add_estimated_series(performance_figure({**perf, "windows": labelled}), est), key="performance")
+    last = labelled[-1] if labelled else {}
     ref_auc = (perf.get("reference") or {}).get("roc_auc")
     if ref_auc is not None and last.get("roc_auc") is not None:
         st.caption(f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
@@ -202,5 +208,6 @@ elif perf_error:
     st.info(f"Performance unavailable: {md(perf_error, limit=None)}")
 else:
     st.info("No labelled rows yet: performance appears once delayed labels arrive.")
+render_estimates(st, est, est_error)
 
 render_trigger_panel(ctx, model)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from typing import Any, Callable
@@ -100,15 +101,83 @@ def _same(a: str | None, b: str | None) -> bool:
     return (a or None) == (b or None)
 
 
+# -- lease, heartbeat, fencing ---------------------------------------------------------------
+#: Registry writes the fenced client checks the claim before (every write a plan or restore makes).
+REGISTRY_WRITES = frozenset({
+    "set_registered_model_alias", "delete_registered_model_alias", "transition_model_version_stage",
+    "set_model_version_tag", "delete_model_version_tag", "set_registered_model_tag", "delete_registered_model_tag",
+})
+
+
+def lease_seconds(settings) -> float:
+    """``[audit] lease_seconds`` (validated: >= the schema's minimum)."""
+    return float(settings.section("audit")["lease_seconds"])
+
+
+class Fence:
+    """Holds a transition claim: a heartbeat thread renews the lease every ``lease / 5`` s, and
+    :meth:`check` (a renewal that must succeed) runs before every registry write, so a process
+    whose claim was taken over stops before its next write."""
+
+    def __init__(self, settings, model: str, txn: str):
+        self.settings, self.model, self.txn = settings, model, txn
+        self.interval = max(0.5, lease_seconds(settings) / 5)
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"driftgate-lease-{txn[:8]}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if not audit.renew(self.settings, self.model, self.txn):
+                    self.lost = True
+                    return
+            except DriftGateError:
+                pass  # the next check() says so before any write
+
+    def check(self, what: str = "a registry write") -> None:
+        if self.lost or not audit.renew(self.settings, self.model, self.txn):
+            self.lost = True
+            raise audit.LostClaim(f"the transition claim on {self.model} was lost before {what}; nothing more written")
+
+    def __enter__(self) -> "Fence":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        audit.forget(self.txn)
+
+
+class FencedClient:
+    """An MLflow client whose registry writes first check the transition claim (:meth:`Fence.check`)."""
+
+    def __init__(self, client, fence: Fence):
+        self._client, self._fence = client, fence
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name not in REGISTRY_WRITES:
+            return attr
+
+        def write(*args, **kwargs):
+            self._fence.check(name)
+            return attr(*args, **kwargs)
+
+        return write
+
+
 # -- crash recovery -------------------------------------------------------------------------
-def _owner_dead(owner: str | None) -> bool:
+def _owner_dead(owner: str | None, txn: str | None = None) -> bool:
+    """Provably gone: a dead pid on this host, or this very process without a live hold on ``txn``."""
     if not owner or ":" not in owner:
         return False
     host, pid = owner.rsplit(":", 1)
     if host != socket.gethostname() or not pid.isdigit():
         return False
     if int(pid) == os.getpid():
-        return False
+        return txn is not None and not audit.holds(txn)
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -118,40 +187,90 @@ def _owner_dead(owner: str | None) -> bool:
     return False
 
 
+def claim_is_stale(settings, row: dict[str, Any], now: float | None = None) -> bool:
+    """May a recoverer take this claim over? Only when its owner is provably gone or its lease
+    (renewed every lease/5 s while the owner works) went unrenewed for a whole lease."""
+    if _owner_dead(row.get("owner"), row.get("txn")):
+        return True
+    beat = row.get("started_epoch")
+    return beat is not None and (time.time() if now is None else now) - float(beat) > lease_seconds(settings)
+
+
 def recover(settings, client=None, model: str | None = None, force: bool = False) -> list[dict[str, Any]]:
     """Undo transitions a crashed process left in progress; returns the audit records written.
 
-    A transition is considered crashed when its owner process is gone (same host) or its lease
-    (``[audit] lease_seconds``, default 300) has expired, or ``force``.
+    A claim is taken over only when :func:`claim_is_stale` (or ``force``); the take-over is a
+    conditional UPDATE on the claim and the lease seen, so a heartbeat in between wins. The
+    registry is restored from the snapshot under the recoverer's own fenced claim, re-read and
+    retried until it matches (first-try recovery from any crash point).
     """
-    lease = float(settings.section("audit").get("lease_seconds", 300))
     out = []
     for row in audit.in_progress(settings):
         if model and row["model"] != model:
             continue
-        expired = row.get("started_epoch") and time.time() - float(row["started_epoch"]) > lease
-        if not (force or expired or _owner_dead(row.get("owner"))):
+        if not (force or claim_is_stale(settings, row)):
             continue
         txn = uuid.uuid4().hex
-        if not audit.take_over(settings, row["model"], row["txn"], txn):
+        if not audit.take_over(settings, row["model"], row["txn"], txn, row.get("started_epoch")):
             continue
-        snap = row.get("snapshot")
-        lc = make_lifecycle(settings, _client(settings, client), row["model"])
-        try:
-            if snap:
-                lc.restore(snap)
-                if not lc.matches(snap):
-                    raise RuntimeError("registry does not match the snapshot after restore")
-        except Exception as exc:  # noqa: BLE001 - leave it in progress for the next try
-            audit.append(settings, _record(row.get("action") or "approve", "failed", row["model"], "driftgate",
-                                           reason=f"recovery of an interrupted transition failed ({type(exc).__name__}); will retry"))
-            continue
-        champion = lc.state().champion
-        rec = _record(row.get("action") or "approve", "failed", row["model"], "driftgate", before=champion, after=champion,
-                      reason=f"transition started {row.get('started_at')} by {row.get('owner')} was interrupted; registry restored (recovered)")
-        audit.release(settings, row["model"], txn, champion or "", rec)
-        out.append(rec)
+        with Fence(settings, row["model"], txn) as fence:
+            snap = row.get("snapshot")
+            base = _client(settings, client)
+            lc = make_lifecycle(settings, FencedClient(base, fence), row["model"])
+            problem = None
+            for attempt in range(3):
+                try:
+                    if snap:
+                        lc.restore(snap)
+                        if not lc.matches(snap):
+                            raise RuntimeError("registry does not match the snapshot after restore")
+                    problem = None
+                    break
+                except audit.LostClaim:
+                    problem = "lost"
+                    break
+                except Exception as exc:  # noqa: BLE001 - retried, then left for the next caller
+                    problem = type(exc).__name__
+                    time.sleep(0.2 * (attempt + 1))
+            if problem == "lost":
+                continue
+            if problem:
+                audit.append(settings, _record(row.get("action") or "approve", "failed", row["model"], "driftgate",
+                                               reason=f"recovery of an interrupted transition failed ({problem}); will retry"))
+                continue  # the claim stays in progress; this process no longer holds it -> stale
+            champion = lc.state().champion
+            rec = _record(row.get("action") or "approve", "failed", row["model"], "driftgate", before=champion, after=champion,
+                          reason=f"transition started {row.get('started_at')} by {row.get('owner')} was interrupted; "
+                                 f"registry restored (recovered)",
+                          evidence={"recovered": True, "interrupted_started_at": row.get("started_at"),
+                                    "interrupted_action": row.get("action"), "owner": row.get("owner")})
+            try:
+                audit.release(settings, row["model"], txn, champion or "", rec)
+            except audit.LostClaim:
+                continue
+            out.append(rec)
     return out
+
+
+def interrupted_notice(settings, model: str) -> dict[str, Any] | None:
+    """For the Overview / Promotions pages: when the newest transition of ``model`` was an
+    interrupted one that recovery rolled back, ``{"at", "started_at", "action", "text"}``; else
+    ``None``. A transition still in progress whose owner is gone is reported too (``pending``)."""
+    for row in audit.in_progress(settings):
+        if row["model"] == model and claim_is_stale(settings, row):
+            return {"at": None, "started_at": row.get("started_at"), "action": row.get("action"), "pending": True,
+                    "text": f"a {row.get('action') or 'transition'} started {row.get('started_at')} was interrupted; "
+                            f"it will be rolled back by the next decision"}
+    recs = [r for r in audit.query(settings, model=model, limit=50)
+            if r.get("action") in ("approve", "reject", "rollback") and r.get("outcome") in ("done", "failed")]
+    if not recs:
+        return None
+    last = recs[-1]
+    ev = last.get("evidence") or {}
+    if not (isinstance(ev, dict) and ev.get("recovered")):
+        return None
+    return {"at": last["at"], "started_at": ev.get("interrupted_started_at"), "action": ev.get("interrupted_action"),
+            "pending": False, "text": f"a transition was interrupted and rolled back at {last['at']}"}
 
 
 # -- the guarded transition -------------------------------------------------------------------
@@ -179,6 +298,16 @@ def _transition(
         _refuse(settings, _record(action, "refused", model, user, version, expected_champion, expected_champion,
                                   f"another transition of {model} is in progress (started {other.get('started_at')}): stale state — reload",
                                   comment, evidence))
+    with Fence(settings, model, txn) as fence:
+        return _run_claimed(settings, make_lifecycle(settings, FencedClient(lc.client, fence), model), fence, txn, at,
+                            action=action, user=user, version=version, expected_champion=expected_champion,
+                            precheck=precheck, plan=plan, involved=involved, expect_after=expect_after,
+                            comment=comment, evidence=evidence)
+
+
+def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, action, user, version, expected_champion,
+                 precheck, plan, involved, expect_after, comment, evidence) -> dict[str, Any]:
+    model = lc.model
     snap = None
     step_no, step_name = 0, ""
     try:
@@ -205,6 +334,15 @@ def _transition(
             raise RuntimeError("registry is not in the expected state after the transition")
     except Refused:
         raise
+    except audit.LostClaim as exc:
+        # Another process took the claim over and restores the registry: write nothing more.
+        reason = f"{action} stopped at step {step_no} ({step_name or 'start'}): {exc}"
+        rec = _record(action, "failed", model, user, version, expected_champion, None, reason, comment, evidence, txn)
+        try:
+            audit.append(settings, rec)
+        except DriftGateError:
+            pass
+        raise TransitionFailed(reason) from None
     except Exception as exc:  # noqa: BLE001 - any failure midway: compensate
         kind = type(exc).__name__
         restored = False
@@ -213,6 +351,9 @@ def _transition(
                 try:
                     lc.restore(snap)
                     restored = lc.matches(snap)
+                except audit.LostClaim:
+                    restored = False
+                    break
                 except Exception:  # noqa: BLE001
                     restored = False
                 if restored:
@@ -227,7 +368,10 @@ def _transition(
         if restored:
             reason = f"{action} failed at step {step_no} ({step_name}: {kind}); registry restored, champion still version {after or 'none'}"
             rec = _record(action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn)
-            audit.release(settings, model, txn, after or "", rec)
+            try:
+                audit.release(settings, model, txn, after or "", rec)
+            except audit.LostClaim:
+                pass
         else:
             reason = f"{action} failed at step {step_no} ({step_name}: {kind}); undo incomplete, recovery pending"
             rec = _record(action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn)
@@ -244,9 +388,12 @@ def _transition(
         "rollback": f"rolled back to version {after} (was {expected_champion})",
         "reject": f"version {version} rejected",
     }.get(action)
-    audit.release(settings, model, txn, after or "", rec)
+    try:
+        audit.release(settings, model, txn, after or "", rec)
+    except audit.LostClaim as exc:
+        raise TransitionFailed(f"{action}: {exc}") from None
     notify.send(settings, rec)
-    notify.mirror_databricks(settings, rec, client=lc.client)
+    notify.mirror_databricks(settings, rec, client=getattr(lc.client, "_client", lc.client))  # not the fenced wrapper
     return {k: v for k, v in rec.items() if k != "txn"}
 
 

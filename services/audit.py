@@ -43,6 +43,7 @@ import json
 import os
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -155,6 +156,7 @@ _DRIVER_HINT = {
     "psycopg2": "use a postgresql+psycopg:// URL (psycopg[binary], pinned in requirements.txt)",
 }
 
+UNSEEN: Any = object()
 _engines: dict[tuple[str, int], sa.Engine] = {}
 _lock = threading.Lock()
 
@@ -433,10 +435,38 @@ def _ensure_transition_row(conn, model: str) -> None:
         conn.execute(transitions.insert().values(model=model, status="idle"))
 
 
+class LostClaim(Unavailable):
+    """This process no longer holds the transition claim it started with (a recoverer took it
+    over): it must not write to the registry nor record an outcome for it."""
+
+
+# Claims this process holds right now (txn ids). A claim whose owner is this process but whose txn
+# is not here was left by a call that died (an exception that skipped the release): provably gone.
+_live: set[str] = set()
+_live_lock = threading.Lock()
+
+
+def holds(txn: str | None) -> bool:
+    with _live_lock:
+        return bool(txn) and txn in _live
+
+
+def forget(txn: str) -> None:
+    """The calling code is done with ``txn`` (released, lost or crashed)."""
+    with _live_lock:
+        _live.discard(txn)
+
+
+def _hold(txn: str) -> None:
+    with _live_lock:
+        _live.add(txn)
+
+
 def claim(settings, model: str, txn: str, action: str, at: str, epoch: float) -> dict[str, Any] | None:
     """Atomically mark ``model`` as in transition for ``txn``.
 
     Returns ``None`` when this caller won, else the row of the transition in progress.
+    ``started_epoch`` is the lease: set here, renewed by :func:`renew` (the heartbeat).
     """
     eng = engine(settings)
     try:
@@ -449,30 +479,51 @@ def claim(settings, model: str, txn: str, action: str, at: str, epoch: float) ->
                         started_epoch=epoch, snapshot=None)
             )
             if res.rowcount == 1:
+                _hold(txn)
                 return None
             return dict(conn.execute(sa.select(transitions).where(transitions.c.model == model)).first()._mapping)
     except sa.exc.SQLAlchemyError as exc:
         raise Unavailable(f"audit store cannot take the transition lock ({type(exc).__name__})") from None
 
 
+def _owned(model: str, txn: str):
+    return (transitions.c.model == model, transitions.c.txn == txn, transitions.c.status == "in_progress")
+
+
+def renew(settings, model: str, txn: str, epoch: float | None = None) -> bool:
+    """Heartbeat and fencing check in one conditional UPDATE: renew ``txn``'s lease; False when
+    ``txn`` no longer holds the model's claim (then nothing may be written for it)."""
+    try:
+        with engine(settings).begin() as conn:
+            res = conn.execute(transitions.update().where(*_owned(model, txn))
+                               .values(started_epoch=time.time() if epoch is None else epoch))
+            return res.rowcount == 1
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "cannot renew the transition lease", exc) from None
+
+
 def save_snapshot(settings, model: str, txn: str, snapshot: dict[str, Any]) -> None:
     with engine(settings).begin() as conn:
-        conn.execute(
-            transitions.update()
-            .where(transitions.c.model == model, transitions.c.txn == txn)
-            .values(snapshot=json.dumps(snapshot))
-        )
+        res = conn.execute(transitions.update().where(*_owned(model, txn))
+                           .values(snapshot=json.dumps(snapshot), started_epoch=time.time()))
+        if res.rowcount != 1:
+            raise LostClaim(f"the transition of {model} is no longer held by this process (taken over)")
 
 
 def release(settings, model: str, txn: str, state_token: str | None, record: dict[str, Any] | None = None) -> int | None:
-    """End ``txn``'s transition and append its audit record in the same transaction."""
-    with engine(settings).begin() as conn:
-        conn.execute(
-            transitions.update()
-            .where(transitions.c.model == model, transitions.c.txn == txn)
-            .values(status="idle", txn=None, owner=None, snapshot=None, state_token=state_token)
-        )
-        return append(settings, record, conn=conn) if record else None
+    """End ``txn``'s transition and append its audit record in the same transaction — only while
+    ``txn`` still holds the claim (else :class:`LostClaim`, nothing recorded)."""
+    try:
+        with engine(settings).begin() as conn:
+            res = conn.execute(
+                transitions.update().where(*_owned(model, txn))
+                .values(status="idle", txn=None, owner=None, snapshot=None, state_token=state_token)
+            )
+            if res.rowcount != 1:
+                raise LostClaim(f"the transition of {model} was taken over before it ended; its outcome is not recorded")
+            return append(settings, record, conn=conn) if record else None
+    finally:
+        forget(txn)
 
 
 def in_progress(settings) -> list[dict[str, Any]]:
@@ -488,15 +539,19 @@ def in_progress(settings) -> list[dict[str, Any]]:
     return out
 
 
-def take_over(settings, model: str, stale_txn: str, new_txn: str) -> bool:
-    """Hand a crashed transition to a recovering caller (exactly one recoverer wins)."""
+def take_over(settings, model: str, stale_txn: str, new_txn: str, seen_epoch: float | None = UNSEEN) -> bool:
+    """Hand a crashed transition to a recovering caller (exactly one recoverer wins). With
+    ``seen_epoch`` (the lease the caller judged expired), a heartbeat since then makes it fail."""
+    cond = [*_owned(model, stale_txn)]
+    if seen_epoch is not UNSEEN:
+        cond.append(transitions.c.started_epoch.is_(None) if seen_epoch is None else transitions.c.started_epoch == seen_epoch)
     with engine(settings).begin() as conn:
-        res = conn.execute(
-            transitions.update()
-            .where(transitions.c.model == model, transitions.c.txn == stale_txn, transitions.c.status == "in_progress")
-            .values(txn=new_txn, owner=owner_id())
-        )
-        return res.rowcount == 1
+        res = conn.execute(transitions.update().where(*cond)
+                           .values(txn=new_txn, owner=owner_id(), started_epoch=time.time()))
+        if res.rowcount == 1:
+            _hold(new_txn)
+            return True
+        return False
 
 
 # -- approval votes (approvals_required > 1) -------------------------------------------------

@@ -9,6 +9,8 @@ one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from typing import Sequence
 
@@ -39,9 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """The one-line contract: connector/SDK log lines and ``__del__`` tracebacks of half-open
+    Databricks connections stay off stderr (``DRIFTGATE_DEBUG=1`` shows them)."""
+    if os.environ.get("DRIFTGATE_DEBUG"):
+        return
+    for name in ("databricks", "databricks.sql", "databricks.sdk", "urllib3", "thrift", "py4j"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        obj = unraisable.object
+        where = f"{getattr(obj, '__module__', '')} {getattr(obj, '__qualname__', '')} {type(obj).__module__}"
+        if "databricks" in where or "thrift" in where:
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_libraries()
     try:
         return int(args.handler(args) or 0)
     except DriftGateError as exc:
@@ -52,6 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a folder that cannot be created or written (DRIFTGATE_HOME under /proc...)
+        if os.environ.get("DRIFTGATE_DEBUG"):
+            raise
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"error: {exc.strerror or type(exc).__name__}{where}\n")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
+        if os.environ.get("DRIFTGATE_DEBUG"):
+            raise
+        sys.stderr.write(f"error: unexpected {type(exc).__name__} (run with DRIFTGATE_DEBUG=1 for details)\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -213,6 +213,8 @@ def load_settings(
     if not home.is_absolute():
         home = cwd_path / home
     home = home.resolve()
+    if home.exists() and not home.is_dir():
+        raise BadInput(f"DRIFTGATE_HOME is not a folder: {home}")
 
     config_path: Path | None = None
     explicit = config_file or env.get("DRIFTGATE_CONFIG")

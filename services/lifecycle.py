@@ -64,8 +64,9 @@ TAG_VALUE_MAX = 5000  # MLflow allows more; Databricks' workspace registry is st
 def normalise_version(version: object) -> str:
     """``1``, ``"1"``, ``" 01 "`` -> ``"1"``; anything else is :class:`BadInput`."""
     text = str(version).strip() if version is not None else ""
-    if not text.isdigit():
-        raise BadInput(f"not a model version: {text!r}")
+    # ASCII digits only: "²".isdigit() is true and "٢" would become 2.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise BadInput(f"not a model version: {text[:40]!r}")
     return str(int(text))
 
 
@@ -366,6 +367,9 @@ class Lifecycle:
         for v in sorted(wanted, key=lambda v: wanted[v] != PRODUCTION):
             if v in views and views[v].stage != wanted[v]:
                 _transition_stage(c, m, v, wanted[v], False)
+        # Re-read: the views above predate these stage changes (demoting from them would archive a
+        # version just put back to None, and recovery would need a second attempt).
+        views = {v.version: v for v in self.versions()}
         for v, view in views.items():
             if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
                 _transition_stage(c, m, v, ARCHIVED, False)

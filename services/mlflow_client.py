@@ -6,6 +6,7 @@ so the app can serve one workspace without leaking state between callers.
 
 from __future__ import annotations
 
+import math
 import os
 from urllib.parse import urlparse
 
@@ -16,16 +17,69 @@ from services.config import Secret, Settings, redact_uri
 from services.errors import BadInput, Unavailable
 
 # A dead server must fail in seconds, not after MLflow's default minutes of backoff.
-# setdefault: an operator's explicit environment still wins.
+# An operator's explicit environment still wins; otherwise ``[mlflow] http_timeout_seconds`` /
+# ``http_retries`` (see :func:`apply_timeouts`).
+_OPERATOR_ENV = {k for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT",
+                             "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT") if k in os.environ}
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
 # Artifact downloads must not draw progress bars on a CLI's stderr.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+_SDK_TIMEOUT = [30.0]
+
+
+def _bound_databricks_sdk() -> None:
+    """databricks-sdk (used by MLflow for ``databricks`` URIs and by the registry mirror) retries a
+    dead host for 300 s by default, inside ``Config()``, where no caller can pass a limit: give
+    every ``Config`` the configured retry and HTTP timeouts unless the caller set them."""
+    try:
+        from databricks.sdk import config as sdk_config
+    except ImportError:  # pragma: no cover - the SDK is pinned in requirements.txt
+        return
+    cls = sdk_config.Config
+    if getattr(cls.__init__, "_driftgate_bounded", False):
+        return
+    original = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("retry_timeout_seconds") is None:  # MLflow passes None explicitly
+            kwargs["retry_timeout_seconds"] = max(1, int(_SDK_TIMEOUT[0]))
+        if kwargs.get("http_timeout_seconds") is None:
+            kwargs["http_timeout_seconds"] = _SDK_TIMEOUT[0]
+        original(self, *args, **kwargs)
+
+    __init__._driftgate_bounded = True  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+
+
+def apply_timeouts(settings: Settings) -> None:
+    """Bound every remote call: MLflow's REST client (``[mlflow] http_timeout_seconds``,
+    ``http_retries``) and databricks-sdk (``[databricks] timeout_seconds``). Defaults <= 30 s."""
+    mlflow_cfg = settings.section("mlflow")
+    timeout = str(max(1, math.ceil(mlflow_cfg["http_timeout_seconds"])))
+    values = {"MLFLOW_HTTP_REQUEST_TIMEOUT": timeout,
+              "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(mlflow_cfg["http_retries"]),
+              # MLflow's own retry loop around databricks-sdk calls (default 500 s)
+              "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT": timeout}
+    for key, value in values.items():
+        if key not in _OPERATOR_ENV:
+            os.environ[key] = value
+    _SDK_TIMEOUT[0] = float(settings.section("databricks")["timeout_seconds"])
+    _bound_databricks_sdk()
 
 
 def make_client(settings: Settings) -> MlflowClient:
-    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
+    """The MLflow client of ``settings`` (timeouts applied); a tracking or registry URI MLflow
+    cannot use is one line (:class:`BadInput`)."""
+    apply_timeouts(settings)
+    try:
+        client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
+        client._get_registry_client()  # an unsupported registry URI fails here, not at the first call
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a bad URI
+        raise BadInput(f"MLflow URI {redact_uri(settings.tracking_uri)} cannot be used ({type(exc).__name__}); "
+                       f"expected e.g. http://host:5000, databricks or sqlite:///path") from None
+    return client
 
 
 def is_databricks_registry(settings: Settings) -> bool:
@@ -124,8 +178,8 @@ def normalise_version(version: object) -> str:
     if version is None:
         raise ValueError("model version is None")
     text = str(version).strip()
-    if not text.isdigit():
-        raise ValueError(f"not a model version: {text!r}")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise ValueError(f"not a model version: {text[:40]!r}")
     return str(int(text))
 
 

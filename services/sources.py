@@ -378,11 +378,18 @@ def _databricks_connect(settings, factory):
         from databricks import sql as dbsql
 
         factory = dbsql.connect
+        timeout = float(settings.section("databricks")["timeout_seconds"])
+        # Bounded connect + per-request time and retry budget (the connector's defaults retry
+        # a dead host for 15 minutes): ``[databricks] timeout_seconds``.
+        limits = {"_socket_timeout": timeout, "_retry_stop_after_attempts_count": 2,
+                  "_retry_stop_after_attempts_duration": timeout, "_retry_delay_max": 5.0}  # the connector's floor
+    else:
+        limits = {}
     host = (db.host if db else None) or ""
     host = host.replace("https://", "").replace("http://", "").rstrip("/")
     try:
         return factory(server_hostname=host, http_path=(db.http_path if db else None),
-                       access_token=(db.token.get() if db else None))
+                       access_token=(db.token.get() if db else None), **limits)
     except Exception as exc:  # noqa: BLE001 - never echo the token-bearing message
         raise Unavailable(f"cannot connect to the Databricks SQL warehouse ({type(exc).__name__})") from None
 

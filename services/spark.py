@@ -192,9 +192,12 @@ class SparkBackend(Backend):
 
     def execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         args = {k: _arg(v) for k, v in {**self.bound, **params}.items() if f":{k}" in sql}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rows = self.conn.sql(sql, args=args).collect()  # aggregate rows only
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows = self.conn.sql(sql, args=args).collect()  # aggregate rows only
+        except Exception as exc:  # noqa: BLE001 - Spark's errors (malformed files, casts…): one line
+            raise BadInput(f"Spark could not aggregate the data ({_message(exc)})") from None
         return [tuple(r) for r in rows]
 
     def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
@@ -249,6 +252,23 @@ def _columns(backend: SparkBackend, source: Source) -> dict[str, str]:
         what = f"Spark table {source.table!r}" if source.table else f"{source.format} data {source.name}"
         raise NotFound(f"cannot read {what} ({_reason(exc)})") from None
     return {f.name: f.dataType.simpleString().upper() for f in schema.fields}
+
+
+def _message(exc: Exception) -> str:
+    """The first line of the innermost cause (a JVM error's own message, not py4j's "An error
+    occurred while calling o81.collectToPython")."""
+    text = ""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            root = java
+            while root.getCause() is not None:
+                root = root.getCause()
+            text = str(root.getMessage() or root.toString())
+        except Exception:  # noqa: BLE001 - the session may be gone
+            text = ""
+    text = text or str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def _reason(exc: Exception) -> str:

@@ -73,6 +73,9 @@ class TriggerPolicy:
     (its run's ``driftgate.training_window`` tag, e.g. after a promotion) when it is known and
     differs from the configured ``reference_window`` — the performance reference is then the
     champion's logged metric; "config" always uses ``[models.<name>] reference_window``.
+    ``estimated_performance``: windows without enough labels get the performance estimated from
+    their scores (CBPE, :mod:`services.estimation`) as advisory evidence; it counts towards a
+    breach only when this is true (and never while the estimates are flagged unreliable).
     """
 
     drift_share_threshold: float = 0.5
@@ -87,6 +90,7 @@ class TriggerPolicy:
     performance_metric: str = "roc_auc"
     reference_performance: float | None = None
     reference: str = "champion"
+    estimated_performance: bool = False
 
     @property
     def window_width(self) -> dt.timedelta:
@@ -151,6 +155,8 @@ class TriggerPolicy:
             )
         if self.reference not in ("champion", "config"):
             raise BadInput(f"{where} reference must be \"champion\" or \"config\", not {self.reference!r}")
+        if not isinstance(self.estimated_performance, bool):
+            raise BadInput(f"{where} estimated_performance must be true or false, not {self.estimated_performance!r}")
         if self.performance_metric not in METRICS:
             raise BadInput(f"{where} performance_metric must be one of {', '.join(METRICS)}, not {self.performance_metric!r}")
         if not isinstance(self.window, str):
@@ -343,6 +349,41 @@ def window_evidence(settings: Settings, spec: ModelLog, start: dt.date, end: dt.
     return rows, drifts, perf, notes
 
 
+def estimated_evidence(settings: Settings, model: str, unit: str, start: dt.date,
+                       end: dt.date) -> tuple[dict | None, str | None]:
+    """The CBPE document of :func:`services.estimation.estimated_performance` for the evaluated
+    windows, or None with a one-line note (estimation is advisory: it never fails the trigger)."""
+    from services.estimation import estimated_performance
+
+    try:
+        return estimated_performance(settings, model, unit=unit, start=start, end=end), None
+    except BadInput as exc:
+        return None, f"estimated performance not available: {exc}"
+
+
+def _estimated(w: "Window", est: dict | None, doc: dict | None, policy: TriggerPolicy, metric: str,
+               ref_perf: float | None) -> None:
+    """Advisory estimate for a window without (enough) labels; counted when the policy says so."""
+    if not est or doc is None:
+        return
+    value = _num(est.get("estimated_roc_auc" if metric == "roc_auc" else "estimated_accuracy"))
+    if value is None:
+        return
+    w.estimated_performance = value
+    w.estimated_band = list(est["band"]) if est.get("band") and metric == "roc_auc" else None
+    counted = policy.estimated_performance and not doc.get("unreliable") and ref_perf is not None
+    if counted:
+        w.performance_estimated = True
+        w.performance_drop = ref_perf - value
+        w.performance_breach = w.performance_drop >= policy.performance_drop_threshold - 1e-12
+        w.notes.append(f"estimated {metric} {value:.3f} from the scores (counted: [trigger] estimated_performance = true)")
+    elif policy.estimated_performance and doc.get("unreliable"):
+        w.notes.append(f"estimated {metric} {value:.3f} (not counted: {doc.get('warning')})")
+    else:
+        w.notes.append(f"estimated {metric} {value:.3f} (advisory, not counted: [trigger] estimated_performance = false"
+                       + (f"; {doc.get('warning')})" if doc.get("unreliable") else ")"))
+
+
 def _as_date(value: Any) -> dt.date | None:
     if value is None:
         return None
@@ -529,6 +570,9 @@ class Window:
     drift_breach: bool = False
     performance_breach: bool = False
     notes: list[str] = field(default_factory=list)
+    estimated_performance: float | None = None
+    estimated_band: list[float] | None = None
+    performance_estimated: bool = False     # the breach verdict rests on the estimate
 
     @property
     def breach(self) -> bool:
@@ -552,6 +596,9 @@ class Window:
             "drift_breach": self.drift_breach,
             "performance_breach": self.performance_breach,
             "notes": list(self.notes),
+            "estimated_performance": self.estimated_performance,
+            "estimated_band": self.estimated_band,
+            "performance_estimated": self.performance_estimated,
         }
 
 
@@ -701,6 +748,12 @@ def evaluate(
             reasons_pre.append(f"no labelled reference performance ({metric}) in the reference window: "
                                "performance drop not evaluated")
     perf_by = {_as_date(w["start"]): w for w in (perf_doc or {}).get("windows", [])}
+    est_by, est_doc = {}, None
+    if has_labels:
+        est_doc, est_note = estimated_evidence(settings, model, unit, start.date(), (end - dt.timedelta(days=1)).date())
+        if est_note:
+            reasons_pre.append(est_note)
+        est_by = {_as_date(w["start"]): w for w in (est_doc or {}).get("windows", [])}
 
     for w in windows:
         key = w.start.date()
@@ -724,10 +777,10 @@ def evaluate(
             p = perf_by.get(key) or {}
             w.labelled_rows = int(p.get("labelled") or 0)
             value = _num(p.get(metric))
-            if w.labelled_rows == 0:
-                w.notes.append("no labels yet (no performance evidence)")
-            elif w.labelled_rows < policy.min_labels or value is None:
-                w.notes.append(f"only {w.labelled_rows} labelled rows (no performance evidence)")
+            if w.labelled_rows < policy.min_labels or value is None:
+                w.notes.append("no labels yet (no performance evidence)" if w.labelled_rows == 0
+                               else f"only {w.labelled_rows} labelled rows (no performance evidence)")
+                _estimated(w, est_by.get(key), est_doc, policy, metric, ref_perf)
             else:
                 w.performance = value
                 if ref_perf is not None:
@@ -808,9 +861,11 @@ def decide(
         p_ws = [w for w in streak_ws if w.performance_breach]
         if p_ws:
             drops = [w.performance_drop for w in p_ws if w.performance_drop is not None]
+            n_est = sum(w.performance_estimated for w in p_ws)
             reasons.append(
                 f"{metric} dropped in {len(p_ws)} of them by {min(drops):.3f}–{max(drops):.3f} vs the reference "
                 f"{ref_perf:.3f} (threshold {policy.performance_drop_threshold:g})"
+                + (f"; {n_est} of them estimated from the scores (no labels yet)" if n_est else "")
             )
     if schedule_due:
         reasons.append(

@@ -128,6 +128,14 @@ def _audit(args) -> int:
     return 0
 
 
+def _limit(text: str) -> int:
+    import argparse
+
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text[:8]) <= 1_000_000 or len(text) > 7:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000000, not {text[:20]!r}")
+    return int(text)
+
+
 def _printable(value) -> str:
     """Text output keeps one record on one line: control characters are shown escaped."""
     text = "" if value is None else str(value)
@@ -171,7 +179,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("audit", help="the audit log (oldest first)")
     p.add_argument("--model")
-    p.add_argument("--limit", type=int, default=None, help="only the newest N records")
+    p.add_argument("--limit", type=_limit, default=None, help="only the newest N records (1..1000000)")
     add_format(p, "text")
     add_config(p)
     p.set_defaults(handler=_audit)

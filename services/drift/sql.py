@@ -553,6 +553,43 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
     return sql, params
 
 
+def grouped_cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str, group_by: str,
+                        start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    """DuckDB, per-window (grouped) current passes: rows ``(k, w, key, n, sum)`` — the counts per
+    cell of each column in each window (keys as :func:`cells_query` with tails; the sums serve the
+    tails beyond the reference's range, see :func:`cells_cdf`). One number per value and a GROUP BY
+    instead of a HISTOGRAM at the ~2,000 cell boundaries (a third of the statement's cost)."""
+    shape = tuple((k, s.name, s.cells.transform, s.cells.n, s.cells.needs_clamp()) for k, s in specs)
+    key = ("gcells", table.sql("duckdb"), shape, ts, group_by, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        branches = []
+        for k, spec in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            w = exp.column("w", quoted=True)
+            inner = exp.select(exp.alias_(numeric_value(spec.name), f"v{k}", quoted=True),
+                               exp.alias_(_bucket(ts, group_by), "w", quoted=True), copy=False).from_(
+                table.copy(), copy=False)
+            cond = _window_condition(ts, start, end, {})
+            if cond is not None:
+                inner = inner.where(cond, copy=False)
+            branches.append(
+                exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True), w.copy(),
+                           exp.alias_(_cell_expression(v, k, spec.cells, tails=True), "cell", quoted=True),
+                           exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+                           exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True), copy=False)
+                .from_(inner.subquery("src", copy=False), copy=False)
+                .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
+                .group_by(w.copy(), exp.column("cell", quoted=True), copy=False))
+        return render(_union_all(branches), "duckdb"), {}
+
+    params = _window_params(start, end)
+    for k, spec in specs:
+        params.update(_cell_params(k, spec.cells))
+        params.update({f"cm{k}": spec.cells.min, f"cx{k}": spec.cells.max})
+    return _cached(key, build), params
+
+
 def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], *, ts: str | None = None,
                        start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
     """Per column ``(k, name, number of edges)``: rows ``(k, COUNT_IF(x < $a<k>), LIST(x) of the
@@ -913,4 +950,40 @@ def rows_query(table: exp.Table, dialect: str, *, ts: str, group_by: str,
     if wc is not None:
         q = q.where(wc)
     q = q.group_by(_bucket(ts, group_by))
+    return render(q, dialect), params
+
+
+def score_buckets_query(table: exp.Table, dialect: str, *, ts: str, label: str, prediction: str,
+                        group_by: str | None, start: datetime | None = None, end: datetime | None = None,
+                        buckets: int = 1000) -> tuple[str, dict]:
+    """Per window (or the whole range when ``group_by`` is None) and score bucket (NULL for a
+    missing prediction): every row, the labelled rows, their positives and the labels that are not
+    0/1 — what confidence-based performance estimation needs, labelled or not (aggregates only)."""
+    params: dict[str, Any] = {"buckets": int(buckets)}
+    score = exp.cast(column(prediction), "DOUBLE")
+    y = exp.TryCast(this=column(label), to=exp.DataType.build("DOUBLE"))
+    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
+    not_binary = exp.Case(ifs=[exp.If(
+        this=exp.and_(exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
+                      exp.or_(exp.Is(this=y.copy(), expression=exp.null()),
+                              exp.Not(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0),
+                                                                              exp.Literal.number(1)])))),
+        true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    labelled = exp.Case(ifs=[exp.If(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0), exp.Literal.number(1)]),
+                                    true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    positive = exp.Case(ifs=[exp.If(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)),
+                                    true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    window = _bucket(ts, group_by) if group_by else exp.Literal.number(0)
+    q = exp.select(
+        exp.alias_(window, "w", quoted=True),
+        exp.alias_(bucket, "b", quoted=True),
+        exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+        exp.alias_(exp.Sum(this=labelled), "labelled", quoted=True),
+        exp.alias_(exp.Sum(this=positive), "pos", quoted=True),
+        exp.alias_(exp.Sum(this=not_binary), "bad", quoted=True),
+    ).from_(table.copy())
+    wc = _window_condition(ts, start, end, params)
+    if wc is not None:
+        q = q.where(wc)
+    q = q.group_by(*([window.copy()] if group_by else []), bucket.copy())
     return render(q, dialect), params

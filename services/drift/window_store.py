@@ -37,6 +37,7 @@ so a policy change applies at once without a re-scan.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -52,7 +53,7 @@ from services.drift import stats as S
 from services.drift.profile import PROFILE_FORMAT, FeatureProfile, Profile
 from services.errors import BadInput
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2  # 2: CDF counts packed, the reference's edges/points not repeated per day
 DEFAULT_FILE = "window_profiles.duckdb"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS window_profiles ("
@@ -129,10 +130,12 @@ class WindowStore:
             for stmt in _SCHEMA:
                 self.con.execute(stmt)
             row = self.con.execute("SELECT value FROM store_meta WHERE name = 'format'").fetchone()
+            if row is not None and row[0] != str(STORE_FORMAT):  # a cache: an older layout is dropped
+                self.con.execute("DELETE FROM window_profiles")
+                self.con.execute("DELETE FROM store_meta WHERE name = 'format'")
+                row = None
             if row is None:
                 self.con.execute("INSERT INTO store_meta VALUES ('format', ?)", [str(STORE_FORMAT)])
-            elif row[0] != str(STORE_FORMAT):
-                raise StoreUnavailable(f"profile store {self.path.name} has format {row[0]}, expected {STORE_FORMAT}")
         except StoreUnavailable:
             self.close()
             raise
@@ -181,12 +184,40 @@ class WindowStore:
         try:
             self.con.executemany(
                 "INSERT OR REPLACE INTO window_profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[model, reference_key, policy_key, d, int(n), m, json.dumps(p.to_json(), allow_nan=False), now]
+                [[model, reference_key, policy_key, d, int(n), m, json.dumps(pack(p), allow_nan=False), now]
                  for d, n, m, p in items])
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
             raise
+
+
+def pack(prof: Profile) -> dict[str, Any]:
+    """A day profile as stored: the CDF counts as packed int64 (a JSON list of 2,000 numbers per
+    column per day parses slowly), without what every day shares with the reference (its edges,
+    CDF points and cell map: part of the reference key, restored by :func:`unpack`)."""
+    doc = prof.to_json()
+    for f in doc["features"]:
+        if f["kind"] == "numeric":
+            for key in ("edges", "points", "cells"):
+                f.pop(key, None)
+            f["cdf"] = base64.b64encode(np.asarray(f.get("cdf") or [], dtype="<i8").tobytes()).decode()
+    return doc
+
+
+def unpack(doc: dict[str, Any], ref: Profile) -> Profile:
+    """The inverse of :func:`pack` against the reference the day was profiled with."""
+    cdfs = {}
+    for f in doc["features"]:
+        if f["kind"] == "numeric":
+            cdfs[f["name"]] = np.frombuffer(base64.b64decode(f.pop("cdf")), dtype="<i8").tolist()
+    prof = Profile.from_json(doc)
+    for name, cdf in cdfs.items():
+        ref_f, out = ref.features[name], prof.features[name]
+        if len(cdf) != len(ref_f.points):
+            raise ValueError("stored CDF does not match the reference's points")
+        out.cdf, out.edges, out.points, out.cells = cdf, list(ref_f.edges), list(ref_f.points), ref_f.cells
+    return prof
 
 
 def _why(path: Path, exc: BaseException) -> str:
@@ -313,7 +344,7 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
             hit = stored.get(d)
             if hit is not None and (hit[0], hit[1]) == marks[d]:
                 try:
-                    out[d] = Profile.from_json(json.loads(hit[2]))
+                    out[d] = unpack(json.loads(hit[2]), ref)
                     info.reused.append(d.isoformat())
                     continue
                 except (ValueError, KeyError, TypeError, BadInput):

@@ -125,6 +125,10 @@ def test_spark_source_errors_are_one_line(spark_session, tmp_path):
                      engine="spark")
     with pytest.raises(BadInput, match="invalid table name"):
         drift_report(Source("spark", table="a.b"), Source("spark", table="a.b; DROP TABLE x"), engine="spark")
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")  # a row with one field too many
+    with pytest.raises(BadInput, match="Malformed CSV record"):
+        drift_report(source_from_path(str(bad)), source_from_path(str(bad)), engine="spark")
     with pytest.raises(BadInput, match="no such file"):
         drift_report(Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"),
                      Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"), engine="spark")

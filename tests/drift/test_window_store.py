@@ -266,3 +266,16 @@ def test_last_n_days_report_from_stored_days_equals_a_full_scan(log):
         for key in ("count", "missing_share", "mean", "std", "min", "max"):
             assert cur_s[key] == pytest.approx(cur_f[key], rel=1e-9), (f["feature"], key)
         assert cur_s["median"] == pytest.approx(cur_f["median"], abs=0.01 * (cur_f["max"] - cur_f["min"]))
+
+
+def test_a_store_of_an_older_layout_is_rebuilt_not_trusted(log):
+    import duckdb
+
+    settings = log["configure"]()
+    drift_over_time(settings, "m", unit="day")
+    con = duckdb.connect(str(log["home"] / W.DEFAULT_FILE))
+    con.execute("UPDATE store_meta SET value = '1' WHERE name = 'format'")
+    con.close()
+    doc = drift_over_time(settings, "m", unit="day")
+    assert doc["store"]["used"] is True and doc["store"]["reused"] == 0 and len(doc["store"]["profiled"]) == DAYS - 1
+    assert drift_over_time(settings, "m", unit="day")["store"]["reused"] == DAYS - 1

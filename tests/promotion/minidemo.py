@@ -60,7 +60,8 @@ def _build(home: Path, tracking_uri: str | None, MODEL: str) -> str:  # noqa: N8
         model = LogisticRegression(max_iter=200).fit(X[cols], y)
         with mlflow.start_run(run_id=run_id):
             return mlflow.sklearn.log_model(
-                model, name="model", signature=infer_signature(X[cols], model.predict_proba(X[cols])[:, 1])
+                model, name="model", signature=infer_signature(X[cols], model.predict_proba(X[cols])[:, 1]),
+                pip_requirements=["scikit-learn", "numpy"],  # skip inference: a subprocess per model
             )
 
     def run(name, tags, metrics, parent=None):

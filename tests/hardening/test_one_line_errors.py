@@ -1,0 +1,102 @@
+"""Issue 13 #5 (bounded Databricks / MLflow REST calls) and #6 (tracebacks where the contract says
+one line, exit 2). Each case runs the real CLI in a subprocess; the subprocess timeout is only a
+guard against a hang (which is the bug), not a timing assertion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT, free_port
+
+MODEL = "churn_classifier"
+
+
+def _cli(args, env_extra, cwd=ROOT, guard=150):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "MLFLOW_TRACKING", "MLFLOW_REGISTRY"))}
+    env.update(env_extra)
+    env.pop("DRIFTGATE_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=guard)
+
+
+def _one_line_exit_2(proc, *words):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("version", ["²", "٢", "1" * 5000])
+def test_non_ascii_or_huge_version_is_bad_input(demo_settings, version):
+    proc = _cli(["gate", "--model", MODEL, "--version", version], {"DRIFTGATE_HOME": str(demo_settings.home)})
+    _one_line_exit_2(proc, "not a model version")
+
+
+@pytest.mark.parametrize("limit", ["1e30", "-5", "0", "99999999"])
+def test_audit_limit_out_of_range_is_bad_usage(demo_settings, limit):
+    proc = _cli(["audit", "--limit", limit], {"DRIFTGATE_HOME": str(demo_settings.home)})
+    _one_line_exit_2(proc, "--limit")
+
+
+@pytest.mark.parametrize("args", [["versions", "--model", MODEL], ["leaderboard", "--experiment", MODEL, "--metric", "roc_auc"]])
+def test_garbage_tracking_uri_is_one_line(tmp_path, args):
+    proc = _cli(args, {"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "garbage::://"})
+    _one_line_exit_2(proc, "garbage")
+
+
+@pytest.mark.parametrize("args", [["versions", "--model", MODEL],
+                                  ["approve", "--model", MODEL, "--version", "2", "--user", "alice"]])
+def test_home_that_is_a_file_is_one_line(tmp_path, args):
+    f = tmp_path / "home-file"
+    f.write_text("x")
+    _one_line_exit_2(_cli(args, {"DRIFTGATE_HOME": str(f)}), "DRIFTGATE_HOME is not a folder")
+
+
+def test_home_under_proc_is_one_line():
+    _one_line_exit_2(_cli(["demo"], {"DRIFTGATE_HOME": "/proc/driftgate-cannot-exist"}))
+
+
+def _databricks_env(tmp_path, toml=""):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[mlflow]\nhttp_timeout_seconds = 2\nhttp_retries = 0\n[databricks]\ntimeout_seconds = 2\n" + toml)
+    port = free_port()  # nothing listens there
+    return {"DRIFTGATE_HOME": str(tmp_path / "home"), "DRIFTGATE_CONFIG": str(cfg),
+            "DATABRICKS_HOST": f"https://127.0.0.1:{port}", "DATABRICKS_TOKEN": "dapi-not-a-real-token",
+            "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/none"}
+
+
+def test_unreachable_databricks_sql_source_is_bounded_and_one_line(tmp_path):
+    env = _databricks_env(tmp_path, '[sources.log]\ntype = "databricks"\ntable = "main.ml.scoring_log"\n'
+                                    '[models.m]\nsource = "log"\ntimestamp = "ts"\nfeatures = ["x"]\n')
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{(tmp_path / 'm.db').as_posix()}"
+    proc = _cli(["trigger", "--model", "m"], env)
+    _one_line_exit_2(proc, "Databricks")
+    assert "dapi-not-a-real-token" not in proc.stderr
+
+
+def test_unreachable_databricks_tracking_is_bounded_and_one_line(tmp_path):
+    env = _databricks_env(tmp_path)
+    env["MLFLOW_TRACKING_URI"] = "databricks"
+    proc = _cli(["versions", "--model", MODEL], env)
+    _one_line_exit_2(proc, "MLflow")
+    assert "dapi-not-a-real-token" not in proc.stderr
+
+
+def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path):
+    from services.config import load_settings
+    from services.mlflow_client import apply_timeouts
+
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert s.section("mlflow")["http_timeout_seconds"] <= 30 and s.section("databricks")["timeout_seconds"] <= 30
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("[databricks]\ntimeout_seconds = 4\n")
+    apply_timeouts(load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg))
+    from databricks.sdk.config import Config
+
+    c = Config(host="https://127.0.0.1:9", token="x", auth_type="pat")
+    assert (c.retry_timeout_seconds, c.http_timeout_seconds) == (4, 4.0)
