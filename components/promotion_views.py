@@ -277,7 +277,7 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 
 # -- audit log ----------------------------------------------------------------------------------------
-AUDIT_COLUMNS = ["at", "user", "action", "outcome", "model", "version", "version_before", "version_after", "reason", "comment"]
+AUDIT_COLUMNS = ["at", "user", "identity", "action", "outcome", "model", "version", "version_before", "version_after", "reason", "comment"]
 
 
 def audit_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -452,6 +452,7 @@ class DemoSection(_Section):
 
 class SparkSection(_Section):
     remote: Optional[str] = Field(None, pattern=r"^sc://")   # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
+    connect_retries: int = Field(5, ge=0, le=15)   # Spark Connect client retries (≈ 10 s of backoff at 5)
     # a local session (no remote): its master, driver memory, shuffle partitions, catalog folder
     master: str = "local[*]"
     driver_memory: str = Field("1g", pattern=r"^[0-9]+[kmgtKMGT]?$")

@@ -376,8 +376,17 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
                               source=data.source.name, group_by=unit, progress=progress)
     step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
     windows = []
+    results = None
+    if store is not None and store.used and unit == "day":
+        from services.drift.window_store import ResultCache
+
+        results = ResultCache(settings, model, store, policy, [n for n, _ in feats])
     for w, prof in per:
         wstart = _as_date(w)
+        cached = results.get(wstart) if results is not None else None
+        if cached is not None:
+            windows.append(cached)
+            continue
         usable = [n for n, _ in feats if prof.features[n].count > 0]
         if not usable:
             continue
@@ -397,6 +406,10 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
                                         "significant": f.get("significant"), "alpha": f.get("alpha")}
                          for f in rep["features"]},
         })
+        if results is not None:
+            results.put(wstart, windows[-1])
+    if results is not None:
+        results.flush()
     out = {"model": model, "unit": unit, "features": [n for n, _ in feats],
            "reference": {"window": ref.window, "rows": ref.rows}, "windows": windows}
     if store is not None:
