@@ -8,6 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 REF_COLOR, CUR_COLOR, BAD, GOOD = "#2563eb", "#f59e0b", "#dc2626", "#16a34a"
+NO_DATA = "#9ca3af"
+# Colour meaning shared by every page: BAD = at/above its threshold (drifted, breached), GOOD =
+# below, NO_DATA = no evidence. Threshold lines are drawn in a neutral grey readable on light and
+# dark themes.
+LINE = "#6b7280"
 
 
 def _shares(counts: Sequence[float]) -> list[float]:
@@ -28,14 +33,24 @@ def distribution_figure(dist: dict[str, Any], feature: str) -> go.Figure:
     return fig
 
 
+def ecdf_xy(dist: dict[str, Any], side: str) -> tuple[list[float], list[float]]:
+    """One side's ECDF points: the report's ``<side>_ecdf`` (counts at the reference's CDF points),
+    else its quantile grid."""
+    ecdf = dist.get(f"{side}_ecdf") or {}
+    if ecdf.get("x"):
+        return list(ecdf["x"]), list(ecdf["y"])
+    grid = dist.get(f"{side}_grid") or []
+    return list(grid), list(np.linspace(0, 1, len(grid))) if grid else []
+
+
 def ecdf_figure(dist: dict[str, Any], feature: str) -> go.Figure:
     """Empirical CDFs of a numeric feature from the stored quantile grids (no raw rows)."""
     fig = go.Figure()
     for side, color in (("reference", REF_COLOR), ("current", CUR_COLOR)):
-        grid = dist.get(f"{side}_grid") or []
-        if grid:
-            fig.add_trace(go.Scatter(x=grid, y=np.linspace(0, 1, len(grid)), mode="lines", name=side,
-                                     line=dict(color=color, shape="hv")))
+        x, y = ecdf_xy(dist, side)
+        if x:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=side, line=dict(color=color, shape="hv"),
+                                     hovertemplate="≤ %{x}: %{y:.1%}<extra>" + side + "</extra>"))
     fig.update_layout(title=f"{feature}: cumulative distribution", xaxis_title=feature, yaxis_title="ECDF",
                       height=360, margin=dict(l=10, r=10, t=50, b=40), legend=dict(orientation="h", y=1.1))
     return fig
@@ -66,20 +81,23 @@ def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") ->
     windows = over_time["windows"]
     feats = list(over_time["features"])
     x = [w["start"] for w in windows]
-    z, text = [], []
+    z, text, true = [], [], []
     for f in feats:
-        row, marks = [], []
+        row, marks, ratios = [], [], []
         for w in windows:
             cell = w["features"].get(f)
             sev = severity(cell) if cell else None
-            row.append(None if sev is None else min(sev, 3.0))
+            row.append(None if sev is None else min(sev, 3.0))  # the colour saturates at 3 ×
+            ratios.append("—" if sev is None else f"{sev:.2f}")  # the hover says the true ratio
             marks.append("✕" if cell and cell["drifted"] else "")
         z.append(row)
         text.append(marks)
+        true.append(ratios)
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=feats, text=text, texttemplate="%{text}", zmin=0, zmax=3,
         colorscale=[[0, "#f0fdf4"], [0.33, "#fde68a"], [0.34, "#fca5a5"], [1, "#991b1b"]],
-        colorbar=dict(title="× threshold"), hovertemplate="%{y}<br>%{x}<br>%{z:.2f} × threshold<extra></extra>"))
+        customdata=true, colorbar=dict(title="× threshold"),
+        hovertemplate="%{y}<br>%{x}<br>%{customdata} × threshold<extra></extra>"))
     fig.update_layout(title=title, height=120 + 36 * len(feats), margin=dict(l=10, r=10, t=50, b=40),
                       xaxis_title=f"window ({over_time.get('unit', 'day')})")
     return fig
@@ -87,11 +105,17 @@ def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") ->
 
 def drift_share_figure(over_time: dict[str, Any], threshold: float) -> go.Figure:
     windows = over_time["windows"]
-    fig = go.Figure(go.Bar(x=[w["start"] for w in windows], y=[w["drift_share"] for w in windows],
-                           marker_color=[BAD if w["drifted"] else GOOD for w in windows], name="drift share"))
-    fig.add_hline(y=threshold, line_dash="dash", annotation_text="dataset threshold")
+    fig = go.Figure()
+    for drifted, name, color in ((True, "drift share ≥ threshold (dataset drift)", BAD),
+                                 (False, "drift share below threshold", GOOD)):
+        ws = [w for w in windows if bool(w["drifted"]) == drifted]
+        if ws:
+            fig.add_trace(go.Bar(x=[w["start"] for w in ws], y=[w["drift_share"] for w in ws], marker_color=color,
+                                 name=name, hovertemplate="%{x}<br>%{y:.0%} of features drifted<extra></extra>"))
+    fig.add_hline(y=threshold, line_dash="dash", line_color=LINE, annotation_text=f"dataset threshold {threshold:.0%}")
     fig.update_layout(title="Share of drifted features per window", yaxis_tickformat=".0%", yaxis_range=[0, 1],
-                      height=300, margin=dict(l=10, r=10, t=50, b=40))
+                      height=300, margin=dict(l=10, r=10, t=50, b=40), barmode="overlay",
+                      legend=dict(orientation="h", y=1.12))
     return fig
 
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 
 from components.drift_charts import severity
+from components.tables import DASH
+from components.text import md
 from services.drift.engine import sensitivity_note
 
-_MD = re.compile(r"([\\`*_{}\[\]<>#|~$])")
-
-
-def _md(text: object) -> str:
-    """Escape markdown (and the HTML it would allow) in a user-supplied value."""
-    return _MD.sub(r"\\\1", str(text))
+_md = md  # the one markdown escape helper (components.text)
 
 
 def feature_frame(report: dict[str, Any]) -> pd.DataFrame:
@@ -34,7 +30,9 @@ def feature_frame(report: dict[str, Any]) -> pd.DataFrame:
     if frame.empty:
         return frame
     frame = frame.sort_values(["drifted", "severity"], ascending=[False, False], kind="stable").reset_index(drop=True)
-    frame["severity"] = frame["severity"].clip(upper=3.0)
+    # The true ratio (a 5.9x drift says 5.9x; the bar is full from 3x); a null statistic (e.g. a
+    # constant reference the current leaves) sorts first and has no ratio to show.
+    frame["severity"] = frame["severity"].replace(float("inf"), float("nan"))
     return frame
 
 
@@ -54,20 +52,58 @@ def summary_frame(feature: dict[str, Any]) -> pd.DataFrame:
                         index=keys)
 
 
+TEST_HELP = {
+    "ks": "Kolmogorov–Smirnov: the largest gap between the two cumulative distributions (0–1); its "
+          "p-value says how likely a gap this big is by chance alone.",
+    "wasserstein": "Wasserstein: how far values moved on average, in reference standard deviations "
+                   "(0.1 = a tenth of a std).",
+    "psi": "Population Stability Index: how much the shares of the bins changed (0.1 small, 0.25 large).",
+    "jensenshannon": "Jensen–Shannon distance: how different the two share distributions are (0 = same, 1 = "
+                     "no overlap).",
+    "chi2": "Chi-square: whether the category mix differs more than chance would explain (p-value).",
+}
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the table shows: missing p-values and ratios as an em dash (the tooltip says why)."""
+    out = frame.copy()
+    for col in ("p_value", "p_value_adjusted"):
+        if col in out:
+            out[col] = [DASH if v is None or v != v else f"{v:.3g}" for v in out[col]]
+    if "statistic" in out:
+        out["statistic"] = [DASH if v is None or v != v else f"{v:.4f}" for v in out["statistic"]]
+    return out
+
+
 def render_feature_table(st, frame: pd.DataFrame) -> None:
+    tests = ", ".join(f"{k}: {v}" for k, v in TEST_HELP.items() if k in set(frame.get("test", [])))
     st.dataframe(
-        frame, hide_index=True, width="stretch",
+        _display(frame), hide_index=True, width="stretch",
         column_config={
-            "drifted": st.column_config.CheckboxColumn("drifted"),
+            "feature": st.column_config.TextColumn("feature", width="medium"),
+            "drifted": st.column_config.CheckboxColumn(
+                "drifted", help="drifted = the change is both significant (BH-adjusted p below alpha) and at "
+                                "least the threshold in size"),
+            "test": st.column_config.TextColumn("test", help=tests or None),
             "severity": st.column_config.ProgressColumn(
                 "statistic vs threshold", min_value=0.0, max_value=3.0, format="%.2f ×",
-                help="1.0 = at the threshold; above = drifted. Effects: statistic/threshold, held below 1 "
-                     "while the BH-adjusted significance p-value is not below alpha; "
-                     "p-value tests: log(adjusted p)/log(threshold)."),
-            "statistic": st.column_config.NumberColumn(format="%.4f"),
-            "threshold": st.column_config.NumberColumn(format="%.3g"),
-            "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
-            "p_value_adjusted": st.column_config.NumberColumn("adjusted p (BH)", format="%.3g"),
+                help="1.0 = at the threshold; above = drifted (the bar is full from 3 ×, the number is the true "
+                     "ratio). Effects: statistic/threshold, held below 1 while the BH-adjusted significance "
+                     "p-value is not below alpha; p-value tests: log(adjusted p)/log(threshold). Empty: the "
+                     "statistic is undefined (e.g. a constant reference) and the feature counts as drifted."),
+            "statistic": st.column_config.TextColumn(
+                "statistic", help="the effect size of the test named in 'test'. — : undefined for this data "
+                                  "(e.g. a constant reference), counted as drifted"),
+            "threshold": st.column_config.NumberColumn(
+                format="%.3g", help="the effect size from which a change counts as meaningful ([drift] "
+                                    "numeric_threshold / categorical_threshold or a per-feature override)"),
+            "p_value": st.column_config.TextColumn(
+                "p-value", help="chance of a difference this large if nothing changed (ks numeric, chi2 "
+                                "categorical). — : this feature's decision uses no significance test"),
+            "p_value_adjusted": st.column_config.TextColumn(
+                "adjusted p (BH)", help="the p-value after the Benjamini–Hochberg correction for testing many "
+                                        "features at once (keeps false alarms at alpha overall). — : no "
+                                        "significance test for this feature"),
             "missing (cur)": st.column_config.NumberColumn(format="percent"),
             "min detectable": st.column_config.NumberColumn(
                 format="%.3g", help="the smallest effect (in the test's units) this window size can detect "

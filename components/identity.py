@@ -16,21 +16,18 @@ in you are a viewer.
 from __future__ import annotations
 
 import os
-import re
+
 from collections.abc import Mapping
 
 import streamlit as st
 
+from components.text import md
 from services.config import Settings
 
 FORWARDED_HEADERS = ("X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-User")
 
 
-_MD = re.compile(r"([\\`*_{}\[\]<>#|~$])")
-
-
-def _md(text: object) -> str:
-    return _MD.sub(r"\\\1", str(text))
+_md = md  # the one markdown escape helper (components.text)
 
 
 _SHARED_KEYS = ("redirect_uri", "cookie_secret")
@@ -153,6 +150,43 @@ def forwarded_token() -> str | None:
         return None
 
 
+PERSONA_WIDGET = "dg_persona"          # the sidebar selectbox's key
+PERSONA_CHOICE = "dg_persona_choice"   # survives page switches (widget state does not)
+PERSONA_PARAM = "persona"              # ...and new sessions opened from a shared link
+
+
+def demo_persona(settings: Settings) -> str:
+    """The demo persona picker. The choice persists across pages and reruns: ``?persona=`` (the
+    picker writes it on change; every navigation link carries it), else the widget's state, the
+    session's last choice, ``DRIFTGATE_USER``, the first persona."""
+    personas = settings.section("demo", "personas") or {"alice": "approver"}
+    names = list(personas)
+    state = st.session_state
+    wanted = st.query_params.get(PERSONA_PARAM)
+    if wanted in names:
+        state[PERSONA_WIDGET] = wanted
+    elif state.get(PERSONA_WIDGET) not in names:
+        for wanted in (state.get(PERSONA_CHOICE), settings.user):
+            if wanted in names:
+                state[PERSONA_WIDGET] = wanted
+                break
+        else:
+            state[PERSONA_WIDGET] = names[0]
+
+    def changed() -> None:  # the widget's new value goes to the URL before the rerun reads it
+        st.query_params[PERSONA_PARAM] = state[PERSONA_WIDGET]
+
+    user = st.sidebar.selectbox(
+        "Demo persona", names, key=PERSONA_WIDGET, on_change=changed,
+        format_func=lambda n: f"{n} — {personas.get(n, '')}",
+        help="Demo mode only: a real deployment takes the signed-in user.",
+    )
+    state[PERSONA_CHOICE] = user
+    if st.query_params.get(PERSONA_PARAM) != user:
+        st.query_params[PERSONA_PARAM] = user
+    return user
+
+
 def identity_source(settings: Settings, user: str | None) -> str | None:
     """How ``user`` (what :func:`current_user` returned) was established, for the audit record's
     ``identity``: ``oidc`` (signed in), ``proxy`` (a trusted forwarded header), ``persona`` (the
@@ -174,18 +208,17 @@ def current_user(settings: Settings) -> str | None:
         st.sidebar.caption(f"Signed in as **{_md(user)}**")
         return user
     if settings.demo:
-        personas = settings.section("demo", "personas") or {"alice": "approver"}
-        names = list(personas)
-        wanted = st.session_state.get("dg_persona") or settings.user
-        index = names.index(wanted) if wanted in names else 0
-        user = st.sidebar.selectbox(
-            "Demo persona", names, index=index, key="dg_persona",
-            format_func=lambda n: f"{n} — {personas.get(n, '')}",
-            help="Demo mode only: a real deployment takes the signed-in user.",
-        )
-        return user
+        return demo_persona(settings)
     if settings.user:
-        st.sidebar.caption(f"User (DRIFTGATE_USER): **{settings.user}**")
+        st.sidebar.caption(f"User (DRIFTGATE_USER): **{md(settings.user)}**")
         return settings.user
     st.sidebar.caption("Not signed in: read-only")
     return None
+
+
+def navigation_params(model: str | None, user: str | None, settings: Settings) -> dict[str, str]:
+    """Query parameters every navigation link carries: the model and (demo) the persona."""
+    params = {"model": model} if model else {}
+    if settings.demo and user and st.session_state.get(PERSONA_CHOICE) == user:
+        params[PERSONA_PARAM] = user
+    return params

@@ -10,6 +10,8 @@ import streamlit as st
 
 from components import leaderboard_data as data
 from components.leaderboard_charts import shap_bars, shap_detail, versions_over_time
+from components.tables import dashed, num
+from components.text import code, md
 from services.errors import DriftGateError
 from services.leaderboard import Leaderboard
 from services.runs import VersionsView, version_of_runs
@@ -20,20 +22,20 @@ def banner(board: Leaderboard) -> None:
     w, c = board.winner, board.champion
     direction = "highest" if board.greater_is_better else "lowest"
     window = (c.run.tags.get("driftgate.eval_window") if c else None) or (w.run.tags.get("driftgate.eval_window") if w else None)
-    st.markdown(f"**Selection rule:** {direction} `{board.metric}`"
-                + (f" on the champion's evaluation data (`{window}`)" if c and window else "")
-                + (f" · retraining run `{board.parent.run_name}`" if board.parent else ""))
+    st.markdown(f"**Selection rule:** {direction} {code(board.metric)}"
+                + (f" on the champion's evaluation data ({code(window)})" if c and window else "")
+                + (f" · retraining run {code(board.parent.run_name)}" if board.parent else ""))
     col1, col2, col3 = st.columns(3)
     if w:
         ci = f" [{w.ci_low:+.4f}, {w.ci_high:+.4f}]" if w.ci_low is not None else ""
-        col1.metric(f"Winner: {w.run.run_name}", f"{w.value:.4f}",
+        col1.metric(f"Winner: {md(w.run.run_name)}", f"{w.value:.4f}",
                     f"{w.delta_vs_champion:+.4f} vs champion{ci}" if w.delta_vs_champion is not None else None,
                     delta_color="normal" if board.greater_is_better else "inverse")
     else:
         col1.metric("Winner", "—")
     if c:
         ver = c.run.tags.get("driftgate.model_version")
-        col2.metric(f"Champion baseline{f' (v{ver})' if ver else ''}: {c.run.run_name}",
+        col2.metric(f"Champion baseline{f' (v{md(ver)})' if ver else ''}: {md(c.run.run_name)}",
                     "—" if c.value is None else f"{c.value:.4f}")
     else:
         col2.metric("Champion baseline", "none")
@@ -54,21 +56,51 @@ def table(board: Leaderboard, run_versions: dict[str, str] | None = None) -> Non
     for r in rows:  # registered version of each run (registry), else the run's own tag
         r["model_version"] = (run_versions or {}).get(r["run_id"]) or r["model_version"]
     df = pd.DataFrame(rows)
+    if df.empty:
+        st.info("No runs to rank.")
+        return
+    # Missing numbers are an em dash, and each column's tooltip says why one is missing.
+    dashed(df, "rank", lambda v: str(int(v)))
+    dashed(df, board.metric, num(".4f"))
+    for col in ("delta_vs_champion", "ci_low", "ci_high"):
+        dashed(df, col, num("+.4f"))
     config: dict[str, Any] = {
-        "rank": st.column_config.NumberColumn("rank", format="%d"),
-        "run_name": st.column_config.TextColumn("run"),
-        "role": st.column_config.TextColumn("role"),
-        board.metric: st.column_config.NumberColumn(board.metric, format="%.4f"),
-        "delta_vs_champion": st.column_config.NumberColumn("Δ vs champion", format="%+.4f"),
-        "ci_low": st.column_config.NumberColumn("Δ 95% CI low", format="%+.4f"),
-        "ci_high": st.column_config.NumberColumn("Δ 95% CI high", format="%+.4f"),
-        "model_version": st.column_config.TextColumn("version"),
+        "rank": st.column_config.TextColumn("rank", help="1 = best. — : the champion baseline (not ranked) "
+                                            "or a run that did not log the metric (listed last)"),
+        "run_name": st.column_config.TextColumn("run", width="medium"),
+        "role": st.column_config.TextColumn("role", help="winner = best candidate by the selection rule; "
+                                            "champion = the production model re-evaluated on the same data"),
+        board.metric: st.column_config.TextColumn(board.metric, help="— : this run did not log the metric (or NaN)"),
+        "delta_vs_champion": st.column_config.TextColumn(
+            "Δ vs champion", help="candidate minus champion on the same rows. — : no like-for-like champion "
+                                  "run, or the metric is missing"),
+        "ci_low": st.column_config.TextColumn("Δ 95% CI low", help="paired bootstrap. — : intervals off, or no "
+                                              "eval/predictions.parquet logged by the run or the champion"),
+        "ci_high": st.column_config.TextColumn("Δ 95% CI high", help="paired bootstrap. — : intervals off, or no "
+                                               "eval/predictions.parquet logged by the run or the champion"),
+        "model_version": st.column_config.TextColumn("version", help="registered model version of the run, if any"),
         "run_id": st.column_config.TextColumn("run id"),
     }
     for g in board.guard_metrics:
-        config[g] = st.column_config.NumberColumn(f"guard: {g}", format="%.4f")
+        dashed(df, g, num(".4f"))
+        config[g] = st.column_config.TextColumn(f"guard: {g}", help="— : this run did not log the guard metric")
         config[f"{g} worse"] = st.column_config.CheckboxColumn(f"{g} worse than champion")
     st.dataframe(df, hide_index=True, width="stretch", column_config=config)
+
+
+def review_links(board: Leaderboard, run_versions: dict[str, str] | None, model: str | None) -> None:
+    """Per ranked candidate with a registered version: a link to its gate and decision."""
+    if not model or not run_versions:
+        return
+    items = [(r, run_versions[r.run.run_id]) for r in board.rows
+             if r.run.run_id in run_versions and not getattr(r, "is_champion", False)]
+    if not items:
+        return
+    cols = st.columns(min(len(items), 4))
+    for i, (r, version) in enumerate(items[:8]):
+        cols[i % len(cols)].page_link(
+            "pages/promotions.py", label=f"Review v{version} ({r.run.run_name}) in Promotions",
+            icon=":material/verified:", query_params={"model": model, "version": str(version)})
 
 
 def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, board: Leaderboard) -> None:
@@ -77,7 +109,7 @@ def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, boa
         return
     champ = versions.champion_version
     if not champ:
-        st.info(f"Model '{model}' has no champion (alias `champion` / stage Production) to compare with.")
+        st.info(f"Model '{md(model)}' has no champion (alias `champion` / stage Production) to compare with.")
         return
     run_version = version_of_runs(versions)
     options = [v.version for v in versions.versions if v.version != champ]
@@ -107,7 +139,7 @@ def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, boa
     st.caption(f"{comp.champion.label}: {comp.champion.method} · {comp.candidate.label}: {comp.candidate.method} · "
                f"{comp.candidate.n_rows or comp.champion.n_rows} rows · {comp.seconds:.1f} s")
     st.plotly_chart(shap_bars(comp.table, comp.champion.label, comp.candidate.label), width="stretch")
-    st.markdown("**Features whose importance moved most:** " + ", ".join(f"`{f}`" for f in comp.moved_most[:3]))
+    st.markdown("**Features whose importance moved most:** " + ", ".join(code(f) for f in comp.moved_most[:3]))
     st.dataframe(pd.DataFrame(comp.table), hide_index=True, width="stretch", column_config={
         "champion": st.column_config.NumberColumn("champion mean |SHAP|", format="%.4f"),
         "candidate": st.column_config.NumberColumn("candidate mean |SHAP|", format="%.4f"),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from components.text import code, md
 
 from services.overview import ModelOverview
 
@@ -15,9 +16,9 @@ def _fmt(value: float | None) -> str:
 
 
 def render_model_overview(ov: ModelOverview) -> None:
-    st.subheader(ov.name)
+    st.subheader(md(ov.name))
     if ov.description:
-        st.caption(ov.description)
+        st.caption(md(ov.description, limit=1000))
     c1, c2, c3, c4 = st.columns(4)
     if ov.champion:
         c1.metric("Champion", f"v{ov.champion.version}",
@@ -36,10 +37,10 @@ def render_model_overview(ov: ModelOverview) -> None:
         st.markdown("**Latest retraining run**")
         run = ov.latest_retraining
         if run:
-            st.markdown(f"`{run.name}` · started {run.started} · {run.status} · "
+            st.markdown(f"{code(run.name)} · started {run.started} · {md(run.status)} · "
                         f"{run.children} child runs")
             if run.trigger:
-                st.info(f"Trigger: {run.trigger}", icon=":material/bolt:")
+                st.info(f"Trigger: {md(run.trigger, limit=2000)}", icon=":material/bolt:")
             st.page_link("pages/runs.py", label="Open in Retraining runs", icon=":material/arrow_forward:",
                          query_params={"model": ov.name, "experiment": run.experiment_id, "run": run.run_id})
         else:
@@ -69,12 +70,12 @@ def render_drift_verdict(verdict: dict[str, Any] | None, model: str) -> None:
     share = f"{verdict['drift_share']:.0%} of {verdict['total_features']} features drifted"
     window = f"{verdict['current']} vs reference {verdict['reference']}"
     if verdict["drifted"]:
-        st.error(f"Dataset drift: {share} ({', '.join(verdict['drifted_features'])}) · {window}",
+        st.error(f"Dataset drift: {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}",
                  icon=":material/warning:")
     elif verdict["drifted_features"]:
-        st.warning(f"No dataset drift, but {share} ({', '.join(verdict['drifted_features'])}) · {window}")
+        st.warning(f"No dataset drift, but {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}")
     else:
-        st.success(f"No drift: {share} · {window}", icon=":material/check_circle:")
+        st.success(f"No drift: {share} · {md(window)}", icon=":material/check_circle:")
     st.page_link("pages/drift.py", label="Open in Drift", icon=":material/arrow_forward:",
                  query_params={"model": model})
 

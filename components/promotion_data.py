@@ -41,6 +41,25 @@ def gate(ctx, model: str, version: VersionView, state: RegistryState) -> GateRes
 
 
 
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _run_experiment(key: tuple, run_id: str, _ctx) -> str | None:
+    try:
+        return _ctx.client.get_run(run_id).info.experiment_id
+    except Exception:  # noqa: BLE001 - a link is a convenience: no link when the run cannot be read
+        return None
+
+
+def ui_links(ctx, model: str, view: VersionView) -> dict[str, str]:
+    """Links to the version and its source run in the tracking server's UI (none for a local store)."""
+    from services.runs import mlflow_ui_links
+
+    probe = mlflow_ui_links(ctx.settings, model, view.version, "x", "x")
+    if not probe:
+        return {}
+    exp = _run_experiment(_key(ctx), view.run_id, ctx) if view.run_id else None
+    return mlflow_ui_links(ctx.settings, model, view.version, view.run_id, exp)
+
+
 def decision_client(ctx):
     """The client a decision runs with. On Databricks: the signed-in user's own token (forwarded by
     Databricks Apps) so workspace permissions apply; built per call (no network, ~0.1 ms), never

@@ -6,33 +6,33 @@ User-supplied text (comments, reasons, user names) is only ever shown through ``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from components import promotion_data as data
+from components.text import md
 from services import approvals, audit
-from services.errors import DriftGateError
+from services.audit import registered_at
+from services.errors import BadInput, DriftGateError
 from services.gate import GateResult
 from services.lifecycle import RegistryState, VersionView
 from services.roles import can_approve, can_reject, can_request, can_rollback
 
 COMMENT_MAX = approvals.COMMENT_MAX
-_ICON = {"pass": ":material/check_circle:", "fail": ":material/cancel:", "warn": ":material/warning:"}
-_MD = re.compile(r"([\\`*_{}\[\]<>#|~$])")
-
-
-def md(text: object) -> str:
-    """Escape markdown (and the HTML it would allow) in a value shown inside st.markdown."""
-    return _MD.sub(r"\\\1", str(text))
+# pass / fail / warn differ in colour, icon and word (Streamlit badges), never by colour alone.
+_BADGE = {"pass": ":green-badge[:material/check_circle: pass]", "fail": ":red-badge[:material/cancel: FAIL]",
+          "warn": ":orange-badge[:material/warning: warn]"}
 
 
 def flash() -> None:
+    """The outcome of the last decision, shown once on the page after its rerun."""
     msg = st.session_state.pop("dg_promo_flash", None)
-    if msg:
-        st.success(msg)
+    if isinstance(msg, dict):
+        (st.error if msg.get("kind") == "error" else st.success)(md(msg.get("text", ""), limit=None))
+    elif msg:
+        st.success(md(msg, limit=None))
 
 
 DIALOG_KEY = "dg_promo_dialog"
@@ -59,6 +59,15 @@ def _done(message: str) -> None:
     st.rerun()
 
 
+def _refused(exc: DriftGateError) -> None:
+    """A refused decision (stale state, lost race, permission): close the dialog, reload the
+    registry and show the refusal on the page, which now shows the registry as it is."""
+    _close_dialog()
+    st.session_state["dg_promo_flash"] = {"kind": "error", "text": str(exc)}
+    data.clear()
+    st.rerun()
+
+
 # -- picker + registry ---------------------------------------------------------------------------
 def pick_version(versions: list[VersionView]) -> VersionView | None:
     """Select a version (default: the first candidate awaiting a decision); synced with ?version=."""
@@ -73,7 +82,7 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
     by_id = {v.version: v for v in versions}
     choice = st.selectbox(
         "Version", ids, index=ids.index(default), key="dg_promo_version",
-        format_func=lambda i: f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(by_id[i].created_at or '')[:10]}",
+        format_func=lambda i: f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(registered_at(by_id[i]) or '')[:10]}",
     )
     if st.query_params.get("version") != choice:
         st.query_params["version"] = choice
@@ -81,9 +90,30 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
     return by_id[choice]
 
 
+def mlflow_links(links: dict[str, str], view: VersionView) -> None:
+    """Open the version / its run where it lives (the tracking server's UI, the Databricks workspace)."""
+    cols = st.columns(4)
+    if links.get("version"):
+        cols[0].link_button(f"v{view.version} in MLflow", links["version"], icon=":material/open_in_new:")
+    if links.get("run"):
+        cols[1].link_button("Its source run", links["run"], icon=":material/open_in_new:")
+    if not links:
+        st.caption("The tracking store is local (no MLflow UI to link to): the run and its lineage are on "
+                   "the Retraining runs page.")
+    if view.run_id:
+        cols[2 if links else 0].page_link("pages/runs.py", label="Run in Retraining runs", icon=":material/model_training:",
+                                          query_params={"model": view.model, "run": view.run_id,
+                                                        **_persona_param()})
+
+
+def _persona_param() -> dict[str, str]:
+    persona = st.query_params.get("persona")
+    return {"persona": persona} if persona else {}
+
+
 def registry_table(versions: list[VersionView], state: RegistryState, lifecycle: str) -> None:
     rows = [{"version": f"v{v.version}", "state": v.state, "stage": v.stage, "aliases": ", ".join(v.aliases),
-             "created by": v.created_by, "created": v.created_at, "decision": v.tags.get("driftgate.decision", ""),
+             "created by": v.created_by, "registered": registered_at(v), "decision": v.tags.get("driftgate.decision", ""),
              "decided by": v.tags.get("driftgate.decision_by", "")} for v in versions]
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **v{state.champion or '-'}** · rollback target: **v{state.previous or '-'}**")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -101,13 +131,24 @@ def checklist(result: GateResult, view: VersionView | None = None) -> None:
     )
     for c in result.checks:
         kind = "required" if c.required else "advisory"
-        st.markdown(f"{_ICON.get(c.status, '')} **{md(c.name)}** · `{c.status}` · {kind}")
+        st.markdown(f"{_BADGE.get(c.status, md(c.status))} **{md(c.name)}** · {kind}")
         st.text(c.detail)
         for key, link in c.evidence.items():
             if key.endswith("link") and link:
                 st.markdown(f"[open {md(key.replace('_link', '').replace('_', ' '))} in MLflow]({link})")
     with st.expander("Evidence (all checks, JSON)"):
         st.json({c.name: c.evidence for c in result.checks}, expanded=1)
+
+
+def comment_area(label: str, key: str, required: bool) -> str:
+    """A decision comment box that states its limit. No ``max_chars``: the browser would drop a
+    longer paste without a word; the decision refuses it with the length and the limit instead."""
+    need = "required" if required else "optional"
+    text = st.text_area(f"{label} ({need}, at most {COMMENT_MAX:,} characters)", key=key,
+                        help=f"Stored in the audit log as text. Longer than {COMMENT_MAX:,} characters is refused.")
+    if text and len(text) > COMMENT_MAX:
+        st.warning(f"{len(text):,} characters: {len(text) - COMMENT_MAX:,} over the limit of {COMMENT_MAX:,}.")
+    return text
 
 
 # -- decisions ----------------------------------------------------------------------------------------
@@ -139,17 +180,18 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     st.caption("What will change (before → after):")
     for line in before_after(ctx, model, "approve", view.version):
         st.text(line)
-    comment = st.text_area("Comment (optional)", max_chars=COMMENT_MAX, key="dg_approve_comment")
+    comment = comment_area("Comment", "dg_approve_comment", required=False)
     c1, c2 = st.columns(2)
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
         try:
             rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
                                     expected_champion=shown or "", client=data.decision_client(ctx),
                                     identity=ctx.identity)
-        except DriftGateError as exc:
-            data.clear()
+        except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
+        except DriftGateError as exc:
+            _refused(exc)
         _done(rec.get("reason") or "approved")
     if c2.button("Cancel", key="dg_approve_cancel"):
         _close_dialog()
@@ -162,15 +204,20 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
     st.caption("What will change (before → after):")
     for line in before_after(ctx, model, "rollback"):
         st.text(line)
-    comment = st.text_area("Why (required)", max_chars=COMMENT_MAX, key="dg_rollback_comment")
-    if st.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
+    comment = comment_area("Why", "dg_rollback_comment", required=True)
+    c1, c2 = st.columns(2)
+    if c2.button("Cancel", key="dg_rollback_cancel"):
+        _close_dialog()
+        st.rerun()
+    if c1.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:
             rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
                                      client=data.decision_client(ctx), identity=ctx.identity)
-        except DriftGateError as exc:
-            data.clear()
+        except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
+        except DriftGateError as exc:
+            _refused(exc)
         _done(rec.get("reason") or "rolled back")
 
 
@@ -186,17 +233,21 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
         st.caption(f"Approve disabled: {md(reason)}")
     rej = can_reject(ctx.settings, ctx.user, view)
     if rej.allowed and view.state not in ("champion", "rejected"):
-        with st.form("dg_reject_form", clear_on_submit=True):
-            comment = st.text_area("Reject with a comment (required)", max_chars=COMMENT_MAX)
+        if st.session_state.pop("dg_reject_clear", False):
+            st.session_state.pop("dg_reject_comment", None)
+        with st.form("dg_reject_form", clear_on_submit=False):
+            comment = comment_area("Reject with a comment", "dg_reject_comment", required=True)
             if st.form_submit_button("Reject"):
                 try:
                     rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
                                            expected_champion=state.champion or "", client=data.decision_client(ctx),
                                            identity=ctx.identity)
+                except BadInput as exc:  # the text stays in the box to be fixed
+                    st.error(f"{exc} — nothing was recorded")
                 except DriftGateError as exc:
-                    data.clear()
-                    st.error(str(exc))
+                    _refused(exc)
                 else:
+                    st.session_state["dg_reject_clear"] = True
                     _done(rec.get("reason") or "rejected")
     req = can_request(ctx.settings, ctx.user, view)
     if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
@@ -226,7 +277,7 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 
 # -- audit log ----------------------------------------------------------------------------------------
-AUDIT_COLUMNS = ["at", "user", "action", "outcome", "model", "version", "version_before", "version_after", "reason", "comment"]
+AUDIT_COLUMNS = ["at", "user", "identity", "action", "outcome", "model", "version", "version_before", "version_after", "reason", "comment"]
 
 
 def audit_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

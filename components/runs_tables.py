@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 import streamlit as st
+from components.text import code, md
 
 
 def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
@@ -58,4 +59,4 @@ def lineage_list(values: dict[str, Any]) -> None:
     if not values:
         st.caption("no lineage tags (driftgate.training_data, driftgate.code_version, ...)")
         return
-    st.markdown("\n".join(f"- **{k}**: `{str(v)[:300]}`" for k, v in values.items()))
+    st.markdown("\n".join(f"- **{md(k)}**: {code(v)}" for k, v in values.items()))

@@ -15,7 +15,8 @@ from pathlib import Path
 import streamlit as st
 from mlflow import MlflowClient
 
-from components.identity import current_user, identity_source
+from components.identity import current_user, identity_source, navigation_params
+from components.text import md
 from services import demo
 from services.config import Settings, load_settings
 from services.errors import DriftGateError
@@ -101,19 +102,30 @@ def _model_choice(settings: Settings, client: MlflowClient, mlflow_ok: bool) -> 
                   if n not in names]
     if not names:
         return None
+    # Query parameter first (a shared link), then this session's last choice (a page opened
+    # without ?model=), else the first model.
+    state = st.session_state
     wanted = st.query_params.get("model")
-    index = names.index(wanted) if wanted in names else 0
-    model = st.sidebar.selectbox("Model", names, index=index, key="dg_model")
+    if wanted in names:
+        state["dg_model"] = wanted
+    elif state.get("dg_model") not in names:
+        choice = state.get("dg_model_choice")
+        state["dg_model"] = choice if choice in names else names[0]
+
+    def changed() -> None:  # the widget's new value goes to the URL before the rerun reads it
+        st.query_params["model"] = state["dg_model"]
+
+    model = st.sidebar.selectbox("Model", names, key="dg_model", on_change=changed)
+    state["dg_model_choice"] = model
     if st.query_params.get("model") != model:
         st.query_params["model"] = model
     return model
 
 
-def _navigation(model: str | None) -> None:
-    params = {"model": model} if model else None
+def _navigation(params: dict[str, str]) -> None:
     st.markdown("### DriftGate")
     for path, title, icon in PAGES:
-        st.page_link(path, label=title, icon=icon, query_params=params)
+        st.page_link(path, label=title, icon=icon, query_params=params or None)
 
 
 def page_shell(title: str, *, layout: str = "wide") -> PageContext:
@@ -128,10 +140,10 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
     problem = _reachability(settings.tracking_uri, settings)
     nav = st.sidebar.container()  # drawn first, filled once the model is known
     model = _model_choice(settings, client, problem is None)
-    with nav:
-        _navigation(model)
     user = current_user(settings)
     identity = identity_source(settings, user)
+    with nav:
+        _navigation(navigation_params(model, user, settings))
     with st.sidebar:
         info = settings.describe()
         st.caption(f"Workspace: **{info['workspace']}** · lifecycle: {info['lifecycle']}")
@@ -145,4 +157,5 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
 
 def show_error(exc: BaseException) -> None:
     """One line for a user-caused or environmental error; never a traceback."""
-    st.error(str(exc) if isinstance(exc, DriftGateError) else f"{type(exc).__name__}: {exc}".splitlines()[0])
+    text = str(exc) if isinstance(exc, DriftGateError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+    st.error(md(text, limit=None))  # messages quote user input (a column, a run id): escaped

@@ -11,11 +11,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from components.drift_charts import BAD, GOOD, NO_DATA
+from components.text import code, md
+
 from services.errors import DriftGateError
 
-BREACH = "#d62728"
-CALM = "#2ca02c"
-NO_EVIDENCE = "#bbbbbb"
+# One colour meaning on every page (components.drift_charts): red = at/above the threshold
+# (drifted / breached), green = below, grey = no data.
+BREACH = BAD
+CALM = GOOD
+NO_EVIDENCE = NO_DATA
 
 
 def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
@@ -26,7 +31,6 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
     windows = doc.get("windows") or []
     metric = doc.get("metric") or policy.get("performance_metric") or "performance"
     x = [w["start"][:10] for w in windows]
-    colors = [NO_EVIDENCE if not w.get("rows") else BREACH if w.get("breach") else CALM for w in windows]
     hover = []
     for w in windows:
         parts = [f"{w['start'][:10]}", f"rows {w.get('rows', 0)}"]
@@ -38,16 +42,28 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("Dataset drift share", f"{metric} (delayed labels)"))
-    fig.add_trace(go.Bar(x=x, y=[w.get("drift_share") if w.get("drift_share") is not None else 0 for w in windows],
-                         marker_color=colors, name="drift share", hovertext=hover, hoverinfo="text"),
-                  row=1, col=1)
+    # The bar's colour says what its height says: drift share at/above the threshold (red) or
+    # below (green); a window that breached on performance only keeps a green bar (its red marker
+    # is in the lower panel). One trace per meaning, so the legend names each colour.
+    kinds = ["no data" if not w.get("rows") or w.get("drift_share") is None else
+             "drift share ≥ threshold" if w.get("drift_breach") else "drift share below threshold" for w in windows]
+    for kind, color in (("drift share ≥ threshold", BREACH), ("drift share below threshold", CALM),
+                        ("no data", NO_EVIDENCE)):
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        if not idx:
+            continue
+        fig.add_trace(go.Bar(x=[x[i] for i in idx],
+                             y=[windows[i].get("drift_share") or (0.02 if kind == "no data" else 0) for i in idx],
+                             marker_color=color, name=kind, hovertext=[hover[i] for i in idx], hoverinfo="text"),
+                      row=1, col=1)
     threshold = policy.get("drift_share_threshold")
     if threshold is not None:
         fig.add_trace(go.Scatter(x=x, y=[threshold] * len(x), mode="lines", name="drift threshold",
                                  line={"color": BREACH, "dash": "dash"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=[w.get("performance") for w in windows], mode="lines+markers",
                              name=metric, connectgaps=False,
-                             marker={"color": [BREACH if w.get("performance_breach") else CALM for w in windows]}),
+                             line={"color": "#64748b"},
+                             marker={"color": [BREACH if w.get("performance_breach") else CALM for w in windows], "size": 8}),
                   row=2, col=1)
     if any(w.get("estimated_performance") is not None for w in windows):
         counted = bool(policy.get("estimated_performance"))
@@ -71,7 +87,7 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
         fig.add_annotation(text=f"cool-down until {until[:16].replace('T', ' ')}", xref="paper", yref="paper",
                            x=1, y=1.12, showarrow=False, xanchor="right")
     fig.update_yaxes(range=[0, 1.05], row=1, col=1)
-    fig.update_layout(height=420, margin={"l": 40, "r": 10, "t": 50, "b": 30}, bargap=0.15,
+    fig.update_layout(height=420, margin={"l": 40, "r": 10, "t": 50, "b": 30}, bargap=0.15, barmode="overlay",
                       legend={"orientation": "h", "y": -0.12}, title=None)
     return fig
 
@@ -102,7 +118,7 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         st.caption("Select a model to see whether retraining is due.")
         return
     if not ctx.settings.model(model).get("source"):
-        st.caption(f"`{model}` has no scoring log configured (`[models.{model}] source`), so the trigger "
+        st.caption(f"{code(model)} has no scoring log configured ({code(f'[models.{model}] source')}), so the trigger "
                    "cannot evaluate it.")
         return
     key = (str(ctx.settings.home), str(ctx.settings.config_path), ctx.settings.tracking_uri)
@@ -110,22 +126,22 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         state = trigger_state(key, model, ctx.settings, ctx.client)
         doc = trigger_decision(key, model, state, ctx.settings, ctx.client)
     except DriftGateError as exc:
-        st.error(str(exc))
+        st.error(md(exc, limit=None))
         return
-    reasons = doc.get("reasons") or []
+    reasons = [md(r, limit=None) for r in doc.get("reasons") or []]
     if doc["retrain"]:
-        st.warning(f"**Retraining is due** for `{model}`: {reasons[0] if reasons else ''}")
+        st.warning(f"**Retraining is due** for {code(model)}: {reasons[0] if reasons else ''}")
     elif doc.get("cooldown_until"):
         st.info(f"**No retraining**: cool-down until {doc['cooldown_until'][:16].replace('T', ' ')} UTC")
     else:
-        st.success(f"**No retraining** for `{model}`: {reasons[0] if reasons else ''}")
+        st.success(f"**No retraining** for {code(model)}: {reasons[0] if reasons else ''}")
     c1, c2, c3 = st.columns(3)
     policy = doc.get("policy") or {}
     c1.metric("Consecutive breached windows", doc.get("consecutive_breaches", 0),
               help=f"retraining needs {policy.get('consecutive_windows')} in a row")
     last = doc.get("last_retraining")
     c2.metric("Last retraining run", last["started"][:10] if last else "none",
-              help=(last or {}).get("reason") or None)
+              help=md((last or {}).get("reason"), limit=2000) if (last or {}).get("reason") else None)
     c3.metric("Cool-down", doc["cooldown_until"][:10] if doc.get("cooldown_until") else "over",
               help=f"{policy.get('cooldown_days')} days after a retraining run")
     with st.expander("Why", expanded=bool(doc["retrain"])):
@@ -135,7 +151,7 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
                    f"{policy.get('drift_share_threshold')}, {doc.get('metric')} drop ≥ "
                    f"{policy.get('performance_drop_threshold')}, {policy.get('consecutive_windows')} consecutive "
                    f"{policy.get('window')} windows, cool-down {policy.get('cooldown_days')} days · CLI: "
-                   f"`python -m services.cli trigger --model {model}` then `retrain --model {model}`")
+                   f"{code(f'python -m services.cli trigger --model {model}')} then {code(f'retrain --model {model}')}")
     st.plotly_chart(breach_timeline_figure(doc), key=f"trigger_timeline_{model}", width="stretch")
     note = estimate_note(doc)
     if note:

@@ -2,7 +2,7 @@
 label / prediction drift and performance over time. Query params: model, days | start+end,
 feature, unit."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
@@ -12,8 +12,10 @@ from components.drift_charts import (distribution_figure, drift_share_figure, ec
 from components.drift_estimates import add_estimated_series, render_estimates, unlabelled
 from components.drift_tables import (decision_text, feature_frame, render_feature_table, render_sensitivity_notes,
                                      summary_frame)
+from components.drift_window import default_range, parse_days
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
+from components.text import code, md
 from services.errors import DriftGateError
 
 ctx = page_shell("Drift")
@@ -25,34 +27,47 @@ if model is None:
             "table and a matching `[sources.<name>]` table in the config file.")
     st.stop()
 if model != ctx.model:
-    st.caption(f"Model `{ctx.model}` has no drift configuration; showing `{model}`.")
+    st.caption(f"Model {code(ctx.model)} has no drift configuration; showing {code(model)}.")
 key = data.workspace_key(ctx.settings)
 
 # -- window pickers ------------------------------------------------------------------------------
+DAY_OPTIONS = [1, 3, 7, 14, 30]
+try:
+    first_day, last_day = data.data_dates(key, model, ctx.settings)
+except DriftGateError as exc:
+    show_error(exc)
+    st.stop()
 c1, c2, c3 = st.columns([2, 3, 1])
 modes = ["Last N days", "Date range"]
-mode = c1.radio("Current window", modes, horizontal=True, index=1 if qp.get("start") else 0)
+mode = c1.radio("Current window", modes, horizontal=True, index=1 if qp.get("start") else 0,
+                help="The current window is compared with the reference window (below).")
 start = end = days = None
 if mode == "Last N days":
-    options = [1, 3, 7, 14, 30]
-    wanted = int(qp.get("days", 7)) if str(qp.get("days", "7")).isdigit() else 7
-    days = c2.select_slider("days", options, value=wanted if wanted in options else 7)
+    wanted, problem = parse_days(qp.get("days"), DAY_OPTIONS, default=7)
+    if problem:
+        st.warning(problem)
+    days = c2.select_slider("days", DAY_OPTIONS, value=wanted,
+                            help="the last N days that have data (up to the newest row of the scoring log)")
     qp["days"] = str(days)
     for stale in ("start", "end"):
         qp.pop(stale, None)
 else:
-    try:
-        default = (date.fromisoformat(qp["start"]), date.fromisoformat(qp["end"]))
-    except (KeyError, ValueError):
-        default = (date.today().replace(day=1), date.today())
-    picked = c2.date_input("from – to", value=default)
+    default, problem = default_range(qp.get("start"), qp.get("end"), last_day or date.today(), first_day)
+    if problem:
+        st.warning(problem)
+    picked = c2.date_input("from – to", value=default, min_value=first_day, max_value=last_day,
+                           help="inclusive days; defaults to the last 7 days that have data")
     if len(picked) != 2:
+        st.info("Pick the last day of the range.")
         st.stop()
     start, end = picked
     qp["start"], qp["end"] = start.isoformat(), end.isoformat()
     qp.pop("days", None)
-unit = c3.selectbox("Windows", ["day", "week"], index=1 if qp.get("unit") == "week" else 0)
+unit = c3.selectbox("Windows", ["day", "week"], index=1 if qp.get("unit") == "week" else 0,
+                    help="size of each window in the drift-over-time charts")
 qp["unit"] = unit
+data_span = (f"the scoring log has rows from {first_day} to {last_day}" if first_day else
+             "the scoring log has no rows yet")
 
 try:
     imp = data.importance(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
@@ -60,6 +75,7 @@ try:
     report = data.report(key, model, start, end, days, False, imp_key, ctx.settings)
 except DriftGateError as exc:
     show_error(exc)
+    st.caption(f"Note: {data_span}.")
     st.stop()
 
 # -- verdict -------------------------------------------------------------------------------------
@@ -70,13 +86,23 @@ st.caption(f"Reference **{report['reference']['window']}** ({report['reference']
 verdict = (st.warning if d["drifted"] else st.success)
 verdict(f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
         f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})")
+st.caption("**Reference** = the data the champion learned from (its training window: the configured "
+           "`reference_window`, or the champion's `driftgate.training_window` tag) — what \"normal\" looks like. "
+           "**Current** = the recent rows being checked. A feature **drifted** when its change is both "
+           "*significant* (unlikely to be chance after the Benjamini–Hochberg correction for testing many "
+           "features) and *meaningful* (its effect size reaches the threshold).")
 m1, m2, m3 = st.columns(3)
-m1.metric("Drifted features", f"{d['drifted_features']} / {d['total_features']}")
-m2.metric("Drift share", f"{d['drift_share']:.0%}")
+m1.metric("Drifted features", f"{d['drifted_features']} / {d['total_features']}",
+          help="features whose distribution changed significantly and by at least their threshold")
+m2.metric("Drift share", f"{d['drift_share']:.0%}",
+          help=f"drifted features ÷ all features; the dataset counts as drifted from {d['threshold']:.0%} "
+               "([drift] drift_share_threshold)")
 m3.metric("Importance-weighted share", "n/a" if d["weighted_drift_share"] is None else f"{d['weighted_drift_share']:.0%}",
-          help="share of the champion's feature importance that drifted")
+          help="the same share, but each feature counts by how much the champion relies on it (its feature "
+               "importance): 60% = the drifted features carry 60% of the model's importance. n/a: no "
+               "importances known")
 for note in report.get("notes", []):
-    st.caption(f"Note: {note}")
+    st.caption(f"Note: {md(note, limit=None)}")
 
 # -- feature table + selected feature --------------------------------------------------------------
 st.subheader("Features")
@@ -104,26 +130,66 @@ def feature_detail() -> None:
 
 feature_detail()
 
-# -- over time -------------------------------------------------------------------------------------
+# -- over time (each section degrades on its own) -------------------------------------------------
+prediction_col, label_col = data.target_columns(ctx.settings, model)
+try:
+    perf = data.performance(key, model, unit, ctx.settings)
+    perf_error = None
+except DriftGateError as exc:
+    perf, perf_error = {"windows": [], "reference": None}, str(exc)
+labelled = [w for w in perf["windows"] if w.get("labelled")]
+
 st.subheader("Drift over time")
 try:
     over = data.over_time(key, model, unit, False, imp_key, ctx.settings)
-    targets = data.report(key, model, start, end, days, True, None, ctx.settings)
-    targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
-    perf = data.performance(key, model, unit, ctx.settings)
 except DriftGateError as exc:
     show_error(exc)
-    st.stop()
-st.plotly_chart(heatmap_figure(over, "Feature drift per window (× threshold)"), key="heatmap")
-st.plotly_chart(drift_share_figure(over, d["threshold"]), key="share")
+else:
+    if over["windows"]:
+        st.plotly_chart(heatmap_figure(over, "Feature drift per window (× threshold)"), key="heatmap")
+        st.plotly_chart(drift_share_figure(over, d["threshold"]), key="share")
+    else:
+        st.info(f"No window has rows yet: {data_span}.")
 
 st.subheader("Label and prediction drift")
 t1, t2 = st.columns(2)
 with t1:
-    render_feature_table(st, feature_frame(targets))
-    st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
+    # Labels arrive late: a short, recent window may have none yet. Then the prediction is tested
+    # alone and the label's row says when labels last arrived.
+    targets, label_note = None, None
+    win_lo, win_hi = ((start, end) if start else
+                      ((last_day - timedelta(days=days - 1), last_day) if last_day else (None, None)))
+    last_label_day = data.latest_labelled_day(key, model, ctx.settings)
+    has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
+    only = None if has_labels else ((prediction_col,) if prediction_col else ())
+    if label_col and not has_labels:
+        label_note = (f"Labels for this window have not arrived yet — latest labelled day {last_label_day}."
+                      if last_label_day else "No labels have arrived yet.")
+    try:
+        if only != ():
+            targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
+    except DriftGateError as exc:
+        show_error(exc)
+    except Exception as exc:  # noqa: BLE001 - one section fails alone, in one line
+        show_error(exc)
+    if targets is not None:
+        render_feature_table(st, feature_frame(targets))
+    if label_note:
+        st.info(label_note)
+    try:
+        targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
+    except DriftGateError as exc:
+        show_error(exc)
+    else:
+        if targets_over["windows"]:
+            st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
 with t2:
-    st.plotly_chart(label_rate_figure(perf), key="label_rate")
+    if labelled:
+        st.plotly_chart(label_rate_figure({**perf, "windows": labelled}), key="label_rate")
+    elif perf_error:
+        st.info(f"Label rate unavailable: {md(perf_error, limit=None)}")
+    else:
+        st.info("No labelled rows yet: the label rate appears once delayed labels arrive.")
 
 st.subheader("Model performance over time")
 est, est_error = None, None
@@ -131,13 +197,15 @@ try:
     est = data.estimates(key, model, unit, ctx.settings)
 except DriftGateError as exc:
     est_error = str(exc)
-if perf["windows"] or (est and unlabelled(est)):
-    st.plotly_chart(add_estimated_series(performance_figure(perf), est), key="performance")
-    last = perf["windows"][-1] if perf["windows"] else {}
+if labelled or (est and unlabelled(est)):
+    st.plotly_chart(add_estimated_series(performance_figure({**perf, "windows": labelled}), est), key="performance")
+    last = labelled[-1] if labelled else {}
     ref_auc = (perf.get("reference") or {}).get("roc_auc")
     if ref_auc is not None and last.get("roc_auc") is not None:
         st.caption(f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
                    f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet.")
+elif perf_error:
+    st.info(f"Performance unavailable: {md(perf_error, limit=None)}")
 else:
     st.info("No labelled rows yet: performance appears once delayed labels arrive.")
 render_estimates(st, est, est_error)

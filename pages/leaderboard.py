@@ -11,6 +11,7 @@ from components import leaderboard_data as data
 from components import leaderboard_views as views
 from components.leaderboard_charts import parallel_coordinates, pareto_scatter, ranked_bars
 from components.shell import page_shell, show_error
+from components.text import md
 from services.errors import DriftGateError
 from services.leaderboard import lower_is_better_default
 from services.runs import metric_keys, model_settings_for_experiment, param_keys, run_table, version_of_runs
@@ -31,7 +32,7 @@ wanted = st.query_params.get("experiment") or str(cfg_model.get("experiment") or
 c_exp, c_run, c_metric, c_dir = st.columns([3, 3, 2, 1.3])
 experiment = c_exp.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
 if wanted and wanted not in names:
-    st.warning(f"experiment '{wanted}' not found; showing '{experiment}'")
+    st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
 st.query_params["experiment"] = experiment
 _, cfg = model_settings_for_experiment(ctx.settings, experiment)
 try:
@@ -43,7 +44,7 @@ except DriftGateError as exc:
 parents = {p.run.run_id: p for p in view.parents}
 run_param = st.query_params.get("run")
 if run_param and run_param not in parents:
-    st.warning(f"run '{run_param}' is not a retraining run of '{experiment}'; showing the most recent one")
+    st.warning(f"run '{md(run_param)}' is not a retraining run of '{md(experiment)}'; showing the most recent one")
 ids = list(parents)
 parent_id = c_run.selectbox(
     "Retraining run", ids or ["(all runs)"], index=ids.index(run_param) if run_param in ids else 0,
@@ -81,9 +82,11 @@ st.plotly_chart(ranked_bars(chart_rows, metric, board.greater_is_better), width=
 try:
     versions = data.versions(ctx, ctx.model) if ctx.model else None
 except DriftGateError as exc:
-    st.caption(f"registered versions unavailable: {exc}")
+    st.caption(f"registered versions unavailable: {md(exc)}")
     versions = None
-views.table(board, version_of_runs(versions) if versions else None)
+run_versions = version_of_runs(versions) if versions else None
+views.table(board, run_versions)
+views.review_links(board, run_versions, ctx.model)
 st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
 t_scatter, t_params, t_shap, t_versions = st.tabs(["Metric vs metric", "Params", "SHAP importance", "Registered versions"])
 with t_scatter:

@@ -36,6 +36,7 @@ if not versions:
 left, right = st.columns([3, 2], gap="large")
 with left:
     view = views.pick_version(versions)
+    views.mlflow_links(data.ui_links(ctx, model, view), view)
     try:
         result = data.gate(ctx, model, view, state)
     except DriftGateError as exc:

@@ -9,6 +9,7 @@ from components import leaderboard_data as data
 from components.runs_charts import candidates_strip, metric_history_lines
 from components.runs_tables import children_table, kv_table, lineage_list, parents_table
 from components.shell import page_shell, show_error
+from components.text import code, md
 from services.errors import DriftGateError
 from services.runs import lineage, metric_keys, model_settings_for_experiment, run_table
 
@@ -27,7 +28,7 @@ if not names:
 wanted = st.query_params.get("experiment") or str(ctx.settings.model(ctx.model or "").get("experiment") or "")
 experiment = st.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
 if wanted and wanted not in names:
-    st.warning(f"experiment '{wanted}' not found; showing '{experiment}'")
+    st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
 st.query_params["experiment"] = experiment
 _, cfg = model_settings_for_experiment(ctx.settings, experiment)
 metric = cfg.get("selection_metric")
@@ -40,7 +41,7 @@ except DriftGateError as exc:
     st.stop()
 st.caption(f"{view.n_runs} runs read in {view.calls} MLflow calls"
            + (" (list truncated)" if view.truncated else "")
-           + (f" · winner by `{metric}` ({'higher' if greater else 'lower'} is better)" if metric else " · no selection metric configured for this experiment"))
+           + (f" · winner by {code(metric)} ({'higher' if greater else 'lower'} is better)" if metric else " · no selection metric configured for this experiment"))
 
 if not view.parents:
     st.info("No retraining (parent) runs in this experiment: its runs are listed below and ranked on the Leaderboard.")
@@ -60,17 +61,17 @@ else:
     pid = run_param if run_param in by_id else child_parent.get(run_param or "")
     parent = by_id.get(pid) if pid else view.parents[0]
     if run_param and run_param not in by_id and run_param not in child_parent:
-        st.warning(f"run '{run_param}' is not a retraining run of this experiment or one of its candidates")
+        st.warning(f"run '{md(run_param)}' is not a retraining run of this experiment or one of its candidates")
         run_param = None
 
-st.subheader(f"{parent.run.run_name}")
+st.subheader(md(parent.run.run_name))
 c1, c2, c3, c4 = st.columns([1, 0.8, 1.5, 2.2])
 c1.metric("Status", parent.run.status)
 c2.metric("Candidates", parent.n_candidates)
 c3.metric("Winner", parent.winner.run_name if parent.winner else "—",
           f"{parent.winner.metric(metric):.4f} {metric}" if parent.winner and metric else None, delta_color="off")
 c4.metric("Champion baseline", parent.champion.run_name if parent.champion else "none (not like-for-like)")
-st.markdown(f"**Trigger reason:** {parent.run.trigger or '_no `driftgate.trigger` tag_'}")
+st.markdown(f"**Trigger reason:** {md(parent.run.trigger, limit=2000) if parent.run.trigger else '_no `driftgate.trigger` tag_'}")
 
 mkeys = ([metric] if metric else []) + [k for k in metric_keys(parent.children) if k != metric][:5]
 rows = run_table(parent.children, mkeys)

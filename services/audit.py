@@ -46,6 +46,7 @@ import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -661,7 +662,7 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
         view = by_v.get(str(v)) if v else None
         if view is None:
             return None
-        return view.tags.get("driftgate.champion_since") or view.created_at
+        return view.tags.get("driftgate.champion_since") or registered_at(view)
 
     segments: list[dict[str, Any]] = []
     if not events:
@@ -671,13 +672,31 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
         return segments
     first = events[0].get("version_before")
     if first:
-        view = by_v.get(str(first))
-        start = view.created_at if view is not None else None
-        segments.append({"version": str(first), "start": start or events[0]["at"], "end": events[0]["at"], "via": "registry"})
+        # The champion before DriftGate's first decision: since its champion_since tag (the demo's
+        # seeded history included) or its registration, never later than that first decision.
+        start = since(first)
+        if not start or _instant(start) > _instant(events[0]["at"]):
+            start = events[0]["at"]
+        segments.append({"version": str(first), "start": start, "end": events[0]["at"], "via": "registry"})
     for i, ev in enumerate(events):
         end = events[i + 1]["at"] if i + 1 < len(events) else now
         segments.append({"version": str(ev["version_after"]), "start": ev["at"], "end": end, "via": ev["action"]})
     return segments
+
+
+def registered_at(view: Any) -> str | None:
+    """When a version was registered: the ``driftgate.registered_at`` tag (seeded/imported history,
+    whose MLflow creation time is the time of the import) or MLflow's creation time."""
+    tags = getattr(view, "tags", None) or {}
+    return tags.get("driftgate.registered_at") or getattr(view, "created_at", None)
+
+
+def _instant(value: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def latest_id(settings) -> int:

@@ -11,9 +11,13 @@ TOML layout (every section optional)::
     lifecycle = "aliases"                    # or "stages"
 
     [sources.<name>]                         # data sources (scoring logs, reference tables)
-    type = "delta"                           # delta | parquet | csv | duckdb | databricks
-    path = "data/scoring_log"                # relative to the config file's folder
-    table = "main.ml.scoring_log"            # for databricks / duckdb
+    type = "delta"                           # delta | parquet | csv | duckdb | databricks | spark
+    path = "data/scoring_log"                # relative to the config file's folder (a URI as is)
+    table = "main.ml.scoring_log"            # for databricks / duckdb / spark (spark: table or path)
+    format = "parquet"                       # spark with a path: csv | parquet | delta (default: sniffed)
+
+    [spark]                                  # the spark engine (services/spark.py)
+    remote = "sc://host:15002"               # Spark Connect; SPARK_REMOTE first; unset: a local session
 
     [models.<registered model name>]         # per-model settings (drift, gate, trigger...)
     experiment = "churn_retraining"
@@ -452,6 +456,7 @@ class DemoSection(_Section):
 
 class SparkSection(_Section):
     remote: Optional[str] = Field(None, pattern=r"^sc://")   # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
+    connect_retries: int = Field(5, ge=0, le=15)   # Spark Connect client retries (≈ 10 s of backoff at 5)
     # a local session (no remote): its master, driver memory, shuffle partitions, catalog folder
     master: str = "local[*]"
     driver_memory: str = Field("1g", pattern=r"^[0-9]+[kmgtKMGT]?$")

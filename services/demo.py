@@ -406,14 +406,16 @@ def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: 
                       parent_run_id: str | None = None, log_model: bool = True,
                       history: bool = True, duration_s: int = 240,
                       extra_artifacts: dict[str, Any] | None = None, start: date | None = None,
-                      start_day: int = 0, start_ms: int | None = None) -> _Logged:
+                      start_day: int = 0, start_ms: int | None = None, real_time: bool = False) -> _Logged:
     """Fit (unless already fitted), evaluate and log one run the way every DriftGate run is logged.
 
     Shared by the demo seeding and the retraining workflow: params, metrics (``roc_auc``,
     ``accuracy``, ``f1``, ``brier``, ``log_loss``), a ``val_roc_auc`` history for boosting models,
     lineage tags, ``eval/predictions.parquet`` (row_id, y_true, y_score) and the model with its
     input signature (cloudpickle, so it always loads back). The run starts at ``start_ms`` (epoch
-    ms), or at 09:00 UTC of ``start`` + ``start_day`` days (the demo's simulated calendar).
+    ms), or at 09:00 UTC of ``start`` + ``start_day`` days (the demo's simulated calendar), lasting
+    ``duration_s``. ``real_time=True`` (the retraining workflow): the run starts when it is created
+    and ends when it is done, as MLflow would record a live run.
     """
     import mlflow
     from mlflow.entities import Metric, Param
@@ -430,9 +432,14 @@ def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: 
     score = pipeline.predict_proba(x_eval)[:, 1]
     metrics = evaluation_metrics(y_eval, score)
 
-    if start_ms is None and start is None:
-        raise ValueError("log_candidate_run needs start_ms or start")
-    t0 = start_ms if start_ms is not None else _ms(day_date(start, start_day))
+    if start_ms is None and start is None and not real_time:
+        raise ValueError("log_candidate_run needs start_ms, start or real_time")
+    if real_time:
+        t0 = _now_ms()
+        if start_ms is not None:
+            t0 = max(t0, int(start_ms))
+    else:
+        t0 = start_ms if start_ms is not None else _ms(day_date(start, start_day))
     all_tags = {"mlflow.runName": name, **tags}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
@@ -470,8 +477,13 @@ def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: 
             info = mlflow.sklearn.log_model(pipeline, name="model", signature=signature,
                                                 serialization_format="cloudpickle")
         model_uri = info.model_uri
-    client.set_terminated(rid, "FINISHED", end_time=t0 + duration_s * 1000)
+    end = max(_now_ms(), t0 + 1) if real_time else t0 + duration_s * 1000
+    client.set_terminated(rid, "FINISHED", end_time=end)
     return _Logged(rid, model_uri, metrics)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 # -- seeding ------------------------------------------------------------------------------------
@@ -660,13 +672,16 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
         client.create_registered_model(MODEL_NAME, description="Churn classifier (DriftGate demo).",
                                        tags={"driftgate.owner": "alice"})
         versions = []
-        for logged, author, desc in (
-            (v1, "alice", "Champion: GBM trained on the reference window."),
-            (gbm, "bob", "Candidate from the drift-triggered retraining: GBM on recent data."),
-            (stale, "bob", "Candidate: logistic regression on old data without payment_method."),
+        for logged, author, desc, day in (
+            (v1, "alice", "Champion: GBM trained on the reference window.", CHAMPION_TRAINED_DAY),
+            (gbm, "bob", "Candidate from the drift-triggered retraining: GBM on recent data.", RETRAIN_DAY),
+            (stale, "bob", "Candidate: logistic regression on old data without payment_method.", RETRAIN_DAY),
         ):
+            # MLflow stamps a version with the time of this seeding; the tag keeps the scenario's date.
+            registered = datetime.fromtimestamp(_ms(day_date(start, day), 7) / 1000, tz=timezone.utc)
             mv = client.create_model_version(MODEL_NAME, source=logged.model_uri, run_id=logged.run_id,
-                                             description=desc, tags={"driftgate.author": author})
+                                             description=desc, tags={"driftgate.author": author,
+                                                                     "driftgate.registered_at": registered.isoformat()})
             versions.append(str(mv.version))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated, still supported

@@ -1,6 +1,7 @@
 """``python -m services.cli demo advance --days N``: move the demo scenario forward.
 
-Appends N daily batches to the demo scoring log, continuing the scenario with the demo's own
+Appends N daily batches to the demo scoring log (never a day after today: the demo's days are
+real calendar days, the seeded history ends yesterday), continuing the scenario with the demo's own
 generator (:func:`services.demo.scoring_batch`: the drifted regime of days 70+ goes on), scored
 by the *current* champion (so after a promotion the new champion's scores and version show up).
 Labels keep arriving ``LABEL_DELAY_DAYS`` late: the new last days have no label yet, and the days
@@ -73,6 +74,14 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
         first_old = _last_day(path, start)
         first = first_old + 1
         last = first_old + days
+        today = (dt.datetime.now(dt.timezone.utc).date() - start).days
+        if last > today:
+            ends = demo.day_date(start, first_old)
+            room = max(today - first_old, 0)
+            raise BadInput(
+                f"the demo log ends {ends}: {days} more day(s) would reach {demo.day_date(start, last)}, after today "
+                f"({demo.day_date(start, today)}); demo advance writes no future days"
+                + (f" (at most {room} now)" if room else " (none now: try again tomorrow, or demo --reset)"))
         batches = [demo.scoring_batch(start, d, model, str(version)) for d in range(first, last + 1)]
         frame = pd.concat(batches, ignore_index=True)
         labelled_until = demo.day_date(start, last - demo.LABEL_DELAY_DAYS)

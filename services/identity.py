@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from services.config import Settings, redact_uri
 from services.errors import BadInput, Refused, Unavailable
-from services.roles import identity_key
+from services.roles import clean_identity, identity_key
 
 MLFLOW = "mlflow"
 DATABRICKS = "databricks"
@@ -63,7 +63,7 @@ def _sends_credentials(creds) -> bool:
     return bool(creds.username or creds.token or creds.auth)
 
 
-def _get(settings: Settings, uri: str, endpoint: str, params: dict | None = None):
+def _get(uri: str, endpoint: str, params: dict | None = None):
     from mlflow.utils.rest_utils import http_request
 
     try:
@@ -72,10 +72,10 @@ def _get(settings: Settings, uri: str, endpoint: str, params: dict | None = None
         raise Unavailable(f"MLflow at {redact_uri(uri)} cannot be reached ({type(exc).__name__})") from None
 
 
-def _mlflow_user(settings: Settings, uri: str) -> tuple[str, bool] | None:
+def _mlflow_user(uri: str) -> tuple[str, bool] | None:
     """``(user, is_admin)`` the MLflow server authenticated, or None when it does not
     authenticate (no ``users/current`` endpoint)."""
-    resp = _get(settings, uri, CURRENT_USER)
+    resp = _get(uri, CURRENT_USER)
     if resp.status_code in (401, 403):
         raise BadInput(f"MLflow at {redact_uri(uri)} rejected the credentials "
                        "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN)")
@@ -93,7 +93,7 @@ def registry_permission(settings: Settings, user: str, model: str) -> str | None
     """``user``'s effective MLflow permission on registered model ``model`` (READ / EDIT /
     MANAGE / NO_PERMISSIONS ...), or None when the server has no permission API."""
     uri = str(settings.registry_uri)
-    resp = _get(settings, uri, USER_PERMISSION,
+    resp = _get(uri, USER_PERMISSION,
                 {"username": user, "resource_type": "registered_model", "resource_id": model})
     if resp.status_code != 200:
         return None
@@ -140,7 +140,7 @@ def authenticated_user(settings: Settings) -> _Authenticated | None:
     if scheme in ("databricks", "databricks-uc"):
         return _Authenticated(_databricks_user(settings, uri), DATABRICKS)
     if scheme in ("http", "https") and _sends_credentials(_host_creds(uri)):
-        found = _mlflow_user(settings, uri)
+        found = _mlflow_user(uri)
         return _Authenticated(found[0], MLFLOW, found[1]) if found else None
     return None
 
@@ -164,6 +164,7 @@ def resolve(settings: Settings, claimed: str | None, *, action: str, model: str,
             version: str | None = None, writes_registry: bool = True) -> CliIdentity:
     """The identity a CLI decision runs as (see module doc); refuses (exit 3) a ``--user`` that
     is not the authenticated user and, on an MLflow server, a user without ``MANAGE`` on the model."""
+    claimed = clean_identity(claimed) if claimed else None  # control characters etc.: exit 2
     auth = authenticated_user(settings)
     if auth is None:
         return CliIdentity(claimed or settings.user or None, SELF_ASSERTED)

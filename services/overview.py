@@ -15,6 +15,7 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from services.audit import registered_at
 from services.config import Settings
 from services.errors import DriftGateError, NotFound
 from services.mlflow_client import unavailable
@@ -106,11 +107,11 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
         metrics = {k: v for k, v in (champ_run.data.metrics.items() if champ_run else []) if k in KEY_METRICS}
         champion = Champion(
             version=champ_view.version,
-            since=champ_view.tags.get("driftgate.champion_since") or champ_view.created_at,
+            since=champion_since(settings, name, views, champ_view),
             run_id=champ_view.run_id, metrics=metrics, author=champ_view.created_by,
         )
     candidates = [
-        {"version": v.version, "author": v.created_by, "created": _when_iso(v.created_at),
+        {"version": v.version, "author": v.created_by, "created": _when_iso(registered_at(v)),
          "stage": v.stage, "aliases": ", ".join(v.aliases)}
         for v in views if v.state == "candidate"
     ]
@@ -118,6 +119,23 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
     retraining = latest_retraining_run(client, exp_id) if exp_id else None
     return ModelOverview(name=name, lifecycle=settings.lifecycle, champion=champion, candidates=candidates,
                          latest_retraining=retraining, description=model.description or "")
+
+
+def champion_since(settings: Settings, model: str, views: list, champ_view) -> str | None:
+    """When the current champion's period began: from the audit history (its last promotion or
+    rollback) when DriftGate made it champion, else its ``driftgate.champion_since`` tag (the
+    demo's seeded history), else its registration."""
+    from services import audit
+
+    try:
+        records = audit.query(settings, model=model, limit=1000)
+    except DriftGateError:
+        records = []
+    now = datetime.now(timezone.utc).isoformat()
+    periods = [p for p in audit.champion_history(records, views, now) if str(p["version"]) == str(champ_view.version)]
+    if periods:
+        return periods[-1]["start"]
+    return champ_view.tags.get("driftgate.champion_since") or registered_at(champ_view)
 
 
 def _when_iso(value: str | None) -> str | None:

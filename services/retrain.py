@@ -260,11 +260,11 @@ def retrain(
     except Exception as exc:  # noqa: BLE001
         raise Unavailable(f"MLflow cannot be reached ({type(exc).__name__})") from None
 
-    # Run times: "now", or the simulated now of a demo log that already holds later days.
-    now = dt.datetime.now(UTC)
-    started = max(now, decision.as_of)
+    # Run times are the real times of the work: MLflow start/end as they happen (the parent from
+    # its creation to the last child's end, each child from its creation to its end).
+    started = dt.datetime.now(UTC)
     parent_ms = int(started.timestamp() * 1000)
-    child_time: dict[str, Any] = {"start_ms": parent_ms + 1000}
+    child_time: dict[str, Any] = {"real_time": True}
     source_ref = _source_ref(settings, spec)
     lineage = {
         "driftgate.training_data": f"{source_ref} {spec.timestamp} {train_window}",
@@ -290,7 +290,7 @@ def retrain(
                 settings, client, exp_id, pid, model=model, champ=champ, child_time=child_time, train=train,
                 evalset=evalset, numeric=numeric, categorical=categorical, lineage=lineage, policy=policy,
                 metric=metric, greater=greater, rule=rule, author=author)
-        end_ms = max(int(dt.datetime.now(UTC).timestamp() * 1000), parent_ms + 1000)
+        end_ms = max(int(dt.datetime.now(UTC).timestamp() * 1000), parent_ms + 1)
         client.set_terminated(pid, "FINISHED", end_time=end_ms)
     except BaseException:
         try:

@@ -622,3 +622,37 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
 def version_of_runs(view: VersionsView) -> dict[str, str]:
     """run_id -> registered version, from a :class:`VersionsView`."""
     return {v.run_id: v.version for v in view.versions if v.run_id}
+
+
+def mlflow_ui_links(settings, model: str | None = None, version: str | None = None, run_id: str | None = None,
+                    experiment_id: str | None = None) -> dict[str, str]:
+    """Links into the tracking server's own UI for a model version and a run: an ``http(s)``
+    tracking server's MLflow UI, or the Databricks workspace (``DATABRICKS_HOST``) when the store is
+    Databricks; none for a local file/SQLite store (no UI to link to). Unity Catalog models
+    (``catalog.schema.model``) link to Catalog Explorer."""
+    from urllib.parse import quote
+
+    uri = str(settings.tracking_uri or "")
+    registry = str(settings.registry_uri or uri)
+    links: dict[str, str] = {}
+    if uri.startswith(("http://", "https://")):
+        base = uri.rstrip("/")
+        if model and version and registry == uri:
+            links["version"] = f"{base}/#/models/{quote(model, safe='')}/versions/{quote(str(version), safe='')}"
+        if run_id and experiment_id:
+            links["run"] = f"{base}/#/experiments/{quote(str(experiment_id), safe='')}/runs/{quote(run_id, safe='')}"
+        return links
+    if uri.startswith("databricks") or registry.startswith("databricks"):
+        host = (getattr(getattr(settings, "databricks", None), "host", None) or "").strip().rstrip("/")
+        if not host:
+            return links
+        if not host.startswith(("http://", "https://")):
+            host = f"https://{host}"
+        if model and version:
+            if registry.startswith("databricks-uc") or model.count(".") == 2:
+                links["version"] = f"{host}/explore/data/models/{'/'.join(quote(p, safe='') for p in model.split('.'))}/version/{quote(str(version), safe='')}"
+            else:
+                links["version"] = f"{host}/ml/models/{quote(model, safe='')}/versions/{quote(str(version), safe='')}"
+        if run_id and experiment_id:
+            links["run"] = f"{host}/ml/experiments/{quote(str(experiment_id), safe='')}/runs/{quote(run_id, safe='')}"
+    return links

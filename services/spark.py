@@ -47,6 +47,9 @@ _lock = threading.Lock()
 # PySpark warns on import and on its first DataFrame calls, from any thread, that pandas >= 3 is
 # not fully supported; no pandas conversion happens here (aggregate Rows only).
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+# The Connect client warns when its retries are exhausted (also while releasing a session at exit);
+# the caller reports that as one line (Unavailable).
+warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]", category=UserWarning)
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -93,7 +96,8 @@ def session(settings=None):
     with _lock:
         spark = _sessions.get(key)
         if spark is None:
-            spark = _connect(remote) if remote else _local(spark_config(settings))
+            cfg = spark_config(settings)
+            spark = _connect(remote, int(cfg.get("connect_retries", 5))) if remote else _local(cfg)
             _sessions[key] = spark
         return spark
 
@@ -109,17 +113,29 @@ def stop_sessions() -> None:
         _sessions.clear()
 
 
-def _connect(url: str):
+def _connect(url: str, retries: int = 5):
+    """A Spark Connect session. Its client's default retry policy waits up to ~10 minutes for an
+    unreachable server; ``[spark] connect_retries`` (default 5: ≈ 10 s of backoff) bounds it, so a
+    wrong SPARK_REMOTE is one line within seconds."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             from pyspark.sql import SparkSession
+            from pyspark.sql.connect.client.retries import DefaultPolicy
 
+            spark = None
             spark = SparkSession.builder.remote(url).create()
+            spark.client.set_retry_policies([DefaultPolicy(max_retries=retries, max_backoff=5000)])
             spark.conf.set("spark.sql.session.timeZone", "UTC")  # the first call reaches the server
         except ImportError:
             raise Unavailable(INSTALL_HINT + " (Spark Connect's client libraries are missing)") from None
         except Exception as exc:  # noqa: BLE001 - never echo a URL that may carry a token
+            if spark is not None:  # released now, not at exit (where it would retry and warn again)
+                try:
+                    spark.client.set_retry_policies([DefaultPolicy(max_retries=0)])
+                    spark.stop()
+                except Exception:  # noqa: BLE001
+                    pass
             raise Unavailable(f"cannot reach the Spark Connect server {describe_remote(url)} "
                               f"({type(exc).__name__})") from None
     return spark
@@ -192,9 +208,12 @@ class SparkBackend(Backend):
 
     def execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         args = {k: _arg(v) for k, v in {**self.bound, **params}.items() if f":{k}" in sql}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rows = self.conn.sql(sql, args=args).collect()  # aggregate rows only
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows = self.conn.sql(sql, args=args).collect()  # aggregate rows only
+        except Exception as exc:  # noqa: BLE001 - Spark's errors (malformed files, casts…): one line
+            raise BadInput(f"Spark could not aggregate the data ({_message(exc)})") from None
         return [tuple(r) for r in rows]
 
     def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
@@ -249,6 +268,23 @@ def _columns(backend: SparkBackend, source: Source) -> dict[str, str]:
         what = f"Spark table {source.table!r}" if source.table else f"{source.format} data {source.name}"
         raise NotFound(f"cannot read {what} ({_reason(exc)})") from None
     return {f.name: f.dataType.simpleString().upper() for f in schema.fields}
+
+
+def _message(exc: Exception) -> str:
+    """The first line of the innermost cause (a JVM error's own message, not py4j's "An error
+    occurred while calling o81.collectToPython")."""
+    text = ""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            root = java
+            while root.getCause() is not None:
+                root = root.getCause()
+            text = str(root.getMessage() or root.toString())
+        except Exception:  # noqa: BLE001 - the session may be gone
+            text = ""
+    text = text or str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def _reason(exc: Exception) -> str:

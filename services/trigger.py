@@ -446,6 +446,8 @@ class ChampionReference:
     start: dt.datetime
     end: dt.datetime  # exclusive
     metrics: Mapping[str, float]
+    since: dt.datetime | None = None       # when it became champion (promotion / rollback)
+    eval_window: str | None = None         # where its logged metrics were measured
 
 
 def champion_reference(settings: Settings, client, model: str) -> ChampionReference | None:
@@ -457,10 +459,12 @@ def champion_reference(settings: Settings, client, model: str) -> ChampionRefere
         version = champion_version(settings, client, model)
         if version is None:
             return None
-        run_id = client.get_model_version(model, version).run_id
+        mv = client.get_model_version(model, version)
+        run_id = mv.run_id
         if not run_id:
             return None
         run = client.get_run(run_id)
+        since = _champion_since(getattr(mv, "tags", None) or {})
     except Exception:  # noqa: BLE001 - no registry entry / no run: fall back to the config
         return None
     text = run.data.tags.get("driftgate.training_window", "")
@@ -474,7 +478,41 @@ def champion_reference(settings: Settings, client, model: str) -> ChampionRefere
         return None
     if end <= start:
         return None
-    return ChampionReference(str(version), start, end, dict(run.data.metrics))
+    return ChampionReference(str(version), start, end, dict(run.data.metrics), since=since,
+                             eval_window=run.data.tags.get("driftgate.eval_window") or None)
+
+
+def _champion_since(tags: Mapping[str, str]) -> dt.datetime | None:
+    from services.lifecycle import TAG_CHAMPION_SINCE
+
+    text = tags.get(TAG_CHAMPION_SINCE)
+    if not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def hold_from_promotion(windows: Sequence["Window"], champ: ChampionReference | None) -> str | None:
+    """After a champion change, windows that ended before the new champion's promotion (their rows
+    were scored by the previous champion) are no evidence against it: their breaches are cleared
+    and noted. Returns the reason line, or None when no window predates the promotion."""
+    if champ is None or champ.since is None:
+        return None
+    before = [w for w in windows if w.end <= champ.since]
+    if not before:
+        return None
+    for w in before:
+        if w.breach:
+            w.notes.append(f"before champion v{champ.version}'s promotion: not held against it")
+        w.drift_breach = w.performance_breach = False
+    after = len(windows) - len(before)
+    return (f"champion changed: v{champ.version} is champion since {champ.since.isoformat(timespec='minutes')}; "
+            f"the {len(before)} window(s) before its promotion are not held against it"
+            + (f", evidence starts with the {after} window(s) since" if after else
+               ", no window since its promotion has completed yet"))
 
 
 def _with_reference(settings: Settings, model: str, start: dt.datetime, end: dt.datetime) -> Settings:
@@ -669,6 +707,7 @@ def evaluate(
         client = make_client(settings)
     ref_source = "config"
     champion_perf: float | None = None
+    champ = None
     if policy.reference == "champion":
         champ = champion_reference(settings, client, model)
         if champ is not None and (champ.start, champ.end) != (spec.reference_start, spec.reference_end):
@@ -680,6 +719,7 @@ def evaluate(
                 f"reference: champion v{champ.version}'s training window "
                 f"{champ.start.date().isoformat()}..{(champ.end - dt.timedelta(days=1)).date().isoformat()}"
                 + (f" and its logged {metric} {champion_perf:.3f}" if champion_perf is not None else "")
+                + (f" (measured on {champ.eval_window})" if champion_perf is not None and champ.eval_window else "")
             )
 
     can_drift = True
@@ -747,6 +787,9 @@ def evaluate(
                     w.performance_drop = ref_perf - value
                     w.performance_breach = w.performance_drop >= policy.performance_drop_threshold - 1e-12
     last = newest
+    held = hold_from_promotion(windows, champ)
+    if held:
+        reasons_pre.insert(0, held)
 
     # Retraining history (cool-down and schedule)
     last_run = last_retraining_run(client, spec.experiment, before=as_of_dt)

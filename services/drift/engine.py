@@ -34,6 +34,7 @@ from services.drift import stats as S
 from services.drift.prefetch import ON_REFERENCE_CELLS, Prefetch
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
+                                grouped_cells_query,
                                 cells_query, cell_keys, cell_transform, column, decode_numeric, edge_counts_query, floats_or_empty,
                                 histogram_cdf, numeric_query, numeric_value,
                                 range_values_query, reference_quantiles_query, sample_query)
@@ -554,8 +555,8 @@ def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSp
     edges = tuple(ref_f.edges)
     if not (duck and ref_f.points):
         return NumericSpec(ref_f.name, edges=edges)
-    if ref_f.cells is not None and not grouped:
-        return NumericSpec(ref_f.name, edges=edges, cells=ref_f.cells)
+    if ref_f.cells is not None:  # grouped: summaries and edges per window in SQL, cells counted beside
+        return NumericSpec(ref_f.name, edges=edges, cells=ref_f.cells, grid=not grouped)
     return NumericSpec(ref_f.name, edges=edges, points=tuple(ref_f.points))
 
 
@@ -577,11 +578,15 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     queries = [numeric_query(backend.table, backend.dialect, plain[i], only_bins=only_bins, **window) for i in run]
     cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
                                 end=window.get("end")) for cg in cell_groups if cg]
+    gcells = _grouped_cell_queries(backend, groups, window) if grouped and not only_bins else ([], [])
     extra = list(alongside or [])
-    results = backend.execute_many(queries + cell_queries + extra)
+    results = backend.execute_many(queries + cell_queries + gcells[0] + extra)
     if alongside is not None:
         alongside[:] = results[len(results) - len(extra):]
         results = results[:len(results) - len(extra)]
+    if gcells[0]:
+        grouped_rows = results[len(results) - len(gcells[0]):]
+        results = results[:len(results) - len(gcells[0])]
     decoded: dict[Any, tuple[int, list[list[dict]]]] = {}
     order: list[Any] = []
     for gi, result in zip(run, results):
@@ -592,6 +597,8 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
                 decoded[w] = (rows, [[] for _ in groups])
                 order.append(w)
             decoded[w][1][gi] = per
+    if gcells[0]:
+        return _grouped_cells(groups, decoded, order, gcells[1], grouped_rows)
     if not any(cell_groups):
         return [(w, decoded[w][0], [d for per in decoded[w][1] for d in per]) for w in order]
     # ungrouped: one window
@@ -611,6 +618,43 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
             merged.append(d)
     _cell_columns(backend, cell_docs, window)
     return [(None, rows, merged)]
+
+
+def _grouped_cell_queries(backend: Backend, groups, window) -> tuple[list, list[int]]:
+    """DuckDB per-window passes: one grouped cells statement per column group with cells (run in
+    the same batch as the grouped numeric statements), and the groups they belong to."""
+    if backend.dialect != "duckdb":
+        return [], []
+    queries, where = [], []
+    for gi, g in enumerate(groups):
+        cg = [(k, s) for k, s in enumerate(g) if s.cells is not None]
+        if cg:
+            queries.append(grouped_cells_query(backend.table, cg, ts=window["ts"], group_by=window["group_by"],
+                                               start=window.get("start"), end=window.get("end")))
+            where.append(gi)
+    return queries, where
+
+
+def _grouped_cells(groups, decoded, order, where, results) -> list[tuple[Any, int, list[dict]]]:
+    """Per-window passes of columns with cells: their summaries and edge counts came from the
+    grouped numeric statement; their CDF at the reference's points and tails from the grouped
+    cells statements (rows per window and cell, see :func:`grouped_cells_query`)."""
+    per_cell: dict[tuple[int, int, Any], list[tuple[float, float]]] = {}
+    for gi, rows in zip(where, results):
+        for k, w, key, n, total in rows:
+            per_cell.setdefault((gi, int(k), w), []).append((float(key), float(n), float(total or 0.0)))
+    out = []
+    for w in order:
+        rows, per_group = decoded[w]
+        merged = []
+        for gi, (g, per) in enumerate(zip(groups, per_group)):
+            for k, (spec, d) in enumerate(zip(g, per)):
+                if spec.cells is not None:
+                    table = np.array(per_cell.get((gi, k, w), []), dtype=float).reshape(-1, 3)
+                    d["cdf"], d["tails"] = cells_cdf(table, spec.cells, tails=True)
+                merged.append(d)
+        out.append((w, rows, merged))
+    return out
 
 
 def _split_cells(rows: list[tuple]) -> dict[int, np.ndarray]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from services.drift import stats as S
-from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile
+from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile, weighted_share
 from services.drift.profile import Profile
 from services.errors import BadInput, NotFound
 from services.sources import Source, Window, open_backend, parse_date, resolve_window, source_from_settings
@@ -225,9 +225,50 @@ def distribution(ref, cur) -> dict[str, Any]:
             hi = "+inf" if i == len(edges) else f"{edges[i]:.4g}"
             labels.append(f"({lo}, {hi}" + (")" if i == len(edges) else "]"))
         return {"kind": "numeric", "labels": labels, "edges": list(edges), "reference": list(ref.bins),
-                "current": list(cur.bins), "reference_grid": ref.grid[::10], "current_grid": cur.grid[::10]}
+                "current": list(cur.bins), "reference_grid": ref.grid[::10], "current_grid": cur.grid[::10],
+                "reference_ecdf": ecdf_points(ref), "current_ecdf": ecdf_points(cur)}
     cats, rc, cc = S.align_categories(ref.counts, cur.counts)
     return {"kind": "categorical", "labels": cats, "reference": rc, "current": cc}
+
+
+def ecdf_points(prof, limit: int = 400) -> dict[str, list[float]]:
+    """A numeric profile's empirical CDF as step points ``{"x": [...], "y": [...]}`` (y in 0..1).
+
+    From the counts at the reference's CDF points (both engines keep them; a grid is only kept
+    for some columns), else the quantile grid, else the decile edges and bin counts. Repeated x
+    (integer columns: many points share one value) keep the highest count, so the chart steps
+    at each value; at most ``limit`` points."""
+    import numpy as np
+
+    count = int(prof.count or 0)
+    xs: np.ndarray
+    ys: np.ndarray
+    if count and prof.points and len(prof.points) == len(prof.cdf):
+        xs = np.asarray(prof.points, dtype=float)
+        ys = np.asarray(prof.cdf, dtype=float) / count
+    elif prof.grid:
+        xs = np.asarray(prof.grid, dtype=float)
+        ys = np.linspace(0.0, 1.0, len(xs))
+    elif count and prof.edges and len(prof.bins) == len(prof.edges) + 1:
+        xs = np.asarray(prof.edges, dtype=float)
+        ys = np.cumsum(np.asarray(prof.bins[:-1], dtype=float)) / count
+    else:
+        return {"x": [], "y": []}
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], np.clip(ys[keep], 0.0, 1.0)
+    if not xs.size:
+        return {"x": [], "y": []}
+    order = np.argsort(xs, kind="stable")
+    xs, ys = xs[order], np.maximum.accumulate(ys[order])
+    last = np.r_[xs[1:] != xs[:-1], True]  # the last (highest) count of each distinct x
+    xs, ys = xs[last], ys[last]
+    top = (prof.summary or {}).get("max")
+    if ys[-1] < 1.0 and isinstance(top, (int, float)) and np.isfinite(top) and top > xs[-1]:
+        xs, ys = np.r_[xs, float(top)], np.r_[ys, 1.0]  # values beyond the reference's last point
+    if xs.size > limit:
+        pick = np.unique(np.r_[np.linspace(0, xs.size - 1, limit).round().astype(int), xs.size - 1])
+        xs, ys = xs[pick], ys[pick]
+    return {"x": xs.tolist(), "y": ys.tolist()}
 
 
 def _describe(bounds, window: Window) -> str:
@@ -245,6 +286,8 @@ def _select(data: ModelData, features, targets: bool) -> list[tuple[str, str]]:
             out.append((data.prediction, "numeric"))
         if data.label:
             out.append((data.label, "categorical"))
+        if features:  # a subset of the targets (e.g. the prediction alone while labels are pending)
+            out = [t for t in out if t[0] in set(features)]
         if not out:
             raise BadInput(f"model {data.name!r} has no prediction or label column configured")
         return out
@@ -333,8 +376,19 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
                               source=data.source.name, group_by=unit, progress=progress)
     step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
     windows = []
+    results = None
+    if store is not None and store.used and unit == "day":
+        from services.drift.window_store import ResultCache
+
+        results = ResultCache(settings, model, store, policy, [n for n, _ in feats])
     for w, prof in per:
         wstart = _as_date(w)
+        cached = results.get(wstart) if results is not None else None
+        if cached is not None:
+            cached["weighted_drift_share"] = weighted_share(
+                [{"feature": f, "drifted": v["drifted"]} for f, v in cached["features"].items()], policy.importance)
+            windows.append(cached)
+            continue
         usable = [n for n, _ in feats if prof.features[n].count > 0]
         if not usable:
             continue
@@ -354,6 +408,10 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
                                         "significant": f.get("significant"), "alpha": f.get("alpha")}
                          for f in rep["features"]},
         })
+        if results is not None:
+            results.put(wstart, windows[-1])
+    if results is not None:
+        results.flush()
     out = {"model": model, "unit": unit, "features": [n for n, _ in feats],
            "reference": {"window": ref.window, "rows": ref.rows}, "windows": windows}
     if store is not None:
@@ -465,3 +523,23 @@ def _perf(rows) -> dict[str, Any]:
         auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (P * N))
     return {"labelled": n, "roc_auc": auc, "accuracy": correct / n if n else None,
             "label_rate": float(P / n) if n else None}
+
+
+def data_dates(settings, model: str) -> tuple[date | None, date | None]:
+    """The first and the last day with rows in the model's scoring log (None, None when empty or
+    without a timestamp): what a date picker defaults to and what an empty window names."""
+    from sqlglot import exp
+
+    from services.drift.sql import column, render
+
+    data = model_data(settings, model)
+    if not data.timestamp:
+        return None, None
+    with open_backend(data.source, settings) as b:
+        ts = column(data.timestamp)
+        sql = render(exp.select(exp.cast(exp.Min(this=ts), "DATE"), exp.cast(exp.Max(this=ts.copy()), "DATE"))
+                     .from_(b.table.copy()), b.dialect)
+        rows = b.execute(sql, {})
+    if not rows or rows[0][0] is None:
+        return None, None
+    return _as_date(rows[0][0]), _as_date(rows[0][1])

@@ -553,6 +553,43 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
     return sql, params
 
 
+def grouped_cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str, group_by: str,
+                        start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+    """DuckDB, per-window (grouped) current passes: rows ``(k, w, key, n, sum)`` — the counts per
+    cell of each column in each window (keys as :func:`cells_query` with tails; the sums serve the
+    tails beyond the reference's range, see :func:`cells_cdf`). One number per value and a GROUP BY
+    instead of a HISTOGRAM at the ~2,000 cell boundaries (a third of the statement's cost)."""
+    shape = tuple((k, s.name, s.cells.transform, s.cells.n, s.cells.needs_clamp()) for k, s in specs)
+    key = ("gcells", table.sql("duckdb"), shape, ts, group_by, start is not None, end is not None)
+
+    def build() -> tuple[str, dict]:
+        branches = []
+        for k, spec in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            w = exp.column("w", quoted=True)
+            inner = exp.select(exp.alias_(numeric_value(spec.name), f"v{k}", quoted=True),
+                               exp.alias_(_bucket(ts, group_by), "w", quoted=True), copy=False).from_(
+                table.copy(), copy=False)
+            cond = _window_condition(ts, start, end, {})
+            if cond is not None:
+                inner = inner.where(cond, copy=False)
+            branches.append(
+                exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True), w.copy(),
+                           exp.alias_(_cell_expression(v, k, spec.cells, tails=True), "cell", quoted=True),
+                           exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+                           exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True), copy=False)
+                .from_(inner.subquery("src", copy=False), copy=False)
+                .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
+                .group_by(w.copy(), exp.column("cell", quoted=True), copy=False))
+        return render(_union_all(branches), "duckdb"), {}
+
+    params = _window_params(start, end)
+    for k, spec in specs:
+        params.update(_cell_params(k, spec.cells))
+        params.update({f"cm{k}": spec.cells.min, f"cx{k}": spec.cells.max})
+    return _cached(key, build), params
+
+
 def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], *, ts: str | None = None,
                        start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
     """Per column ``(k, name, number of edges)``: rows ``(k, COUNT_IF(x < $a<k>), LIST(x) of the

@@ -61,6 +61,12 @@ _SCHEMA = (
     " rows BIGINT NOT NULL, max_event VARCHAR, profile VARCHAR NOT NULL, profiled_at TIMESTAMP NOT NULL,"
     " PRIMARY KEY (model, reference_key, policy_key, day))",
     "CREATE TABLE IF NOT EXISTS store_meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
+    # a stored day's drift result under one decision policy (and decision code): read while the
+    # day's watermark is unchanged, so the Drift page's history needs no statistic recomputed
+    "CREATE TABLE IF NOT EXISTS window_results ("
+    " model VARCHAR NOT NULL, reference_key VARCHAR NOT NULL, policy_key VARCHAR NOT NULL,"
+    " decision_key VARCHAR NOT NULL, day DATE NOT NULL, rows BIGINT NOT NULL, max_event VARCHAR,"
+    " result VARCHAR NOT NULL, PRIMARY KEY (model, reference_key, policy_key, decision_key, day))",
 )
 
 
@@ -132,6 +138,7 @@ class WindowStore:
             row = self.con.execute("SELECT value FROM store_meta WHERE name = 'format'").fetchone()
             if row is not None and row[0] != str(STORE_FORMAT):  # a cache: an older layout is dropped
                 self.con.execute("DELETE FROM window_profiles")
+                self.con.execute("DELETE FROM window_results")
                 self.con.execute("DELETE FROM store_meta WHERE name = 'format'")
                 row = None
             if row is None:
@@ -168,7 +175,19 @@ class WindowStore:
     def clear(self, model: str) -> int:
         (n,) = self.con.execute("SELECT count(*) FROM window_profiles WHERE model = ?", [model]).fetchone()
         self.con.execute("DELETE FROM window_profiles WHERE model = ?", [model])
+        self.con.execute("DELETE FROM window_results WHERE model = ?", [model])
         return int(n)
+
+    def read_results(self, model: str, keys: tuple[str, str, str]) -> dict[date, tuple[int, str | None, str]]:
+        rows = self.con.execute("SELECT day, rows, max_event, result FROM window_results WHERE model = ? AND "
+                                "reference_key = ? AND policy_key = ? AND decision_key = ?", [model, *keys]).fetchall()
+        return {d: (int(n), m, r) for d, n, m, r in rows}
+
+    def write_results(self, model: str, keys: tuple[str, str, str],
+                      items: Sequence[tuple[date, int, str | None, dict]]) -> None:
+        if items:
+            self.con.executemany("INSERT OR REPLACE INTO window_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [[model, *keys, d, n, m, json.dumps(r, allow_nan=False)] for d, n, m, r in items])
 
     def read(self, model: str, reference_key: str, policy_key: str) -> dict[date, tuple[int, str | None, str]]:
         rows = self.con.execute("SELECT day, rows, max_event, profile FROM window_profiles WHERE model = ? AND "
@@ -243,6 +262,9 @@ class StoreInfo:
     gaps: list[str] = field(default_factory=list)        # days without any row between the first and last
     invalidated: int = 0
     notes: list[str] = field(default_factory=list)
+    marks: dict = field(default_factory=dict, repr=False)        # day -> (rows, max event): the watermarks
+    keys: tuple[str, str] = ("", "")                            # (reference key, policy key)
+    today: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "used": self.used, "reused": len(self.reused), "profiled": list(self.profiled),
@@ -320,6 +342,7 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
                      if days[0] + timedelta(days=i) not in have]
     ref_key = reference_fingerprint(ref)
     pol_key = policy_fingerprint(source, features, ts, backend.dialect)
+    info.marks, info.keys, info.today = marks, (ref_key, pol_key), today
     try:
         store = WindowStore(path)
     except StoreUnavailable as exc:
@@ -389,6 +412,73 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
         return None, info
     finally:
         store.close()
+
+
+# -- stored results ------------------------------------------------------------------------------
+_CODE_KEY: str | None = None
+
+
+def _decision_code_key() -> str:
+    """The decision code's fingerprint (engine and statistics sources): an upgrade that changes how
+    a result is computed never reads a result computed before it."""
+    global _CODE_KEY
+    if _CODE_KEY is None:
+        from services.drift import engine
+
+        h = hashlib.sha256()
+        for mod in (engine, S):
+            h.update(Path(mod.__file__).read_bytes())
+        _CODE_KEY = h.hexdigest()[:16]
+    return _CODE_KEY
+
+
+class ResultCache:
+    """Per-day drift results of stored days (see ``window_results``): ``get`` a closed day's result
+    while its watermark is unchanged, ``put`` new ones, ``flush`` them in one write. Any store
+    error only means the results are computed again."""
+
+    def __init__(self, settings, model: str, info: StoreInfo, policy, order: Sequence[str]):
+        import dataclasses
+
+        self.path, self.model, self.info = store_path(settings), model, info
+        # importances only weight the dataset share: re-weighted on read (see drift_over_time), so
+        # the nightly job's results serve the page, which knows the champion's importances
+        rules = {k: v for k, v in dataclasses.asdict(policy).items() if k != "importance"}
+        decision = _digest({"policy": rules, "order": list(order), "code": _decision_code_key()})
+        self.keys = (info.keys[0], info.keys[1], decision)
+        self.pending: list[tuple[date, int, str | None, dict]] = []
+        self.cached: dict[date, tuple[int, str | None, str]] = {}
+        try:
+            with WindowStore(self.path) as store:
+                self.cached = store.read_results(model, self.keys)
+        except Exception:  # noqa: BLE001
+            self.path = None
+
+    def _closed(self, day: date | None) -> bool:
+        return day is not None and self.info.today is not None and day < self.info.today and day in self.info.marks
+
+    def get(self, day: date | None) -> dict | None:
+        hit = self.cached.get(day) if self._closed(day) else None
+        if hit is None or (hit[0], hit[1]) != self.info.marks[day]:
+            return None
+        try:
+            return json.loads(hit[2])
+        except ValueError:
+            return None
+
+    def put(self, day: date | None, result: dict) -> None:
+        if self._closed(day) and self.path is not None:
+            self.pending.append((day, *self.info.marks[day], result))
+
+    def flush(self) -> None:
+        if not self.pending or self.path is None:
+            return
+        try:
+            with WindowStore(self.path) as store:
+                store.write_results(self.model, self.keys, self.pending)
+        except Exception:  # noqa: BLE001 - computed again next time
+            pass
+        self.pending = []
 
 
 # -- combining days ------------------------------------------------------------------------------
@@ -515,6 +605,10 @@ def profile_model(settings, model: str, *, backfill: bool = False, now: datetime
         raise BadInput(info.notes[-1].split(": full re-scan")[0] + hint)
     if moved is not None:
         info.notes.insert(0, f"corrupted store moved aside to {moved.name} and rebuilt")
+    # the days' drift results under the configured policy, so the page and the trigger only read
+    from services.drift.model import drift_over_time
+
+    drift_over_time(settings, model, unit="day", now=now)
     doc = info.to_dict()
     doc.update(model=model, store=str(path), reference={"window": ref.window, "rows": ref.rows},
                days=len(days), first=days[0][0].isoformat() if days else None,

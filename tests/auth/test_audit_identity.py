@@ -6,12 +6,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from services import audit
 from services.config import load_settings
 
 OLD_SCHEMA = """CREATE TABLE audit_records (id INTEGER PRIMARY KEY AUTOINCREMENT, at VARCHAR(40) NOT NULL,
-user VARCHAR(320), action VARCHAR(20) NOT NULL, outcome VARCHAR(20) NOT NULL, model VARCHAR(500) NOT NULL,
+"user" VARCHAR(320), action VARCHAR(20) NOT NULL, outcome VARCHAR(20) NOT NULL, model VARCHAR(500) NOT NULL,
 version VARCHAR(40), version_before VARCHAR(40), version_after VARCHAR(40), reason TEXT, comment TEXT,
 evidence TEXT, txn VARCHAR(64))"""
 
@@ -53,3 +54,32 @@ def test_with_identity_attributes_every_record_of_a_call(tmp_path):
         ("carol", "self-asserted"), ("carol", "self-asserted"), ("dave", None), ("dave", None)]
     with pytest.raises(ValueError, match="unknown identity"):
         decide("eve", identity="trust-me")
+
+
+def test_an_old_postgresql_store_gains_the_column(tmp_path):
+    """The same upgrade on a real PostgreSQL (tests/promotion/pgserver.py): an ``audit_records``
+    table from before the column existed; first use adds the column (and the append-only trigger)."""
+    from tests.promotion.pgserver import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        url = server.create_database()
+        eng = sa.create_engine(url)
+        with eng.begin() as conn:
+            conn.exec_driver_sql(OLD_SCHEMA.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "SERIAL PRIMARY KEY"))
+            conn.exec_driver_sql("INSERT INTO audit_records (at, \"user\", action, outcome, model) "
+                                 "VALUES ('2025-01-01T00:00:00Z', 'old', 'request', 'done', 'm')")
+        eng.dispose()
+        cfg = tmp_path / "pg.toml"
+        cfg.write_text(f'[audit]\nurl = "{url}"\n')
+        settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
+        with audit.attributed("mlflow"):
+            audit.append(settings, _rec("alice"))
+        assert [(r["user"], r["identity"]) for r in audit.query(settings)] == [("old", None), ("alice", "mlflow")]
+        with pytest.raises(Exception, match="append-only"):
+            with audit.engine(settings).begin() as conn:
+                conn.exec_driver_sql("DELETE FROM audit_records")
+    finally:
+        for key in [k for k in audit._engines if k[0].startswith("postgresql")]:
+            audit._engines.pop(key).dispose()
+        server.stop()

@@ -13,7 +13,7 @@ import pytest
 
 from services import audit
 from services.config import load_settings
-from services.errors import Refused, Unavailable
+from services.errors import BadInput, Refused, Unavailable
 from services.identity import resolve
 
 TOKEN = "dapi-alice-0000-secret"
@@ -83,3 +83,11 @@ def test_a_rejected_token_is_one_line_without_the_token(scim, tmp_path):
         resolve(settings, None, action="approve", model="main.ml.churn")
     assert "Databricks did not say who is signed in" in str(err.value) and bad not in str(err.value)
     assert audit.query(settings) == []
+
+
+def test_a_user_flag_with_control_characters_is_bad_input_not_an_audit_line(scim, tmp_path):
+    host, seen = scim
+    settings = _settings(tmp_path, host, TOKEN)
+    with pytest.raises(BadInput, match="control or invisible characters"):
+        resolve(settings, "bob\r\n2026-01-01 alice approve done", action="approve", model="main.ml.churn")
+    assert audit.query(settings) == [] and seen == []

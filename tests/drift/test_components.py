@@ -33,7 +33,10 @@ def test_severity_and_feature_frame_order():
     assert severity(REPORT["features"][3]) is None
     frame = feature_frame(REPORT)
     assert list(frame["feature"]) == ["d", "b", "c", "a"]  # drifted first, most severe first
-    assert frame["severity"].max() == 3.0 and list(frame["drifted"]) == [True, True, True, False]
+    # the true ratio, not capped: b is 0.5 / 0.1 = 5x; d's statistic is undefined (no ratio)
+    assert frame.loc[frame.feature == "b", "severity"].item() == pytest.approx(5.0)
+    assert math.isnan(frame.loc[frame.feature == "d", "severity"].item())
+    assert list(frame["drifted"]) == [True, True, True, False]
     assert frame.loc[frame.feature == "c", "p_value_adjusted"].item() == 1e-5
     s = summary_frame(REPORT["features"][0])
     assert list(s.columns) == ["reference", "current"] and s.loc["missing_share", "current"] == "0.2"
@@ -61,8 +64,9 @@ def test_heatmap_and_share():
     assert list(hm.y) == ["a", "b"] and list(hm.x) == ["2026-01-01", "2026-01-02"]
     assert hm.z[0][1] == 3.0 and hm.z[0][0] == pytest.approx(0.5)
     assert hm.text[0] == ("", "✕") or list(hm.text[0]) == ["", "✕"]
-    share = drift_share_figure(over, 0.5)
-    assert list(share.data[0].y) == [0.0, 0.5]
+    share = {t.name: t for t in drift_share_figure(over, 0.5).data}
+    assert list(share["drift share ≥ threshold (dataset drift)"].y) == [0.5]
+    assert list(share["drift share below threshold"].y) == [0.0]
 
 
 def test_performance_figures():

@@ -102,3 +102,13 @@ def test_without_pyspark_one_line_how_to_install(pair):
                           "--engine", "spark"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.splitlines() == ["error: the spark engine needs PySpark: pip install -r requirements-spark.txt"]
+
+
+def test_unreachable_spark_remote_is_one_line_without_its_token(pair):
+    ref, cur, _ = pair
+    port = free_port()  # nothing listens there
+    res = cli("--reference", ref, "--current", cur, "--engine", "spark",
+              env={"SPARK_REMOTE": f"sc://127.0.0.1:{port}/;token=s3cr3t-token"})
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.splitlines() == [f"error: cannot reach the Spark Connect server sc://127.0.0.1:{port} "
+                                       "(SparkConnectGrpcException)"]

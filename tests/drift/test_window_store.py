@@ -279,3 +279,32 @@ def test_a_store_of_an_older_layout_is_rebuilt_not_trusted(log):
     doc = drift_over_time(settings, "m", unit="day")
     assert doc["store"]["used"] is True and doc["store"]["reused"] == 0 and len(doc["store"]["profiled"]) == DAYS - 1
     assert drift_over_time(settings, "m", unit="day")["store"]["reused"] == DAYS - 1
+
+
+def test_a_decision_policy_change_applies_at_once_to_stored_days(log):
+    """Stored day results are keyed by the decision policy: a new threshold is never answered
+    from results computed under the old one (and needs no re-scan of the log)."""
+    settings = log["configure"]()
+    before = drift_over_time(settings, "m", unit="day")
+    drift_over_time(settings, "m", unit="day")  # results stored
+    strict = log["configure"](extra="[drift]\nalpha = 0.9\nnumeric_threshold = 0.0001\ncategorical_threshold = 0.0001\n")
+    after = drift_over_time(strict, "m", unit="day")
+    assert after["store"]["reused"] == DAYS - 1 and after["store"]["profiled"] == []
+    full = drift_over_time(strict, "m", unit="day", use_store=False)
+    _same_windows(after, full)
+    flagged = lambda doc: sum(len(w["drifted_features"]) for w in doc["windows"])  # noqa: E731
+    assert flagged(after) > flagged(before)
+
+
+def test_the_jobs_stored_results_serve_a_page_with_importances(log, capsys, monkeypatch):
+    settings = log["configure"]()
+    monkeypatch.setenv("DRIFTGATE_HOME", str(settings.home))
+    assert cli(["profile", "--model", "m", "--config", str(settings.config_path), "--format", "json"]) == 0
+    capsys.readouterr()
+    imp = {"x": 3.0, "cat": 1.0, "gappy": 0.5}
+    page = drift_over_time(settings, "m", unit="day", importance=imp)
+    full = drift_over_time(settings, "m", unit="day", importance=imp, use_store=False)
+    _same_windows(page, full)
+    assert [w["weighted_drift_share"] for w in page["windows"]] == \
+        pytest.approx([w["weighted_drift_share"] for w in full["windows"]])
+    assert any(w["weighted_drift_share"] for w in page["windows"])

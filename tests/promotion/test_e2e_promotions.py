@@ -28,7 +28,7 @@ def test_alice_approves_and_overview_shows_new_champion(demo_copy, streamlit_ser
     button.click()
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
-    assert "champion: v1 → v2" in dialog.inner_text()
+    dialog.get_by_text("champion: v1 → v2").wait_for()  # the preview renders after the dialog opens
     dialog.locator("textarea").fill("<img src=x onerror=alert(1)> better on recent data")
     dialog.get_by_role("button", name="Confirm approval").click()
     page.get_by_text("version 2 promoted to champion").wait_for()

@@ -25,35 +25,47 @@ def _day_rows(settings, date):
 
 
 def test_advance_appends_days_and_delivers_delayed_labels(demo_copy, demo_start):
+    # The seeded log ends yesterday (day DAYS - 1): one more day (today) is all the clock allows.
     before = _table(demo_copy).count_rows()
-    result = advance(demo_copy, 2)
-    assert result["rows_appended"] == 2 * demo.ROWS_PER_DAY
-    assert _table(demo_copy).count_rows() == before + 2 * demo.ROWS_PER_DAY
-    assert (result["first_day"], result["last_day"]) == (demo.DAYS, demo.DAYS + 1)
-    assert "appended 2 daily batch(es)" in result["summary"]
+    result = advance(demo_copy, 1)
+    assert result["rows_appended"] == demo.ROWS_PER_DAY
+    assert _table(demo_copy).count_rows() == before + demo.ROWS_PER_DAY
+    assert (result["first_day"], result["last_day"]) == (demo.DAYS, demo.DAYS)
+    assert "appended 1 daily batch(es)" in result["summary"]
 
-    new_last = demo_start + dt.timedelta(days=demo.DAYS + 1)
+    new_last = demo_start + dt.timedelta(days=demo.DAYS)
+    assert new_last == dt.datetime.now(dt.timezone.utc).date()  # today, not a future day
     rows = _day_rows(demo_copy, new_last)
     assert len(rows) == demo.ROWS_PER_DAY and rows[demo.LABEL].isna().all()
     assert set(rows[demo.MODEL_VERSION_COLUMN]) == {"1"}
     assert rows[demo.ID_COLUMN].is_unique
     # the scenario goes on: the new category is still there, features keep their drifted regime
     assert (rows["payment_method"] == "crypto_wallet").mean() > 0.1
-    # labels delayed 3 days: day 87 and 88 got theirs now, from the scenario's generator
-    for d in (demo.DAYS - 3, demo.DAYS - 2):
-        got = _day_rows(demo_copy, demo_start + dt.timedelta(days=d)).sort_values(demo.ID_COLUMN)
-        truth = demo.generate_day(d)[demo.LABEL].to_numpy()
-        assert got[demo.LABEL].notna().all()
-        assert (got[demo.LABEL].to_numpy() == truth).all()
-    assert _day_rows(demo_copy, demo_start + dt.timedelta(days=demo.DAYS - 1))[demo.LABEL].isna().all()
-    assert result["labels_arrived"] == 2 * demo.ROWS_PER_DAY
+    # labels delayed 3 days: day 87 got its labels now, from the scenario's generator
+    got = _day_rows(demo_copy, demo_start + dt.timedelta(days=demo.DAYS - 3)).sort_values(demo.ID_COLUMN)
+    truth = demo.generate_day(demo.DAYS - 3)[demo.LABEL].to_numpy()
+    assert got[demo.LABEL].notna().all()
+    assert (got[demo.LABEL].to_numpy() == truth).all()
+    assert _day_rows(demo_copy, demo_start + dt.timedelta(days=demo.DAYS - 2))[demo.LABEL].isna().all()
+    assert result["labels_arrived"] == demo.ROWS_PER_DAY
 
-    # the trigger follows the log ahead of the clock: its windows end with the new days
+    # the trigger's windows end with the new day
     d = trigger.evaluate(demo_copy, demo.MODEL_NAME)
-    assert d.windows[-1].start.date() == new_last
+    assert d.windows[-1].start.date() <= new_last
     assert d.retrain is True
     labelled = [w.start.date() for w in d.windows if w.performance is not None]
-    assert max(labelled) == demo_start + dt.timedelta(days=demo.DAYS - 2)
+    assert max(labelled) == demo_start + dt.timedelta(days=demo.DAYS - 3)
+
+
+def test_advance_writes_no_future_day(demo_copy, demo_start):
+    before = _table(demo_copy).count_rows()
+    with pytest.raises(BadInput, match="writes no future days") as err:
+        advance(demo_copy, 2)
+    assert "\n" not in str(err.value) and "at most 1 now" in str(err.value)
+    assert _table(demo_copy).count_rows() == before  # nothing written
+    advance(demo_copy, 1)
+    with pytest.raises(BadInput, match="none now"):
+        advance(demo_copy, 1)
 
 
 def test_advance_cli_one_line(demo_copy, capsys):

@@ -1,0 +1,260 @@
+"""Page speed in a real browser, as ratios against a bare Streamlit page measured in the same run.
+
+    python bench/page_speed.py [--home DIR] [--repeat 5] [--pages /,/drift,...] [--skip-restart]
+
+The bare page (title + one Plotly chart + one table + one selectbox) and the DriftGate app run as
+``streamlit run`` servers on 127.0.0.1 (free ports), both driven by Debian chromium through
+Playwright (``DRIFTGATE_CHROMIUM``, default /usr/bin/chromium). A page counts as shown when the
+script run has ended, its title is drawn and every Plotly chart element has drawn its plot.
+
+1. **warm visit**: after one warm-up visit of each page, each page in a fresh browser session
+   (new context: a new Streamlit session), ``--repeat`` times; median and ratio to the bare page.
+   Target: within 3x.
+2. **first deep link after a restart**: per page, a freshly started server's very first request
+   (a shared link after a redeploy), against the bare page's first request after its restart.
+   Target: within 10x.
+3. **widget change**: the Drift page's Feature selectbox (an ``st.fragment``: the distribution
+   charts rerun, nothing expensive), against the bare page's selectbox changing its chart.
+   Target: within 2x.
+
+The demo workspace is seeded into ``--home`` (default: a temporary folder) unless already there.
+Servers are stopped by PID at the end. Prints one line per measurement and the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+PAGES = ["/", "/drift", "/runs", "/leaderboard", "/promotions"]
+MODEL = "churn_classifier"
+
+BARE = '''
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+st.set_page_config(page_title="bare", layout="wide")
+st.title("Bare page")
+kind = st.selectbox("Series", ["sin", "cos"])
+x = np.linspace(0, 10, 200)
+fig = go.Figure(go.Scatter(x=x, y=np.sin(x) if kind == "sin" else np.cos(x), name=kind))
+fig.update_layout(title=f"series {kind}")
+st.plotly_chart(fig, key="chart")
+st.dataframe(pd.DataFrame({"x": x[:20], "y": np.sin(x[:20])}), hide_index=True)
+'''
+
+SHOWN_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+  if (!document.querySelector('[data-testid="stMainBlockContainer"] h1')) return false;
+  const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+  return document.querySelectorAll('.js-plotly-plot').length >= charts;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+class Server:
+    """``streamlit run <script>`` on 127.0.0.1; stopped by PID."""
+
+    def __init__(self, script: Path, cwd: Path, env: dict[str, str], log: Path):
+        self.script, self.cwd, self.env, self.log_path = script, cwd, env, log
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self) -> "Server":
+        port = free_port()
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [_bin("streamlit"), "run", str(self.script), "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.script.name} exited ({self.proc.returncode}); see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=3) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"{self.script.name} did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.log.close()
+            self.proc = None
+
+    def restart(self) -> "Server":
+        self.stop()
+        return self.start()
+
+
+def visit(browser, url: str, timeout_ms: int = 300_000) -> float:
+    """Seconds from navigation to the page shown, in a fresh browser session."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        t0 = time.perf_counter()
+        page.goto(url, wait_until="commit", timeout=timeout_ms)
+        page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
+        page.wait_for_function(SHOWN_JS, timeout=timeout_ms, polling=50)
+        return time.perf_counter() - t0
+    finally:
+        context.close()
+
+
+def widget_change(browser, url: str, label: str, options: list[str], chart_title: str, rounds: int) -> list[float]:
+    """Seconds from picking another option of the ``label`` selectbox to the chart titled
+    ``chart_title.format(option)`` drawn, ``rounds`` times (alternating options)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(300_000)
+    out = []
+    try:
+        page.goto(url)
+        page.wait_for_function(SHOWN_JS, polling=100)
+        for i in range(rounds + 1):
+            option = options[(i + 1) % len(options)]
+            box = page.get_by_role("combobox", name=label)
+            box.click()
+            box.fill(option)  # the box filters its list by the typed text (a selected value included)
+            page.get_by_role("option", name=option, exact=True).first.wait_for()
+            t0 = time.perf_counter()
+            box.press("Enter")
+            title = chart_title.format(option)
+            page.wait_for_function(
+                "t => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el => "
+                "String((el.layout && el.layout.title && (el.layout.title.text || el.layout.title)) || '')"
+                ".replace(/<[^>]+>/g, '') === t)", arg=title, polling=20)
+            page.wait_for_function(SHOWN_JS, polling=20)
+            if i:  # the first change loads the option list's code: a warm-up
+                out.append(time.perf_counter() - t0)
+    finally:
+        context.close()
+    return out
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--home", help="demo workspace (seeded when missing); default: a temporary folder")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--pages", default=",".join(PAGES))
+    ap.add_argument("--skip-restart", action="store_true", help="skip the first-request-after-restart series")
+    args = ap.parse_args(argv)
+    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
+
+    from playwright.sync_api import sync_playwright
+
+    from services import demo
+    from services.config import load_settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="driftgate-page-speed-"))
+    home = Path(args.home) if args.home else tmp / "home"
+    settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
+    if not demo.is_seeded(home):
+        t0 = time.perf_counter()
+        demo.ensure_demo(settings)
+        print(f"seeded the demo workspace in {time.perf_counter() - t0:.1f} s", flush=True)
+    (tmp / "bare.py").write_text(BARE)
+    base_env = {k: v for k, v in os.environ.items()
+                if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG")}
+    app = Server(ROOT / "app.py", ROOT, {**base_env, "DRIFTGATE_HOME": str(home)}, tmp / "app.log")
+    bare = Server(tmp / "bare.py", tmp, base_env, tmp / "bare.log")
+    q = f"?model={MODEL}"
+    results: dict[str, list[float]] = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            # 2. first deep link after a restart (first: nothing is warm yet)
+            if not args.skip_restart:
+                for path in pages:
+                    bare.restart()
+                    results.setdefault("restart bare", []).append(visit(browser, bare.url))
+                    app.restart()
+                    secs = visit(browser, f"{app.url}{path}{q}")
+                    results.setdefault(f"restart {path}", []).append(secs)
+                    print(f"first request after restart  {path:<13} {secs:7.2f} s   bare "
+                          f"{results['restart bare'][-1]:5.2f} s", flush=True)
+            if bare.proc is None:
+                bare.start()
+            if app.proc is None:
+                app.start()
+            # 1. warm visits in fresh sessions
+            visit(browser, bare.url)
+            for path in pages:
+                visit(browser, f"{app.url}{path}{q}")  # the warm-up visit
+            for _ in range(args.repeat):
+                results.setdefault("warm bare", []).append(visit(browser, bare.url))
+                for path in pages:
+                    results.setdefault(f"warm {path}", []).append(visit(browser, f"{app.url}{path}{q}"))
+            # 3. a widget change that alters nothing expensive
+            results["widget bare"] = widget_change(browser, bare.url, "Series", ["sin", "cos"], "series {}",
+                                                   args.repeat)
+            results["widget /drift"] = widget_change(
+                browser, f"{app.url}/drift{q}", "Feature", ["tenure_months", "monthly_charges"],
+                "{}: distribution", args.repeat)
+            browser.close()
+    finally:
+        app.stop()
+        bare.stop()
+
+    print("\nmedians (seconds) and ratio to the bare page measured in this run")
+    warm_bare = median(results["warm bare"])
+    print(f"  warm visit      bare          {warm_bare:6.2f}")
+    for path in pages:
+        m = median(results[f"warm {path}"])
+        print(f"  warm visit      {path:<13} {m:6.2f}   {m / warm_bare:5.1f}x   (target <= 3x)")
+    if not args.skip_restart:
+        rb = median(results["restart bare"])
+        print(f"  after restart   bare          {rb:6.2f}")
+        for path in pages:
+            m = median(results[f"restart {path}"])
+            print(f"  after restart   {path:<13} {m:6.2f}   {m / rb:5.1f}x   (target <= 10x)")
+    wb, wd = median(results["widget bare"]), median(results["widget /drift"])
+    print(f"  widget change   bare          {wb:6.2f}")
+    print(f"  widget change   /drift        {wd:6.2f}   {wd / wb:5.1f}x   (target <= 2x; Feature selectbox)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

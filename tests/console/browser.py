@@ -1,0 +1,41 @@
+"""Browser helpers of the console tests: what each Plotly chart on the page actually holds."""
+
+from __future__ import annotations
+
+from tests.helpers import assert_page_ok
+
+# Per chart: its title and, per trace, the number of plotted values (non-null y, z cells or
+# dimension values); read from the live plot element's ``.data`` (what Plotly drew).
+_CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => ({
+  title: String((el.layout && el.layout.title && (el.layout.title.text || el.layout.title)) || '').replace(/<[^>]+>/g, ''),
+  traces: (el.data || []).map(t => {
+    const vals = v => Array.isArray(v) ? v.flat(2).filter(x => x !== null && x !== undefined && !Number.isNaN(x)).length : 0;
+    if (t.type === 'parcoords') return (t.dimensions || []).reduce((n, d) => n + vals(d.values), 0);
+    if (t.type === 'heatmap') return vals(t.z);
+    return Math.max(vals(t.y), t.type === 'bar' && t.orientation === 'h' ? vals(t.x) : 0);
+  }),
+}))"""
+
+
+def charts(page, at_least: int = 0, timeout_ms: int = 90_000) -> list[dict]:
+    """Every rendered Plotly chart of the page: waits for ``at_least`` drawn charts (Streamlit
+    loads its Plotly bundle lazily, after the script run ended) and until every chart element has
+    drawn, then one more animation frame."""
+    assert_page_ok(page, timeout_ms)
+    try:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.js-plotly-plot').length >= n && "
+            "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length <= "
+            "document.querySelectorAll('.js-plotly-plot').length", arg=at_least, timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - fewer charts than expected: the caller's assertion says so
+        pass
+    page.wait_for_timeout(300)
+    return page.evaluate(_CHARTS_JS)
+
+
+def assert_charts_have_points(page, where: str, at_least: int = 1) -> list[dict]:
+    found = charts(page, at_least)
+    assert len(found) >= at_least, f"{where}: {len(found)} charts, expected >= {at_least}"
+    empty = [c for c in found if not c["traces"] or not any(c["traces"])]
+    assert not empty, f"{where}: charts with no points: {[c['title'] for c in empty]}"
+    return found

@@ -1,0 +1,115 @@
+"""Browser tests of what the console shows (Debian chromium): every chart has points, the demo
+persona stays across pages, and the stale-state race ends with the dialog closed and the new
+champion shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import demo
+from services.lifecycle import make_lifecycle
+from services.mlflow_client import make_client
+from tests.console.browser import assert_charts_have_points
+from tests.helpers import PAGE_PATHS, PAGE_TITLES, assert_page_ok
+
+pytestmark = pytest.mark.e2e
+MODEL = demo.MODEL_NAME
+NUMERIC = ("tenure_months", "monthly_charges", "support_calls")
+
+
+@pytest.fixture(scope="module")
+def shared_server(demo_home, tmp_path_factory):
+    """One server on the shared (read-only) demo workspace for the chart checks."""
+    from tests.conftest import _FOREIGN_ENV, _bin, _stop, ROOT  # noqa: F401 - same launch as streamlit_server
+    import os
+    import subprocess
+
+    from tests.helpers import free_port, wait_http
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+    env["DRIFTGATE_HOME"] = str(demo_home)
+    log = open(tmp_path_factory.mktemp("console-server") / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [_bin("streamlit"), "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=90, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc, log)
+
+
+# (path, minimum number of charts on it)
+PAGES = [("/", 1), ("/drift", 8), ("/runs", 1), ("/leaderboard", 2), ("/promotions", 1)]
+
+
+@pytest.mark.parametrize("path,at_least", PAGES)
+def test_every_chart_of_every_page_has_points(shared_server, browser_page, path, at_least):
+    browser_page.goto(f"{shared_server}{path}?model={MODEL}")
+    assert_charts_have_points(browser_page, path, at_least)
+
+
+@pytest.mark.parametrize("query", [f"feature={f}" for f in NUMERIC] + ["days=1", "days=3"])
+def test_drift_charts_have_points(shared_server, browser_page, query):
+    browser_page.goto(f"{shared_server}/drift?model={MODEL}&{query}")
+    found = assert_charts_have_points(browser_page, f"/drift?{query}", 8)
+    if query.startswith("feature="):
+        feature = query.split("=", 1)[1]
+        ecdf = [c for c in found if c["title"] == f"{feature}: cumulative distribution"]
+        assert len(ecdf) == 1 and len(ecdf[0]["traces"]) == 2 and min(ecdf[0]["traces"]) >= 2, ecdf
+
+
+def _acting_user(page) -> str:
+    return page.get_by_role("combobox", name="Demo persona").input_value().split("—")[0].strip()
+
+
+def test_bob_stays_bob_through_every_page(shared_server, browser_page):
+    page = browser_page
+    page.goto(f"{shared_server}/?model={MODEL}")
+    assert_page_ok(page)
+    assert _acting_user(page) == "alice"
+    page.get_by_role("combobox", name="Demo persona").click()
+    page.get_by_role("option", name="bob").first.click()
+    page.wait_for_url("**persona=bob**")
+    assert_page_ok(page)
+    assert _acting_user(page) == "bob"
+    for file, title in list(PAGE_TITLES.items())[1:] + [("app.py", "Overview"), ("pages/promotions.py", "Promotions")]:
+        page.locator('[data-testid="stSidebar"] a', has_text=title).first.click()
+        page.wait_for_url(f"**{PAGE_PATHS[file]}?**")
+        page.wait_for_function(
+            "t => document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')?.innerText.trim() === t",
+            arg=title)
+        assert_page_ok(page)
+        assert _acting_user(page) == "bob", title
+        assert "persona=bob" in page.url and f"model={MODEL}" in page.url
+        if title == "Promotions":
+            main = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
+            assert "as bob" in main and "as alice" not in main
+            assert page.locator('[data-testid="stMainBlockContainer"] button', has_text="Approve").first.is_disabled()
+            assert "four-eyes" in main
+
+
+def test_stale_state_race_closes_the_dialog_and_shows_the_new_champion(demo_copy, streamlit_server, browser_page):
+    from services.approvals import approve
+    from tests.promotion.conftest import settings_with
+
+    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "alice"})
+    page = browser_page
+    page.goto(f"{base}/promotions?model={MODEL}&version=2")
+    assert_page_ok(page)
+    page.locator('[data-testid="stMainBlockContainer"] button', has_text="Approve").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    dialog.get_by_text("champion: v1 → v2").wait_for()  # the preview renders after the dialog opens
+    # meanwhile someone else approves the same candidate from the CLI / another replica
+    approve(settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n'), MODEL, "2", "dave")
+    assert make_lifecycle(demo_copy, make_client(demo_copy), MODEL).state().champion == "2"
+    dialog.get_by_role("button", name="Confirm approval").click()
+    page.get_by_role("dialog").wait_for(state="detached")
+    assert_page_ok(page)
+    main = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
+    assert "stale state" in main
+    assert "champion: v2" in main and "champion: v1 ·" not in main
+    assert page.get_by_role("dialog").count() == 0

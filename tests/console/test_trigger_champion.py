@@ -1,0 +1,33 @@
+"""After a champion change the trigger measures the new champion against its own reference and
+holds no window from before its promotion against it (defect 6); the Overview's panel says so."""
+
+from __future__ import annotations
+
+from services import demo, trigger
+from services.approvals import approve
+from tests.helpers import app_test, assert_no_exception
+from tests.promotion.conftest import settings_with
+
+
+def test_promotion_resets_the_evidence(demo_copy, monkeypatch):
+    before = trigger.evaluate(demo_copy, demo.MODEL_NAME)
+    assert before.retrain is True  # the fresh demo: retraining due (spec)
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    approve(s, demo.MODEL_NAME, "2", "dave")
+    after = trigger.evaluate(demo_copy, demo.MODEL_NAME)
+    assert after.retrain is False, after.reasons
+    assert after.streak == 0
+    text = " ".join(after.reasons)
+    assert "champion changed: v2 is champion since" in text
+    assert "not held against it" in text
+    assert after.reference_source == "champion v2"
+    assert "champion v2's training window" in text
+    assert not any(w.breach for w in after.windows)
+
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_copy.home))
+    at = app_test("app.py", {"model": demo.MODEL_NAME}).run()
+    assert_no_exception(at)
+    shown = " ".join(m.value for m in list(at.markdown) + list(at.info) + list(at.success) + list(at.warning)
+                     + list(at.caption)).replace("\\", "")
+    assert "champion changed: v2 is champion since" in shown
+    assert "Retraining is due" not in shown

@@ -1,0 +1,92 @@
+"""Dates and durations shown are the real times of the events: retraining runs (MLflow start/end
+as they happened), champion periods (registry/audit history, the demo's seeded history included),
+registration dates of seeded versions; nothing in the demo lies in the future."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from services import demo
+from services.audit import champion_history
+from services.config import load_settings
+from services.lifecycle import VersionView, make_lifecycle
+from services.mlflow_client import make_client
+from services.retrain import retrain
+
+UTC = dt.timezone.utc
+FAST = '[retrain]\ncandidates = ["gbm", "logreg"]\ntrain_days = 3\neval_days = 2\n'
+
+
+def test_retrain_runs_carry_their_real_start_and_end(demo_copy, tmp_path):
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text(FAST)
+    settings = load_settings(env={"DRIFTGATE_HOME": str(demo_copy.home)}, config_file=cfg)
+    t0 = int(time.time() * 1000)
+    doc = retrain(settings, demo.MODEL_NAME, user="dave")
+    t1 = int(time.time() * 1000)
+    client = make_client(settings)
+    parent = client.get_run(doc["parent_run"]["run_id"]).info
+    assert t0 <= parent.start_time <= parent.end_time <= t1
+    assert parent.end_time - parent.start_time <= t1 - t0
+    assert doc["parent_run"]["run_name"] == f"retrain-{dt.datetime.fromtimestamp(t0 / 1000, UTC).date()}"
+    children = client.search_runs([parent.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.run_id}'")
+    assert len(children) == 3  # champion re-evaluation + gbm + logreg
+    for child in children:
+        info = child.info
+        assert parent.start_time <= info.start_time <= info.end_time <= parent.end_time, child.data.tags["mlflow.runName"]
+    # the children ran one after another: their durations add up to at most the parent's
+    total = sum(c.info.end_time - c.info.start_time for c in children)
+    assert total <= parent.end_time - parent.start_time
+
+
+def test_seeded_demo_has_no_future_and_true_registration_dates(demo_settings):
+    client = make_client(demo_settings)
+    now_ms = int(time.time() * 1000)
+    start = dt.date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
+    exp = client.get_experiment_by_name(demo.MODEL_NAME)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    assert runs and all(r.info.start_time <= now_ms and (r.info.end_time or 0) <= now_ms for r in runs)
+    views = {v.version: v for v in make_lifecycle(demo_settings, client, demo.MODEL_NAME).versions()}
+    # the candidates come from the retraining run of day RETRAIN_DAY, not from the seeding's clock
+    for v in ("2", "3"):
+        registered = dt.datetime.fromisoformat(views[v].tags["driftgate.registered_at"])
+        assert registered.date() == start + dt.timedelta(days=demo.RETRAIN_DAY)
+    assert dt.datetime.fromisoformat(views["1"].tags["driftgate.registered_at"]).date() == \
+        start + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)
+
+
+def _view(v, state, created, since=None):
+    tags = {"driftgate.champion_since": since} if since else {}
+    return VersionView("m", v, "None", (), state, None, None, tags, created_at=created)
+
+
+def test_champion_history_keeps_the_first_champions_start():
+    # v1 champion since 2026-10-02 (seeded); registered by the seeding "today"; approved v2 later.
+    versions = [_view("1", "previous", "2026-12-01T10:00:00Z", since="2026-10-02T00:00:00+00:00"),
+                _view("2", "champion", "2026-12-01T10:00:01Z")]
+    recs = [{"at": "2026-12-01T11:00:00Z", "action": "approve", "outcome": "done",
+             "version_before": "1", "version_after": "2"}]
+    segs = champion_history(recs, versions, "2026-12-01T12:00:00Z")
+    assert segs[0] == {"version": "1", "start": "2026-10-02T00:00:00+00:00", "end": "2026-12-01T11:00:00Z",
+                       "via": "registry"}
+    assert segs[1]["start"] == "2026-12-01T11:00:00Z" and segs[1]["version"] == "2"
+
+
+def test_overview_champion_since_follows_the_audit_history(demo_copy):
+    from services.approvals import approve, rollback
+    from services.overview import model_overview
+    from tests.promotion.conftest import settings_with
+
+    client = make_client(demo_copy)
+    before = model_overview(client, demo_copy, demo.MODEL_NAME).champion.since
+    assert before.startswith((dt.date.fromisoformat(demo.read_manifest(demo_copy.home)["start_date"])
+                              + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)).isoformat())
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    approve(s, demo.MODEL_NAME, "2", "dave")
+    promoted = model_overview(client, s, demo.MODEL_NAME).champion
+    assert promoted.version == "2" and promoted.since[:10] == dt.datetime.now(UTC).date().isoformat()
+    rollback(s, demo.MODEL_NAME, "dave", "back to v1")
+    back = model_overview(client, s, demo.MODEL_NAME).champion
+    assert back.version == "1" and back.since > promoted.since  # champion again since the rollback
