@@ -11,9 +11,13 @@ TOML layout (every section optional)::
     lifecycle = "aliases"                    # or "stages"
 
     [sources.<name>]                         # data sources (scoring logs, reference tables)
-    type = "delta"                           # delta | parquet | csv | duckdb | databricks
-    path = "data/scoring_log"                # relative to the config file's folder
-    table = "main.ml.scoring_log"            # for databricks / duckdb
+    type = "delta"                           # delta | parquet | csv | duckdb | databricks | spark
+    path = "data/scoring_log"                # relative to the config file's folder (a URI as is)
+    table = "main.ml.scoring_log"            # for databricks / duckdb / spark (spark: table or path)
+    format = "parquet"                       # spark with a path: csv | parquet | delta (default: sniffed)
+
+    [spark]                                  # the spark engine (services/spark.py)
+    remote = "sc://host:15002"               # Spark Connect; SPARK_REMOTE first; unset: a local session
 
     [models.<registered model name>]         # per-model settings (drift, gate, trigger...)
     experiment = "churn_retraining"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from services.drift import stats as S
-from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile
+from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile, weighted_share
 from services.drift.profile import Profile
 from services.errors import BadInput, NotFound
 from services.sources import Source, Window, open_backend, parse_date, resolve_window, source_from_settings
@@ -385,6 +385,8 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
         wstart = _as_date(w)
         cached = results.get(wstart) if results is not None else None
         if cached is not None:
+            cached["weighted_drift_share"] = weighted_share(
+                [{"feature": f, "drifted": v["drifted"]} for f, v in cached["features"].items()], policy.importance)
             windows.append(cached)
             continue
         usable = [n for n, _ in feats if prof.features[n].count > 0]

@@ -441,7 +441,10 @@ class ResultCache:
         import dataclasses
 
         self.path, self.model, self.info = store_path(settings), model, info
-        decision = _digest({"policy": dataclasses.asdict(policy), "order": list(order), "code": _decision_code_key()})
+        # importances only weight the dataset share: re-weighted on read (see drift_over_time), so
+        # the nightly job's results serve the page, which knows the champion's importances
+        rules = {k: v for k, v in dataclasses.asdict(policy).items() if k != "importance"}
+        decision = _digest({"policy": rules, "order": list(order), "code": _decision_code_key()})
         self.keys = (info.keys[0], info.keys[1], decision)
         self.pending: list[tuple[date, int, str | None, dict]] = []
         self.cached: dict[date, tuple[int, str | None, str]] = {}
@@ -602,6 +605,10 @@ def profile_model(settings, model: str, *, backfill: bool = False, now: datetime
         raise BadInput(info.notes[-1].split(": full re-scan")[0] + hint)
     if moved is not None:
         info.notes.insert(0, f"corrupted store moved aside to {moved.name} and rebuilt")
+    # the days' drift results under the configured policy, so the page and the trigger only read
+    from services.drift.model import drift_over_time
+
+    drift_over_time(settings, model, unit="day", now=now)
     doc = info.to_dict()
     doc.update(model=model, store=str(path), reference={"window": ref.window, "rows": ref.rows},
                days=len(days), first=days[0][0].isoformat() if days else None,

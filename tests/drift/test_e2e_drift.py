@@ -31,3 +31,19 @@ def test_drift_page_in_the_browser(demo_settings, streamlit_server, browser_page
         browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&feature=monthly_charges")
         assert_page_ok(browser_page)
         browser_page.screenshot(path=os.environ["DRIFTGATE_SCREENSHOT"], full_page=True)
+
+
+def test_sensitivity_note_and_estimated_performance_in_the_browser(demo_settings, streamlit_server, browser_page):
+    from datetime import date, timedelta
+
+    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+    day = (date.fromisoformat(demo.ground_truth(demo_settings.home)["start_date"]) + timedelta(days=40)).isoformat()
+    browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&start={day}&end={day}")
+    assert_page_ok(browser_page)
+    main = browser_page.locator('[data-testid="stMainBlockContainer"]')
+    main.get_by_text("estimates unreliable: concept drift on the labelled windows").first.wait_for(timeout=90_000)
+    text = main.inner_text()
+    assert "Sensitivity — tenure_months: window too small to detect a 0.1-std shift: 1,000 rows; need ≈ " in text
+    assert f"{demo.LABEL_DELAY_DAYS} window(s) without labels: estimated ROC AUC " in text
+    legend = browser_page.locator(".js-plotly-plot .legendtext").all_text_contents()  # SVG text
+    assert "estimated roc_auc (no labels yet)" in legend

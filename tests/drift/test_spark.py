@@ -132,3 +132,30 @@ def test_spark_source_errors_are_one_line(spark_session, tmp_path):
     with pytest.raises(BadInput, match="no such file"):
         drift_report(Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"),
                      Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"), engine="spark")
+
+
+def test_spark_sources_from_the_config(tmp_path):
+    """[sources.x] type = "spark": a table by name, or a path whose format is given or sniffed;
+    not both, not neither (no Spark needed to resolve them)."""
+    from services.sources import source_from_settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    hard_columns(10, 1, drift=False).to_parquet(data / "part-0.parquet", index=False)
+    cfg = tmp_path / "driftgate.toml"
+    cfg.write_text('[sources.t]\ntype = "spark"\ntable = "main.ml.log"\n'
+                   '[sources.p]\ntype = "spark"\npath = "data"\n'
+                   '[sources.c]\ntype = "spark"\npath = "s3://bucket/log.csv"\n'
+                   '[sources.d]\ntype = "spark"\npath = "abfss://c@acct.dfs.core.windows.net/log"\nformat = "delta"\n'
+                   '[sources.both]\ntype = "spark"\ntable = "a.b"\npath = "data"\n'
+                   '[sources.none]\ntype = "spark"\n')
+    settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home"), "DRIFTGATE_CONFIG": str(cfg)})
+    assert source_from_settings(settings, "t") == Source("spark", table="main.ml.log", label="t")
+    p = source_from_settings(settings, "p")
+    assert (p.type, p.format, p.path) == ("spark", "parquet", str(data))  # relative to the config file
+    c = source_from_settings(settings, "c")
+    assert (c.format, c.path) == ("csv", "s3://bucket/log.csv")            # a URI is the server's business
+    assert source_from_settings(settings, "d").format == "delta"
+    for name in ("both", "none"):
+        with pytest.raises(BadInput, match="either 'table' or 'path'"):
+            source_from_settings(settings, name)

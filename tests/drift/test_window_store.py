@@ -294,3 +294,17 @@ def test_a_decision_policy_change_applies_at_once_to_stored_days(log):
     _same_windows(after, full)
     flagged = lambda doc: sum(len(w["drifted_features"]) for w in doc["windows"])  # noqa: E731
     assert flagged(after) > flagged(before)
+
+
+def test_the_jobs_stored_results_serve_a_page_with_importances(log, capsys, monkeypatch):
+    settings = log["configure"]()
+    monkeypatch.setenv("DRIFTGATE_HOME", str(settings.home))
+    assert cli(["profile", "--model", "m", "--config", str(settings.config_path), "--format", "json"]) == 0
+    capsys.readouterr()
+    imp = {"x": 3.0, "cat": 1.0, "gappy": 0.5}
+    page = drift_over_time(settings, "m", unit="day", importance=imp)
+    full = drift_over_time(settings, "m", unit="day", importance=imp, use_store=False)
+    _same_windows(page, full)
+    assert [w["weighted_drift_share"] for w in page["windows"]] == \
+        pytest.approx([w["weighted_drift_share"] for w in full["windows"]])
+    assert any(w["weighted_drift_share"] for w in page["windows"])
