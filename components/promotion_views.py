@@ -116,7 +116,10 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
              "created by": v.created_by, "registered": registered_at(v), "decision": v.tags.get("driftgate.decision", ""),
              "decided by": v.tags.get("driftgate.decision_by", "")} for v in versions]
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **v{state.champion or '-'}** · rollback target: **v{state.previous or '-'}**")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "registered": st.column_config.TextColumn("registered (UTC)", width="medium"),
+        "aliases": st.column_config.TextColumn("aliases", width="small"),
+    })
 
 
 # -- gate checklist ---------------------------------------------------------------------------------

@@ -16,13 +16,14 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
     event = st.dataframe(
         df, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key=key,
         column_config={
-            "run_name": st.column_config.TextColumn("retraining run"),
+            "run_name": st.column_config.TextColumn("retraining run", width="medium"),
             "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
             "trigger": st.column_config.TextColumn("trigger reason", width="large"),
             "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
             "candidates": st.column_config.NumberColumn("candidates"),
-            "champion_baseline": st.column_config.TextColumn("champion baseline"),
-            "winner": st.column_config.TextColumn("winner"),
+            "champion_baseline": st.column_config.TextColumn("champion baseline", width="medium"),
+            "winner": st.column_config.TextColumn("winner", width="medium",
+                                                  help="best candidate by the experiment's selection metric"),
             "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
             "run_id": st.column_config.TextColumn("run id"),
         },
@@ -34,7 +35,7 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
 def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:
     df = pd.DataFrame(rows)
     config: dict[str, Any] = {
-        "run_name": st.column_config.TextColumn("run"),
+        "run_name": st.column_config.TextColumn("run", width="medium"),
         "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
         "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
         "role": st.column_config.TextColumn("role"),

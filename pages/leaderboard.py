@@ -14,7 +14,7 @@ from components.shell import page_shell, show_error
 from components.text import md
 from services.errors import DriftGateError
 from services.leaderboard import lower_is_better_default
-from services.runs import metric_keys, model_settings_for_experiment, param_keys, run_table, version_of_runs
+from services.runs import metric_keys, model_settings_for_experiment, run_table, varying_params, version_of_runs
 
 ctx = page_shell("Leaderboard")
 if not ctx.mlflow_ok:
@@ -89,7 +89,11 @@ views.table(board, run_versions)
 views.review_links(board, run_versions, ctx.model)
 st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
 t_scatter, t_params, t_shap, t_versions = st.tabs(["Metric vs metric", "Params", "SHAP importance", "Registered versions"])
-with t_scatter:
+
+
+@st.fragment
+def scatter_tab() -> None:
+    # A fragment: changing x/y reruns this tab only (the ranking above stays as it is).
     cx, cy = st.columns(2)
     x = cx.selectbox("x", mkeys, index=mkeys.index(metric))
     others = [k for k in mkeys if k != x] or mkeys
@@ -100,14 +104,23 @@ with t_scatter:
     x_hi = not lower if x == metric else not lower_is_better_default(x)
     y_hi = not lower if y == metric else not lower_is_better_default(y)
     st.plotly_chart(pareto_scatter(pts, x, y, x_hi, y_hi), width="stretch")
-with t_params:
+
+
+@st.fragment
+def params_tab() -> None:
     runs = [r.run for r in board.rows]
-    pkeys = [p for p in param_keys(runs) if len({r.params.get(p) for r in runs}) > 1]
+    pkeys = varying_params(runs)  # only params that vary, placeholders ("None", "deprecated") dropped
     chosen = st.multiselect("Params", pkeys, default=pkeys[:6], max_selections=12)
     if chosen:
         st.plotly_chart(parallel_coordinates(run_table(runs, [metric], chosen), chosen, metric), width="stretch")
     else:
         st.caption("no param varies across these runs")
+
+
+with t_scatter:
+    scatter_tab()
+with t_params:
+    params_tab()
 with t_shap:
     views.shap_section(ctx, ctx.model, versions, board)
 with t_versions:

@@ -88,31 +88,39 @@ st.page_link("pages/leaderboard.py", label="Open this run's leaderboard", icon="
              query_params={"experiment": experiment, "run": parent.run.run_id, **({"model": ctx.model} if ctx.model else {})})
 
 st.divider()
-choices = [parent.run] + list(parent.children)
-labels = {r.run_id: (f"{r.run_name} (retraining run)" if r is parent.run else r.run_name) for r in choices}
-ids = [r.run_id for r in choices]
-sel = st.selectbox("Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=labels.get)
-st.query_params["run"] = sel
-run = next(r for r in choices if r.run_id == sel)
-t_metrics, t_params, t_tags, t_lineage, t_history = st.tabs(["Metrics", "Params", "Tags", "Lineage", "Metric history"])
-with t_metrics:
-    kv_table({k: (None if v != v else v) for k, v in sorted(run.metrics.items())}, "metric", "value", "no metrics logged")
-with t_params:
-    kv_table(dict(sorted(run.params.items())), "param", "value", "no params logged")
-with t_tags:
-    kv_table({k: v for k, v in sorted(run.tags.items()) if k != "mlflow.log-model.history"}, "tag", "value", "no tags")
-with t_lineage:
-    lineage_list(lineage(run))
-with t_history:
-    keys = st.multiselect("Metrics", sorted(run.metrics), default=[k for k in sorted(run.metrics) if "val" in k][:3] or sorted(run.metrics)[:2])
-    others = st.multiselect("Compare with", [c.run_id for c in parent.children if c.run_id != run.run_id],
-                            format_func=labels.get, max_selections=5)
-    try:
-        hist = [{**h, "run": labels[rid]} for rid in [run.run_id, *others] for h in data.history(ctx, rid, tuple(keys))]
-    except DriftGateError as exc:
-        show_error(exc)
-        hist = []
-    if hist:
-        st.plotly_chart(metric_history_lines(hist), width="stretch")
-    else:
-        st.caption("no metric history for this selection")
+
+
+@st.fragment
+def run_details() -> None:
+    # A fragment: picking a run or metrics reruns this section only (the run lists above stay).
+    choices = [parent.run] + list(parent.children)
+    labels = {r.run_id: (f"{r.run_name} (retraining run)" if r is parent.run else r.run_name) for r in choices}
+    ids = [r.run_id for r in choices]
+    sel = st.selectbox("Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=labels.get)
+    st.query_params["run"] = sel
+    run = next(r for r in choices if r.run_id == sel)
+    t_metrics, t_params, t_tags, t_lineage, t_history = st.tabs(["Metrics", "Params", "Tags", "Lineage", "Metric history"])
+    with t_metrics:
+        kv_table({k: (None if v != v else v) for k, v in sorted(run.metrics.items())}, "metric", "value", "no metrics logged")
+    with t_params:
+        kv_table(dict(sorted(run.params.items())), "param", "value", "no params logged")
+    with t_tags:
+        kv_table({k: v for k, v in sorted(run.tags.items()) if k != "mlflow.log-model.history"}, "tag", "value", "no tags")
+    with t_lineage:
+        lineage_list(lineage(run))
+    with t_history:
+        keys = st.multiselect("Metrics", sorted(run.metrics), default=[k for k in sorted(run.metrics) if "val" in k][:3] or sorted(run.metrics)[:2])
+        others = st.multiselect("Compare with", [c.run_id for c in parent.children if c.run_id != run.run_id],
+                                format_func=labels.get, max_selections=5)
+        try:
+            hist = [{**h, "run": labels[rid]} for rid in [run.run_id, *others] for h in data.history(ctx, rid, tuple(keys))]
+        except DriftGateError as exc:
+            show_error(exc)
+            hist = []
+        if hist:
+            st.plotly_chart(metric_history_lines(hist), width="stretch")
+        else:
+            st.caption("no metric history for this selection")
+
+
+run_details()

@@ -219,7 +219,8 @@ def check_candidate_state(ctx: _Ctx) -> Check:
     if v.state == "rejected":
         by = v.tags.get("driftgate.decision_by") or "someone"
         return Check("candidate_state", FAIL, f"version {v.version} was rejected by {by}", evidence=ev)
-    return Check("candidate_state", PASS, f"version {v.version} is a {v.state} awaiting a decision", evidence=ev)
+    what = "a candidate" if v.state == "candidate" else f"{'an' if v.state[:1] in 'aeiou' else 'a'} {v.state} version"
+    return Check("candidate_state", PASS, f"version {v.version} is {what} awaiting a decision", evidence=ev)
 
 
 def check_same_window(ctx: _Ctx) -> Check:

@@ -656,3 +656,20 @@ def mlflow_ui_links(settings, model: str | None = None, version: str | None = No
         if run_id and experiment_id:
             links["run"] = f"{host}/ml/experiments/{quote(str(experiment_id), safe='')}/runs/{quote(run_id, safe='')}"
     return links
+
+
+NOISE_PARAM_VALUES = frozenset({"", "none", "null", "nan", "deprecated", "warn"})
+
+
+def varying_params(runs: Sequence[Any]) -> list[str]:
+    """Params worth a parallel-coordinates axis: logged by the runs with more than one real value.
+    ``None``/``deprecated``-style placeholders (what scikit-learn logs for unset or deprecated
+    arguments) are noise, not values; a param that is only noise, or only one value plus noise,
+    does not vary."""
+    out = []
+    for p in param_keys(runs):
+        values = {str(r.params.get(p)) for r in runs if r.params.get(p) is not None}
+        real = {v for v in values if v.strip().lower() not in NOISE_PARAM_VALUES}
+        if len(real) > 1:
+            out.append(p)
+    return out
