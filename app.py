@@ -8,6 +8,7 @@ from components.overview import render_audit, render_drift_verdict, render_model
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
 from services import audit
+from services.approvals import interrupted_notice
 from services.errors import DriftGateError
 from services.overview import drift_verdict, model_overview, recent_audit
 
@@ -27,6 +28,8 @@ def _verdict(tracking_uri: str, model: str, config: str):
     return drift_verdict(ctx.settings, ctx.client, model)
 
 
+if ctx.model and (notice := interrupted_notice(ctx.settings, ctx.model)):
+    st.warning(notice["text"])  # plain text: our own sentence and timestamps
 if ctx.mlflow_ok and ctx.model:
     try:
         render_model_overview(_overview(ctx.settings.tracking_uri, ctx.settings.registry_uri,

@@ -13,7 +13,7 @@ import streamlit as st
 
 from components import promotion_data as data
 from components.text import md
-from services import approvals
+from services import approvals, audit
 from services.audit import registered_at
 from services.errors import BadInput, DriftGateError
 from services.gate import GateResult
@@ -305,5 +305,5 @@ def audit_log(records: list[dict[str, Any]]) -> None:
     st.dataframe(df.iloc[::-1], hide_index=True, width="stretch",
                  column_config={"comment": st.column_config.TextColumn(width="large"),
                                 "reason": st.column_config.TextColumn(width="large")})
-    st.download_button("Download CSV", df.to_csv(index=False).encode(), "driftgate-audit.csv", "text/csv",
+    st.download_button("Download CSV", audit.csv_export(df), "driftgate-audit.csv", "text/csv",
                        key="dg_audit_csv")

@@ -10,6 +10,7 @@ from components import promotion_data as data
 from components import promotion_views as views
 from components.promotion_history import champion_timeline
 from components.shell import page_shell, show_error
+from services.approvals import interrupted_notice
 from services.audit import champion_history
 from services.errors import DriftGateError
 
@@ -21,6 +22,8 @@ if not ctx.model:
     st.info("No registered model yet: register a model version in MLflow to gate its promotion.")
     st.stop()
 model = ctx.model
+if notice := interrupted_notice(ctx.settings, model):
+    st.warning(notice["text"])
 try:
     versions, state = data.registry(ctx, model)
 except DriftGateError as exc:

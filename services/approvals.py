@@ -71,6 +71,16 @@ def authors(settings, lc: Lifecycle, view, remember: bool = True) -> list[str]:
     return distinct_users([*audit.recorded_authors(settings, lc.model, view.version), *seen])
 
 
+def _lifecycle(settings, client, model: str, like: Lifecycle | None = None) -> Lifecycle:
+    """A lifecycle for one operation: one registry snapshot, reused until a write (the cache),
+    run look-ups only for the version decided on."""
+    lc = make_lifecycle(settings, client, model)
+    lc.cache, lc.read_authors = True, False
+    if like is not None:
+        lc._run_users = like._run_users  # the source run's author does not change
+    return lc
+
+
 def _client(settings, client):
     if client is not None:
         return client
@@ -216,7 +226,7 @@ def recover(settings, client=None, model: str | None = None, force: bool = False
         with Fence(settings, row["model"], txn) as fence:
             snap = row.get("snapshot")
             base = _client(settings, client)
-            lc = make_lifecycle(settings, FencedClient(base, fence), row["model"])
+            lc = _lifecycle(settings, FencedClient(base, fence), row["model"])
             problem = None
             for attempt in range(3):
                 try:
@@ -255,7 +265,15 @@ def recover(settings, client=None, model: str | None = None, force: bool = False
 def interrupted_notice(settings, model: str) -> dict[str, Any] | None:
     """For the Overview / Promotions pages: when the newest transition of ``model`` was an
     interrupted one that recovery rolled back, ``{"at", "started_at", "action", "text"}``; else
-    ``None``. A transition still in progress whose owner is gone is reported too (``pending``)."""
+    ``None``. A transition still in progress whose owner is gone is reported too (``pending``).
+    Best effort: ``None`` when the audit store cannot be read (the page says that elsewhere)."""
+    try:
+        return _interrupted_notice(settings, model)
+    except DriftGateError:
+        return None
+
+
+def _interrupted_notice(settings, model: str) -> dict[str, Any] | None:
     for row in audit.in_progress(settings):
         if row["model"] == model and claim_is_stale(settings, row):
             return {"at": None, "started_at": row.get("started_at"), "action": row.get("action"), "pending": True,
@@ -299,7 +317,7 @@ def _transition(
                                   f"another transition of {model} is in progress (started {other.get('started_at')}): stale state — reload",
                                   comment, evidence))
     with Fence(settings, model, txn) as fence:
-        return _run_claimed(settings, make_lifecycle(settings, FencedClient(lc.client, fence), model), fence, txn, at,
+        return _run_claimed(settings, _lifecycle(settings, FencedClient(lc.client, fence), model, like=lc), fence, txn, at,
                             action=action, user=user, version=version, expected_champion=expected_champion,
                             precheck=precheck, plan=plan, involved=involved, expect_after=expect_after,
                             comment=comment, evidence=evidence)
@@ -328,7 +346,10 @@ def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, ac
         steps = plan(lc, at)
         for step_no, step in enumerate(steps, start=1):
             step_name = step.name
-            step.run()
+            try:
+                step.run()
+            finally:
+                lc.invalidate()  # the snapshot no longer holds after a write (or a failed one)
         if not expect_after(lc) or lc.champion_count() != 1:
             step_no, step_name = len(steps) + 1, "verify"
             raise RuntimeError("registry is not in the expected state after the transition")
@@ -405,9 +426,10 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     user = _user(user)
     comment = clean_comment(comment)
     v = normalise_version(version)
-    lc = make_lifecycle(settings, _client(settings, client), model)
+    lc = _lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
-    recover(settings, lc.client, lc.model)
+    if recover(settings, lc.client, lc.model):
+        lc.invalidate()  # the snapshot read before predates the restore
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="approve", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
@@ -469,9 +491,10 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
     user = _user(user)
     comment = clean_comment(comment, required=True, what="a rejection")
     v = normalise_version(version)
-    lc = make_lifecycle(settings, _client(settings, client), model)
+    lc = _lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
-    recover(settings, lc.client, lc.model)
+    if recover(settings, lc.client, lc.model):
+        lc.invalidate()  # the snapshot read before predates the restore
     view = lc.get_version(v)
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
@@ -503,9 +526,10 @@ def rollback(settings, model: str, user: str | None, comment: str | None,
     """Restore the previous champion (approver; comment required)."""
     user = _user(user)
     comment = clean_comment(comment, required=True, what="a rollback")
-    lc = make_lifecycle(settings, _client(settings, client), model)
+    lc = _lifecycle(settings, _client(settings, client), model)
     lc.versions()  # unknown model -> NotFound
-    recover(settings, lc.client, lc.model)
+    if recover(settings, lc.client, lc.model):
+        lc.invalidate()  # the snapshot read before predates the restore
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
     base = dict(action="rollback", model=lc.model, user=user, version=state.previous, before=state.champion,
@@ -536,7 +560,7 @@ def request_review(settings, model: str, version: object, user: str | None, comm
     user = _user(user)
     comment = clean_comment(comment)
     v = normalise_version(version)
-    lc = make_lifecycle(settings, _client(settings, client), model)
+    lc = _lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
     state = lc.state()
     base = dict(action="request", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
@@ -556,7 +580,7 @@ def preview(settings, client, model: str, action: str, version: object | None = 
     """Exactly which registry writes ``action`` would make now, in words (for confirm dialogs).
 
     Built from the same plan the transition runs; decision tags are summarised in one line."""
-    lc = make_lifecycle(settings, _client(settings, client), model)
+    lc = _lifecycle(settings, _client(settings, client), model)
     state = lc.state()
     at = utc_now()
     if action == "approve":

@@ -621,6 +621,27 @@ def recorded_authors(settings, model: str, version: str) -> list[str]:
     return distinct_users(a for (a,) in rows)
 
 
+# -- export --------------------------------------------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``,
+    tab, CR) gets a leading ``'``: shown as text, never evaluated (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_export(frame) -> bytes:
+    """The audit table (a pandas DataFrame) as CSV bytes with every text cell made inert."""
+    safe = frame.copy()
+    for col in safe.columns:
+        safe[col] = safe[col].astype(object).map(csv_cell)  # any dtype: non-text cells pass through
+    safe.columns = [csv_cell(str(c)) for c in safe.columns]
+    return safe.to_csv(index=False).encode()
+
+
 # -- champion history (MLflow keeps none) ---------------------------------------------------------
 def champion_history(records: list[dict[str, Any]], versions: list[Any], now: str) -> list[dict[str, Any]]:
     """Which version was champion from when to when: ``[{"version", "start", "end", "via"}]``.

@@ -21,6 +21,7 @@ is how a transition that fails midway is compensated (never zero or two champion
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 from dataclasses import dataclass, field
@@ -165,14 +166,39 @@ class Lifecycle:
         self.client = client
         self.model = str(model).strip()
         self._run_users: dict[str, tuple[str | None, str | None]] = {}
+        #: One registry snapshot per operation: with ``cache`` on (the approvals service), the
+        #: registered model and its versions are read once and reused until :meth:`invalidate`
+        #: (called after every write). Off by default: other callers always read afresh.
+        self.cache = False
+        #: ``False``: listings skip the per-version run look-up for authors; :meth:`get_version`
+        #: still reads the one version's authors in full.
+        self.read_authors = True
+        self._memo: dict[str, Any] = {}
+
+    def invalidate(self) -> None:
+        """Forget the cached snapshot (after a registry write)."""
+        self._memo.clear()
 
     # -- reading -----------------------------------------------------------------------------
     def _registered_model(self):
-        return _registry_call(f"registered model {self.model!r}", lambda: self.client.get_registered_model(self.model))
+        if self.cache and "rm" in self._memo:
+            return self._memo["rm"]
+        rm = _registry_call(f"registered model {self.model!r}", lambda: self.client.get_registered_model(self.model))
+        if self.cache:
+            self._memo["rm"] = rm
+        return rm
 
     def _raw_versions(self, check: bool = True) -> list[Any]:
+        if self.cache and "versions" in self._memo:
+            return self._memo["versions"]
         if check:
             self._registered_model()  # unknown model -> NotFound
+        out = self._fetch_versions()
+        if self.cache:
+            self._memo["versions"] = out
+        return out
+
+    def _fetch_versions(self) -> list[Any]:
         out: list[Any] = []
         token = None
         while True:
@@ -220,9 +246,9 @@ class Lifecycle:
                 self._run_users[run_id] = (None, None)
         return self._run_users[run_id]
 
-    def _authors(self, mv, tags: dict[str, str]) -> tuple[str, ...]:
+    def _authors(self, mv, tags: dict[str, str], with_run: bool = True) -> tuple[str, ...]:
         """Everyone who counts as an author (see :attr:`VersionView.authors`), recorded ones first."""
-        run_user, run_tag = self._run_user(getattr(mv, "run_id", None))
+        run_user, run_tag = self._run_user(getattr(mv, "run_id", None)) if with_run else (None, None)
         names = [getattr(mv, "user_id", None), run_user, run_tag,
                  *[a.strip() for a in str(tags.get(TAG_AUTHOR) or "").split(",")]]
         names = [n for n in names if n and str(n).strip() and str(n).strip().lower() != "unknown"]
@@ -251,7 +277,7 @@ class Lifecycle:
             stage = str(mv.current_stage or "None")
             tags = self._tags(mv)
             aliases = tuple(sorted(aliases_of.get(v, [])))
-            authors = self._authors(mv, tags)
+            authors = self._authors(mv, tags, with_run=self.read_authors)
             views.append(
                 VersionView(
                     model=self.model,
@@ -275,6 +301,14 @@ class Lifecycle:
         v = normalise_version(version)
         for view in self.versions():
             if view.version == v:
+                if not self.read_authors and view.run_id:
+                    run_user, run_tag = self._run_user(view.run_id)
+                    from services.roles import distinct_users
+
+                    names = [n for n in (view.user_id, run_user, run_tag, *view.authors)
+                             if n and str(n).strip().lower() != "unknown"]
+                    authors = tuple(distinct_users(names))
+                    view = dataclasses.replace(view, authors=authors, created_by=authors[0] if authors else None)
                 return view
         raise NotFound(f"version {v} of model {self.model!r} not found")
 
@@ -360,6 +394,7 @@ class Lifecycle:
     def restore(self, snap: dict[str, Any]) -> None:
         """Put the registry back as ``snap`` recorded it (idempotent; safe to retry)."""
         c, m = self.client, self.model
+        self.invalidate()
         views = {v.version: v for v in self.versions()}
         # Stages (both modes: aliases mode mirrors stages only where a version was in Production).
         wanted = {v: s["stage"] for v, s in snap["versions"].items()}
@@ -369,10 +404,12 @@ class Lifecycle:
                 _transition_stage(c, m, v, wanted[v], False)
         # Re-read: the views above predate these stage changes (demoting from them would archive a
         # version just put back to None, and recovery would need a second attempt).
+        self.invalidate()
         views = {v.version: v for v in self.versions()}
         for v, view in views.items():
             if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
                 _transition_stage(c, m, v, ARCHIVED, False)
+        self.invalidate()
         current_prev = self.model_tags().get(RM_TAG_PREVIOUS)
         want_prev = snap["model_tags"].get(RM_TAG_PREVIOUS)
         if want_prev and current_prev != want_prev:
@@ -380,6 +417,7 @@ class Lifecycle:
         elif not want_prev and current_prev is not None:
             c.delete_registered_model_tag(m, RM_TAG_PREVIOUS)
         # Aliases (both modes: stages mode mirrors the aliases only when they are in use).
+        self.invalidate()
         current = {a: v for a, v in self.alias_map().items() if a in MANAGED_ALIASES}
         for alias in MANAGED_ALIASES:
             want = snap["aliases"].get(alias)
@@ -387,6 +425,7 @@ class Lifecycle:
                 c.set_registered_model_alias(m, alias, want)
             elif not want and alias in current:
                 c.delete_registered_model_alias(m, alias)
+        self.invalidate()
         views = {v.version: v for v in self.versions()}
         for v, s in snap["versions"].items():
             if v not in views:
@@ -398,6 +437,7 @@ class Lifecycle:
                     c.set_model_version_tag(m, v, key, want)
                 elif want is None and key in have:
                     c.delete_model_version_tag(m, v, key)
+        self.invalidate()
 
     def matches(self, snap: dict[str, Any]) -> bool:
         """True when the registry is exactly as ``snap`` (for the parts a plan touches)."""

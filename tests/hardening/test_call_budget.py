@@ -1,0 +1,51 @@
+"""Issue 12: an approval reads the registry once per operation — at most 10 MLflow read calls
+issued by DriftGate (counted on the real client against the real store), beside its writes."""
+
+from __future__ import annotations
+
+import collections
+
+from services.approvals import REGISTRY_WRITES, approve
+from services.gate import evaluate
+from services.lifecycle import make_lifecycle
+from services.mlflow_client import make_client
+from tests.promotion.conftest import MODEL, settings_with
+
+
+class Counting:
+    """The real MlflowClient; counts the calls DriftGate makes (not MLflow's nested ones)."""
+
+    def __init__(self, client):
+        self._client, self.calls = client, collections.Counter()
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not callable(attr) or name.startswith("_"):
+            return attr
+
+        def call(*args, **kwargs):
+            self.calls[name] += 1
+            return attr(*args, **kwargs)
+
+        return call
+
+    @property
+    def reads(self) -> int:
+        return sum(n for name, n in self.calls.items() if name not in REGISTRY_WRITES)
+
+    @property
+    def writes(self) -> int:
+        return sum(n for name, n in self.calls.items() if name in REGISTRY_WRITES)
+
+
+def test_an_approval_reads_the_registry_at_most_10_times(demo_copy):
+    settings = settings_with(demo_copy.home)
+    client = make_client(settings)
+    gate = evaluate(settings, client, MODEL, "2")  # the page shows the gate and passes its result
+    counting = Counting(client)
+    rec = approve(settings, MODEL, "2", "alice", comment="ok", client=counting, gate=gate)
+    assert rec["outcome"] == "done" and make_lifecycle(settings, client, MODEL).state().champion == "2"
+    print("approval MLflow calls:", dict(counting.calls))
+    assert counting.reads <= 10, dict(counting.calls)
+    assert counting.calls["get_registered_model"] <= 4 and counting.calls["search_model_versions"] <= 2
+    assert 0 < counting.writes <= 12, dict(counting.calls)
