@@ -155,8 +155,9 @@ def widget_change(browser, url: str, label: str, options: list[str], chart_title
             box.click()
             box.fill(option)  # the box filters its list by the typed text (a selected value included)
             page.get_by_role("option", name=option, exact=True).first.wait_for()
+            page.wait_for_timeout(300)  # the filtered list settles (it re-renders once)
             t0 = time.perf_counter()
-            box.press("Enter")
+            page.get_by_role("option", name=option, exact=True).first.click()
             title = chart_title.format(option)
             page.wait_for_function(
                 "t => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el => "
@@ -227,33 +228,41 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault("warm bare", []).append(visit(browser, bare.url))
                 for path in pages:
                     results.setdefault(f"warm {path}", []).append(visit(browser, f"{app.url}{path}{q}"))
+            report(results, pages, args.skip_restart)
             # 3. a widget change that alters nothing expensive
-            results["widget bare"] = widget_change(browser, bare.url, "Series", ["sin", "cos"], "series {}",
-                                                   args.repeat)
-            results["widget /drift"] = widget_change(
-                browser, f"{app.url}/drift{q}", "Feature", ["tenure_months", "monthly_charges"],
-                "{}: distribution", args.repeat)
+            try:
+                results["widget bare"] = widget_change(browser, bare.url, "Series", ["sin", "cos"], "series {}",
+                                                       args.repeat)
+                results["widget /drift"] = widget_change(
+                    browser, f"{app.url}/drift{q}", "Feature", ["tenure_months", "support_calls"],
+                    "{}: distribution", args.repeat)
+            except Exception as exc:  # noqa: BLE001 - the other series are already printed
+                print(f"widget change not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             browser.close()
     finally:
         app.stop()
         bare.stop()
 
-    print("\nmedians (seconds) and ratio to the bare page measured in this run")
+    if "widget /drift" in results:
+        wb, wd = median(results["widget bare"]), median(results["widget /drift"])
+        print(f"  widget change   bare          {wb:6.2f}")
+        print(f"  widget change   /drift        {wd:6.2f}   {wd / wb:5.1f}x   (target <= 2x; Feature selectbox)")
+    return 0
+
+
+def report(results: dict[str, list[float]], pages: list[str], skip_restart: bool) -> None:
+    print("\nmedians (seconds) and ratio to the bare page measured in this run", flush=True)
     warm_bare = median(results["warm bare"])
     print(f"  warm visit      bare          {warm_bare:6.2f}")
     for path in pages:
         m = median(results[f"warm {path}"])
         print(f"  warm visit      {path:<13} {m:6.2f}   {m / warm_bare:5.1f}x   (target <= 3x)")
-    if not args.skip_restart:
+    if not skip_restart:
         rb = median(results["restart bare"])
         print(f"  after restart   bare          {rb:6.2f}")
         for path in pages:
             m = median(results[f"restart {path}"])
             print(f"  after restart   {path:<13} {m:6.2f}   {m / rb:5.1f}x   (target <= 10x)")
-    wb, wd = median(results["widget bare"]), median(results["widget /drift"])
-    print(f"  widget change   bare          {wb:6.2f}")
-    print(f"  widget change   /drift        {wd:6.2f}   {wd / wb:5.1f}x   (target <= 2x; Feature selectbox)")
-    return 0
 
 
 if __name__ == "__main__":
