@@ -265,6 +265,11 @@ def ecdf_points(prof, limit: int = 400) -> dict[str, list[float]]:
     top = (prof.summary or {}).get("max")
     if ys[-1] < 1.0 and isinstance(top, (int, float)) and np.isfinite(top) and top > xs[-1]:
         xs, ys = np.r_[xs, float(top)], np.r_[ys, 1.0]  # values beyond the reference's last point
+    # A step chart needs only the points where the CDF rises (plus the ends): an integer column's
+    # thousands of cell boundaries collapse to one step per value.
+    rise = np.r_[True, ys[1:] != ys[:-1]]
+    rise[-1] = True
+    xs, ys = xs[rise], ys[rise]
     if xs.size > limit:
         pick = np.unique(np.r_[np.linspace(0, xs.size - 1, limit).round().astype(int), xs.size - 1])
         xs, ys = xs[pick], ys[pick]
