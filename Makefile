@@ -28,7 +28,7 @@ run: install
 # Install dev requirements (Spark included: requirements-spark.txt) and run the whole suite,
 # browser and Spark tests included.
 test: install-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 clean-demo:
 	rm -rf .driftgate
