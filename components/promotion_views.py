@@ -115,7 +115,9 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
     rows = [{"version": f"v{v.version}", "state": v.state, "stage": v.stage, "aliases": ", ".join(v.aliases),
              "created by": v.created_by, "registered": registered_at(v), "decision": v.tags.get("driftgate.decision", ""),
              "decided by": v.tags.get("driftgate.decision_by", "")} for v in versions]
-    st.caption(f"Lifecycle: **{lifecycle}** · champion: **v{state.champion or '-'}** · rollback target: **v{state.previous or '-'}**")
+    champion = f"v{state.champion}" if state.champion else "none"
+    previous = f"v{state.previous}" if state.previous else "none yet"
+    st.caption(f"Lifecycle: **{lifecycle}** · champion: **{champion}** · rollback target: **{previous}**")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
         "registered": st.column_config.TextColumn("registered (UTC)", width="medium"),
         "aliases": st.column_config.TextColumn("aliases", width="small"),

@@ -29,6 +29,8 @@ def test_alice_approves_through_the_dialog(demo_copy):
     approve = at.button(key="dg_approve")
     assert not approve.disabled
     assert any("Gate passes for v2" in s.value for s in at.success)
+    # the registry caption names what is there in words, never a dangling "v-"
+    assert any("champion: **v1** · rollback target: **none yet**" in c.value for c in at.caption)
     approve.click().run()
     assert_no_exception(at)
     texts = [t.value for t in at.text]
@@ -42,6 +44,7 @@ def test_alice_approves_through_the_dialog(demo_copy):
     assert_no_exception(at)
     assert any("version 2 promoted" in s.value for s in at.success)
     assert make_lifecycle(demo_copy, client, MODEL).state().champion == "2"
+    assert any("champion: **v2** · rollback target: **v1**" in c.value for c in at.caption)
     assert at.button(key="dg_approve").disabled
     rec = audit.query(demo_copy, model=MODEL)[-1]
     assert (rec["user"], rec["identity"], rec["action"], rec["outcome"]) == ("alice", "persona", "approve", "done")
