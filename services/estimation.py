@@ -223,9 +223,9 @@ def estimated_performance(settings, model: str, *, unit: str | None = None, star
                           end: date | None = None) -> dict[str, Any]:
     """Estimated ROC AUC per window of the model's scoring log (labelled or not) against the
     reference window's calibration; one engine pass for the windows, one for the reference."""
-    from services.drift.model import _as_date, model_data
+    from services.drift.model import model_data
     from services.drift.sql import score_buckets_query
-    from services.sources import Window, open_backend, resolve_window
+    from services.sources import Window, as_date, open_backend, resolve_window
 
     data = model_data(settings, model)
     if not (data.timestamp and data.label and data.prediction):
@@ -244,7 +244,7 @@ def estimated_performance(settings, model: str, *, unit: str | None = None, star
     ref = buckets_from_rows(results[1], f"{where}, reference window").get(0)
     if ref is None:
         raise BadInput(f"{where}: the reference window has no rows to calibrate on")
-    windows = sorted(((_as_date(w).isoformat() if _as_date(w) else str(w)), bk) for w, bk in per.items())
+    windows = sorted(((as_date(w).isoformat() if as_date(w) else str(w)), bk) for w, bk in per.items())
     doc = estimate(ref, windows)
     doc.update(model=model, unit=unit)
     return doc

@@ -19,7 +19,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator
 
@@ -88,6 +88,28 @@ def parse_date(value: Any, what: str = "date") -> date:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
         raise BadInput(f"{what} is not an ISO date (YYYY-MM-DD): {str(value)[:40]!r}") from None
+
+
+def as_date(value: Any) -> date | None:
+    """A window key or timestamp from an engine as a UTC date (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) and value.tzinfo:
+        return value.astimezone(timezone.utc).date()
+    return parse_date(value)
+
+
+def open_delta_table(path: str, version: int | None):
+    """The ``deltalake.DeltaTable`` at ``path`` (at ``version`` when given); one line if it cannot
+    be opened."""
+    from deltalake import DeltaTable
+
+    try:
+        return DeltaTable(path, version=version) if version is not None else DeltaTable(path)
+    except Exception as exc:  # noqa: BLE001 - deltalake raises several types
+        raise BadInput(f"cannot open Delta table {Path(path).name}"
+                       + (f" at version {version}" if version is not None else "")
+                       + f": {type(exc).__name__}") from None
 
 
 def window_from_config(doc: Any, timestamp: str | None) -> Window:
@@ -350,15 +372,7 @@ def _register_file_source(con, source: Source):
             target = str(Path(path) / "*.parquet") if Path(path).is_dir() else path
             rel = con.read_parquet(target)
         elif source.type == "delta":
-            from deltalake import DeltaTable
-
-            try:
-                dt = DeltaTable(path, version=source.version) if source.version is not None else DeltaTable(path)
-            except Exception as exc:  # noqa: BLE001 - deltalake raises several types
-                raise BadInput(f"cannot open Delta table {Path(path).name}"
-                               + (f" at version {source.version}" if source.version is not None else "")
-                               + f": {type(exc).__name__}") from None
-            dataset = dt.to_pyarrow_dataset()
+            dataset = open_delta_table(path, source.version).to_pyarrow_dataset()
             con.register(_VIEW, dataset)
             return dataset
         else:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from services.errors import BadInput, NotFound, Unavailable
-from services.sources import _NUMERIC_SPARK, Backend, Source
+from services.sources import _NUMERIC_SPARK, Backend, Source, open_delta_table
 
 INSTALL_HINT = "the spark engine needs PySpark: pip install -r requirements-spark.txt"
 JAVA_HINT = ("a local Spark session needs a Java runtime (apt-get install openjdk-17-jre-headless), "
@@ -329,14 +329,7 @@ def _delta(spark, source: Source, local: bool):
         if source.version is not None:
             reader = reader.option("versionAsOf", int(source.version))
         return reader.load(path)
-    from deltalake import DeltaTable
-
-    try:
-        dt = DeltaTable(path, version=source.version) if source.version is not None else DeltaTable(path)
-    except Exception as exc:  # noqa: BLE001 - deltalake raises several types
-        raise BadInput(f"cannot open Delta table {Path(path).name}"
-                       + (f" at version {source.version}" if source.version is not None else "")
-                       + f": {type(exc).__name__}") from None
+    dt = open_delta_table(path, source.version)
     features = set(getattr(dt.protocol(), "reader_features", None) or ())
     if features & {"deletionVectors", "columnMapping"}:
         raise BadInput(f"Delta table {Path(path).name} uses {', '.join(sorted(features))}: "

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,7 +29,7 @@ from services.drift import stats as S
 from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile, weighted_share
 from services.drift.profile import Profile
 from services.errors import BadInput, NotFound
-from services.sources import Source, Window, open_backend, parse_date, resolve_window, source_from_settings
+from services.sources import Source, Window, as_date, open_backend, parse_date, resolve_window, source_from_settings
 
 ID_UNIQUE_SHARE = 0.5      # a string column with more distinct values than this share of rows is an id
 ID_MIN_UNIQUE = 50
@@ -387,7 +387,7 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
 
         results = ResultCache(settings, model, store, policy, [n for n, _ in feats])
     for w, prof in per:
-        wstart = _as_date(w)
+        wstart = as_date(w)
         cached = results.get(wstart) if results is not None else None
         if cached is not None:
             cached["weighted_drift_share"] = weighted_share(
@@ -474,16 +474,6 @@ def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bound
         return None, info
 
 
-def _as_date(value) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    return parse_date(value)
-
-
 def performance_over_time(settings, model: str, *, unit: str | None = None, start: date | None = None,
                           end: date | None = None) -> dict[str, Any]:
     """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
@@ -505,7 +495,7 @@ def performance_over_time(settings, model: str, *, unit: str | None = None, star
             out.append((which, b.execute(sql, params)))
     grouped: dict[Any, list] = {}
     for w, bucket, pos, n, correct in out[0][1]:
-        grouped.setdefault(_as_date(w), []).append((bucket, float(pos or 0), int(n), int(correct or 0)))
+        grouped.setdefault(as_date(w), []).append((bucket, float(pos or 0), int(n), int(correct or 0)))
     windows = [dict(start=w.isoformat(), **_perf(rows)) for w, rows in sorted(grouped.items())]
     ref_rows = [(b_, float(p or 0), int(n), int(c or 0)) for _, b_, p, n, c in out[1][1]]
     return {"model": model, "unit": unit, "reference": _perf(ref_rows) if ref_rows else None,
@@ -547,4 +537,4 @@ def data_dates(settings, model: str) -> tuple[date | None, date | None]:
         rows = b.execute(sql, {})
     if not rows or rows[0][0] is None:
         return None, None
-    return _as_date(rows[0][0]), _as_date(rows[0][1])
+    return as_date(rows[0][0]), as_date(rows[0][1])

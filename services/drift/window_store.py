@@ -52,6 +52,7 @@ import numpy as np
 from services.drift import stats as S
 from services.drift.profile import PROFILE_FORMAT, FeatureProfile, Profile
 from services.errors import BadInput
+from services.sources import as_date
 
 STORE_FORMAT = 2  # 2: CDF counts packed, the reference's edges/points not repeated per day
 DEFAULT_FILE = "window_profiles.duckdb"
@@ -288,20 +289,10 @@ def watermarks(backend, ts: str, bounds) -> dict[date, tuple[int, str | None]]:
     q = q.group_by(_bucket(ts, "day"))
     out = {}
     for w, n, m in backend.execute(render(q, backend.dialect), params):
-        d = _as_date(w)
+        d = as_date(w)
         if d is not None:
             out[d] = (int(n), None if m is None else str(m))
     return out
-
-
-def _as_date(value) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _runs(days: Sequence[date], todo: set[date]) -> list[tuple[date, date]]:
@@ -386,7 +377,7 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
             if bounds[1] is not None:
                 hi = min(hi, bounds[1])
             for w, prof in profiler((lo, hi)):
-                d = _as_date(w)
+                d = as_date(w)
                 if d is None or d not in todo:
                     continue
                 out[d] = prof

@@ -17,6 +17,7 @@ from services.drift import drift_over_time
 from services.drift import window_store as W
 from services.drift.engine import sql_profile
 from services.drift.model import _select, model_data, reference_profile
+from services.sources import as_date
 from services.sources import open_backend
 
 START = date(2026, 3, 1)
@@ -114,7 +115,7 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
         days, info = W.window_profiles(settings, "m", b, data.source, feats, "event_time", ref, (None, None),
                                        profiler)
         assert info.reused == [d.isoformat() for d, _ in days] and not info.profiled
-        full = {W._as_date(w): p for w, p in profiler((None, None))}
+        full = {as_date(w): p for w, p in profiler((None, None))}
         lo, hi = datetime(2026, 3, 3), datetime(2026, 3, 10)
         (_, week_full), = sql_profile(b, feats, side="current", bounds=(lo, hi), ts="event_time", reference=ref,
                                       source="log", group_by="month")
