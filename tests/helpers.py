@@ -10,6 +10,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from services.approvals import REGISTRY_WRITES
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_PATHS = {
     "app.py": "/",
@@ -82,3 +84,26 @@ def assert_page_ok(page, timeout_ms: int = 90_000) -> None:
     assert exceptions.count() == 0, exceptions.first.inner_text()[:2000]
     body = page.locator("body").inner_text()
     assert "Traceback (most recent call last)" not in body, body[:2000]
+
+
+class RegistryWriteHook:
+    """A real MlflowClient whose registry writes (``REGISTRY_WRITES``) are counted, 1-based, and
+    call ``before_write(n, name)`` first; subclasses make write ``n`` fail, crash or hang there."""
+
+    def __init__(self, client):
+        self._client, self.writes = client, 0
+
+    def before_write(self, n: int, name: str) -> None:
+        """Called before registry write number ``n``; the base class lets every write through."""
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name not in REGISTRY_WRITES:
+            return attr
+
+        def write(*args, **kwargs):
+            self.writes += 1
+            self.before_write(self.writes, name)
+            return attr(*args, **kwargs)
+
+        return write

@@ -9,30 +9,23 @@ from __future__ import annotations
 import sys
 import time
 
-from services.approvals import REGISTRY_WRITES, approve, rollback
+from services.approvals import approve, rollback
 from services.config import load_settings
 from services.mlflow_client import make_client
+from tests.helpers import RegistryWriteHook
 
 
-class HangBefore:
+class HangBefore(RegistryWriteHook):
     def __init__(self, client, k: int):
-        self._client, self.k, self.writes = client, k, 0
+        super().__init__(client)
+        self.k = k
 
-    def __getattr__(self, name):
-        attr = getattr(self._client, name)
-        if name not in REGISTRY_WRITES:
-            return attr
-
-        def write(*args, **kwargs):
-            self.writes += 1
-            if self.writes == self.k:
-                sys.stdout.write("stuck\n")
-                sys.stdout.flush()
-                while True:
-                    time.sleep(60)
-            return attr(*args, **kwargs)
-
-        return write
+    def before_write(self, n: int, name: str) -> None:
+        if n == self.k:
+            sys.stdout.write("stuck\n")
+            sys.stdout.flush()
+            while True:
+                time.sleep(60)
 
 
 def main(home: str, config: str, action: str, k: str) -> None:

@@ -13,12 +13,12 @@ import time
 import pytest
 
 from services import audit
-from services.approvals import (REGISTRY_WRITES, Fence, TransitionFailed, approve, claim_is_stale,
+from services.approvals import (Fence, TransitionFailed, approve, claim_is_stale,
                                 interrupted_notice, recover, rollback)
 from services.gate import evaluate
 from services.lifecycle import make_lifecycle
 from services.mlflow_client import make_client
-from tests.helpers import ROOT
+from tests.helpers import ROOT, RegistryWriteHook
 from tests.promotion.conftest import MODEL, registry_view, settings_with
 
 
@@ -26,22 +26,14 @@ class Crash(BaseException):
     """A process death at a registry write: nothing after it runs but ``finally`` blocks."""
 
 
-class CrashAt:
+class CrashAt(RegistryWriteHook):
     def __init__(self, client, k: int):
-        self._client, self.k, self.writes = client, k, 0
+        super().__init__(client)
+        self.k = k
 
-    def __getattr__(self, name):
-        attr = getattr(self._client, name)
-        if name not in REGISTRY_WRITES:
-            return attr
-
-        def write(*args, **kwargs):
-            self.writes += 1
-            if self.writes == self.k:
-                raise Crash(f"killed at write {self.k} ({name})")
-            return attr(*args, **kwargs)
-
-        return write
+    def before_write(self, n: int, name: str) -> None:
+        if n == self.k:
+            raise Crash(f"killed at write {self.k} ({name})")
 
 
 def _decide(settings, action, client, gate=None):

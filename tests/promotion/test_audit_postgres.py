@@ -144,8 +144,8 @@ def test_killed_mid_transition_is_recovered(pg_ws):
     runs."""
     settings, client, _ = pg_ws
     before = registry_view(settings, client)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.promotion.crash_worker", str(settings.home),
-                             str(settings.config_path), "2"], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "tests.hardening.kill_worker", str(settings.home),
+                             str(settings.config_path), "approve", "2"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout.readline().strip() == "stuck"

@@ -10,34 +10,20 @@ from services import audit
 from services.approvals import TransitionFailed, approve, recover, rollback
 from services.lifecycle import make_lifecycle
 from services.mlflow_client import make_client
+from tests.helpers import RegistryWriteHook
 from tests.promotion.conftest import MODEL, registry_view, settings_with
 
-WRITES = {
-    "set_registered_model_alias", "delete_registered_model_alias", "transition_model_version_stage",
-    "set_model_version_tag", "delete_model_version_tag", "set_registered_model_tag", "delete_registered_model_tag",
-}
-
-
-class FlakyClient:
+class FlakyClient(RegistryWriteHook):
     """A real MlflowClient whose registry writes fail: write number ``fail_at`` (1-based) raises,
     and with ``fail_after`` every write from then on raises too (the undo fails as well)."""
 
     def __init__(self, client, fail_at: int, fail_after: bool = False, exc: type[BaseException] = RuntimeError):
-        self._client, self.fail_at, self.fail_after, self.exc = client, fail_at, fail_after, exc
-        self.writes = 0
+        super().__init__(client)
+        self.fail_at, self.fail_after, self.exc = fail_at, fail_after, exc
 
-    def __getattr__(self, name):
-        attr = getattr(self._client, name)
-        if name not in WRITES:
-            return attr
-
-        def write(*args, **kwargs):
-            self.writes += 1
-            if self.writes == self.fail_at or (self.fail_after and self.writes > self.fail_at):
-                raise self.exc(f"injected failure at write {self.writes} ({name})")
-            return attr(*args, **kwargs)
-
-        return write
+    def before_write(self, n: int, name: str) -> None:
+        if n == self.fail_at or (self.fail_after and n > self.fail_at):
+            raise self.exc(f"injected failure at write {n} ({name})")
 
 
 def _champions(settings, client) -> int:
