@@ -168,9 +168,7 @@ with t1:
     try:
         if only != ():
             targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
-    except DriftGateError as exc:
-        show_error(exc)
-    except Exception as exc:  # noqa: BLE001 - one section fails alone, in one line
+    except Exception as exc:  # noqa: BLE001 - one section fails alone, in one line (DriftGateError included)
         show_error(exc)
     if targets is not None:
         render_feature_table(st, feature_frame(targets))
