@@ -7,14 +7,16 @@ import streamlit as st
 from components.overview import render_audit, render_drift_verdict, render_model_overview
 from components.shell import page_shell, show_error
 from components.trigger_panel import render_trigger_panel
-from services import audit
-from services.approvals import interrupted_notice
 from services.errors import DriftGateError
 from services.overview import drift_verdict, model_overview, recent_audit
+from services.promotion import audit
+from services.promotion.approvals import interrupted_notice
 
 ctx = page_shell("Overview")
-st.caption("Champion per model, the latest drift-triggered retraining, candidates awaiting a decision "
-           "and the latest decisions. Select a model in the sidebar.")
+st.caption(
+    "Champion per model, the latest drift-triggered retraining, candidates awaiting a decision "
+    "and the latest decisions. Select a model in the sidebar."
+)
 
 
 @st.cache_data(ttl=20, max_entries=32, show_spinner="Reading the registry…")
@@ -32,19 +34,29 @@ if ctx.model and (notice := interrupted_notice(ctx.settings, ctx.model)):
     st.warning(notice["text"])  # plain text: our own sentence and timestamps
 if ctx.mlflow_ok and ctx.model:
     try:
-        render_model_overview(_overview(ctx.settings.tracking_uri, ctx.settings.registry_uri,
-                                        ctx.settings.lifecycle, ctx.model, audit.latest_id(ctx.settings)))
+        render_model_overview(
+            _overview(
+                ctx.settings.tracking_uri,
+                ctx.settings.registry_uri,
+                ctx.settings.lifecycle,
+                ctx.model,
+                audit.latest_id(ctx.settings),
+            )
+        )
     except DriftGateError as exc:
         show_error(exc)
     try:
-        render_drift_verdict(_verdict(ctx.settings.tracking_uri, ctx.model,
-                                      repr(ctx.settings.model(ctx.model))), ctx.model)
+        render_drift_verdict(
+            _verdict(ctx.settings.tracking_uri, ctx.model, repr(ctx.settings.model(ctx.model))), ctx.model
+        )
     except DriftGateError as exc:
         show_error(exc)
     render_trigger_panel(ctx)
 elif ctx.mlflow_ok:
-    st.info("No registered models yet. Register a model in MLflow, or run with no MLFLOW_TRACKING_URI "
-            "to open the embedded demo workspace.")
+    st.info(
+        "No registered models yet. Register a model in MLflow, or run with no MLFLOW_TRACKING_URI "
+        "to open the embedded demo workspace."
+    )
 
 try:
     render_audit(recent_audit(ctx.settings, model=ctx.model, limit=10))

@@ -47,8 +47,18 @@ NUMERIC = ("normal", "lognormal", "counts", "uniform_missing", "bimodal", "expon
 CATEGORICAL = ("cat2", "cat4", "cat8")
 FEATURES = NUMERIC + CATEGORICAL
 LEVELS = {"cat2": [0.7, 0.3], "cat4": [0.4, 0.3, 0.2, 0.1], "cat8": [0.3, 0.2, 0.15, 0.1, 0.1, 0.07, 0.05, 0.03]}
-SHIFTS = [("mean", 0.1), ("mean", 0.25), ("mean", 0.5), ("mean", 1.0), ("scale", 1.25), ("scale", 1.5),
-          ("mix", 0.05), ("mix", 0.1), ("mix", 0.2), ("mix", 0.3)]
+SHIFTS = [
+    ("mean", 0.1),
+    ("mean", 0.25),
+    ("mean", 0.5),
+    ("mean", 1.0),
+    ("scale", 1.25),
+    ("scale", 1.5),
+    ("mix", 0.05),
+    ("mix", 0.1),
+    ("mix", 0.2),
+    ("mix", 0.3),
+]
 EVIDENTLY_SHIFTS = [("mean", 0.25), ("mean", 0.5), ("scale", 1.5), ("mix", 0.1), ("mix", 0.2)]
 
 
@@ -75,8 +85,13 @@ def mixed(p: list[float], target: float) -> np.ndarray:
     return (1 - hi) * p + hi * q
 
 
-def draw(rng: np.random.Generator, n: int, shift: tuple[str, float] | None = None,
-         std: dict[str, float] | None = None, median: dict[str, float] | None = None) -> pd.DataFrame:
+def draw(
+    rng: np.random.Generator,
+    n: int,
+    shift: tuple[str, float] | None = None,
+    std: dict[str, float] | None = None,
+    median: dict[str, float] | None = None,
+) -> pd.DataFrame:
     uniform = rng.uniform(0, 10, n)
     uniform[rng.random(n) < 0.1] = np.nan
     cols = {
@@ -110,21 +125,24 @@ class Engines:
         from sqlglot import exp
 
         from services.drift.engine import memory_profile, sql_profile
-        from services.sources import Backend, configure_duckdb
+        from services.warehouse.sources import Backend, configure_duckdb
 
         self.con = duckdb.connect()
         configure_duckdb(self.con)
         self.exp, self.Backend = exp, Backend
         self.features = [(n, "numeric") for n in NUMERIC] + [(n, "categorical") for n in CATEGORICAL]
         ref_b = self._backend("driftgate_ref", reference)
-        self.ref = {"memory": memory_profile(ref_b, self.features, side="reference", bounds=(None, None), ts=None),
-                    "duckdb": sql_profile(ref_b, self.features, side="reference", bounds=(None, None), ts=None)}
+        self.ref = {
+            "memory": memory_profile(ref_b, self.features, side="reference", bounds=(None, None), ts=None),
+            "duckdb": sql_profile(ref_b, self.features, side="reference", bounds=(None, None), ts=None),
+        }
 
     def _backend(self, view, frame):
         self.con.register(view, frame)
         rel = self.con.table(view)
-        return self.Backend("duckdb", self.con, self.exp.to_table(view),
-                            {c: str(t).upper() for c, t in zip(rel.columns, rel.types)})
+        return self.Backend(
+            "duckdb", self.con, self.exp.to_table(view), {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
+        )
 
     def run(self, current: pd.DataFrame) -> dict[str, list[str] | bool]:
         from services.drift.engine import Policy, compare, memory_profile, sql_profile
@@ -135,14 +153,20 @@ class Engines:
         for engine, fn in (("memory", memory_profile), ("duckdb", sql_profile)):
             prof = fn(cur_b, self.features, side="current", bounds=(None, None), ts=None, reference=self.ref[engine])
             rep = compare(self.ref[engine], prof, Policy(), order=FEATURES)
-            out[f"{engine}/new"] = ([f["feature"] for f in rep["features"] if f["drifted"]],
-                                    bool(rep["dataset"]["drifted"]))
+            out[f"{engine}/new"] = (
+                [f["feature"] for f in rep["features"] if f["drifted"]],
+                bool(rep["dataset"]["drifted"]),
+            )
             if engine == "memory":
                 # the old rule (Policy(small_sample=1000)) on references > 1,000 rows: the distance
                 # alone (wasserstein / jensenshannon >= 0.1, null = drifted), from the same statistics
-                old = [f["feature"] for f in rep["features"]
-                       if (v := f["stats"]["wasserstein" if f["kind"] == "numeric" else "jensenshannon"]["statistic"])
-                       is None or v >= 0.1]
+                old = [
+                    f["feature"]
+                    for f in rep["features"]
+                    if (v := f["stats"]["wasserstein" if f["kind"] == "numeric" else "jensenshannon"]["statistic"])
+                    is None
+                    or v >= 0.1
+                ]
                 out["memory/old"] = (old, len(old) / len(FEATURES) >= 0.5)
         self.con.unregister("driftgate_cur")
         return out
@@ -177,8 +201,9 @@ print(json.dumps(out))
 
 
 def run_evidently(jobs) -> dict:
-    proc = subprocess.run([str(EVIDENTLY_PY), "-c", EVIDENTLY_SCRIPT], input=json.dumps(jobs), text=True,
-                          capture_output=True, cwd=ROOT)
+    proc = subprocess.run(
+        [str(EVIDENTLY_PY), "-c", EVIDENTLY_SCRIPT], input=json.dumps(jobs), text=True, capture_output=True, cwd=ROOT
+    )
     if proc.returncode != 0:
         raise RuntimeError((proc.stderr.strip().splitlines() or ["evidently failed"])[-1])
     out = {}
@@ -232,17 +257,32 @@ def main() -> None:
             cases = [(None, reps)] + [(s, shift_reps) for s in SHIFTS]
             for shift, count in cases:
                 for rep in range(count):
-                    cur = draw(np.random.default_rng((n_ref, n_cur, rep, SHIFTS.index(shift) + 1 if shift else 0, 7)),
-                               n_cur, shift, std, median)
+                    cur = draw(
+                        np.random.default_rng((n_ref, n_cur, rep, SHIFTS.index(shift) + 1 if shift else 0, 7)),
+                        n_cur,
+                        shift,
+                        std,
+                        median,
+                    )
                     key = (n_ref, n_cur, shift, rep)
                     results.append((key, engines.run(cur)))
                     wanted = shift is None or shift in EVIDENTLY_SHIFTS
-                    if (not args.skip_evidently and n_ref == REFERENCES[0] and n_cur <= 10_000 and wanted
-                            and rep < args.evidently_reps):
+                    if (
+                        not args.skip_evidently
+                        and n_ref == REFERENCES[0]
+                        and n_cur <= 10_000
+                        and wanted
+                        and rep < args.evidently_reps
+                    ):
                         path = DATA / f"cur_{n_cur}_{shift[0] + str(shift[1]) if shift else 'none'}_{rep}.parquet"
                         cur.to_parquet(path)
-                        ev_jobs.append({"key": [n_ref, n_cur, list(shift) if shift else None, rep],
-                                        "ref": str(ref_path), "cur": str(path)})
+                        ev_jobs.append(
+                            {
+                                "key": [n_ref, n_cur, list(shift) if shift else None, rep],
+                                "ref": str(ref_path),
+                                "cur": str(path),
+                            }
+                        )
         timings[n_ref] = time.perf_counter() - t
     ev_time = None
     if ev_jobs:
@@ -257,8 +297,10 @@ def main() -> None:
             if key in ev:
                 res["evidently"] = ev[key]
     table = {}
-    print(f"{'engine':<16} {'ref':>7} {'cur':>7} {'reps':>4} {'feat FA':>8} {'data FA':>8} | detection: "
-          + " ".join(f"{s[0]} {s[1]:g}".rjust(10) for s in SHIFTS))
+    print(
+        f"{'engine':<16} {'ref':>7} {'cur':>7} {'reps':>4} {'feat FA':>8} {'data FA':>8} | detection: "
+        + " ".join(f"{s[0]} {s[1]:g}".rjust(10) for s in SHIFTS)
+    )
     for engine in ("memory/new", "duckdb/new", "memory/old", "evidently"):
         for n_ref in REFERENCES:
             for n_cur in CURRENTS:
@@ -266,14 +308,20 @@ def main() -> None:
                 if not r["reps"]:
                     continue
                 table[f"{engine} {n_ref} {n_cur}"] = r
-                det = " ".join(("-" if r[f"{s[0]} {s[1]:g}"] is None else f"{r[f'{s[0]} {s[1]:g}']:.0%}").rjust(10)
-                               for s in SHIFTS)
-                print(f"{engine:<16} {n_ref:>7,} {n_cur:>7,} {r['reps']:>4} {r['feature_fa']:>8.1%} "
-                      f"{r['dataset_fa']:>8.1%} | detection: {det}")
+                det = " ".join(
+                    ("-" if r[f"{s[0]} {s[1]:g}"] is None else f"{r[f'{s[0]} {s[1]:g}']:.0%}").rjust(10) for s in SHIFTS
+                )
+                print(
+                    f"{engine:<16} {n_ref:>7,} {n_cur:>7,} {r['reps']:>4} {r['feature_fa']:>8.1%} "
+                    f"{r['dataset_fa']:>8.1%} | detection: {det}"
+                )
     total = time.perf_counter() - t0
-    print(f"\nDriftGate (both engines + old rule, {len(results)} draws): "
-          + ", ".join(f"ref {k:,}: {v:.0f} s" for k, v in timings.items())
-          + (f"; Evidently ({len(ev_jobs)} reports): {ev_time:.0f} s" if ev_time else "") + f"; total {total:.0f} s")
+    print(
+        f"\nDriftGate (both engines + old rule, {len(results)} draws): "
+        + ", ".join(f"ref {k:,}: {v:.0f} s" for k, v in timings.items())
+        + (f"; Evidently ({len(ev_jobs)} reports): {ev_time:.0f} s" if ev_time else "")
+        + f"; total {total:.0f} s"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=1))
 

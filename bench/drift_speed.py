@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Generated data is cached outside the repository (never committed): $DRIFTGATE_BENCH_DATA, else
 # $XDG_CACHE_HOME/driftgate-bench (default ~/.cache/driftgate-bench).
-DATA = Path(os.environ.get("DRIFTGATE_BENCH_DATA")
-            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench")
+DATA = Path(
+    os.environ.get("DRIFTGATE_BENCH_DATA")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench"
+)
 EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
 EVIDENTLY_PY = EVIDENTLY_VENV / "bin" / "python"
 EVIDENTLY_PINS = ("evidently==0.7.23", "pandas<3")
@@ -103,7 +105,7 @@ def _write_varied(path: Path, rows: int, k: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    means = [(-1) ** i * (i * 7.5) for i in range(N_NUM)]          # 0, -7.5, 15, ... -105
+    means = [(-1) ** i * (i * 7.5) for i in range(N_NUM)]  # 0, -7.5, 15, ... -105
     stds = [0.05 * (3 ** (i % 5)) * (1 + i // 5) for i in range(N_NUM)]  # 0.05 ... 24.3
     missing_num = {3: 0.02, 11: 0.02}
     names = [f"c{j}_{n}lv" for j, n in enumerate(LEVELS)]
@@ -139,7 +141,7 @@ SNIPPETS = {
     "build_profile": """
 import duckdb
 from services.drift import build_reference_profile
-from services.sources import Source
+from services.warehouse.sources import Source
 rel = duckdb.read_parquet(REF)
 cols = [(c, "numeric" if str(typ) == "DOUBLE" else "categorical") for c, typ in zip(rel.columns, rel.types)]
 build_reference_profile(Source("parquet", REF), cols).save(PROFILE)
@@ -147,20 +149,20 @@ OUT = {}
 """,
     "duckdb": """
 from services.drift import drift_report
-from services.sources import Source
+from services.warehouse.sources import Source
 r = drift_report(Source("parquet", REF), Source("parquet", CUR), engine="duckdb")
 OUT = {"drifted": [f["feature"] for f in r["features"] if f["drifted"]]}
 """,
     "profile": """
 from services.drift import drift_report
 from services.drift.profile import Profile
-from services.sources import Source
+from services.warehouse.sources import Source
 r = drift_report(Profile.load(PROFILE), Source("parquet", CUR), engine="duckdb")
 OUT = {"drifted": [f["feature"] for f in r["features"] if f["drifted"]]}
 """,
     "memory": """
 from services.drift import drift_report
-from services.sources import Source
+from services.warehouse.sources import Source
 r = drift_report(Source("parquet", REF), Source("parquet", CUR), engine="memory")
 OUT = {"drifted": [f["feature"] for f in r["features"] if f["drifted"]]}
 """,
@@ -245,9 +247,11 @@ def run_with_rss(name, python, ref, cur, profile=None) -> dict:
     """Runs a snippet in a child process, timed inside it (after its ``WARM`` set-up, if any);
     waits with os.wait4 for the child's own max RSS."""
     snippet, setup = (SNIPPETS[WARM[name][0]], WARM[name][1]) if name in WARM else (SNIPPETS[name], "")
-    code = (f"import json, time, sys\nsys.path.insert(0, {str(ROOT)!r})\nREF={str(ref)!r}\nCUR={str(cur)!r}\n"
-            f"PROFILE={str(profile)!r}\n{setup}t=time.perf_counter()\n{snippet}\n"
-            "OUT['seconds']=time.perf_counter()-t\nprint(json.dumps(OUT))\n")
+    code = (
+        f"import json, time, sys\nsys.path.insert(0, {str(ROOT)!r})\nREF={str(ref)!r}\nCUR={str(cur)!r}\n"
+        f"PROFILE={str(profile)!r}\n{setup}t=time.perf_counter()\n{snippet}\n"
+        "OUT['seconds']=time.perf_counter()-t\nprint(json.dumps(OUT))\n"
+    )
     doc = _child(name, [python, "-c", code])
     if "error" in doc:
         return doc
@@ -257,8 +261,23 @@ def run_with_rss(name, python, ref, cur, profile=None) -> dict:
 
 def run_cli(name, ref, cur) -> dict:
     """The way users and jobs call it: a whole ``python -m services.cli drift`` process."""
-    doc = _child(name, [sys.executable, "-m", "services.cli", "drift", "--reference", str(ref), "--current", str(cur),
-                        "--engine", "duckdb", "--format", "json"])
+    doc = _child(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "drift",
+            "--reference",
+            str(ref),
+            "--current",
+            str(cur),
+            "--engine",
+            "duckdb",
+            "--format",
+            "json",
+        ],
+    )
     if "error" in doc:
         return doc
     report = json.loads(doc.pop("stdout").read_text())
@@ -271,8 +290,12 @@ def _median(runs: list[dict], key: str = "seconds") -> dict:
     if not ok:
         return runs[0]
     mid = sorted(ok, key=lambda r: r[key])[len(ok) // 2]
-    return {**mid, "max_rss_mib": max(r["max_rss_mib"] for r in ok),
-            "spread": (min(r[key] for r in ok), max(r[key] for r in ok)), "runs": len(ok)}
+    return {
+        **mid,
+        "max_rss_mib": max(r["max_rss_mib"] for r in ok),
+        "spread": (min(r[key] for r in ok), max(r[key] for r in ok)),
+        "runs": len(ok),
+    }
 
 
 def _ratio(a: dict, b: dict, key: str = "seconds") -> float:
@@ -286,21 +309,27 @@ def _print_table(results: dict[str, dict]) -> None:
             print(f"{r['name']:<16} error: {r['error']}")
             continue
         spread = f"  (runs {r['spread'][0]:.2f}-{r['spread'][1]:.2f} s)" if "spread" in r else ""
-        print(f"{r['name']:<16} {r['seconds']:>9.2f} {r['wall']:>8.2f} {r['max_rss_mib']:>12.0f}  {r.get('drifted', '')}"
-              f"{spread}")
+        print(
+            f"{r['name']:<16} {r['seconds']:>9.2f} {r['wall']:>8.2f} {r['max_rss_mib']:>12.0f}  {r.get('drifted', '')}"
+            f"{spread}"
+        )
 
 
 def bench_shape(rows: int, shape: str, repeat: int, evidently: bool, full: bool) -> dict[str, dict]:
     """One shape at one size. Interleaved runs of the CLI and the plain scan, each a whole cold
     process (wall time), medians compared; with ``full`` also the in-process variants."""
     ref, cur = make_data(rows, shape)
-    print(f"\n== shape {shape!r}: {rows:,} rows x {N_NUM + N_CAT} features per side "
-          f"({N_NUM} numeric, {N_CAT} categorical)  [{ref.parent}]")
+    print(
+        f"\n== shape {shape!r}: {rows:,} rows x {N_NUM + N_CAT} features per side "
+        f"({N_NUM} numeric, {N_CAT} categorical)  [{ref.parent}]"
+    )
     profile = DATA / f"profile_{shape}_{rows}.json"
     if full:
         built = run_with_rss("build_profile", sys.executable, ref, cur, profile)
-        print(f"reference profile built once in {built.get('seconds', float('nan')):.2f} s "
-              f"(max RSS {built.get('max_rss_mib', float('nan')):.0f} MiB)")
+        print(
+            f"reference profile built once in {built.get('seconds', float('nan')):.2f} s "
+            f"(max RSS {built.get('max_rss_mib', float('nan')):.0f} MiB)"
+        )
     fast = ["cli", "plain_scan"] + (["plain_qh", "duckdb", "profile", "plain_scan_warm", "duckdb_warm"] if full else [])
     runs: dict[str, list[dict]] = {name: [] for name in fast}
     # Interleaved: on a small shared machine one run can be 20 % off either way.
@@ -325,14 +354,18 @@ def bench_shape(rows: int, shape: str, repeat: int, evidently: bool, full: bool)
     c, p = results["cli"], results["plain_scan"]
     lines = [f"CLI (whole process) / plain scan (whole process) = {_ratio(c, p):.2f}x (target <= 2.5x)"]
     if "evidently" in results:
-        lines.append(f"Evidently 0.7.23 (whole process) / CLI        = {_ratio(results['evidently'], c):.1f}x (target >= 40x)")
+        lines.append(
+            f"Evidently 0.7.23 (whole process) / CLI        = {_ratio(results['evidently'], c):.1f}x (target >= 40x)"
+        )
     if "error" not in c:
         lines.append(f"CLI max RSS                                    = {c['max_rss_mib']:.0f} MiB (target <= 1024)")
     if full and "error" not in results["duckdb"]:
         d = results["duckdb"]
         lines.append(f"engine in-process / plain quantile+histogram   = {_ratio(d, results['plain_qh']):.2f}x")
-        lines.append(f"  the same with imports loaded / plain (warm)  = "
-                     f"{_ratio(results['duckdb_warm'], results['plain_scan_warm']):.2f}x")
+        lines.append(
+            f"  the same with imports loaded / plain (warm)  = "
+            f"{_ratio(results['duckdb_warm'], results['plain_scan_warm']):.2f}x"
+        )
         lines.append(f"memory engine / duckdb engine (in-process)     = {_ratio(results['memory'], d):.2f}x")
     print("\n" + "\n".join(lines))
     return results
@@ -345,11 +378,19 @@ def main() -> None:
     ap.add_argument("--skip-evidently", action="store_true")
     ap.add_argument("--repeat", type=int, default=5, help="interleaved runs of each fast engine (median reported)")
     ap.add_argument("--quick", action="store_true", help="only the CLI, the plain scan and Evidently")
-    ap.add_argument("--scale", default=None, metavar="N,N,...",
-                    help="scale series of the 'varied' shape, e.g. 1000000,10000000,50000000 (rows per side): "
-                         "CLI and plain scan per size, Evidently up to 10M rows")
-    ap.add_argument("--evidently-mem-gib", type=float, default=MEM_CAP_GIB["evidently"],
-                    help="address-space cap for the Evidently peer (0: none)")
+    ap.add_argument(
+        "--scale",
+        default=None,
+        metavar="N,N,...",
+        help="scale series of the 'varied' shape, e.g. 1000000,10000000,50000000 (rows per side): "
+        "CLI and plain scan per size, Evidently up to 10M rows",
+    )
+    ap.add_argument(
+        "--evidently-mem-gib",
+        type=float,
+        default=MEM_CAP_GIB["evidently"],
+        help="address-space cap for the Evidently peer (0: none)",
+    )
     ap.add_argument("--make-data", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     MEM_CAP_GIB["evidently"] = args.evidently_mem_gib
@@ -360,19 +401,31 @@ def main() -> None:
         sizes = [int(x) for x in args.scale.split(",") if x.strip()]
         series = []
         for n in sizes:
-            res = bench_shape(n, "varied", args.repeat if n <= 1_000_000 else 1,
-                              evidently=not args.skip_evidently and n <= 10_000_000, full=False)
+            res = bench_shape(
+                n,
+                "varied",
+                args.repeat if n <= 1_000_000 else 1,
+                evidently=not args.skip_evidently and n <= 10_000_000,
+                full=False,
+            )
             series.append((n, res))
-        print(f"\nscale series ('varied' shape; whole processes)\n{'rows/side':>12} {'CLI s':>8} {'plain s':>8} "
-              f"{'ratio':>6} {'CLI RSS MiB':>12} {'Evidently s':>12} {'Ev. RSS MiB':>12}")
+        print(
+            f"\nscale series ('varied' shape; whole processes)\n{'rows/side':>12} {'CLI s':>8} {'plain s':>8} "
+            f"{'ratio':>6} {'CLI RSS MiB':>12} {'Evidently s':>12} {'Ev. RSS MiB':>12}"
+        )
         for n, res in series:
             c, p, e = res["cli"], res["plain_scan"], res.get("evidently", {"error": "not run"})
-            ev = (f"{e['seconds']:>12.1f} {e['max_rss_mib']:>12.0f}" if "error" not in e
-                  else f"{'-':>12} {e['error'][:40]:>12}")
-            print(f"{n:>12,} {c.get('seconds', float('nan')):>8.2f} {p.get('seconds', float('nan')):>8.2f} "
-                  f"{_ratio(c, p):>6.2f} {c.get('max_rss_mib', float('nan')):>12.0f} {ev}")
+            ev = (
+                f"{e['seconds']:>12.1f} {e['max_rss_mib']:>12.0f}"
+                if "error" not in e
+                else f"{'-':>12} {e['error'][:40]:>12}"
+            )
+            print(
+                f"{n:>12,} {c.get('seconds', float('nan')):>8.2f} {p.get('seconds', float('nan')):>8.2f} "
+                f"{_ratio(c, p):>6.2f} {c.get('max_rss_mib', float('nan')):>12.0f} {ev}"
+            )
         return
-    for shape in (SHAPES if args.shape == "both" else (args.shape,)):
+    for shape in SHAPES if args.shape == "both" else (args.shape,):
         bench_shape(args.rows, shape, args.repeat, evidently=not args.skip_evidently, full=not args.quick)
 
 

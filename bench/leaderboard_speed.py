@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATA = Path(os.environ.get("DRIFTGATE_BENCH_DATA")
-            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench")
+DATA = Path(
+    os.environ.get("DRIFTGATE_BENCH_DATA")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench"
+)
 
 
 class Counting:
@@ -41,9 +43,11 @@ class Counting:
     def __getattr__(self, name):
         attr = getattr(self._client, name)
         if callable(attr):
+
             def wrapped(*a, **k):
                 self.calls += 1
                 return attr(*a, **k)
+
             return wrapped
         return attr
 
@@ -76,9 +80,12 @@ def seed_store(uri: str, runs: int, metrics: int) -> str:
         ms = [Metric(f"m{j:02d}", rnd.random(), ts, 0) for j in range(metrics)]
         if i % 50 == 7:
             ms = ms[1:]  # some runs lack the selection metric
-        client.log_batch(run.info.run_id, metrics=ms,
-                         params=[Param("depth", str(rnd.randint(2, 9))), Param("lr", f"{rnd.random():.3f}")],
-                         tags=[RunTag("driftgate.eval_window", "w")])
+        client.log_batch(
+            run.info.run_id,
+            metrics=ms,
+            params=[Param("depth", str(rnd.randint(2, 9))), Param("lr", f"{rnd.random():.3f}")],
+            tags=[RunTag("driftgate.eval_window", "w")],
+        )
         client.set_terminated(run.info.run_id)
     if runs > through_client:
         _bulk_children(uri, exp_id, pid, range(through_client, runs), metrics, rnd)
@@ -97,25 +104,51 @@ def _bulk_children(uri: str, exp_id: str, parent_id: str, indices, metrics: int,
     runs, tags, params, mets = [], [], [], []
     for i in indices:
         rid = uuid.uuid4().hex
-        runs.append((rid, f"cand-{i:04d}", "UNKNOWN", "", "", "unknown", "FINISHED", ts, ts + 1, "", "active",
-                     (DATA / "artifacts" / rid / "artifacts").as_uri(), int(exp_id), None))
-        tags += [("mlflow.parentRunId", parent_id, rid), ("mlflow.runName", f"cand-{i:04d}", rid),
-                 ("mlflow.user", "unknown", rid), ("driftgate.eval_window", "w", rid)]
+        runs.append(
+            (
+                rid,
+                f"cand-{i:04d}",
+                "UNKNOWN",
+                "",
+                "",
+                "unknown",
+                "FINISHED",
+                ts,
+                ts + 1,
+                "",
+                "active",
+                (DATA / "artifacts" / rid / "artifacts").as_uri(),
+                int(exp_id),
+                None,
+            )
+        )
+        tags += [
+            ("mlflow.parentRunId", parent_id, rid),
+            ("mlflow.runName", f"cand-{i:04d}", rid),
+            ("mlflow.user", "unknown", rid),
+            ("driftgate.eval_window", "w", rid),
+        ]
         vals = [(f"m{j:02d}", rnd.random()) for j in range(metrics)]
         if i % 50 == 7:
             vals = vals[1:]
         mets += [(k, v, ts, rid, 0, 0) for k, v in vals]
         params += [("depth", str(rnd.randint(2, 9)), rid), ("lr", f"{rnd.random():.3f}", rid)]
     with con:
-        con.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
-                        "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, "
-                        "deleted_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+        con.executemany(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
+            "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, "
+            "deleted_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            runs,
+        )
         con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tags)
         con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", params)
-        con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)",
-                        mets)
-        con.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                        "VALUES (?, ?, ?, ?, ?, ?)", [(k, v, t, st, nan, rid) for k, v, t, rid, st, nan in mets])
+        con.executemany(
+            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", mets
+        )
+        con.executemany(
+            "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
+            [(k, v, t, st, nan, rid) for k, v, t, rid, st, nan in mets],
+        )
     con.close()
 
 
@@ -123,8 +156,8 @@ def bench_leaderboard(uri: str, experiment: str, label: str) -> dict:
     from mlflow import MlflowClient
 
     from components.leaderboard_charts import ranked_bars
-    from services.leaderboard import build_leaderboard
-    from services.runs import children_of, get_run
+    from services.compare.leaderboard import build_leaderboard
+    from services.registry.runs import children_of, get_run
 
     warm = MlflowClient(uri)  # warm-up: a server's first request pays its lazy start-up
     warm.search_runs([warm.get_experiment_by_name(experiment).experiment_id], max_results=1)
@@ -152,19 +185,31 @@ def bench_leaderboard(uri: str, experiment: str, label: str) -> dict:
         get_run(naive, rid)
     naive_s = time.perf_counter() - t
     n = len(board.rows)
-    print(f"[{label}] leaderboard of {n} runs: cold {cold:.2f} s with {cold_calls} MLflow calls; "
-          f"repeat {repeat:.2f} s; warm render (table + figure) {warm:.3f} s")
-    print(f"[{label}] peer (one get_run per run): {naive_s:.2f} s with {naive.calls} calls -> "
-          f"{naive_s / cold:.1f}x slower, {naive.calls / max(cold_calls, 1):.0f}x more calls")
-    return {"label": label, "runs": n, "cold": cold, "calls": cold_calls, "repeat": repeat, "warm": warm,
-            "naive": naive_s, "naive_calls": naive.calls}
+    print(
+        f"[{label}] leaderboard of {n} runs: cold {cold:.2f} s with {cold_calls} MLflow calls; "
+        f"repeat {repeat:.2f} s; warm render (table + figure) {warm:.3f} s"
+    )
+    print(
+        f"[{label}] peer (one get_run per run): {naive_s:.2f} s with {naive.calls} calls -> "
+        f"{naive_s / cold:.1f}x slower, {naive.calls / max(cold_calls, 1):.0f}x more calls"
+    )
+    return {
+        "label": label,
+        "runs": n,
+        "cold": cold,
+        "calls": cold_calls,
+        "repeat": repeat,
+        "warm": warm,
+        "naive": naive_s,
+        "naive_calls": naive.calls,
+    }
 
 
 def bench_shap(rows: int = 1000) -> None:
     from sklearn.inspection import permutation_importance
 
-    from services import demo
-    from services.shap_compare import compare_importance, explain
+    from services.compare.shap import compare_importance, explain
+    from services.demo.seed import seed as demo
 
     train = demo.generate_days(62, 68, n=1000)
     recent = demo.generate_days(69, 71, n=1000).head(rows)
@@ -180,8 +225,10 @@ def bench_shap(rows: int = 1000) -> None:
     for m in models.values():
         permutation_importance(m, X, y, scoring="roc_auc", n_repeats=5, random_state=0)
     perm_s = time.perf_counter() - t
-    print(f"SHAP comparison of two tree models ({', '.join(i.method for i in imps.values())}) on {len(X)} rows: "
-          f"{shap_s:.2f} s; peer sklearn permutation importance (5 repeats): {perm_s:.2f} s -> ratio {perm_s / shap_s:.1f}x")
+    print(
+        f"SHAP comparison of two tree models ({', '.join(i.method for i in imps.values())}) on {len(X)} rows: "
+        f"{shap_s:.2f} s; peer sklearn permutation importance (5 repeats): {perm_s:.2f} s -> ratio {perm_s / shap_s:.1f}x"
+    )
 
 
 def start_server(root: Path):
@@ -189,9 +236,22 @@ def start_server(root: Path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     mlflow_bin = Path(sys.executable).with_name("mlflow")
-    proc = subprocess.Popen([str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--backend-store-uri", f"sqlite:///{(root / 'leaderboard.db').as_posix()}",
-                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(mlflow_bin),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{(root / 'leaderboard.db').as_posix()}",
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     from tests.helpers import wait_http
 
     wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
@@ -220,11 +280,15 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=30)
     if len(results) > 1:
-        print(f"\n{'store':<14} {'runs':>6} {'cold s':>7} {'calls':>6} {'repeat s':>9} {'warm render s':>14} "
-              f"{'peer s':>7} {'peer calls':>11}")
+        print(
+            f"\n{'store':<14} {'runs':>6} {'cold s':>7} {'calls':>6} {'repeat s':>9} {'warm render s':>14} "
+            f"{'peer s':>7} {'peer calls':>11}"
+        )
         for r in results:
-            print(f"{r['label']:<14} {r['runs']:>6} {r['cold']:>7.2f} {r['calls']:>6} {r['repeat']:>9.2f} "
-                  f"{r['warm']:>14.3f} {r['naive']:>7.2f} {r['naive_calls']:>11}")
+            print(
+                f"{r['label']:<14} {r['runs']:>6} {r['cold']:>7.2f} {r['calls']:>6} {r['repeat']:>9.2f} "
+                f"{r['warm']:>14.3f} {r['naive']:>7.2f} {r['naive_calls']:>11}"
+            )
     if not args.skip_shap:
         bench_shap()
 

@@ -38,13 +38,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 PAGES = ["/", "/drift", "/runs", "/leaderboard", "/promotions"]
 MODEL = "churn_classifier"
 
-BARE = '''
+BARE = """
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -58,7 +66,7 @@ fig = go.Figure(go.Scatter(x=x, y=np.sin(x) if kind == "sin" else np.cos(x), nam
 fig.update_layout(title=f"series {kind}")
 st.plotly_chart(fig, key="chart")
 st.dataframe(pd.DataFrame({"x": x[:20], "y": np.sin(x[:20])}), hide_index=True)
-'''
+"""
 
 SHOWN_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -89,14 +97,30 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         port = free_port()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [_bin("streamlit"), "run", str(self.script), "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                _bin("streamlit"),
+                "run",
+                str(self.script),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -120,7 +144,7 @@ class Server:
             self.log.close()
             self.proc = None
 
-    def restart(self) -> "Server":
+    def restart(self) -> Server:
         self.stop()
         return self.start()
 
@@ -162,7 +186,10 @@ def widget_change(browser, url: str, label: str, options: list[str], chart_title
             page.wait_for_function(
                 "t => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el => "
                 "String((el.layout && el.layout.title && (el.layout.title.text || el.layout.title)) || '')"
-                ".replace(/<[^>]+>/g, '') === t)", arg=title, polling=20)
+                ".replace(/<[^>]+>/g, '') === t)",
+                arg=title,
+                polling=20,
+            )
             page.wait_for_function(SHOWN_JS, polling=20)
             if i:  # the first change loads the option list's code: a warm-up
                 out.append(time.perf_counter() - t0)
@@ -186,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from services import demo
     from services.config import load_settings
+    from services.demo.seed import seed as demo
 
     tmp = Path(tempfile.mkdtemp(prefix="driftgate-page-speed-"))
     home = Path(args.home) if args.home else tmp / "home"
@@ -197,8 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         demo.ensure_demo(settings)
         print(f"seeded the demo workspace in {time.perf_counter() - t0:.1f} s", flush=True)
     (tmp / "bare.py").write_text(BARE)
-    base_env = {k: v for k, v in os.environ.items()
-                if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG")}
+    base_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG")
+    }
     app = Server(ROOT / "app.py", ROOT, {**base_env, "DRIFTGATE_HOME": str(home)}, tmp / "app.log")
     bare = Server(tmp / "bare.py", tmp, base_env, tmp / "bare.log")
     q = f"?model={MODEL}"
@@ -214,8 +244,11 @@ def main(argv: list[str] | None = None) -> int:
                     app.restart()
                     secs = visit(browser, f"{app.url}{path}{q}")
                     results.setdefault(f"restart {path}", []).append(secs)
-                    print(f"first request after restart  {path:<13} {secs:7.2f} s   bare "
-                          f"{results['restart bare'][-1]:5.2f} s", flush=True)
+                    print(
+                        f"first request after restart  {path:<13} {secs:7.2f} s   bare "
+                        f"{results['restart bare'][-1]:5.2f} s",
+                        flush=True,
+                    )
             if bare.proc is None:
                 bare.start()
             if app.proc is None:
@@ -231,12 +264,18 @@ def main(argv: list[str] | None = None) -> int:
             report(results, pages, args.skip_restart)
             # 3. a widget change that alters nothing expensive
             try:
-                results["widget bare"] = widget_change(browser, bare.url, "Series", ["sin", "cos"], "series {}",
-                                                       args.repeat)
+                results["widget bare"] = widget_change(
+                    browser, bare.url, "Series", ["sin", "cos"], "series {}", args.repeat
+                )
                 results["widget /drift"] = widget_change(
-                    browser, f"{app.url}/drift{q}", "Feature", ["tenure_months", "support_calls"],
-                    "{}: distribution", args.repeat)
-            except Exception as exc:  # noqa: BLE001 - the other series are already printed
+                    browser,
+                    f"{app.url}/drift{q}",
+                    "Feature",
+                    ["tenure_months", "support_calls"],
+                    "{}: distribution",
+                    args.repeat,
+                )
+            except Exception as exc:
                 print(f"widget change not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             browser.close()
     finally:

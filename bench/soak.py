@@ -42,7 +42,7 @@ class _Jitter:
         self._client, self.ms = client, ms
 
     def __getattr__(self, name):
-        from services.approvals import REGISTRY_WRITES
+        from services.promotion.approvals import REGISTRY_WRITES
 
         attr = getattr(self._client, name)
         if name not in REGISTRY_WRITES:
@@ -56,10 +56,10 @@ class _Jitter:
 
 
 def worker(home: str) -> None:
-    from services.approvals import approve, reject
     from services.config import load_settings
     from services.errors import DriftGateError, Refused
-    from services.mlflow_client import make_client
+    from services.promotion.approvals import approve, reject
+    from services.registry.mlflow_client import make_client
 
     sys.stdout.write("ready\n")
     sys.stdout.flush()
@@ -92,14 +92,16 @@ def _settings(home: Path, lifecycle: str, extra: str = ""):
     from services.config import load_settings
 
     cfg = home / f"soak-{lifecycle}.toml"
-    cfg.write_text(f'[mlflow]\nlifecycle = "{lifecycle}"\n[roles]\napprovers = ["alice", "dave", "erin", "frank"]\n{extra}')
+    cfg.write_text(
+        f'[mlflow]\nlifecycle = "{lifecycle}"\n[roles]\napprovers = ["alice", "dave", "erin", "frank"]\n{extra}'
+    )
     return load_settings(env={"DRIFTGATE_HOME": str(home)}, config_file=cfg)
 
 
 def _broken(settings, client) -> str | None:
     """Why the registry / guard is not in a sane state (None when it is)."""
-    from services import audit
-    from services.lifecycle import make_lifecycle
+    from services.promotion import audit
+    from services.registry.lifecycle import make_lifecycle
 
     lc = make_lifecycle(settings, client, MODEL)
     st = lc.state()
@@ -115,18 +117,27 @@ def _broken(settings, client) -> str | None:
 
 
 def _reset(settings, client, snap) -> None:
-    from services.lifecycle import make_lifecycle
+    from services.registry.lifecycle import make_lifecycle
 
     make_lifecycle(settings, client, MODEL).restore(snap)
 
 
 def races(home: Path, rounds: int, counts: dict) -> None:
-    from services import audit
-    from services.lifecycle import make_lifecycle
-    from services.mlflow_client import make_client
+    from services.promotion import audit
+    from services.registry.lifecycle import make_lifecycle
+    from services.registry.mlflow_client import make_client
 
-    workers = [subprocess.Popen([sys.executable, __file__, "--worker", str(home)], cwd=ROOT, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(4)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(home)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     try:
         for w in workers:
             assert w.stdout.readline().strip() == "ready"
@@ -134,19 +145,34 @@ def races(home: Path, rounds: int, counts: dict) -> None:
             settings = _settings(home, lifecycle)
             client = make_client(settings)
             start = make_lifecycle(settings, client, MODEL).snapshot(["1", "2", "3"])
-            for kind, jobs in (("2 approvers", [("approve", "alice"), ("approve", "dave")]),
-                               ("4 approvers", [("approve", u) for u in ("alice", "dave", "erin", "frank")]),
-                               ("approve vs reject", [("approve", "alice"), ("reject", "dave")])):
+            for kind, jobs in (
+                ("2 approvers", [("approve", "alice"), ("approve", "dave")]),
+                ("4 approvers", [("approve", u) for u in ("alice", "dave", "erin", "frank")]),
+                ("approve vs reject", [("approve", "alice"), ("reject", "dave")]),
+            ):
                 for _ in range(rounds):
                     first_id = audit.latest_id(settings)
                     at = time.time() + 1.0
                     for w, (action, user) in zip(workers, jobs):
-                        w.stdin.write(json.dumps({"config": str(settings.config_path), "action": action, "user": user,
-                                                  "start_at": at, "jitter_ms": 20}) + "\n")
+                        w.stdin.write(
+                            json.dumps(
+                                {
+                                    "config": str(settings.config_path),
+                                    "action": action,
+                                    "user": user,
+                                    "start_at": at,
+                                    "jitter_ms": 20,
+                                }
+                            )
+                            + "\n"
+                        )
                         w.stdin.flush()
-                    results = [json.loads(w.stdout.readline()) for w in workers[:len(jobs)]]
-                    done = [r for r in audit.query(settings, model=MODEL)
-                            if r["id"] > first_id and r["outcome"] == "done" and r["action"] in ("approve", "reject")]
+                    results = [json.loads(w.stdout.readline()) for w in workers[: len(jobs)]]
+                    done = [
+                        r
+                        for r in audit.query(settings, model=MODEL)
+                        if r["id"] > first_id and r["outcome"] == "done" and r["action"] in ("approve", "reject")
+                    ]
                     counts["race rounds"] += 1
                     counts["race decisions done"] += sum(r["outcome"] == "done" for r in results)
                     counts["race decisions refused"] += sum(r["outcome"] == "refused" for r in results)
@@ -164,10 +190,10 @@ def races(home: Path, rounds: int, counts: dict) -> None:
 
 
 def kills(home: Path, kill_rounds: int, counts: dict) -> None:
-    from services import audit
-    from services.approvals import approve, recover
-    from services.lifecycle import make_lifecycle
-    from services.mlflow_client import make_client
+    from services.promotion import audit
+    from services.promotion.approvals import approve, recover
+    from services.registry.lifecycle import make_lifecycle
+    from services.registry.mlflow_client import make_client
 
     for lifecycle in ("aliases", "stages"):
         settings = _settings(home, lifecycle)
@@ -183,9 +209,21 @@ def kills(home: Path, kill_rounds: int, counts: dict) -> None:
                     approve(settings, MODEL, "2", "alice", client=client)
                 before = make_lifecycle(settings, client, MODEL).snapshot(["1", "2", "3"])
                 hang = k if mode == "write" else 10_000
-                proc = subprocess.Popen([sys.executable, "-m", "tests.hardening.kill_worker", str(home),
-                                         str(settings.config_path), action, str(hang)], cwd=ROOT,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.hardening.kill_worker",
+                        str(home),
+                        str(settings.config_path),
+                        action,
+                        str(hang),
+                    ],
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
                 if mode == "write":
                     line = proc.stdout.readline().strip()
                     if line != "stuck":  # the plan has fewer writes than k: every write index is covered
@@ -225,15 +263,27 @@ def main() -> None:
         return worker(args.worker)
     if not 1 <= args.rounds <= 50 or not 0 <= args.kill_rounds <= 20:
         ap.error("--rounds 1..50, --kill-rounds 0..20")
-    from services import demo
     from services.config import load_settings
+    from services.demo.seed import seed as demo
 
     home = Path(args.home or tempfile.mkdtemp(prefix="driftgate-soak-")) / "home"
     os.environ["DRIFTGATE_HOME"] = str(home)
     t0 = time.monotonic()
     demo.ensure_demo(load_settings(env={"DRIFTGATE_HOME": str(home)}))
-    counts = {k: 0 for k in ("race rounds", "race decisions done", "race decisions refused", "double transitions",
-                             "broken states", "kills at a write", "kills after a random delay", "first-try recoveries", "recoveries needing a second attempt")}
+    counts = dict.fromkeys(
+        (
+            "race rounds",
+            "race decisions done",
+            "race decisions refused",
+            "double transitions",
+            "broken states",
+            "kills at a write",
+            "kills after a random delay",
+            "first-try recoveries",
+            "recoveries needing a second attempt",
+        ),
+        0,
+    )
     races(home, args.rounds, counts)
     kills(home, args.kill_rounds, counts)
     for k, v in counts.items():

@@ -30,8 +30,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("DRIFTGATE_BENCH_DATA")
-            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench")
+DATA = Path(
+    os.environ.get("DRIFTGATE_BENCH_DATA")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate-bench"
+)
 START = date(2026, 1, 1)
 N_NUM, LEVELS = 15, (4, 6, 8, 10, 12)
 
@@ -116,23 +118,29 @@ def main() -> None:
     extra = log / f"part-{START + timedelta(days=args.days):%Y%m%d}.parquet"
     if extra.exists():
         extra.unlink()  # the "new day" of the previous run
-    print(f"log: {args.days} days x {args.rows_per_day:,} rows ({args.days * args.rows_per_day:,} rows, "
-          f"{sum(p.stat().st_size for p in log.glob('*.parquet')) / 2**20:.0f} MiB) ready in {time.perf_counter() - t:.0f} s")
+    print(
+        f"log: {args.days} days x {args.rows_per_day:,} rows ({args.days * args.rows_per_day:,} rows, "
+        f"{sum(p.stat().st_size for p in log.glob('*.parquet')) / 2**20:.0f} MiB) ready in {time.perf_counter() - t:.0f} s"
+    )
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     cfg = work / "driftgate.toml"
     ref_end = START + timedelta(days=29)
-    cfg.write_text('[sources.log]\ntype = "parquet"\npath = "log"\n[models.m]\nsource = "log"\n'
-                   'timestamp = "event_time"\n'
-                   f'numerical = {json.dumps([f"x{i:02d}" for i in range(N_NUM)])}\n'
-                   f'categorical = {json.dumps([f"c{j}" for j in range(len(LEVELS))])}\n'
-                   f'reference_window = {{start = "{START}", end = "{ref_end}"}}\n')
+    cfg.write_text(
+        '[sources.log]\ntype = "parquet"\npath = "log"\n[models.m]\nsource = "log"\n'
+        'timestamp = "event_time"\n'
+        f"numerical = {json.dumps([f'x{i:02d}' for i in range(N_NUM)])}\n"
+        f"categorical = {json.dumps([f'c{j}' for j in range(len(LEVELS))])}\n"
+        f'reference_window = {{start = "{START}", end = "{ref_end}"}}\n'
+    )
     env = {**os.environ, "DRIFTGATE_HOME": str(home), "DRIFTGATE_CONFIG": str(cfg)}
     py = sys.executable
     cli = [py, "-m", "services.cli", "profile", "--model", "m", "--format", "json"]
-    res = [child("plain_scan_log", [py, "-c", PLAIN, str(log / "*.parquet")], env),
-           child("backfill", cli + ["--backfill"], env),
-           child("nothing_new", cli, env)]
+    res = [
+        child("plain_scan_log", [py, "-c", PLAIN, str(log / "*.parquet")], env),
+        child("backfill", cli + ["--backfill"], env),
+        child("nothing_new", cli, env),
+    ]
     write_day(log, args.days, args.rows_per_day)
     res += [child("new_day", cli, env), child("plain_scan_day", [py, "-c", PLAIN, str(extra)], env)]
     for name, flag in (("over_time_stored", "1"), ("over_time_full", "0")):
@@ -159,8 +167,10 @@ def main() -> None:
 
     print(f"\nfirst backfill / plain scan of the log      = {ratio('backfill', 'plain_scan_log'):.2f}x (target <= 2x)")
     print(f"new day / plain scan of that day (processes) = {ratio('new_day', 'plain_scan_day'):.2f}x (target <= 2x)")
-    print(f"drift over time, full re-scan / stored days  = "
-          f"{ratio('over_time_full', 'over_time_stored', 'seconds'):.1f}x (in-process, imports loaded)")
+    print(
+        f"drift over time, full re-scan / stored days  = "
+        f"{ratio('over_time_full', 'over_time_stored', 'seconds'):.1f}x (in-process, imports loaded)"
+    )
 
 
 if __name__ == "__main__":

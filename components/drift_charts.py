@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,12 +25,27 @@ def distribution_figure(dist: dict[str, Any], feature: str) -> go.Figure:
     """Reference vs current as grouped bars of shares (reference decile bins or categories)."""
     fig = go.Figure()
     for side, color in (("reference", REF_COLOR), ("current", CUR_COLOR)):
-        fig.add_trace(go.Bar(x=dist["labels"], y=_shares(dist[side]), name=side, marker_color=color,
-                             customdata=dist[side], hovertemplate="%{x}<br>share %{y:.1%}<br>count %{customdata}"))
+        fig.add_trace(
+            go.Bar(
+                x=dist["labels"],
+                y=_shares(dist[side]),
+                name=side,
+                marker_color=color,
+                customdata=dist[side],
+                hovertemplate="%{x}<br>share %{y:.1%}<br>count %{customdata}",
+            )
+        )
     axis = "reference decile bin" if dist["kind"] == "numeric" else "category"
-    fig.update_layout(title=f"{feature}: distribution", barmode="group", yaxis_tickformat=".0%",
-                      xaxis_title=axis, yaxis_title="share of rows", height=360, margin=dict(l=10, r=10, t=50, b=40),
-                      legend=dict(orientation="h", y=1.1))
+    fig.update_layout(
+        title=f"{feature}: distribution",
+        barmode="group",
+        yaxis_tickformat=".0%",
+        xaxis_title=axis,
+        yaxis_title="share of rows",
+        height=360,
+        margin=dict(l=10, r=10, t=50, b=40),
+        legend=dict(orientation="h", y=1.1),
+    )
     return fig
 
 
@@ -49,10 +65,24 @@ def ecdf_figure(dist: dict[str, Any], feature: str) -> go.Figure:
     for side, color in (("reference", REF_COLOR), ("current", CUR_COLOR)):
         x, y = ecdf_xy(dist, side)
         if x:
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=side, line=dict(color=color, shape="hv"),
-                                     hovertemplate="≤ %{x}: %{y:.1%}<extra>" + side + "</extra>"))
-    fig.update_layout(title=f"{feature}: cumulative distribution", xaxis_title=feature, yaxis_title="ECDF",
-                      height=360, margin=dict(l=10, r=10, t=50, b=40), legend=dict(orientation="h", y=1.1))
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    name=side,
+                    line=dict(color=color, shape="hv"),
+                    hovertemplate="≤ %{x}: %{y:.1%}<extra>" + side + "</extra>",
+                )
+            )
+    fig.update_layout(
+        title=f"{feature}: cumulative distribution",
+        xaxis_title=feature,
+        yaxis_title="ECDF",
+        height=360,
+        margin=dict(l=10, r=10, t=50, b=40),
+        legend=dict(orientation="h", y=1.1),
+    )
     return fig
 
 
@@ -70,7 +100,9 @@ def severity(feature: dict[str, Any]) -> float | None:
     stat = feature.get("statistic")
     if stat is None:  # a constant reference the current left (no finite effect)
         return None
-    sev = float(stat) / float(feature["threshold"]) if feature["threshold"] else (3.0 if feature.get("drifted") else 0.0)
+    sev = (
+        float(stat) / float(feature["threshold"]) if feature["threshold"] else (3.0 if feature.get("drifted") else 0.0)
+    )
     if feature.get("significant") is False:
         sev = min(sev, 0.99)
     return sev
@@ -93,29 +125,58 @@ def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") ->
         z.append(row)
         text.append(marks)
         true.append(ratios)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=x, y=feats, text=text, texttemplate="%{text}", zmin=0, zmax=3,
-        colorscale=[[0, "#f0fdf4"], [0.33, "#fde68a"], [0.34, "#fca5a5"], [1, "#991b1b"]],
-        customdata=true, colorbar=dict(title="× threshold"),
-        hovertemplate="%{y}<br>%{x}<br>%{customdata} × threshold<extra></extra>"))
-    fig.update_layout(title=title, height=120 + 36 * len(feats), margin=dict(l=10, r=10, t=50, b=40),
-                      xaxis_title=f"window ({over_time.get('unit', 'day')})")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=x,
+            y=feats,
+            text=text,
+            texttemplate="%{text}",
+            zmin=0,
+            zmax=3,
+            colorscale=[[0, "#f0fdf4"], [0.33, "#fde68a"], [0.34, "#fca5a5"], [1, "#991b1b"]],
+            customdata=true,
+            colorbar=dict(title="× threshold"),
+            hovertemplate="%{y}<br>%{x}<br>%{customdata} × threshold<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=120 + 36 * len(feats),
+        margin=dict(l=10, r=10, t=50, b=40),
+        xaxis_title=f"window ({over_time.get('unit', 'day')})",
+    )
     return fig
 
 
 def drift_share_figure(over_time: dict[str, Any], threshold: float) -> go.Figure:
     windows = over_time["windows"]
     fig = go.Figure()
-    for drifted, name, color in ((True, "drift share ≥ threshold (dataset drift)", BAD),
-                                 (False, "drift share below threshold", GOOD)):
+    for drifted, name, color in (
+        (True, "drift share ≥ threshold (dataset drift)", BAD),
+        (False, "drift share below threshold", GOOD),
+    ):
         ws = [w for w in windows if bool(w["drifted"]) == drifted]
         if ws:
-            fig.add_trace(go.Bar(x=[w["start"] for w in ws], y=[w["drift_share"] for w in ws], marker_color=color,
-                                 name=name, hovertemplate="%{x}<br>%{y:.0%} of features drifted<extra></extra>"))
+            fig.add_trace(
+                go.Bar(
+                    x=[w["start"] for w in ws],
+                    y=[w["drift_share"] for w in ws],
+                    marker_color=color,
+                    name=name,
+                    hovertemplate="%{x}<br>%{y:.0%} of features drifted<extra></extra>",
+                )
+            )
     fig.add_hline(y=threshold, line_dash="dash", line_color=LINE, annotation_text=f"dataset threshold {threshold:.0%}")
-    fig.update_layout(title="Share of drifted features per window", yaxis_tickformat=".0%", yaxis_range=[0, 1],
-                      height=300, margin=dict(l=10, r=10, t=50, b=40), barmode="overlay",
-                      legend=dict(orientation="h", y=1.12))
+    fig.update_layout(
+        title="Share of drifted features per window",
+        yaxis_tickformat=".0%",
+        yaxis_range=[0, 1],
+        height=300,
+        margin=dict(l=10, r=10, t=50, b=40),
+        barmode="overlay",
+        legend=dict(orientation="h", y=1.12),
+    )
     return fig
 
 
@@ -125,23 +186,46 @@ def performance_figure(perf: dict[str, Any], metrics: Sequence[str] = ("roc_auc"
     colors = (REF_COLOR, CUR_COLOR, "#9333ea")
     x = [w["start"] for w in perf["windows"]]
     for i, m in enumerate(metrics):
-        fig.add_trace(go.Scatter(x=x, y=[w.get(m) for w in perf["windows"]], mode="lines+markers", name=m,
-                                 line=dict(color=colors[i % 3])))
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=[w.get(m) for w in perf["windows"]], mode="lines+markers", name=m, line=dict(color=colors[i % 3])
+            )
+        )
         ref = (perf.get("reference") or {}).get(m)
         if ref is not None:
-            fig.add_hline(y=ref, line_dash="dash", line_color=colors[i % 3],
-                          annotation_text=f"reference {m} {ref:.3f}", annotation_position="bottom left")
-    fig.update_layout(title="Model performance over time (labelled rows)", height=340,
-                      margin=dict(l=10, r=10, t=50, b=40), legend=dict(orientation="h", y=1.1))
+            fig.add_hline(
+                y=ref,
+                line_dash="dash",
+                line_color=colors[i % 3],
+                annotation_text=f"reference {m} {ref:.3f}",
+                annotation_position="bottom left",
+            )
+    fig.update_layout(
+        title="Model performance over time (labelled rows)",
+        height=340,
+        margin=dict(l=10, r=10, t=50, b=40),
+        legend=dict(orientation="h", y=1.1),
+    )
     return fig
 
 
 def label_rate_figure(perf: dict[str, Any]) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=[w["start"] for w in perf["windows"]], y=[w.get("label_rate") for w in perf["windows"]],
-                               mode="lines+markers", name="label rate", line=dict(color=CUR_COLOR)))
+    fig = go.Figure(
+        go.Scatter(
+            x=[w["start"] for w in perf["windows"]],
+            y=[w.get("label_rate") for w in perf["windows"]],
+            mode="lines+markers",
+            name="label rate",
+            line=dict(color=CUR_COLOR),
+        )
+    )
     ref = (perf.get("reference") or {}).get("label_rate")
     if ref is not None:
         fig.add_hline(y=ref, line_dash="dash", annotation_text=f"reference {ref:.1%}")
-    fig.update_layout(title="Label rate over time (label drift)", yaxis_tickformat=".0%", height=300,
-                      margin=dict(l=10, r=10, t=50, b=40))
+    fig.update_layout(
+        title="Label rate over time (label drift)",
+        yaxis_tickformat=".0%",
+        height=300,
+        margin=dict(l=10, r=10, t=50, b=40),
+    )
     return fig

@@ -23,14 +23,30 @@ def importance(key: tuple, model: str, _settings, _client) -> dict[str, float] |
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Testing features…")
-def report(key: tuple, model: str, start: date | None, end: date | None, days: int | None, targets: bool,
-           imp: tuple | None, _settings, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+def report(
+    key: tuple,
+    model: str,
+    start: date | None,
+    end: date | None,
+    days: int | None,
+    targets: bool,
+    imp: tuple | None,
+    _settings,
+    only: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     from services.drift.model import current_window, model_data
 
     data = model_data(_settings, model)
     window = current_window(_settings, data, start=start, end=end, days=days)
-    return model_drift_report(_settings, model, current=window, targets=targets, distributions=True,
-                              importance=dict(imp) if imp else None, features=list(only) if only else None)
+    return model_drift_report(
+        _settings,
+        model,
+        current=window,
+        targets=targets,
+        distributions=True,
+        importance=dict(imp) if imp else None,
+        features=list(only) if only else None,
+    )
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
@@ -46,7 +62,7 @@ def latest_labelled_day(key: tuple, model: str, _settings) -> date | None:
     """The newest day with labelled rows (labels arrive late), None when none has any."""
     try:
         perf = performance_over_time(_settings, model, unit="day")
-    except Exception:  # noqa: BLE001 - no label/prediction configured: no labelled day
+    except Exception:
         return None
     days = [w["start"] for w in perf["windows"] if w.get("labelled")]
     return date.fromisoformat(days[-1]) if days else None
@@ -69,6 +85,6 @@ def performance(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Estimating performance for unlabelled windows…")
 def estimates(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
-    from services.estimation import estimated_performance
+    from services.drift.estimation import estimated_performance
 
     return estimated_performance(_settings, model, unit=unit)

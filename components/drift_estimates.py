@@ -1,5 +1,5 @@
 """Estimated performance (CBPE) on the Drift page: the extra chart series and the caveats.
-Renders only; the numbers come from :func:`services.estimation.estimated_performance`."""
+Renders only; the numbers come from :func:`services.drift.estimation.estimated_performance`."""
 
 from __future__ import annotations
 
@@ -25,19 +25,43 @@ def add_estimated_series(fig: go.Figure, est: dict[str, Any] | None) -> go.Figur
         x = [w["start"] for w in todo]
         lo = [w["band"][0] if w["band"] else None for w in todo]
         hi = [w["band"][1] if w["band"] else None for w in todo]
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor="rgba(124,58,237,0.15)",
-                                 line=dict(width=0), hoverinfo="skip", name="estimate band (95%)", showlegend=True))
-        fig.add_trace(go.Scatter(x=x, y=[w["estimated_roc_auc"] for w in todo], mode="lines+markers",
-                                 name="estimated roc_auc (no labels yet)",
-                                 line=dict(color=EST_COLOR, dash="dash"), marker=dict(symbol="circle-open"),
-                                 customdata=[[w["band"][0], w["band"][1]] if w["band"] else [None, None] for w in todo],
-                                 hovertemplate="%{x}<br>estimated %{y:.3f}<br>band %{customdata[0]:.3f}–%{customdata[1]:.3f}"
-                                               "<extra>no labels yet</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=hi + lo[::-1],
+                fill="toself",
+                fillcolor="rgba(124,58,237,0.15)",
+                line=dict(width=0),
+                hoverinfo="skip",
+                name="estimate band (95%)",
+                showlegend=True,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[w["estimated_roc_auc"] for w in todo],
+                mode="lines+markers",
+                name="estimated roc_auc (no labels yet)",
+                line=dict(color=EST_COLOR, dash="dash"),
+                marker=dict(symbol="circle-open"),
+                customdata=[[w["band"][0], w["band"][1]] if w["band"] else [None, None] for w in todo],
+                hovertemplate="%{x}<br>estimated %{y:.3f}<br>band %{customdata[0]:.3f}–%{customdata[1]:.3f}"
+                "<extra>no labels yet</extra>",
+            )
+        )
     checked = [w for w in est["windows"] if w["realised_roc_auc"] is not None and w["estimated_roc_auc"] is not None]
     if checked:
-        fig.add_trace(go.Scatter(x=[w["start"] for w in checked], y=[w["estimated_roc_auc"] for w in checked],
-                                 mode="lines", name="estimated roc_auc (labelled windows)",
-                                 line=dict(color=EST_COLOR, dash="dot", width=1), opacity=0.6))
+        fig.add_trace(
+            go.Scatter(
+                x=[w["start"] for w in checked],
+                y=[w["estimated_roc_auc"] for w in checked],
+                mode="lines",
+                name="estimated roc_auc (labelled windows)",
+                line=dict(color=EST_COLOR, dash="dot", width=1),
+                opacity=0.6,
+            )
+        )
     return fig
 
 
@@ -47,8 +71,10 @@ def estimate_caption(est: dict[str, Any]) -> str:
     if todo:
         last = todo[-1]
         band = f" (band {last['band'][0]:.3f}–{last['band'][1]:.3f})" if last["band"] else ""
-        head = (f"{len(todo)} window(s) without labels: estimated ROC AUC {last['estimated_roc_auc']:.3f}{band} "
-                f"for {last['start']}. ")
+        head = (
+            f"{len(todo)} window(s) without labels: estimated ROC AUC {last['estimated_roc_auc']:.3f}{band} "
+            f"for {last['start']}. "
+        )
     return head + est["assumption"]
 
 
@@ -62,8 +88,10 @@ def render_estimates(st, est: dict[str, Any] | None, error: str | None = None) -
     if not est:
         return
     if est.get("warning"):
-        st.warning(f"**{est['warning']}** — on {len(est['diverged_windows'])} labelled window(s) the realised "
-                   f"ROC AUC left the estimate's band by more than {est['tolerance']:g} (from "
-                   f"{est['diverged_windows'][0]}); the estimates for the unlabelled windows assume the relation "
-                   "between score and label has not changed, so they are likely too optimistic.")
+        st.warning(
+            f"**{est['warning']}** — on {len(est['diverged_windows'])} labelled window(s) the realised "
+            f"ROC AUC left the estimate's band by more than {est['tolerance']:g} (from "
+            f"{est['diverged_windows'][0]}); the estimates for the unlabelled windows assume the relation "
+            "between score and label has not changed, so they are likely too optimistic."
+        )
     st.caption(estimate_caption(est))

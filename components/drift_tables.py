@@ -19,13 +19,22 @@ def feature_frame(report: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for f in report["features"]:
         sev = severity(f)
-        rows.append({"feature": f["feature"], "drifted": bool(f["drifted"]), "kind": f["kind"], "test": f["test"],
-                     "statistic": f["statistic"], "threshold": f["threshold"],
-                     "severity": float("inf") if sev is None else sev,
-                     "p_value": f["p_value"], "p_value_adjusted": f["p_value_adjusted"],
-                     "missing (cur)": f["summary"]["current"].get("missing_share"),
-                     "min detectable": (f.get("sensitivity") or {}).get("min_detectable"),
-                     "sensitivity": sensitivity_note(f) or ""})
+        rows.append(
+            {
+                "feature": f["feature"],
+                "drifted": bool(f["drifted"]),
+                "kind": f["kind"],
+                "test": f["test"],
+                "statistic": f["statistic"],
+                "threshold": f["threshold"],
+                "severity": float("inf") if sev is None else sev,
+                "p_value": f["p_value"],
+                "p_value_adjusted": f["p_value_adjusted"],
+                "missing (cur)": f["summary"]["current"].get("missing_share"),
+                "min detectable": (f.get("sensitivity") or {}).get("min_detectable"),
+                "sensitivity": sensitivity_note(f) or "",
+            }
+        )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -48,18 +57,19 @@ def summary_frame(feature: dict[str, Any]) -> pd.DataFrame:
             return f"{v:.4g}"
         return "—" if v is None else str(v)
 
-    return pd.DataFrame({"reference": [fmt(ref.get(k)) for k in keys], "current": [fmt(cur.get(k)) for k in keys]},
-                        index=keys)
+    return pd.DataFrame(
+        {"reference": [fmt(ref.get(k)) for k in keys], "current": [fmt(cur.get(k)) for k in keys]}, index=keys
+    )
 
 
 TEST_HELP = {
     "ks": "Kolmogorov–Smirnov: the largest gap between the two cumulative distributions (0–1); its "
-          "p-value says how likely a gap this big is by chance alone.",
+    "p-value says how likely a gap this big is by chance alone.",
     "wasserstein": "Wasserstein: how far values moved on average, in reference standard deviations "
-                   "(0.1 = a tenth of a std).",
+    "(0.1 = a tenth of a std).",
     "psi": "Population Stability Index: how much the shares of the bins changed (0.1 small, 0.25 large).",
     "jensenshannon": "Jensen–Shannon distance: how different the two share distributions are (0 = same, 1 = "
-                     "no overlap).",
+    "no overlap).",
     "chi2": "Chi-square: whether the category mix differs more than chance would explain (p-value).",
 }
 
@@ -78,40 +88,60 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 def render_feature_table(st, frame: pd.DataFrame) -> None:
     tests = ", ".join(f"{k}: {v}" for k, v in TEST_HELP.items() if k in set(frame.get("test", [])))
     st.dataframe(
-        _display(frame), hide_index=True, width="stretch",
+        _display(frame),
+        hide_index=True,
+        width="stretch",
         column_config={
             "feature": st.column_config.TextColumn("feature", width="medium"),
             "drifted": st.column_config.CheckboxColumn(
-                "drifted", help="drifted = the change is both significant (BH-adjusted p below alpha) and at "
-                                "least the threshold in size"),
+                "drifted",
+                help="drifted = the change is both significant (BH-adjusted p below alpha) and at "
+                "least the threshold in size",
+            ),
             "test": st.column_config.TextColumn("test", help=tests or None),
             "severity": st.column_config.ProgressColumn(
-                "statistic vs threshold", min_value=0.0, max_value=3.0, format="%.2f ×",
+                "statistic vs threshold",
+                min_value=0.0,
+                max_value=3.0,
+                format="%.2f ×",
                 help="1.0 = at the threshold; above = drifted (the bar is full from 3 ×, the number is the true "
-                     "ratio). Effects: statistic/threshold, held below 1 while the BH-adjusted significance "
-                     "p-value is not below alpha; p-value tests: log(adjusted p)/log(threshold). Empty: the "
-                     "statistic is undefined (e.g. a constant reference) and the feature counts as drifted."),
+                "ratio). Effects: statistic/threshold, held below 1 while the BH-adjusted significance "
+                "p-value is not below alpha; p-value tests: log(adjusted p)/log(threshold). Empty: the "
+                "statistic is undefined (e.g. a constant reference) and the feature counts as drifted.",
+            ),
             "statistic": st.column_config.TextColumn(
-                "statistic", help="the effect size of the test named in 'test'. — : undefined for this data "
-                                  "(e.g. a constant reference), counted as drifted"),
+                "statistic",
+                help="the effect size of the test named in 'test'. — : undefined for this data "
+                "(e.g. a constant reference), counted as drifted",
+            ),
             "threshold": st.column_config.NumberColumn(
-                format="%.3g", help="the effect size from which a change counts as meaningful ([drift] "
-                                    "numeric_threshold / categorical_threshold or a per-feature override)"),
+                format="%.3g",
+                help="the effect size from which a change counts as meaningful ([drift] "
+                "numeric_threshold / categorical_threshold or a per-feature override)",
+            ),
             "p_value": st.column_config.TextColumn(
-                "p-value", help="chance of a difference this large if nothing changed (ks numeric, chi2 "
-                                "categorical). — : this feature's decision uses no significance test"),
+                "p-value",
+                help="chance of a difference this large if nothing changed (ks numeric, chi2 "
+                "categorical). — : this feature's decision uses no significance test",
+            ),
             "p_value_adjusted": st.column_config.TextColumn(
-                "adjusted p (BH)", help="the p-value after the Benjamini–Hochberg correction for testing many "
-                                        "features at once (keeps false alarms at alpha overall). — : no "
-                                        "significance test for this feature"),
+                "adjusted p (BH)",
+                help="the p-value after the Benjamini–Hochberg correction for testing many "
+                "features at once (keeps false alarms at alpha overall). — : no "
+                "significance test for this feature",
+            ),
             "missing (cur)": st.column_config.NumberColumn(format="percent"),
             "min detectable": st.column_config.NumberColumn(
-                format="%.3g", help="the smallest effect (in the test's units) this window size can detect "
-                                    "at the BH level; above the threshold = a change of the threshold's size "
-                                    "could go unseen"),
-            "sensitivity": st.column_config.TextColumn(help="shown when the window is too small to detect a "
-                                                            "change of the threshold's size"),
-        })
+                format="%.3g",
+                help="the smallest effect (in the test's units) this window size can detect "
+                "at the BH level; above the threshold = a change of the threshold's size "
+                "could go unseen",
+            ),
+            "sensitivity": st.column_config.TextColumn(
+                help="shown when the window is too small to detect a change of the threshold's size"
+            ),
+        },
+    )
 
 
 def decision_text(feature: dict[str, Any]) -> str:
@@ -124,9 +154,11 @@ def decision_text(feature: dict[str, Any]) -> str:
         p_text = "" if padj is None else f", adjusted p {padj:.3g}"
         return f"**{feature['test']}** = `{value}` (threshold {feature['threshold']:g}{p_text}) → **{verdict}**"
     sig = feature.get("alpha") or 0.05
-    return (f"**{feature['test']}** = `{value}` (threshold {feature['threshold']:g}) and "
-            f"**{'ks' if feature['kind'] == 'numeric' else 'chi2'}** adjusted p = `{padj:.3g}` (alpha {sig:g}) → "
-            f"**{verdict}** — drift needs both: significant and at least the threshold")
+    return (
+        f"**{feature['test']}** = `{value}` (threshold {feature['threshold']:g}) and "
+        f"**{'ks' if feature['kind'] == 'numeric' else 'chi2'}** adjusted p = `{padj:.3g}` (alpha {sig:g}) → "
+        f"**{verdict}** — drift needs both: significant and at least the threshold"
+    )
 
 
 def render_sensitivity_notes(st, report: dict[str, Any]) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Sequence
 
 from components.text import md
 
@@ -24,8 +24,9 @@ def parse_days(raw: object, options: Sequence[int], default: int = 7) -> tuple[i
     return value, None
 
 
-def default_range(start: str | None, end: str | None, last_day: date, first_day: date | None = None,
-                  days: int = 7) -> tuple[tuple[date, date], str | None]:
+def default_range(
+    start: str | None, end: str | None, last_day: date, first_day: date | None = None, days: int = 7
+) -> tuple[tuple[date, date], str | None]:
     """``?start=&end=`` when both are valid ISO dates (in order) and overlap the data, else the last
     ``days`` days that have data (ending at ``last_day``, the newest day of the scoring log); with a
     one-line note when the asked range was replaced or cut to the days that have data."""
@@ -37,8 +38,10 @@ def default_range(start: str | None, end: str | None, last_day: date, first_day:
     try:
         asked = (date.fromisoformat(str(start)), date.fromisoformat(str(end)))
     except (TypeError, ValueError):
-        return fallback, (f"start={md(start, 24)}, end={md(end, 24)} is not a date range (YYYY-MM-DD); "
-                          f"showing {fallback[0]} to {fallback[1]}.")
+        return fallback, (
+            f"start={md(start, 24)}, end={md(end, 24)} is not a date range (YYYY-MM-DD); "
+            f"showing {fallback[0]} to {fallback[1]}."
+        )
     if asked[0] > asked[1]:
         return fallback, f"the range starts after it ends; showing {fallback[0]} to {fallback[1]}."
     clipped = (max(asked[0], first_day) if first_day else asked[0], min(asked[1], last_day))

@@ -16,7 +16,6 @@ in you are a viewer.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Mapping
 
 import streamlit as st
@@ -40,7 +39,7 @@ def _auth_section() -> Mapping | None:
         if not st.secrets.load_if_toml_exists():
             return None
         section = st.secrets.get("auth")
-    except Exception:  # noqa: BLE001 - unreadable secrets: Streamlit reports the file itself
+    except Exception:
         return None
     return section if isinstance(section, Mapping) and section else None
 
@@ -57,8 +56,7 @@ def sign_in_providers() -> list[str | None]:
     section = _auth_section()
     if section is None or any(not section.get(k) for k in _SHARED_KEYS):
         return []
-    return [name for name, table in _provider_tables(section).items()
-            if all(table.get(k) for k in _PROVIDER_KEYS)]
+    return [name for name, table in _provider_tables(section).items() if all(table.get(k) for k in _PROVIDER_KEYS)]
 
 
 def _auth_problem() -> str | None:
@@ -85,7 +83,7 @@ def _oidc_email() -> tuple[bool, str | None]:
         email = str(st.user.get("email") or "").strip()
         if st.user.get("email_verified") is False:
             return True, None
-    except Exception:  # noqa: BLE001 - st.user raises when auth is not configured
+    except Exception:
         return False, None
     return True, email or None
 
@@ -101,8 +99,13 @@ def _sign_in_controls(providers: list[str | None]) -> None:
         providers = []
     for provider in providers:
         label = "Sign in" if provider is None or len(providers) == 1 else f"Sign in with {provider}"
-        st.sidebar.button(label, key=f"dg_sign_in_{provider or 'default'}", type="primary",
-                          on_click=st.login, args=(provider,) if provider else ())
+        st.sidebar.button(
+            label,
+            key=f"dg_sign_in_{provider or 'default'}",
+            type="primary",
+            on_click=st.login,
+            args=(provider,) if provider else (),
+        )
     st.sidebar.caption("Not signed in: read-only")
 
 
@@ -133,7 +136,7 @@ def forwarded_user(settings: Settings) -> str | None:
         return None
     try:
         headers = st.context.headers
-    except Exception:  # noqa: BLE001 - no request context (e.g. AppTest)
+    except Exception:
         return None
     for name in FORWARDED_HEADERS:
         value = headers.get(name)
@@ -146,13 +149,13 @@ def forwarded_token() -> str | None:
     """The user's own access token Databricks Apps forwards (registry calls on the user's behalf)."""
     try:
         return st.context.headers.get("X-Forwarded-Access-Token") or None
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
-PERSONA_WIDGET = "dg_persona"          # the sidebar selectbox's key
-PERSONA_CHOICE = "dg_persona_choice"   # survives page switches (widget state does not)
-PERSONA_PARAM = "persona"              # ...and new sessions opened from a shared link
+PERSONA_WIDGET = "dg_persona"  # the sidebar selectbox's key
+PERSONA_CHOICE = "dg_persona_choice"  # survives page switches (widget state does not)
+PERSONA_PARAM = "persona"  # ...and new sessions opened from a shared link
 
 
 def demo_persona(settings: Settings) -> str:
@@ -177,7 +180,10 @@ def demo_persona(settings: Settings) -> str:
         st.query_params[PERSONA_PARAM] = state[PERSONA_WIDGET]
 
     user = st.sidebar.selectbox(
-        "Demo persona", names, key=PERSONA_WIDGET, on_change=changed,
+        "Demo persona",
+        names,
+        key=PERSONA_WIDGET,
+        on_change=changed,
         format_func=lambda n: f"{n} — {personas.get(n, '')}",
         help="Demo mode only: a real deployment takes the signed-in user.",
     )

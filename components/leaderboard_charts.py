@@ -8,7 +8,8 @@ candidates blue, so the winner and the baseline are obvious at a glance.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -45,8 +46,11 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
     names, values, colours, texts, err_plus, err_minus, hover = [], [], [], [], [], [], []
     for r in rows:
         v = r.get("value")
-        names.append(f"#{r['rank']} {r['run_name']}" if r.get("rank") else (
-            f"{r['run_name']} (champion)" if r.get("role") == "champion baseline" else r["run_name"]))
+        names.append(
+            f"#{r['rank']} {r['run_name']}"
+            if r.get("rank")
+            else (f"{r['run_name']} (champion)" if r.get("role") == "champion baseline" else r["run_name"])
+        )
         values.append(float(v) if _finite(v) else 0.0)
         colours.append(row_colour({**r, "value": v}))
         d, lo, hi = r.get("delta_vs_champion"), r.get("ci_low"), r.get("ci_high")
@@ -66,15 +70,36 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
             err_plus.append(0.0)
             err_minus.append(0.0)
         hover.append(f"{r['run_name']}<br>{metric}: {texts[-1]}{ci_text}")
-    fig = go.Figure(go.Bar(
-        x=values, y=names, orientation="h", marker_color=colours, text=texts, textposition="outside", cliponaxis=False,
-        hovertext=hover, hoverinfo="text",
-        error_x=dict(type="data", array=err_plus, arrayminus=err_minus, visible=any(err_plus) or any(err_minus),
-                     color="#111827", thickness=1.5, width=4),
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            text=texts,
+            textposition="outside",
+            cliponaxis=False,
+            hovertext=hover,
+            hoverinfo="text",
+            error_x=dict(
+                type="data",
+                array=err_plus,
+                arrayminus=err_minus,
+                visible=any(err_plus) or any(err_minus),
+                color="#111827",
+                thickness=1.5,
+                width=4,
+            ),
+        )
+    )
     if _finite(cval):
-        fig.add_vline(x=cval, line_dash="dash", line_color=CHAMPION_LINE,
-                      annotation_text=f"champion {cval:.4f}", annotation_position="top")
+        fig.add_vline(
+            x=cval,
+            line_dash="dash",
+            line_color=CHAMPION_LINE,
+            annotation_text=f"champion {cval:.4f}",
+            annotation_position="top",
+        )
     finite = [v for v, r in zip(values, rows) if _finite(r.get("value"))]
     if finite:
         lo_x = min(finite + ([cval] if _finite(cval) else []))
@@ -84,7 +109,9 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         title=f"{metric} ({'higher' if greater_is_better else 'lower'} is better)",
-        xaxis_title=metric, height=max(260, 48 * len(rows) + 120), margin=dict(l=10, r=10, t=60, b=40),
+        xaxis_title=metric,
+        height=max(260, 48 * len(rows) + 120),
+        margin=dict(l=10, r=10, t=60, b=40),
         showlegend=False,
     )
     return fig
@@ -99,14 +126,17 @@ def pareto_front(points: Sequence[tuple[float, float]], x_higher: bool = True, y
         xi, yi = sx * points[i][0], sy * points[i][1]
         dominated = any(
             (sx * points[j][0] >= xi and sy * points[j][1] >= yi) and (sx * points[j][0] > xi or sy * points[j][1] > yi)
-            for j in idx if j != i
+            for j in idx
+            if j != i
         )
         if not dominated:
             front.append(i)
     return sorted(front, key=lambda i: points[i][0])
 
 
-def pareto_scatter(rows: Sequence[dict[str, Any]], x: str, y: str, x_higher: bool = True, y_higher: bool = True) -> go.Figure:
+def pareto_scatter(
+    rows: Sequence[dict[str, Any]], x: str, y: str, x_higher: bool = True, y_higher: bool = True
+) -> go.Figure:
     """Metric-vs-metric scatter of the runs with the Pareto front drawn as a line.
 
     ``rows``: dicts with ``run_name``, ``role`` and the two metric values under keys ``x``/``y``.
@@ -115,25 +145,48 @@ def pareto_scatter(rows: Sequence[dict[str, Any]], x: str, y: str, x_higher: boo
     ok = [i for i, (a, b) in enumerate(pts) if _finite(a) and _finite(b)]
     front = pareto_front(pts, x_higher, y_higher)
     fig = go.Figure()
-    for role, colour, symbol in (("candidate", CANDIDATE, "circle"), ("winner", WINNER, "star"),
-                                 ("champion baseline", CHAMPION, "diamond")):
+    for role, colour, symbol in (
+        ("candidate", CANDIDATE, "circle"),
+        ("winner", WINNER, "star"),
+        ("champion baseline", CHAMPION, "diamond"),
+    ):
         sel = [i for i in ok if (rows[i].get("role") or "candidate") == role]
         if not sel:
             continue
-        fig.add_trace(go.Scatter(
-            x=[pts[i][0] for i in sel], y=[pts[i][1] for i in sel], mode="markers+text", name=role,
-            text=[rows[i]["run_name"] for i in sel], textposition="top center",
-            marker=dict(color=colour, size=14 if role != "candidate" else 10, symbol=symbol, line=dict(width=1, color="#111827")),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[pts[i][0] for i in sel],
+                y=[pts[i][1] for i in sel],
+                mode="markers+text",
+                name=role,
+                text=[rows[i]["run_name"] for i in sel],
+                textposition="top center",
+                marker=dict(
+                    color=colour,
+                    size=14 if role != "candidate" else 10,
+                    symbol=symbol,
+                    line=dict(width=1, color="#111827"),
+                ),
+            )
+        )
     if len(front) >= 1:
-        fig.add_trace(go.Scatter(
-            x=[pts[i][0] for i in front], y=[pts[i][1] for i in front], mode="lines+markers", name="Pareto front",
-            line=dict(color="#f59e0b", dash="dot", width=2), hoverinfo="skip",
-            marker=dict(symbol="circle-open", size=22, color="#f59e0b", line=dict(width=2)),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[pts[i][0] for i in front],
+                y=[pts[i][1] for i in front],
+                mode="lines+markers",
+                name="Pareto front",
+                line=dict(color="#f59e0b", dash="dot", width=2),
+                hoverinfo="skip",
+                marker=dict(symbol="circle-open", size=22, color="#f59e0b", line=dict(width=2)),
+            )
+        )
     fig.update_layout(
         title=f"{y} vs {x} (front: {'higher' if x_higher else 'lower'} {x}, {'higher' if y_higher else 'lower'} {y})",
-        xaxis_title=x, yaxis_title=y, height=460, margin=dict(l=10, r=10, t=60, b=40),
+        xaxis_title=x,
+        yaxis_title=y,
+        height=460,
+        margin=dict(l=10, r=10, t=60, b=40),
     )
     return fig
 
@@ -160,55 +213,95 @@ def parallel_coordinates(rows: Sequence[dict[str, Any]], params: Sequence[str], 
         else:
             cats = sorted({str(v) for v in raw})
             pos = {c: i for i, c in enumerate(cats)}
-            dims.append(dict(label=p, values=[pos[str(v)] for v in raw], tickvals=list(range(len(cats))),
-                             ticktext=[c[:18] for c in cats]))
+            dims.append(
+                dict(
+                    label=p,
+                    values=[pos[str(v)] for v in raw],
+                    tickvals=list(range(len(cats))),
+                    ticktext=[c[:18] for c in cats],
+                )
+            )
     vals = [float(r[metric]) for r in use]
     dims.append(dict(label=metric, values=vals))
-    fig = go.Figure(go.Parcoords(
-        line=dict(color=vals, colorscale="Viridis", showscale=True, colorbar=dict(title=metric)) if vals else dict(),
-        dimensions=dims,
-    ))
+    fig = go.Figure(
+        go.Parcoords(
+            line=dict(color=vals, colorscale="Viridis", showscale=True, colorbar=dict(title=metric))
+            if vals
+            else dict(),
+            dimensions=dims,
+        )
+    )
     fig.update_layout(title=f"params against {metric}", height=440, margin=dict(l=60, r=60, t=80, b=30))
     return fig
 
 
-def shap_bars(table: Sequence[dict[str, Any]], champion_label: str = "champion", candidate_label: str = "candidate",
-              share: bool = True) -> go.Figure:
+def shap_bars(
+    table: Sequence[dict[str, Any]],
+    champion_label: str = "champion",
+    candidate_label: str = "candidate",
+    share: bool = True,
+) -> go.Figure:
     """Side-by-side horizontal bars of champion vs candidate global importance per feature.
 
-    ``table``: rows of :func:`services.shap_compare.compare_importance`; ``share`` plots shares of
+    ``table``: rows of :func:`services.compare.shap.compare_importance`; ``share`` plots shares of
     total importance (comparable across models), else the raw mean |SHAP|.
     """
     order = sorted(table, key=lambda r: -max(r.get("champion_share") or 0, r.get("candidate_share") or 0))
     feats = [r["feature"] for r in order]
     kc, kn = ("champion_share", "candidate_share") if share else ("champion", "candidate")
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=feats, x=[r.get(kc) for r in order], orientation="h", name=champion_label, marker_color=CHAMPION))
-    fig.add_trace(go.Bar(y=feats, x=[r.get(kn) for r in order], orientation="h", name=candidate_label, marker_color=WINNER))
+    fig.add_trace(
+        go.Bar(y=feats, x=[r.get(kc) for r in order], orientation="h", name=champion_label, marker_color=CHAMPION)
+    )
+    fig.add_trace(
+        go.Bar(y=feats, x=[r.get(kn) for r in order], orientation="h", name=candidate_label, marker_color=WINNER)
+    )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
-        barmode="group", title="global importance: mean |SHAP|" + (" (share of total)" if share else ""),
+        barmode="group",
+        title="global importance: mean |SHAP|" + (" (share of total)" if share else ""),
         xaxis_title="share of total importance" if share else "mean |SHAP|",
-        height=max(300, 50 * len(feats) + 120), margin=dict(l=10, r=10, t=60, b=40),
+        height=max(300, 50 * len(feats) + 120),
+        margin=dict(l=10, r=10, t=60, b=40),
     )
     return fig
 
 
-def shap_detail(feature: str, x: Sequence[Any], champion: Sequence[float], candidate: Sequence[float],
-                champion_label: str = "champion", candidate_label: str = "candidate") -> go.Figure:
+def shap_detail(
+    feature: str,
+    x: Sequence[Any],
+    champion: Sequence[float],
+    candidate: Sequence[float],
+    champion_label: str = "champion",
+    candidate_label: str = "candidate",
+) -> go.Figure:
     """Per-feature detail: each row's SHAP value against the feature's value, both models."""
     fig = go.Figure()
     for vals, label, colour in ((champion, champion_label, CHAMPION), (candidate, candidate_label, WINNER)):
         if vals:
             n = min(len(vals), len(x))
-            fig.add_trace(go.Scatter(x=list(x)[:n], y=list(vals)[:n], mode="markers", name=label,
-                                     marker=dict(color=colour, size=6, opacity=0.6)))
-    fig.update_layout(title=f"SHAP value by {feature}", xaxis_title=feature, yaxis_title="SHAP value",
-                      height=380, margin=dict(l=10, r=10, t=60, b=40))
+            fig.add_trace(
+                go.Scatter(
+                    x=list(x)[:n],
+                    y=list(vals)[:n],
+                    mode="markers",
+                    name=label,
+                    marker=dict(color=colour, size=6, opacity=0.6),
+                )
+            )
+    fig.update_layout(
+        title=f"SHAP value by {feature}",
+        xaxis_title=feature,
+        yaxis_title="SHAP value",
+        height=380,
+        margin=dict(l=10, r=10, t=60, b=40),
+    )
     return fig
 
 
-def versions_over_time(versions: Sequence[dict[str, Any]], reevaluations: Sequence[dict[str, Any]], metric: str) -> go.Figure:
+def versions_over_time(
+    versions: Sequence[dict[str, Any]], reevaluations: Sequence[dict[str, Any]], metric: str
+) -> go.Figure:
     """A registered model's versions: the metric each scored when trained (circles) and when later
     re-evaluated on recent data (diamonds, joined to the version's training point).
 
@@ -217,28 +310,55 @@ def versions_over_time(versions: Sequence[dict[str, Any]], reevaluations: Sequen
     """
     fig = go.Figure()
     vs = [v for v in versions if _finite(v.get("value")) and v.get("when") is not None]
-    fig.add_trace(go.Scatter(
-        x=[v["when"] for v in vs], y=[v["value"] for v in vs], mode="markers+text", name="at training",
-        text=[f"v{v['version']}" + (" (champion)" if v.get("is_champion") else "") for v in vs],
-        textposition="top center",
-        marker=dict(size=[16 if v.get("is_champion") else 11 for v in vs],
-                    color=[CHAMPION if v.get("is_champion") else CANDIDATE for v in vs], line=dict(width=1, color="#111827")),
-        hovertext=[v.get("label") or f"v{v['version']}" for v in vs],
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=[v["when"] for v in vs],
+            y=[v["value"] for v in vs],
+            mode="markers+text",
+            name="at training",
+            text=[f"v{v['version']}" + (" (champion)" if v.get("is_champion") else "") for v in vs],
+            textposition="top center",
+            marker=dict(
+                size=[16 if v.get("is_champion") else 11 for v in vs],
+                color=[CHAMPION if v.get("is_champion") else CANDIDATE for v in vs],
+                line=dict(width=1, color="#111827"),
+            ),
+            hovertext=[v.get("label") or f"v{v['version']}" for v in vs],
+        )
+    )
     by_version = {str(v["version"]): v for v in vs}
     rs = [r for r in reevaluations if _finite(r.get("value")) and r.get("when") is not None]
     if rs:
-        fig.add_trace(go.Scatter(
-            x=[r["when"] for r in rs], y=[r["value"] for r in rs], mode="markers+text", name="re-evaluated on recent data",
-            text=[f"v{r['version']} re-eval" for r in rs], textposition="bottom center",
-            marker=dict(symbol="diamond", size=12, color="#dc2626"),
-            hovertext=[f"v{r['version']} on {r.get('eval_window') or 'recent data'}" for r in rs],
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[r["when"] for r in rs],
+                y=[r["value"] for r in rs],
+                mode="markers+text",
+                name="re-evaluated on recent data",
+                text=[f"v{r['version']} re-eval" for r in rs],
+                textposition="bottom center",
+                marker=dict(symbol="diamond", size=12, color="#dc2626"),
+                hovertext=[f"v{r['version']} on {r.get('eval_window') or 'recent data'}" for r in rs],
+            )
+        )
         for r in rs:
             v = by_version.get(str(r["version"]))
             if v:
-                fig.add_trace(go.Scatter(x=[v["when"], r["when"]], y=[v["value"], r["value"]], mode="lines",
-                                         line=dict(color="#dc2626", dash="dot"), showlegend=False, hoverinfo="skip"))
-    fig.update_layout(title=f"{metric} across registered versions over time", xaxis_title="time",
-                      yaxis_title=metric, height=420, margin=dict(l=10, r=10, t=60, b=40))
+                fig.add_trace(
+                    go.Scatter(
+                        x=[v["when"], r["when"]],
+                        y=[v["value"], r["value"]],
+                        mode="lines",
+                        line=dict(color="#dc2626", dash="dot"),
+                        showlegend=False,
+                        hoverinfo="skip",
+                    )
+                )
+    fig.update_layout(
+        title=f"{metric} across registered versions over time",
+        xaxis_title="time",
+        yaxis_title=metric,
+        height=420,
+        margin=dict(l=10, r=10, t=60, b=40),
+    )
     return fig

@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from services import leaderboard as lb
-from services import runs as rs
-from services import shap_compare as sc
+from services.compare import leaderboard as lb
+from services.compare import shap as sc
+from services.registry import runs as rs
 
 
 def key_of(ctx: Any) -> str:
@@ -39,26 +39,63 @@ def retraining(ctx: Any, experiment: str, metric: str | None, greater: bool) -> 
 
 
 @st.cache_data(ttl=30, max_entries=32, show_spinner=False)
-def _board(key: str, experiment: str, metric: str, parent: str | None, greater: bool, flt: str,
-           guards: tuple[str, ...] | None, _client: Any) -> lb.Leaderboard:
-    return lb.build_leaderboard(_client, experiment, metric, parent_run=parent, greater_is_better=greater,
-                                filter_string=flt, guard_metrics=guards)
+def _board(
+    key: str,
+    experiment: str,
+    metric: str,
+    parent: str | None,
+    greater: bool,
+    flt: str,
+    guards: tuple[str, ...] | None,
+    _client: Any,
+) -> lb.Leaderboard:
+    return lb.build_leaderboard(
+        _client,
+        experiment,
+        metric,
+        parent_run=parent,
+        greater_is_better=greater,
+        filter_string=flt,
+        guard_metrics=guards,
+    )
 
 
-def board(ctx: Any, experiment: str, metric: str, parent: str | None, greater: bool, flt: str = "",
-          guards: tuple[str, ...] | None = None) -> lb.Leaderboard:
+def board(
+    ctx: Any,
+    experiment: str,
+    metric: str,
+    parent: str | None,
+    greater: bool,
+    flt: str = "",
+    guards: tuple[str, ...] | None = None,
+) -> lb.Leaderboard:
     return _board(key_of(ctx), experiment, metric, parent, greater, flt, guards, ctx.client)
 
 
 @st.cache_data(ttl=300, max_entries=16, show_spinner=False)
-def _board_ci(key: str, experiment: str, metric: str, parent: str | None, greater: bool, flt: str,
-              guards: tuple[str, ...] | None, _client: Any) -> lb.Leaderboard:
+def _board_ci(
+    key: str,
+    experiment: str,
+    metric: str,
+    parent: str | None,
+    greater: bool,
+    flt: str,
+    guards: tuple[str, ...] | None,
+    _client: Any,
+) -> lb.Leaderboard:
     base = _board(key, experiment, metric, parent, greater, flt, guards, _client)
     return lb.with_intervals(_client, base)
 
 
-def board_with_intervals(ctx: Any, experiment: str, metric: str, parent: str | None, greater: bool,
-                         flt: str = "", guards: tuple[str, ...] | None = None) -> lb.Leaderboard:
+def board_with_intervals(
+    ctx: Any,
+    experiment: str,
+    metric: str,
+    parent: str | None,
+    greater: bool,
+    flt: str = "",
+    guards: tuple[str, ...] | None = None,
+) -> lb.Leaderboard:
     return _board_ci(key_of(ctx), experiment, metric, parent, greater, flt, guards, ctx.client)
 
 
@@ -90,7 +127,9 @@ def versions(ctx: Any, model: str) -> rs.VersionsView:
 
 
 @st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
-def _shap(key: str, model: str, candidate: str, champion: str, n_rows: int, _client: Any, _settings: Any) -> sc.ShapComparison:
+def _shap(
+    key: str, model: str, candidate: str, champion: str, n_rows: int, _client: Any, _settings: Any
+) -> sc.ShapComparison:
     return sc.compare_versions(_client, _settings, model, candidate, champion, n_rows=n_rows)
 
 

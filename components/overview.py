@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from components.text import code, md
 
+from components.text import code, md
 from services.overview import ModelOverview
 
 
@@ -21,43 +21,60 @@ def render_model_overview(ov: ModelOverview) -> None:
         st.caption(md(ov.description, limit=1000))
     c1, c2, c3, c4 = st.columns(4)
     if ov.champion:
-        c1.metric("Champion", f"v{ov.champion.version}",
-                  help=f"{'alias champion' if ov.lifecycle == 'aliases' else 'stage Production'}")
+        c1.metric(
+            "Champion",
+            f"v{ov.champion.version}",
+            help=f"{'alias champion' if ov.lifecycle == 'aliases' else 'stage Production'}",
+        )
         c2.metric("Champion since", (ov.champion.since or "—")[:10])
         c3.metric("ROC AUC (at registration)", _fmt(ov.champion.metrics.get("roc_auc")))
         c4.metric("Candidates awaiting a decision", len(ov.candidates))
     else:
         c1.metric("Champion", "none")
         c4.metric("Candidates awaiting a decision", len(ov.candidates))
-        st.warning("This model has no champion "
-                   f"({'no version holds the alias champion' if ov.lifecycle == 'aliases' else 'no version in Production'}).")
+        st.warning(
+            "This model has no champion "
+            f"({'no version holds the alias champion' if ov.lifecycle == 'aliases' else 'no version in Production'})."
+        )
 
     left, right = st.columns(2)
     with left:
         st.markdown("**Latest retraining run**")
         run = ov.latest_retraining
         if run:
-            st.markdown(f"{code(run.name)} · started {run.started} · {md(run.status)} · "
-                        f"{run.children} child runs")
+            st.markdown(f"{code(run.name)} · started {run.started} · {md(run.status)} · {run.children} child runs")
             if run.trigger:
                 st.info(f"Trigger: {md(run.trigger, limit=2000)}", icon=":material/bolt:")
-            st.page_link("pages/runs.py", label="Open in Retraining runs", icon=":material/arrow_forward:",
-                         query_params={"model": ov.name, "experiment": run.experiment_id, "run": run.run_id})
+            st.page_link(
+                "pages/runs.py",
+                label="Open in Retraining runs",
+                icon=":material/arrow_forward:",
+                query_params={"model": ov.name, "experiment": run.experiment_id, "run": run.run_id},
+            )
         else:
             st.caption("No retraining (parent) run found in this model's experiment.")
     with right:
         st.markdown("**Candidates awaiting a decision**")
         if ov.candidates:
             frame = pd.DataFrame(ov.candidates)[["version", "author", "created", "stage", "aliases"]]
-            st.dataframe(frame, hide_index=True, width="stretch", column_config={
-                "version": st.column_config.TextColumn("Version", width="small"),
-                "author": st.column_config.TextColumn("Author"),
-                "created": st.column_config.TextColumn("Registered"),
-                "stage": st.column_config.TextColumn("Stage", width="small"),
-                "aliases": st.column_config.TextColumn("Aliases", width="small"),
-            })
-            st.page_link("pages/promotions.py", label="Review in Promotions", icon=":material/arrow_forward:",
-                         query_params={"model": ov.name, "version": ov.candidates[-1]["version"]})
+            st.dataframe(
+                frame,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "version": st.column_config.TextColumn("Version", width="small"),
+                    "author": st.column_config.TextColumn("Author"),
+                    "created": st.column_config.TextColumn("Registered"),
+                    "stage": st.column_config.TextColumn("Stage", width="small"),
+                    "aliases": st.column_config.TextColumn("Aliases", width="small"),
+                },
+            )
+            st.page_link(
+                "pages/promotions.py",
+                label="Review in Promotions",
+                icon=":material/arrow_forward:",
+                query_params={"model": ov.name, "version": ov.candidates[-1]["version"]},
+            )
         else:
             st.caption("No open candidates.")
 
@@ -70,14 +87,17 @@ def render_drift_verdict(verdict: dict[str, Any] | None, model: str) -> None:
     share = f"{verdict['drift_share']:.0%} of {verdict['total_features']} features drifted"
     window = f"{verdict['current']} vs reference {verdict['reference']}"
     if verdict["drifted"]:
-        st.error(f"Dataset drift: {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}",
-                 icon=":material/warning:")
+        st.error(
+            f"Dataset drift: {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}",
+            icon=":material/warning:",
+        )
     elif verdict["drifted_features"]:
         st.warning(f"No dataset drift, but {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}")
     else:
         st.success(f"No drift: {share} · {md(window)}", icon=":material/check_circle:")
-    st.page_link("pages/drift.py", label="Open in Drift", icon=":material/arrow_forward:",
-                 query_params={"model": model})
+    st.page_link(
+        "pages/drift.py", label="Open in Drift", icon=":material/arrow_forward:", query_params={"model": model}
+    )
 
 
 def render_audit(records: list[dict[str, Any]]) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 import streamlit as st
 
 from components.identity import forwarded_token
-from services import audit
-from services.gate import GateResult, evaluate
-from services.lifecycle import RegistryState, VersionView, make_lifecycle
-from services.mlflow_client import is_databricks_registry, make_user_client
+from services.promotion import audit
+from services.promotion.gate import GateResult, evaluate
+from services.registry.lifecycle import RegistryState, VersionView, make_lifecycle
+from services.registry.mlflow_client import is_databricks_registry, make_user_client
 
 
 def _key(ctx) -> tuple:
@@ -39,19 +39,17 @@ def gate(ctx, model: str, version: VersionView, state: RegistryState) -> GateRes
     return _gate(_key(ctx), model, version.version, state.token, fingerprint, ctx)
 
 
-
-
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _run_experiment(key: tuple, run_id: str, _ctx) -> str | None:
     try:
         return _ctx.client.get_run(run_id).info.experiment_id
-    except Exception:  # noqa: BLE001 - a link is a convenience: no link when the run cannot be read
+    except Exception:
         return None
 
 
 def ui_links(ctx, model: str, view: VersionView) -> dict[str, str]:
     """Links to the version and its source run in the tracking server's UI (none for a local store)."""
-    from services.runs import mlflow_ui_links
+    from services.registry.runs import mlflow_ui_links
 
     probe = mlflow_ui_links(ctx.settings, model, view.version, "x", "x")
     if not probe:

@@ -1,4 +1,4 @@
-"""Champion history timeline: a plotly figure from :func:`services.audit.champion_history`."""
+"""Champion history timeline: a plotly figure from :func:`services.promotion.audit.champion_history`."""
 
 from __future__ import annotations
 
@@ -20,20 +20,26 @@ def champion_timeline(segments: list[dict[str, Any]]) -> go.Figure:
             continue
         starts = pd.to_datetime([s["start"] for s in segs], utc=True)
         ends = pd.to_datetime([s["end"] for s in segs], utc=True)
-        fig.add_trace(go.Bar(
-            base=[t.isoformat() for t in starts],
-            x=[max((e - b).total_seconds() * 1000, 60_000) for b, e in zip(starts, ends)],
-            y=[f"v{s['version']}" for s in segs],
-            orientation="h",
-            name={"registry": "champion (before DriftGate)", "approve": "promoted", "rollback": "rolled back to"}[via],
-            marker_color=_COLORS[via],
-            customdata=[[s["start"], s["end"]] for s in segs],
-            hovertemplate="%{y}: %{customdata[0]} → %{customdata[1]}<extra>%{fullData.name}</extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                base=[t.isoformat() for t in starts],
+                x=[max((e - b).total_seconds() * 1000, 60_000) for b, e in zip(starts, ends)],
+                y=[f"v{s['version']}" for s in segs],
+                orientation="h",
+                name={"registry": "champion (before DriftGate)", "approve": "promoted", "rollback": "rolled back to"}[
+                    via
+                ],
+                marker_color=_COLORS[via],
+                customdata=[[s["start"], s["end"]] for s in segs],
+                hovertemplate="%{y}: %{customdata[0]} → %{customdata[1]}<extra>%{fullData.name}</extra>",
+            )
+        )
     fig.update_layout(
-        barmode="overlay", height=120 + 40 * len({s["version"] for s in segments}),
+        barmode="overlay",
+        height=120 + 40 * len({s["version"] for s in segments}),
         xaxis={"type": "date", "title": "champion from → to (UTC)"},
         yaxis={"title": "version", "categoryorder": "category ascending"},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": 1.15},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.15},
     )
     return fig

@@ -13,17 +13,20 @@ import streamlit as st
 
 from components import promotion_data as data
 from components.text import md
-from services import approvals, audit
-from services.audit import registered_at
 from services.errors import BadInput, DriftGateError
-from services.gate import GateResult
-from services.lifecycle import RegistryState, VersionView
-from services.roles import can_approve, can_reject, can_request, can_rollback
+from services.promotion import approvals, audit
+from services.promotion.audit import registered_at
+from services.promotion.gate import GateResult
+from services.promotion.roles import can_approve, can_reject, can_request, can_rollback
+from services.registry.lifecycle import RegistryState, VersionView
 
 COMMENT_MAX = approvals.COMMENT_MAX
 # pass / fail / warn differ in colour, icon and word (Streamlit badges), never by colour alone.
-_BADGE = {"pass": ":green-badge[:material/check_circle: pass]", "fail": ":red-badge[:material/cancel: FAIL]",
-          "warn": ":orange-badge[:material/warning: warn]"}
+_BADGE = {
+    "pass": ":green-badge[:material/check_circle: pass]",
+    "fail": ":red-badge[:material/cancel: FAIL]",
+    "warn": ":orange-badge[:material/warning: warn]",
+}
 
 
 def flash() -> None:
@@ -81,12 +84,19 @@ def pick_version(versions: list[VersionView]) -> VersionView | None:
     default = wanted if wanted in ids else (pending[0] if pending else ids[-1])
     by_id = {v.version: v for v in versions}
     choice = st.selectbox(
-        "Version", ids, index=ids.index(default), key="dg_promo_version",
-        format_func=lambda i: f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(registered_at(by_id[i]) or '')[:10]}",
+        "Version",
+        ids,
+        index=ids.index(default),
+        key="dg_promo_version",
+        format_func=lambda i: (
+            f"v{i} · by {by_id[i].created_by or 'unknown'} · registered {(registered_at(by_id[i]) or '')[:10]}"
+        ),
     )
     if st.query_params.get("version") != choice:
         st.query_params["version"] = choice
-    st.caption(f"State: **{by_id[choice].state}** · stage {by_id[choice].stage} · aliases {', '.join(by_id[choice].aliases) or '-'}")
+    st.caption(
+        f"State: **{by_id[choice].state}** · stage {by_id[choice].stage} · aliases {', '.join(by_id[choice].aliases) or '-'}"
+    )
     return by_id[choice]
 
 
@@ -98,12 +108,17 @@ def mlflow_links(links: dict[str, str], view: VersionView) -> None:
     if links.get("run"):
         cols[1].link_button("Its source run", links["run"], icon=":material/open_in_new:")
     if not links:
-        st.caption("The tracking store is local (no MLflow UI to link to): the run and its lineage are on "
-                   "the Retraining runs page.")
+        st.caption(
+            "The tracking store is local (no MLflow UI to link to): the run and its lineage are on "
+            "the Retraining runs page."
+        )
     if view.run_id:
-        cols[2 if links else 0].page_link("pages/runs.py", label="Run in Retraining runs", icon=":material/model_training:",
-                                          query_params={"model": view.model, "run": view.run_id,
-                                                        **_persona_param()})
+        cols[2 if links else 0].page_link(
+            "pages/runs.py",
+            label="Run in Retraining runs",
+            icon=":material/model_training:",
+            query_params={"model": view.model, "run": view.run_id, **_persona_param()},
+        )
 
 
 def _persona_param() -> dict[str, str]:
@@ -112,16 +127,31 @@ def _persona_param() -> dict[str, str]:
 
 
 def registry_table(versions: list[VersionView], state: RegistryState, lifecycle: str) -> None:
-    rows = [{"version": f"v{v.version}", "state": v.state, "stage": v.stage, "aliases": ", ".join(v.aliases),
-             "created by": v.created_by, "registered": registered_at(v), "decision": v.tags.get("driftgate.decision", ""),
-             "decided by": v.tags.get("driftgate.decision_by", "")} for v in versions]
+    rows = [
+        {
+            "version": f"v{v.version}",
+            "state": v.state,
+            "stage": v.stage,
+            "aliases": ", ".join(v.aliases),
+            "created by": v.created_by,
+            "registered": registered_at(v),
+            "decision": v.tags.get("driftgate.decision", ""),
+            "decided by": v.tags.get("driftgate.decision_by", ""),
+        }
+        for v in versions
+    ]
     champion = f"v{state.champion}" if state.champion else "none"
     previous = f"v{state.previous}" if state.previous else "none yet"
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **{champion}** · rollback target: **{previous}**")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-        "registered": st.column_config.TextColumn("registered (UTC)", width="medium"),
-        "aliases": st.column_config.TextColumn("aliases", width="small"),
-    })
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "registered": st.column_config.TextColumn("registered (UTC)", width="medium"),
+            "aliases": st.column_config.TextColumn("aliases", width="small"),
+        },
+    )
 
 
 # -- gate checklist ---------------------------------------------------------------------------------
@@ -149,8 +179,11 @@ def comment_area(label: str, key: str, required: bool) -> str:
     """A decision comment box that states its limit. No ``max_chars``: the browser would drop a
     longer paste without a word; the decision refuses it with the length and the limit instead."""
     need = "required" if required else "optional"
-    text = st.text_area(f"{label} ({need}, at most {COMMENT_MAX:,} characters)", key=key,
-                        help=f"Stored in the audit log as text. Longer than {COMMENT_MAX:,} characters is refused.")
+    text = st.text_area(
+        f"{label} ({need}, at most {COMMENT_MAX:,} characters)",
+        key=key,
+        help=f"Stored in the audit log as text. Longer than {COMMENT_MAX:,} characters is refused.",
+    )
     if text and len(text) > COMMENT_MAX:
         st.warning(f"{len(text):,} characters: {len(text) - COMMENT_MAX:,} over the limit of {COMMENT_MAX:,}.")
     return text
@@ -189,9 +222,16 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     c1, c2 = st.columns(2)
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
         try:
-            rec = approvals.approve(ctx.settings, model, view.version, ctx.user, comment or None,
-                                    expected_champion=shown or "", client=data.decision_client(ctx),
-                                    identity=ctx.identity)
+            rec = approvals.approve(
+                ctx.settings,
+                model,
+                view.version,
+                ctx.user,
+                comment or None,
+                expected_champion=shown or "",
+                client=data.decision_client(ctx),
+                identity=ctx.identity,
+            )
         except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
@@ -216,8 +256,15 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
         st.rerun()
     if c1.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
         try:
-            rec = approvals.rollback(ctx.settings, model, ctx.user, comment, expected_champion=shown or "",
-                                     client=data.decision_client(ctx), identity=ctx.identity)
+            rec = approvals.rollback(
+                ctx.settings,
+                model,
+                ctx.user,
+                comment,
+                expected_champion=shown or "",
+                client=data.decision_client(ctx),
+                identity=ctx.identity,
+            )
         except BadInput as exc:  # fix the input in place (e.g. the comment)
             st.error(str(exc))
             return
@@ -244,9 +291,16 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
             comment = comment_area("Reject with a comment", "dg_reject_comment", required=True)
             if st.form_submit_button("Reject"):
                 try:
-                    rec = approvals.reject(ctx.settings, model, view.version, ctx.user, comment,
-                                           expected_champion=state.champion or "", client=data.decision_client(ctx),
-                                           identity=ctx.identity)
+                    rec = approvals.reject(
+                        ctx.settings,
+                        model,
+                        view.version,
+                        ctx.user,
+                        comment,
+                        expected_champion=state.champion or "",
+                        client=data.decision_client(ctx),
+                        identity=ctx.identity,
+                    )
                 except BadInput as exc:  # the text stays in the box to be fixed
                     st.error(f"{exc} — nothing was recorded")
                 except DriftGateError as exc:
@@ -258,8 +312,9 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
     if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
         if st.button("Request review", key="dg_request"):
             try:
-                approvals.request_review(ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx),
-                                         identity=ctx.identity)
+                approvals.request_review(
+                    ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx), identity=ctx.identity
+                )
             except DriftGateError as exc:
                 st.error(str(exc))
             else:
@@ -269,10 +324,17 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
 def rollback_panel(ctx, model: str, state: RegistryState) -> None:
     perm = can_rollback(ctx.settings, ctx.user)
     ok = perm.allowed and bool(state.previous)
-    reason = perm.reason if not perm.allowed else ("no previous champion to roll back to" if not state.previous else
-                                                   f"restore v{state.previous}")
-    if st.button(f"Roll back to v{state.previous}" if state.previous else "Roll back", disabled=not ok,
-                 help=reason, key="dg_rollback"):
+    reason = (
+        perm.reason
+        if not perm.allowed
+        else ("no previous champion to roll back to" if not state.previous else f"restore v{state.previous}")
+    )
+    if st.button(
+        f"Roll back to v{state.previous}" if state.previous else "Roll back",
+        disabled=not ok,
+        help=reason,
+        key="dg_rollback",
+    ):
         _open_dialog("rollback", None, state.champion)
     opened = _dialog_open("rollback", None)
     if ok and opened:
@@ -282,7 +344,19 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 
 # -- audit log ----------------------------------------------------------------------------------------
-AUDIT_COLUMNS = ["at", "user", "identity", "action", "outcome", "model", "version", "version_before", "version_after", "reason", "comment"]
+AUDIT_COLUMNS = [
+    "at",
+    "user",
+    "identity",
+    "action",
+    "outcome",
+    "model",
+    "version",
+    "version_before",
+    "version_after",
+    "reason",
+    "comment",
+]
 
 
 def audit_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -304,8 +378,13 @@ def audit_log(records: list[dict[str, Any]]) -> None:
         df = df[df["action"].isin(actions)]
     if outcomes:
         df = df[df["outcome"].isin(outcomes)]
-    st.dataframe(df.iloc[::-1], hide_index=True, width="stretch",
-                 column_config={"comment": st.column_config.TextColumn(width="large"),
-                                "reason": st.column_config.TextColumn(width="large")})
-    st.download_button("Download CSV", audit.csv_export(df), "driftgate-audit.csv", "text/csv",
-                       key="dg_audit_csv")
+    st.dataframe(
+        df.iloc[::-1],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "comment": st.column_config.TextColumn(width="large"),
+            "reason": st.column_config.TextColumn(width="large"),
+        },
+    )
+    st.download_button("Download CSV", audit.csv_export(df), "driftgate-audit.csv", "text/csv", key="dg_audit_csv")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -14,7 +15,7 @@ def metric_history_lines(history: Sequence[dict[str, Any]], title: str = "metric
     """One line per (run, metric key) of ``value`` by ``step``.
 
     ``history``: dicts ``key``, ``step``, ``value`` and optionally ``run`` (a run name) — the rows
-    of :func:`services.runs.metric_history` (tagged with the run when several runs are drawn).
+    of :func:`services.registry.runs.metric_history` (tagged with the run when several runs are drawn).
     Non-finite values are left out of the lines.
     """
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
@@ -27,10 +28,18 @@ def metric_history_lines(history: Sequence[dict[str, Any]], title: str = "metric
     for i, ((run, key), pts) in enumerate(sorted(series.items())):
         pts.sort()
         name = f"{run}: {key}" if run else key
-        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers" if len(pts) < 40 else "lines",
-                                 name=name, line=dict(color=PALETTE[i % len(PALETTE)])))
-    fig.update_layout(title=title, xaxis_title="step", yaxis_title="value", height=380,
-                      margin=dict(l=10, r=10, t=60, b=40))
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in pts],
+                y=[p[1] for p in pts],
+                mode="lines+markers" if len(pts) < 40 else "lines",
+                name=name,
+                line=dict(color=PALETTE[i % len(PALETTE)]),
+            )
+        )
+    fig.update_layout(
+        title=title, xaxis_title="step", yaxis_title="value", height=380, margin=dict(l=10, r=10, t=60, b=40)
+    )
     return fig
 
 
@@ -41,10 +50,19 @@ def candidates_strip(children: Sequence[dict[str, Any]], metric: str) -> go.Figu
     """
     colours = {"winner": "#16a34a", "champion baseline": "#6b7280"}
     pts = [c for c in children if c.get("value") is not None and math.isfinite(float(c["value"]))]
-    fig = go.Figure(go.Scatter(
-        x=[c["value"] for c in pts], y=[c.get("role") or "candidate" for c in pts], mode="markers+text",
-        text=[c["run_name"] for c in pts], textposition="top center",
-        marker=dict(size=14, color=[colours.get(c.get("role"), "#2563eb") for c in pts], line=dict(width=1, color="#111827")),
-    ))
-    fig.update_layout(title=f"candidates by {metric}", xaxis_title=metric, height=260, margin=dict(l=10, r=10, t=50, b=40))
+    fig = go.Figure(
+        go.Scatter(
+            x=[c["value"] for c in pts],
+            y=[c.get("role") or "candidate" for c in pts],
+            mode="markers+text",
+            text=[c["run_name"] for c in pts],
+            textposition="top center",
+            marker=dict(
+                size=14, color=[colours.get(c.get("role"), "#2563eb") for c in pts], line=dict(width=1, color="#111827")
+            ),
+        )
+    )
+    fig.update_layout(
+        title=f"candidates by {metric}", xaxis_title=metric, height=260, margin=dict(l=10, r=10, t=50, b=40)
+    )
     return fig

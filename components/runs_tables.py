@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+
 from components.text import code, md
 
 
 def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
     """Retraining runs; returns the index of the row the user selected (or None)."""
-    df = pd.DataFrame(rows, columns=["run_name", "start_time", "trigger", "status", "duration_s", "candidates",
-                                     "champion_baseline", "winner", "winner_value", "run_id"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "run_name",
+            "start_time",
+            "trigger",
+            "status",
+            "duration_s",
+            "candidates",
+            "champion_baseline",
+            "winner",
+            "winner_value",
+            "run_id",
+        ],
+    )
     event = st.dataframe(
-        df, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key=key,
+        df,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
         column_config={
             "run_name": st.column_config.TextColumn("retraining run", width="medium"),
             "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
@@ -22,8 +42,9 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
             "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
             "candidates": st.column_config.NumberColumn("candidates"),
             "champion_baseline": st.column_config.TextColumn("champion baseline", width="medium"),
-            "winner": st.column_config.TextColumn("winner", width="medium",
-                                                  help="best candidate by the experiment's selection metric"),
+            "winner": st.column_config.TextColumn(
+                "winner", width="medium", help="best candidate by the experiment's selection metric"
+            ),
             "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
             "run_id": st.column_config.TextColumn("run id"),
         },
@@ -43,7 +64,9 @@ def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> No
     }
     for m in metrics:
         config[m] = st.column_config.NumberColumn(m, format="%.4f")
-    order = [c for c in ["run_name", "role", *metrics, "status", "start_time", "duration_s", "run_id"] if c in df.columns]
+    order = [
+        c for c in ["run_name", "role", *metrics, "status", "start_time", "duration_s", "run_id"] if c in df.columns
+    ]
     st.dataframe(df, hide_index=True, width="stretch", column_config=config, column_order=order)
 
 

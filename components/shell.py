@@ -17,10 +17,10 @@ from mlflow import MlflowClient
 
 from components.identity import current_user, identity_source, navigation_params
 from components.text import md
-from services import demo
 from services.config import Settings, load_settings
+from services.demo.seed import seed as demo
 from services.errors import DriftGateError
-from services.mlflow_client import check_reachable, make_client
+from services.registry.mlflow_client import check_reachable, make_client
 
 # (file, navigation title, icon) in navigation order; titles and paths are fixed by the spec.
 PAGES = (
@@ -30,8 +30,16 @@ PAGES = (
     ("pages/leaderboard.py", "Leaderboard", ":material/leaderboard:"),
     ("pages/promotions.py", "Promotions", ":material/verified:"),
 )
-_ENV_KEYS = ("DRIFTGATE_HOME", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "MLFLOW_TRACKING_URI",
-             "MLFLOW_REGISTRY_URI", "DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN")
+_ENV_KEYS = (
+    "DRIFTGATE_HOME",
+    "DRIFTGATE_CONFIG",
+    "DRIFTGATE_USER",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "DATABRICKS_HOST",
+    "DATABRICKS_HTTP_PATH",
+    "DATABRICKS_TOKEN",
+)
 
 
 @dataclass
@@ -74,7 +82,7 @@ def _reachability(tracking_uri: str, _settings_obj: Settings) -> str | None:
 def _registered_models(tracking_uri: str, registry_uri: str, _client_obj: MlflowClient) -> list[str]:
     try:
         return sorted(m.name for m in _client_obj.search_registered_models(max_results=200))
-    except Exception:  # noqa: BLE001 - shown as "no models" next to the reachability error
+    except Exception:
         return []
 
 
@@ -98,8 +106,7 @@ def load_context_settings() -> Settings:
 def _model_choice(settings: Settings, client: MlflowClient, mlflow_ok: bool) -> str | None:
     names = list(settings.models)
     if mlflow_ok:
-        names += [n for n in _registered_models(settings.tracking_uri, settings.registry_uri, client)
-                  if n not in names]
+        names += [n for n in _registered_models(settings.tracking_uri, settings.registry_uri, client) if n not in names]
     if not names:
         return None
     # Query parameter first (a shared link), then this session's last choice (a page opened
@@ -151,8 +158,15 @@ def page_shell(title: str, *, layout: str = "wide") -> PageContext:
     st.title(title)
     if problem:
         st.error(problem)
-    return PageContext(settings=settings, client=client, user=user, demo=settings.demo,
-                       model=model, mlflow_ok=problem is None, identity=identity)
+    return PageContext(
+        settings=settings,
+        client=client,
+        user=user,
+        demo=settings.demo,
+        model=model,
+        mlflow_ok=problem is None,
+        identity=identity,
+    )
 
 
 def show_error(exc: BaseException) -> None:

@@ -18,7 +18,7 @@ def md(text: object, limit: int | None = 300) -> str:
     """``text`` escaped for markdown, on one line, cut to ``limit`` characters (None: no cut)."""
     value = _SPACE.sub(" ", str(text))
     if limit is not None and len(value) > limit:
-        value = value[:limit - 1] + "…"
+        value = value[: limit - 1] + "…"
     return _MD.sub(r"\\\1", value)
 
 
@@ -26,7 +26,7 @@ def code(text: object, limit: int | None = 300) -> str:
     """``text`` as inline code that no backtick in it can close (still one line, cut)."""
     value = _SPACE.sub(" ", str(text))
     if limit is not None and len(value) > limit:
-        value = value[:limit - 1] + "…"
+        value = value[: limit - 1] + "…"
     ticks = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{ticks}{pad}{value}{pad}{ticks}"

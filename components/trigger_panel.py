@@ -1,6 +1,6 @@
 """The retraining-trigger panel (Overview and Drift pages): the current decision with its
 reasons, the breach timeline and the cool-down. Renders only; the decision comes from
-:func:`services.trigger.evaluate` (cached, small keys), the figure from :func:`breach_timeline_figure`
+:func:`services.retraining.trigger.evaluate` (cached, small keys), the figure from :func:`breach_timeline_figure`
 (pure, unit-tested on the decision document)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from plotly.subplots import make_subplots
 
 from components.drift_charts import BAD, GOOD, NO_DATA
 from components.text import code, md
-
 from services.errors import DriftGateError
 
 # One colour meaning on every page (components.drift_charts): red = at/above the threshold
@@ -40,62 +39,135 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
         parts.append("BREACH" if w.get("breach") else "no breach")
         hover.append("<br>".join(parts))
 
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Dataset drift share", f"{metric} (delayed labels)"))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=("Dataset drift share", f"{metric} (delayed labels)"),
+    )
     # The bar's colour says what its height says: drift share at/above the threshold (red) or
     # below (green); a window that breached on performance only keeps a green bar (its red marker
     # is in the lower panel). One trace per meaning, so the legend names each colour.
-    kinds = ["no data" if not w.get("rows") or w.get("drift_share") is None else
-             "drift share ≥ threshold" if w.get("drift_breach") else "drift share below threshold" for w in windows]
-    for kind, color in (("drift share ≥ threshold", BREACH), ("drift share below threshold", CALM),
-                        ("no data", NO_EVIDENCE)):
+    kinds = [
+        "no data"
+        if not w.get("rows") or w.get("drift_share") is None
+        else "drift share ≥ threshold"
+        if w.get("drift_breach")
+        else "drift share below threshold"
+        for w in windows
+    ]
+    for kind, color in (
+        ("drift share ≥ threshold", BREACH),
+        ("drift share below threshold", CALM),
+        ("no data", NO_EVIDENCE),
+    ):
         idx = [i for i, k in enumerate(kinds) if k == kind]
         if not idx:
             continue
-        fig.add_trace(go.Bar(x=[x[i] for i in idx],
-                             y=[windows[i].get("drift_share") or (0.02 if kind == "no data" else 0) for i in idx],
-                             marker_color=color, name=kind, hovertext=[hover[i] for i in idx], hoverinfo="text"),
-                      row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=[x[i] for i in idx],
+                y=[windows[i].get("drift_share") or (0.02 if kind == "no data" else 0) for i in idx],
+                marker_color=color,
+                name=kind,
+                hovertext=[hover[i] for i in idx],
+                hoverinfo="text",
+            ),
+            row=1,
+            col=1,
+        )
     threshold = policy.get("drift_share_threshold")
     if threshold is not None:
-        fig.add_trace(go.Scatter(x=x, y=[threshold] * len(x), mode="lines", name="drift threshold",
-                                 line={"color": BREACH, "dash": "dash"}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=[w.get("performance") for w in windows], mode="lines+markers",
-                             name=metric, connectgaps=False,
-                             line={"color": "#64748b"},
-                             marker={"color": [BREACH if w.get("performance_breach") else CALM for w in windows], "size": 8}),
-                  row=2, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[threshold] * len(x),
+                mode="lines",
+                name="drift threshold",
+                line={"color": BREACH, "dash": "dash"},
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[w.get("performance") for w in windows],
+            mode="lines+markers",
+            name=metric,
+            connectgaps=False,
+            line={"color": "#64748b"},
+            marker={"color": [BREACH if w.get("performance_breach") else CALM for w in windows], "size": 8},
+        ),
+        row=2,
+        col=1,
+    )
     if any(w.get("estimated_performance") is not None for w in windows):
         counted = bool(policy.get("estimated_performance"))
-        fig.add_trace(go.Scatter(
-            x=x, y=[w.get("estimated_performance") for w in windows], mode="lines+markers", connectgaps=False,
-            name=f"estimated {metric} (no labels; {'counted' if counted else 'advisory'})",
-            line={"color": "#7c3aed", "dash": "dash"},
-            marker={"symbol": "circle-open",
-                    "color": [BREACH if w.get("performance_breach") else "#7c3aed" for w in windows]}),
-            row=2, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[w.get("estimated_performance") for w in windows],
+                mode="lines+markers",
+                connectgaps=False,
+                name=f"estimated {metric} (no labels; {'counted' if counted else 'advisory'})",
+                line={"color": "#7c3aed", "dash": "dash"},
+                marker={
+                    "symbol": "circle-open",
+                    "color": [BREACH if w.get("performance_breach") else "#7c3aed" for w in windows],
+                },
+            ),
+            row=2,
+            col=1,
+        )
     ref = doc.get("reference_performance")
     drop = policy.get("performance_drop_threshold")
     if ref is not None:
-        fig.add_trace(go.Scatter(x=x, y=[ref] * len(x), mode="lines", name="reference",
-                                 line={"color": "#1f77b4", "dash": "dot"}), row=2, col=1)
+        fig.add_trace(
+            go.Scatter(x=x, y=[ref] * len(x), mode="lines", name="reference", line={"color": "#1f77b4", "dash": "dot"}),
+            row=2,
+            col=1,
+        )
         if drop is not None:
-            fig.add_trace(go.Scatter(x=x, y=[ref - drop] * len(x), mode="lines", name="reference − allowed drop",
-                                     line={"color": BREACH, "dash": "dash"}), row=2, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=[ref - drop] * len(x),
+                    mode="lines",
+                    name="reference − allowed drop",
+                    line={"color": BREACH, "dash": "dash"},
+                ),
+                row=2,
+                col=1,
+            )
     until = doc.get("cooldown_until")
     if until and x:
-        fig.add_annotation(text=f"cool-down until {until[:16].replace('T', ' ')}", xref="paper", yref="paper",
-                           x=1, y=1.12, showarrow=False, xanchor="right")
+        fig.add_annotation(
+            text=f"cool-down until {until[:16].replace('T', ' ')}",
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=1.12,
+            showarrow=False,
+            xanchor="right",
+        )
     fig.update_yaxes(range=[0, 1.05], row=1, col=1)
-    fig.update_layout(height=420, margin={"l": 40, "r": 10, "t": 50, "b": 30}, bargap=0.15, barmode="overlay",
-                      legend={"orientation": "h", "y": -0.12}, title=None)
+    fig.update_layout(
+        height=420,
+        margin={"l": 40, "r": 10, "t": 50, "b": 30},
+        bargap=0.15,
+        barmode="overlay",
+        legend={"orientation": "h", "y": -0.12},
+        title=None,
+    )
     return fig
 
 
 @st.cache_data(ttl=15, max_entries=32, show_spinner=False)
 def trigger_state(key: tuple, model: str, _settings, _client) -> str:
     """Newest retraining run + scoring-log version: part of the decision's cache key."""
-    from services.trigger import state_token
+    from services.retraining.trigger import state_token
 
     return state_token(_settings, model, _client)
 
@@ -104,7 +176,7 @@ def trigger_state(key: tuple, model: str, _settings, _client) -> str:
 def trigger_decision(key: tuple, model: str, state: str, _settings, _client) -> dict[str, Any]:
     """The decision document; keyed by (workspace key, model, state token) — Settings/client ride
     unhashed."""
-    from services.trigger import evaluate
+    from services.retraining.trigger import evaluate
 
     return evaluate(_settings, model, client=_client).to_dict()
 
@@ -118,8 +190,10 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         st.caption("Select a model to see whether retraining is due.")
         return
     if not ctx.settings.model(model).get("source"):
-        st.caption(f"{code(model)} has no scoring log configured ({code(f'[models.{model}] source')}), so the trigger "
-                   "cannot evaluate it.")
+        st.caption(
+            f"{code(model)} has no scoring log configured ({code(f'[models.{model}] source')}), so the trigger "
+            "cannot evaluate it."
+        )
         return
     key = (str(ctx.settings.home), str(ctx.settings.config_path), ctx.settings.tracking_uri)
     try:
@@ -137,21 +211,32 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         st.success(f"**No retraining** for {code(model)}: {reasons[0] if reasons else ''}")
     c1, c2, c3 = st.columns(3)
     policy = doc.get("policy") or {}
-    c1.metric("Consecutive breached windows", doc.get("consecutive_breaches", 0),
-              help=f"retraining needs {policy.get('consecutive_windows')} in a row")
+    c1.metric(
+        "Consecutive breached windows",
+        doc.get("consecutive_breaches", 0),
+        help=f"retraining needs {policy.get('consecutive_windows')} in a row",
+    )
     last = doc.get("last_retraining")
-    c2.metric("Last retraining run", last["started"][:10] if last else "none",
-              help=md((last or {}).get("reason"), limit=2000) if (last or {}).get("reason") else None)
-    c3.metric("Cool-down", doc["cooldown_until"][:10] if doc.get("cooldown_until") else "over",
-              help=f"{policy.get('cooldown_days')} days after a retraining run")
+    c2.metric(
+        "Last retraining run",
+        last["started"][:10] if last else "none",
+        help=md((last or {}).get("reason"), limit=2000) if (last or {}).get("reason") else None,
+    )
+    c3.metric(
+        "Cool-down",
+        doc["cooldown_until"][:10] if doc.get("cooldown_until") else "over",
+        help=f"{policy.get('cooldown_days')} days after a retraining run",
+    )
     with st.expander("Why", expanded=bool(doc["retrain"])):
         for reason in reasons:
             st.markdown(f"- {reason}")
-        st.caption(f"As of {doc['as_of'][:16].replace('T', ' ')} UTC · policy: drift share ≥ "
-                   f"{policy.get('drift_share_threshold')}, {doc.get('metric')} drop ≥ "
-                   f"{policy.get('performance_drop_threshold')}, {policy.get('consecutive_windows')} consecutive "
-                   f"{policy.get('window')} windows, cool-down {policy.get('cooldown_days')} days · CLI: "
-                   f"{code(f'python -m services.cli trigger --model {model}')} then {code(f'retrain --model {model}')}")
+        st.caption(
+            f"As of {doc['as_of'][:16].replace('T', ' ')} UTC · policy: drift share ≥ "
+            f"{policy.get('drift_share_threshold')}, {doc.get('metric')} drop ≥ "
+            f"{policy.get('performance_drop_threshold')}, {policy.get('consecutive_windows')} consecutive "
+            f"{policy.get('window')} windows, cool-down {policy.get('cooldown_days')} days · CLI: "
+            f"{code(f'python -m services.cli trigger --model {model}')} then {code(f'retrain --model {model}')}"
+        )
     st.plotly_chart(breach_timeline_figure(doc), key=f"trigger_timeline_{model}", width="stretch")
     note = estimate_note(doc)
     if note:
@@ -166,10 +251,15 @@ def estimate_note(doc: dict[str, Any]) -> str | None:
     metric = doc.get("metric") or "performance"
     last = est[-1]
     counted = any(w.get("performance_estimated") for w in est)
-    how = ("counted as evidence ([trigger] estimated_performance = true)" if counted else
-           "advisory evidence, not counted (set [trigger] estimated_performance = true to count it)")
+    how = (
+        "counted as evidence ([trigger] estimated_performance = true)"
+        if counted
+        else "advisory evidence, not counted (set [trigger] estimated_performance = true to count it)"
+    )
     unreliable = any("estimates unreliable" in n for w in est for n in w.get("notes") or [])
-    return (f"Dashed: {metric} estimated from the scores for {len(est)} window(s) without labels "
-            f"(latest {last['start'][:10]}: {last['estimated_performance']:.3f}) — {how}"
-            + ("; estimates unreliable: concept drift on the labelled windows" if unreliable else "")
-            + ". The estimate assumes no concept drift.")
+    return (
+        f"Dashed: {metric} estimated from the scores for {len(est)} window(s) without labels "
+        f"(latest {last['start'][:10]}: {last['estimated_performance']:.3f}) — {how}"
+        + ("; estimates unreliable: concept drift on the labelled windows" if unreliable else "")
+        + ". The estimate assumes no concept drift."
+    )

@@ -6,6 +6,6 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from services.cli import main  # noqa: E402
+from services.cli import main
 
 raise SystemExit(main(sys.argv[1:]))

@@ -7,15 +7,26 @@ from datetime import date, timedelta
 import streamlit as st
 
 from components import drift_data as data
-from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
-                                     label_rate_figure, performance_figure)
+from components.drift_charts import (
+    distribution_figure,
+    drift_share_figure,
+    ecdf_figure,
+    heatmap_figure,
+    label_rate_figure,
+    performance_figure,
+)
 from components.drift_estimates import add_estimated_series, render_estimates, unlabelled
-from components.drift_tables import (decision_text, feature_frame, render_feature_table, render_sensitivity_notes,
-                                     summary_frame)
+from components.drift_tables import (
+    decision_text,
+    feature_frame,
+    render_feature_table,
+    render_sensitivity_notes,
+    summary_frame,
+)
 from components.drift_window import default_range, parse_days
 from components.shell import page_shell, show_error
-from components.trigger_panel import render_trigger_panel
 from components.text import code, md
+from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
 
 ctx = page_shell("Drift")
@@ -23,8 +34,10 @@ qp = st.query_params
 models = [m for m, cfg in ctx.settings.models.items() if cfg.get("source")]
 model = ctx.model if ctx.model in models else (models[0] if models else None)
 if model is None:
-    st.info("No model has a data source configured: add `source = \"…\"` to a `[models.<name>]` "
-            "table and a matching `[sources.<name>]` table in the config file.")
+    st.info(
+        'No model has a data source configured: add `source = "…"` to a `[models.<name>]` '
+        "table and a matching `[sources.<name>]` table in the config file."
+    )
     st.stop()
 if model != ctx.model:
     st.caption(f"Model {code(ctx.model)} has no drift configuration; showing {code(model)}.")
@@ -39,15 +52,24 @@ except DriftGateError as exc:
     st.stop()
 c1, c2, c3 = st.columns([2, 3, 1])
 modes = ["Last N days", "Date range"]
-mode = c1.radio("Current window", modes, horizontal=True, index=1 if qp.get("start") else 0,
-                help="The current window is compared with the reference window (below).")
+mode = c1.radio(
+    "Current window",
+    modes,
+    horizontal=True,
+    index=1 if qp.get("start") else 0,
+    help="The current window is compared with the reference window (below).",
+)
 start = end = days = None
 if mode == "Last N days":
     wanted, problem = parse_days(qp.get("days"), DAY_OPTIONS, default=7)
     if problem:
         st.warning(problem)
-    days = c2.select_slider("days", DAY_OPTIONS, value=wanted,
-                            help="the last N days that have data (up to the newest row of the scoring log)")
+    days = c2.select_slider(
+        "days",
+        DAY_OPTIONS,
+        value=wanted,
+        help="the last N days that have data (up to the newest row of the scoring log)",
+    )
     qp["days"] = str(days)
     for stale in ("start", "end"):
         qp.pop(stale, None)
@@ -55,19 +77,29 @@ else:
     default, problem = default_range(qp.get("start"), qp.get("end"), last_day or date.today(), first_day)
     if problem:
         st.warning(problem)
-    picked = c2.date_input("from – to", value=default, min_value=first_day, max_value=last_day,
-                           help="inclusive days; defaults to the last 7 days that have data")
+    picked = c2.date_input(
+        "from – to",
+        value=default,
+        min_value=first_day,
+        max_value=last_day,
+        help="inclusive days; defaults to the last 7 days that have data",
+    )
     if len(picked) != 2:
         st.info("Pick the last day of the range.")
         st.stop()
     start, end = picked
     qp["start"], qp["end"] = start.isoformat(), end.isoformat()
     qp.pop("days", None)
-unit = c3.selectbox("Windows", ["day", "week"], index=1 if qp.get("unit") == "week" else 0,
-                    help="size of each window in the drift-over-time charts")
+unit = c3.selectbox(
+    "Windows",
+    ["day", "week"],
+    index=1 if qp.get("unit") == "week" else 0,
+    help="size of each window in the drift-over-time charts",
+)
 qp["unit"] = unit
-data_span = (f"the scoring log has rows from {first_day} to {last_day}" if first_day else
-             "the scoring log has no rows yet")
+data_span = (
+    f"the scoring log has rows from {first_day} to {last_day}" if first_day else "the scoring log has no rows yet"
+)
 
 try:
     imp = data.importance(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
@@ -80,27 +112,42 @@ except DriftGateError as exc:
 
 # -- verdict -------------------------------------------------------------------------------------
 d = report["dataset"]
-st.caption(f"Reference **{report['reference']['window']}** ({report['reference']['rows']:,} rows) vs current "
-           f"**{report['current']['window']}** ({report['current']['rows']:,} rows) · source `{report['current']['source']}`"
-           + (" · KS/Wasserstein from quantile sketches" if report["approximate"] else ""))
-verdict = (st.warning if d["drifted"] else st.success)
-verdict(f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
-        f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})")
-st.caption("**Reference** = the data the champion learned from (its training window: the configured "
-           "`reference_window`, or the champion's `driftgate.training_window` tag) — what \"normal\" looks like. "
-           "**Current** = the recent rows being checked. A feature **drifted** when its change is both "
-           "*significant* (unlikely to be chance after the Benjamini–Hochberg correction for testing many "
-           "features) and *meaningful* (its effect size reaches the threshold).")
+st.caption(
+    f"Reference **{report['reference']['window']}** ({report['reference']['rows']:,} rows) vs current "
+    f"**{report['current']['window']}** ({report['current']['rows']:,} rows) · source `{report['current']['source']}`"
+    + (" · KS/Wasserstein from quantile sketches" if report["approximate"] else "")
+)
+verdict = st.warning if d["drifted"] else st.success
+verdict(
+    f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
+    f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})"
+)
+st.caption(
+    "**Reference** = the data the champion learned from (its training window: the configured "
+    '`reference_window`, or the champion\'s `driftgate.training_window` tag) — what "normal" looks like. '
+    "**Current** = the recent rows being checked. A feature **drifted** when its change is both "
+    "*significant* (unlikely to be chance after the Benjamini–Hochberg correction for testing many "
+    "features) and *meaningful* (its effect size reaches the threshold)."
+)
 m1, m2, m3 = st.columns(3)
-m1.metric("Drifted features", f"{d['drifted_features']} / {d['total_features']}",
-          help="features whose distribution changed significantly and by at least their threshold")
-m2.metric("Drift share", f"{d['drift_share']:.0%}",
-          help=f"drifted features ÷ all features; the dataset counts as drifted from {d['threshold']:.0%} "
-               "([drift] drift_share_threshold)")
-m3.metric("Importance-weighted share", "n/a" if d["weighted_drift_share"] is None else f"{d['weighted_drift_share']:.0%}",
-          help="the same share, but each feature counts by how much the champion relies on it (its feature "
-               "importance): 60% = the drifted features carry 60% of the model's importance. n/a: no "
-               "importances known")
+m1.metric(
+    "Drifted features",
+    f"{d['drifted_features']} / {d['total_features']}",
+    help="features whose distribution changed significantly and by at least their threshold",
+)
+m2.metric(
+    "Drift share",
+    f"{d['drift_share']:.0%}",
+    help=f"drifted features ÷ all features; the dataset counts as drifted from {d['threshold']:.0%} "
+    "([drift] drift_share_threshold)",
+)
+m3.metric(
+    "Importance-weighted share",
+    "n/a" if d["weighted_drift_share"] is None else f"{d['weighted_drift_share']:.0%}",
+    help="the same share, but each feature counts by how much the champion relies on it (its feature "
+    "importance): 60% = the drifted features carry 60% of the model's importance. n/a: no "
+    "importances known",
+)
 for note in report.get("notes", []):
     st.caption(f"Note: {md(note, limit=None)}")
 
@@ -157,18 +204,22 @@ with t1:
     # Labels arrive late: a short, recent window may have none yet. Then the prediction is tested
     # alone and the label's row says when labels last arrived.
     targets, label_note = None, None
-    win_lo, win_hi = ((start, end) if start else
-                      ((last_day - timedelta(days=days - 1), last_day) if last_day else (None, None)))
+    win_lo, win_hi = (
+        (start, end) if start else ((last_day - timedelta(days=days - 1), last_day) if last_day else (None, None))
+    )
     last_label_day = data.latest_labelled_day(key, model, ctx.settings)
     has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
     only = None if has_labels else ((prediction_col,) if prediction_col else ())
     if label_col and not has_labels:
-        label_note = (f"Labels for this window have not arrived yet — latest labelled day {last_label_day}."
-                      if last_label_day else "No labels have arrived yet.")
+        label_note = (
+            f"Labels for this window have not arrived yet — latest labelled day {last_label_day}."
+            if last_label_day
+            else "No labels have arrived yet."
+        )
     try:
         if only != ():
             targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
-    except Exception as exc:  # noqa: BLE001 - one section fails alone, in one line (DriftGateError included)
+    except Exception as exc:
         show_error(exc)
     if targets is not None:
         render_feature_table(st, feature_frame(targets))
@@ -200,8 +251,10 @@ if labelled or (est and unlabelled(est)):
     last = labelled[-1] if labelled else {}
     ref_auc = (perf.get("reference") or {}).get("roc_auc")
     if ref_auc is not None and last.get("roc_auc") is not None:
-        st.caption(f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
-                   f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet.")
+        st.caption(
+            f"Latest labelled window {last['start']}: ROC AUC {last['roc_auc']:.3f} vs reference {ref_auc:.3f} "
+            f"({last['roc_auc'] - ref_auc:+.3f}). Labels arrive late, so the newest windows have none yet."
+        )
 elif perf_error:
     st.info(f"Performance unavailable: {md(perf_error, limit=None)}")
 else:

@@ -12,9 +12,15 @@ from components import leaderboard_views as views
 from components.leaderboard_charts import parallel_coordinates, pareto_scatter, ranked_bars
 from components.shell import page_shell, show_error
 from components.text import md
+from services.compare.leaderboard import lower_is_better_default
 from services.errors import DriftGateError
-from services.leaderboard import lower_is_better_default
-from services.runs import metric_keys, model_settings_for_experiment, run_table, varying_params, version_of_runs
+from services.registry.runs import (
+    metric_keys,
+    model_settings_for_experiment,
+    run_table,
+    varying_params,
+    version_of_runs,
+)
 
 ctx = page_shell("Leaderboard")
 if not ctx.mlflow_ok:
@@ -47,9 +53,14 @@ if run_param and run_param not in parents:
     st.warning(f"run '{md(run_param)}' is not a retraining run of '{md(experiment)}'; showing the most recent one")
 ids = list(parents)
 parent_id = c_run.selectbox(
-    "Retraining run", ids or ["(all runs)"], index=ids.index(run_param) if run_param in ids else 0,
-    format_func=lambda i: (f"{parents[i].run.run_name} · {parents[i].run.start_time:%Y-%m-%d} · {parents[i].n_candidates} candidates"
-                           if i in parents else i),
+    "Retraining run",
+    ids or ["(all runs)"],
+    index=ids.index(run_param) if run_param in ids else 0,
+    format_func=lambda i: (
+        f"{parents[i].run.run_name} · {parents[i].run.start_time:%Y-%m-%d} · {parents[i].n_candidates} candidates"
+        if i in parents
+        else i
+    ),
 )
 parent_id = parent_id if parent_id in parents else None
 if parent_id:
@@ -62,10 +73,18 @@ if not mkeys:
 default_metric = st.query_params.get("metric") or cfg.get("selection_metric") or mkeys[0]
 metric = c_metric.selectbox("Metric", mkeys, index=mkeys.index(default_metric) if default_metric in mkeys else 0)
 st.query_params["metric"] = metric
-default_lower = (not cfg.get("greater_is_better", True)) if metric == cfg.get("selection_metric") else lower_is_better_default(metric)
+default_lower = (
+    (not cfg.get("greater_is_better", True))
+    if metric == cfg.get("selection_metric")
+    else lower_is_better_default(metric)
+)
 lower = c_dir.toggle("Lower is better", value=default_lower)
 with st.expander("Filter runs and options"):
-    flt = st.text_input("MLflow search filter", placeholder="params.model_kind = 'gbm'", help="MLflow search syntax, ANDed with the retraining run")
+    flt = st.text_input(
+        "MLflow search filter",
+        placeholder="params.model_kind = 'gbm'",
+        help="MLflow search syntax, ANDed with the retraining run",
+    )
     intervals = st.checkbox("Bootstrap intervals of Δ vs champion (needs eval/predictions.parquet)", value=True)
 guards = cfg.get("guard_metrics")
 try:
@@ -88,7 +107,9 @@ run_versions = version_of_runs(versions) if versions else None
 views.table(board, run_versions)
 views.review_links(board, run_versions, ctx.model)
 st.caption(f"{len(board.rows)} runs · {board.calls} MLflow calls for the ranking")
-t_scatter, t_params, t_shap, t_versions = st.tabs(["Metric vs metric", "Params", "SHAP importance", "Registered versions"])
+t_scatter, t_params, t_shap, t_versions = st.tabs(
+    ["Metric vs metric", "Params", "SHAP importance", "Registered versions"]
+)
 
 
 @st.fragment

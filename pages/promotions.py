@@ -10,9 +10,9 @@ from components import promotion_data as data
 from components import promotion_views as views
 from components.promotion_history import champion_timeline
 from components.shell import page_shell, show_error
-from services.approvals import interrupted_notice
-from services.audit import champion_history
 from services.errors import DriftGateError
+from services.promotion.approvals import interrupted_notice
+from services.promotion.audit import champion_history
 
 ctx = page_shell("Promotions")
 views.flash()
@@ -58,7 +58,7 @@ except DriftGateError as exc:
     show_error(exc)
     records = []
 st.subheader("Champion history")
-now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 segments = champion_history(records, versions, now)
 if segments:
     st.plotly_chart(champion_timeline(segments), width="stretch", key="dg_champion_timeline")

@@ -11,7 +11,7 @@ from components.runs_tables import children_table, kv_table, lineage_list, paren
 from components.shell import page_shell, show_error
 from components.text import code, md
 from services.errors import DriftGateError
-from services.runs import lineage, metric_keys, model_settings_for_experiment, run_table
+from services.registry.runs import lineage, metric_keys, model_settings_for_experiment, run_table
 
 ctx = page_shell("Retraining runs")
 if not ctx.mlflow_ok:
@@ -39,13 +39,21 @@ try:
 except DriftGateError as exc:
     show_error(exc)
     st.stop()
-st.caption(f"{view.n_runs} runs read in {view.calls} MLflow calls"
-           + (" (list truncated)" if view.truncated else "")
-           + (f" · winner by {code(metric)} ({'higher' if greater else 'lower'} is better)" if metric else " · no selection metric configured for this experiment"))
+st.caption(
+    f"{view.n_runs} runs read in {view.calls} MLflow calls"
+    + (" (list truncated)" if view.truncated else "")
+    + (
+        f" · winner by {code(metric)} ({'higher' if greater else 'lower'} is better)"
+        if metric
+        else " · no selection metric configured for this experiment"
+    )
+)
 
 if not view.parents:
     st.info("No retraining (parent) runs in this experiment: its runs are listed below and ranked on the Leaderboard.")
-    children_table(run_table(view.standalone[:500], metric_keys(view.standalone[:50])[:6]), metric_keys(view.standalone[:50])[:6])
+    children_table(
+        run_table(view.standalone[:500], metric_keys(view.standalone[:50])[:6]), metric_keys(view.standalone[:50])[:6]
+    )
     st.stop()
 
 summaries = [p.summary() for p in view.parents]
@@ -68,10 +76,16 @@ st.subheader(md(parent.run.run_name))
 c1, c2, c3, c4 = st.columns([1, 0.8, 1.5, 2.2])
 c1.metric("Status", parent.run.status)
 c2.metric("Candidates", parent.n_candidates)
-c3.metric("Winner", parent.winner.run_name if parent.winner else "—",
-          f"{parent.winner.metric(metric):.4f} {metric}" if parent.winner and metric else None, delta_color="off")
+c3.metric(
+    "Winner",
+    parent.winner.run_name if parent.winner else "—",
+    f"{parent.winner.metric(metric):.4f} {metric}" if parent.winner and metric else None,
+    delta_color="off",
+)
 c4.metric("Champion baseline", parent.champion.run_name if parent.champion else "none (not like-for-like)")
-st.markdown(f"**Trigger reason:** {md(parent.run.trigger, limit=2000) if parent.run.trigger else '_no `driftgate.trigger` tag_'}")
+st.markdown(
+    f"**Trigger reason:** {md(parent.run.trigger, limit=2000) if parent.run.trigger else '_no `driftgate.trigger` tag_'}"
+)
 
 mkeys = ([metric] if metric else []) + [k for k in metric_keys(parent.children) if k != metric][:5]
 rows = run_table(parent.children, mkeys)
@@ -82,10 +96,18 @@ for r in rows:
         r["role"] = "champion baseline"
 children_table(rows, mkeys)
 if metric:
-    st.plotly_chart(candidates_strip([{"run_name": r["run_name"], "value": r.get(metric), "role": r["role"]} for r in rows], metric),
-                    width="stretch")
-st.page_link("pages/leaderboard.py", label="Open this run's leaderboard", icon=":material/leaderboard:",
-             query_params={"experiment": experiment, "run": parent.run.run_id, **({"model": ctx.model} if ctx.model else {})})
+    st.plotly_chart(
+        candidates_strip(
+            [{"run_name": r["run_name"], "value": r.get(metric), "role": r["role"]} for r in rows], metric
+        ),
+        width="stretch",
+    )
+st.page_link(
+    "pages/leaderboard.py",
+    label="Open this run's leaderboard",
+    icon=":material/leaderboard:",
+    query_params={"experiment": experiment, "run": parent.run.run_id, **({"model": ctx.model} if ctx.model else {})},
+)
 
 st.divider()
 
@@ -96,24 +118,42 @@ def run_details() -> None:
     choices = [parent.run] + list(parent.children)
     labels = {r.run_id: (f"{r.run_name} (retraining run)" if r is parent.run else r.run_name) for r in choices}
     ids = [r.run_id for r in choices]
-    sel = st.selectbox("Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=labels.get)
+    sel = st.selectbox(
+        "Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=labels.get
+    )
     st.query_params["run"] = sel
     run = next(r for r in choices if r.run_id == sel)
-    t_metrics, t_params, t_tags, t_lineage, t_history = st.tabs(["Metrics", "Params", "Tags", "Lineage", "Metric history"])
+    t_metrics, t_params, t_tags, t_lineage, t_history = st.tabs(
+        ["Metrics", "Params", "Tags", "Lineage", "Metric history"]
+    )
     with t_metrics:
-        kv_table({k: (None if v != v else v) for k, v in sorted(run.metrics.items())}, "metric", "value", "no metrics logged")
+        kv_table(
+            {k: (None if v != v else v) for k, v in sorted(run.metrics.items())}, "metric", "value", "no metrics logged"
+        )
     with t_params:
         kv_table(dict(sorted(run.params.items())), "param", "value", "no params logged")
     with t_tags:
-        kv_table({k: v for k, v in sorted(run.tags.items()) if k != "mlflow.log-model.history"}, "tag", "value", "no tags")
+        kv_table(
+            {k: v for k, v in sorted(run.tags.items()) if k != "mlflow.log-model.history"}, "tag", "value", "no tags"
+        )
     with t_lineage:
         lineage_list(lineage(run))
     with t_history:
-        keys = st.multiselect("Metrics", sorted(run.metrics), default=[k for k in sorted(run.metrics) if "val" in k][:3] or sorted(run.metrics)[:2])
-        others = st.multiselect("Compare with", [c.run_id for c in parent.children if c.run_id != run.run_id],
-                                format_func=labels.get, max_selections=5)
+        keys = st.multiselect(
+            "Metrics",
+            sorted(run.metrics),
+            default=[k for k in sorted(run.metrics) if "val" in k][:3] or sorted(run.metrics)[:2],
+        )
+        others = st.multiselect(
+            "Compare with",
+            [c.run_id for c in parent.children if c.run_id != run.run_id],
+            format_func=labels.get,
+            max_selections=5,
+        )
         try:
-            hist = [{**h, "run": labels[rid]} for rid in [run.run_id, *others] for h in data.history(ctx, rid, tuple(keys))]
+            hist = [
+                {**h, "run": labels[rid]} for rid in [run.run_id, *others] for h in data.history(ctx, rid, tuple(keys))
+            ]
         except DriftGateError as exc:
             show_error(exc)
             hist = []

@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from services.errors import DriftGateError
 
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         sys.stderr.write(f"error: {exc.strerror or type(exc).__name__}{where}\n")
         return 2
-    except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
+    except Exception as exc:
         if os.environ.get("DRIFTGATE_DEBUG"):
             raise
         sys.stderr.write(f"error: unexpected {type(exc).__name__} (run with DRIFTGATE_DEBUG=1 for details)\n")

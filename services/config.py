@@ -16,7 +16,7 @@ TOML layout (every section optional)::
     table = "main.ml.scoring_log"            # for databricks / duckdb / spark (spark: table or path)
     format = "parquet"                       # spark with a path: csv | parquet | delta (default: sniffed)
 
-    [spark]                                  # the spark engine (services/spark.py)
+    [spark]                                  # the spark engine (services/warehouse/spark.py)
     remote = "sc://host:15002"               # Spark Connect; SPARK_REMOTE first; unset: a local session
 
     [models.<registered model name>]         # per-model settings (drift, gate, trigger...)
@@ -37,9 +37,10 @@ import datetime as dt
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from services.errors import BadInput
 
@@ -244,7 +245,7 @@ def load_settings(
     # Defaults <- demo defaults (only for the embedded workspace) <- the TOML file.
     raw: dict[str, Any] = {"mlflow": {"lifecycle": "aliases"}}
     if demo:
-        from services.demo import demo_config  # local import: demo imports config
+        from services.demo.seed import demo_config  # local import: demo imports config
 
         raw = _deep_merge(raw, demo_config(home))
     raw = _deep_merge(raw, file_doc)
@@ -275,15 +276,23 @@ def load_settings(
 # not a list) and closed (an unknown key is an error naming it). To add a key: add a field here
 # (type + default + range); ``settings.section(name)`` then returns it with its default.
 # ``[sources.<name>]`` and ``[models.<name>]`` are tables of tables, validated entry by entry.
-from typing import Literal, Optional, Union  # noqa: E402
+from typing import Literal, Union  # noqa: E402
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
 
 MIN_LEASE_SECONDS = 10.0  # a heartbeat renews the lease every lease/5 s; below this, GC pauses could split it
 SOURCE_KINDS = ("csv", "parquet", "delta", "duckdb", "databricks", "spark")
 DRIFT_TESTS = ("ks", "chi2", "psi", "jensenshannon", "wasserstein")
-GATE_CHECKS = ("candidate_state", "same_eval_window", "beats_champion", "guard_metrics", "signature_compatible",
-               "lineage_complete", "rollback_target", "feature_consistency")
+GATE_CHECKS = (
+    "candidate_state",
+    "same_eval_window",
+    "beats_champion",
+    "guard_metrics",
+    "signature_compatible",
+    "lineage_complete",
+    "rollback_target",
+    "feature_consistency",
+)
 DECISION_ACTIONS = ("request", "approve", "reject", "rollback")
 _DateLike = Union[str, dt.date, dt.datetime]
 
@@ -293,47 +302,47 @@ class _Section(BaseModel):
 
 
 class MlflowSection(_Section):
-    tracking_uri: Optional[str] = None
-    registry_uri: Optional[str] = None
+    tracking_uri: str | None = None
+    registry_uri: str | None = None
     lifecycle: Literal["aliases", "stages"] = "aliases"
-    http_timeout_seconds: float = Field(15.0, gt=0, le=300)   # MLflow REST: connect + read, per request
+    http_timeout_seconds: float = Field(15.0, gt=0, le=300)  # MLflow REST: connect + read, per request
     http_retries: int = Field(1, ge=0, le=10)
 
 
 class SourceSection(_Section):
     type: Literal["csv", "parquet", "delta", "duckdb", "databricks", "spark"]
-    path: Optional[str] = None
-    table: Optional[str] = None
-    version: Optional[int] = Field(None, ge=0)
-    format: Optional[Literal["csv", "parquet", "delta"]] = None   # type = "spark" with a path (default: sniffed)
+    path: str | None = None
+    table: str | None = None
+    version: int | None = Field(None, ge=0)
+    format: Literal["csv", "parquet", "delta"] | None = None  # type = "spark" with a path (default: sniffed)
 
 
 class DriftFeatureSection(_Section):
-    test: Optional[Literal["ks", "chi2", "psi", "jensenshannon", "wasserstein"]] = None
-    threshold: Optional[float] = Field(None, ge=0)
+    test: Literal["ks", "chi2", "psi", "jensenshannon", "wasserstein"] | None = None
+    threshold: float | None = Field(None, ge=0)
 
 
 class DriftSection(_Section):
-    small_sample: Optional[int] = Field(None, ge=1)   # legacy: p-value tests up to this many rows
+    small_sample: int | None = Field(None, ge=1)  # legacy: p-value tests up to this many rows
     alpha: float = Field(0.05, gt=0, lt=1)
     numeric_threshold: float = Field(0.1, ge=0)
     categorical_threshold: float = Field(0.1, ge=0)
     drift_share_threshold: float = Field(0.5, gt=0, le=1)
     current_days: int = Field(7, ge=1, le=3660)
     window: Literal["day", "week"] = "day"
-    window_store: Union[bool, str] = True   # stored per-window profiles: a DuckDB file path, or false (off)
+    window_store: bool | str = True  # stored per-window profiles: a DuckDB file path, or false (off)
     features: dict[str, DriftFeatureSection] = Field(default_factory=dict)
     importance: dict[str, float] = Field(default_factory=dict)
 
 
 class GuardSection(_Section):
-    tolerance: float = 0.0   # may be negative: "must be better by"
+    tolerance: float = 0.0  # may be negative: "must be better by"
     greater_is_better: bool = False
 
 
 class LimitSection(_Section):
-    max: Optional[float] = None
-    min: Optional[float] = None
+    max: float | None = None
+    min: float | None = None
 
 
 class FeatureConsistencySection(_Section):
@@ -341,8 +350,16 @@ class FeatureConsistencySection(_Section):
     max_drift_share: float = Field(0.5, gt=0, le=1)
 
 
-_Check = Literal["candidate_state", "same_eval_window", "beats_champion", "guard_metrics", "signature_compatible",
-                 "lineage_complete", "rollback_target", "feature_consistency"]
+_Check = Literal[
+    "candidate_state",
+    "same_eval_window",
+    "beats_champion",
+    "guard_metrics",
+    "signature_compatible",
+    "lineage_complete",
+    "rollback_target",
+    "feature_consistency",
+]
 
 
 class GateSection(_Section):
@@ -355,8 +372,8 @@ class GateSection(_Section):
     guards: dict[str, GuardSection] = Field(default_factory=dict)
     limits: dict[str, LimitSection] = Field(default_factory=dict)
     feature_consistency: FeatureConsistencySection = Field(default_factory=FeatureConsistencySection)
-    guard_metrics: Optional[Union[dict[str, float], list[str]]] = None
-    approval_tag: Optional[str] = None
+    guard_metrics: dict[str, float] | list[str] | None = None
+    approval_tag: str | None = None
 
 
 class TriggerSection(_Section):
@@ -365,12 +382,12 @@ class TriggerSection(_Section):
     consecutive_windows: int = Field(3, ge=1)
     cooldown_days: float = Field(7.0, ge=0)
     window: Literal["daily", "weekly", "day", "week"] = "daily"
-    schedule_days: Optional[float] = Field(None, gt=0)
+    schedule_days: float | None = Field(None, gt=0)
     lookback_windows: int = Field(30, ge=1, le=1000)
     min_rows: int = Field(30, ge=1)
     min_labels: int = Field(30, ge=2)
     performance_metric: Literal["roc_auc", "accuracy"] = "roc_auc"
-    reference_performance: Optional[float] = Field(None, ge=0, le=1)
+    reference_performance: float | None = Field(None, ge=0, le=1)
     reference: Literal["champion", "config"] = "champion"
     estimated_performance: bool = False
 
@@ -378,16 +395,18 @@ class TriggerSection(_Section):
 class RetrainSection(_Section):
     train_days: int = Field(7, ge=1)
     eval_days: int = Field(3, ge=1)
-    candidates: list[Literal["gbm", "rf", "logreg"]] = Field(default_factory=lambda: ["gbm", "rf", "logreg"], min_length=1)
+    candidates: list[Literal["gbm", "rf", "logreg"]] = Field(
+        default_factory=lambda: ["gbm", "rf", "logreg"], min_length=1
+    )
     min_train_rows: int = Field(200, ge=1)
     min_eval_rows: int = Field(100, ge=1)
     max_train_rows: int = Field(200_000, ge=1)
 
 
 class ReferenceWindowSection(_Section):
-    start: Optional[_DateLike] = None
-    end: Optional[_DateLike] = None
-    version: Optional[int] = Field(None, ge=0)
+    start: _DateLike | None = None
+    end: _DateLike | None = None
+    version: int | None = Field(None, ge=0)
 
 
 class ModelGateSection(GateSection):
@@ -395,31 +414,32 @@ class ModelGateSection(GateSection):
 
 
 class ModelSection(_Section):
-    experiment: Optional[str] = None
-    source: Optional[str] = None
-    label: Optional[str] = None
-    prediction: Optional[str] = None
-    timestamp: Optional[str] = None
-    model_version_column: Optional[str] = None
+    experiment: str | None = None
+    source: str | None = None
+    label: str | None = None
+    prediction: str | None = None
+    timestamp: str | None = None
+    model_version_column: str | None = None
     id_columns: list[str] = Field(default_factory=list)
     features: list[str] = Field(default_factory=list)
     numerical: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
-    selection_metric: Optional[str] = None
-    greater_is_better: Optional[bool] = None
-    guard_metrics: Optional[Union[dict[str, float], list[str]]] = None
-    reference_window: Optional[ReferenceWindowSection] = None
-    feature_importance: Optional[dict[str, float]] = None
-    gate: Optional[GateSection] = None
-    trigger: Optional[TriggerSection] = None
-    retrain: Optional[RetrainSection] = None
+    selection_metric: str | None = None
+    greater_is_better: bool | None = None
+    guard_metrics: dict[str, float] | list[str] | None = None
+    reference_window: ReferenceWindowSection | None = None
+    feature_importance: dict[str, float] | None = None
+    gate: GateSection | None = None
+    trigger: TriggerSection | None = None
+    retrain: RetrainSection | None = None
 
 
 class RolesSection(_Section):
     approvers: list[str] = Field(default_factory=list)
     viewers: list[str] = Field(default_factory=list)
     identity_headers: list[str] = Field(
-        default_factory=lambda: ["X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-User"])
+        default_factory=lambda: ["X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-User"]
+    )
     match_local_part: bool = False
 
 
@@ -429,25 +449,26 @@ class AuthSection(_Section):
 
 
 class AuditSection(_Section):
-    url: Optional[str] = None
+    url: str | None = None
     lease_seconds: float = Field(120.0, ge=MIN_LEASE_SECONDS, le=3600)
 
 
 class NotifySection(_Section):
-    webhook_url: Optional[str] = None
+    webhook_url: str | None = None
     events: list[Literal["request", "approve", "reject", "rollback"]] = Field(
-        default_factory=lambda: list(DECISION_ACTIONS))
+        default_factory=lambda: list(DECISION_ACTIONS)
+    )
     outcomes: list[Literal["done", "refused", "failed"]] = Field(default_factory=lambda: ["done", "failed"])
     timeout_seconds: float = Field(5.0, gt=0, le=30)
 
 
 class DatabricksSection(_Section):
     mirror_registry: bool = False
-    timeout_seconds: float = Field(30.0, gt=0, le=300)   # SQL connector + SDK: connect and per request
+    timeout_seconds: float = Field(30.0, gt=0, le=300)  # SQL connector + SDK: connect and per request
 
 
 class ApprovalsSection(_Section):
-    approval_tag: Optional[str] = None
+    approval_tag: str | None = None
 
 
 class DemoSection(_Section):
@@ -455,13 +476,13 @@ class DemoSection(_Section):
 
 
 class SparkSection(_Section):
-    remote: Optional[str] = Field(None, pattern=r"^sc://")   # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
-    connect_retries: int = Field(5, ge=0, le=15)   # Spark Connect client retries (≈ 10 s of backoff at 5)
+    remote: str | None = Field(None, pattern=r"^sc://")  # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
+    connect_retries: int = Field(5, ge=0, le=15)  # Spark Connect client retries (≈ 10 s of backoff at 5)
     # a local session (no remote): its master, driver memory, shuffle partitions, catalog folder
     master: str = "local[*]"
     driver_memory: str = Field("1g", pattern=r"^[0-9]+[kmgtKMGT]?$")
     shuffle_partitions: int = Field(8, ge=1, le=100000)
-    warehouse: Optional[str] = None   # default: <temp folder>/driftgate-spark-warehouse
+    warehouse: str | None = None  # default: <temp folder>/driftgate-spark-warehouse
 
 
 #: Known top-level sections -> their schema. ``sources`` / ``models`` hold one table per name.
@@ -487,8 +508,12 @@ def _where(section: str, loc: tuple) -> str:
     """``("gate", "limits", "x", "max")`` -> ``[gate.limits.x] max``."""
     parts = [section, *(str(p) for p in loc if not isinstance(p, int))]
     # pydantic adds the Union/Literal branch to the location: keep only the config path.
-    parts = [p for p in parts if not p.startswith(("list[", "dict[", "str", "date", "datetime", "function-"))
-             and p not in ("literal['aliases','stages']",)]
+    parts = [
+        p
+        for p in parts
+        if not p.startswith(("list[", "dict[", "str", "date", "datetime", "function-"))
+        and p not in ("literal['aliases','stages']",)
+    ]
     if len(parts) == 1:
         return f"[{parts[0]}]"
     return f"[{'.'.join(parts[:-1])}] {parts[-1]}"

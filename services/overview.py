@@ -9,16 +9,16 @@ model, one version listing, the champion's run and one run search.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from services.audit import registered_at
 from services.config import Settings
 from services.errors import DriftGateError, NotFound
-from services.mlflow_client import unavailable
+from services.promotion.audit import registered_at
+from services.registry.mlflow_client import unavailable
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
 
@@ -64,7 +64,7 @@ def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion
 
 def latest_retraining_run(client: MlflowClient, experiment_id: str) -> RetrainingRun | None:
     """The most recent retraining (parent) run, grouped by the same rule as the Runs page."""
-    from services.runs import retraining_runs
+    from services.registry.runs import retraining_runs
 
     parents = retraining_runs(client, experiment_id).parents  # most recent first
     if not parents:
@@ -73,14 +73,19 @@ def latest_retraining_run(client: MlflowClient, experiment_id: str) -> Retrainin
     run = parent.run
     started = run.start_time.strftime("%Y-%m-%d %H:%M UTC") if run.start_time else ""
     return RetrainingRun(
-        run_id=run.run_id, name=run.run_name or run.run_id[:8], started=started, status=run.status,
-        trigger=run.trigger, children=len(parent.children), experiment_id=experiment_id,
+        run_id=run.run_id,
+        name=run.run_name or run.run_id[:8],
+        started=started,
+        status=run.status,
+        trigger=run.trigger,
+        children=len(parent.children),
+        experiment_id=experiment_id,
     )
 
 
 def model_overview(client: MlflowClient, settings: Settings, name: str) -> ModelOverview:
     """Champion, candidates and latest retraining run of ``name`` under the configured lifecycle."""
-    from services.lifecycle import make_lifecycle
+    from services.registry.lifecycle import make_lifecycle
 
     lifecycle = make_lifecycle(settings, client, name)
     try:
@@ -92,7 +97,7 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
         if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
             raise NotFound(f"registered model {name!r} not found") from None
         raise unavailable(settings, exc) from None
-    except Exception as exc:  # noqa: BLE001 - network and server errors
+    except Exception as exc:
         raise unavailable(settings, exc) from None
 
     champion = None
@@ -108,30 +113,44 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
         champion = Champion(
             version=champ_view.version,
             since=champion_since(settings, name, views, champ_view),
-            run_id=champ_view.run_id, metrics=metrics, author=champ_view.created_by,
+            run_id=champ_view.run_id,
+            metrics=metrics,
+            author=champ_view.created_by,
         )
     candidates = [
-        {"version": v.version, "author": v.created_by, "created": _when_iso(registered_at(v)),
-         "stage": v.stage, "aliases": ", ".join(v.aliases)}
-        for v in views if v.state == "candidate"
+        {
+            "version": v.version,
+            "author": v.created_by,
+            "created": _when_iso(registered_at(v)),
+            "stage": v.stage,
+            "aliases": ", ".join(v.aliases),
+        }
+        for v in views
+        if v.state == "candidate"
     ]
     exp_id = _experiment_id(client, settings, name, champ_run)
     retraining = latest_retraining_run(client, exp_id) if exp_id else None
-    return ModelOverview(name=name, lifecycle=settings.lifecycle, champion=champion, candidates=candidates,
-                         latest_retraining=retraining, description=model.description or "")
+    return ModelOverview(
+        name=name,
+        lifecycle=settings.lifecycle,
+        champion=champion,
+        candidates=candidates,
+        latest_retraining=retraining,
+        description=model.description or "",
+    )
 
 
 def champion_since(settings: Settings, model: str, views: list, champ_view) -> str | None:
     """When the current champion's period began: from the audit history (its last promotion or
     rollback) when DriftGate made it champion, else its ``driftgate.champion_since`` tag (the
     demo's seeded history), else its registration."""
-    from services import audit
+    from services.promotion import audit
 
     try:
         records = audit.query(settings, model=model, limit=1000)
     except DriftGateError:
         records = []
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     periods = [p for p in audit.champion_history(records, views, now) if str(p["version"]) == str(champ_view.version)]
     if periods:
         return periods[-1]["start"]
@@ -142,7 +161,7 @@ def _when_iso(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
         return value
 
@@ -168,6 +187,6 @@ def drift_verdict(settings: Settings, client: MlflowClient, name: str) -> dict[s
 
 def recent_audit(settings: Settings, model: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
     """Recent audit records, newest first; [] before any decision."""
-    from services import audit
+    from services.promotion import audit
 
     return list(reversed(audit.recent_records(settings, model=model, limit=limit)))

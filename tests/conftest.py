@@ -17,9 +17,17 @@ from tests.helpers import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 # Variables that would point the app somewhere else than the workspace under test.
 _FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "SPARK_REMOTE")
 
@@ -63,7 +71,7 @@ def _restore_mlflow_uris():
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """A demo workspace seeded once per test session (read-only for tests)."""
-    from services import demo
+    from services.demo.seed import seed as demo
 
     home = tmp_path_factory.mktemp("demo") / "home"
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
@@ -86,11 +94,16 @@ def copy_workspace(src: Path, dst: Path) -> Path:
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')
-                    if (r[2] or "").upper().startswith(("VARCHAR", "TEXT"))]
+            cols = [
+                r[1]
+                for r in con.execute(f'PRAGMA table_info("{table}")')
+                if (r[2] or "").upper().startswith(("VARCHAR", "TEXT"))
+            ]
             for col in cols:
-                con.execute(f'UPDATE "{table}" SET "{col}" = replace("{col}", ?, ?) '
-                            f'WHERE "{col}" LIKE ?', (old, new, f"%{old}%"))
+                con.execute(
+                    f'UPDATE "{table}" SET "{col}" = replace("{col}", ?, ?) WHERE "{col}" LIKE ?',
+                    (old, new, f"%{old}%"),
+                )
         con.commit()
     finally:
         con.close()
@@ -138,10 +151,23 @@ def mlflow_server(tmp_path_factory):
     port = free_port()
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
-        [_bin("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{(root / 'mlflow.db').as_posix()}",
-         "--default-artifact-root", (root / "artifacts").as_uri(), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root,
+        [
+            _bin("mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{(root / 'mlflow.db').as_posix()}",
+            "--default-artifact-root",
+            (root / "artifacts").as_uri(),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
     )
     uri = f"http://127.0.0.1:{port}"
     try:
@@ -163,8 +189,7 @@ def streamlit_server(tmp_path):
     """
     procs = []
 
-    def start(env: dict | None = None, timeout: float = 90, cwd: Path | None = None,
-              port: int | None = None) -> str:
+    def start(env: dict | None = None, timeout: float = 90, cwd: Path | None = None, port: int | None = None) -> str:
         port = port or free_port()
         full_env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
         full_env.update(env or {})
@@ -173,10 +198,25 @@ def streamlit_server(tmp_path):
             shutil.copy(ROOT / ".streamlit" / "config.toml", Path(cwd) / ".streamlit" / "config.toml")
         log = open(tmp_path / f"streamlit-{port}.log", "wb")
         proc = subprocess.Popen(
-            [_bin("streamlit"), "run", str(ROOT / "app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=cwd or ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                _bin("streamlit"),
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=cwd or ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         procs.append((proc, log))
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=timeout, proc=proc)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from services.approvals import REGISTRY_WRITES
+from services.promotion.approvals import REGISTRY_WRITES
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_PATHS = {
@@ -70,11 +70,13 @@ def wait_http(url: str, timeout: float = 60, proc=None) -> None:
 
 def wait_script_done(page, timeout_ms: int = 90_000) -> None:
     """Wait until the Streamlit script run finished and the page title is rendered."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
-                           timeout=timeout_ms, state="attached")
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms, state="attached"
+    )
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
-                           timeout=timeout_ms, state="attached")
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms, state="attached"
+    )
 
 
 def assert_page_ok(page, timeout_ms: int = 90_000) -> None:

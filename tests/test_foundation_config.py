@@ -21,14 +21,15 @@ def test_defaults_open_the_demo_workspace(tmp_path):
 
 def test_environment_wins_over_toml(tmp_path):
     (tmp_path / "driftgate.toml").write_text(
-        '[mlflow]\ntracking_uri = "http://toml:5000"\nlifecycle = "stages"\n'
-        '[models.m]\nexperiment = "e"\n')
+        '[mlflow]\ntracking_uri = "http://toml:5000"\nlifecycle = "stages"\n[models.m]\nexperiment = "e"\n'
+    )
     s = load_settings(env={}, cwd=tmp_path)
     assert (s.tracking_uri, s.demo, s.lifecycle) == ("http://toml:5000", False, "stages")
     assert s.models == {"m": {"experiment": "e"}}
     assert "churn_classifier" not in s.models  # demo config only in demo mode
-    s = load_settings(env={"MLFLOW_TRACKING_URI": "http://env:5000", "MLFLOW_REGISTRY_URI": "databricks-uc"},
-                      cwd=tmp_path)
+    s = load_settings(
+        env={"MLFLOW_TRACKING_URI": "http://env:5000", "MLFLOW_REGISTRY_URI": "databricks-uc"}, cwd=tmp_path
+    )
     assert (s.tracking_uri, s.registry_uri) == ("http://env:5000", "databricks-uc")
 
 
@@ -49,7 +50,8 @@ def test_explicit_config_file_and_errors(tmp_path):
 def test_secrets_from_env_or_secrets_toml_never_shown(tmp_path):
     (tmp_path / ".streamlit").mkdir()
     (tmp_path / ".streamlit" / "secrets.toml").write_text(
-        '[databricks]\nhost = "https://x.cloud.databricks.com"\nhttp_path = "/sql/1"\ntoken = "dapi-SECRET"\n')
+        '[databricks]\nhost = "https://x.cloud.databricks.com"\nhttp_path = "/sql/1"\ntoken = "dapi-SECRET"\n'
+    )
     s = load_settings(env={}, cwd=tmp_path)
     assert s.databricks.configured and s.databricks.token.get() == "dapi-SECRET"
     assert "dapi-SECRET" not in repr(s) and "dapi-SECRET" not in str(s.describe())

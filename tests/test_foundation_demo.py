@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from services import demo
 from services.config import load_settings
-from services.mlflow_client import make_client
+from services.demo.seed import seed as demo
+from services.registry.mlflow_client import make_client
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,12 @@ def test_retraining_run_with_children(demo_settings):
     parents = [r for r in runs if "driftgate.trigger" in r.data.tags]
     assert len(parents) == 1
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert sorted(r.info.run_name for r in children) == ["champion-v1-reeval", "gbm_recent", "logreg_stale", "rf_recent"]
+    assert sorted(r.info.run_name for r in children) == [
+        "champion-v1-reeval",
+        "gbm_recent",
+        "logreg_stale",
+        "rf_recent",
+    ]
     assert {r.data.tags["driftgate.eval_window"] for r in children} == {parents[0].data.tags["driftgate.eval_window"]}
     roles = {r.info.run_name: r.data.tags["driftgate.role"] for r in children}
     assert roles["champion-v1-reeval"] == "champion"
@@ -87,8 +92,8 @@ def _con(settings):
 def _window(con, first_day, last_day, start, column):
     d0, d1 = demo.day_date(start, first_day), demo.day_date(start, last_day)
     return con.execute(
-        f"SELECT {column} FROM log WHERE batch_date BETWEEN ? AND ? AND {column} IS NOT NULL",
-        [d0, d1]).fetchnumpy()[column]
+        f"SELECT {column} FROM log WHERE batch_date BETWEEN ? AND ? AND {column} IS NOT NULL", [d0, d1]
+    ).fetchnumpy()[column]
 
 
 def test_scoring_log_carries_the_documented_ground_truth(demo_settings):
@@ -96,8 +101,8 @@ def test_scoring_log_carries_the_documented_ground_truth(demo_settings):
     start = __import__("datetime").date.fromisoformat(manifest["start_date"])
     con = _con(demo_settings)
     n, days, unlabeled_days = con.execute(
-        "SELECT count(*), count(DISTINCT batch_date), count(DISTINCT batch_date) FILTER (WHERE label IS NULL) "
-        "FROM log").fetchone()
+        "SELECT count(*), count(DISTINCT batch_date), count(DISTINCT batch_date) FILTER (WHERE label IS NULL) FROM log"
+    ).fetchone()
     assert (n, days, unlabeled_days) == (demo.DAYS * demo.ROWS_PER_DAY, demo.DAYS, demo.LABEL_DELAY_DAYS)
     # numeric shift from day 60, nothing before
     ref = _window(con, 0, 29, start, "monthly_charges")
@@ -106,10 +111,12 @@ def test_scoring_log_carries_the_documented_ground_truth(demo_settings):
     assert stats.ks_2samp(ref, before).pvalue > 0.01
     assert stats.ks_2samp(ref, after).pvalue < 1e-10
     # the new category appears from day 70 only
-    new_before = con.execute("SELECT count(*) FROM log WHERE payment_method='crypto_wallet' "
-                             "AND batch_date < ?", [demo.day_date(start, 70)]).fetchone()[0]
-    new_after = con.execute("SELECT count(*) FROM log WHERE payment_method='crypto_wallet' "
-                            "AND batch_date >= ?", [demo.day_date(start, 70)]).fetchone()[0]
+    new_before = con.execute(
+        "SELECT count(*) FROM log WHERE payment_method='crypto_wallet' AND batch_date < ?", [demo.day_date(start, 70)]
+    ).fetchone()[0]
+    new_after = con.execute(
+        "SELECT count(*) FROM log WHERE payment_method='crypto_wallet' AND batch_date >= ?", [demo.day_date(start, 70)]
+    ).fetchone()[0]
     assert new_before == 0 and new_after > 1000
     # region has missing values, evenly over time
     share = con.execute("SELECT avg((region IS NULL)::INT) FROM log").fetchone()[0]
@@ -129,16 +136,19 @@ def test_seeding_is_idempotent_and_detects_half_seeded(tmp_path):
 
 def test_cli_demo_refuses_configured_server_and_help_lists_commands(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DRIFTGATE_HOME": str(tmp_path / "h"), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
-    out = subprocess.run([sys.executable, "-m", "services.cli", "demo"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "never written" in out.stderr
     assert not (tmp_path / "h" / "mlflow.db").exists()
-    out = subprocess.run([sys.executable, "-m", "services.cli", "--help"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "demo" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "services.cli", "nosuchcommand"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "nosuchcommand"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and out.stdout == ""
 
 
@@ -154,12 +164,15 @@ def test_ground_truth_dates(demo_settings):
 def test_label_and_prediction_drift_only_after_the_shift(demo_settings):
     """The documented label drift (from day 60) is found by the drift engine, and not before."""
     from services.drift.model import model_drift_report
-    from services.sources import Window
+    from services.warehouse.sources import Window
 
     start = __import__("datetime").date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
     after = model_drift_report(demo_settings, demo.MODEL_NAME, targets=True)
     assert {f["feature"]: f["drifted"] for f in after["features"]} == {"prediction": True, "label": True}
     before = model_drift_report(
-        demo_settings, demo.MODEL_NAME, targets=True,
-        current=Window(timestamp=demo.TIMESTAMP, start=demo.day_date(start, 50), end=demo.day_date(start, 56)))
+        demo_settings,
+        demo.MODEL_NAME,
+        targets=True,
+        current=Window(timestamp=demo.TIMESTAMP, start=demo.day_date(start, 50), end=demo.day_date(start, 56)),
+    )
     assert {f["feature"]: f["drifted"] for f in before["features"]} == {"prediction": False, "label": False}

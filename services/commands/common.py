@@ -33,4 +33,6 @@ def add_format(parser, default: str = "text") -> None:
 
 
 def add_config(parser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="TOML config file (default: $DRIFTGATE_CONFIG or ./driftgate.toml)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: $DRIFTGATE_CONFIG or ./driftgate.toml)"
+    )

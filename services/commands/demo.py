@@ -15,8 +15,13 @@ def register(sub) -> None:
         description="Seed the embedded demo workspace (real MLflow store, scoring log, ground truth) "
         "into $DRIFTGATE_HOME. Only when no MLFLOW_TRACKING_URI is configured.",
     )
-    p.add_argument("action", nargs="?", choices=("seed", "advance"), default="seed",
-                   help="seed (default) or advance: append --days more daily batches to the scoring log")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("seed", "advance"),
+        default="seed",
+        help="seed (default) or advance: append --days more daily batches to the scoring log",
+    )
     p.add_argument("--reset", action="store_true", help="wipe the workspace's own files and seed again")
     p.add_argument("--days", type=int, default=1, help="with advance: number of daily batches to append")
     p.add_argument("--format", choices=("json", "text"), default="text", help="output format")
@@ -29,7 +34,7 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def run(args) -> int:
-    from services import demo
+    from services.demo.seed import seed as demo
 
     settings = settings_from_args(args)
     if not settings.demo:
@@ -39,7 +44,7 @@ def run(args) -> int:
             raise BadInput("--reset does not go with advance")
         if args.days < 1 or args.days > 365:
             raise BadInput("--days must be between 1 and 365")
-        from services import demo_advance
+        from services.demo.seed import advance as demo_advance
 
         demo.ensure_demo(settings, progress=_progress)
         result = demo_advance.advance(settings, args.days)
@@ -55,7 +60,9 @@ def run(args) -> int:
     elif was_seeded and not args.reset:
         print(f"demo workspace already seeded ({manifest['rows']} scoring rows, start {manifest['start_date']})")
     else:
-        print(f"demo workspace seeded in {manifest['seconds']} s: {manifest['rows']} scoring rows, "
-              f"champion v{manifest['versions']['champion']}, candidates "
-              f"v{manifest['versions']['passing_candidate']} and v{manifest['versions']['failing_candidate']}")
+        print(
+            f"demo workspace seeded in {manifest['seconds']} s: {manifest['rows']} scoring rows, "
+            f"champion v{manifest['versions']['champion']}, candidates "
+            f"v{manifest['versions']['passing_candidate']} and v{manifest['versions']['failing_candidate']}"
+        )
     return 0

@@ -20,8 +20,11 @@ from services.errors import BadInput
 
 
 def register(sub) -> None:
-    p = sub.add_parser("drift", help="per-feature drift tests between a reference and a current dataset",
-                       description="Compare CUR against REF (CSV, Parquet or Delta table folders).")
+    p = sub.add_parser(
+        "drift",
+        help="per-feature drift tests between a reference and a current dataset",
+        description="Compare CUR against REF (CSV, Parquet or Delta table folders).",
+    )
     ref = p.add_mutually_exclusive_group(required=True)
     ref.add_argument("--reference", metavar="REF", help="reference data: CSV, Parquet file/folder, Delta folder")
     ref.add_argument("--reference-profile", metavar="FILE", help="a stored reference profile (JSON) instead of REF")
@@ -29,8 +32,12 @@ def register(sub) -> None:
     p.add_argument("--numerical", metavar="A,B", default="", help="force these columns numeric")
     p.add_argument("--categorical", metavar="C,D", default="", help="force these columns categorical")
     p.add_argument("--columns", metavar="A,B,C", default="", help="report only these columns, in this order")
-    p.add_argument("--engine", choices=("memory", "duckdb", "spark"), default="memory",
-                   help="memory (exact), duckdb (pushdown) or spark (pushdown on SPARK_REMOTE or a local session)")
+    p.add_argument(
+        "--engine",
+        choices=("memory", "duckdb", "spark"),
+        default="memory",
+        help="memory (exact), duckdb (pushdown) or spark (pushdown on SPARK_REMOTE or a local session)",
+    )
     p.add_argument("--save-profile", metavar="FILE", help="also store the reference profile as JSON")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifts")
     add_config(p)
@@ -44,11 +51,11 @@ def _list(text: str) -> list[str]:
 
 def run(args) -> int:
     """Bad input of any kind ends as one line on stderr (exit 2), never as a traceback."""
+    import warnings
+
     import duckdb
 
     from services.errors import DriftGateError
-
-    import warnings
 
     try:
         with warnings.catch_warnings():  # stderr stays empty on success (spec)
@@ -59,7 +66,7 @@ def run(args) -> int:
     except (duckdb.Error, OSError, ValueError) as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
         raise BadInput(f"cannot read the input ({type(exc).__name__}: {first})") from None
-    except Exception as exc:  # noqa: BLE001 - the contract: no traceback reaches the user
+    except Exception as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
         raise BadInput(f"drift check failed ({type(exc).__name__}: {first})") from None
 
@@ -67,15 +74,17 @@ def run(args) -> int:
 def _run(args) -> int:
     from services.drift.engine import Policy, build_reference_profile, drift_report, plan_features
     from services.drift.profile import Profile
-    from services.sources import open_backend, source_from_path
+    from services.warehouse.sources import open_backend, source_from_path
 
     settings = settings_from_args(args)
     policy = Policy.from_settings(settings)
     progress = None
     if sys.stderr.isatty():
+
         def progress(msg: str) -> None:
             sys.stderr.write(f"\r\033[K{msg}")
             sys.stderr.flush()
+
     columns, numerical, categorical = _list(args.columns), _list(args.numerical), _list(args.categorical)
     current = source_from_path(args.current)
     if args.reference_profile:
@@ -85,14 +94,22 @@ def _run(args) -> int:
         if args.save_profile:
             with open_backend(reference, settings) as rb, open_backend(current, settings) as cb:
                 features = plan_features(rb, cb, columns=columns, numerical=numerical, categorical=categorical)
-            prof = build_reference_profile(reference, features, engine="duckdb", settings=settings,
-                                           progress=progress)
+            prof = build_reference_profile(reference, features, engine="duckdb", settings=settings, progress=progress)
             try:
                 prof.save(args.save_profile)
             except OSError as exc:
                 raise BadInput(f"cannot write profile {args.save_profile}: {exc.strerror}") from None
-    report = drift_report(reference, current, columns=columns, numerical=numerical, categorical=categorical,
-                          engine=args.engine, policy=policy, settings=settings, progress=progress)
+    report = drift_report(
+        reference,
+        current,
+        columns=columns,
+        numerical=numerical,
+        categorical=categorical,
+        engine=args.engine,
+        policy=policy,
+        settings=settings,
+        progress=progress,
+    )
     if progress:
         sys.stderr.write("\r\033[K")
         sys.stderr.flush()
@@ -110,21 +127,28 @@ def _num(x) -> str:
 def format_text(report: dict) -> str:
     from services.drift.engine import sensitivity_note
 
-    lines = [f"reference: {report['reference']['source']} ({report['reference']['rows']} rows)",
-             f"current:   {report['current']['source']} ({report['current']['rows']} rows)",
-             f"engine: {report['engine']}" + (" (approximate ks/wasserstein)" if report["approximate"] else ""),
-             ""]
+    lines = [
+        f"reference: {report['reference']['source']} ({report['reference']['rows']} rows)",
+        f"current:   {report['current']['source']} ({report['current']['rows']} rows)",
+        f"engine: {report['engine']}" + (" (approximate ks/wasserstein)" if report["approximate"] else ""),
+        "",
+    ]
     header = f"{'feature':<24} {'kind':<11} {'test':<13} {'statistic':>10} {'p-value':>10} {'p-adj':>10} {'thresh':>7}  drifted"
     lines.append(header)
     for f in report["features"]:
-        lines.append(f"{f['feature'][:24]:<24} {f['kind']:<11} {f['test']:<13} {_num(f['statistic']):>10} "
-                     f"{_num(f['p_value']):>10} {_num(f['p_value_adjusted']):>10} {_num(f['threshold']):>7}  "
-                     f"{'YES' if f['drifted'] else 'no'}")
+        lines.append(
+            f"{f['feature'][:24]:<24} {f['kind']:<11} {f['test']:<13} {_num(f['statistic']):>10} "
+            f"{_num(f['p_value']):>10} {_num(f['p_value_adjusted']):>10} {_num(f['threshold']):>7}  "
+            f"{'YES' if f['drifted'] else 'no'}"
+        )
     notes = [f"  {f['feature']}: {n}" for f in report["features"] if (n := sensitivity_note(f))]
     if notes:
-        lines += ["", "sensitivity (\"no drift\" cannot rule these out):", *notes]
+        lines += ["", 'sensitivity ("no drift" cannot rule these out):', *notes]
     d = report["dataset"]
-    lines += ["", f"dataset: {d['drifted_features']}/{d['total_features']} features drifted "
-              f"(share {d['drift_share']:.2f}, threshold {d['threshold']:.2f}) -> "
-              f"{'DRIFT' if d['drifted'] else 'no drift'}"]
+    lines += [
+        "",
+        f"dataset: {d['drifted_features']}/{d['total_features']} features drifted "
+        f"(share {d['drift_share']:.2f}, threshold {d['threshold']:.2f}) -> "
+        f"{'DRIFT' if d['drifted'] else 'no drift'}",
+    ]
     return "\n".join(lines) + "\n"

@@ -35,9 +35,9 @@ def register(sub) -> None:
 
 
 def _read(path: str):
-    import pandas as pd
-
     from pathlib import Path
+
+    import pandas as pd
 
     f = Path(path)
     if not f.is_file():
@@ -47,21 +47,22 @@ def _read(path: str):
             return pd.read_csv(f)
         if f.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(f)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+    except Exception as exc:
         raise BadInput(f"cannot read {path}: {type(exc).__name__}") from None
     raise BadInput(f"unknown file format {f.suffix or '(none)'} for {path} (CSV or Parquet)")
 
 
 def _estimate(args) -> int:
-    from services import estimation
+    from services.drift import estimation
 
     if args.model and (args.reference or args.current):
         raise BadInput("use either --model or --reference/--current, not both")
     if args.model:
         doc = estimation.estimated_performance(settings_from_args(args), args.model, unit=args.unit)
     elif args.reference and args.current:
-        doc = estimation.estimate_frames(_read(args.reference), _read(args.current),
-                                         prediction=args.prediction, label=args.label)
+        doc = estimation.estimate_frames(
+            _read(args.reference), _read(args.current), prediction=args.prediction, label=args.label
+        )
     else:
         raise BadInput("give --model, or both --reference and --current")
     if args.format == "json":
@@ -76,14 +77,20 @@ def _num(x) -> str:
 
 
 def format_text(doc: dict) -> str:
-    lines = [doc["assumption"], f"reference: {doc['reference']['labelled']} labelled rows, "
-             f"ROC AUC {_num(doc['reference']['roc_auc'])}", "",
-             f"{'window':<12} {'rows':>7} {'labelled':>8} {'estimated':>9} {'band':>15} {'realised':>8}"]
+    lines = [
+        doc["assumption"],
+        f"reference: {doc['reference']['labelled']} labelled rows, ROC AUC {_num(doc['reference']['roc_auc'])}",
+        "",
+        f"{'window':<12} {'rows':>7} {'labelled':>8} {'estimated':>9} {'band':>15} {'realised':>8}",
+    ]
     for w in doc["windows"]:
         band = "-" if not w["band"] else f"{w['band'][0]:.3f}–{w['band'][1]:.3f}"
-        lines.append(f"{str(w['start'])[:12]:<12} {w['rows']:>7} {w['labelled']:>8} {_num(w['estimated_roc_auc']):>9} "
-                     f"{band:>15} {_num(w['realised_roc_auc']):>8}" + ("  diverged" if w["diverged"] else "")
-                     + (f"  ({w['note']})" if w["note"] else ""))
+        lines.append(
+            f"{str(w['start'])[:12]:<12} {w['rows']:>7} {w['labelled']:>8} {_num(w['estimated_roc_auc']):>9} "
+            f"{band:>15} {_num(w['realised_roc_auc']):>8}"
+            + ("  diverged" if w["diverged"] else "")
+            + (f"  ({w['note']})" if w["note"] else "")
+        )
     if doc["warning"]:
         lines += ["", f"WARNING: {doc['warning']} ({len(doc['diverged_windows'])} windows diverged)"]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,9 @@ def register(sub) -> None:
     )
     p.add_argument("--experiment", required=True, metavar="NAME", help="MLflow experiment name (or id)")
     p.add_argument("--parent-run", metavar="ID", help="retraining (parent) run id")
-    p.add_argument("--metric", metavar="M", help="selection metric (default: the model's selection_metric in the config)")
+    p.add_argument(
+        "--metric", metavar="M", help="selection metric (default: the model's selection_metric in the config)"
+    )
     p.add_argument("--lower-is-better", action="store_true", help="rank ascending (e.g. log_loss)")
     p.add_argument("--filter", default="", metavar="EXPR", help="extra MLflow search filter on the runs")
     p.add_argument("--page-size", type=int, default=1000, help=argparse_suppress())
@@ -40,9 +42,9 @@ def argparse_suppress():
 
 
 def run(args) -> int:
-    from services.leaderboard import build_leaderboard
-    from services.mlflow_client import make_client
-    from services.runs import model_settings_for_experiment
+    from services.compare.leaderboard import build_leaderboard
+    from services.registry.mlflow_client import make_client
+    from services.registry.runs import model_settings_for_experiment
 
     settings = settings_from_args(args)
     metric = args.metric
@@ -57,16 +59,23 @@ def run(args) -> int:
     if args.page_size < 1:
         raise BadInput("--page-size must be at least 1")
     board = build_leaderboard(
-        make_client(settings), args.experiment, metric, parent_run=args.parent_run,
-        greater_is_better=greater, filter_string=args.filter, page_size=args.page_size,
+        make_client(settings),
+        args.experiment,
+        metric,
+        parent_run=args.parent_run,
+        greater_is_better=greater,
+        filter_string=args.filter,
+        page_size=args.page_size,
     )
     if args.format == "json":
         print_json(board.to_json())
         return 0
     out = sys.stdout
     direction = "higher" if board.greater_is_better else "lower"
-    out.write(f"experiment {board.experiment.name}  parent run {board.parent.run_id if board.parent else '-'}"
-              f"  metric {board.metric} ({direction} is better)\n")
+    out.write(
+        f"experiment {board.experiment.name}  parent run {board.parent.run_id if board.parent else '-'}"
+        f"  metric {board.metric} ({direction} is better)\n"
+    )
     for note in board.notes:
         out.write(f"note: {note}\n")
     out.write(f"{'rank':>4}  {'run':<28} {'value':>10} {'delta':>10}  role\n")

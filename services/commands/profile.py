@@ -17,9 +17,12 @@ from services.commands.common import add_config, add_format, print_json, setting
 
 
 def register(sub) -> None:
-    p = sub.add_parser("profile", help="profile and store each closed day of a model's scoring log",
-                       description="Profile each closed day of the model's scoring log once (incremental), "
-                       "for drift over time, the Drift page and the trigger.")
+    p = sub.add_parser(
+        "profile",
+        help="profile and store each closed day of a model's scoring log",
+        description="Profile each closed day of the model's scoring log once (incremental), "
+        "for drift over time, the Drift page and the trigger.",
+    )
     p.add_argument("--model", required=True, help="model name ([models.<name>] in the config)")
     p.add_argument("--backfill", action="store_true", help="re-profile every day from scratch")
     add_config(p)
@@ -47,8 +50,11 @@ def run(args) -> int:
         print_json(doc)
         return 0
     out = sys.stdout
-    out.write(f"{doc['model']}: {doc['days']} day(s) with rows"
-              + (f", {doc['first']} to {doc['last']}" if doc["days"] else "") + f" (store {doc['store']})\n")
+    out.write(
+        f"{doc['model']}: {doc['days']} day(s) with rows"
+        + (f", {doc['first']} to {doc['last']}" if doc["days"] else "")
+        + f" (store {doc['store']})\n"
+    )
     late = f"late rows in {', '.join(doc['late'])}" if doc["late"] else "no late rows"
     out.write(f"  reused {doc['reused']}, profiled {len(doc['profiled'])}, {late}\n")
     if doc["open"]:

@@ -5,7 +5,7 @@ credentials the tracking server rejects); 3 refused (role, four-eyes, gate faile
 ``--user`` other than the user the tracking server authenticated, no registry permission) with
 the reason on stderr and nothing changed. ``--format json`` prints only JSON on stdout.
 
-Identity (:mod:`services.identity`): when the tracking server authenticates (MLflow basic auth,
+Identity (:mod:`services.promotion.identity`): when the tracking server authenticates (MLflow basic auth,
 Databricks) the decision is made and audited as that user; otherwise ``--user`` /
 ``DRIFTGATE_USER`` is recorded as ``self-asserted`` (audit field ``identity``).
 """
@@ -19,14 +19,14 @@ from services.commands.common import add_config, add_format, print_json, setting
 
 
 def _client(settings):
-    from services.mlflow_client import make_client
+    from services.registry.mlflow_client import make_client
 
     return make_client(settings)
 
 
 def _identity(settings, args, action: str, version: str | None = None):
-    """Who decides (authenticated by the tracking server, else self-asserted); see services.identity."""
-    from services.identity import resolve
+    """Who decides (authenticated by the tracking server, else self-asserted); see services.promotion.identity."""
+    from services.promotion.identity import resolve
 
     ident = resolve(settings, args.user, action=action, model=args.model, version=version)
     env = os.environ.get("DRIFTGATE_USER")
@@ -36,7 +36,7 @@ def _identity(settings, args, action: str, version: str | None = None):
 
 
 def _decide(args, action: str, run) -> int:
-    from services.approvals import clean_comment
+    from services.promotion.approvals import clean_comment
 
     settings = settings_from_args(args)
     if action in ("reject", "rollback"):  # usage first: a missing comment is exit 2, never audited
@@ -48,7 +48,7 @@ def _decide(args, action: str, run) -> int:
 
 
 def _gate(args) -> int:
-    from services.gate import evaluate
+    from services.promotion.gate import evaluate
 
     settings = settings_from_args(args)
     res = evaluate(settings, _client(settings), args.model, args.version)
@@ -56,8 +56,10 @@ def _gate(args) -> int:
     if args.format == "json":
         print_json(doc)
     else:
-        print(f"{doc['model']} version {doc['version']}: gate {'PASSED' if doc['passed'] else 'FAILED'} "
-              f"(champion: {doc['champion'] or 'none'})")
+        print(
+            f"{doc['model']} version {doc['version']}: gate {'PASSED' if doc['passed'] else 'FAILED'} "
+            f"(champion: {doc['champion'] or 'none'})"
+        )
         for c in res.checks:
             kind = "required" if c.required else "advisory"
             print(f"  [{c.status.upper():4}] {c.name} ({kind}): {c.detail}")
@@ -65,8 +67,21 @@ def _gate(args) -> int:
 
 
 def _print_decision(args, rec, identity: str) -> None:
-    doc = {k: rec.get(k) for k in ("at", "user", "action", "outcome", "model", "version",
-                                   "version_before", "version_after", "reason", "comment")}
+    doc = {
+        k: rec.get(k)
+        for k in (
+            "at",
+            "user",
+            "action",
+            "outcome",
+            "model",
+            "version",
+            "version_before",
+            "version_after",
+            "reason",
+            "comment",
+        )
+    }
     doc["identity"] = identity
     if args.format == "json":
         print_json(doc)
@@ -75,28 +90,43 @@ def _print_decision(args, rec, identity: str) -> None:
 
 
 def _approve(args) -> int:
-    from services.approvals import approve
+    from services.promotion.approvals import approve
 
-    return _decide(args, "approve", lambda settings, user, client, identity: approve(
-        settings, args.model, args.version, user, args.comment, client=client, identity=identity))
+    return _decide(
+        args,
+        "approve",
+        lambda settings, user, client, identity: approve(
+            settings, args.model, args.version, user, args.comment, client=client, identity=identity
+        ),
+    )
 
 
 def _reject(args) -> int:
-    from services.approvals import reject
+    from services.promotion.approvals import reject
 
-    return _decide(args, "reject", lambda settings, user, client, identity: reject(
-        settings, args.model, args.version, user, args.comment, client=client, identity=identity))
+    return _decide(
+        args,
+        "reject",
+        lambda settings, user, client, identity: reject(
+            settings, args.model, args.version, user, args.comment, client=client, identity=identity
+        ),
+    )
 
 
 def _rollback(args) -> int:
-    from services.approvals import rollback
+    from services.promotion.approvals import rollback
 
-    return _decide(args, "rollback", lambda settings, user, client, identity: rollback(
-        settings, args.model, user, args.comment, client=client, identity=identity))
+    return _decide(
+        args,
+        "rollback",
+        lambda settings, user, client, identity: rollback(
+            settings, args.model, user, args.comment, client=client, identity=identity
+        ),
+    )
 
 
 def _versions(args) -> int:
-    from services.lifecycle import list_versions
+    from services.registry.lifecycle import list_versions
 
     settings = settings_from_args(args)
     doc = list_versions(settings, _client(settings), args.model)
@@ -105,12 +135,14 @@ def _versions(args) -> int:
     else:
         print(f"{doc['model']} ({doc['lifecycle']})")
         for v in doc["versions"]:
-            print(f"  v{v['version']:>4}  {v['state']:<9}  stage={v['stage']:<10} aliases={','.join(v['aliases']) or '-'}  by {v['created_by'] or '?'}")
+            print(
+                f"  v{v['version']:>4}  {v['state']:<9}  stage={v['stage']:<10} aliases={','.join(v['aliases']) or '-'}  by {v['created_by'] or '?'}"
+            )
     return 0
 
 
 def _audit(args) -> int:
-    from services import audit
+    from services.promotion import audit
 
     settings = settings_from_args(args)
     recs = audit.query(settings, model=args.model, limit=args.limit)
@@ -150,13 +182,18 @@ def register(sub) -> None:
     add_config(p)
     p.set_defaults(handler=_gate)
 
-    for name, fn, helptext in (("approve", _approve, "approve (promote) a candidate version"),
-                               ("reject", _reject, "reject a candidate version (comment required)")):
+    for name, fn, helptext in (
+        ("approve", _approve, "approve (promote) a candidate version"),
+        ("reject", _reject, "reject a candidate version (comment required)"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--model", required=True)
         p.add_argument("--version", required=True)
-        p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
-                                      "unless the tracking server authenticates, which then decides who you are")
+        p.add_argument(
+            "--user",
+            help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
+            "unless the tracking server authenticates, which then decides who you are",
+        )
         p.add_argument("--comment", help="free text, up to 5000 characters")
         add_format(p, "text")
         add_config(p)
@@ -164,8 +201,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("rollback", help="restore the previous champion (comment required)")
     p.add_argument("--model", required=True)
-    p.add_argument("--user", help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
-                                  "unless the tracking server authenticates, which then decides who you are")
+    p.add_argument(
+        "--user",
+        help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
+        "unless the tracking server authenticates, which then decides who you are",
+    )
     p.add_argument("--comment", help="why (required, up to 5000 characters)")
     add_format(p, "text")
     add_config(p)

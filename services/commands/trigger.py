@@ -24,8 +24,11 @@ def register(sub) -> None:
     add_format(p, "text")
     p.add_argument("--fail-on-retrain", action="store_true", help="exit 1 when retraining is due (cron / jobs)")
     p.add_argument("--as-of", metavar="DATE", help="evaluate as of this ISO date/time (UTC; default: now)")
-    p.add_argument("--set-task-values", action="store_true",
-                   help="in a Databricks job: publish task values retrain (bool) and reason, for a condition task")
+    p.add_argument(
+        "--set-task-values",
+        action="store_true",
+        help="in a Databricks job: publish task values retrain (bool) and reason, for a condition task",
+    )
     p.set_defaults(handler=_trigger)
 
     r = sub.add_parser(
@@ -45,7 +48,7 @@ def register(sub) -> None:
 
 
 def _trigger(args) -> int:
-    from services import trigger
+    from services.retraining import trigger
 
     settings = settings_from_args(args)
     decision = trigger.evaluate(settings, args.model, as_of=args.as_of)
@@ -64,19 +67,21 @@ def _set_task_values(decision) -> None:
 
     try:
         from databricks.sdk.runtime import dbutils  # only resolvable inside a Databricks job
+
         task_values = dbutils.jobs.taskValues
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise BadInput("--set-task-values works inside a Databricks job only (no dbutils here)") from None
     task_values.set(key="retrain", value=bool(decision.retrain))
     task_values.set(key="reason", value="; ".join(decision.reasons)[:1000])
-    task_values.set(key="cooldown_until",
-                    value=decision.cooldown_until.isoformat() if decision.cooldown_until else "")
+    task_values.set(key="cooldown_until", value=decision.cooldown_until.isoformat() if decision.cooldown_until else "")
 
 
 def _print_text(decision) -> None:
     out = sys.stdout
-    out.write(f"{decision.model}: {'RETRAINING DUE' if decision.retrain else 'no retraining'}"
-              f" (as of {decision.as_of.isoformat(timespec='minutes')})\n")
+    out.write(
+        f"{decision.model}: {'RETRAINING DUE' if decision.retrain else 'no retraining'}"
+        f" (as of {decision.as_of.isoformat(timespec='minutes')})\n"
+    )
     for reason in decision.reasons:
         out.write(f"  - {reason}\n")
     if decision.cooldown_until:
@@ -87,15 +92,17 @@ def _print_text(decision) -> None:
         perf = "-" if w.performance is None else f"{w.performance:.3f}"
         drop = "-" if w.performance_drop is None else f"{w.performance_drop:+.3f}"
         flag = "YES" if w.breach else ""
-        out.write(f"  {w.start.date().isoformat():<12} {w.rows:>6} {share:>6} {perf:>8} {drop:>7}  {flag:<6}  "
-                  f"{','.join(w.drifted_features)}\n")
+        out.write(
+            f"  {w.start.date().isoformat():<12} {w.rows:>6} {share:>6} {perf:>8} {drop:>7}  {flag:<6}  "
+            f"{','.join(w.drifted_features)}\n"
+        )
 
 
 def _retrain(args) -> int:
     import logging
     import warnings
 
-    from services import retrain
+    from services.retraining import retrain
 
     # MLflow's cloudpickle advice and similar notices are not for the operator of this command.
     logging.getLogger("mlflow").setLevel(logging.ERROR)
@@ -106,15 +113,21 @@ def _retrain(args) -> int:
         print_json(result)
     else:
         out = sys.stdout
-        out.write(f"retraining run {result['parent_run']['run_name']} ({result['parent_run']['run_id']}) "
-                  f"in experiment {result['experiment']}\n")
+        out.write(
+            f"retraining run {result['parent_run']['run_name']} ({result['parent_run']['run_id']}) "
+            f"in experiment {result['experiment']}\n"
+        )
         out.write(f"  reason: {result['reason']}\n")
         out.write(f"  rule: {result['selection_rule']}\n")
         ch = result.get("champion")
         if ch:
-            out.write(f"  champion v{ch['version']}: {result['metric']} {ch['metrics'].get(result['metric'], float('nan')):.4f}\n")
+            out.write(
+                f"  champion v{ch['version']}: {result['metric']} {ch['metrics'].get(result['metric'], float('nan')):.4f}\n"
+            )
         for c in result["candidates"]:
             mark = " <- registered as version " + str(result["registered_version"]) if c["winner"] else ""
-            out.write(f"  {c['run_name']}: {result['metric']} {c['metrics'].get(result['metric'], float('nan')):.4f}{mark}\n")
+            out.write(
+                f"  {c['run_name']}: {result['metric']} {c['metrics'].get(result['metric'], float('nan')):.4f}{mark}\n"
+            )
         out.write("  nothing was promoted: review the candidate on the Leaderboard and Promotions pages\n")
     return 0

@@ -1,6 +1,6 @@
 """Drift engine (spec: "Drift engine contract"). Public API:
 
-* :func:`drift_report` — reference vs current :class:`~services.sources.Source` (or a stored
+* :func:`drift_report` — reference vs current :class:`~services.warehouse.sources.Source` (or a stored
   :class:`Profile`), engine ``memory`` (exact) or ``duckdb`` (pushdown) → spec JSON dict.
 * :func:`frames_report` — the same for two in-memory DataFrames / Arrow tables.
 * :func:`model_drift_report` — drift report for a configured model between two windows.
@@ -21,7 +21,17 @@ from services.drift.model import (
 from services.drift.profile import FeatureProfile, Profile
 
 __all__ = [
-    "FeatureProfile", "Policy", "Profile", "build_reference_profile", "champion_importance", "compare",
-    "drift_over_time", "drift_report", "frames_report", "model_data", "model_drift_report", "performance_over_time",
+    "FeatureProfile",
+    "Policy",
+    "Profile",
+    "build_reference_profile",
+    "champion_importance",
+    "compare",
+    "drift_over_time",
+    "drift_report",
+    "frames_report",
+    "model_data",
+    "model_drift_report",
+    "performance_over_time",
     "reference_profile",
 ]

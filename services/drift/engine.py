@@ -24,26 +24,48 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from services.drift import stats as S
 from services.drift.prefetch import ON_REFERENCE_CELLS, Prefetch
 from services.drift.profile import FeatureProfile, Profile
-from services.drift.sql import (GRID_SAMPLE, CellSpec, NumericSpec, categorical_query, cell_values_query, cells_cdf,
-                                grouped_cells_query,
-                                cells_query, cell_keys, cell_transform, column, decode_numeric, edge_counts_query, floats_or_empty,
-                                histogram_cdf, numeric_query, numeric_value,
-                                range_values_query, reference_quantiles_query, sample_query)
+from services.drift.sql import (
+    GRID_SAMPLE,
+    CellSpec,
+    NumericSpec,
+    categorical_query,
+    cell_keys,
+    cell_transform,
+    cell_values_query,
+    cells_cdf,
+    cells_query,
+    column,
+    decode_numeric,
+    edge_counts_query,
+    floats_or_empty,
+    grouped_cells_query,
+    histogram_cdf,
+    numeric_query,
+    numeric_value,
+    range_values_query,
+    reference_quantiles_query,
+    sample_query,
+)
 from services.errors import BadInput
-from services.sources import Backend, Source, Window, open_backend, resolve_window
+from services.warehouse.sources import Backend, Source, Window, open_backend, resolve_window
 
 ENGINES = ("memory", "duckdb", "spark")
-DEFAULT_TESTS = {("numeric", "small"): "ks", ("categorical", "small"): "chi2",
-                 ("numeric", "large"): "wasserstein", ("categorical", "large"): "jensenshannon"}
+DEFAULT_TESTS = {
+    ("numeric", "small"): "ks",
+    ("categorical", "small"): "chi2",
+    ("numeric", "large"): "wasserstein",
+    ("categorical", "large"): "jensenshannon",
+}
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2}
 _FLOATS = ("FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8")
 
@@ -73,16 +95,16 @@ class Policy:
     tests up to that many reference values, distance thresholds alone above.
     """
 
-    small_sample: int | None = None     # legacy rule when set (None: the spec's default rule)
+    small_sample: int | None = None  # legacy rule when set (None: the spec's default rule)
     alpha: float = 0.05
-    numeric_threshold: float = 0.1      # wasserstein / std
+    numeric_threshold: float = 0.1  # wasserstein / std
     categorical_threshold: float = 0.1  # jensenshannon
-    drift_share: float = 0.5            # dataset drifted when share >= this
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)   # feature -> {test, threshold}
+    drift_share: float = 0.5  # dataset drifted when share >= this
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # feature -> {test, threshold}
     importance: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, drift: dict[str, Any] | None, importance: dict[str, float] | None = None) -> "Policy":
+    def from_config(cls, drift: dict[str, Any] | None, importance: dict[str, float] | None = None) -> Policy:
         d = dict(drift or {})
         try:
             overrides = {str(k): dict(v) for k, v in dict(d.get("features", {})).items()}
@@ -90,18 +112,23 @@ class Policy:
             if importance:
                 imp = {**{str(k): float(v) for k, v in importance.items()}, **imp}
             small = d.get("small_sample")
-            pol = cls(small_sample=None if small is None or small is False else int(small),
-                      alpha=float(d.get("alpha", 0.05)),
-                      numeric_threshold=float(d.get("numeric_threshold", 0.1)),
-                      categorical_threshold=float(d.get("categorical_threshold", 0.1)),
-                      drift_share=float(d.get("drift_share_threshold", 0.5)),
-                      overrides=overrides, importance=imp)
+            pol = cls(
+                small_sample=None if small is None or small is False else int(small),
+                alpha=float(d.get("alpha", 0.05)),
+                numeric_threshold=float(d.get("numeric_threshold", 0.1)),
+                categorical_threshold=float(d.get("categorical_threshold", 0.1)),
+                drift_share=float(d.get("drift_share_threshold", 0.5)),
+                overrides=overrides,
+                importance=imp,
+            )
         except (TypeError, ValueError):
             raise BadInput("invalid [drift] configuration (numbers expected for thresholds)") from None
         if not 0.0 < pol.alpha < 1.0:
             raise BadInput(f"[drift] alpha must be between 0 and 1 (exclusive), got {pol.alpha:g}")
-        for key, value in (("numeric_threshold", pol.numeric_threshold),
-                           ("categorical_threshold", pol.categorical_threshold)):
+        for key, value in (
+            ("numeric_threshold", pol.numeric_threshold),
+            ("categorical_threshold", pol.categorical_threshold),
+        ):
             if not value >= 0.0:
                 raise BadInput(f"[drift] {key} must not be negative, got {value:g}")
         if not 0.0 <= pol.drift_share <= 1.0:
@@ -123,7 +150,7 @@ class Policy:
         return pol
 
     @classmethod
-    def from_settings(cls, settings, importance: dict[str, float] | None = None) -> "Policy":
+    def from_settings(cls, settings, importance: dict[str, float] | None = None) -> Policy:
         return cls.from_config(settings.section("drift") if settings is not None else {}, importance)
 
     @property
@@ -162,8 +189,14 @@ def is_float_type(sql_type: str) -> bool:
     return sql_type.upper().split("(")[0] in _FLOATS
 
 
-def plan_features(backend_ref: Backend, backend_cur: Backend, *, columns: Sequence[str] | None = None,
-                  numerical: Sequence[str] = (), categorical: Sequence[str] = ()) -> list[tuple[str, str]]:
+def plan_features(
+    backend_ref: Backend,
+    backend_cur: Backend,
+    *,
+    columns: Sequence[str] | None = None,
+    numerical: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+) -> list[tuple[str, str]]:
     """(name, kind) in report order, validated against both sides' schemas."""
     ref_cols, cur_cols = backend_ref.columns, backend_cur.columns
     both = set(numerical) & set(categorical)
@@ -189,8 +222,9 @@ def plan_features(backend_ref: Backend, backend_cur: Backend, *, columns: Sequen
         if name in numerical:
             for side, b in (("reference", backend_ref), ("current", backend_cur)):
                 if not b.is_numeric(name):
-                    raise BadInput(f"column {name!r} is forced numerical but is {b.columns[name].lower()} "
-                                   f"in the {side} data")
+                    raise BadInput(
+                        f"column {name!r} is forced numerical but is {b.columns[name].lower()} in the {side} data"
+                    )
             kind = "numeric"
         elif name in categorical:
             kind = "categorical"
@@ -227,7 +261,7 @@ def choose_cells(grid: Sequence[float], lo: float, hi: float, count: int, n: int
     q_lo, q_hi = float(max(g[size // 1000 or 1], lo)), float(min(g[size - (size // 1000 or 1)], hi))
     if q_hi <= q_lo:
         return None
-    d_lo = float(g[size // 100]) - lo      # scale of the left tail: distance of the 1% quantile from the min
+    d_lo = float(g[size // 100]) - lo  # scale of the left tail: distance of the 1% quantile from the min
     d_hi = hi - float(g[size - size // 100])
     candidates = [("linear", 0.0)]
     if d_lo > 0:
@@ -251,10 +285,18 @@ def choose_cells(grid: Sequence[float], lo: float, hi: float, count: int, n: int
     return None
 
 
-def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: str,
-                   bounds: tuple[datetime | None, datetime | None], ts: str | None,
-                   reference: Profile | None = None, source: str = "", window: str = "all rows",
-                   progress: Progress | None = None) -> Profile:
+def memory_profile(
+    backend: Backend,
+    features: Sequence[tuple[str, str]],
+    *,
+    side: str,
+    bounds: tuple[datetime | None, datetime | None],
+    ts: str | None,
+    reference: Profile | None = None,
+    source: str = "",
+    window: str = "all rows",
+    progress: Progress | None = None,
+) -> Profile:
     """Read the window's feature columns and profile them exactly (values kept)."""
     from sqlglot import exp
 
@@ -293,9 +335,18 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
             grid = S.quantile_grid(vals)
             points = S.cdf_points(grid) if ref_f is None else list(ref_f.points)
             out[name] = FeatureProfile(
-                name, kind, rows, int(vals.size), S.numeric_summary(vals, rows), edges=list(edges),
-                bins=S.bin_counts(vals, edges), grid=grid, values=vals, points=points,
-                cdf=S.cumulative_at(np.sort(vals), points) if points else [])
+                name,
+                kind,
+                rows,
+                int(vals.size),
+                S.numeric_summary(vals, rows),
+                edges=list(edges),
+                bins=S.bin_counts(vals, edges),
+                grid=grid,
+                values=vals,
+                points=points,
+                cdf=S.cumulative_at(np.sort(vals), points) if points else [],
+            )
         else:
             obj = np.asarray(np.ma.getdata(col), dtype=object)[~np.ma.getmaskarray(col)]
             keep = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in obj], dtype=bool)
@@ -303,16 +354,30 @@ def memory_profile(backend: Backend, features: Sequence[tuple[str, str]], *, sid
             _check_categorical(name, side, int(vals.size))
             cats, cnts = np.unique(vals, return_counts=True)
             counts = {str(c): int(n) for c, n in zip(cats, cnts)}
-            out[name] = FeatureProfile(name, kind, rows, int(vals.size),
-                                       S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
-                                       counts=counts)
+            out[name] = FeatureProfile(
+                name,
+                kind,
+                rows,
+                int(vals.size),
+                S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
+                counts=counts,
+            )
     return Profile(source=source, rows=rows, engine="memory", features=out, window=window)
 
 
-def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: str,
-                bounds: tuple[datetime | None, datetime | None], ts: str | None,
-                reference: Profile | None = None, source: str = "", window: str = "all rows",
-                group_by: str | None = None, progress: Progress | None = None) -> Profile | list[tuple[Any, Profile]]:
+def sql_profile(
+    backend: Backend,
+    features: Sequence[tuple[str, str]],
+    *,
+    side: str,
+    bounds: tuple[datetime | None, datetime | None],
+    ts: str | None,
+    reference: Profile | None = None,
+    source: str = "",
+    window: str = "all rows",
+    group_by: str | None = None,
+    progress: Progress | None = None,
+) -> Profile | list[tuple[Any, Profile]]:
     """Profile in the engine: a reference in two passes (deciles, then bin counts; three on DuckDB,
     see :func:`_duck_reference`), a current window against the reference's edges and cells or
     points. With ``group_by`` ("day"/"week"), one profile per window from the same grouped queries."""
@@ -322,24 +387,36 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
     # A DuckDB reference's first pass: the row count, category counts and a sample of rows only;
     # its summaries and exact deciles come from the later passes (see _duck_reference).
     duck_ref = duck and reference is None and not group_by
-    specs = [] if duck_ref else [_current_spec(reference.features[n], duck, grouped=bool(group_by)) if reference
-                                 else NumericSpec(n, deciles=True) for n in numeric]
+    specs = (
+        []
+        if duck_ref
+        else [
+            _current_spec(reference.features[n], duck, grouped=bool(group_by))
+            if reference
+            else NumericSpec(n, deciles=True)
+            for n in numeric
+        ]
+    )
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
     windows: dict[Any, dict[str, Any]] = {}
     batch = []  # statements run in the same batch as the numeric pass: category counts, row sample
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
-        batch.append(categorical_query(backend.table, backend.dialect, meta, ts=ts, start=bounds[0],
-                                       end=bounds[1], group_by=group_by))
+        batch.append(
+            categorical_query(
+                backend.table, backend.dialect, meta, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by
+            )
+        )
     sample_groups = _groups(numeric, backend.parallelism) if duck_ref else []
     for g in sample_groups:  # a sample per column group: each statement scans on one thread
         batch.append(sample_query(backend.table, g, ts=ts, start=bounds[0], end=bounds[1]))
-    for w, rows, per in _numeric_pass(backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by,
-                                      alongside=batch):
+    for w, rows, per in _numeric_pass(
+        backend, specs, ts=ts, start=bounds[0], end=bounds[1], group_by=group_by, alongside=batch
+    ):
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
     if sample_groups and None in windows:
-        for g, (sample,) in zip(sample_groups, batch[len(batch) - len(sample_groups):]):
+        for g, (sample,) in zip(sample_groups, batch[len(batch) - len(sample_groups) :]):
             for i, n in enumerate(g):
                 col = np.asarray(sample[i] or [], dtype=float)
                 windows[None]["numeric"][n] = {"grid": S.quantile_grid(col) if col.size else []}
@@ -357,14 +434,23 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
             raise BadInput(f"the {side} window is empty (0 rows)")
     # Reference: the bin counts at its own edges (and, on DuckDB, its deciles and CDF structure).
     if reference is None and numeric and duck_ref:
-        _duck_reference(backend, numeric, windows[None]["numeric"], windows[None]["rows"], side=side,
-                        ts=ts, start=bounds[0], end=bounds[1])
+        _duck_reference(
+            backend,
+            numeric,
+            windows[None]["numeric"],
+            windows[None]["rows"],
+            side=side,
+            ts=ts,
+            start=bounds[0],
+            end=bounds[1],
+        )
     elif reference is None and numeric:
         for n in numeric:
             d = windows[None]["numeric"][n]
             _check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
-        edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"])))
-                      for n in numeric]
+        edge_specs = [
+            NumericSpec(n, edges=tuple(S.dedupe_edges(windows[None]["numeric"][n]["deciles"]))) for n in numeric
+        ]
         ((_, _, per),) = _numeric_pass(backend, edge_specs, ts=ts, start=bounds[0], end=bounds[1], only_bins=True)
         for spec, d in zip(edge_specs, per):
             windows[None]["numeric"][spec.name]["edges"] = list(spec.edges)
@@ -381,25 +467,56 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
                 if not group_by:
                     _check_numeric(name, side, count, int(d["infinite"] or 0))
                 edges = list(ref_f.edges) if ref_f else d["edges"]
-                summary = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0,
-                           "mean": S._f(d["mean"]), "std": S._f(d["std"]), "min": S._f(d["min"]),
-                           "median": S._f(d["median"]), "max": S._f(d["max"])}
+                summary = {
+                    "count": count,
+                    "missing_share": (rows - count) / rows if rows else 0.0,
+                    "mean": S._f(d["mean"]),
+                    "std": S._f(d["std"]),
+                    "min": S._f(d["min"]),
+                    "median": S._f(d["median"]),
+                    "max": S._f(d["max"]),
+                }
                 points = list(ref_f.points) if ref_f else d.get("points", [])
                 cells = ref_f.cells if ref_f else d.get("cells")
-                feats[name] = FeatureProfile(name, kind, rows, count, summary, edges=edges,
-                                             bins=S.counts_from_cumulative(d["cumulative"], count), grid=d["grid"],
-                                             points=points if d.get("cdf") else [], cdf=d.get("cdf", []),
-                                             tails=d.get("tails", []), cells=cells if d.get("cdf") else None)
+                feats[name] = FeatureProfile(
+                    name,
+                    kind,
+                    rows,
+                    count,
+                    summary,
+                    edges=edges,
+                    bins=S.counts_from_cumulative(d["cumulative"], count),
+                    grid=d["grid"],
+                    points=points if d.get("cdf") else [],
+                    cdf=d.get("cdf", []),
+                    tails=d.get("tails", []),
+                    cells=cells if d.get("cdf") else None,
+                )
             else:
                 counts = doc["counts"][name]
                 count = int(sum(counts.values()))
                 if not group_by:
                     _check_categorical(name, side, count)
-                feats[name] = FeatureProfile(name, kind, rows, count,
-                                             S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
-                                             counts=counts)
-        results.append((w, Profile(source=source, rows=rows, engine=backend.engine, features=feats,
-                                   window=str(w) if group_by else window)))
+                feats[name] = FeatureProfile(
+                    name,
+                    kind,
+                    rows,
+                    count,
+                    S.categorical_summary(counts, rows, ref_f.counts if ref_f else None),
+                    counts=counts,
+                )
+        results.append(
+            (
+                w,
+                Profile(
+                    source=source,
+                    rows=rows,
+                    engine=backend.engine,
+                    features=feats,
+                    window=str(w) if group_by else window,
+                ),
+            )
+        )
     if group_by:
         return results
     return results[0][1]
@@ -408,11 +525,12 @@ def sql_profile(backend: Backend, features: Sequence[tuple[str, str]], *, side: 
 def _groups(items: Sequence[Any], parts: int) -> list[list[Any]]:
     parts = max(1, min(parts, len(items)))
     size = -(-len(items) // parts) if items else 1
-    return [list(items[k:k + size]) for k in range(0, len(items), size)]
+    return [list(items[k : k + size]) for k in range(0, len(items), size)]
 
 
-def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, dict[str, Any]], rows: int, *,
-                    side: str, **window) -> None:
+def _duck_reference(
+    backend: Backend, numeric: Sequence[str], docs: dict[str, dict[str, Any]], rows: int, *, side: str, **window
+) -> None:
     """A DuckDB reference after its first pass (row count, a sample of rows and its quantile grid):
     fills each column's summaries, exact deciles, median, edges, counts at the edges and CDF
     structure, in two more passes.
@@ -427,8 +545,15 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
       pass 3 counts at the edges and at the CDF points (HISTOGRAM at the grid plus the exact
       min/max).
     """
-    cells = {n: choose_cells(docs[n]["grid"], docs[n]["grid"][0] if docs[n]["grid"] else math.nan,
-                             docs[n]["grid"][-1] if docs[n]["grid"] else math.nan, rows) for n in numeric}
+    cells = {
+        n: choose_cells(
+            docs[n]["grid"],
+            docs[n]["grid"][0] if docs[n]["grid"] else math.nan,
+            docs[n]["grid"][-1] if docs[n]["grid"] else math.nan,
+            rows,
+        )
+        for n in numeric
+    }
     with_cells = [NumericSpec(n, cells=cells[n]) for n in numeric if cells[n] is not None]
     others = [NumericSpec(n) for n in numeric if cells[n] is None]
     parts = backend.parallelism
@@ -450,24 +575,42 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
     for g in other_groups:
         (row,) = next(results)
         for k, spec in enumerate(g):
-            count, mean, std, lo, hi, deciles = row[6 * k:6 * k + 6]
+            count, mean, std, lo, hi, deciles = row[6 * k : 6 * k + 6]
             infinite = int(lo == -math.inf) + int(hi == math.inf) if count else 0
             _check_numeric(spec.name, side, int(count or 0), infinite)
-            docs[spec.name].update(count=int(count), mean=mean, std=std, min=lo, max=hi, infinite=infinite,
-                                   deciles=floats_or_empty(deciles), cells=None)
+            docs[spec.name].update(
+                count=int(count),
+                mean=mean,
+                std=std,
+                min=lo,
+                max=hi,
+                infinite=infinite,
+                deciles=floats_or_empty(deciles),
+                cells=None,
+            )
     hook = ON_REFERENCE_CELLS.get()
     if hook is not None:  # the cell maps are final: a current window may start counting on them
         hook({s.name: docs[s.name]["cells"] for g in cell_groups for s in g})
     # Pass 3: the values inside the deciles' cells; counts at the other columns' edges and points.
     ranks = {n: _decile_ranks(int(docs[n]["count"] or 0), cdf) for n, cdf in cell_cdf.items()}
-    edge_specs = [NumericSpec(s.name, edges=tuple(S.dedupe_edges(docs[s.name]["deciles"])),
-                              points=tuple(S.cdf_points(list(docs[s.name]["grid"])
-                                                        + [docs[s.name]["min"], docs[s.name]["max"]])))
-                  for s in others]
+    edge_specs = [
+        NumericSpec(
+            s.name,
+            edges=tuple(S.dedupe_edges(docs[s.name]["deciles"])),
+            points=tuple(S.cdf_points(list(docs[s.name]["grid"]) + [docs[s.name]["min"], docs[s.name]["max"]])),
+        )
+        for s in others
+    ]
     edge_groups = [g for g in _groups(edge_specs, parts) if g]
-    queries = [cell_values_query(backend.table, list(enumerate(g)),
-                                 {k: sorted({c for _, c, _ in ranks[s.name]}) for k, s in enumerate(g)}, **window)
-               for g in cell_groups]
+    queries = [
+        cell_values_query(
+            backend.table,
+            list(enumerate(g)),
+            {k: sorted({c for _, c, _ in ranks[s.name]}) for k, s in enumerate(g)},
+            **window,
+        )
+        for g in cell_groups
+    ]
     queries += [edge_counts_query(backend.table, list(enumerate(g)), **window) for g in edge_groups]
     results = iter(backend.execute_many(queries))
     for g in cell_groups:
@@ -485,9 +628,12 @@ def _duck_reference(backend: Backend, numeric: Sequence[str], docs: dict[str, di
         (row,) = next(results)
         pos = 0
         for spec in g:
-            docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos:pos + len(spec.edges)]]
-            docs[spec.name].update(edges=list(spec.edges), points=list(spec.points),
-                                   cdf=histogram_cdf(row[pos + len(spec.edges)], spec.points))
+            docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos : pos + len(spec.edges)]]
+            docs[spec.name].update(
+                edges=list(spec.edges),
+                points=list(spec.points),
+                cdf=histogram_cdf(row[pos + len(spec.edges)], spec.points),
+            )
             pos += len(spec.edges) + 1
     for n in numeric:
         d = docs[n]
@@ -525,8 +671,12 @@ def _decile_ranks(count: int, cum: Sequence[int]) -> list[tuple[int, int, int]]:
     return _rank_cells(cum, [rank for p in S.DECILES for rank in _order_ranks(count, p)[:2]])
 
 
-def _deciles_from_cells(doc: dict[str, Any], cum: Sequence[int], ranks: list[tuple[int, int, int]],
-                        values: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+def _deciles_from_cells(
+    doc: dict[str, Any],
+    cum: Sequence[int],
+    ranks: list[tuple[int, int, int]],
+    values: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> None:
     """Exact deciles (the arithmetic of numpy's linear interpolation), the edges and the counts
     <= each edge: all cells before the upper order statistic's cell, plus its values <= the edge."""
     count = int(doc["count"] or 0)
@@ -560,8 +710,9 @@ def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSp
     return NumericSpec(ref_f.name, edges=edges, points=tuple(ref_f.points))
 
 
-def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: bool = False,
-                  alongside: list | None = None, **window) -> list[tuple[Any, int, list[dict]]]:
+def _numeric_pass(
+    backend: Backend, specs: Sequence[NumericSpec], *, only_bins: bool = False, alongside: list | None = None, **window
+) -> list[tuple[Any, int, list[dict]]]:
     """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
     same statement is built for every dialect; on DuckDB the columns are split into groups run
     concurrently (one statement per group, each reading only its columns). Columns with cells (a
@@ -576,23 +727,27 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
     # groups whose columns all have cells need no statement, but one statement always counts the rows
     run = [i for i, g in enumerate(plain) if g] or [0]
     queries = [numeric_query(backend.table, backend.dialect, plain[i], only_bins=only_bins, **window) for i in run]
-    cell_queries = [cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"),
-                                end=window.get("end")) for cg in cell_groups if cg]
+    cell_queries = [
+        cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"), end=window.get("end"))
+        for cg in cell_groups
+        if cg
+    ]
     gcells = _grouped_cell_queries(backend, groups, window) if grouped and not only_bins else ([], [])
     extra = list(alongside or [])
     results = backend.execute_many(queries + cell_queries + gcells[0] + extra)
     if alongside is not None:
-        alongside[:] = results[len(results) - len(extra):]
-        results = results[:len(results) - len(extra)]
+        alongside[:] = results[len(results) - len(extra) :]
+        results = results[: len(results) - len(extra)]
     if gcells[0]:
-        grouped_rows = results[len(results) - len(gcells[0]):]
-        results = results[:len(results) - len(gcells[0])]
+        grouped_rows = results[len(results) - len(gcells[0]) :]
+        results = results[: len(results) - len(gcells[0])]
     decoded: dict[Any, tuple[int, list[list[dict]]]] = {}
     order: list[Any] = []
     for gi, result in zip(run, results):
         for row in result:
-            w, rows, per = decode_numeric(row, plain[gi], grouped=grouped, only_bins=only_bins,
-                                          sorted_lists=backend.dialect == "duckdb")
+            w, rows, per = decode_numeric(
+                row, plain[gi], grouped=grouped, only_bins=only_bins, sorted_lists=backend.dialect == "duckdb"
+            )
             if w not in decoded:
                 decoded[w] = (rows, [[] for _ in groups])
                 order.append(w)
@@ -603,7 +758,7 @@ def _numeric_pass(backend: Backend, specs: Sequence[NumericSpec], *, only_bins: 
         return [(w, decoded[w][0], [d for per in decoded[w][1] for d in per]) for w in order]
     # ungrouped: one window
     rows, per_group = decoded[None]
-    cell_results = iter(results[len(queries):])
+    cell_results = iter(results[len(queries) :])
     cell_docs: list[tuple[NumericSpec, dict]] = []
     merged: list[dict] = []
     for g, cg, per in zip(groups, cell_groups, per_group):
@@ -629,8 +784,16 @@ def _grouped_cell_queries(backend: Backend, groups, window) -> tuple[list, list[
     for gi, g in enumerate(groups):
         cg = [(k, s) for k, s in enumerate(g) if s.cells is not None]
         if cg:
-            queries.append(grouped_cells_query(backend.table, cg, ts=window["ts"], group_by=window["group_by"],
-                                               start=window.get("start"), end=window.get("end")))
+            queries.append(
+                grouped_cells_query(
+                    backend.table,
+                    cg,
+                    ts=window["ts"],
+                    group_by=window["group_by"],
+                    start=window.get("start"),
+                    end=window.get("end"),
+                )
+            )
             where.append(gi)
     return queries, where
 
@@ -674,8 +837,18 @@ def _summary_from_cells(table: np.ndarray | None, cells: CellSpec, tails: bool =
     (see :func:`cells_cdf`)."""
     table = np.empty((0, 6)) if table is None else table
     cdf, outside = cells_cdf(table, cells, tails)
-    out: dict[str, Any] = {"count": 0, "mean": None, "std": None, "min": None, "max": None, "median": None,
-                           "infinite": 0, "grid": [], "cdf": cdf, "tails": outside}
+    out: dict[str, Any] = {
+        "count": 0,
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+        "median": None,
+        "infinite": 0,
+        "grid": [],
+        "cdf": cdf,
+        "tails": outside,
+    }
     if not table.size:
         return out
     n, sums, lows, highs, var = np.nan_to_num(table[:, 1:6].T, nan=0.0, posinf=np.inf, neginf=-np.inf)
@@ -706,7 +879,7 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
         if count:
             r0, r1, virtual = _order_ranks(count, 0.5)
             (_, c0, _), (_, c1, _) = _rank_cells(d["cdf"], [r0, r1])
-            if -1 <= c0 and c1 <= spec.cells.n - 1 and c1 < len(d["cdf"]) - 2:
+            if c0 >= -1 and c1 <= spec.cells.n - 1 and c1 < len(d["cdf"]) - 2:
                 lo, hi = float(points[max(c0, 0)]), float(points[min(c1 + 3, len(points) - 1)])
                 ranks = (r0, r1, virtual)
             else:
@@ -714,8 +887,13 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
         specs.append((k, spec, lo, hi, ranks))
     queries = []
     for group in _groups(specs, backend.parallelism):  # one statement per core: each branch scans on one thread
-        sql, params = range_values_query(backend.table, [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in group],
-                                         ts=window.get("ts"), start=window.get("start"), end=window.get("end"))
+        sql, params = range_values_query(
+            backend.table,
+            [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in group],
+            ts=window.get("ts"),
+            start=window.get("start"),
+            end=window.get("end"),
+        )
         for k, spec, lo, hi, _ in group:
             params[f"a{k}"], params[f"b{k}"] = lo, hi
             for j, edge in enumerate(spec.edges or ()):
@@ -762,24 +940,33 @@ def feature_stats(ref: FeatureProfile, cur: FeatureProfile) -> tuple[dict[str, d
             if (rs["std"] or 0.0) == 0.0:  # constant reference rule
                 w = 0.0 if (cs["min"] == rs["min"] and cs["max"] == rs["max"]) else None
             else:
-                w = S.wasserstein_from_cdf(ref.points, ref.cdf, cur.cdf, ref.count, cur.count,
-                                           cur.tails[0], cur.tails[1], rs["std"])
+                w = S.wasserstein_from_cdf(
+                    ref.points, ref.cdf, cur.cdf, ref.count, cur.count, cur.tails[0], cur.tails[1], rs["std"]
+                )
         else:
             ks_s, ks_p = S.ks_from_grids(ref.grid, cur.grid, ref.count, cur.count)
             rs, cs = ref.summary, cur.summary
-            w = S.wasserstein_from_grids(ref.grid, cur.grid, rs["std"] or 0.0, rs["min"], rs["max"],
-                                         cs["min"], cs["max"])
-        return {"ks": _stat(ks_s, ks_p), "wasserstein": _stat(w),
-                "psi": _stat(S.psi(ref.bins, cur.bins)),
-                "jensenshannon": _stat(S.jensenshannon(ref.bins, cur.bins))}, not exact
+            w = S.wasserstein_from_grids(
+                ref.grid, cur.grid, rs["std"] or 0.0, rs["min"], rs["max"], cs["min"], cs["max"]
+            )
+        return {
+            "ks": _stat(ks_s, ks_p),
+            "wasserstein": _stat(w),
+            "psi": _stat(S.psi(ref.bins, cur.bins)),
+            "jensenshannon": _stat(S.jensenshannon(ref.bins, cur.bins)),
+        }, not exact
     _, rc, cc = S.align_categories(ref.counts, cur.counts)
     c2, p = S.chi2(rc, cc)
-    return {"chi2": _stat(c2, p), "psi": _stat(S.psi(rc, cc)),
-            "jensenshannon": _stat(S.jensenshannon(rc, cc))}, False
+    return {"chi2": _stat(c2, p), "psi": _stat(S.psi(rc, cc)), "jensenshannon": _stat(S.jensenshannon(rc, cc))}, False
 
 
-def compare(reference: Profile, current: Profile, policy: Policy | None = None,
-            order: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def compare(
+    reference: Profile,
+    current: Profile,
+    policy: Policy | None = None,
+    order: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """The spec's drift report for two profiles (the one place the decision rule is applied, for
     every engine, the over-time windows, the trigger and the gate)."""
     policy = policy or Policy()
@@ -794,10 +981,20 @@ def compare(reference: Profile, current: Profile, policy: Policy | None = None,
         approximate |= approx
         test, threshold = policy.choose(name, ref_f.kind, ref_f.count)
         sig = test if policy.legacy else policy.significance_test(ref_f.kind)
-        rows.append({"feature": name, "kind": ref_f.kind, "test": test,
-                     "statistic": st[test]["statistic"], "p_value": st[sig]["p_value"],
-                     "p_value_adjusted": None, "threshold": threshold, "drifted": False, "stats": st,
-                     "summary": {"reference": dict(ref_f.summary), "current": dict(cur_f.summary)}})
+        rows.append(
+            {
+                "feature": name,
+                "kind": ref_f.kind,
+                "test": test,
+                "statistic": st[test]["statistic"],
+                "p_value": st[sig]["p_value"],
+                "p_value_adjusted": None,
+                "threshold": threshold,
+                "drifted": False,
+                "stats": st,
+                "summary": {"reference": dict(ref_f.summary), "current": dict(cur_f.summary)},
+            }
+        )
     if policy.legacy:
         _decide_legacy(rows)
     else:
@@ -811,21 +1008,27 @@ def compare(reference: Profile, current: Profile, policy: Policy | None = None,
         "engine": current.engine if current.engine != "memory" or reference.engine == "memory" else reference.engine,
         "approximate": bool(approximate),
         "features": rows,
-        "dataset": {"drifted_features": int(drifted), "total_features": total, "drift_share": share,
-                    "threshold": policy.drift_share, "drifted": bool(total and share >= policy.drift_share),
-                    "weighted_drift_share": weighted_share(rows, policy.importance)},
+        "dataset": {
+            "drifted_features": int(drifted),
+            "total_features": total,
+            "drift_share": share,
+            "threshold": policy.drift_share,
+            "drifted": bool(total and share >= policy.drift_share),
+            "weighted_drift_share": weighted_share(rows, policy.importance),
+        },
     }
 
 
-def _decide(rows: list[dict[str, Any]], policy: Policy, reference: Profile, current: Profile,
-            names: Sequence[str]) -> None:
+def _decide(
+    rows: list[dict[str, Any]], policy: Policy, reference: Profile, current: Profile, names: Sequence[str]
+) -> None:
     """The spec's default: BH over every feature with a p-value; drifted = adjusted p < alpha and
     effect >= threshold (a null effect counts as reached); ks/chi2 overrides: adjusted p alone.
     Adds ``alpha``, ``significant`` and ``sensitivity`` to each row (extra keys)."""
     family = [r for r in rows if r["p_value"] is not None]
     for r, padj in zip(family, S.benjamini_hochberg([r["p_value"] for r in family])):
         r["p_value_adjusted"] = padj
-    level = policy.alpha / max(len(family), 1)   # what one feature alone must reach under BH
+    level = policy.alpha / max(len(family), 1)  # what one feature alone must reach under BH
     for r, name in zip(rows, names):
         padj = r["p_value_adjusted"]
         if r["test"] in S.P_VALUE_TESTS:
@@ -837,13 +1040,20 @@ def _decide(rows: list[dict[str, Any]], policy: Policy, reference: Profile, curr
             reached = r["statistic"] is None or r["statistic"] >= r["threshold"]
             r["drifted"] = bool(r["significant"] and reached)
             r["alpha"] = policy.alpha
-        r["sensitivity"] = S.sensitivity(reference.features[name], current.features[name], r["test"],
-                                         r["threshold"], level if r["test"] not in S.P_VALUE_TESTS
-                                         else r["threshold"] / max(len(family), 1))
+        r["sensitivity"] = S.sensitivity(
+            reference.features[name],
+            current.features[name],
+            r["test"],
+            r["threshold"],
+            level if r["test"] not in S.P_VALUE_TESTS else r["threshold"] / max(len(family), 1),
+        )
 
 
-_EFFECT_WORDS = {"wasserstein": "a {t:g}-std shift", "jensenshannon": "a Jensen-Shannon {t:g} change",
-                 "psi": "a PSI {t:g} change"}
+_EFFECT_WORDS = {
+    "wasserstein": "a {t:g}-std shift",
+    "jensenshannon": "a Jensen-Shannon {t:g} change",
+    "psi": "a PSI {t:g} change",
+}
 
 
 def sensitivity_note(row: dict[str, Any]) -> str | None:
@@ -884,57 +1094,114 @@ def weighted_share(rows: Iterable[dict], importance: dict[str, float]) -> float 
 
 # -- one-call reports ----------------------------------------------------------------------------
 def profile_key(source: Source, window: Window, features: Sequence[tuple[str, str]]) -> str:
-    doc = {"source": [source.type, source.path, source.table, source.version],
-           "window": [window.timestamp, str(window.start), str(window.end), window.days],
-           "features": list(map(list, features)), "grid": S.GRID_SIZE}
+    doc = {
+        "source": [source.type, source.path, source.table, source.version],
+        "window": [window.timestamp, str(window.start), str(window.end), window.days],
+        "features": list(map(list, features)),
+        "grid": S.GRID_SIZE,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_reference_profile(source: Source, features: Sequence[tuple[str, str]], *, window: Window | None = None,
-                            engine: str = "duckdb", settings=None, connection_factory=None,
-                            progress: Progress | None = None) -> Profile:
+def build_reference_profile(
+    source: Source,
+    features: Sequence[tuple[str, str]],
+    *,
+    window: Window | None = None,
+    engine: str = "duckdb",
+    settings=None,
+    connection_factory=None,
+    progress: Progress | None = None,
+) -> Profile:
     """Profile a reference once (store it with :meth:`Profile.save`, reuse it with :func:`drift_report`)."""
     window = window or Window()
     with open_backend(source, settings, connection_factory) as b:
         bounds = resolve_window(b, window)
         fn = memory_profile if engine == "memory" else sql_profile
-        prof = fn(b, features, side="reference", bounds=bounds, ts=window.timestamp, source=source.name,
-                  window=window.describe(), progress=progress)
+        prof = fn(
+            b,
+            features,
+            side="reference",
+            bounds=bounds,
+            ts=window.timestamp,
+            source=source.name,
+            window=window.describe(),
+            progress=progress,
+        )
     prof.key = profile_key(source, window, features)
     return prof
 
 
-def drift_report(reference: Source | Profile, current: Source, *, columns: Sequence[str] | None = None,
-                 numerical: Sequence[str] = (), categorical: Sequence[str] = (), engine: str = "memory",
-                 reference_window: Window | None = None, current_window: Window | None = None,
-                 policy: Policy | None = None, settings=None, connection_factory=None,
-                 progress: Progress | None = None) -> dict[str, Any]:
+def drift_report(
+    reference: Source | Profile,
+    current: Source,
+    *,
+    columns: Sequence[str] | None = None,
+    numerical: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    engine: str = "memory",
+    reference_window: Window | None = None,
+    current_window: Window | None = None,
+    policy: Policy | None = None,
+    settings=None,
+    connection_factory=None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Reference (a source, or a stored profile) vs current: the spec's JSON report as a dict."""
     if engine not in ENGINES + ("databricks",):
         raise BadInput(f"unknown engine {engine!r} (memory, duckdb or spark)")
     if engine == "spark":  # the same files (or Spark tables) read and aggregated by Spark
-        from services.sources import on_spark
+        from services.warehouse.sources import on_spark
 
         current = on_spark(current)
         reference = reference if isinstance(reference, Profile) else on_spark(reference)
     policy = policy or Policy.from_settings(settings)
     with open_backend(current, settings, connection_factory) as cur_b:
         if isinstance(reference, Profile):
-            return report_on_backends(reference, cur_b, columns=columns, numerical=numerical,
-                                      categorical=categorical, engine=engine, current_window=current_window,
-                                      policy=policy, progress=progress, current_name=current.name)
+            return report_on_backends(
+                reference,
+                cur_b,
+                columns=columns,
+                numerical=numerical,
+                categorical=categorical,
+                engine=engine,
+                current_window=current_window,
+                policy=policy,
+                progress=progress,
+                current_name=current.name,
+            )
         with open_backend(reference, settings, connection_factory) as ref_b:
-            return report_on_backends(ref_b, cur_b, columns=columns, numerical=numerical, categorical=categorical,
-                                      engine=engine, reference_window=reference_window,
-                                      current_window=current_window, policy=policy, progress=progress,
-                                      reference_name=reference.name, current_name=current.name)
+            return report_on_backends(
+                ref_b,
+                cur_b,
+                columns=columns,
+                numerical=numerical,
+                categorical=categorical,
+                engine=engine,
+                reference_window=reference_window,
+                current_window=current_window,
+                policy=policy,
+                progress=progress,
+                reference_name=reference.name,
+                current_name=current.name,
+            )
 
 
-def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, numerical=(), categorical=(),
-                       engine: str = "memory", reference_window: Window | None = None,
-                       current_window: Window | None = None, policy: Policy | None = None,
-                       progress: Progress | None = None, reference_name: str = "reference",
-                       current_name: str = "current") -> dict[str, Any]:
+def report_on_backends(
+    ref: Backend | Profile,
+    cur_b: Backend,
+    *,
+    columns=None,
+    numerical=(),
+    categorical=(),
+    engine: str = "memory",
+    reference_window: Window | None = None,
+    current_window: Window | None = None,
+    policy: Policy | None = None,
+    progress: Progress | None = None,
+    reference_name: str = "reference",
+    current_name: str = "current",
+) -> dict[str, Any]:
     policy = policy or Policy()
     if engine != "memory":
         S.warm_up_in_background()
@@ -950,8 +1217,16 @@ def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, 
         prefetch = _prefetch_current(ref, cur_b, features, current_window) if engine != "memory" else None
         token = ON_REFERENCE_CELLS.set(prefetch[1]) if prefetch else None
         try:
-            ref_prof = fn(ref, features, side="reference", bounds=bounds, ts=reference_window.timestamp,
-                          source=reference_name, window=reference_window.describe(), progress=progress)
+            ref_prof = fn(
+                ref,
+                features,
+                side="reference",
+                bounds=bounds,
+                ts=reference_window.timestamp,
+                source=reference_name,
+                window=reference_window.describe(),
+                progress=progress,
+            )
         except BaseException:
             if prefetch:
                 prefetch[0].close()
@@ -962,12 +1237,22 @@ def report_on_backends(ref: Backend | Profile, cur_b: Backend, *, columns=None, 
         if prefetch:
             try:
                 prefetch[0].wait()
-                return _report_current(ref_prof, cur_b, features, engine, current_window, policy, progress,
-                                       current_name, isinstance(ref, Profile))
+                return _report_current(
+                    ref_prof,
+                    cur_b,
+                    features,
+                    engine,
+                    current_window,
+                    policy,
+                    progress,
+                    current_name,
+                    isinstance(ref, Profile),
+                )
             finally:
                 prefetch[0].close()
-    return _report_current(ref_prof, cur_b, features, engine, current_window, policy, progress, current_name,
-                           isinstance(ref, Profile))
+    return _report_current(
+        ref_prof, cur_b, features, engine, current_window, policy, progress, current_name, isinstance(ref, Profile)
+    )
 
 
 def _prefetch_current(ref: Backend, cur_b: Backend, features, current_window: Window):
@@ -992,37 +1277,71 @@ def _prefetch_current(ref: Backend, cur_b: Backend, features, current_window: Wi
         # the statements _numeric_pass builds for these columns (same grouping, same builders)
         specs = [NumericSpec(n, cells=cells[n]) if n in cells else NumericSpec(n, points=(0.0,)) for n in numeric]
         groups = _groups(specs, cur_b.parallelism) or [[]]
-        queries = [cells_query(cur_b.table, [(k, s) for k, s in enumerate(g) if s.cells is not None], ts=ts,
-                               start=cb[0], end=cb[1]) for g in groups if any(s.cells is not None for s in g)]
+        queries = [
+            cells_query(
+                cur_b.table, [(k, s) for k, s in enumerate(g) if s.cells is not None], ts=ts, start=cb[0], end=cb[1]
+            )
+            for g in groups
+            if any(s.cells is not None for s in g)
+        ]
         if specs and all(s.cells is not None for s in specs):
-            queries.append(numeric_query(cur_b.table, cur_b.dialect, [], only_bins=False, ts=ts, start=cb[0],
-                                         end=cb[1], group_by=None))
+            queries.append(
+                numeric_query(
+                    cur_b.table, cur_b.dialect, [], only_bins=False, ts=ts, start=cb[0], end=cb[1], group_by=None
+                )
+            )
         pf.submit(queries)
 
     return pf, on_cells
 
 
-def _report_current(ref_prof: Profile, cur_b: Backend, features, engine: str, current_window: Window,
-                    policy: Policy, progress, current_name: str, ref_is_profile: bool) -> dict[str, Any]:
+def _report_current(
+    ref_prof: Profile,
+    cur_b: Backend,
+    features,
+    engine: str,
+    current_window: Window,
+    policy: Policy,
+    progress,
+    current_name: str,
+    ref_is_profile: bool,
+) -> dict[str, Any]:
     bounds = resolve_window(cur_b, current_window)
     use_memory = engine == "memory" and ref_prof.exact and not ref_is_profile
     fn = memory_profile if use_memory else sql_profile
-    cur_prof = fn(cur_b, features, side="current", bounds=bounds, ts=current_window.timestamp,
-                  reference=ref_prof, source=current_name, window=current_window.describe(), progress=progress)
+    cur_prof = fn(
+        cur_b,
+        features,
+        side="current",
+        bounds=bounds,
+        ts=current_window.timestamp,
+        reference=ref_prof,
+        source=current_name,
+        window=current_window.describe(),
+        progress=progress,
+    )
     report = compare(ref_prof, cur_prof, policy, order=[n for n, _ in features], progress=progress)
     report["engine"] = "memory" if use_memory else cur_b.engine
     return report
 
 
-def frames_report(reference, current, *, engine: str = "memory", policy: Policy | None = None,
-                  columns: Sequence[str] | None = None, numerical: Sequence[str] = (),
-                  categorical: Sequence[str] = (), progress: Progress | None = None) -> dict[str, Any]:
+def frames_report(
+    reference,
+    current,
+    *,
+    engine: str = "memory",
+    policy: Policy | None = None,
+    columns: Sequence[str] | None = None,
+    numerical: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """The same report for two in-memory tables (pandas DataFrames or Arrow tables), read through
     DuckDB without copying — e.g. training data vs a serving sample (skew check)."""
     import duckdb
     from sqlglot import exp
 
-    from services.sources import configure_duckdb
+    from services.warehouse.sources import configure_duckdb
 
     con = duckdb.connect()
     configure_duckdb(con)
@@ -1031,10 +1350,19 @@ def frames_report(reference, current, *, engine: str = "memory", policy: Policy 
         for view, data in (("driftgate_ref", reference), ("driftgate_cur", current)):
             con.register(view, data)
             rel = con.table(view)
-            backends.append(Backend("duckdb", con, exp.to_table(view),
-                                    {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}))
-        return report_on_backends(backends[0], backends[1], columns=columns, numerical=numerical,
-                                  categorical=categorical, engine=engine, policy=policy, progress=progress)
+            backends.append(
+                Backend("duckdb", con, exp.to_table(view), {c: str(t).upper() for c, t in zip(rel.columns, rel.types)})
+            )
+        return report_on_backends(
+            backends[0],
+            backends[1],
+            columns=columns,
+            numerical=numerical,
+            categorical=categorical,
+            engine=engine,
+            policy=policy,
+            progress=progress,
+        )
     finally:
         con.close()
 
@@ -1051,7 +1379,8 @@ def _features_from_profile(prof: Profile, cur_b: Backend, columns, numerical, ca
         if (name in numerical and kind != "numeric") or (name in categorical and kind != "categorical"):
             raise BadInput(f"column {name!r} was profiled as {kind}")
         if kind == "numeric" and not cur_b.is_numeric(name):
-            raise BadInput(f"column {name!r} is numeric in the reference but "
-                           f"{cur_b.columns[name].lower()} in the current data")
+            raise BadInput(
+                f"column {name!r} is numeric in the reference but {cur_b.columns[name].lower()} in the current data"
+            )
         out.append((name, kind))
     return out

@@ -20,27 +20,36 @@ Model config (``[models.<name>]``): ``source``, ``features``, ``numerical``, ``c
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from services.drift import stats as S
-from services.drift.engine import Policy, compare, feature_stats, profile_key, sql_profile, weighted_share
+from services.drift.engine import Policy, compare, profile_key, sql_profile, weighted_share
 from services.drift.profile import Profile
 from services.errors import BadInput, NotFound
-from services.sources import Source, Window, as_date, open_backend, parse_date, resolve_window, source_from_settings
+from services.warehouse.sources import (
+    Source,
+    Window,
+    as_date,
+    open_backend,
+    parse_date,
+    resolve_window,
+    source_from_settings,
+)
 
-ID_UNIQUE_SHARE = 0.5      # a string column with more distinct values than this share of rows is an id
+ID_UNIQUE_SHARE = 0.5  # a string column with more distinct values than this share of rows is an id
 ID_MIN_UNIQUE = 50
-LOW_CARDINALITY_INT = 5    # unconfigured integer columns with at most this many values are categorical
+LOW_CARDINALITY_INT = 5  # unconfigured integer columns with at most this many values are categorical
 
 
 @dataclass(frozen=True)
 class ModelData:
     name: str
     source: Source
-    features: tuple[tuple[str, str], ...]     # (name, kind)
+    features: tuple[tuple[str, str], ...]  # (name, kind)
     timestamp: str | None
     label: str | None
     prediction: str | None
@@ -63,8 +72,11 @@ def model_data(settings, model: str, backend=None) -> ModelData:
     notes: list[str] = []
     ref_doc = dict(cfg.get("reference_window") or {})
     version = ref_doc.pop("version", None)
-    reference = Window(timestamp=ts, start=parse_date(ref_doc["start"]) if ref_doc.get("start") else None,
-                       end=parse_date(ref_doc["end"]) if ref_doc.get("end") else None)
+    reference = Window(
+        timestamp=ts,
+        start=parse_date(ref_doc["start"]) if ref_doc.get("start") else None,
+        end=parse_date(ref_doc["end"]) if ref_doc.get("end") else None,
+    )
     planned: list[tuple[str, str]] = []
     if features and backend is None:
         for f in features:
@@ -79,15 +91,29 @@ def model_data(settings, model: str, backend=None) -> ModelData:
         finally:
             if close is not None:
                 close.__exit__(None, None, None)
-    return ModelData(model, source, tuple(planned), ts, cfg.get("label"), cfg.get("prediction"),
-                     reference, int(version) if version is not None else None, tuple(notes))
+    return ModelData(
+        model,
+        source,
+        tuple(planned),
+        ts,
+        cfg.get("label"),
+        cfg.get("prediction"),
+        reference,
+        int(version) if version is not None else None,
+        tuple(notes),
+    )
 
 
 def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[list[tuple[str, str]], list[str]]:
     """Configured features keep their configured kind; otherwise numeric dtypes are numeric, and
     every other column is categorical unless it looks like an id (excluded, with a note)."""
-    skip = {cfg.get("timestamp"), cfg.get("label"), cfg.get("prediction"), cfg.get("model_version_column"),
-            *cfg.get("id_columns", [])}
+    skip = {
+        cfg.get("timestamp"),
+        cfg.get("label"),
+        cfg.get("prediction"),
+        cfg.get("model_version_column"),
+        *cfg.get("id_columns", []),
+    }
     notes: list[str] = []
     names = features or [c for c in backend.columns if c not in skip]
     out = []
@@ -114,9 +140,9 @@ def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[lis
         ints = [n for n, k in out if k == "numeric" and "INT" in backend.columns[n].upper()]
         probe = cats + ints
         if probe:
-            q = exp.select(exp.Count(this=exp.Star()),
-                           *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in probe]
-                           ).from_(backend.table.copy())
+            q = exp.select(
+                exp.Count(this=exp.Star()), *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in probe]
+            ).from_(backend.table.copy())
             row = backend.execute(render(q, backend.dialect), {})[0]
             rows = int(row[0]) or 1
             unique = dict(zip(probe, (int(u) for u in row[1:])))
@@ -134,8 +160,16 @@ def _profiles_dir(settings) -> Path:
     return Path(settings.home) / "profiles"
 
 
-def reference_profile(settings, model: str, *, window: Window | None = None, features=None,
-                      refresh: bool = False, data: ModelData | None = None, progress=None) -> Profile:
+def reference_profile(
+    settings,
+    model: str,
+    *,
+    window: Window | None = None,
+    features=None,
+    refresh: bool = False,
+    data: ModelData | None = None,
+    progress=None,
+) -> Profile:
     """The model's reference profile, computed once in the engine and stored as JSON."""
     data = data or model_data(settings, model)
     window = window or data.reference
@@ -150,8 +184,16 @@ def reference_profile(settings, model: str, *, window: Window | None = None, fea
             pass  # unreadable: recompute
     with open_backend(source, settings) as b:
         bounds = resolve_window(b, window)
-        prof = sql_profile(b, feats, side="reference", bounds=bounds, ts=window.timestamp,
-                           source=source.name, window=window.describe(), progress=progress)
+        prof = sql_profile(
+            b,
+            feats,
+            side="reference",
+            bounds=bounds,
+            ts=window.timestamp,
+            source=source.name,
+            window=window.describe(),
+            progress=progress,
+        )
     prof.key = key
     try:
         prof.save(path)
@@ -164,19 +206,31 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:80]
 
 
-def current_window(settings, data: ModelData, start: date | None = None, end: date | None = None,
-                   days: int | None = None) -> Window:
+def current_window(
+    settings, data: ModelData, start: date | None = None, end: date | None = None, days: int | None = None
+) -> Window:
     if start or end:
         return Window(timestamp=data.timestamp, start=start, end=end)
     days = days or int(settings.section("drift").get("current_days", 7))
     return Window(timestamp=data.timestamp, days=days)
 
 
-def model_drift_report(settings, model: str, *, reference: Window | None = None, current: Window | None = None,
-                       current_version: int | None = None, features: Sequence[str] | None = None,
-                       targets: bool = False, importance: dict[str, float] | None = None,
-                       client=None, distributions: bool = False, progress=None, use_store: bool = True,
-                       now: datetime | None = None) -> dict[str, Any]:
+def model_drift_report(
+    settings,
+    model: str,
+    *,
+    reference: Window | None = None,
+    current: Window | None = None,
+    current_version: int | None = None,
+    features: Sequence[str] | None = None,
+    targets: bool = False,
+    importance: dict[str, float] | None = None,
+    client=None,
+    distributions: bool = False,
+    progress=None,
+    use_store: bool = True,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Drift report (spec JSON) for model ``model``: reference window (default: the configured
     reference window) vs current window (default: the last ``[drift] current_days`` days).
     ``targets=True`` tests the prediction (numeric) and label (categorical) instead of features.
@@ -197,13 +251,28 @@ def model_drift_report(settings, model: str, *, reference: Window | None = None,
     with open_backend(source, settings) as b:
         bounds = resolve_window(b, cur_window)
         cur = None
-        if use_store and current_version is None and data.timestamp and cur_window.timestamp == data.timestamp \
-                and None not in bounds:
-            cur, store_notes = _stored_range(settings, model, b, data, feats, ref, bounds,
-                                             _describe(bounds, cur_window), now, progress)
+        if (
+            use_store
+            and current_version is None
+            and data.timestamp
+            and cur_window.timestamp == data.timestamp
+            and None not in bounds
+        ):
+            cur, store_notes = _stored_range(
+                settings, model, b, data, feats, ref, bounds, _describe(bounds, cur_window), now, progress
+            )
         if cur is None:
-            cur = sql_profile(b, feats, side="current", bounds=bounds, ts=cur_window.timestamp, reference=ref,
-                              source=source.name, window=_describe(bounds, cur_window), progress=progress)
+            cur = sql_profile(
+                b,
+                feats,
+                side="current",
+                bounds=bounds,
+                ts=cur_window.timestamp,
+                reference=ref,
+                source=source.name,
+                window=_describe(bounds, cur_window),
+                progress=progress,
+            )
     report = compare(ref, cur, policy, order=[n for n, _ in feats], progress=progress)
     report["engine"] = data.source.type if data.source.type in ("databricks", "spark") else "duckdb"
     report["model"] = model
@@ -224,9 +293,17 @@ def distribution(ref, cur) -> dict[str, Any]:
             lo = "-inf" if i == 0 else f"{edges[i - 1]:.4g}"
             hi = "+inf" if i == len(edges) else f"{edges[i]:.4g}"
             labels.append(f"({lo}, {hi}" + (")" if i == len(edges) else "]"))
-        return {"kind": "numeric", "labels": labels, "edges": list(edges), "reference": list(ref.bins),
-                "current": list(cur.bins), "reference_grid": ref.grid[::10], "current_grid": cur.grid[::10],
-                "reference_ecdf": ecdf_points(ref), "current_ecdf": ecdf_points(cur)}
+        return {
+            "kind": "numeric",
+            "labels": labels,
+            "edges": list(edges),
+            "reference": list(ref.bins),
+            "current": list(cur.bins),
+            "reference_grid": ref.grid[::10],
+            "current_grid": cur.grid[::10],
+            "reference_ecdf": ecdf_points(ref),
+            "current_ecdf": ecdf_points(cur),
+        }
     cats, rc, cc = S.align_categories(ref.counts, cur.counts)
     return {"kind": "categorical", "labels": cats, "reference": rc, "current": cc}
 
@@ -334,7 +411,7 @@ def champion_training_window(client, settings, model: str, timestamp: str | None
         if not (start and end):
             return None
         return Window(timestamp=timestamp, start=parse_date(start), end=parse_date(end))
-    except Exception:  # noqa: BLE001 - lineage is optional; the caller falls back to all rows
+    except Exception:
         return None
 
 
@@ -350,14 +427,24 @@ def champion_importance(client, settings, model: str) -> dict[str, float] | None
             path = client.download_artifacts(mv.run_id, "feature_importance.json", tmp)
             doc = json.loads(Path(path).read_text())
         return {str(k): float(v) for k, v in doc.items()} if isinstance(doc, dict) else None
-    except Exception:  # noqa: BLE001 - importances are optional; the share is then null
+    except Exception:
         return None
 
 
-def drift_over_time(settings, model: str, *, unit: str | None = None, start: date | None = None,
-                    end: date | None = None, features: Sequence[str] | None = None, targets: bool = False,
-                    importance: dict[str, float] | None = None, progress=None, use_store: bool = True,
-                    now: datetime | None = None) -> dict[str, Any]:
+def drift_over_time(
+    settings,
+    model: str,
+    *,
+    unit: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    features: Sequence[str] | None = None,
+    targets: bool = False,
+    importance: dict[str, float] | None = None,
+    progress=None,
+    use_store: bool = True,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Per-window drift against the reference profile: ``{"unit", "features": [names],
     "windows": [{"start", "end", "rows", "drift_share", "drifted_features", "drifted",
     "weighted_drift_share", "features": {name: {"test", "statistic", "threshold", "drifted"}}}]}``.
@@ -377,8 +464,17 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
         bounds = resolve_window(b, win)
         per, store = _stored_windows(settings, model, b, data, feats, ref, bounds, unit, use_store, now, progress)
         if per is None:
-            per = sql_profile(b, feats, side="current", bounds=bounds, ts=data.timestamp, reference=ref,
-                              source=data.source.name, group_by=unit, progress=progress)
+            per = sql_profile(
+                b,
+                feats,
+                side="current",
+                bounds=bounds,
+                ts=data.timestamp,
+                reference=ref,
+                source=data.source.name,
+                group_by=unit,
+                progress=progress,
+            )
     step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
     windows = []
     results = None
@@ -391,7 +487,8 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
         cached = results.get(wstart) if results is not None else None
         if cached is not None:
             cached["weighted_drift_share"] = weighted_share(
-                [{"feature": f, "drifted": v["drifted"]} for f, v in cached["features"].items()], policy.importance)
+                [{"feature": f, "drifted": v["drifted"]} for f, v in cached["features"].items()], policy.importance
+            )
             windows.append(cached)
             continue
         usable = [n for n, _ in feats if prof.features[n].count > 0]
@@ -399,26 +496,40 @@ def drift_over_time(settings, model: str, *, unit: str | None = None, start: dat
             continue
         rep = compare(ref, prof, policy, order=usable)
         wend = (wstart + step - timedelta(days=1)) if step else None
-        windows.append({
-            "start": wstart.isoformat() if wstart else str(w),
-            "end": wend.isoformat() if wend else None,
-            "rows": prof.rows,
-            "drift_share": rep["dataset"]["drift_share"],
-            "drifted_features": [f["feature"] for f in rep["features"] if f["drifted"]],
-            "drifted": rep["dataset"]["drifted"],
-            "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
-            "features": {f["feature"]: {"test": f["test"], "statistic": f["statistic"],
-                                        "p_value_adjusted": f["p_value_adjusted"],
-                                        "threshold": f["threshold"], "drifted": f["drifted"],
-                                        "significant": f.get("significant"), "alpha": f.get("alpha")}
-                         for f in rep["features"]},
-        })
+        windows.append(
+            {
+                "start": wstart.isoformat() if wstart else str(w),
+                "end": wend.isoformat() if wend else None,
+                "rows": prof.rows,
+                "drift_share": rep["dataset"]["drift_share"],
+                "drifted_features": [f["feature"] for f in rep["features"] if f["drifted"]],
+                "drifted": rep["dataset"]["drifted"],
+                "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
+                "features": {
+                    f["feature"]: {
+                        "test": f["test"],
+                        "statistic": f["statistic"],
+                        "p_value_adjusted": f["p_value_adjusted"],
+                        "threshold": f["threshold"],
+                        "drifted": f["drifted"],
+                        "significant": f.get("significant"),
+                        "alpha": f.get("alpha"),
+                    }
+                    for f in rep["features"]
+                },
+            }
+        )
         if results is not None:
             results.put(wstart, windows[-1])
     if results is not None:
         results.flush()
-    out = {"model": model, "unit": unit, "features": [n for n, _ in feats],
-           "reference": {"window": ref.window, "rows": ref.rows}, "windows": windows}
+    out = {
+        "model": model,
+        "unit": unit,
+        "features": [n for n, _ in feats],
+        "reference": {"window": ref.window, "rows": ref.rows},
+        "windows": windows,
+    }
     if store is not None:
         out["store"] = store.to_dict()
     return out
@@ -430,11 +541,21 @@ def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds,
     from services.drift import window_store
 
     def profiler(run):
-        return sql_profile(backend, feats, side="current", bounds=run, ts=data.timestamp, reference=ref,
-                           source=data.source.name, group_by="day", progress=progress)
+        return sql_profile(
+            backend,
+            feats,
+            side="current",
+            bounds=run,
+            ts=data.timestamp,
+            reference=ref,
+            source=data.source.name,
+            group_by="day",
+            progress=progress,
+        )
 
-    days, info = window_store.window_profiles(settings, model, backend, data.source, feats, data.timestamp, ref,
-                                              bounds, profiler, now=now, progress=progress)
+    days, info = window_store.window_profiles(
+        settings, model, backend, data.source, feats, data.timestamp, ref, bounds, profiler, now=now, progress=progress
+    )
     notes = [f"window store: {n}" for n in info.notes]
     if not days:
         return None, notes
@@ -444,11 +565,16 @@ def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds,
         return None, notes + [f"window store: {exc}: full scan"]
     cur.source = data.source.name
     if len(days) > 1:
-        bounds_txt = ", ".join(f"{n} ±{e:.3g}" for n, e in ((n, window_store.median_error(cur, n)) for n, k in feats
-                                                           if k == "numeric") if e is not None)
-        notes.append(f"current window combined from {len(days)} day profiles ({info.to_dict()['reused']} stored, "
-                     f"{len(info.profiled)} scanned now); counts exact, the median interpolated within its cell"
-                     + (f" ({bounds_txt})" if bounds_txt else ""))
+        bounds_txt = ", ".join(
+            f"{n} ±{e:.3g}"
+            for n, e in ((n, window_store.median_error(cur, n)) for n, k in feats if k == "numeric")
+            if e is not None
+        )
+        notes.append(
+            f"current window combined from {len(days)} day profiles ({info.to_dict()['reused']} stored, "
+            f"{len(info.profiled)} scanned now); counts exact, the median interpolated within its cell"
+            + (f" ({bounds_txt})" if bounds_txt else "")
+        )
     return cur, notes
 
 
@@ -460,11 +586,21 @@ def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bound
     from services.drift import window_store
 
     def profiler(run):
-        return sql_profile(backend, feats, side="current", bounds=run, ts=data.timestamp, reference=ref,
-                           source=data.source.name, group_by="day", progress=progress)
+        return sql_profile(
+            backend,
+            feats,
+            side="current",
+            bounds=run,
+            ts=data.timestamp,
+            reference=ref,
+            source=data.source.name,
+            group_by="day",
+            progress=progress,
+        )
 
-    days, info = window_store.window_profiles(settings, model, backend, data.source, feats, data.timestamp, ref,
-                                              bounds, profiler, now=now, progress=progress)
+    days, info = window_store.window_profiles(
+        settings, model, backend, data.source, feats, data.timestamp, ref, bounds, profiler, now=now, progress=progress
+    )
     if days is None:
         return None, info
     try:
@@ -474,8 +610,9 @@ def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bound
         return None, info
 
 
-def performance_over_time(settings, model: str, *, unit: str | None = None, start: date | None = None,
-                          end: date | None = None) -> dict[str, Any]:
+def performance_over_time(
+    settings, model: str, *, unit: str | None = None, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
     """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
     the rows whose (delayed) label has arrived; plus the same on the reference window."""
     from services.drift.sql import performance_query
@@ -486,20 +623,28 @@ def performance_over_time(settings, model: str, *, unit: str | None = None, star
     unit = unit or str(settings.section("drift").get("window", "day"))
     with open_backend(data.source, settings) as b:
         out = []
-        for which, win in (("windows", Window(timestamp=data.timestamp, start=start, end=end)),
-                           ("reference", data.reference)):
+        for which, win in (
+            ("windows", Window(timestamp=data.timestamp, start=start, end=end)),
+            ("reference", data.reference),
+        ):
             bounds = resolve_window(b, win)
-            sql, params = performance_query(b.table, b.dialect, ts=data.timestamp, label=data.label,
-                                            prediction=data.prediction, group_by=unit,
-                                            start=bounds[0], end=bounds[1])
+            sql, params = performance_query(
+                b.table,
+                b.dialect,
+                ts=data.timestamp,
+                label=data.label,
+                prediction=data.prediction,
+                group_by=unit,
+                start=bounds[0],
+                end=bounds[1],
+            )
             out.append((which, b.execute(sql, params)))
     grouped: dict[Any, list] = {}
     for w, bucket, pos, n, correct in out[0][1]:
         grouped.setdefault(as_date(w), []).append((bucket, float(pos or 0), int(n), int(correct or 0)))
     windows = [dict(start=w.isoformat(), **_perf(rows)) for w, rows in sorted(grouped.items())]
     ref_rows = [(b_, float(p or 0), int(n), int(c or 0)) for _, b_, p, n, c in out[1][1]]
-    return {"model": model, "unit": unit, "reference": _perf(ref_rows) if ref_rows else None,
-            "windows": windows}
+    return {"model": model, "unit": unit, "reference": _perf(ref_rows) if ref_rows else None, "windows": windows}
 
 
 def _perf(rows) -> dict[str, Any]:
@@ -516,8 +661,12 @@ def _perf(rows) -> dict[str, Any]:
         # Probability a random positive outranks a random negative; ties within a bucket count 1/2.
         neg_below = np.cumsum(neg) - neg
         auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (P * N))
-    return {"labelled": n, "roc_auc": auc, "accuracy": correct / n if n else None,
-            "label_rate": float(P / n) if n else None}
+    return {
+        "labelled": n,
+        "roc_auc": auc,
+        "accuracy": correct / n if n else None,
+        "label_rate": float(P / n) if n else None,
+    }
 
 
 def data_dates(settings, model: str) -> tuple[date | None, date | None]:
@@ -532,8 +681,12 @@ def data_dates(settings, model: str) -> tuple[date | None, date | None]:
         return None, None
     with open_backend(data.source, settings) as b:
         ts = column(data.timestamp)
-        sql = render(exp.select(exp.cast(exp.Min(this=ts), "DATE"), exp.cast(exp.Max(this=ts.copy()), "DATE"))
-                     .from_(b.table.copy()), b.dialect)
+        sql = render(
+            exp.select(exp.cast(exp.Min(this=ts), "DATE"), exp.cast(exp.Max(this=ts.copy()), "DATE")).from_(
+                b.table.copy()
+            ),
+            b.dialect,
+        )
         rows = b.execute(sql, {})
     if not rows or rows[0][0] is None:
         return None, None

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import contextvars
 import json
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 # Set by the report while the reference is profiled: called with {column: exact CellSpec} after the
 # reference's cells pass (see engine._duck_reference).
 ON_REFERENCE_CELLS: contextvars.ContextVar[Callable[[dict], None] | None] = contextvars.ContextVar(
-    "driftgate_on_reference_cells", default=None)
+    "driftgate_on_reference_cells", default=None
+)
 
 
 def _key(query: tuple[str, dict[str, Any]]) -> tuple[str, str]:
@@ -44,7 +46,7 @@ class Prefetch:
         for i, q in enumerate(todo):
             self._pending[_key(q)] = (future, i)
 
-    def install(self) -> "Prefetch":
+    def install(self) -> Prefetch:
         self.backend.execute_many = self.execute_many  # instance attribute: shadows the method
         return self
 

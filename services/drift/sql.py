@@ -20,9 +20,10 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -108,13 +109,16 @@ def _quantiles(value: exp.Expression, probs: Sequence[float], dialect: str, disc
         fn = "QUANTILE_DISC" if discrete else "QUANTILE_CONT"
         return exp.Anonymous(this=fn, expressions=[value, arr])
     if discrete:  # Databricks: exact discrete percentiles over an array literal
-        return exp.WithinGroup(this=exp.Anonymous(this="PERCENTILE_DISC", expressions=[arr]),
-                               expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]))
+        return exp.WithinGroup(
+            this=exp.Anonymous(this="PERCENTILE_DISC", expressions=[arr]),
+            expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]),
+        )
     return exp.Anonymous(this="PERCENTILE", expressions=[value, arr])  # exact, linear interpolation
 
 
-def _window_condition(ts: str | None, start: datetime | None, end: datetime | None,
-                      params: dict[str, Any], prefix: str = "w") -> exp.Expression | None:
+def _window_condition(
+    ts: str | None, start: datetime | None, end: datetime | None, params: dict[str, Any], prefix: str = "w"
+) -> exp.Expression | None:
     params.update(_window_params(start, end, prefix))
     conds: list[exp.Expression] = []
     if start is not None:
@@ -134,8 +138,9 @@ def _bucket(ts: str, unit: str) -> exp.Expression:
         raise BadInput(f"window unit must be one of {', '.join(WINDOW_UNITS)}")
     # As DATE: windows are calendar days/weeks (UTC session time zone), and no tz-aware values
     # have to cross into Python.
-    return exp.cast(exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)]),
-                    "DATE")
+    return exp.cast(
+        exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)]), "DATE"
+    )
 
 
 # -- queries -------------------------------------------------------------------------------------
@@ -169,13 +174,27 @@ class CellSpec:
     max: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"transform": self.transform, "lo": self.lo, "k": self.k, "n": self.n, "shift": self.shift,
-                "min": self.min, "max": self.max}
+        return {
+            "transform": self.transform,
+            "lo": self.lo,
+            "k": self.k,
+            "n": self.n,
+            "shift": self.shift,
+            "min": self.min,
+            "max": self.max,
+        }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "CellSpec":
-        spec = cls(str(doc["transform"]), float(doc["lo"]), float(doc["k"]), int(doc["n"]), float(doc["shift"]),
-                   float(doc["min"]), float(doc["max"]))
+    def from_json(cls, doc: dict[str, Any]) -> CellSpec:
+        spec = cls(
+            str(doc["transform"]),
+            float(doc["lo"]),
+            float(doc["k"]),
+            int(doc["n"]),
+            float(doc["shift"]),
+            float(doc["min"]),
+            float(doc["max"]),
+        )
         if spec.transform not in CELL_TRANSFORMS or not 1 <= spec.n <= 1 << 16 or not spec.k > 0:
             raise ValueError("invalid cell spec")
         return spec
@@ -235,11 +254,11 @@ def cell_transform(transform: str, shift: float, x):
 @dataclass(frozen=True)
 class NumericSpec:
     name: str
-    edges: tuple[float, ...] | None = None   # reference edges -> cumulative counts at them
-    deciles: bool = False                    # compute the decile edges (reference side)
+    edges: tuple[float, ...] | None = None  # reference edges -> cumulative counts at them
+    deciles: bool = False  # compute the decile edges (reference side)
     points: tuple[float, ...] | None = None  # DuckDB: counts at these points (HISTOGRAM) instead of a grid
-    cells: CellSpec | None = None            # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
-    grid: bool = True                        # sampled quantile grid in SQL (a DuckDB reference samples rows instead)
+    cells: CellSpec | None = None  # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
+    grid: bool = True  # sampled quantile grid in SQL (a DuckDB reference samples rows instead)
 
 
 NUMERIC_FIELDS = ("count", "mean", "std", "min", "max", "median", "infinite", "grid")
@@ -271,25 +290,55 @@ def _window_params(start: datetime | None, end: datetime | None, prefix: str = "
     return params
 
 
-def numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], *, ts: str | None = None,
-                  start: datetime | None = None, end: datetime | None = None,
-                  group_by: str | None = None, grid: Sequence[float] | None = None,
-                  only_bins: bool = False) -> tuple[str, dict]:
+def numeric_query(
+    table: exp.Table,
+    dialect: str,
+    specs: Sequence[NumericSpec],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    group_by: str | None = None,
+    grid: Sequence[float] | None = None,
+    only_bins: bool = False,
+) -> tuple[str, dict]:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
     shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.grid)) for s in specs)
-    key = ("numeric", table.sql(dialect), dialect, shape, ts, start is not None, end is not None, group_by,
-           probs, only_bins)
-    placeholder = [NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None, grid=grid)
-                   for name, n, d, pts, grid in shape]
-    sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, ts=ts, start=start, end=end,
-                                                   group_by=group_by, grid=probs, only_bins=only_bins))
+    key = (
+        "numeric",
+        table.sql(dialect),
+        dialect,
+        shape,
+        ts,
+        start is not None,
+        end is not None,
+        group_by,
+        probs,
+        only_bins,
+    )
+    placeholder = [
+        NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None, grid=grid)
+        for name, n, d, pts, grid in shape
+    ]
+    sql = _cached(
+        key,
+        lambda: build_numeric_query(
+            table, dialect, placeholder, ts=ts, start=start, end=end, group_by=group_by, grid=probs, only_bins=only_bins
+        ),
+    )
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
 
 
-def numeric_params(dialect: str, specs: Sequence[NumericSpec], *, start: datetime | None = None,
-                   end: datetime | None = None, grid: Sequence[float] | None = None,
-                   only_bins: bool = False) -> dict[str, Any]:
+def numeric_params(
+    dialect: str,
+    specs: Sequence[NumericSpec],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    grid: Sequence[float] | None = None,
+    only_bins: bool = False,
+) -> dict[str, Any]:
     """The named parameters :func:`build_numeric_query` binds (kept in step by a test)."""
     params = _window_params(start, end)
     sorted_path = dialect == "duckdb" and not only_bins
@@ -306,18 +355,27 @@ def numeric_params(dialect: str, specs: Sequence[NumericSpec], *, start: datetim
     return params
 
 
-def build_numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericSpec], *, ts: str | None = None,
-                        start: datetime | None = None, end: datetime | None = None,
-                        group_by: str | None = None, grid: Sequence[float] | None = None,
-                        only_bins: bool = False) -> tuple[str, dict]:
+def build_numeric_query(
+    table: exp.Table,
+    dialect: str,
+    specs: Sequence[NumericSpec],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    group_by: str | None = None,
+    grid: Sequence[float] | None = None,
+    only_bins: bool = False,
+) -> tuple[str, dict]:
     """One pass: row count, and per column: count, mean, std_pop, min, max, median, count of
     infinities, the discrete quantile grid, the deciles (if asked) and ``COUNT_IF(x <= edge)``
     for each given edge. Grouped by ``DATE_TRUNC(group_by, ts)`` when ``group_by`` is set."""
     params: dict[str, Any] = {}
     probs = list(grid) if grid is not None else grid_probs()
     # Inner projection: each column once as DOUBLE with NaN -> NULL, plus the window bucket.
-    inner_cols: list[exp.Expression] = [exp.alias_(numeric_value(s.name), f"v{i}", quoted=True)
-                                        for i, s in enumerate(specs)]
+    inner_cols: list[exp.Expression] = [
+        exp.alias_(numeric_value(s.name), f"v{i}", quoted=True) for i, s in enumerate(specs)
+    ]
     if group_by:
         inner_cols.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
     if not inner_cols:
@@ -335,16 +393,20 @@ def build_numeric_query(table: exp.Table, dialect: str, specs: Sequence[NumericS
     select.append(exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True))
     for i, spec in enumerate(specs):
         v = exp.column(f"v{i}", quoted=True)
-        fields: list[exp.Expression] = [] if only_bins else [
-            exp.Count(this=v.copy()),
-            exp.Avg(this=v.copy()),
-            exp.StddevPop(this=v.copy()),
-            exp.Min(this=v.copy()),
-            exp.Max(this=v.copy()),
-            _quantiles(v.copy(), [0.5], dialect, discrete=False),
-            exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
-            _quantiles(v.copy(), probs, dialect, discrete=True),
-        ]
+        fields: list[exp.Expression] = (
+            []
+            if only_bins
+            else [
+                exp.Count(this=v.copy()),
+                exp.Avg(this=v.copy()),
+                exp.StddevPop(this=v.copy()),
+                exp.Min(this=v.copy()),
+                exp.Max(this=v.copy()),
+                _quantiles(v.copy(), [0.5], dialect, discrete=False),
+                exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
+                _quantiles(v.copy(), probs, dialect, discrete=True),
+            ]
+        )
         if spec.deciles and not only_bins:
             fields.append(_quantiles(v.copy(), DECILES, dialect, discrete=False))
         if only_bins and spec.points and dialect == "duckdb":  # one HISTOGRAM: points and edges
@@ -377,9 +439,13 @@ def hist_bounds(spec: NumericSpec) -> list[float]:
 def _infinite(i: int) -> exp.Expression:
     """How many of min/max are infinite (> 0 iff the column holds an infinity): free, unlike a
     per-row COUNT_IF."""
+
     def is_inf(k: int, text: str) -> exp.Expression:
-        return exp.cast(exp.EQ(this=exp.column(f"c{i}_{k}", quoted=True),
-                               expression=exp.cast(exp.Literal.string(text), "DOUBLE")), "INT")
+        return exp.cast(
+            exp.EQ(this=exp.column(f"c{i}_{k}", quoted=True), expression=exp.cast(exp.Literal.string(text), "DOUBLE")),
+            "INT",
+        )
+
     return exp.Add(this=is_inf(3, "-Infinity"), expression=is_inf(4, "Infinity"))
 
 
@@ -396,46 +462,81 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
         if spec.points:  # current window against a reference: counts at its points, no sort
             params[f"h{i}"] = hist_bounds(spec)
             params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
-            mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
-                    exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
-                    exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
-                    exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
-                    exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
-                    exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
-                               f"c{i}_5", quoted=True),
-                    exp.alias_(exp.null(), f"c{i}_7", quoted=True)]
-            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(6)]
-            fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
-            mid += [exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]),
-                               f"c{i}_h", quoted=True),
-                    # exact tails outside the reference's range: SUM(lo - x) over x < lo, SUM(x - hi) over x > hi
-                    exp.alias_(exp.Filter(this=exp.Sum(this=exp.Sub(this=_param(f"lo{i}"), expression=v.copy())),
-                                          expression=exp.Where(this=exp.LT(this=v.copy(), expression=_param(f"lo{i}")))),
-                               f"c{i}_lo", quoted=True),
-                    exp.alias_(exp.Filter(this=exp.Sum(this=exp.Sub(this=v.copy(), expression=_param(f"hi{i}"))),
-                                          expression=exp.Where(this=exp.GT(this=v.copy(), expression=_param(f"hi{i}")))),
-                               f"c{i}_hi", quoted=True)]
-            fields += [exp.column(f"c{i}_h", quoted=True), exp.column(f"c{i}_lo", quoted=True),
-                       exp.column(f"c{i}_hi", quoted=True)]
-            out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
-            continue
-        if spec.grid:
-            params["grid"] = [float(p) for p in probs]
-        mid += [exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
+            mid += [
+                exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
                 exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
                 exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
                 exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
                 exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
-                exp.alias_(exp.Anonymous(this="RESERVOIR_QUANTILE", expressions=[
-                    v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]) if spec.grid else exp.null(),
-                           f"c{i}_7", quoted=True)]
+                exp.alias_(
+                    exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
+                    f"c{i}_5",
+                    quoted=True,
+                ),
+                exp.alias_(exp.null(), f"c{i}_7", quoted=True),
+            ]
+            fields = [exp.column(f"c{i}_{k}", quoted=True) for k in range(6)]
+            fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
+            mid += [
+                exp.alias_(
+                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]), f"c{i}_h", quoted=True
+                ),
+                # exact tails outside the reference's range: SUM(lo - x) over x < lo, SUM(x - hi) over x > hi
+                exp.alias_(
+                    exp.Filter(
+                        this=exp.Sum(this=exp.Sub(this=_param(f"lo{i}"), expression=v.copy())),
+                        expression=exp.Where(this=exp.LT(this=v.copy(), expression=_param(f"lo{i}"))),
+                    ),
+                    f"c{i}_lo",
+                    quoted=True,
+                ),
+                exp.alias_(
+                    exp.Filter(
+                        this=exp.Sum(this=exp.Sub(this=v.copy(), expression=_param(f"hi{i}"))),
+                        expression=exp.Where(this=exp.GT(this=v.copy(), expression=_param(f"hi{i}"))),
+                    ),
+                    f"c{i}_hi",
+                    quoted=True,
+                ),
+            ]
+            fields += [
+                exp.column(f"c{i}_h", quoted=True),
+                exp.column(f"c{i}_lo", quoted=True),
+                exp.column(f"c{i}_hi", quoted=True),
+            ]
+            out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
+            continue
+        if spec.grid:
+            params["grid"] = [float(p) for p in probs]
+        mid += [
+            exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
+            exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
+            exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
+            exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
+            exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
+            exp.alias_(
+                exp.Anonymous(
+                    this="RESERVOIR_QUANTILE", expressions=[v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]
+                )
+                if spec.grid
+                else exp.null(),
+                f"c{i}_7",
+                quoted=True,
+            ),
+        ]
         if spec.deciles:  # the deciles' 5th is the median (0.5): one QUANTILE_CONT for both
             mid.append(exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"c{i}_d", quoted=True))
-            median: exp.Expression = exp.Bracket(this=exp.column(f"c{i}_d", quoted=True),
-                                                 expressions=[exp.Literal.number(DECILES.index(0.5))])  # 0-based here, DuckDB [5]
+            median: exp.Expression = exp.Bracket(
+                this=exp.column(f"c{i}_d", quoted=True), expressions=[exp.Literal.number(DECILES.index(0.5))]
+            )  # 0-based here, DuckDB [5]
         else:
-            mid.append(exp.alias_(exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
-                                  f"c{i}_5", quoted=True))
+            mid.append(
+                exp.alias_(
+                    exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
+                    f"c{i}_5",
+                    quoted=True,
+                )
+            )
             median = exp.column(f"c{i}_5", quoted=True)
         fields: list[exp.Expression] = [exp.column(f"c{i}_{k}", quoted=True) for k in range(5)]
         fields += [median, _infinite(i), exp.column(f"c{i}_7", quoted=True)]
@@ -444,8 +545,9 @@ def _numeric_query_sorted(inner: exp.Select, specs, probs, params, group_by) -> 
         for j, edge in enumerate(spec.edges or ()):
             key = f"e{i}_{j}"
             params[key] = float(edge)
-            mid.append(exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))),
-                                  f"c{i}_e{j}", quoted=True))
+            mid.append(
+                exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))), f"c{i}_e{j}", quoted=True)
+            )
             fields.append(exp.column(f"c{i}_e{j}", quoted=True))
         out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))
     agg = exp.select(*mid, copy=False).from_(inner.subquery("src", copy=False), copy=False)
@@ -493,18 +595,24 @@ def _cell_expression(v: exp.Expression, i: int, cells: CellSpec, tails: bool = T
     elif cells.transform == "log":
         t = exp.Ln(this=_greatest(exp.Sub(this=v.copy(), expression=_param(f"cs{i}")), exp.Literal.number(_TINY)))
     else:
-        t = exp.Neg(this=exp.Ln(this=_greatest(exp.Sub(this=_param(f"cs{i}"), expression=v.copy()),
-                                               exp.Literal.number(_TINY))))
-    key: exp.Expression = exp.Floor(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))),
-                                                 expression=_param(f"ck{i}")))
+        t = exp.Neg(
+            this=exp.Ln(this=_greatest(exp.Sub(this=_param(f"cs{i}"), expression=v.copy()), exp.Literal.number(_TINY)))
+        )
+    key: exp.Expression = exp.Floor(
+        this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))), expression=_param(f"ck{i}"))
+    )
     if not tails:
         return key
     if cells.needs_clamp():
         key = _least(_greatest(key, exp.Literal.number(-1)), exp.Literal.number(cells.n))
     infinity = exp.cast(exp.Literal.string("inf"), "DOUBLE")
-    return exp.Case(ifs=[exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Neg(this=infinity)),
-                         exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")), true=infinity.copy())],
-                    default=key)
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Neg(this=infinity)),
+            exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")), true=infinity.copy()),
+        ],
+        default=key,
+    )
 
 
 def _cell_params(k: int, cells: CellSpec) -> dict[str, Any]:
@@ -515,9 +623,15 @@ def _cell_params(k: int, cells: CellSpec) -> dict[str, Any]:
     return params
 
 
-def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
-                start: datetime | None = None, end: datetime | None = None,
-                tails: bool = True) -> tuple[str, dict]:
+def cells_query(
+    table: exp.Table,
+    specs: Sequence[tuple[int, NumericSpec]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tails: bool = True,
+) -> tuple[str, dict]:
     """DuckDB: per column (``k`` = its position in its group), rows ``(k, key, n, sum, min, max,
     var_pop)`` — the summaries are combined from the cells; keys as :func:`_cell_expression`
     (``tails=False``: the reference itself, no value outside its own range, no tail tests), read
@@ -530,17 +644,24 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
         for k, spec in specs:
             # (builders with copy=False: the default deep-copies the growing tree at every call)
             v = exp.column(f"v{k}", quoted=True)
-            aggregates = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
-                          exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True),
-                          exp.alias_(exp.Min(this=v.copy()), "lo", quoted=True),
-                          exp.alias_(exp.Max(this=v.copy()), "hi", quoted=True),
-                          exp.alias_(exp.Anonymous(this="VAR_POP", expressions=[v.copy()]), "var", quoted=True)]
-            q = (exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True),
-                            exp.alias_(_cell_expression(v, k, spec.cells, tails=tails), "cell", quoted=True),
-                            *aggregates, copy=False)
-                 .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
-                 .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
-                 .group_by(exp.column("cell", quoted=True), copy=False))
+            aggregates = [
+                exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+                exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True),
+                exp.alias_(exp.Min(this=v.copy()), "lo", quoted=True),
+                exp.alias_(exp.Max(this=v.copy()), "hi", quoted=True),
+                exp.alias_(exp.Anonymous(this="VAR_POP", expressions=[v.copy()]), "var", quoted=True),
+            ]
+            q = (
+                exp.select(
+                    exp.alias_(exp.Literal.number(k), "k", quoted=True),
+                    exp.alias_(_cell_expression(v, k, spec.cells, tails=tails), "cell", quoted=True),
+                    *aggregates,
+                    copy=False,
+                )
+                .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
+                .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
+                .group_by(exp.column("cell", quoted=True), copy=False)
+            )
             branches.append(q)
         return render(_union_all(branches), "duckdb"), {}
 
@@ -553,8 +674,15 @@ def cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, t
     return sql, params
 
 
-def grouped_cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str, group_by: str,
-                        start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+def grouped_cells_query(
+    table: exp.Table,
+    specs: Sequence[tuple[int, NumericSpec]],
+    *,
+    ts: str,
+    group_by: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, dict]:
     """DuckDB, per-window (grouped) current passes: rows ``(k, w, key, n, sum)`` — the counts per
     cell of each column in each window (keys as :func:`cells_query` with tails; the sums serve the
     tails beyond the reference's range, see :func:`cells_cdf`). One number per value and a GROUP BY
@@ -567,20 +695,27 @@ def grouped_cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec
         for k, spec in specs:
             v = exp.column(f"v{k}", quoted=True)
             w = exp.column("w", quoted=True)
-            inner = exp.select(exp.alias_(numeric_value(spec.name), f"v{k}", quoted=True),
-                               exp.alias_(_bucket(ts, group_by), "w", quoted=True), copy=False).from_(
-                table.copy(), copy=False)
+            inner = exp.select(
+                exp.alias_(numeric_value(spec.name), f"v{k}", quoted=True),
+                exp.alias_(_bucket(ts, group_by), "w", quoted=True),
+                copy=False,
+            ).from_(table.copy(), copy=False)
             cond = _window_condition(ts, start, end, {})
             if cond is not None:
                 inner = inner.where(cond, copy=False)
             branches.append(
-                exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True), w.copy(),
-                           exp.alias_(_cell_expression(v, k, spec.cells, tails=True), "cell", quoted=True),
-                           exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
-                           exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True), copy=False)
+                exp.select(
+                    exp.alias_(exp.Literal.number(k), "k", quoted=True),
+                    w.copy(),
+                    exp.alias_(_cell_expression(v, k, spec.cells, tails=True), "cell", quoted=True),
+                    exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+                    exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True),
+                    copy=False,
+                )
                 .from_(inner.subquery("src", copy=False), copy=False)
                 .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
-                .group_by(w.copy(), exp.column("cell", quoted=True), copy=False))
+                .group_by(w.copy(), exp.column("cell", quoted=True), copy=False)
+            )
         return render(_union_all(branches), "duckdb"), {}
 
     params = _window_params(start, end)
@@ -590,8 +725,14 @@ def grouped_cells_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec
     return _cached(key, build), params
 
 
-def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], *, ts: str | None = None,
-                       start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+def range_values_query(
+    table: exp.Table,
+    specs: Sequence[tuple[int, str, int]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, dict]:
     """Per column ``(k, name, number of edges)``: rows ``(k, COUNT_IF(x < $a<k>), LIST(x) of the
     values in [$a<k>, $b<k>], [COUNT_IF(x <= $e<k>_<j>), …])`` — the few values around an order
     statistic whose cell is known, and the counts at the reference's edges. One UNION ALL branch
@@ -603,17 +744,31 @@ def range_values_query(table: exp.Table, specs: Sequence[tuple[int, str, int]], 
         branches = []
         for k, name, n_edges in specs:
             v = exp.column(f"v{k}", quoted=True)
-            inside = exp.and_(exp.GTE(this=v.copy(), expression=_param(f"a{k}")),
-                              exp.LTE(this=v.copy(), expression=_param(f"b{k}")))
-            at_edges = exp.Array(expressions=[exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}")))
-                                              for j in range(n_edges)])
-            branches.append(exp.select(
-                exp.alias_(exp.Literal.number(k), "k", quoted=True),
-                exp.alias_(exp.CountIf(this=exp.LT(this=v.copy(), expression=_param(f"a{k}"))), "below", quoted=True),
-                exp.alias_(exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v.copy()]),
-                                      expression=exp.Where(this=inside)), "values", quoted=True),
-                exp.alias_(at_edges, "at_edges", quoted=True),
-                copy=False).from_(_values_source(table, [(k, name)], ts, start, end), copy=False))
+            inside = exp.and_(
+                exp.GTE(this=v.copy(), expression=_param(f"a{k}")), exp.LTE(this=v.copy(), expression=_param(f"b{k}"))
+            )
+            at_edges = exp.Array(
+                expressions=[
+                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}"))) for j in range(n_edges)
+                ]
+            )
+            branches.append(
+                exp.select(
+                    exp.alias_(exp.Literal.number(k), "k", quoted=True),
+                    exp.alias_(
+                        exp.CountIf(this=exp.LT(this=v.copy(), expression=_param(f"a{k}"))), "below", quoted=True
+                    ),
+                    exp.alias_(
+                        exp.Filter(
+                            this=exp.Anonymous(this="LIST", expressions=[v.copy()]), expression=exp.Where(this=inside)
+                        ),
+                        "values",
+                        quoted=True,
+                    ),
+                    exp.alias_(at_edges, "at_edges", quoted=True),
+                    copy=False,
+                ).from_(_values_source(table, [(k, name)], ts, start, end), copy=False)
+            )
         return render(_union_all(branches), "duckdb"), {}
 
     return _cached(key, build), _window_params(start, end)
@@ -652,14 +807,16 @@ def cells_cdf(table: Any, cells: CellSpec, tails: bool = True) -> tuple[list[int
         at = table[cell == edge]
         tail = sign * (float(at[:, 1].sum()) * bound - float(np.nansum(at[:, 2]))) if at.size else 0.0
         out.append(max(tail, 0.0))
-    return cum[:n + 3].tolist(), out
+    return cum[: n + 3].tolist(), out
 
 
-def _values_source(table: exp.Table, names: Sequence[tuple[int, str]], ts: str | None, start: datetime | None,
-                   end: datetime | None) -> exp.Subquery:
+def _values_source(
+    table: exp.Table, names: Sequence[tuple[int, str]], ts: str | None, start: datetime | None, end: datetime | None
+) -> exp.Subquery:
     """``(SELECT <column k as DOUBLE, NaN as NULL> AS v<k>, … FROM table WHERE <window>) AS src``."""
-    inner = exp.select(*[exp.alias_(numeric_value(name), f"v{k}", quoted=True) for k, name in names],
-                       copy=False).from_(table.copy(), copy=False)
+    inner = exp.select(*[exp.alias_(numeric_value(name), f"v{k}", quoted=True) for k, name in names], copy=False).from_(
+        table.copy(), copy=False
+    )
     cond = _window_condition(ts, start, end, {})
     if cond is not None:
         inner = inner.where(cond, copy=False)
@@ -669,8 +826,15 @@ def _values_source(table: exp.Table, names: Sequence[tuple[int, str]], ts: str |
 SAMPLE_SEED = 20261123
 
 
-def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = None, start: datetime | None = None,
-                 end: datetime | None = None, size: int = GRID_SAMPLE) -> tuple[str, dict]:
+def sample_query(
+    table: exp.Table,
+    names: Sequence[str],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    size: int = GRID_SAMPLE,
+) -> tuple[str, dict]:
     """DuckDB: a reservoir sample of ``size`` rows; one row with, per numeric column, the list of its
     sampled finite values — for the reference's quantile grid — one sample of rows is far cheaper than a RESERVOIR_QUANTILE per
     column, and a window of at most ``size`` rows comes back whole (its grid is then exact)."""
@@ -678,32 +842,52 @@ def sample_query(table: exp.Table, names: Sequence[str], *, ts: str | None = Non
 
     def build() -> tuple[str, dict]:
         # sample the raw rows first, convert (NaN -> NULL) only the sampled ones
-        raw = exp.select(*[exp.alias_(column(name), f"r{k}", quoted=True) for k, name in enumerate(names)],
-                         copy=False).from_(table.copy(), copy=False)
+        raw = exp.select(
+            *[exp.alias_(column(name), f"r{k}", quoted=True) for k, name in enumerate(names)], copy=False
+        ).from_(table.copy(), copy=False)
         cond = _window_condition(ts, start, end, {})
         if cond is not None:
             raw = raw.where(cond, copy=False)
         sampled = exp.select(exp.Star(), copy=False).from_(raw.subquery("src", copy=False), copy=False)
-        sampled.set("sample", exp.TableSample(method=exp.var("RESERVOIR"), size=exp.Literal.number(int(size)),
-                                              seed=exp.Literal.number(SAMPLE_SEED)))
+        sampled.set(
+            "sample",
+            exp.TableSample(
+                method=exp.var("RESERVOIR"), size=exp.Literal.number(int(size)), seed=exp.Literal.number(SAMPLE_SEED)
+            ),
+        )
         # one row: per column the LIST of its sampled finite values (cheap to turn into numpy)
-        values = exp.select(*[exp.alias_(exp.cast(exp.column(f"r{k}", quoted=True), "DOUBLE"), f"v{k}", quoted=True)
-                              for k in range(len(names))], copy=False).from_(sampled.subquery("sample", copy=False),
-                                                                            copy=False)
+        values = exp.select(
+            *[
+                exp.alias_(exp.cast(exp.column(f"r{k}", quoted=True), "DOUBLE"), f"v{k}", quoted=True)
+                for k in range(len(names))
+            ],
+            copy=False,
+        ).from_(sampled.subquery("sample", copy=False), copy=False)
         lists = []
         for k in range(len(names)):
             v = exp.column(f"v{k}", quoted=True)
             finite = exp.Anonymous(this="ISFINITE", expressions=[v.copy()])  # NaN, NULL and infinities out
-            lists.append(exp.alias_(exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v]),
-                                               expression=exp.Where(this=finite)), f"v{k}", quoted=True))
+            lists.append(
+                exp.alias_(
+                    exp.Filter(this=exp.Anonymous(this="LIST", expressions=[v]), expression=exp.Where(this=finite)),
+                    f"v{k}",
+                    quoted=True,
+                )
+            )
         q = exp.select(*lists, copy=False).from_(values.subquery("sampled_values", copy=False), copy=False)
         return render(q, "duckdb"), {}
 
     return _cached(key, build), _window_params(start, end)
 
 
-def reference_quantiles_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
-                              start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+def reference_quantiles_query(
+    table: exp.Table,
+    specs: Sequence[tuple[int, NumericSpec]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, dict]:
     """DuckDB reference, second pass, columns without cells: one row with, per column, its count,
     mean, population std, min, max and exact deciles (QUANTILE_CONT)."""
     shape = tuple((k, s.name) for k, s in specs)
@@ -713,19 +897,31 @@ def reference_quantiles_query(table: exp.Table, specs: Sequence[tuple[int, Numer
         select = []
         for k, spec in specs:
             v = exp.column(f"v{k}", quoted=True)
-            fields = [exp.Count(this=v.copy()), exp.Avg(this=v.copy()), exp.StddevPop(this=v.copy()),
-                      exp.Min(this=v.copy()), exp.Max(this=v.copy()),
-                      _quantiles(v.copy(), DECILES, "duckdb", discrete=False)]
+            fields = [
+                exp.Count(this=v.copy()),
+                exp.Avg(this=v.copy()),
+                exp.StddevPop(this=v.copy()),
+                exp.Min(this=v.copy()),
+                exp.Max(this=v.copy()),
+                _quantiles(v.copy(), DECILES, "duckdb", discrete=False),
+            ]
             select += [exp.alias_(f, f"c{k}_{j}", quoted=True) for j, f in enumerate(fields)]
-        q = exp.select(*select, copy=False).from_(_values_source(table, [(k, s.name) for k, s in specs], ts, start,
-                                                                 end), copy=False)
+        q = exp.select(*select, copy=False).from_(
+            _values_source(table, [(k, s.name) for k, s in specs], ts, start, end), copy=False
+        )
         return render(q, "duckdb"), {}
 
     return _cached(key, build), _window_params(start, end)
 
 
-def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], *, ts: str | None = None,
-                      start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+def edge_counts_query(
+    table: exp.Table,
+    specs: Sequence[tuple[int, NumericSpec]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, dict]:
     """Per column, in order: ``COUNT_IF(x <= edge)`` for each edge, then ``HISTOGRAM(x, points)``
     (counts at the CDF points); one row."""
     shape = tuple((k, s.name, len(s.edges or ())) for k, s in specs)
@@ -735,12 +931,20 @@ def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
         select = []
         for k, s in specs:
             v = exp.column(f"v{k}", quoted=True)
-            select += [exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}"))),
-                                  f"c{k}_{j}", quoted=True) for j in range(len(s.edges or ()))]
-            select.append(exp.alias_(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{k}")]),
-                                     f"h{k}", quoted=True))
-        q = exp.select(*select, copy=False).from_(_values_source(table, [(k, s.name) for k, s in specs], ts, start,
-                                                                 end), copy=False)
+            select += [
+                exp.alias_(
+                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}"))), f"c{k}_{j}", quoted=True
+                )
+                for j in range(len(s.edges or ()))
+            ]
+            select.append(
+                exp.alias_(
+                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{k}")]), f"h{k}", quoted=True
+                )
+            )
+        q = exp.select(*select, copy=False).from_(
+            _values_source(table, [(k, s.name) for k, s in specs], ts, start, end), copy=False
+        )
         return render(q, "duckdb"), {}
 
     params = _window_params(start, end)
@@ -751,9 +955,15 @@ def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
     return _cached(key, build), params
 
 
-def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], want: dict[int, Sequence[int]], *,
-                      ts: str | None = None, start: datetime | None = None,
-                      end: datetime | None = None) -> tuple[str, dict]:
+def cell_values_query(
+    table: exp.Table,
+    specs: Sequence[tuple[int, NumericSpec]],
+    want: dict[int, Sequence[int]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, dict]:
     """DuckDB: the exact values (``LIST(x)``; faster here than a value -> count HISTOGRAM) inside the
     cells ``want[k]`` of column ``k`` — the few cells that hold the order statistics of its deciles.
     Rows ``(k, key, values)`` by unclamped key (:func:`_cell_expression`): a wanted cell -1 or n
@@ -766,34 +976,55 @@ def cell_values_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]]
         branches = []
         for k, spec in specs:
             v = exp.column(f"v{k}", quoted=True)
-            inner = (exp.select(exp.alias_(_cell_expression(v, k, spec.cells, tails=False), "cell", quoted=True),
-                                exp.alias_(v.copy(), "x", quoted=True), copy=False)
-                     .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
-                     .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False))
+            inner = (
+                exp.select(
+                    exp.alias_(_cell_expression(v, k, spec.cells, tails=False), "cell", quoted=True),
+                    exp.alias_(v.copy(), "x", quoted=True),
+                    copy=False,
+                )
+                .from_(_values_source(table, [(k, spec.name)], ts, start, end), copy=False)
+                .where(exp.Not(this=exp.Is(this=v.copy(), expression=exp.null())), copy=False)
+            )
             cell = exp.column("cell", quoted=True)
             branches.append(
-                exp.select(exp.alias_(exp.Literal.number(k), "k", quoted=True), cell.copy(),
-                           exp.alias_(exp.Anonymous(this="LIST", expressions=[exp.column("x", quoted=True)]),
-                                      "values", quoted=True), copy=False)
+                exp.select(
+                    exp.alias_(exp.Literal.number(k), "k", quoted=True),
+                    cell.copy(),
+                    exp.alias_(
+                        exp.Anonymous(this="LIST", expressions=[exp.column("x", quoted=True)]), "values", quoted=True
+                    ),
+                    copy=False,
+                )
                 .from_(inner.subquery("cells", copy=False), copy=False)
-                .where(exp.or_(exp.LTE(this=cell.copy(), expression=_param(f"lo{k}")),
-                               exp.GTE(this=cell.copy(), expression=_param(f"hi{k}")),
-                               exp.Anonymous(this="LIST_CONTAINS", expressions=[_param(f"want{k}"), cell.copy()])),
-                       copy=False)
-                .group_by(cell.copy(), copy=False))
+                .where(
+                    exp.or_(
+                        exp.LTE(this=cell.copy(), expression=_param(f"lo{k}")),
+                        exp.GTE(this=cell.copy(), expression=_param(f"hi{k}")),
+                        exp.Anonymous(this="LIST_CONTAINS", expressions=[_param(f"want{k}"), cell.copy()]),
+                    ),
+                    copy=False,
+                )
+                .group_by(cell.copy(), copy=False)
+            )
         return render(_union_all(branches), "duckdb"), {}
 
     params = _window_params(start, end)
     for k, spec in specs:
         wanted = sorted({int(x) for x in want[k]})
         params.update(_cell_params(k, spec.cells))
-        params.update({f"want{k}": [float(x) for x in wanted], f"lo{k}": -1.0 if -1 in wanted else -math.inf,
-                       f"hi{k}": float(spec.cells.n) if spec.cells.n in wanted else math.inf})
+        params.update(
+            {
+                f"want{k}": [float(x) for x in wanted],
+                f"lo{k}": -1.0 if -1 in wanted else -math.inf,
+                f"hi{k}": float(spec.cells.n) if spec.cells.n in wanted else math.inf,
+            }
+        )
     return _cached(key, build), params
 
 
-def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bool,
-                   only_bins: bool = False, sorted_lists: bool = False) -> tuple[Any, int, list[dict]]:
+def decode_numeric(
+    row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bool, only_bins: bool = False, sorted_lists: bool = False
+) -> tuple[Any, int, list[dict]]:
     """Split one result row of :func:`numeric_query` into (window, rows, per-column dicts)."""
     pos = 0
     window = None
@@ -810,11 +1041,11 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
                 pos += 1
             else:
                 n_edges = len(spec.edges or ())
-                d = {"cumulative": [int(x or 0) for x in row[pos:pos + n_edges]]}
+                d = {"cumulative": [int(x or 0) for x in row[pos : pos + n_edges]]}
                 pos += n_edges
             out.append(d)
             continue
-        d = dict(zip(NUMERIC_FIELDS, row[pos:pos + len(NUMERIC_FIELDS)]))
+        d = dict(zip(NUMERIC_FIELDS, row[pos : pos + len(NUMERIC_FIELDS)]))
         pos += len(NUMERIC_FIELDS)
         d["median"] = _scalar(d["median"])
         d["grid"] = floats_or_empty(d["grid"])
@@ -828,7 +1059,7 @@ def decode_numeric(row: Sequence[Any], specs: Sequence[NumericSpec], grouped: bo
             pos += 3
         else:
             n_edges = len(spec.edges or ())
-            d["cumulative"] = [int(x or 0) for x in row[pos:pos + n_edges]]
+            d["cumulative"] = [int(x or 0) for x in row[pos : pos + n_edges]]
             pos += n_edges
         out.append(d)
     return window, rows, out
@@ -838,8 +1069,7 @@ def _from_hist(hist: Any, spec: NumericSpec) -> dict[str, list[int]]:
     """Counts <= each CDF point ("cdf") and <= each bin edge ("cumulative") from one HISTOGRAM."""
     bounds = hist_bounds(spec)
     at = dict(zip(bounds, histogram_cdf(hist, bounds)))
-    return {"cdf": [at[float(p)] for p in spec.points or ()],
-            "cumulative": [at[float(e)] for e in spec.edges or ()]}
+    return {"cdf": [at[float(p)] for p in spec.points or ()], "cumulative": [at[float(e)] for e in spec.edges or ()]}
 
 
 def histogram_cdf(hist: Any, points: Sequence[float]) -> list[int]:
@@ -870,20 +1100,35 @@ def _scalar(value: Any) -> float | None:
     return float(value)
 
 
-def categorical_query(table: exp.Table, dialect: str, columns: Sequence[tuple[str, bool]], *,
-                      ts: str | None = None, start: datetime | None = None, end: datetime | None = None,
-                      group_by: str | None = None) -> tuple[str, dict]:
+def categorical_query(
+    table: exp.Table,
+    dialect: str,
+    columns: Sequence[tuple[str, bool]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    group_by: str | None = None,
+) -> tuple[str, dict]:
     """:func:`build_categorical_query`, rendered once per shape (only window bounds are parameters)."""
     cols = tuple((str(n), bool(f)) for n, f in columns)
     key = ("categorical", table.sql(dialect), dialect, cols, ts, start is not None, end is not None, group_by)
-    sql = _cached(key, lambda: build_categorical_query(table, dialect, cols, ts=ts, start=start, end=end,
-                                                       group_by=group_by))
+    sql = _cached(
+        key, lambda: build_categorical_query(table, dialect, cols, ts=ts, start=start, end=end, group_by=group_by)
+    )
     return sql, _window_params(start, end)
 
 
-def build_categorical_query(table: exp.Table, dialect: str, columns: Sequence[tuple[str, bool]], *,
-                            ts: str | None = None, start: datetime | None = None, end: datetime | None = None,
-                            group_by: str | None = None) -> tuple[str, dict]:
+def build_categorical_query(
+    table: exp.Table,
+    dialect: str,
+    columns: Sequence[tuple[str, bool]],
+    *,
+    ts: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    group_by: str | None = None,
+) -> tuple[str, dict]:
     """Category counts of every column, one UNION ALL statement: rows (w?, k, v, n), where k is
     the column's position. ``columns`` = (name, is_float); NaN in a float column is missing."""
     params: dict[str, Any] = {}
@@ -894,9 +1139,11 @@ def build_categorical_query(table: exp.Table, dialect: str, columns: Sequence[tu
         select: list[exp.Expression] = []
         if group_by:
             select.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
-        select += [exp.alias_(exp.Literal.number(i), "k", quoted=True),
-                   exp.alias_(value, "v", quoted=True),
-                   exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
+        select += [
+            exp.alias_(exp.Literal.number(i), "k", quoted=True),
+            exp.alias_(value, "v", quoted=True),
+            exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+        ]
         cond: exp.Expression = exp.Not(this=exp.Is(this=raw.copy(), expression=exp.null()))
         if is_float:
             cond = exp.and_(cond, exp.Not(this=exp.IsNan(this=exp.cast(raw.copy(), "DOUBLE"))))
@@ -912,19 +1159,37 @@ def build_categorical_query(table: exp.Table, dialect: str, columns: Sequence[tu
     return render(_union_all(branches), dialect), params
 
 
-def performance_query(table: exp.Table, dialect: str, *, ts: str, label: str, prediction: str,
-                      group_by: str, start: datetime | None = None, end: datetime | None = None,
-                      buckets: int = 1000, cutoff: float = 0.5) -> tuple[str, dict]:
+def performance_query(
+    table: exp.Table,
+    dialect: str,
+    *,
+    ts: str,
+    label: str,
+    prediction: str,
+    group_by: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    buckets: int = 1000,
+    cutoff: float = 0.5,
+) -> tuple[str, dict]:
     """Per window and score bucket: positives and negatives among labelled rows (for a binned
     ROC AUC), correct predictions at ``cutoff`` and the label mean — aggregates only."""
     params: dict[str, Any] = {"cutoff": float(cutoff), "buckets": int(buckets)}
     score = exp.cast(column(prediction), "DOUBLE")
     y = exp.cast(column(label), "DOUBLE")
     bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
-    correct = exp.Case(ifs=[exp.If(
-        this=exp.EQ(this=exp.Paren(this=exp.GTE(this=score.copy(), expression=_param("cutoff"))),
-                    expression=exp.Paren(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)))),
-        true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    correct = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.EQ(
+                    this=exp.Paren(this=exp.GTE(this=score.copy(), expression=_param("cutoff"))),
+                    expression=exp.Paren(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1))),
+                ),
+                true=exp.Literal.number(1),
+            )
+        ],
+        default=exp.Literal.number(0),
+    )
     q = exp.select(
         exp.alias_(_bucket(ts, group_by), "w", quoted=True),
         exp.alias_(bucket, "b", quoted=True),
@@ -932,8 +1197,10 @@ def performance_query(table: exp.Table, dialect: str, *, ts: str, label: str, pr
         exp.alias_(exp.Count(this=y.copy()), "n", quoted=True),
         exp.alias_(exp.Sum(this=correct), "correct", quoted=True),
     ).from_(table.copy())
-    cond: exp.Expression = exp.and_(exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
-                                    exp.Not(this=exp.Is(this=column(prediction), expression=exp.null())))
+    cond: exp.Expression = exp.and_(
+        exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
+        exp.Not(this=exp.Is(this=column(prediction), expression=exp.null())),
+    )
     wc = _window_condition(ts, start, end, params)
     if wc is not None:
         cond = exp.and_(cond, wc)
@@ -941,11 +1208,19 @@ def performance_query(table: exp.Table, dialect: str, *, ts: str, label: str, pr
     return render(q, dialect), params
 
 
-def rows_query(table: exp.Table, dialect: str, *, ts: str, group_by: str,
-               start: datetime | None = None, end: datetime | None = None) -> tuple[str, dict]:
+def rows_query(
+    table: exp.Table,
+    dialect: str,
+    *,
+    ts: str,
+    group_by: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, dict]:
     params: dict[str, Any] = {}
-    q = exp.select(exp.alias_(_bucket(ts, group_by), "w", quoted=True),
-                   exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)).from_(table.copy())
+    q = exp.select(
+        exp.alias_(_bucket(ts, group_by), "w", quoted=True), exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)
+    ).from_(table.copy())
     wc = _window_condition(ts, start, end, params)
     if wc is not None:
         q = q.where(wc)
@@ -953,9 +1228,18 @@ def rows_query(table: exp.Table, dialect: str, *, ts: str, group_by: str,
     return render(q, dialect), params
 
 
-def score_buckets_query(table: exp.Table, dialect: str, *, ts: str, label: str, prediction: str,
-                        group_by: str | None, start: datetime | None = None, end: datetime | None = None,
-                        buckets: int = 1000) -> tuple[str, dict]:
+def score_buckets_query(
+    table: exp.Table,
+    dialect: str,
+    *,
+    ts: str,
+    label: str,
+    prediction: str,
+    group_by: str | None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    buckets: int = 1000,
+) -> tuple[str, dict]:
     """Per window (or the whole range when ``group_by`` is None) and score bucket (NULL for a
     missing prediction): every row, the labelled rows, their positives and the labels that are not
     0/1 — what confidence-based performance estimation needs, labelled or not (aggregates only)."""
@@ -963,16 +1247,34 @@ def score_buckets_query(table: exp.Table, dialect: str, *, ts: str, label: str, 
     score = exp.cast(column(prediction), "DOUBLE")
     y = exp.TryCast(this=column(label), to=exp.DataType.build("DOUBLE"))
     bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
-    not_binary = exp.Case(ifs=[exp.If(
-        this=exp.and_(exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
-                      exp.or_(exp.Is(this=y.copy(), expression=exp.null()),
-                              exp.Not(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0),
-                                                                              exp.Literal.number(1)])))),
-        true=exp.Literal.number(1))], default=exp.Literal.number(0))
-    labelled = exp.Case(ifs=[exp.If(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0), exp.Literal.number(1)]),
-                                    true=exp.Literal.number(1))], default=exp.Literal.number(0))
-    positive = exp.Case(ifs=[exp.If(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)),
-                                    true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    not_binary = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.and_(
+                    exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
+                    exp.or_(
+                        exp.Is(this=y.copy(), expression=exp.null()),
+                        exp.Not(this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0), exp.Literal.number(1)])),
+                    ),
+                ),
+                true=exp.Literal.number(1),
+            )
+        ],
+        default=exp.Literal.number(0),
+    )
+    labelled = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.In(this=y.copy(), expressions=[exp.Literal.number(0), exp.Literal.number(1)]),
+                true=exp.Literal.number(1),
+            )
+        ],
+        default=exp.Literal.number(0),
+    )
+    positive = exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)), true=exp.Literal.number(1))],
+        default=exp.Literal.number(0),
+    )
     window = _bucket(ts, group_by) if group_by else exp.Literal.number(0)
     q = exp.select(
         exp.alias_(window, "w", quoted=True),

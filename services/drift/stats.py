@@ -11,8 +11,8 @@ import importlib
 import math
 import threading
 import warnings
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
 
 import numpy as np
 
@@ -52,6 +52,7 @@ def warm_up_in_background() -> None:
     if _warming is None and sstats._module is None:
         _warming = threading.Thread(target=warm_up, name="driftgate-scipy-import", daemon=True)
         _warming.start()
+
 
 DECILES = tuple(round(0.1 * k, 1) for k in range(1, 10))  # 0.1 ... 0.9
 PSI_FLOOR = 0.0001
@@ -185,8 +186,15 @@ def ks_from_grids(ref_grid: Sequence[float], cur_grid: Sequence[float], n_ref: i
     return d, min(max(p, 0.0), 1.0)
 
 
-def wasserstein_from_grids(ref_grid: Sequence[float], cur_grid: Sequence[float], ref_std: float,
-                           ref_min: float, ref_max: float, cur_min: float, cur_max: float) -> float | None:
+def wasserstein_from_grids(
+    ref_grid: Sequence[float],
+    cur_grid: Sequence[float],
+    ref_std: float,
+    ref_min: float,
+    ref_max: float,
+    cur_min: float,
+    cur_max: float,
+) -> float | None:
     """W1 = integral of |Q_ref(u) - Q_cur(u)| du (trapezoid on the grid) / ref std."""
     if ref_std == 0.0:
         return 0.0 if (cur_min == ref_min and cur_max == ref_max) else None
@@ -223,8 +231,16 @@ def ks_from_cdf(ref_le: Sequence[int], cur_le: Sequence[int], n_ref: int, n_cur:
     return d, min(max(float(sstats.kstwo.sf(d, max(int(en), 1))), 0.0), 1.0)
 
 
-def wasserstein_from_cdf(points: Sequence[float], ref_le: Sequence[int], cur_le: Sequence[int], n_ref: int,
-                         n_cur: int, cur_below: float, cur_above: float, ref_std: float) -> float | None:
+def wasserstein_from_cdf(
+    points: Sequence[float],
+    ref_le: Sequence[int],
+    cur_le: Sequence[int],
+    n_ref: int,
+    n_cur: int,
+    cur_below: float,
+    cur_above: float,
+    ref_std: float,
+) -> float | None:
     """W1 = integral of |F_ref - F_cur| (trapezoid between the points) plus the current's exact
     tails outside the reference's range (``cur_below`` = sum of (p0 - x)+, ``cur_above`` = sum of
     (x - pN)+, both from SQL), divided by the reference std."""
@@ -337,8 +353,15 @@ def sensitivity(ref, cur, test: str, threshold: float, level: float) -> dict | N
 def numeric_summary(values: np.ndarray, rows: int) -> dict:
     n = int(values.size)
     if n == 0:
-        return {"count": 0, "missing_share": 1.0 if rows else 0.0, "mean": None, "std": None,
-                "min": None, "median": None, "max": None}
+        return {
+            "count": 0,
+            "missing_share": 1.0 if rows else 0.0,
+            "mean": None,
+            "std": None,
+            "min": None,
+            "median": None,
+            "max": None,
+        }
     return {
         "count": n,
         "missing_share": (rows - n) / rows if rows else 0.0,

@@ -42,17 +42,18 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from services.drift import stats as S
 from services.drift.profile import PROFILE_FORMAT, FeatureProfile, Profile
 from services.errors import BadInput
-from services.sources import as_date
+from services.warehouse.sources import as_date
 
 STORE_FORMAT = 2  # 2: CDF counts packed, the reference's edges/points not repeated per day
 DEFAULT_FILE = "window_profiles.duckdb"
@@ -93,8 +94,16 @@ def reference_fingerprint(ref: Profile) -> str:
 def policy_fingerprint(source, features: Sequence[tuple[str, str]], timestamp: str, dialect: str) -> str:
     """The profiling policy: which source, which features as which kind, bucketed by which
     timestamp column, in which SQL dialect, with which grid (see the module doc on decisions)."""
-    return _digest({"source": [source.type, source.path, source.table], "features": [list(f) for f in features],
-                    "timestamp": timestamp, "dialect": dialect, "grid": S.GRID_SIZE, "store": STORE_FORMAT})
+    return _digest(
+        {
+            "source": [source.type, source.path, source.table],
+            "features": [list(f) for f in features],
+            "timestamp": timestamp,
+            "dialect": dialect,
+            "grid": S.GRID_SIZE,
+            "store": STORE_FORMAT,
+        }
+    )
 
 
 # -- the store -----------------------------------------------------------------------------------
@@ -156,7 +165,7 @@ class WindowStore:
         if con is not None:
             con.close()
 
-    def __enter__(self) -> "WindowStore":
+    def __enter__(self) -> WindowStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -167,8 +176,9 @@ class WindowStore:
         how many. (Days stored under another policy — another feature set, e.g. the targets — are
         other rows, never read under this key; ``profile --backfill`` clears them.)"""
         where = "WHERE model = ? AND policy_key = ? AND reference_key <> ?"
-        (n,) = self.con.execute(f"SELECT count(*) FROM window_profiles {where}",
-                                [model, policy_key, reference_key]).fetchone()
+        (n,) = self.con.execute(
+            f"SELECT count(*) FROM window_profiles {where}", [model, policy_key, reference_key]
+        ).fetchone()
         if n:
             self.con.execute(f"DELETE FROM window_profiles {where}", [model, policy_key, reference_key])
         return int(n)
@@ -180,32 +190,45 @@ class WindowStore:
         return int(n)
 
     def read_results(self, model: str, keys: tuple[str, str, str]) -> dict[date, tuple[int, str | None, str]]:
-        rows = self.con.execute("SELECT day, rows, max_event, result FROM window_results WHERE model = ? AND "
-                                "reference_key = ? AND policy_key = ? AND decision_key = ?", [model, *keys]).fetchall()
+        rows = self.con.execute(
+            "SELECT day, rows, max_event, result FROM window_results WHERE model = ? AND "
+            "reference_key = ? AND policy_key = ? AND decision_key = ?",
+            [model, *keys],
+        ).fetchall()
         return {d: (int(n), m, r) for d, n, m, r in rows}
 
-    def write_results(self, model: str, keys: tuple[str, str, str],
-                      items: Sequence[tuple[date, int, str | None, dict]]) -> None:
+    def write_results(
+        self, model: str, keys: tuple[str, str, str], items: Sequence[tuple[date, int, str | None, dict]]
+    ) -> None:
         if items:
-            self.con.executemany("INSERT OR REPLACE INTO window_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [[model, *keys, d, n, m, json.dumps(r, allow_nan=False)] for d, n, m, r in items])
+            self.con.executemany(
+                "INSERT OR REPLACE INTO window_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[model, *keys, d, n, m, json.dumps(r, allow_nan=False)] for d, n, m, r in items],
+            )
 
     def read(self, model: str, reference_key: str, policy_key: str) -> dict[date, tuple[int, str | None, str]]:
-        rows = self.con.execute("SELECT day, rows, max_event, profile FROM window_profiles WHERE model = ? AND "
-                                "reference_key = ? AND policy_key = ?", [model, reference_key, policy_key]).fetchall()
+        rows = self.con.execute(
+            "SELECT day, rows, max_event, profile FROM window_profiles WHERE model = ? AND "
+            "reference_key = ? AND policy_key = ?",
+            [model, reference_key, policy_key],
+        ).fetchall()
         return {d: (int(n), m, p) for d, n, m, p in rows}
 
-    def write(self, model: str, reference_key: str, policy_key: str,
-              items: Sequence[tuple[date, int, str | None, Profile]]) -> None:
+    def write(
+        self, model: str, reference_key: str, policy_key: str, items: Sequence[tuple[date, int, str | None, Profile]]
+    ) -> None:
         if not items:
             return
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.executemany(
                 "INSERT OR REPLACE INTO window_profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[model, reference_key, policy_key, d, int(n), m, json.dumps(pack(p), allow_nan=False), now]
-                 for d, n, m, p in items])
+                [
+                    [model, reference_key, policy_key, d, int(n), m, json.dumps(pack(p), allow_nan=False), now]
+                    for d, n, m, p in items
+                ],
+            )
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -256,21 +279,29 @@ class StoreInfo:
 
     path: str | None = None
     used: bool = False
-    reused: list[str] = field(default_factory=list)      # days read from the store
-    profiled: list[str] = field(default_factory=list)    # days scanned now (and stored if closed)
-    late: list[str] = field(default_factory=list)        # stored days re-profiled: their watermark moved
-    open: list[str] = field(default_factory=list)        # today (or later): always fresh, never stored
-    gaps: list[str] = field(default_factory=list)        # days without any row between the first and last
+    reused: list[str] = field(default_factory=list)  # days read from the store
+    profiled: list[str] = field(default_factory=list)  # days scanned now (and stored if closed)
+    late: list[str] = field(default_factory=list)  # stored days re-profiled: their watermark moved
+    open: list[str] = field(default_factory=list)  # today (or later): always fresh, never stored
+    gaps: list[str] = field(default_factory=list)  # days without any row between the first and last
     invalidated: int = 0
     notes: list[str] = field(default_factory=list)
-    marks: dict = field(default_factory=dict, repr=False)        # day -> (rows, max event): the watermarks
-    keys: tuple[str, str] = ("", "")                            # (reference key, policy key)
+    marks: dict = field(default_factory=dict, repr=False)  # day -> (rows, max event): the watermarks
+    keys: tuple[str, str] = ("", "")  # (reference key, policy key)
     today: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "used": self.used, "reused": len(self.reused), "profiled": list(self.profiled),
-                "late": list(self.late), "open": list(self.open), "gaps": list(self.gaps),
-                "invalidated": self.invalidated, "notes": list(self.notes)}
+        return {
+            "path": self.path,
+            "used": self.used,
+            "reused": len(self.reused),
+            "profiled": list(self.profiled),
+            "late": list(self.late),
+            "open": list(self.open),
+            "gaps": list(self.gaps),
+            "invalidated": self.invalidated,
+            "notes": list(self.notes),
+        }
 
 
 def watermarks(backend, ts: str, bounds) -> dict[date, tuple[int, str | None]]:
@@ -280,12 +311,17 @@ def watermarks(backend, ts: str, bounds) -> dict[date, tuple[int, str | None]]:
     from services.drift.sql import _bucket, _window_condition, column, render
 
     params: dict[str, Any] = {}
-    q = exp.select(exp.alias_(_bucket(ts, "day"), "w", quoted=True),
-                   exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
-                   exp.alias_(exp.cast(exp.Max(this=column(ts)), "VARCHAR"), "m", quoted=True)).from_(backend.table.copy())
+    q = exp.select(
+        exp.alias_(_bucket(ts, "day"), "w", quoted=True),
+        exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+        exp.alias_(exp.cast(exp.Max(this=column(ts)), "VARCHAR"), "m", quoted=True),
+    ).from_(backend.table.copy())
     cond = _window_condition(ts, bounds[0], bounds[1], params)
-    q = q.where(exp.and_(cond, exp.Not(this=exp.Is(this=column(ts), expression=exp.null())))
-                if cond is not None else exp.Not(this=exp.Is(this=column(ts), expression=exp.null())))
+    q = q.where(
+        exp.and_(cond, exp.Not(this=exp.Is(this=column(ts), expression=exp.null())))
+        if cond is not None
+        else exp.Not(this=exp.Is(this=column(ts), expression=exp.null()))
+    )
     q = q.group_by(_bucket(ts, "day"))
     out = {}
     for w, n, m in backend.execute(render(q, backend.dialect), params):
@@ -312,9 +348,21 @@ def _runs(days: Sequence[date], todo: set[date]) -> list[tuple[date, date]]:
 Profiler = Callable[[tuple[datetime, datetime]], list[tuple[Any, Profile]]]
 
 
-def window_profiles(settings, model: str, backend, source, features: Sequence[tuple[str, str]], ts: str,
-                    ref: Profile, bounds, profiler: Profiler, *, now: datetime | None = None,
-                    backfill: bool = False, progress=None) -> tuple[list[tuple[date, Profile]] | None, StoreInfo]:
+def window_profiles(
+    settings,
+    model: str,
+    backend,
+    source,
+    features: Sequence[tuple[str, str]],
+    ts: str,
+    ref: Profile,
+    bounds,
+    profiler: Profiler,
+    *,
+    now: datetime | None = None,
+    backfill: bool = False,
+    progress=None,
+) -> tuple[list[tuple[date, Profile]] | None, StoreInfo]:
     """Day profiles for every day with rows inside ``bounds``: stored ones reused, the others
     profiled by ``profiler((start, end))`` (a grouped-by-day :func:`sql_profile` over that range)
     and stored when closed. ``(None, info)`` when the store cannot be used: the caller re-scans."""
@@ -324,13 +372,16 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
         info.notes.append("profile store off ([drift] window_store = false): full re-scan")
         return None, info
     info.path = str(path)
-    today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
     marks = watermarks(backend, ts, bounds)
     days = sorted(marks)
     if days:
         have = set(days)
-        info.gaps = [(days[0] + timedelta(days=i)).isoformat() for i in range((days[-1] - days[0]).days + 1)
-                     if days[0] + timedelta(days=i) not in have]
+        info.gaps = [
+            (days[0] + timedelta(days=i)).isoformat()
+            for i in range((days[-1] - days[0]).days + 1)
+            if days[0] + timedelta(days=i) not in have
+        ]
     ref_key = reference_fingerprint(ref)
     pol_key = policy_fingerprint(source, features, ts, backend.dialect)
     info.marks, info.keys, info.today = marks, (ref_key, pol_key), today
@@ -345,8 +396,9 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
         else:
             info.invalidated = store.invalidate(model, ref_key, pol_key)
             if info.invalidated:
-                info.notes.append(f"reference profile changed: {info.invalidated} stored day(s) invalidated "
-                                  "and re-profiled")
+                info.notes.append(
+                    f"reference profile changed: {info.invalidated} stored day(s) invalidated and re-profiled"
+                )
         stored = store.read(model, ref_key, pol_key)
         out: dict[date, Profile] = {}
         todo: set[date] = set()
@@ -383,18 +435,20 @@ def window_profiles(settings, model: str, backend, source, features: Sequence[tu
                 out[d] = prof
                 info.profiled.append(d.isoformat())
                 # store closed whole days only, and only if no row arrived between the two scans
-                whole = (bounds[0] is None or bounds[0] <= datetime(d.year, d.month, d.day)) and \
-                        (bounds[1] is None or bounds[1] >= datetime(d.year, d.month, d.day) + timedelta(days=1))
+                whole = (bounds[0] is None or bounds[0] <= datetime(d.year, d.month, d.day)) and (
+                    bounds[1] is None or bounds[1] >= datetime(d.year, d.month, d.day) + timedelta(days=1)
+                )
                 if d < today and whole and prof.rows == marks[d][0]:
                     fresh.append((d, marks[d][0], marks[d][1], prof))
         try:
             store.write(model, ref_key, pol_key, fresh)
-        except Exception as exc:  # noqa: BLE001 - the windows are right; only storing them failed
-            info.notes.append(f"profile store {path.name} not updated ({type(exc).__name__}): "
-                              "these days will be scanned again")
+        except Exception as exc:
+            info.notes.append(
+                f"profile store {path.name} not updated ({type(exc).__name__}): these days will be scanned again"
+            )
         info.used = True
         return [(d, out[d]) for d in sorted(out)], info
-    except Exception as exc:  # noqa: BLE001 - a broken store never breaks (or falsifies) the report
+    except Exception as exc:
         import duckdb
 
         if not isinstance(exc, duckdb.Error):
@@ -442,7 +496,7 @@ class ResultCache:
         try:
             with WindowStore(self.path) as store:
                 self.cached = store.read_results(model, self.keys)
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.path = None
 
     def _closed(self, day: date | None) -> bool:
@@ -467,7 +521,7 @@ class ResultCache:
         try:
             with WindowStore(self.path) as store:
                 store.write_results(self.model, self.keys, self.pending)
-        except Exception:  # noqa: BLE001 - computed again next time
+        except Exception:
             pass
         self.pending = []
 
@@ -514,8 +568,9 @@ def combine(profiles: Sequence[Profile], ref: Profile, window: str) -> Profile:
             for f in parts:
                 for k, v in f.counts.items():
                     counts[k] = counts.get(k, 0) + int(v)
-            feats[name] = FeatureProfile(name, "categorical", rows, count,
-                                         S.categorical_summary(counts, rows, ref_f.counts), counts=counts)
+            feats[name] = FeatureProfile(
+                name, "categorical", rows, count, S.categorical_summary(counts, rows, ref_f.counts), counts=counts
+            )
             continue
         if any(not f.cdf or len(f.cdf) != len(parts[0].cdf) for f in parts):
             raise BadInput(f"day profiles of {name!r} carry no CDF counts (not mergeable)")
@@ -523,21 +578,44 @@ def combine(profiles: Sequence[Profile], ref: Profile, window: str) -> Profile:
         cdf = np.sum([f.cdf for f in parts], axis=0).astype(int).tolist()
         tails = [math.fsum(f.tails[0] for f in parts if f.tails), math.fsum(f.tails[1] for f in parts if f.tails)]
         live = [f for f in parts if f.count]
-        summary: dict[str, Any] = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0,
-                                   "mean": None, "std": None, "min": None, "median": None, "max": None}
+        summary: dict[str, Any] = {
+            "count": count,
+            "missing_share": (rows - count) / rows if rows else 0.0,
+            "mean": None,
+            "std": None,
+            "min": None,
+            "median": None,
+            "max": None,
+        }
         if live:
             n = np.array([f.count for f in live], dtype=float)
             means = np.array([f.summary["mean"] for f in live], dtype=float)
             stds = np.array([f.summary["std"] or 0.0 for f in live], dtype=float)
             mean = math.fsum(n * means) / count
-            m2 = math.fsum(n * stds ** 2 + n * (means - mean) ** 2)
+            m2 = math.fsum(n * stds**2 + n * (means - mean) ** 2)
             median, _ = _median_from_cdf(parts[0].points, cdf, count)
-            summary.update(mean=mean, std=math.sqrt(max(m2, 0.0) / count),
-                           min=min(f.summary["min"] for f in live), max=max(f.summary["max"] for f in live),
-                           median=median)
+            summary.update(
+                mean=mean,
+                std=math.sqrt(max(m2, 0.0) / count),
+                min=min(f.summary["min"] for f in live),
+                max=max(f.summary["max"] for f in live),
+                median=median,
+            )
         first = parts[0]
-        feats[name] = FeatureProfile(name, "numeric", rows, count, summary, edges=list(first.edges), bins=bins,
-                                     grid=[], points=list(first.points), cdf=cdf, tails=tails, cells=first.cells)
+        feats[name] = FeatureProfile(
+            name,
+            "numeric",
+            rows,
+            count,
+            summary,
+            edges=list(first.edges),
+            bins=bins,
+            grid=[],
+            points=list(first.points),
+            cdf=cdf,
+            tails=tails,
+            cells=first.cells,
+        )
     return Profile(source=profiles[0].source, rows=rows, engine=profiles[0].engine, features=feats, window=window)
 
 
@@ -555,14 +633,15 @@ def by_unit(days: Sequence[tuple[date, Profile]], unit: str, ref: Profile) -> li
 
 
 # -- the headless job ----------------------------------------------------------------------------
-def profile_model(settings, model: str, *, backfill: bool = False, now: datetime | None = None,
-                  progress=None) -> dict[str, Any]:
+def profile_model(
+    settings, model: str, *, backfill: bool = False, now: datetime | None = None, progress=None
+) -> dict[str, Any]:
     """``python -m services.cli profile``: profile (and store) every closed day of the model's
     scoring log not stored yet or whose watermark moved; ``backfill``: every day from scratch
     (a corrupted store file is moved aside and rebuilt)."""
     from services.drift.engine import sql_profile
     from services.drift.model import _select, model_data, reference_profile
-    from services.sources import open_backend
+    from services.warehouse.sources import open_backend
 
     path = store_path(settings)
     if path is None:
@@ -578,19 +657,41 @@ def profile_model(settings, model: str, *, backfill: bool = False, now: datetime
         except StoreUnavailable as exc:
             if "corrupted" not in str(exc):
                 raise BadInput(str(exc)) from None
-            moved = path.with_name(f"{path.name}.corrupt-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+            moved = path.with_name(f"{path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S}")
             path.replace(moved)
             wal = path.with_name(path.name + ".wal")
             if wal.exists():
                 wal.unlink()
     ref = reference_profile(settings, model, features=feats, data=data, progress=progress)
     with open_backend(data.source, settings) as b:
-        def profiler(run):
-            return sql_profile(b, feats, side="current", bounds=run, ts=data.timestamp, reference=ref,
-                               source=data.source.name, group_by="day", progress=progress)
 
-        days, info = window_profiles(settings, model, b, data.source, feats, data.timestamp, ref, (None, None),
-                                     profiler, now=now, backfill=backfill, progress=progress)
+        def profiler(run):
+            return sql_profile(
+                b,
+                feats,
+                side="current",
+                bounds=run,
+                ts=data.timestamp,
+                reference=ref,
+                source=data.source.name,
+                group_by="day",
+                progress=progress,
+            )
+
+        days, info = window_profiles(
+            settings,
+            model,
+            b,
+            data.source,
+            feats,
+            data.timestamp,
+            ref,
+            (None, None),
+            profiler,
+            now=now,
+            backfill=backfill,
+            progress=progress,
+        )
     if days is None:
         hint = " (run with --backfill to rebuild it)" if any("corrupted" in n for n in info.notes) else ""
         raise BadInput(info.notes[-1].split(": full re-scan")[0] + hint)
@@ -601,7 +702,12 @@ def profile_model(settings, model: str, *, backfill: bool = False, now: datetime
 
     drift_over_time(settings, model, unit="day", now=now)
     doc = info.to_dict()
-    doc.update(model=model, store=str(path), reference={"window": ref.window, "rows": ref.rows},
-               days=len(days), first=days[0][0].isoformat() if days else None,
-               last=days[-1][0].isoformat() if days else None)
+    doc.update(
+        model=model,
+        store=str(path),
+        reference={"window": ref.window, "rows": ref.rows},
+        days=len(days),
+        first=days[0][0].isoformat() if days else None,
+        last=days[-1][0].isoformat() if days else None,
+    )
     return doc

@@ -21,8 +21,13 @@ def oidc_provider(tmp_path_factory) -> str:
     port = free_port()
     log = open(root / "oidc.log", "wb")
     env = dict(os.environ, AUTHLIB_INSECURE_TRANSPORT="1")  # plain http on loopback
-    proc = subprocess.Popen([_bin("oidc-provider-mock"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env)
+    proc = subprocess.Popen(
+        [_bin("oidc-provider-mock"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/.well-known/openid-configuration", timeout=60, proc=proc)
@@ -53,10 +58,26 @@ def basic_auth_server(tmp_path_factory):
     env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secrets.token_hex(16)  # CSRF key the auth app requires
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
-        [_bin("mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{(root / 'mlflow.db').as_posix()}",
-         "--default-artifact-root", (root / "artifacts").as_uri(), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
+        [
+            _bin("mlflow"),
+            "server",
+            "--app-name",
+            "basic-auth",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{(root / 'mlflow.db').as_posix()}",
+            "--default-artifact-root",
+            (root / "artifacts").as_uri(),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+        env=env,
     )
     uri = f"http://127.0.0.1:{port}"
     try:

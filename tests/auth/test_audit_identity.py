@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from services import audit
 from services.config import load_settings
+from services.promotion import audit
 
 OLD_SCHEMA = """CREATE TABLE audit_records (id INTEGER PRIMARY KEY AUTOINCREMENT, at VARCHAR(40) NOT NULL,
 "user" VARCHAR(320), action VARCHAR(20) NOT NULL, outcome VARCHAR(20) NOT NULL, model VARCHAR(500) NOT NULL,
@@ -26,7 +26,9 @@ def test_an_old_store_gains_the_column_and_keeps_its_records(tmp_path):
     home.mkdir()
     con = sqlite3.connect(home / "audit.db")
     con.execute(OLD_SCHEMA)
-    con.execute("INSERT INTO audit_records (at, user, action, outcome, model) VALUES ('2025-01-01T00:00:00Z', 'old', 'request', 'done', 'm')")
+    con.execute(
+        "INSERT INTO audit_records (at, user, action, outcome, model) VALUES ('2025-01-01T00:00:00Z', 'old', 'request', 'done', 'm')"
+    )
     con.commit()
     con.close()
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
@@ -51,7 +53,11 @@ def test_with_identity_attributes_every_record_of_a_call(tmp_path):
     decide("carol", identity="self-asserted")
     decide("dave")
     assert [(r["user"], r["identity"]) for r in audit.query(settings)] == [
-        ("carol", "self-asserted"), ("carol", "self-asserted"), ("dave", None), ("dave", None)]
+        ("carol", "self-asserted"),
+        ("carol", "self-asserted"),
+        ("dave", None),
+        ("dave", None),
+    ]
     with pytest.raises(ValueError, match="unknown identity"):
         decide("eve", identity="trust-me")
 
@@ -67,8 +73,10 @@ def test_an_old_postgresql_store_gains_the_column(tmp_path):
         eng = sa.create_engine(url)
         with eng.begin() as conn:
             conn.exec_driver_sql(OLD_SCHEMA.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "SERIAL PRIMARY KEY"))
-            conn.exec_driver_sql("INSERT INTO audit_records (at, \"user\", action, outcome, model) "
-                                 "VALUES ('2025-01-01T00:00:00Z', 'old', 'request', 'done', 'm')")
+            conn.exec_driver_sql(
+                'INSERT INTO audit_records (at, "user", action, outcome, model) '
+                "VALUES ('2025-01-01T00:00:00Z', 'old', 'request', 'done', 'm')"
+            )
         eng.dispose()
         cfg = tmp_path / "pg.toml"
         cfg.write_text(f'[audit]\nurl = "{url}"\n')
@@ -76,9 +84,8 @@ def test_an_old_postgresql_store_gains_the_column(tmp_path):
         with audit.attributed("mlflow"):
             audit.append(settings, _rec("alice"))
         assert [(r["user"], r["identity"]) for r in audit.query(settings)] == [("old", None), ("alice", "mlflow")]
-        with pytest.raises(Exception, match="append-only"):
-            with audit.engine(settings).begin() as conn:
-                conn.exec_driver_sql("DELETE FROM audit_records")
+        with pytest.raises(Exception, match="append-only"), audit.engine(settings).begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit_records")
     finally:
         for key in [k for k in audit._engines if k[0].startswith("postgresql")]:
             audit._engines.pop(key).dispose()

@@ -16,11 +16,11 @@ import uuid
 import pytest
 import requests
 
-from services import audit
 from services.cli import main
 from services.config import load_settings
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion import minidemo
 
 PASSWORDS = {name: secrets.token_urlsafe(18) for name in ("alice", "carol")}
@@ -30,8 +30,12 @@ PASSWORDS = {name: secrets.token_urlsafe(18) for name in ("alice", "carol")}
 def users(basic_auth_server):
     uri, admin = basic_auth_server
     for name, password in PASSWORDS.items():
-        r = requests.post(f"{uri}/api/2.0/mlflow/users/create", json={"username": name, "password": password},
-                          auth=("admin", admin), timeout=30)
+        r = requests.post(
+            f"{uri}/api/2.0/mlflow/users/create",
+            json={"username": name, "password": password},
+            auth=("admin", admin),
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
     return uri
 
@@ -46,9 +50,12 @@ def registered(users, basic_auth_server, tmp_path_factory):
         mp.setenv("MLFLOW_TRACKING_USERNAME", "admin")
         mp.setenv("MLFLOW_TRACKING_PASSWORD", admin)
         minidemo.build(tmp_path_factory.mktemp("auth-artifacts"), tracking_uri=uri, model=name)
-    r = requests.post(f"{uri}/api/3.0/mlflow/users/permissions/grant", auth=("admin", admin), timeout=30,
-                      json={"username": "alice", "resource_type": "registered_model", "resource_id": name,
-                            "permission": "MANAGE"})
+    r = requests.post(
+        f"{uri}/api/3.0/mlflow/users/permissions/grant",
+        auth=("admin", admin),
+        timeout=30,
+        json={"username": "alice", "resource_type": "registered_model", "resource_id": name, "permission": "MANAGE"},
+    )
     assert r.status_code == 200, r.text
     return uri, name
 
@@ -59,8 +66,10 @@ def model(registered, tmp_path, monkeypatch):
     both alice and carol approvers, so only the server's permissions tell them apart."""
     uri, name = registered
     cfg = tmp_path / "driftgate.toml"
-    cfg.write_text(f'[mlflow]\ntracking_uri = "{uri}"\n'
-                   '[roles]\napprovers = ["alice", "carol"]\n[gate]\nguard_metrics = {brier = 0.01}\n')
+    cfg.write_text(
+        f'[mlflow]\ntracking_uri = "{uri}"\n'
+        '[roles]\napprovers = ["alice", "carol"]\n[gate]\nguard_metrics = {brier = 0.01}\n'
+    )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DRIFTGATE_CONFIG", str(cfg))
@@ -117,8 +126,10 @@ def test_user_without_registry_permission_is_refused_and_nothing_changes(model, 
     _as(monkeypatch, "carol")  # an approver in DriftGate's config, but only READ on the server
     code, out, err = _run(capsys, "approve", "--model", name, "--version", "2")
     assert (code, out) == (3, "")
-    assert err == (f"error: carol may not change registered model {name} on the tracking server "
-                   "(MLflow permission READ; approve needs MANAGE)\n")
+    assert err == (
+        f"error: carol may not change registered model {name} on the tracking server "
+        "(MLflow permission READ; approve needs MANAGE)\n"
+    )
     assert _registry(settings, name, monkeypatch, basic_auth_server[1]) == before
     [rec] = audit.query(settings, model=name)
     assert (rec["user"], rec["identity"], rec["outcome"]) == ("carol", "mlflow", "refused")
@@ -143,15 +154,28 @@ def test_approval_carries_the_authenticated_user(model, basic_auth_server, monke
     assert shown["user"] == "alice" and shown["identity"] == "mlflow"
     # --user naming the authenticated user (in another case) is that user, not a refusal
     _as(monkeypatch, "alice")
-    code, out, err = _run(capsys, "reject", "--model", name, "--version", "3", "--user", "ALICE",
-                          "--comment", "worse", "--format", "json")
+    code, out, err = _run(
+        capsys, "reject", "--model", name, "--version", "3", "--user", "ALICE", "--comment", "worse", "--format", "json"
+    )
     assert code == 0, err
     assert (json.loads(out)["user"], json.loads(out)["identity"]) == ("alice", "mlflow")
 
 
 def test_without_an_authenticating_server_user_is_self_asserted(demo_copy, monkeypatch, capsys):
-    code, out, err = _run(capsys, "reject", "--model", "churn_classifier", "--version", "3", "--user", "alice",
-                          "--comment", "worse on recent data", "--format", "json")
+    code, out, err = _run(
+        capsys,
+        "reject",
+        "--model",
+        "churn_classifier",
+        "--version",
+        "3",
+        "--user",
+        "alice",
+        "--comment",
+        "worse on recent data",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert json.loads(out)["identity"] == "self-asserted"
     [rec] = audit.query(demo_copy, model="churn_classifier")

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services import audit
 from services.config import load_settings
 from services.errors import BadInput, Refused, Unavailable
-from services.identity import resolve
+from services.promotion import audit
+from services.promotion.identity import resolve
 
 TOKEN = "dapi-alice-0000-secret"
 
@@ -24,12 +24,15 @@ def scim():
     seen: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server API
+        def do_GET(self):
             if self.path.startswith("/api/2.0/preview/scim/v2/Me"):
                 seen.append(self.headers.get("Authorization"))
                 ok = self.headers.get("Authorization") == f"Bearer {TOKEN}"
-                body = {"id": "42", "userName": "alice@corp.com"} if ok else {
-                    "error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
+                body = (
+                    {"id": "42", "userName": "alice@corp.com"}
+                    if ok
+                    else {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
+                )
                 self.send_response(200 if ok else 401)
             else:  # e.g. the SDK's host-metadata probe
                 body = {"error_code": "NOT_FOUND", "message": "not here"}
@@ -52,8 +55,15 @@ def scim():
 
 
 def _settings(tmp_path, host: str, token: str, registry: str = "databricks-uc"):
-    return load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home"), "MLFLOW_TRACKING_URI": "databricks",
-                              "MLFLOW_REGISTRY_URI": registry, "DATABRICKS_HOST": host, "DATABRICKS_TOKEN": token})
+    return load_settings(
+        env={
+            "DRIFTGATE_HOME": str(tmp_path / "home"),
+            "MLFLOW_TRACKING_URI": "databricks",
+            "MLFLOW_REGISTRY_URI": registry,
+            "DATABRICKS_HOST": host,
+            "DATABRICKS_TOKEN": token,
+        }
+    )
 
 
 @pytest.mark.parametrize("registry", ["databricks", "databricks-uc"])
@@ -72,7 +82,12 @@ def test_a_different_user_is_refused_and_audited_as_the_real_one(scim, tmp_path)
     with pytest.raises(Refused, match=r"--user bob is not who the tracking server authenticated \(alice@corp.com\)"):
         resolve(settings, "bob", action="rollback", model="main.ml.churn")
     [rec] = audit.query(settings)
-    assert (rec["user"], rec["identity"], rec["action"], rec["outcome"]) == ("alice@corp.com", "databricks", "rollback", "refused")
+    assert (rec["user"], rec["identity"], rec["action"], rec["outcome"]) == (
+        "alice@corp.com",
+        "databricks",
+        "rollback",
+        "refused",
+    )
 
 
 def test_a_rejected_token_is_one_line_without_the_token(scim, tmp_path):

@@ -7,9 +7,13 @@ import pytest
 
 from tests.helpers import app_test, assert_no_exception
 
-COMPLETE = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "s3cret-cookie",
-            "client_id": "driftgate", "client_secret": "s3cret-client",
-            "server_metadata_url": "http://127.0.0.1:9400/.well-known/openid-configuration"}
+COMPLETE = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "s3cret-cookie",
+    "client_id": "driftgate",
+    "client_secret": "s3cret-client",
+    "server_metadata_url": "http://127.0.0.1:9400/.well-known/openid-configuration",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -40,17 +44,23 @@ def test_sign_in_replaces_the_persona_picker():
 
 
 def test_named_providers_get_one_button_each():
-    at = _run({"redirect_uri": COMPLETE["redirect_uri"], "cookie_secret": "x",
-               "google": {k: COMPLETE[k] for k in ("client_id", "client_secret", "server_metadata_url")},
-               "okta": {k: COMPLETE[k] for k in ("client_id", "client_secret", "server_metadata_url")}})
+    at = _run(
+        {
+            "redirect_uri": COMPLETE["redirect_uri"],
+            "cookie_secret": "x",
+            "google": {k: COMPLETE[k] for k in ("client_id", "client_secret", "server_metadata_url")},
+            "okta": {k: COMPLETE[k] for k in ("client_id", "client_secret", "server_metadata_url")},
+        }
+    )
     assert [b.label for b in at.sidebar.button] == ["Sign in with google", "Sign in with okta"]
 
 
 def test_incomplete_auth_is_named_without_values():
     at = _run({"redirect_uri": COMPLETE["redirect_uri"], "cookie_secret": "s3cret-cookie", "client_id": "driftgate"})
     [err] = at.sidebar.error
-    assert err.value == ("Sign-in is not usable: [auth] in .streamlit/secrets.toml lacks client_secret, "
-                         "server_metadata_url")
+    assert err.value == (
+        "Sign-in is not usable: [auth] in .streamlit/secrets.toml lacks client_secret, server_metadata_url"
+    )
     assert not at.sidebar.button and not [s for s in at.sidebar.selectbox if s.key == "dg_persona"]
     assert "s3cret" not in _sidebar_text(at)
     assert at.button(key="dg_approve").disabled

@@ -12,9 +12,9 @@ import secrets
 
 import pytest
 
-from services import audit
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.helpers import assert_page_ok, free_port
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +34,7 @@ def _app_folder(tmp_path, port: int, provider: str):
         f'client_secret = "{secrets.token_hex(16)}"\n'
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
-    (folder / "driftgate.toml").write_text(
-        f'[roles]\napprovers = ["{APPROVER}"]\nviewers = ["{VIEWER}"]\n'
-    )
+    (folder / "driftgate.toml").write_text(f'[roles]\napprovers = ["{APPROVER}"]\nviewers = ["{VIEWER}"]\n')
     return folder
 
 
@@ -72,8 +70,7 @@ def _sign_out(page) -> None:
 def test_sign_in_decides_who_may_approve(demo_copy, oidc_provider, streamlit_server, browser_page, tmp_path):
     port = free_port()
     folder = _app_folder(tmp_path, port, oidc_provider)
-    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "bob"},
-                            cwd=folder, port=port)
+    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "bob"}, cwd=folder, port=port)
     page = browser_page
     promotions = f"{base}/promotions?model={MODEL}&version=2"
 
@@ -100,7 +97,12 @@ def test_sign_in_decides_who_may_approve(demo_copy, oidc_provider, streamlit_ser
     assert make_lifecycle(demo_copy, make_client(demo_copy), MODEL).state().champion == "2"
     rec = audit.query(demo_copy, model=MODEL)[-1]
     assert (rec["user"], rec["identity"], rec["action"], rec["outcome"], rec["version"]) == (
-        APPROVER, "oidc", "approve", "done", "2")
+        APPROVER,
+        "oidc",
+        "approve",
+        "done",
+        "2",
+    )
 
     # Sign out (also at the provider): no identity any more.
     _sign_out(page)
@@ -120,17 +122,20 @@ def test_sign_in_decides_who_may_approve(demo_copy, oidc_provider, streamlit_ser
 
 
 @pytest.mark.parametrize("trusted", [True, False])
-def test_forwarded_email_is_the_identity_only_behind_a_trusted_proxy(demo_copy, streamlit_server, _browser,
-                                                                      tmp_path, trusted):
+def test_forwarded_email_is_the_identity_only_behind_a_trusted_proxy(
+    demo_copy, streamlit_server, _browser, tmp_path, trusted
+):
     """A reverse proxy (or Databricks Apps) forwards the signed-in e-mail; the app takes it only
     when ``[auth] trust_proxy_headers = true`` (anyone can send that header to an exposed app)."""
     folder = tmp_path / "proxied"
     folder.mkdir()
     (folder / "driftgate.toml").write_text(
-        f'[auth]\ntrust_proxy_headers = {str(trusted).lower()}\n[roles]\napprovers = ["{APPROVER}"]\n')
+        f'[auth]\ntrust_proxy_headers = {str(trusted).lower()}\n[roles]\napprovers = ["{APPROVER}"]\n'
+    )
     base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home)}, cwd=folder)
-    context = _browser.new_context(viewport={"width": 1400, "height": 1000},
-                                   extra_http_headers={"X-Forwarded-Email": APPROVER})
+    context = _browser.new_context(
+        viewport={"width": 1400, "height": 1000}, extra_http_headers={"X-Forwarded-Email": APPROVER}
+    )
     try:
         page = context.new_page()
         page.set_default_timeout(90_000)

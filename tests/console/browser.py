@@ -26,8 +26,11 @@ def charts(page, at_least: int = 0, timeout_ms: int = 90_000) -> list[dict]:
         page.wait_for_function(
             "n => document.querySelectorAll('.js-plotly-plot').length >= n && "
             "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length <= "
-            "document.querySelectorAll('.js-plotly-plot').length", arg=at_least, timeout=timeout_ms)
-    except Exception:  # noqa: BLE001 - fewer charts than expected: the caller's assertion says so
+            "document.querySelectorAll('.js-plotly-plot').length",
+            arg=at_least,
+            timeout=timeout_ms,
+        )
+    except Exception:
         pass
     page.wait_for_timeout(300)
     return page.evaluate(_CHARTS_JS)

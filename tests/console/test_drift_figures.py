@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
-                                     label_rate_figure, performance_figure)
+from components.drift_charts import (
+    distribution_figure,
+    drift_share_figure,
+    ecdf_figure,
+    heatmap_figure,
+    label_rate_figure,
+    performance_figure,
+)
 from components.drift_window import default_range, parse_days
-from services import demo
+from services.demo.seed import seed as demo
 from services.drift import drift_over_time, model_drift_report, performance_over_time
 from services.drift.model import current_window, model_data
 from tests.helpers import app_test
@@ -93,7 +99,12 @@ def test_short_window_keeps_every_section(demo_settings, monkeypatch, days):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     heads = [s.value for s in at.subheader]
-    for section in ("Drift over time", "Label and prediction drift", "Model performance over time", "Retraining trigger"):
+    for section in (
+        "Drift over time",
+        "Label and prediction drift",
+        "Model performance over time",
+        "Retraining trigger",
+    ):
         assert section in heads
     infos = " ".join(i.value for i in at.info)
     assert "Labels for this window have not arrived yet — latest labelled day 2026-11-" in infos

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from services import demo
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.demo.seed import seed as demo
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.console.browser import assert_charts_have_points
 from tests.helpers import PAGE_PATHS, PAGE_TITLES, assert_page_ok
 
@@ -20,10 +20,10 @@ NUMERIC = ("tenure_months", "monthly_charges", "support_calls")
 @pytest.fixture(scope="module")
 def shared_server(demo_home, tmp_path_factory):
     """One server on the shared (read-only) demo workspace for the chart checks."""
-    from tests.conftest import _FOREIGN_ENV, _bin, _stop, ROOT  # noqa: F401 - same launch as streamlit_server
     import os
     import subprocess
 
+    from tests.conftest import _FOREIGN_ENV, ROOT, _bin, _stop
     from tests.helpers import free_port, wait_http
 
     port = free_port()
@@ -31,9 +31,26 @@ def shared_server(demo_home, tmp_path_factory):
     env["DRIFTGATE_HOME"] = str(demo_home)
     log = open(tmp_path_factory.mktemp("console-server") / "streamlit.log", "wb")
     proc = subprocess.Popen(
-        [_bin("streamlit"), "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            _bin("streamlit"),
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=90, proc=proc)
         yield f"http://127.0.0.1:{port}"
@@ -80,7 +97,8 @@ def test_bob_stays_bob_through_every_page(shared_server, browser_page):
         page.wait_for_url(f"**{PAGE_PATHS[file]}?**")
         page.wait_for_function(
             "t => document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')?.innerText.trim() === t",
-            arg=title)
+            arg=title,
+        )
         assert_page_ok(page)
         assert _acting_user(page) == "bob", title
         assert "persona=bob" in page.url and f"model={MODEL}" in page.url
@@ -92,7 +110,7 @@ def test_bob_stays_bob_through_every_page(shared_server, browser_page):
 
 
 def test_stale_state_race_closes_the_dialog_and_shows_the_new_champion(demo_copy, streamlit_server, browser_page):
-    from services.approvals import approve
+    from services.promotion.approvals import approve
     from tests.promotion.conftest import settings_with
 
     base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "alice"})

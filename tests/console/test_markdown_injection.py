@@ -8,8 +8,8 @@ import re
 import pytest
 
 from components.text import code, md
-from services import demo
-from services.mlflow_client import make_client
+from services.demo.seed import seed as demo
+from services.registry.mlflow_client import make_client
 from tests.helpers import app_test, assert_no_exception
 
 PAYLOAD = "[Session expired - sign in again](http://127.0.0.1:9/phish) ![px](http://127.0.0.1:9/pixel.png)"
@@ -42,19 +42,22 @@ def test_md_escapes_links_images_html_and_directives():
     assert code("a`b") == "``a`b``"
 
 
-@pytest.mark.parametrize("page,params", [
-    ("pages/runs.py", {"experiment": PAYLOAD}),
-    ("pages/runs.py", {"run": PAYLOAD}),
-    ("pages/leaderboard.py", {"experiment": PAYLOAD}),
-    ("pages/leaderboard.py", {"run": PAYLOAD}),
-])
+@pytest.mark.parametrize(
+    "page,params",
+    [
+        ("pages/runs.py", {"experiment": PAYLOAD}),
+        ("pages/runs.py", {"run": PAYLOAD}),
+        ("pages/leaderboard.py", {"experiment": PAYLOAD}),
+        ("pages/leaderboard.py", {"run": PAYLOAD}),
+    ],
+)
 def test_query_parameters_are_escaped(demo_settings, monkeypatch, page, params):
     monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
     at = app_test(page, {"model": demo.MODEL_NAME, **params}).run()
     assert_no_exception(at)
     sources = _sources(at)
     assert any("Session expired" in s for s in sources)  # the text is shown ...
-    assert not _live(sources), _live(sources)           # ... as text
+    assert not _live(sources), _live(sources)  # ... as text
 
 
 def test_stored_trigger_tag_is_escaped(demo_copy, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from services.runs import mlflow_ui_links, varying_params
+from services.registry.runs import mlflow_ui_links, varying_params
 
 
 def _run(**params):
@@ -12,9 +12,11 @@ def _run(**params):
 
 
 def test_varying_params_drop_placeholders():
-    runs = [_run(depth="3", lr="0.1", warm_start="None", loss="deprecated", seed="1"),
-            _run(depth="5", lr="0.1", warm_start="None", loss="log_loss", seed="1"),
-            _run(depth="7", lr="0.1", warm_start="None", seed="1")]
+    runs = [
+        _run(depth="3", lr="0.1", warm_start="None", loss="deprecated", seed="1"),
+        _run(depth="5", lr="0.1", warm_start="None", loss="log_loss", seed="1"),
+        _run(depth="7", lr="0.1", warm_start="None", seed="1"),
+    ]
     # depth varies; lr/seed are constant; warm_start is only "None"; loss is one value plus noise
     assert varying_params(runs) == ["depth"]
 
@@ -22,21 +24,29 @@ def test_varying_params_drop_placeholders():
 def test_ui_links_per_store():
     http = SimpleNamespace(tracking_uri="http://127.0.0.1:5000", registry_uri="http://127.0.0.1:5000", databricks=None)
     links = mlflow_ui_links(http, "churn", "2", "abc", "7")
-    assert links == {"version": "http://127.0.0.1:5000/#/models/churn/versions/2",
-                     "run": "http://127.0.0.1:5000/#/experiments/7/runs/abc"}
+    assert links == {
+        "version": "http://127.0.0.1:5000/#/models/churn/versions/2",
+        "run": "http://127.0.0.1:5000/#/experiments/7/runs/abc",
+    }
     local = SimpleNamespace(tracking_uri="sqlite:///x.db", registry_uri="sqlite:///x.db", databricks=None)
     assert mlflow_ui_links(local, "churn", "2", "abc", "7") == {}
-    dbx = SimpleNamespace(tracking_uri="databricks", registry_uri="databricks-uc",
-                          databricks=SimpleNamespace(host="adb-1.azuredatabricks.net"))
+    dbx = SimpleNamespace(
+        tracking_uri="databricks",
+        registry_uri="databricks-uc",
+        databricks=SimpleNamespace(host="adb-1.azuredatabricks.net"),
+    )
     links = mlflow_ui_links(dbx, "main.ml.churn", "2", "abc", "7")
     assert links["version"] == "https://adb-1.azuredatabricks.net/explore/data/models/main/ml/churn/version/2"
     assert links["run"] == "https://adb-1.azuredatabricks.net/ml/experiments/7/runs/abc"
 
 
 def test_gate_wording(demo_copy):
-    from services.gate import evaluate
-    from services.mlflow_client import make_client
+    from services.promotion.gate import evaluate
+    from services.registry.mlflow_client import make_client
 
-    check = next(c for c in evaluate(demo_copy, make_client(demo_copy), "churn_classifier", "2").checks
-                 if c.name == "candidate_state")
+    check = next(
+        c
+        for c in evaluate(demo_copy, make_client(demo_copy), "churn_classifier", "2").checks
+        if c.name == "candidate_state"
+    )
     assert check.detail == "version 2 is a candidate awaiting a decision"

@@ -3,8 +3,9 @@ holds no window from before its promotion against it (defect 6); the Overview's 
 
 from __future__ import annotations
 
-from services import demo, trigger
-from services.approvals import approve
+from services.demo.seed import seed as demo
+from services.promotion.approvals import approve
+from services.retraining import trigger
 from tests.helpers import app_test, assert_no_exception
 from tests.promotion.conftest import settings_with
 
@@ -27,7 +28,8 @@ def test_promotion_resets_the_evidence(demo_copy, monkeypatch):
     monkeypatch.setenv("DRIFTGATE_HOME", str(demo_copy.home))
     at = app_test("app.py", {"model": demo.MODEL_NAME}).run()
     assert_no_exception(at)
-    shown = " ".join(m.value for m in list(at.markdown) + list(at.info) + list(at.success) + list(at.warning)
-                     + list(at.caption)).replace("\\", "")
+    shown = " ".join(
+        m.value for m in list(at.markdown) + list(at.info) + list(at.success) + list(at.warning) + list(at.caption)
+    ).replace("\\", "")
     assert "champion changed: v2 is champion since" in shown
     assert "Retraining is due" not in shown

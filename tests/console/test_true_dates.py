@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from services import demo
-from services.audit import champion_history
 from services.config import load_settings
-from services.lifecycle import VersionView, make_lifecycle
-from services.mlflow_client import make_client
-from services.retrain import retrain
+from services.demo.seed import seed as demo
+from services.promotion.audit import champion_history
+from services.registry.lifecycle import VersionView, make_lifecycle
+from services.registry.mlflow_client import make_client
+from services.retraining.retrain import retrain
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 FAST = '[retrain]\ncandidates = ["gbm", "logreg"]\ntrain_days = 3\neval_days = 2\n'
 
 
@@ -30,12 +30,13 @@ def test_retrain_runs_carry_their_real_start_and_end(demo_copy, tmp_path):
     assert t0 <= parent.start_time <= parent.end_time <= t1
     assert parent.end_time - parent.start_time <= t1 - t0
     assert doc["parent_run"]["run_name"] == f"retrain-{dt.datetime.fromtimestamp(t0 / 1000, UTC).date()}"
-    children = client.search_runs([parent.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent.run_id}'")
+    children = client.search_runs([parent.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent.run_id}'")
     assert len(children) == 3  # champion re-evaluation + gbm + logreg
     for child in children:
         info = child.info
-        assert parent.start_time <= info.start_time <= info.end_time <= parent.end_time, child.data.tags["mlflow.runName"]
+        assert parent.start_time <= info.start_time <= info.end_time <= parent.end_time, child.data.tags[
+            "mlflow.runName"
+        ]
     # the children ran one after another: their durations add up to at most the parent's
     total = sum(c.info.end_time - c.info.start_time for c in children)
     assert total <= parent.end_time - parent.start_time
@@ -53,8 +54,9 @@ def test_seeded_demo_has_no_future_and_true_registration_dates(demo_settings):
     for v in ("2", "3"):
         registered = dt.datetime.fromisoformat(views[v].tags["driftgate.registered_at"])
         assert registered.date() == start + dt.timedelta(days=demo.RETRAIN_DAY)
-    assert dt.datetime.fromisoformat(views["1"].tags["driftgate.registered_at"]).date() == \
-        start + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)
+    assert dt.datetime.fromisoformat(views["1"].tags["driftgate.registered_at"]).date() == start + dt.timedelta(
+        days=demo.CHAMPION_TRAINED_DAY
+    )
 
 
 def _view(v, state, created, since=None):
@@ -64,25 +66,42 @@ def _view(v, state, created, since=None):
 
 def test_champion_history_keeps_the_first_champions_start():
     # v1 champion since 2026-10-02 (seeded); registered by the seeding "today"; approved v2 later.
-    versions = [_view("1", "previous", "2026-12-01T10:00:00Z", since="2026-10-02T00:00:00+00:00"),
-                _view("2", "champion", "2026-12-01T10:00:01Z")]
-    recs = [{"at": "2026-12-01T11:00:00Z", "action": "approve", "outcome": "done",
-             "version_before": "1", "version_after": "2"}]
+    versions = [
+        _view("1", "previous", "2026-12-01T10:00:00Z", since="2026-10-02T00:00:00+00:00"),
+        _view("2", "champion", "2026-12-01T10:00:01Z"),
+    ]
+    recs = [
+        {
+            "at": "2026-12-01T11:00:00Z",
+            "action": "approve",
+            "outcome": "done",
+            "version_before": "1",
+            "version_after": "2",
+        }
+    ]
     segs = champion_history(recs, versions, "2026-12-01T12:00:00Z")
-    assert segs[0] == {"version": "1", "start": "2026-10-02T00:00:00+00:00", "end": "2026-12-01T11:00:00Z",
-                       "via": "registry"}
+    assert segs[0] == {
+        "version": "1",
+        "start": "2026-10-02T00:00:00+00:00",
+        "end": "2026-12-01T11:00:00Z",
+        "via": "registry",
+    }
     assert segs[1]["start"] == "2026-12-01T11:00:00Z" and segs[1]["version"] == "2"
 
 
 def test_overview_champion_since_follows_the_audit_history(demo_copy):
-    from services.approvals import approve, rollback
     from services.overview import model_overview
+    from services.promotion.approvals import approve, rollback
     from tests.promotion.conftest import settings_with
 
     client = make_client(demo_copy)
     before = model_overview(client, demo_copy, demo.MODEL_NAME).champion.since
-    assert before.startswith((dt.date.fromisoformat(demo.read_manifest(demo_copy.home)["start_date"])
-                              + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)).isoformat())
+    assert before.startswith(
+        (
+            dt.date.fromisoformat(demo.read_manifest(demo_copy.home)["start_date"])
+            + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)
+        ).isoformat()
+    )
     s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
     approve(s, demo.MODEL_NAME, "2", "dave")
     promoted = model_overview(client, s, demo.MODEL_NAME).champion

@@ -14,13 +14,15 @@ def synthetic(n: int, seed: int, shift: float = 0.0, mix: float = 0.0) -> pd.Dat
     with_missing[rng.random(n) < 0.05] = np.nan
     region = rng.choice(["n", "s", "e"], n).astype(object)
     region[rng.random(n) < 0.03] = None
-    return pd.DataFrame({
-        "x": rng.normal(shift, 1.0, n),
-        "count": rng.poisson(2.0, n).astype("int64"),
-        "gappy": with_missing,
-        "cat": cats,
-        "region": region,
-    })
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1.0, n),
+            "count": rng.poisson(2.0, n).astype("int64"),
+            "gappy": with_missing,
+            "cat": cats,
+            "region": region,
+        }
+    )
 
 
 @pytest.fixture
@@ -51,26 +53,28 @@ def assert_within_spec_tolerance(memory_report: dict, duckdb_report: dict) -> No
         if fm["kind"] == "numeric":
             assert fd["stats"]["ks"]["statistic"] == pytest.approx(fm["stats"]["ks"]["statistic"], abs=0.01), name
             assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(
-                fm["stats"]["wasserstein"]["statistic"], abs=0.02), name
+                fm["stats"]["wasserstein"]["statistic"], abs=0.02
+            ), name
         for test in ("psi", "jensenshannon"):  # same bins: equal up to float error
             assert fd["stats"][test]["statistic"] == pytest.approx(fm["stats"][test]["statistic"], rel=1e-9, abs=1e-12)
         for side in ("reference", "current"):
             for key, value in fm["summary"][side].items():
-                assert fd["summary"][side][key] == (pytest.approx(value, rel=1e-9) if isinstance(value, float)
-                                                     else value), (name, side, key)
+                assert fd["summary"][side][key] == (
+                    pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
+                ), (name, side, key)
 
 
 # -- Apache Spark ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def spark_session():
     """The one local Spark session of the test session (a JVM; seconds to start), the same one
-    the spark engine uses (services.spark caches it per process). Starting it writes nothing to
+    the spark engine uses (services.warehouse.spark caches it per process). Starting it writes nothing to
     this process's stderr (file descriptor 2, which the JVM inherits): the CLI's stderr must stay
     empty on success, so the JVM's console (log4j, JVM notices) goes to a log file."""
     import os
     import tempfile
 
-    from services import spark
+    from services.warehouse import spark
 
     with tempfile.TemporaryFile() as err:
         saved = os.dup(2)
@@ -105,13 +109,15 @@ def hard_columns(n: int, seed: int, drift: bool) -> pd.DataFrame:
         cats = rng.choice(["low", "mid", "high"], n, p=[0.45, 0.35, 0.2])
     plan = rng.choice(["basic", "pro"], n).astype(object)
     plan[rng.random(n) < 0.1] = None
-    return pd.DataFrame({
-        "skewed": rng.lognormal(0.6 if drift else 0.0, 1.2, n),
-        "a:b": rng.poisson(1.0, n).astype("int64"),   # tied: a handful of distinct values
-        "a b": missing,                                # 60 % missing (NaN)
-        'x"y': cats,
-        "back`tick": plan,
-    })
+    return pd.DataFrame(
+        {
+            "skewed": rng.lognormal(0.6 if drift else 0.0, 1.2, n),
+            "a:b": rng.poisson(1.0, n).astype("int64"),  # tied: a handful of distinct values
+            "a b": missing,  # 60 % missing (NaN)
+            'x"y': cats,
+            "back`tick": plan,
+        }
+    )
 
 
 SCORING_TABLE = "spark_catalog.ml.scoring_log"
@@ -126,12 +132,14 @@ def scoring_log(spark_session, tmp_path_factory):
     rng = np.random.default_rng(7)
     n = 6000
     start = datetime(2026, 3, 1)
-    df = pd.DataFrame({
-        "event_time": pd.to_datetime([start + timedelta(minutes=20 * i) for i in range(n)], utc=True),
-        "amount": np.r_[rng.normal(50, 10, n // 2), rng.normal(58, 10, n // 2)],
-        "calls": rng.poisson(2, n).astype("int64"),
-        "plan": rng.choice(["a", "b", "c"], n),
-    })
+    df = pd.DataFrame(
+        {
+            "event_time": pd.to_datetime([start + timedelta(minutes=20 * i) for i in range(n)], utc=True),
+            "amount": np.r_[rng.normal(50, 10, n // 2), rng.normal(58, 10, n // 2)],
+            "calls": rng.poisson(2, n).astype("int64"),
+            "plan": rng.choice(["a", "b", "c"], n),
+        }
+    )
     df.loc[rng.random(n) < 0.03, "amount"] = np.nan
     folder = tmp_path_factory.mktemp("scoring") / "log"
     folder.mkdir()

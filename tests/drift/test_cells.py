@@ -12,10 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.drift import stats as S
-from services.drift.engine import (_decile_ranks, _deciles_from_cells, build_reference_profile, choose_cells,
-                                   drift_report)
+from services.drift.engine import (
+    _decile_ranks,
+    _deciles_from_cells,
+    build_reference_profile,
+    choose_cells,
+    drift_report,
+)
 from services.drift.sql import GRID_SAMPLE, CellSpec
-from services.sources import Source, source_from_path
+from services.warehouse.sources import Source, source_from_path
 from tests.drift.conftest import assert_within_spec_tolerance
 
 N = 3 * GRID_SAMPLE
@@ -24,14 +29,16 @@ N = 3 * GRID_SAMPLE
 def _frame(seed: int, shift: float) -> pd.DataFrame:
     r = np.random.default_rng(seed)
     zero_inflated = np.where(r.random(N) < 0.45, 0.0, r.exponential(3.0 + shift, N))
-    return pd.DataFrame({
-        "normal": r.normal(shift, 1.0, N),
-        "lognormal": r.lognormal(shift, 2.0, N),                    # needs the log map
-        "left_skewed": -r.lognormal(shift, 2.0, N),                 # needs the -log map
-        "zero_inflated": zero_inflated,                             # deciles inside a 45 % atom
-        "wide_ints": r.integers(0, 100_000, N).astype("int64") + int(shift * 5000),
-        "cluster": np.where(r.random(N) < 0.5, r.normal(0, 1e-6, N), r.normal(0, 1e3, N)) + shift,
-    })
+    return pd.DataFrame(
+        {
+            "normal": r.normal(shift, 1.0, N),
+            "lognormal": r.lognormal(shift, 2.0, N),  # needs the log map
+            "left_skewed": -r.lognormal(shift, 2.0, N),  # needs the -log map
+            "zero_inflated": zero_inflated,  # deciles inside a 45 % atom
+            "wide_ints": r.integers(0, 100_000, N).astype("int64") + int(shift * 5000),
+            "cluster": np.where(r.random(N) < 0.5, r.normal(0, 1e-6, N), r.normal(0, 1e3, N)) + shift,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +75,10 @@ def test_reference_profile_picks_a_map_per_column(pair):
 
 def test_large_columns_match_the_memory_engine(pair):
     ref, cur = pair
-    assert_within_spec_tolerance(drift_report(source_from_path(str(ref)), source_from_path(str(cur)), engine="memory"),
-                                 drift_report(source_from_path(str(ref)), source_from_path(str(cur)), engine="duckdb"))
+    assert_within_spec_tolerance(
+        drift_report(source_from_path(str(ref)), source_from_path(str(cur)), engine="memory"),
+        drift_report(source_from_path(str(ref)), source_from_path(str(cur)), engine="duckdb"),
+    )
 
 
 def test_cell_boundaries_cover_the_range_in_order():
@@ -84,25 +93,28 @@ def test_cell_boundaries_cover_the_range_in_order():
 
 def test_small_or_degenerate_columns_keep_the_histogram():
     grid = list(np.linspace(0, 1, 1001))
-    assert choose_cells(grid, 0.0, 1.0, count=GRID_SAMPLE) is None        # small: the grid is exact anyway
-    assert choose_cells([5.0] * 1001, 5.0, 5.0, count=10 * GRID_SAMPLE) is None   # constant
+    assert choose_cells(grid, 0.0, 1.0, count=GRID_SAMPLE) is None  # small: the grid is exact anyway
+    assert choose_cells([5.0] * 1001, 5.0, 5.0, count=10 * GRID_SAMPLE) is None  # constant
     assert choose_cells(grid, 0.0, 1.0, count=10 * GRID_SAMPLE).transform == "linear"
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.integers(-20, 20).map(float), st.floats(-1e3, 1e3, allow_nan=False)),
-                min_size=2, max_size=400),
-       st.floats(0.01, 50.0))
+@given(
+    st.lists(
+        st.one_of(st.integers(-20, 20).map(float), st.floats(-1e3, 1e3, allow_nan=False)), min_size=2, max_size=400
+    ),
+    st.floats(0.01, 50.0),
+)
 def test_deciles_from_cell_contents_equal_numpy(values, k):
     """Only the cells holding each decile's order statistics are read; the deciles and the counts
     at them still equal numpy's on the whole column, ties and atoms included."""
     x = np.asarray(values, dtype=float)
     lo = float(x.min())
     n = 64
-    cell = np.clip(np.floor((x - lo) * k), -1, n).astype(int)      # a monotone map, like the SQL one
+    cell = np.clip(np.floor((x - lo) * k), -1, n).astype(int)  # a monotone map, like the SQL one
     counts = np.zeros(n + 4, dtype=np.int64)
     np.add.at(counts, cell + 2, 1)
-    cum = np.cumsum(counts)   # the profile's cdf: values in cells <= j at position j + 2
+    cum = np.cumsum(counts)  # the profile's cdf: values in cells <= j at position j + 2
     ranks = _decile_ranks(x.size, cum)
     wanted = {c for _, c, _ in ranks}
     contents = {}
@@ -180,7 +192,7 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
     window drifts into that gap: the keys are clamped in SQL (a group per cell, not per value),
     the tails are counted, and the report still agrees with the exact memory engine."""
     from services.drift import engine
-    from services.sources import Backend
+    from services.warehouse.sources import Backend
 
     r = np.random.default_rng(11)
     ref = r.normal(0, 1, N)
@@ -188,9 +200,13 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
     cur = np.concatenate([r.normal(0, 1, N // 2), r.uniform(10, 1e6, N // 2 - 10), np.full(10, -50.0)])
     rp, cp = write_pair(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}))
     lo, hi = (float(q) for q in np.quantile(ref, [0.0001, 0.9999]))
-    monkeypatch.setattr(engine, "choose_cells",
-                        lambda grid, lo_, hi_, count, n=engine.CELLS: CellSpec("linear", lo=lo, k=2048 / (hi - lo),
-                                                                               n=2048, shift=0.0, min=lo, max=hi))
+    monkeypatch.setattr(
+        engine,
+        "choose_cells",
+        lambda grid, lo_, hi_, count, n=engine.CELLS: CellSpec(
+            "linear", lo=lo, k=2048 / (hi - lo), n=2048, shift=0.0, min=lo, max=hi
+        ),
+    )
     rows_back = []
     execute_many = Backend.execute_many
 
@@ -204,12 +220,12 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
     assert prof.features["x"].cells.needs_clamp() and prof.features["x"].summary["max"] == 1e6
     rows_back.clear()
     duck = drift_report(prof, Source("parquet", str(cp)), engine="duckdb")
-    assert max(rows_back) <= 2048 + 4        # cells -2 .. n + 1 at most, not one group per value
+    assert max(rows_back) <= 2048 + 4  # cells -2 .. n + 1 at most, not one group per value
     memory = drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), engine="memory")
     fd, fm = duck["features"][0], memory["features"][0]
     assert fd["drifted"] and fm["drifted"]
     assert fd["stats"]["ks"]["statistic"] == pytest.approx(fm["stats"]["ks"]["statistic"], abs=0.01)
-    for binned in ("psi", "jensenshannon"):   # exact bins
+    for binned in ("psi", "jensenshannon"):  # exact bins
         assert fd["stats"][binned]["statistic"] == pytest.approx(fm["stats"][binned]["statistic"], rel=1e-9)
     # the widest cell spans the gap up to 1e6, so the distance is only as fine as that cell
     assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(fm["stats"]["wasserstein"]["statistic"], rel=0.01)

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """The real thing: a new interpreter running ``python -m services.cli drift``."""
-    return subprocess.run([sys.executable, "-m", "services.cli", "drift", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "drift", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -82,7 +83,11 @@ def test_json_report_matches_scipy(files):
     assert 0 < sens["min_detectable"] < 0.6 and sens["current_rows"] == 500
     assert sens["detectable"] is (sens["min_detectable"] <= 0.1)
     for f in doc["features"]:
-        keys = {"ks", "wasserstein", "psi", "jensenshannon"} if f["kind"] == "numeric" else {"chi2", "psi", "jensenshannon"}
+        keys = (
+            {"ks", "wasserstein", "psi", "jensenshannon"}
+            if f["kind"] == "numeric"
+            else {"chi2", "psi", "jensenshannon"}
+        )
         assert set(f["stats"]) == keys
         assert all(f["stats"][k]["p_value"] is None for k in ("psi", "jensenshannon"))
     assert doc["dataset"]["total_features"] == 5
@@ -90,13 +95,28 @@ def test_json_report_matches_scipy(files):
 
 def test_columns_order_forced_kinds_and_fail_on_drift(files, cli_inproc):
     cli = cli_inproc
-    args = ["--reference", str(files / "ref.parquet"), "--current", str(files / "cur.parquet"),
-            "--columns", "cat,x", "--categorical", "count", "--format", "json", "--engine", "duckdb"]
+    args = [
+        "--reference",
+        str(files / "ref.parquet"),
+        "--current",
+        str(files / "cur.parquet"),
+        "--columns",
+        "cat,x",
+        "--categorical",
+        "count",
+        "--format",
+        "json",
+        "--engine",
+        "duckdb",
+    ]
     res = cli(*args)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert [(f["feature"], f["kind"]) for f in doc["features"]] == [("cat", "categorical"), ("x", "numeric"),
-                                                                      ("count", "categorical")]
+    assert [(f["feature"], f["kind"]) for f in doc["features"]] == [
+        ("cat", "categorical"),
+        ("x", "numeric"),
+        ("count", "categorical"),
+    ]
     assert doc["engine"] == "duckdb" and doc["approximate"] is True
     res = cli(*args, "--fail-on-drift")
     assert res.returncode == (1 if doc["dataset"]["drifted"] else 0)
@@ -110,31 +130,60 @@ def test_config_overrides_and_profiles(files, tmp_path, cli_inproc):
     cfg = tmp_path / "driftgate.toml"
     cfg.write_text('[drift]\ndrift_share_threshold = 0.9\n[drift.features.x]\ntest = "psi"\nthreshold = 0.05\n')
     prof = tmp_path / "ref-profile.json"
-    res = cli("--reference", str(files / "ref.parquet"), "--current", str(files / "cur.parquet"), "--config", str(cfg),
-              "--format", "json", "--save-profile", str(prof))
+    res = cli(
+        "--reference",
+        str(files / "ref.parquet"),
+        "--current",
+        str(files / "cur.parquet"),
+        "--config",
+        str(cfg),
+        "--format",
+        "json",
+        "--save-profile",
+        str(prof),
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["features"][0]["test"] == "psi" and doc["features"][0]["threshold"] == 0.05
     assert doc["dataset"]["threshold"] == 0.9
-    again = cli("--reference-profile", str(prof), "--current", str(files / "cur.parquet"), "--format", "json",
-                "--config", str(cfg))
+    again = cli(
+        "--reference-profile",
+        str(prof),
+        "--current",
+        str(files / "cur.parquet"),
+        "--format",
+        "json",
+        "--config",
+        str(cfg),
+    )
     assert again.returncode == 0, again.stderr
     doc2 = json.loads(again.stdout)
     assert doc2["approximate"] is True
     assert [f["drifted"] for f in doc2["features"]] == [f["drifted"] for f in doc["features"]]
 
 
-@pytest.mark.parametrize("toml,needle", [
-    ("[drift]\nalpha = 1.5\n", ("alpha", "1.5")),
-    ("[drift]\nalpha = 0\n", ("alpha", "0")),
-    ("[drift]\nnumeric_threshold = -0.1\n", ("numeric_threshold", "-0.1")),
-    ('[drift.features.x]\ntest = "psi"\nthreshold = -1\n', ("[drift.features.x] threshold", "-1")),
-])
+@pytest.mark.parametrize(
+    "toml,needle",
+    [
+        ("[drift]\nalpha = 1.5\n", ("alpha", "1.5")),
+        ("[drift]\nalpha = 0\n", ("alpha", "0")),
+        ("[drift]\nnumeric_threshold = -0.1\n", ("numeric_threshold", "-0.1")),
+        ('[drift.features.x]\ntest = "psi"\nthreshold = -1\n', ("[drift.features.x] threshold", "-1")),
+    ],
+)
 def test_bad_policy_config_exit_2_one_line(files, tmp_path, cli_inproc, toml, needle):
     cfg = tmp_path / "driftgate.toml"
     cfg.write_text(toml)
-    res = cli_inproc("--reference", str(files / "ref.parquet"), "--current", str(files / "cur.parquet"),
-                     "--config", str(cfg), "--format", "json")
+    res = cli_inproc(
+        "--reference",
+        str(files / "ref.parquet"),
+        "--current",
+        str(files / "cur.parquet"),
+        "--config",
+        str(cfg),
+        "--format",
+        "json",
+    )
     assert res.returncode == 2 and res.stdout == ""
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and all(n in lines[0] for n in needle), lines
@@ -143,24 +192,59 @@ def test_bad_policy_config_exit_2_one_line(files, tmp_path, cli_inproc, toml, ne
 SUBPROCESS_CASES = {"missing file", "forced numeric text", "unknown option", "infinities"}
 
 
-@pytest.mark.parametrize("case,engine,args", [
-    ("missing file", "memory", ["--reference", "{d}/nope.csv", "--current", "{d}/cur.parquet"]),
-    ("unreadable parquet", "duckdb", ["--reference", "{d}/garbage.parquet", "--current", "{d}/cur.parquet"]),
-    ("unknown format", "memory", ["--reference", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
-    ("column on one side", "duckdb", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--columns", "x,nope"]),
-    ("forced numeric text", "memory", ["--reference", "{d}/text.csv", "--current", "{d}/text.csv", "--numerical", "cat"]),
-    ("text in numeric column", "duckdb", ["--reference", "{d}/text.csv", "--current", "{d}/ref.csv", "--numerical", "x"]),
-    ("empty window", "memory", ["--reference", "{d}/ref.parquet", "--current", "{d}/empty.parquet", "--columns", "x"]),
-    ("empty window", "duckdb", ["--reference", "{d}/ref.parquet", "--current", "{d}/empty.parquet", "--columns", "x"]),
-    ("infinities", "memory", ["--reference", "{d}/ref.parquet", "--current", "{d}/inf.parquet", "--columns", "x"]),
-    ("infinities", "duckdb", ["--reference", "{d}/ref.parquet", "--current", "{d}/inf.parquet", "--columns", "x"]),
-    ("all missing", "memory", ["--reference", "{d}/ref.parquet", "--current", "{d}/allmissing.parquet", "--columns", "x"]),
-    ("all missing", "duckdb", ["--reference", "{d}/ref.parquet", "--current", "{d}/allmissing.parquet", "--columns", "x"]),
-    ("unknown option", "memory", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--bogus"]),
-    ("bad engine", "polars", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet"]),
-    ("both kinds", "duckdb", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--numerical", "x", "--categorical", "x"]),
-    ("bad profile", "duckdb", ["--reference-profile", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
-])
+@pytest.mark.parametrize(
+    "case,engine,args",
+    [
+        ("missing file", "memory", ["--reference", "{d}/nope.csv", "--current", "{d}/cur.parquet"]),
+        ("unreadable parquet", "duckdb", ["--reference", "{d}/garbage.parquet", "--current", "{d}/cur.parquet"]),
+        ("unknown format", "memory", ["--reference", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
+        (
+            "column on one side",
+            "duckdb",
+            ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--columns", "x,nope"],
+        ),
+        (
+            "forced numeric text",
+            "memory",
+            ["--reference", "{d}/text.csv", "--current", "{d}/text.csv", "--numerical", "cat"],
+        ),
+        (
+            "text in numeric column",
+            "duckdb",
+            ["--reference", "{d}/text.csv", "--current", "{d}/ref.csv", "--numerical", "x"],
+        ),
+        (
+            "empty window",
+            "memory",
+            ["--reference", "{d}/ref.parquet", "--current", "{d}/empty.parquet", "--columns", "x"],
+        ),
+        (
+            "empty window",
+            "duckdb",
+            ["--reference", "{d}/ref.parquet", "--current", "{d}/empty.parquet", "--columns", "x"],
+        ),
+        ("infinities", "memory", ["--reference", "{d}/ref.parquet", "--current", "{d}/inf.parquet", "--columns", "x"]),
+        ("infinities", "duckdb", ["--reference", "{d}/ref.parquet", "--current", "{d}/inf.parquet", "--columns", "x"]),
+        (
+            "all missing",
+            "memory",
+            ["--reference", "{d}/ref.parquet", "--current", "{d}/allmissing.parquet", "--columns", "x"],
+        ),
+        (
+            "all missing",
+            "duckdb",
+            ["--reference", "{d}/ref.parquet", "--current", "{d}/allmissing.parquet", "--columns", "x"],
+        ),
+        ("unknown option", "memory", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--bogus"]),
+        ("bad engine", "polars", ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet"]),
+        (
+            "both kinds",
+            "duckdb",
+            ["--reference", "{d}/ref.csv", "--current", "{d}/cur.parquet", "--numerical", "x", "--categorical", "x"],
+        ),
+        ("bad profile", "duckdb", ["--reference-profile", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
+    ],
+)
 def test_bad_input_exit_2_one_line_nothing_on_stdout(files, case, engine, args, cli_inproc):
     run = cli if case in SUBPROCESS_CASES and engine == "memory" else cli_inproc
     res = run(*[a.format(d=files) for a in args], "--format", "json", "--engine", engine)
@@ -171,16 +255,34 @@ def test_bad_input_exit_2_one_line_nothing_on_stdout(files, case, engine, args, 
 
 
 def test_odd_column_names_and_constant_columns(files):
-    res = cli("--reference", str(files / "odd_ref.csv"), "--current", str(files / "odd_cur.parquet"),
-              "--format", "json", "--engine", "duckdb")
+    res = cli(
+        "--reference",
+        str(files / "odd_ref.csv"),
+        "--current",
+        str(files / "odd_cur.parquet"),
+        "--format",
+        "json",
+        "--engine",
+        "duckdb",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert [f["feature"] for f in doc["features"]] == ['we"ird', "semi;colon", "späce é"]
     assert not doc["dataset"]["drifted"]
-    res = cli("--reference", str(files / "const.parquet"), "--current", str(files / "const.parquet"), "--format", "json")
+    res = cli(
+        "--reference", str(files / "const.parquet"), "--current", str(files / "const.parquet"), "--format", "json"
+    )
     assert res.returncode == 0
     f = json.loads(res.stdout)["features"][0]
     assert f["stats"]["wasserstein"]["statistic"] == 0.0 and f["drifted"] is False
-    res = cli("--reference", str(files / "const.parquet"), "--current", str(files / "ref.parquet"),
-              "--columns", "x", "--format", "json")
+    res = cli(
+        "--reference",
+        str(files / "const.parquet"),
+        "--current",
+        str(files / "ref.parquet"),
+        "--columns",
+        "x",
+        "--format",
+        "json",
+    )
     assert res.returncode == 2 and "missing from the reference" in res.stderr

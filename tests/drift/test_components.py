@@ -7,24 +7,42 @@ import math
 import plotly.graph_objects as go
 import pytest
 
-from components.drift_charts import (distribution_figure, drift_share_figure, ecdf_figure, heatmap_figure,
-                                     label_rate_figure, performance_figure, severity)
+from components.drift_charts import (
+    distribution_figure,
+    drift_share_figure,
+    ecdf_figure,
+    heatmap_figure,
+    label_rate_figure,
+    performance_figure,
+    severity,
+)
 from components.drift_tables import feature_frame, summary_frame
 
 
 def _feature(name, test, statistic, threshold, drifted, p=None, padj=None, kind="numeric"):
     summary = {"count": 10, "missing_share": 0.1, "mean": 1.0, "std": 0.5, "min": 0.0, "median": 1.0, "max": 2.0}
-    return {"feature": name, "kind": kind, "test": test, "statistic": statistic, "p_value": p,
-            "p_value_adjusted": padj, "threshold": threshold, "drifted": drifted, "stats": {},
-            "summary": {"reference": summary, "current": {**summary, "missing_share": 0.2}}}
+    return {
+        "feature": name,
+        "kind": kind,
+        "test": test,
+        "statistic": statistic,
+        "p_value": p,
+        "p_value_adjusted": padj,
+        "threshold": threshold,
+        "drifted": drifted,
+        "stats": {},
+        "summary": {"reference": summary, "current": {**summary, "missing_share": 0.2}},
+    }
 
 
-REPORT = {"features": [
-    _feature("a", "wasserstein", 0.05, 0.1, False),
-    _feature("b", "wasserstein", 0.5, 0.1, True),
-    _feature("c", "ks", 0.3, 0.05, True, p=1e-6, padj=1e-5),
-    _feature("d", "wasserstein", None, 0.1, True),
-]}
+REPORT = {
+    "features": [
+        _feature("a", "wasserstein", 0.05, 0.1, False),
+        _feature("b", "wasserstein", 0.5, 0.1, True),
+        _feature("c", "ks", 0.3, 0.05, True, p=1e-6, padj=1e-5),
+        _feature("d", "wasserstein", None, 0.1, True),
+    ]
+}
 
 
 def test_severity_and_feature_frame_order():
@@ -43,8 +61,14 @@ def test_severity_and_feature_frame_order():
 
 
 def test_distribution_figures():
-    dist = {"kind": "numeric", "labels": ["(-inf, 1]", "(1, +inf)"], "reference": [30, 10], "current": [10, 30],
-            "reference_grid": [0.0, 1.0, 2.0], "current_grid": [1.0, 2.0, 3.0]}
+    dist = {
+        "kind": "numeric",
+        "labels": ["(-inf, 1]", "(1, +inf)"],
+        "reference": [30, 10],
+        "current": [10, 30],
+        "reference_grid": [0.0, 1.0, 2.0],
+        "current_grid": [1.0, 2.0, 3.0],
+    }
     fig = distribution_figure(dist, "x")
     assert isinstance(fig, go.Figure) and [t.name for t in fig.data] == ["reference", "current"]
     assert list(fig.data[0].y) == [0.75, 0.25] and list(fig.data[1].customdata) == [10, 30]
@@ -53,12 +77,30 @@ def test_distribution_figures():
 
 
 def test_heatmap_and_share():
-    over = {"unit": "day", "features": ["a", "b"], "windows": [
-        {"start": "2026-01-01", "drift_share": 0.0, "drifted": False,
-         "features": {"a": _feature("a", "wasserstein", 0.05, 0.1, False), "b": _feature("b", "wasserstein", 0.01, 0.1, False)}},
-        {"start": "2026-01-02", "drift_share": 0.5, "drifted": True,
-         "features": {"a": _feature("a", "wasserstein", 0.9, 0.1, True), "b": _feature("b", "wasserstein", 0.02, 0.1, False)}},
-    ]}
+    over = {
+        "unit": "day",
+        "features": ["a", "b"],
+        "windows": [
+            {
+                "start": "2026-01-01",
+                "drift_share": 0.0,
+                "drifted": False,
+                "features": {
+                    "a": _feature("a", "wasserstein", 0.05, 0.1, False),
+                    "b": _feature("b", "wasserstein", 0.01, 0.1, False),
+                },
+            },
+            {
+                "start": "2026-01-02",
+                "drift_share": 0.5,
+                "drifted": True,
+                "features": {
+                    "a": _feature("a", "wasserstein", 0.9, 0.1, True),
+                    "b": _feature("b", "wasserstein", 0.02, 0.1, False),
+                },
+            },
+        ],
+    }
     fig = heatmap_figure(over)
     hm = fig.data[0]
     assert list(hm.y) == ["a", "b"] and list(hm.x) == ["2026-01-01", "2026-01-02"]
@@ -70,9 +112,13 @@ def test_heatmap_and_share():
 
 
 def test_performance_figures():
-    perf = {"reference": {"roc_auc": 0.8, "accuracy": 0.7, "label_rate": 0.3},
-            "windows": [{"start": "2026-01-01", "roc_auc": 0.79, "accuracy": 0.7, "label_rate": 0.31},
-                        {"start": "2026-01-02", "roc_auc": 0.6, "accuracy": 0.55, "label_rate": 0.45}]}
+    perf = {
+        "reference": {"roc_auc": 0.8, "accuracy": 0.7, "label_rate": 0.3},
+        "windows": [
+            {"start": "2026-01-01", "roc_auc": 0.79, "accuracy": 0.7, "label_rate": 0.31},
+            {"start": "2026-01-02", "roc_auc": 0.6, "accuracy": 0.55, "label_rate": 0.45},
+        ],
+    }
     fig = performance_figure(perf)
     assert [t.name for t in fig.data] == ["roc_auc", "accuracy"] and list(fig.data[0].y) == [0.79, 0.6]
     assert len(fig.layout.shapes) == 2  # the reference lines

@@ -16,8 +16,8 @@ from sqlglot import exp
 
 from services.drift.engine import drift_report
 from services.errors import BadInput
-from services.sources import Source, Window
-from services.spark import _arg
+from services.warehouse.sources import Source, Window
+from services.warehouse.spark import _arg
 from tests.drift.conftest import SCORING_TABLE
 
 
@@ -46,8 +46,7 @@ class SparkCursor:
         check_statement(operation, parameters)
         self.conn.statements.append((operation, dict(parameters)))
         df = self.conn.spark.sql(operation, args={k: _arg(v) for k, v in parameters.items()})
-        self.description = [(f.name, f.dataType.simpleString(), None, None, None, None, None)
-                            for f in df.schema.fields]
+        self.description = [(f.name, f.dataType.simpleString(), None, None, None, None, None) for f in df.schema.fields]
         self._rows = [tuple(r) for r in df.collect()]
 
     def fetchall(self):
@@ -79,18 +78,35 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(spark_session
 
     from services.config import load_settings
 
-    settings = load_settings(env={"DRIFTGATE_HOME": str(path.parent / "home"),
-                                  "DATABRICKS_HOST": "https://adb-1.azuredatabricks.net",
-                                  "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/x", "DATABRICKS_TOKEN": "dapi-secret"})
+    settings = load_settings(
+        env={
+            "DRIFTGATE_HOME": str(path.parent / "home"),
+            "DATABRICKS_HOST": "https://adb-1.azuredatabricks.net",
+            "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/x",
+            "DATABRICKS_TOKEN": "dapi-secret",
+        }
+    )
     assert settings.databricks.configured
     ref_w = Window("event_time", start=date(2026, 3, 1), end=date(2026, 3, 20))
     cur_w = Window("event_time", days=7)
-    remote = drift_report(Source("databricks", table=SCORING_TABLE), Source("databricks", table=SCORING_TABLE),
-                          engine="duckdb", reference_window=ref_w, current_window=cur_w, settings=settings,
-                          columns=["amount", "calls", "plan"],
-                          connection_factory=factory)
-    local = drift_report(Source("parquet", str(path)), Source("parquet", str(path)), engine="duckdb",
-                         reference_window=ref_w, current_window=cur_w, columns=["amount", "calls", "plan"])
+    remote = drift_report(
+        Source("databricks", table=SCORING_TABLE),
+        Source("databricks", table=SCORING_TABLE),
+        engine="duckdb",
+        reference_window=ref_w,
+        current_window=cur_w,
+        settings=settings,
+        columns=["amount", "calls", "plan"],
+        connection_factory=factory,
+    )
+    local = drift_report(
+        Source("parquet", str(path)),
+        Source("parquet", str(path)),
+        engine="duckdb",
+        reference_window=ref_w,
+        current_window=cur_w,
+        columns=["amount", "calls", "plan"],
+    )
     assert all(c.closed for c in conns) and conns
     statements = [s for c in conns for s, _ in c.statements]
     assert any("PERCENTILE_DISC(ARRAY(" in s for s in statements)
@@ -109,12 +125,17 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(spark_session
 
 def test_table_names_are_validated():
     with pytest.raises(BadInput):
-        drift_report(Source("databricks", table="a.b.c; DROP TABLE x"), Source("databricks", table="a.b"),
-                     connection_factory=lambda **k: SparkConnection(None))
+        drift_report(
+            Source("databricks", table="a.b.c; DROP TABLE x"),
+            Source("databricks", table="a.b"),
+            connection_factory=lambda **k: SparkConnection(None),
+        )
 
 
-@pytest.mark.skipif(not all(os.environ.get(k) for k in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_HTTP_PATH")),
-                    reason="needs DATABRICKS_HOST, DATABRICKS_TOKEN and DATABRICKS_HTTP_PATH")
+@pytest.mark.skipif(
+    not all(os.environ.get(k) for k in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_HTTP_PATH")),
+    reason="needs DATABRICKS_HOST, DATABRICKS_TOKEN and DATABRICKS_HTTP_PATH",
+)
 def test_databricks_integration():
     from services.config import load_settings
 
@@ -122,10 +143,15 @@ def test_databricks_integration():
     table = os.environ.get("DRIFTGATE_TEST_DATABRICKS_TABLE", "samples.nyctaxi.trips")
     ts = os.environ.get("DRIFTGATE_TEST_DATABRICKS_TIMESTAMP", "tpep_pickup_datetime")
     src = Source("databricks", table=table)
-    rep = drift_report(src, src, engine="duckdb", settings=settings,
-                       columns=os.environ.get("DRIFTGATE_TEST_DATABRICKS_COLUMNS", "trip_distance,fare_amount").split(","),
-                       reference_window=Window(ts, start=date(2016, 1, 1), end=date(2016, 1, 14)),
-                       current_window=Window(ts, start=date(2016, 2, 1), end=date(2016, 2, 14)))
+    rep = drift_report(
+        src,
+        src,
+        engine="duckdb",
+        settings=settings,
+        columns=os.environ.get("DRIFTGATE_TEST_DATABRICKS_COLUMNS", "trip_distance,fare_amount").split(","),
+        reference_window=Window(ts, start=date(2016, 1, 1), end=date(2016, 1, 14)),
+        current_window=Window(ts, start=date(2016, 2, 1), end=date(2016, 2, 14)),
+    )
     assert rep["reference"]["rows"] > 0 and rep["current"]["rows"] > 0
     assert all(f["statistic"] is not None for f in rep["features"])
 
@@ -141,10 +167,15 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
     table = table_expression("cat.sch.events")
     start, end = datetime(2026, 1, 1), datetime(2026, 2, 1)
     for values in ((0.5, 1.5, 2.5), (-3.0, 0.0, 7.25)):
-        specs = [NumericSpec("a b", edges=values, deciles=not only_bins),
-                 NumericSpec('q"uote', edges=values[:2],
-                             points=(values[0] - 1, values[0], values[2] + 1) if dialect == "duckdb" else None),
-                 NumericSpec("c", deciles=True)]
+        specs = [
+            NumericSpec("a b", edges=values, deciles=not only_bins),
+            NumericSpec(
+                'q"uote',
+                edges=values[:2],
+                points=(values[0] - 1, values[0], values[2] + 1) if dialect == "duckdb" else None,
+            ),
+            NumericSpec("c", deciles=True),
+        ]
         for bounds in ((start, end), (None, end), (None, None)):
             kw = dict(ts="ts", start=bounds[0], end=bounds[1], only_bins=only_bins)
             sql, params = numeric_query(table, dialect, specs, **kw)

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from services import demo
+from services.demo.seed import seed as demo
 from services.drift import drift_over_time, drift_report, model_drift_report, performance_over_time
-from services.sources import Source, Window
+from services.warehouse.sources import Source, Window
 
 
 def _drifted(report):
@@ -34,11 +34,21 @@ def test_reference_vs_last_week_flags_exactly_the_injected_features(demo_setting
 def test_memory_engine_on_the_delta_log_agrees(demo_settings):
     gt = demo.ground_truth(demo_settings.home)
     path = str(demo.scoring_log_path(demo_settings))
-    ref_w = Window("event_time", start=date.fromisoformat(gt["reference_window"]["start"]),
-                   end=date.fromisoformat(gt["reference_window"]["end"]))
+    ref_w = Window(
+        "event_time",
+        start=date.fromisoformat(gt["reference_window"]["start"]),
+        end=date.fromisoformat(gt["reference_window"]["end"]),
+    )
     kinds = dict(numerical=demo.NUMERIC_FEATURES, categorical=demo.CATEGORICAL_FEATURES)
-    exact = drift_report(Source("delta", path), Source("delta", path), engine="memory", columns=demo.FEATURES,
-                         reference_window=ref_w, current_window=Window("event_time", days=7), **kinds)
+    exact = drift_report(
+        Source("delta", path),
+        Source("delta", path),
+        engine="memory",
+        columns=demo.FEATURES,
+        reference_window=ref_w,
+        current_window=Window("event_time", days=7),
+        **kinds,
+    )
     assert exact["approximate"] is False
     assert _drifted(exact) == sorted(gt["drifted_features"])
 
@@ -67,7 +77,7 @@ def test_label_prediction_and_concept_drift(demo_settings):
     assert 0.6 < ref_auc < 0.95
     aucs = [w["roc_auc"] for w in perf["windows"] if w["roc_auc"] is not None]
     assert max(aucs[:8]) > ref_auc - 0.05  # before the concept drift: as good as the reference
-    assert aucs[-1] < ref_auc - 0.1        # after: clearly worse
+    assert aucs[-1] < ref_auc - 0.1  # after: clearly worse
     # delayed labels: the last days have no labels at all
     daily = performance_over_time(demo_settings, demo.MODEL_NAME, unit="day")
     assert len(daily["windows"]) == demo.DAYS - demo.LABEL_DELAY_DAYS
@@ -85,9 +95,11 @@ def test_binned_auc_matches_sklearn(demo_settings):
     con = duckdb.connect()
     con.register("log", DeltaTable(path).to_pyarrow_dataset())
     y, s = con.execute("SELECT label::DOUBLE, prediction FROM log WHERE label IS NOT NULL").fetchnumpy().values()
-    buckets = con.execute("SELECT floor(prediction*1000) b, sum(label::DOUBLE), count(label), "
-                          "sum(CASE WHEN (prediction >= 0.5) = (label = 1) THEN 1 ELSE 0 END) "
-                          "FROM log WHERE label IS NOT NULL GROUP BY 1").fetchall()
+    buckets = con.execute(
+        "SELECT floor(prediction*1000) b, sum(label::DOUBLE), count(label), "
+        "sum(CASE WHEN (prediction >= 0.5) = (label = 1) THEN 1 ELSE 0 END) "
+        "FROM log WHERE label IS NOT NULL GROUP BY 1"
+    ).fetchall()
     got = _perf(buckets)
     assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=0.002)
     assert got["accuracy"] == pytest.approx(((s >= 0.5) == (y == 1)).mean())
@@ -95,14 +107,16 @@ def test_binned_auc_matches_sklearn(demo_settings):
 
 def test_reference_defaults_to_the_champions_training_window(demo_settings):
     from services.drift.model import champion_training_window
-    from services.mlflow_client import make_client
+    from services.registry.mlflow_client import make_client
 
     client = make_client(demo_settings)
     gt = demo.ground_truth(demo_settings.home)
     window = champion_training_window(client, demo_settings, demo.MODEL_NAME, demo.TIMESTAMP)
     assert window is not None
-    assert (window.start.isoformat(), window.end.isoformat()) == (gt["reference_window"]["start"],
-                                                                  gt["reference_window"]["end"])
+    assert (window.start.isoformat(), window.end.isoformat()) == (
+        gt["reference_window"]["start"],
+        gt["reference_window"]["end"],
+    )
     report = model_drift_report(demo_settings, demo.MODEL_NAME, client=client)
     assert report["dataset"]["weighted_drift_share"] is not None  # champion's logged importances
     assert 0.0 < report["dataset"]["weighted_drift_share"] < 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import demo
+from services.demo.seed import seed as demo
 from tests.helpers import assert_page_ok
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +17,7 @@ def test_drift_page_in_the_browser(demo_settings, streamlit_server, browser_page
     main = browser_page.locator('[data-testid="stMainBlockContainer"]')
     assert "3 of 6 features drifted" in main.locator('[data-testid="stAlert"]').first.inner_text()
     assert browser_page.locator('[data-testid="stDataFrame"]').count() >= 2  # features, targets
-    assert browser_page.locator('.js-plotly-plot').count() >= 6
+    assert browser_page.locator(".js-plotly-plot").count() >= 6
     assert "feature=contract" in browser_page.url and "days=7" in browser_page.url
     assert "→ drifted" in main.inner_text()
     for name, verdict in (("payment_method", "drifted"), ("monthly_charges", "drifted"), ("region", "stable")):

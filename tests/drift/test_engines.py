@@ -12,7 +12,7 @@ import pytest
 from services.drift.engine import build_reference_profile, drift_report
 from services.drift.profile import Profile
 from services.errors import BadInput
-from services.sources import Source, Window, source_from_path
+from services.warehouse.sources import Source, Window, source_from_path
 from tests.drift.conftest import assert_within_spec_tolerance, synthetic
 
 
@@ -34,10 +34,14 @@ def test_duckdb_equals_memory(write_pair, n_ref, n_cur, fmt):
         assert fd["test"] == fm["test"] and fd["drifted"] == fm["drifted"] and fd["kind"] == fm["kind"]
         for test in ("psi", "jensenshannon", "chi2"):  # binned statistics: equal up to float error
             if test in fm["stats"]:
-                assert fd["stats"][test]["statistic"] == pytest.approx(fm["stats"][test]["statistic"], rel=1e-9, abs=1e-12)
+                assert fd["stats"][test]["statistic"] == pytest.approx(
+                    fm["stats"][test]["statistic"], rel=1e-9, abs=1e-12
+                )
         if fm["kind"] == "numeric":
             assert fd["stats"]["ks"]["statistic"] == pytest.approx(fm["stats"]["ks"]["statistic"], abs=0.01)
-            assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(fm["stats"]["wasserstein"]["statistic"], abs=0.02)
+            assert fd["stats"]["wasserstein"]["statistic"] == pytest.approx(
+                fm["stats"]["wasserstein"]["statistic"], abs=0.02
+            )
         for side in ("reference", "current"):
             for key, value in fm["summary"][side].items():
                 got = fd["summary"][side][key]
@@ -54,8 +58,9 @@ def test_stored_profile_is_reused_without_the_reference(write_pair, tmp_path):
     rp.unlink()  # the check must not read the reference again
     loaded = Profile.load(path)
     rep = drift_report(loaded, Source("parquet", str(cp)), engine="duckdb")
-    direct = drift_report(Source("parquet", str(cp)), Source("parquet", str(cp)), engine="duckdb",
-                          columns=["x", "count", "cat"])
+    direct = drift_report(
+        Source("parquet", str(cp)), Source("parquet", str(cp)), engine="duckdb", columns=["x", "count", "cat"]
+    )
     assert [f["feature"] for f in rep["features"]] == ["x", "count", "cat"]
     assert _by_name(rep)["x"]["drifted"] is True and rep["reference"]["rows"] == 3000
     assert not any(f["drifted"] for f in direct["features"])
@@ -74,9 +79,14 @@ def test_delta_versions_and_date_windows(tmp_path):
         write_deltalake(str(path), df, mode="append")
     src = source_from_path(str(path))
     assert src.type == "delta"
-    rep = drift_report(src, src, engine="duckdb", columns=["x"],
-                       reference_window=Window("ts", start=date(2026, 1, 1), end=date(2026, 1, 2)),
-                       current_window=Window("ts", days=2))
+    rep = drift_report(
+        src,
+        src,
+        engine="duckdb",
+        columns=["x"],
+        reference_window=Window("ts", start=date(2026, 1, 1), end=date(2026, 1, 2)),
+        current_window=Window("ts", days=2),
+    )
     assert rep["reference"]["rows"] == 800 and rep["current"]["rows"] == 800
     assert rep["features"][0]["drifted"] is True
     # time travel: version 1 holds the first two days only
@@ -90,7 +100,9 @@ def test_delta_versions_and_date_windows(tmp_path):
 def test_duckdb_file_source(tmp_path):
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))
-    con.execute('CREATE TABLE "events" AS SELECT (i % 7)::DOUBLE AS "odd ""name""; x", i % 3 AS k FROM range(3000) t(i)')
+    con.execute(
+        'CREATE TABLE "events" AS SELECT (i % 7)::DOUBLE AS "odd ""name""; x", i % 3 AS k FROM range(3000) t(i)'
+    )
     con.close()
     src = Source("duckdb", path=str(db), table="events")
     rep = drift_report(src, src, engine="duckdb")
@@ -120,10 +132,12 @@ def test_bad_inputs_raise_one_line_errors(write_pair, engine):
     cur = pd.DataFrame({"a": [1.0, np.inf, 3.0], "t": ["x", "y", "z"], "empty": [np.nan] * 3, "b": [1, 2, 3]})
     rp, cp = write_pair(ref, cur)
     R, C = Source("parquet", str(rp)), Source("parquet", str(cp))
-    cases = [(dict(columns=["b"]), "missing from the reference"),
-             (dict(numerical=["t"]), "forced numerical"),
-             (dict(columns=["a"]), "infinite values"),
-             (dict(columns=["empty"]), "no non-missing values")]
+    cases = [
+        (dict(columns=["b"]), "missing from the reference"),
+        (dict(numerical=["t"]), "forced numerical"),
+        (dict(columns=["a"]), "infinite values"),
+        (dict(columns=["empty"]), "no non-missing values"),
+    ]
     for kwargs, message in cases:
         with pytest.raises(BadInput, match=message) as info:
             drift_report(R, C, engine=engine, **kwargs)
@@ -147,12 +161,21 @@ def test_model_feature_typing_excludes_ids_and_types_low_cardinality_ints(tmp_pa
 
     n = 400
     rng = np.random.default_rng(0)
-    pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=n, freq="h"), "request_id": [f"r{i}" for i in range(n)],
-                  "flag": rng.integers(0, 2, n), "amount": rng.normal(size=n), "plan": rng.choice(["a", "b"], n),
-                  "label": rng.integers(0, 2, n)}).to_parquet(tmp_path / "log.parquet")
+    pd.DataFrame(
+        {
+            "ts": pd.date_range("2026-01-01", periods=n, freq="h"),
+            "request_id": [f"r{i}" for i in range(n)],
+            "flag": rng.integers(0, 2, n),
+            "amount": rng.normal(size=n),
+            "plan": rng.choice(["a", "b"], n),
+            "label": rng.integers(0, 2, n),
+        }
+    ).to_parquet(tmp_path / "log.parquet")
     cfg = tmp_path / "driftgate.toml"
-    cfg.write_text('[sources.log]\ntype = "parquet"\npath = "log.parquet"\n'
-                   '[models.m]\nsource = "log"\ntimestamp = "ts"\nlabel = "label"\n')
+    cfg.write_text(
+        '[sources.log]\ntype = "parquet"\npath = "log.parquet"\n'
+        '[models.m]\nsource = "log"\ntimestamp = "ts"\nlabel = "label"\n'
+    )
     settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=str(cfg))
     data = model_data(settings, "m")
     assert dict(data.features) == {"flag": "categorical", "amount": "numeric", "plan": "categorical"}
@@ -161,7 +184,7 @@ def test_model_feature_typing_excludes_ids_and_types_low_cardinality_ints(tmp_pa
 
 
 def test_duckdb_connections_never_draw_a_progress_bar_on_stdout(write_pair):
-    from services.sources import open_backend
+    from services.warehouse.sources import open_backend
 
     rp, _ = write_pair(synthetic(10, 1), synthetic(10, 2))
     with open_backend(Source("parquet", str(rp))) as b:
@@ -180,13 +203,17 @@ def test_duckdb_sampled_points_stay_within_tolerance(write_pair):
     def frame(seed, shift):
         r = np.random.default_rng(seed)
         heavy = r.lognormal(0.0, 2.0, n) * (1.0 + shift)
-        heavy[:3] = [1e9, -1e7, 5e8]                  # far outliers (also in the exact min/max)
-        return pd.DataFrame({
-            "heavy": heavy,
-            "ties": r.choice([0.0, 1.0, 2.5, 7.0], n, p=[0.7, 0.2, 0.07, 0.03]) + (r.random(n) < shift),
-            "narrow": 1.0 + r.normal(shift, 1e-6, n),
-        })
+        heavy[:3] = [1e9, -1e7, 5e8]  # far outliers (also in the exact min/max)
+        return pd.DataFrame(
+            {
+                "heavy": heavy,
+                "ties": r.choice([0.0, 1.0, 2.5, 7.0], n, p=[0.7, 0.2, 0.07, 0.03]) + (r.random(n) < shift),
+                "narrow": 1.0 + r.normal(shift, 1e-6, n),
+            }
+        )
 
     rp, cp = write_pair(frame(1, 0.0), frame(2, 0.3))
-    assert_within_spec_tolerance(drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="memory"),
-                                 drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="duckdb"))
+    assert_within_spec_tolerance(
+        drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="memory"),
+        drift_report(source_from_path(str(rp)), source_from_path(str(cp)), engine="duckdb"),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +13,17 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from services import demo
+from services.demo.seed import seed as demo
+from services.drift.estimation import (
+    UNRELIABLE,
+    buckets_from_arrays,
+    calibrate,
+    estimate,
+    estimate_frames,
+    estimate_window,
+    estimated_performance,
+)
 from services.errors import BadInput
-from services.estimation import (UNRELIABLE, buckets_from_arrays, calibrate, estimate, estimate_frames,
-                                 estimate_window, estimated_performance)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +48,16 @@ def calibrator():
     return calibrate(buckets_from_arrays(score, _labels(rng, p)))
 
 
-@pytest.mark.parametrize("mu,scale", [((0, 0, 0), 1.0), ((0.5, -0.3, 0.4), 1.0), ((0.8, 0.0, -0.5), 0.8),
-                                      ((-0.6, 0.4, 0.0), 1.3), ((0.3, 0.3, 0.3), 0.6)])
+@pytest.mark.parametrize(
+    "mu,scale",
+    [
+        ((0, 0, 0), 1.0),
+        ((0.5, -0.3, 0.4), 1.0),
+        ((0.8, 0.0, -0.5), 0.8),
+        ((-0.6, 0.4, 0.0), 1.3),
+        ((0.3, 0.3, 0.3), 0.6),
+    ],
+)
 def test_covariate_shift_only_estimate_within_003_of_the_realised_auc(calibrator, mu, scale):
     """Per 1,000-row window: the realised AUC of the window's covariates (mean over 200 label
     draws from the fixed P(y|x)) and the estimate from its scores alone differ by < 0.03; a single
@@ -95,15 +110,15 @@ def test_the_demo_estimates_unlabelled_days_and_warns_of_its_concept_drift(demo_
     assert first >= 60
     after = [by_day[d]["diverged"] for d in range(demo.CONCEPT_DAY + 1, demo.DAYS - demo.LABEL_DELAY_DAYS)]
     assert sum(after) >= 0.8 * len(after)
-    before = [by_day[d]["diverged"] for d in range(0, 60)]
+    before = [by_day[d]["diverged"] for d in range(60)]
     assert sum(before) <= 2
     assert abs(doc["reference"]["roc_auc"] - by_day[10]["estimated_roc_auc"]) < 0.03
 
 
 def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configured(demo_settings, tmp_path):
-    from services import trigger
     from services.config import load_settings
-    from services.trigger import TriggerPolicy, Window, _estimated
+    from services.retraining import trigger
+    from services.retraining.trigger import TriggerPolicy, Window, _estimated
 
     decision = trigger.evaluate(demo_settings, demo.MODEL_NAME).to_dict()
     last = decision["windows"][-1]
@@ -119,8 +134,9 @@ def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configure
     _estimated(w2, est, {"unreliable": False}, TriggerPolicy(), "roc_auc", 0.78)
     assert not w2.performance_breach and w2.estimated_performance == 0.70 and "advisory" in w2.notes[0]
     w3 = Window(start=None, end=None)
-    _estimated(w3, est, {"unreliable": True, "warning": UNRELIABLE}, TriggerPolicy(estimated_performance=True),
-               "roc_auc", 0.78)
+    _estimated(
+        w3, est, {"unreliable": True, "warning": UNRELIABLE}, TriggerPolicy(estimated_performance=True), "roc_auc", 0.78
+    )
     assert not w3.performance_breach and UNRELIABLE in w3.notes[0]
     cfg = tmp_path / "driftgate.toml"
     cfg.write_text("[trigger]\nestimated_performance = true\n")
@@ -132,8 +148,9 @@ def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configure
 
 # -- bad input -----------------------------------------------------------------------------------
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "services.cli", "estimate", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "estimate", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +171,9 @@ def est_files(tmp_path_factory):
 def test_cli_estimate_on_files(est_files):
     import json
 
-    res = _cli("--reference", str(est_files / "ref.parquet"), "--current", str(est_files / "cur.parquet"),
-               "--format", "json")
+    res = _cli(
+        "--reference", str(est_files / "ref.parquet"), "--current", str(est_files / "cur.parquet"), "--format", "json"
+    )
     assert res.returncode == 0 and res.stderr == ""
     doc = json.loads(res.stdout)
     (w,) = doc["windows"]
@@ -163,12 +181,15 @@ def test_cli_estimate_on_files(est_files):
     assert doc["assumption"].startswith("Estimated from the predicted probabilities")
 
 
-@pytest.mark.parametrize("ref,cur,needle", [
-    ("ref.parquet", "one.parquet", "has 1 row"),
-    ("ref.parquet", "nopred.parquet", "every prediction in 'prediction' is missing"),
-    ("ref.parquet", "outside.parquet", "probabilities in [0, 1]"),
-    ("ref3.parquet", "cur.parquet", "binary label (0/1)"),
-])
+@pytest.mark.parametrize(
+    "ref,cur,needle",
+    [
+        ("ref.parquet", "one.parquet", "has 1 row"),
+        ("ref.parquet", "nopred.parquet", "every prediction in 'prediction' is missing"),
+        ("ref.parquet", "outside.parquet", "probabilities in [0, 1]"),
+        ("ref3.parquet", "cur.parquet", "binary label (0/1)"),
+    ],
+)
 def test_cli_estimate_bad_input_is_one_line_exit_2(est_files, ref, cur, needle):
     res = _cli("--reference", str(est_files / ref), "--current", str(est_files / cur), "--format", "json")
     assert res.returncode == 2 and res.stdout == ""
@@ -179,10 +200,12 @@ def test_cli_estimate_bad_input_is_one_line_exit_2(est_files, ref, cur, needle):
 def test_bad_input_in_the_api_is_bad_input(est_files):
     ref = pd.read_parquet(est_files / "ref.parquet")
     with pytest.raises(BadInput, match="binary label"):
-        estimate_frames(ref.assign(label=ref.label.astype(str).replace({"1": "yes"})), ref, prediction="prediction",
-                        label="label")
+        estimate_frames(
+            ref.assign(label=ref.label.astype(str).replace({"1": "yes"})), ref, prediction="prediction", label="label"
+        )
     with pytest.raises(BadInput, match="labelled rows of both classes"):
         estimate_frames(ref.assign(label=0), ref, prediction="prediction", label="label")
-    win = estimate_window(calibrate(buckets_from_arrays(ref.prediction, ref.label)),
-                          buckets_from_arrays(np.full(10, np.nan)))
+    win = estimate_window(
+        calibrate(buckets_from_arrays(ref.prediction, ref.label)), buckets_from_arrays(np.full(10, np.nan))
+    )
     assert win["estimated_roc_auc"] is None and "all missing" in win["note"]

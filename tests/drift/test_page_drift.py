@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import demo
+from services.demo.seed import seed as demo
 from tests.helpers import app_test
 
 
@@ -62,20 +62,31 @@ def test_sensitivity_notes_and_estimated_performance_on_the_page(demo_settings, 
     captions = [c.value for c in at.caption]
     notes = [c for c in captions if c.startswith("Sensitivity")]
     # one day (1,000 rows) cannot see a 0.1-std shift of a normal-ish feature; a 7-day window can
-    assert any(c.startswith("Sensitivity — tenure\\_months: window too small to detect a 0.1-std shift: 1,000 rows; need ≈ ")
-               for c in notes), notes
+    assert any(
+        c.startswith("Sensitivity — tenure\\_months: window too small to detect a 0.1-std shift: 1,000 rows; need ≈ ")
+        for c in notes
+    ), notes
     table = at.dataframe[0].value
     assert "min detectable" in table.columns and "sensitivity" in table.columns
     row = table.set_index("feature").loc["tenure_months"]
     assert row["min detectable"] > 0.1 and row["sensitivity"].startswith("window too small")
     # CBPE: the warning of the demo's concept drift, and the caveat for the unlabelled days
     warnings = [w.value for w in at.warning]
-    assert any(w.startswith("**estimates unreliable: concept drift on the labelled windows**") for w in warnings), warnings
-    assert any(c.startswith(f"{demo.LABEL_DELAY_DAYS} window(s) without labels: estimated ROC AUC ") and
-               "assumes no concept drift" in c for c in captions), captions
+    assert any(w.startswith("**estimates unreliable: concept drift on the labelled windows**") for w in warnings), (
+        warnings
+    )
+    assert any(
+        c.startswith(f"{demo.LABEL_DELAY_DAYS} window(s) without labels: estimated ROC AUC ")
+        and "assumes no concept drift" in c
+        for c in captions
+    ), captions
     specs = [el.proto.spec for el in at.get("plotly_chart")]
     perf = [sp for sp in specs if "Model performance over time" in sp]
-    assert len(perf) == 1 and '"estimated roc_auc (no labels yet)"' in perf[0] and '"dash":"dash"' in perf[0].replace(" ", "")
+    assert (
+        len(perf) == 1
+        and '"estimated roc_auc (no labels yet)"' in perf[0]
+        and '"dash":"dash"' in perf[0].replace(" ", "")
+    )
     week = app_test("pages/drift.py", {"model": demo.MODEL_NAME, "days": "7"})
     week.run(timeout=120)
     assert not [c.value for c in week.caption if c.value.startswith("Sensitivity")]
@@ -86,10 +97,14 @@ def test_performance_chart_has_the_dashed_estimated_series():
     from components.drift_estimates import add_estimated_series, estimate_caption
 
     perf = {"windows": [{"start": "2026-01-01", "roc_auc": 0.8, "accuracy": 0.7}], "reference": {"roc_auc": 0.78}}
-    est = {"assumption": "it assumes no concept drift", "windows": [
-        {"start": "2026-01-01", "realised_roc_auc": 0.8, "estimated_roc_auc": 0.79, "band": [0.75, 0.83]},
-        {"start": "2026-01-02", "realised_roc_auc": None, "estimated_roc_auc": 0.77, "band": [0.73, 0.81]},
-        {"start": "2026-01-03", "realised_roc_auc": None, "estimated_roc_auc": 0.76, "band": [0.72, 0.80]}]}
+    est = {
+        "assumption": "it assumes no concept drift",
+        "windows": [
+            {"start": "2026-01-01", "realised_roc_auc": 0.8, "estimated_roc_auc": 0.79, "band": [0.75, 0.83]},
+            {"start": "2026-01-02", "realised_roc_auc": None, "estimated_roc_auc": 0.77, "band": [0.73, 0.81]},
+            {"start": "2026-01-03", "realised_roc_auc": None, "estimated_roc_auc": 0.76, "band": [0.72, 0.80]},
+        ],
+    }
     fig = add_estimated_series(performance_figure(perf), est)
     by_name = {t.name: t for t in fig.data}
     dashed = by_name["estimated roc_auc (no labels yet)"]

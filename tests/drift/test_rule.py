@@ -8,13 +8,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from scipy import stats as sstats
 from scipy.spatial.distance import jensenshannon as scipy_js
 
 from services.drift.engine import Policy, drift_report, frames_report
 from services.errors import BadInput
-from services.sources import Source
+from services.warehouse.sources import Source
 from tests.drift.conftest import synthetic
 
 NUMERIC = ("x", "count", "gappy")
@@ -86,7 +88,7 @@ def test_large_noisy_effect_on_a_tiny_window_is_not_significant():
 
 def test_constant_reference_null_effect_still_needs_significance():
     ref = pd.DataFrame({"k": [1.0] * 1000})
-    few = pd.DataFrame({"k": [1.0] * 4 + [2.0]})        # null effect, KS p ≈ 0.2: not significant
+    few = pd.DataFrame({"k": [1.0] * 4 + [2.0]})  # null effect, KS p ≈ 0.2: not significant
     many = pd.DataFrame({"k": [1.0] * 900 + [2.0] * 100})
     for engine in ("memory", "duckdb"):
         f = frames_report(ref, few, engine=engine)["features"][0]
@@ -100,12 +102,18 @@ def test_constant_reference_null_effect_still_needs_significance():
 def test_overrides_effect_tests_and_p_value_alone(write_pair):
     ref, cur = synthetic(2000, 1), synthetic(2000, 2, shift=0.5, mix=0.1)
     rp, cp = write_pair(ref, cur)
-    policy = Policy.from_config({"drift_share_threshold": 0.2,
-                                 "features": {"x": {"test": "psi", "threshold": 5.0},
-                                              "gappy": {"test": "ks"},
-                                              "cat": {"test": "chi2", "threshold": 0.01},
-                                              "region": {"test": "jensenshannon", "threshold": 0.0}},
-                                 "importance": {"x": 3.0, "count": 1.0}})
+    policy = Policy.from_config(
+        {
+            "drift_share_threshold": 0.2,
+            "features": {
+                "x": {"test": "psi", "threshold": 5.0},
+                "gappy": {"test": "ks"},
+                "cat": {"test": "chi2", "threshold": 0.01},
+                "region": {"test": "jensenshannon", "threshold": 0.0},
+            },
+            "importance": {"x": 3.0, "count": 1.0},
+        }
+    )
     rep = drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), policy=policy)
     p, _ = _independent(ref, cur)
     names = [f["feature"] for f in rep["features"]]
@@ -123,8 +131,11 @@ def test_overrides_effect_tests_and_p_value_alone(write_pair):
     assert region["drifted"] is bool(adjusted["region"] < 0.05)
     assert rep["dataset"]["threshold"] == 0.2
     assert rep["dataset"]["weighted_drift_share"] == pytest.approx(0.0)
-    rep2 = drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)),
-                        policy=Policy.from_config({"importance": {"x": 3.0, "count": 1.0}}))
+    rep2 = drift_report(
+        Source("parquet", str(rp)),
+        Source("parquet", str(cp)),
+        policy=Policy.from_config({"importance": {"x": 3.0, "count": 1.0}}),
+    )
     assert _feature(rep2, "x")["drifted"] and not _feature(rep2, "count")["drifted"]
     assert rep2["dataset"]["weighted_drift_share"] == pytest.approx(0.75)
 
@@ -138,19 +149,24 @@ def test_legacy_small_sample_rule_is_off_by_default_and_still_available(write_pa
     assert [f["test"] for f in rep["features"]] == ["ks", "ks", "ks", "chi2", "chi2"]
     adjusted = sstats.false_discovery_control([f["p_value"] for f in rep["features"]], method="bh")
     assert [f["drifted"] for f in rep["features"]] == [bool(a < 0.05) for a in adjusted]
-    big = drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), policy=Policy.from_config({"small_sample": 100}))
+    big = drift_report(
+        Source("parquet", str(rp)), Source("parquet", str(cp)), policy=Policy.from_config({"small_sample": 100})
+    )
     assert all(f["p_value"] is None and f["drifted"] == (f["statistic"] >= 0.1) for f in big["features"])
 
 
-@pytest.mark.parametrize("drift,needle", [
-    ({"alpha": 0}, "alpha must be between 0 and 1"),
-    ({"alpha": 1.5}, "alpha must be between 0 and 1"),
-    ({"numeric_threshold": -0.1}, "numeric_threshold must not be negative"),
-    ({"categorical_threshold": -1}, "categorical_threshold must not be negative"),
-    ({"features": {"x": {"test": "psi", "threshold": -0.2}}}, "threshold must not be negative"),
-    ({"features": {"x": {"test": "ks", "threshold": 2}}}, "p-value level"),
-    ({"alpha": "often"}, "numbers expected"),
-])
+@pytest.mark.parametrize(
+    "drift,needle",
+    [
+        ({"alpha": 0}, "alpha must be between 0 and 1"),
+        ({"alpha": 1.5}, "alpha must be between 0 and 1"),
+        ({"numeric_threshold": -0.1}, "numeric_threshold must not be negative"),
+        ({"categorical_threshold": -1}, "categorical_threshold must not be negative"),
+        ({"features": {"x": {"test": "psi", "threshold": -0.2}}}, "threshold must not be negative"),
+        ({"features": {"x": {"test": "ks", "threshold": 2}}}, "p-value level"),
+        ({"alpha": "often"}, "numbers expected"),
+    ],
+)
 def test_bad_policies_are_one_clear_line(drift, needle):
     with pytest.raises(BadInput) as err:
         Policy.from_config(drift)
@@ -180,7 +196,7 @@ def test_rows_needed_is_what_detection_takes():
     """At twice the advertised rows a shift a bit above the threshold is found in most draws;
     at a tenth of them the window says it cannot detect it."""
     rng = np.random.default_rng(6)
-    ref = pd.DataFrame({"v": rng.normal(0, 1, 30_000), "c": rng.choice(list("abcd"), 30_000, p=[.4, .3, .2, .1])})
+    ref = pd.DataFrame({"v": rng.normal(0, 1, 30_000), "c": rng.choice(list("abcd"), 30_000, p=[0.4, 0.3, 0.2, 0.1])})
     base = frames_report(ref, ref.sample(500, random_state=1))["features"]
     need = {f["feature"]: f["sensitivity"]["rows_needed"] for f in base}
     hits = {"v": 0, "c": 0}
@@ -188,10 +204,10 @@ def test_rows_needed_is_what_detection_takes():
         r = np.random.default_rng(100 + seed)
         n = 2 * need["v"]
         frame_v = pd.DataFrame({"v": r.normal(0.13, 1, n)})
-        frame_c = pd.DataFrame({"c": r.choice(list("abcd"), 2 * need["c"], p=[.25, .3, .25, .2])})
+        frame_c = pd.DataFrame({"c": r.choice(list("abcd"), 2 * need["c"], p=[0.25, 0.3, 0.25, 0.2])})
         hits["v"] += frames_report(ref[["v"]], frame_v)["features"][0]["drifted"]
         hits["c"] += frames_report(ref[["c"]], frame_c)["features"][0]["drifted"]
-    js = scipy_js([.4, .3, .2, .1], [.25, .3, .25, .2], base=2)
+    js = scipy_js([0.4, 0.3, 0.2, 0.1], [0.25, 0.3, 0.25, 0.2], base=2)
     assert js > 0.1
     assert hits["v"] >= 16 and hits["c"] >= 16
     small = frames_report(ref, ref.sample(max(need["v"] // 10, 5), random_state=2))["features"]
@@ -203,13 +219,18 @@ def _shapes(rng, n: int) -> pd.DataFrame:
     uniform = rng.uniform(0, 10, n)
     uniform[rng.random(n) < 0.1] = np.nan
     bimodal = np.where(rng.random(n) < 0.4, rng.normal(-2, 0.5, n), rng.normal(3, 1, n))
-    return pd.DataFrame({
-        "normal": rng.normal(50, 10, n), "lognormal": rng.lognormal(0, 1, n),
-        "counts": rng.poisson(2.5, n).astype(float), "uniform_missing": uniform, "bimodal": bimodal,
-        "exponential": rng.exponential(3, n),
-        "cat2": rng.choice(["y", "n"], n, p=[0.7, 0.3]),
-        "cat8": rng.choice(list("abcdefgh"), n, p=[.3, .2, .15, .1, .1, .07, .05, .03]),
-    })
+    return pd.DataFrame(
+        {
+            "normal": rng.normal(50, 10, n),
+            "lognormal": rng.lognormal(0, 1, n),
+            "counts": rng.poisson(2.5, n).astype(float),
+            "uniform_missing": uniform,
+            "bimodal": bimodal,
+            "exponential": rng.exponential(3, n),
+            "cat2": rng.choice(["y", "n"], n, p=[0.7, 0.3]),
+            "cat8": rng.choice(list("abcdefgh"), n, p=[0.3, 0.2, 0.15, 0.1, 0.1, 0.07, 0.05, 0.03]),
+        }
+    )
 
 
 _REFERENCE = _shapes(np.random.default_rng(2024), 30_000)

@@ -15,7 +15,7 @@ from services.config import load_settings
 from services.drift import drift_over_time, model_drift_report
 from services.drift.engine import drift_report
 from services.errors import BadInput
-from services.sources import Source, Window, source_from_path
+from services.warehouse.sources import Source, Window, source_from_path
 from tests.drift.conftest import HOSTILE, assert_within_spec_tolerance, hard_columns
 
 
@@ -28,7 +28,9 @@ def _same_decisions(spark, duck):
     assert [f["feature"] for f in spark["features"]] == [f["feature"] for f in duck["features"]]
     assert [f["drifted"] for f in spark["features"]] == [f["drifted"] for f in duck["features"]]
     assert spark["dataset"] == duck["dataset"]
-    assert spark["reference"]["rows"] == duck["reference"]["rows"] and spark["current"]["rows"] == duck["current"]["rows"]
+    assert (
+        spark["reference"]["rows"] == duck["reference"]["rows"] and spark["current"]["rows"] == duck["current"]["rows"]
+    )
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -50,8 +52,7 @@ def test_spark_equals_duckdb_on_hard_columns(spark_session, tmp_path, fmt):
     assert list(feats) == ["skewed", *HOSTILE]
     assert [n for n, f in feats.items() if f["drifted"]] == ["skewed", 'x"y']
     assert feats['x"y']["summary"]["current"]["unseen_categories"] == ["new"]
-    assert feats["a b"]["summary"]["reference"]["missing_share"] == pytest.approx(
-        float(ref["a b"].isna().mean()))
+    assert feats["a b"]["summary"]["reference"]["missing_share"] == pytest.approx(float(ref["a b"].isna().mean()))
     assert feats["back`tick"]["kind"] == "categorical" and feats["a:b"]["kind"] == "numeric"
 
 
@@ -59,10 +60,13 @@ def test_spark_reads_delta_at_a_version(spark_session, tmp_path):
     from deltalake import write_deltalake
 
     plain = {"a b": "gappy", 'x"y': "cat", "back`tick": "plan", "a:b": "calls"}  # Delta forbids " ,;{}()=" in names
-    ref, cur = hard_columns(1500, 21, drift=False).rename(columns=plain), hard_columns(1200, 22, drift=True).rename(columns=plain)
+    ref, cur = (
+        hard_columns(1500, 21, drift=False).rename(columns=plain),
+        hard_columns(1200, 22, drift=True).rename(columns=plain),
+    )
     table = tmp_path / "delta"
-    write_deltalake(str(table), ref)                                    # version 0: the reference
-    write_deltalake(str(table), cur, mode="overwrite")                  # version 1: the current data
+    write_deltalake(str(table), ref)  # version 0: the reference
+    write_deltalake(str(table), cur, mode="overwrite")  # version 1: the current data
     v0 = Source("delta", path=str(table), version=0)
     v1 = Source("delta", path=str(table))
     spark = drift_report(v0, v1, engine="spark")
@@ -94,19 +98,24 @@ def test_configured_spark_source_for_the_app_and_trigger(scoring_log, tmp_path):
     """[sources.x] type = "spark" (table by name) behind a model: the model report and the
     per-window drift equal those of the same data as a Parquet source."""
     reports = {}
-    for kind, source in (("spark", 'type = "spark"\ntable = "spark_catalog.ml.scoring_log"'),
-                         ("parquet", f'type = "parquet"\npath = {json.dumps(str(scoring_log))}')):
+    for kind, source in (
+        ("spark", 'type = "spark"\ntable = "spark_catalog.ml.scoring_log"'),
+        ("parquet", f'type = "parquet"\npath = {json.dumps(str(scoring_log))}'),
+    ):
         cfg = tmp_path / f"{kind}.toml"
-        cfg.write_text(f"[sources.log]\n{source}\n\n[models.churn]\nsource = \"log\"\ntimestamp = \"event_time\"\n"
-                       "features = [\"amount\", \"calls\", \"plan\"]\ncategorical = [\"plan\"]\n"
-                       "reference_window = {start = 2026-03-01, end = 2026-03-14}\n")
+        cfg.write_text(
+            f'[sources.log]\n{source}\n\n[models.churn]\nsource = "log"\ntimestamp = "event_time"\n'
+            'features = ["amount", "calls", "plan"]\ncategorical = ["plan"]\n'
+            "reference_window = {start = 2026-03-01, end = 2026-03-14}\n"
+        )
         settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / kind), "DRIFTGATE_CONFIG": str(cfg)})
         current = Window("event_time", start=date(2026, 4, 15), end=date(2026, 4, 24))
         # full scans (use_store=False): DuckDB's stored day profiles interpolate a combined median
-        reports[kind] = (model_drift_report(settings, "churn", current=current, use_store=False),
-                         drift_over_time(settings, "churn", unit="week", start=date(2026, 3, 15),
-                                         end=date(2026, 5, 10)),
-                         model_drift_report(settings, "churn", current=current))
+        reports[kind] = (
+            model_drift_report(settings, "churn", current=current, use_store=False),
+            drift_over_time(settings, "churn", unit="week", start=date(2026, 3, 15), end=date(2026, 5, 10)),
+            model_drift_report(settings, "churn", current=current),
+        )
     (spark, spark_windows, spark_stored), (duck, duck_windows, _) = reports["spark"], reports["parquet"]
     assert spark["engine"] == "spark" and duck["engine"] == "duckdb"
     assert [f["drifted"] for f in spark_stored["features"]] == [f["drifted"] for f in duck["features"]]
@@ -115,14 +124,19 @@ def test_configured_spark_source_for_the_app_and_trigger(scoring_log, tmp_path):
     assert [f["feature"] for f in spark["features"] if f["drifted"]] == ["amount"]
     assert len(spark_windows["windows"]) == len(duck_windows["windows"]) >= 3
     for s, d in zip(spark_windows["windows"], duck_windows["windows"]):
-        assert (s["start"], s["rows"], s["drifted_features"], s["drifted"]) == \
-            (d["start"], d["rows"], d["drifted_features"], d["drifted"])
+        assert (s["start"], s["rows"], s["drifted_features"], s["drifted"]) == (
+            d["start"],
+            d["rows"],
+            d["drifted_features"],
+            d["drifted"],
+        )
 
 
 def test_spark_source_errors_are_one_line(spark_session, tmp_path):
     with pytest.raises(BadInput, match="cannot read Spark table 'ml.no_such_table'"):
-        drift_report(Source("spark", table="ml.no_such_table"), Source("spark", table="ml.no_such_table"),
-                     engine="spark")
+        drift_report(
+            Source("spark", table="ml.no_such_table"), Source("spark", table="ml.no_such_table"), engine="spark"
+        )
     with pytest.raises(BadInput, match="invalid table name"):
         drift_report(Source("spark", table="a.b"), Source("spark", table="a.b; DROP TABLE x"), engine="spark")
     bad = tmp_path / "ragged.csv"
@@ -130,31 +144,36 @@ def test_spark_source_errors_are_one_line(spark_session, tmp_path):
     with pytest.raises(BadInput, match="Malformed CSV record"):
         drift_report(source_from_path(str(bad)), source_from_path(str(bad)), engine="spark")
     with pytest.raises(BadInput, match="no such file"):
-        drift_report(Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"),
-                     Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"), engine="spark")
+        drift_report(
+            Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"),
+            Source("spark", path=str(tmp_path / "gone.parquet"), format="parquet"),
+            engine="spark",
+        )
 
 
 def test_spark_sources_from_the_config(tmp_path):
     """[sources.x] type = "spark": a table by name, or a path whose format is given or sniffed;
     not both, not neither (no Spark needed to resolve them)."""
-    from services.sources import source_from_settings
+    from services.warehouse.sources import source_from_settings
 
     data = tmp_path / "data"
     data.mkdir()
     hard_columns(10, 1, drift=False).to_parquet(data / "part-0.parquet", index=False)
     cfg = tmp_path / "driftgate.toml"
-    cfg.write_text('[sources.t]\ntype = "spark"\ntable = "main.ml.log"\n'
-                   '[sources.p]\ntype = "spark"\npath = "data"\n'
-                   '[sources.c]\ntype = "spark"\npath = "s3://bucket/log.csv"\n'
-                   '[sources.d]\ntype = "spark"\npath = "abfss://c@acct.dfs.core.windows.net/log"\nformat = "delta"\n'
-                   '[sources.both]\ntype = "spark"\ntable = "a.b"\npath = "data"\n'
-                   '[sources.none]\ntype = "spark"\n')
+    cfg.write_text(
+        '[sources.t]\ntype = "spark"\ntable = "main.ml.log"\n'
+        '[sources.p]\ntype = "spark"\npath = "data"\n'
+        '[sources.c]\ntype = "spark"\npath = "s3://bucket/log.csv"\n'
+        '[sources.d]\ntype = "spark"\npath = "abfss://c@acct.dfs.core.windows.net/log"\nformat = "delta"\n'
+        '[sources.both]\ntype = "spark"\ntable = "a.b"\npath = "data"\n'
+        '[sources.none]\ntype = "spark"\n'
+    )
     settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home"), "DRIFTGATE_CONFIG": str(cfg)})
     assert source_from_settings(settings, "t") == Source("spark", table="main.ml.log", label="t")
     p = source_from_settings(settings, "p")
     assert (p.type, p.format, p.path) == ("spark", "parquet", str(data))  # relative to the config file
     c = source_from_settings(settings, "c")
-    assert (c.format, c.path) == ("csv", "s3://bucket/log.csv")            # a URI is the server's business
+    assert (c.format, c.path) == ("csv", "s3://bucket/log.csv")  # a URI is the server's business
     assert source_from_settings(settings, "d").format == "delta"
     for name in ("both", "none"):
         with pytest.raises(BadInput, match="either 'table' or 'path'"):

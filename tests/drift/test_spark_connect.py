@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from services.drift.engine import drift_report
-from services.sources import source_from_path
+from services.warehouse.sources import source_from_path
 from tests.drift.conftest import assert_within_spec_tolerance, hard_columns
 from tests.helpers import free_port
 
@@ -24,8 +24,14 @@ CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli", "drift", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "drift", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +54,28 @@ def connect_server(tmp_path_factory):
     home = Path(pyspark.__file__).parent
     port = free_port()
     log_path = tmp_path_factory.mktemp("connect-server") / "server.log"
-    cmd = [str(home / "bin" / "spark-submit"), "--class", CONNECT_SERVER, "--driver-memory", "1g",
-           "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-           "--conf", f"spark.connect.grpc.binding.port={port}",
-           "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1",
-           "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
-           "--conf", "spark.sql.shuffle.partitions=8", "spark-internal"]
+    cmd = [
+        str(home / "bin" / "spark-submit"),
+        "--class",
+        CONNECT_SERVER,
+        "--driver-memory",
+        "1g",
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.sql.session.timeZone=UTC",
+        "--conf",
+        "spark.sql.shuffle.partitions=8",
+        "spark-internal",
+    ]
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=log_path.parent)
@@ -88,18 +110,30 @@ def _check(res: subprocess.CompletedProcess, duck: dict) -> dict:
 
 def test_cli_through_spark_connect(connect_server, pair):
     ref, cur, duck = pair
-    res = cli("--reference", ref, "--current", cur, "--engine", "spark", "--format", "json",
-              env={"SPARK_REMOTE": connect_server})
+    res = cli(
+        "--reference",
+        ref,
+        "--current",
+        cur,
+        "--engine",
+        "spark",
+        "--format",
+        "json",
+        env={"SPARK_REMOTE": connect_server},
+    )
     _check(res, duck)
 
 
 def test_without_pyspark_one_line_how_to_install(pair):
     ref, cur, _ = pair
-    code = ("import sys; sys.modules['pyspark'] = None\n"
-            "from services.cli import main\n"
-            "sys.exit(main(sys.argv[1:]))")
-    res = subprocess.run([sys.executable, "-c", code, "drift", "--reference", ref, "--current", cur,
-                          "--engine", "spark"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    code = "import sys; sys.modules['pyspark'] = None\nfrom services.cli import main\nsys.exit(main(sys.argv[1:]))"
+    res = subprocess.run(
+        [sys.executable, "-c", code, "drift", "--reference", ref, "--current", cur, "--engine", "spark"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.splitlines() == ["error: the spark engine needs PySpark: pip install -r requirements-spark.txt"]
 
@@ -107,8 +141,16 @@ def test_without_pyspark_one_line_how_to_install(pair):
 def test_unreachable_spark_remote_is_one_line_without_its_token(pair):
     ref, cur, _ = pair
     port = free_port()  # nothing listens there
-    res = cli("--reference", ref, "--current", cur, "--engine", "spark",
-              env={"SPARK_REMOTE": f"sc://127.0.0.1:{port}/;token=s3cr3t-token"})
+    res = cli(
+        "--reference",
+        ref,
+        "--current",
+        cur,
+        "--engine",
+        "spark",
+        env={"SPARK_REMOTE": f"sc://127.0.0.1:{port}/;token=s3cr3t-token"},
+    )
     assert res.returncode == 2 and res.stdout == ""
-    assert res.stderr.splitlines() == [f"error: cannot reach the Spark Connect server sc://127.0.0.1:{port} "
-                                       "(SparkConnectGrpcException)"]
+    assert res.stderr.splitlines() == [
+        f"error: cannot reach the Spark Connect server sc://127.0.0.1:{port} (SparkConnectGrpcException)"
+    ]

@@ -7,14 +7,16 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats as sstats
 from scipy.spatial.distance import jensenshannon as scipy_js
 
 from services.drift import stats as S
 from services.drift.engine import drift_report
-from services.sources import Source
+from services.warehouse.sources import Source
 from tests.drift.conftest import synthetic
 
 
@@ -57,7 +59,9 @@ def test_memory_report_matches_scipy(write_pair, n_ref, n_cur):
         assert f["stats"]["wasserstein"]["statistic"] == pytest.approx(w, rel=1e-9)
         assert f["stats"]["wasserstein"]["p_value"] is None
         rc, cc = _reference_bins(r, c)
-        assert f["stats"]["jensenshannon"]["statistic"] == pytest.approx(scipy_js(rc / rc.sum(), cc / cc.sum(), base=2), rel=1e-9)
+        assert f["stats"]["jensenshannon"]["statistic"] == pytest.approx(
+            scipy_js(rc / rc.sum(), cc / cc.sum(), base=2), rel=1e-9
+        )
         assert f["stats"]["psi"]["statistic"] == pytest.approx(_psi(rc, cc), rel=1e-9)
         s = f["summary"]["reference"]
         assert s["count"] == r.size and s["missing_share"] == pytest.approx(1 - r.size / n_ref)
@@ -73,7 +77,8 @@ def test_memory_report_matches_scipy(write_pair, n_ref, n_cur):
         assert f["stats"]["chi2"]["statistic"] == pytest.approx(chi.statistic, rel=1e-9)
         assert f["stats"]["chi2"]["p_value"] == pytest.approx(chi.pvalue, rel=1e-9, abs=1e-300)
         assert f["stats"]["jensenshannon"]["statistic"] == pytest.approx(
-            scipy_js(table[0] / table[0].sum(), table[1] / table[1].sum(), base=2), rel=1e-9)
+            scipy_js(table[0] / table[0].sum(), table[1] / table[1].sum(), base=2), rel=1e-9
+        )
         assert f["stats"]["psi"]["statistic"] == pytest.approx(_psi(table[0], table[1]), rel=1e-9)
         assert f["summary"]["current"]["missing_share"] == pytest.approx(cur[name].isna().mean())
         assert f["summary"]["reference"]["unseen_categories"] == []
@@ -130,8 +135,9 @@ def test_identical_samples_never_drift(values):
 
 
 @hsettings(max_examples=60, deadline=None)
-@given(arrays(np.float64, st.integers(2, 200), elements=finite),
-       arrays(np.float64, st.integers(2, 200), elements=finite))
+@given(
+    arrays(np.float64, st.integers(2, 200), elements=finite), arrays(np.float64, st.integers(2, 200), elements=finite)
+)
 def test_statistics_stay_in_range(a, b):
     ks_s, ks_p = S.ks(a, b)
     assert 0.0 <= ks_s <= 1.0 and 0.0 <= ks_p <= 1.0

@@ -17,12 +17,11 @@ from services.drift import drift_over_time
 from services.drift import window_store as W
 from services.drift.engine import sql_profile
 from services.drift.model import _select, model_data, reference_profile
-from services.sources import as_date
-from services.sources import open_backend
+from services.warehouse.sources import as_date, open_backend
 
 START = date(2026, 3, 1)
 DAYS = 10
-ROWS = 3000           # x 4 reference days > the reservoir: the reference's numeric columns use cells
+ROWS = 3000  # x 4 reference days > the reservoir: the reference's numeric columns use cells
 GAP = date(2026, 3, 8)  # no row at all on this day
 
 
@@ -35,8 +34,15 @@ def _day_frame(rng, day: date, n: int) -> pd.DataFrame:
     region = rng.choice(["n", "s"], n).astype(object)
     region[rng.random(n) < 0.02] = None
     t0 = pd.Timestamp(day)
-    return pd.DataFrame({"event_time": t0 + pd.to_timedelta(rng.uniform(0, 86_399, n), unit="s"),
-                         "x": x, "gappy": gappy, "cat": cat, "region": region})
+    return pd.DataFrame(
+        {
+            "event_time": t0 + pd.to_timedelta(rng.uniform(0, 86_399, n), unit="s"),
+            "x": x,
+            "gappy": gappy,
+            "cat": cat,
+            "region": region,
+        }
+    )
 
 
 @pytest.fixture
@@ -51,10 +57,12 @@ def log(tmp_path):
     cfg = tmp_path / "driftgate.toml"
 
     def configure(ref_end: str = "2026-03-04", extra: str = ""):
-        cfg.write_text('[sources.log]\ntype = "parquet"\npath = "log"\n'
-                       '[models.m]\nsource = "log"\ntimestamp = "event_time"\n'
-                       'numerical = ["x", "gappy"]\ncategorical = ["cat", "region"]\n'
-                       f'reference_window = {{start = "2026-03-01", end = "{ref_end}"}}\n{extra}')
+        cfg.write_text(
+            '[sources.log]\ntype = "parquet"\npath = "log"\n'
+            '[models.m]\nsource = "log"\ntimestamp = "event_time"\n'
+            'numerical = ["x", "gappy"]\ncategorical = ["cat", "region"]\n'
+            f'reference_window = {{start = "2026-03-01", end = "{ref_end}"}}\n{extra}'
+        )
         return load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=str(cfg))
 
     return {"folder": folder, "configure": configure, "home": tmp_path / "home", "tmp": tmp_path}
@@ -107,18 +115,20 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
     ref = reference_profile(settings, "m", features=feats, data=data)
     assert ref.features["x"].cells is not None  # the cells path, not only the small-window one
     with open_backend(data.source, settings) as b:
+
         def profiler(run, unit="day"):
-            return sql_profile(b, feats, side="current", bounds=run, ts="event_time", reference=ref,
-                               source="log", group_by=unit)
+            return sql_profile(
+                b, feats, side="current", bounds=run, ts="event_time", reference=ref, source="log", group_by=unit
+            )
 
         W.window_profiles(settings, "m", b, data.source, feats, "event_time", ref, (None, None), profiler)
-        days, info = W.window_profiles(settings, "m", b, data.source, feats, "event_time", ref, (None, None),
-                                       profiler)
+        days, info = W.window_profiles(settings, "m", b, data.source, feats, "event_time", ref, (None, None), profiler)
         assert info.reused == [d.isoformat() for d, _ in days] and not info.profiled
         full = {as_date(w): p for w, p in profiler((None, None))}
         lo, hi = datetime(2026, 3, 3), datetime(2026, 3, 10)
-        (_, week_full), = sql_profile(b, feats, side="current", bounds=(lo, hi), ts="event_time", reference=ref,
-                                      source="log", group_by="month")
+        ((_, week_full),) = sql_profile(
+            b, feats, side="current", bounds=(lo, hi), ts="event_time", reference=ref, source="log", group_by="month"
+        )
     assert sorted(full) == [d for d, _ in days]
     for d, prof in days:
         for name, f in prof.features.items():
@@ -141,8 +151,15 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
 def test_a_late_row_reprofiles_its_already_stored_day(log):
     settings = log["configure"]()
     drift_over_time(settings, "m", unit="day")
-    late = pd.DataFrame({"event_time": [pd.Timestamp("2026-03-05 23:59:59")] * 400, "x": [9.0] * 400,
-                         "gappy": [1.0] * 400, "cat": ["zz"] * 400, "region": ["n"] * 400})
+    late = pd.DataFrame(
+        {
+            "event_time": [pd.Timestamp("2026-03-05 23:59:59")] * 400,
+            "x": [9.0] * 400,
+            "gappy": [1.0] * 400,
+            "cat": ["zz"] * 400,
+            "region": ["n"] * 400,
+        }
+    )
     late.to_parquet(log["folder"] / "part-late.parquet", index=False)
     after = drift_over_time(settings, "m", unit="day")
     assert after["store"]["late"] == ["2026-03-05"] and after["store"]["profiled"] == ["2026-03-05"]
@@ -242,7 +259,7 @@ def test_last_n_days_report_from_stored_days_equals_a_full_scan(log):
     """The "last N days" report: the current window combined from stored days gives the full
     scan's counts, statistics and decisions; only the median is interpolated (within its cell)."""
     from services.drift import model_drift_report
-    from services.sources import Window
+    from services.warehouse.sources import Window
 
     settings = log["configure"]()
     drift_over_time(settings, "m", unit="day")  # the days are stored (as by the nightly job)
@@ -288,7 +305,9 @@ def test_a_decision_policy_change_applies_at_once_to_stored_days(log):
     settings = log["configure"]()
     before = drift_over_time(settings, "m", unit="day")
     drift_over_time(settings, "m", unit="day")  # results stored
-    strict = log["configure"](extra="[drift]\nalpha = 0.9\nnumeric_threshold = 0.0001\ncategorical_threshold = 0.0001\n")
+    strict = log["configure"](
+        extra="[drift]\nalpha = 0.9\nnumeric_threshold = 0.0001\ncategorical_threshold = 0.0001\n"
+    )
     after = drift_over_time(strict, "m", unit="day")
     assert after["store"]["reused"] == DAYS - 1 and after["store"]["profiled"] == []
     full = drift_over_time(strict, "m", unit="day", use_store=False)
@@ -306,6 +325,7 @@ def test_the_jobs_stored_results_serve_a_page_with_importances(log, capsys, monk
     page = drift_over_time(settings, "m", unit="day", importance=imp)
     full = drift_over_time(settings, "m", unit="day", importance=imp, use_store=False)
     _same_windows(page, full)
-    assert [w["weighted_drift_share"] for w in page["windows"]] == \
-        pytest.approx([w["weighted_drift_share"] for w in full["windows"]])
+    assert [w["weighted_drift_share"] for w in page["windows"]] == pytest.approx(
+        [w["weighted_drift_share"] for w in full["windows"]]
+    )
     assert any(w["weighted_drift_share"] for w in page["windows"])

@@ -29,6 +29,7 @@ def test_navigation_links_reach_every_page(demo_settings, streamlit_server, brow
         browser_page.wait_for_url(f"**{PAGE_PATHS[page]}**")
         browser_page.wait_for_function(
             "t => document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')?.innerText.trim() === t",
-            arg=title)
+            arg=title,
+        )
         assert_page_ok(browser_page)
         assert "model=churn_classifier" in browser_page.url

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
-from services.approvals import approve, rollback
 from services.config import load_settings
-from services.mlflow_client import make_client
+from services.promotion.approvals import approve, rollback
+from services.registry.mlflow_client import make_client
 from tests.helpers import RegistryWriteHook
 
 

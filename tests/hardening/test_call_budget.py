@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import collections
 
-from services.approvals import REGISTRY_WRITES, approve
-from services.gate import evaluate
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion.approvals import REGISTRY_WRITES, approve
+from services.promotion.gate import evaluate
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, settings_with
 
 

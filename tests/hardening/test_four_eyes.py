@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from services import audit
-from services.approvals import approve, reject, request_review
 from services.cli import main
 from services.errors import BadInput, Refused
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
-from services.roles import can_approve, identity_key, same_user
+from services.promotion import audit
+from services.promotion.approvals import approve, reject, request_review
+from services.promotion.roles import can_approve, identity_key, same_user
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, settings_with
 
 
@@ -62,9 +62,8 @@ def test_version_authors_are_append_only(demo_copy):
 
     settings = settings_with(demo_copy.home)
     audit.remember_authors(settings, MODEL, "2", ["bob"], "2026-01-01T00:00:00Z")
-    with pytest.raises(sa.exc.DatabaseError):
-        with audit.engine(settings).begin() as conn:
-            conn.execute(sa.text("DELETE FROM version_authors"))
+    with pytest.raises(sa.exc.DatabaseError), audit.engine(settings).begin() as conn:
+        conn.execute(sa.text("DELETE FROM version_authors"))
     assert audit.recorded_authors(settings, MODEL, "2") == ["bob"]
 
 
@@ -85,13 +84,17 @@ def test_roles_and_four_eyes_use_the_same_normalisation(demo_copy):
     assert not can_approve(settings, "BOB", ["carol", "ｂｏｂ"]).allowed
 
 
-@pytest.mark.parametrize("user", ["eve\r\n2026-01-01T00:00:00Z  alice    approve  done", "eve\x00", "e\u200bve", "eve\x1b[2J"])
+@pytest.mark.parametrize(
+    "user", ["eve\r\n2026-01-01T00:00:00Z  alice    approve  done", "eve\x00", "e\u200bve", "eve\x1b[2J"]
+)
 def test_control_characters_in_a_user_name_are_refused(demo_copy, user, capsys):
     settings = settings_with(demo_copy.home)
     client = make_client(settings)
-    for call in (lambda: approve(settings, MODEL, "2", user, client=client),
-                 lambda: reject(settings, MODEL, "2", user, "no", client=client),
-                 lambda: request_review(settings, MODEL, "2", user, client=client)):
+    for call in (
+        lambda: approve(settings, MODEL, "2", user, client=client),
+        lambda: reject(settings, MODEL, "2", user, "no", client=client),
+        lambda: request_review(settings, MODEL, "2", user, client=client),
+    ):
         with pytest.raises(BadInput, match="control or invisible"):
             call()
     assert audit.query(settings) == []
@@ -101,8 +104,18 @@ def test_control_characters_in_a_user_name_are_refused(demo_copy, user, capsys):
 
 def test_audit_text_escapes_control_characters(demo_copy, capsys):
     settings = settings_with(demo_copy.home)
-    audit.append(settings, {"at": "2026-01-01T00:00:00Z", "user": "x\r\n2026  alice approve done", "action": "approve",
-                            "outcome": "refused", "model": MODEL, "version": "2", "reason": "bad\nline"})
+    audit.append(
+        settings,
+        {
+            "at": "2026-01-01T00:00:00Z",
+            "user": "x\r\n2026  alice approve done",
+            "action": "approve",
+            "outcome": "refused",
+            "model": MODEL,
+            "version": "2",
+            "reason": "bad\nline",
+        },
+    )
     assert main(["audit", "--model", MODEL]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "\\r\\n" in out and "\\n" in out

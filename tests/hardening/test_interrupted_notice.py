@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.approvals import approve, recover
-from services.mlflow_client import make_client
+from services.promotion.approvals import approve, recover
+from services.registry.mlflow_client import make_client
 from tests.hardening.test_lease_recovery import Crash, CrashAt
 from tests.helpers import app_test, assert_no_exception
 from tests.promotion.conftest import MODEL

@@ -12,12 +12,19 @@ import time
 
 import pytest
 
-from services import audit
-from services.approvals import (Fence, TransitionFailed, approve, claim_is_stale,
-                                interrupted_notice, recover, rollback)
-from services.gate import evaluate
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.approvals import (
+    Fence,
+    TransitionFailed,
+    approve,
+    claim_is_stale,
+    interrupted_notice,
+    recover,
+    rollback,
+)
+from services.promotion.gate import evaluate
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.helpers import ROOT, RegistryWriteHook
 from tests.promotion.conftest import MODEL, registry_view, settings_with
 
@@ -84,9 +91,21 @@ def test_sigkill_mid_transition_is_recovered_by_the_next_decision_first_time(dem
     if action == "rollback":
         approve(settings, MODEL, "2", "alice", client=client)
     before = registry_view(settings, client)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.hardening.kill_worker", str(settings.home),
-                             str(settings.config_path), action, str(k)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.hardening.kill_worker",
+            str(settings.home),
+            str(settings.config_path),
+            action,
+            str(k),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "stuck"
         # alive and heart-beating: its claim is not stale, whatever the lease
@@ -139,8 +158,13 @@ def test_release_and_writes_after_a_take_over_are_refused(demo_copy):
     assert audit.take_over(settings, MODEL, "t-old", "t-new")
     n = len(audit.query(settings))
     with pytest.raises(audit.LostClaim):
-        audit.release(settings, MODEL, "t-old", "2", {"at": "x", "user": "alice", "action": "approve",
-                                                       "outcome": "done", "model": MODEL})
+        audit.release(
+            settings,
+            MODEL,
+            "t-old",
+            "2",
+            {"at": "x", "user": "alice", "action": "approve", "outcome": "done", "model": MODEL},
+        )
     assert len(audit.query(settings)) == n  # no "done" record for a transition it no longer owns
     assert not audit.renew(settings, MODEL, "t-old")
     assert [r["txn"] for r in audit.in_progress(settings)] == ["t-new"]
@@ -150,7 +174,7 @@ def test_release_and_writes_after_a_take_over_are_refused(demo_copy):
 def test_owner_whose_claim_is_taken_over_mid_plan_stops_writing(demo_copy, monkeypatch):
     """The split of issue 13 #3: a recoverer takes the claim over while the owner is stalled
     between two writes. The owner's next write is refused by the fence; one champion, no 'done'."""
-    import services.approvals as approvals
+    import services.promotion.approvals as approvals
 
     settings = settings_with(demo_copy.home)
     client = make_client(settings)

@@ -16,11 +16,14 @@ MODEL = "churn_classifier"
 
 
 def _cli(args, env_extra, cwd=ROOT, guard=150):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "MLFLOW_TRACKING", "MLFLOW_REGISTRY"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "MLFLOW_TRACKING", "MLFLOW_REGISTRY"))
+    }
     env.update(env_extra)
     env.pop("DRIFTGATE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=guard)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=guard
+    )
 
 
 def _one_line_exit_2(proc, *words):
@@ -43,14 +46,17 @@ def test_audit_limit_out_of_range_is_bad_usage(demo_settings, limit):
     _one_line_exit_2(proc, "--limit")
 
 
-@pytest.mark.parametrize("args", [["versions", "--model", MODEL], ["leaderboard", "--experiment", MODEL, "--metric", "roc_auc"]])
+@pytest.mark.parametrize(
+    "args", [["versions", "--model", MODEL], ["leaderboard", "--experiment", MODEL, "--metric", "roc_auc"]]
+)
 def test_garbage_tracking_uri_is_one_line(tmp_path, args):
     proc = _cli(args, {"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "garbage::://"})
     _one_line_exit_2(proc, "garbage")
 
 
-@pytest.mark.parametrize("args", [["versions", "--model", MODEL],
-                                  ["approve", "--model", MODEL, "--version", "2", "--user", "alice"]])
+@pytest.mark.parametrize(
+    "args", [["versions", "--model", MODEL], ["approve", "--model", MODEL, "--version", "2", "--user", "alice"]]
+)
 def test_home_that_is_a_file_is_one_line(tmp_path, args):
     f = tmp_path / "home-file"
     f.write_text("x")
@@ -65,14 +71,21 @@ def _databricks_env(tmp_path, toml=""):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[mlflow]\nhttp_timeout_seconds = 2\nhttp_retries = 0\n[databricks]\ntimeout_seconds = 2\n" + toml)
     port = free_port()  # nothing listens there
-    return {"DRIFTGATE_HOME": str(tmp_path / "home"), "DRIFTGATE_CONFIG": str(cfg),
-            "DATABRICKS_HOST": f"https://127.0.0.1:{port}", "DATABRICKS_TOKEN": "dapi-not-a-real-token",
-            "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/none"}
+    return {
+        "DRIFTGATE_HOME": str(tmp_path / "home"),
+        "DRIFTGATE_CONFIG": str(cfg),
+        "DATABRICKS_HOST": f"https://127.0.0.1:{port}",
+        "DATABRICKS_TOKEN": "dapi-not-a-real-token",
+        "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/none",
+    }
 
 
 def test_unreachable_databricks_sql_source_is_bounded_and_one_line(tmp_path):
-    env = _databricks_env(tmp_path, '[sources.log]\ntype = "databricks"\ntable = "main.ml.scoring_log"\n'
-                                    '[models.m]\nsource = "log"\ntimestamp = "ts"\nfeatures = ["x"]\n')
+    env = _databricks_env(
+        tmp_path,
+        '[sources.log]\ntype = "databricks"\ntable = "main.ml.scoring_log"\n'
+        '[models.m]\nsource = "log"\ntimestamp = "ts"\nfeatures = ["x"]\n',
+    )
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{(tmp_path / 'm.db').as_posix()}"
     proc = _cli(["trigger", "--model", "m"], env)
     _one_line_exit_2(proc, "Databricks")
@@ -89,7 +102,7 @@ def test_unreachable_databricks_tracking_is_bounded_and_one_line(tmp_path):
 
 def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path):
     from services.config import load_settings
-    from services.mlflow_client import apply_timeouts
+    from services.registry.mlflow_client import apply_timeouts
 
     s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, cwd=tmp_path)
     assert s.section("mlflow")["http_timeout_seconds"] <= 30 and s.section("databricks")["timeout_seconds"] <= 30

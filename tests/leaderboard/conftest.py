@@ -31,8 +31,8 @@ class Logged:
     tracking_uri: str
     experiment: str
     parent_id: str
-    children: dict[str, str] = field(default_factory=dict)   # run name -> run id
-    values: dict[str, float] = field(default_factory=dict)   # run name -> roc_auc (NaN/None kept)
+    children: dict[str, str] = field(default_factory=dict)  # run name -> run id
+    values: dict[str, float] = field(default_factory=dict)  # run name -> roc_auc (NaN/None kept)
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
     old_parent_id: str = ""
 
@@ -68,7 +68,10 @@ def log_nested_runs(tracking_uri: str, experiment: str | None = None, artifact_l
                 mlflow.log_metric("roc_auc", 0.5)
         time.sleep(0.05)
         models = {
-            "champion-reeval": (DecisionTreeClassifier(max_depth=2, random_state=0), {"driftgate.role": "champion", "driftgate.model_version": "1"}),
+            "champion-reeval": (
+                DecisionTreeClassifier(max_depth=2, random_state=0),
+                {"driftgate.role": "champion", "driftgate.model_version": "1"},
+            ),
             "gbm": (GradientBoostingClassifier(n_estimators=30, max_depth=2, random_state=0), {}),
             "rf": (RandomForestClassifier(n_estimators=30, max_depth=4, random_state=0), {}),
             "logreg": (LogisticRegression(), {}),
@@ -115,7 +118,9 @@ def server_runs(lb_server) -> Logged:
 @pytest.fixture(scope="session")
 def sqlite_runs(tmp_path_factory) -> Logged:
     root = tmp_path_factory.mktemp("lb-sqlite")
-    return log_nested_runs(f"sqlite:///{(root / 'mlflow.db').as_posix()}", artifact_location=(root / "artifacts").as_uri())
+    return log_nested_runs(
+        f"sqlite:///{(root / 'mlflow.db').as_posix()}", artifact_location=(root / "artifacts").as_uri()
+    )
 
 
 @pytest.fixture(scope="session")

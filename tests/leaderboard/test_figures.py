@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import plotly.graph_objects as go
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from components.leaderboard_charts import (
     CHAMPION,
@@ -22,13 +24,45 @@ from components.leaderboard_charts import (
     versions_over_time,
 )
 from components.runs_charts import candidates_strip, metric_history_lines
-from services.shap_compare import compare_importance
+from services.compare.shap import compare_importance
 
 ROWS = [
-    {"run_name": "gbm", "role": "winner", "rank": 1, "value": 0.80, "delta_vs_champion": 0.10, "ci_low": 0.05, "ci_high": 0.15},
-    {"run_name": "rf", "role": "candidate", "rank": 2, "value": 0.75, "delta_vs_champion": 0.05, "ci_low": None, "ci_high": None},
-    {"run_name": "champ", "role": "champion baseline", "rank": None, "value": 0.70, "delta_vs_champion": 0.0, "ci_low": None, "ci_high": None},
-    {"run_name": "broken", "role": "candidate", "rank": None, "value": None, "delta_vs_champion": None, "ci_low": None, "ci_high": None},
+    {
+        "run_name": "gbm",
+        "role": "winner",
+        "rank": 1,
+        "value": 0.80,
+        "delta_vs_champion": 0.10,
+        "ci_low": 0.05,
+        "ci_high": 0.15,
+    },
+    {
+        "run_name": "rf",
+        "role": "candidate",
+        "rank": 2,
+        "value": 0.75,
+        "delta_vs_champion": 0.05,
+        "ci_low": None,
+        "ci_high": None,
+    },
+    {
+        "run_name": "champ",
+        "role": "champion baseline",
+        "rank": None,
+        "value": 0.70,
+        "delta_vs_champion": 0.0,
+        "ci_low": None,
+        "ci_high": None,
+    },
+    {
+        "run_name": "broken",
+        "role": "candidate",
+        "rank": None,
+        "value": None,
+        "delta_vs_champion": None,
+        "ci_low": None,
+        "ci_high": None,
+    },
 ]
 
 
@@ -57,22 +91,36 @@ def test_ranked_bars_without_champion_has_no_line():
 def brute_front(points, xh, yh):
     sx, sy = (1 if xh else -1), (1 if yh else -1)
     ok = [i for i, p in enumerate(points) if all(math.isfinite(v) for v in p)]
-    return sorted((i for i in ok if not any(
-        sx * points[j][0] >= sx * points[i][0] and sy * points[j][1] >= sy * points[i][1]
-        and (points[j] != points[i]) for j in ok)), key=lambda i: points[i][0])
+    return sorted(
+        (
+            i
+            for i in ok
+            if not any(
+                sx * points[j][0] >= sx * points[i][0]
+                and sy * points[j][1] >= sy * points[i][1]
+                and (points[j] != points[i])
+                for j in ok
+            )
+        ),
+        key=lambda i: points[i][0],
+    )
 
 
 @hsettings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 6).map(float), st.integers(0, 6).map(float)), max_size=12),
-       st.booleans(), st.booleans())
+@given(
+    st.lists(st.tuples(st.integers(0, 6).map(float), st.integers(0, 6).map(float)), max_size=12),
+    st.booleans(),
+    st.booleans(),
+)
 def test_pareto_front_is_the_non_dominated_set(points, xh, yh):
     front = pareto_front(points, xh, yh)
     assert sorted(front) == sorted(brute_front(points, xh, yh))
     # No front point dominates another one.
     sx, sy = (1 if xh else -1), (1 if yh else -1)
     for i, j in itertools.permutations(front, 2):
-        assert not (sx * points[i][0] >= sx * points[j][0] and sy * points[i][1] >= sy * points[j][1]
-                    and points[i] != points[j])
+        assert not (
+            sx * points[i][0] >= sx * points[j][0] and sy * points[i][1] >= sy * points[j][1] and points[i] != points[j]
+        )
 
 
 def test_pareto_scatter_marks_roles_and_front():
@@ -86,13 +134,15 @@ def test_pareto_scatter_marks_roles_and_front():
 
 
 def test_parallel_coordinates_numeric_and_categorical():
-    rows = [{"roc_auc": 0.8, "param:depth": "3", "param:kind": "gbm"},
-            {"roc_auc": 0.7, "param:depth": "8", "param:kind": "rf"},
-            {"roc_auc": None, "param:depth": "5", "param:kind": "rf"}]
+    rows = [
+        {"roc_auc": 0.8, "param:depth": "3", "param:kind": "gbm"},
+        {"roc_auc": 0.7, "param:depth": "8", "param:kind": "rf"},
+        {"roc_auc": None, "param:depth": "5", "param:kind": "rf"},
+    ]
     fig = parallel_coordinates(rows, ["depth", "kind"], "roc_auc")
     dims = fig.data[0].dimensions
     assert [d.label for d in dims] == ["depth", "kind", "roc_auc"]
-    assert list(dims[0].values) == [3.0, 8.0]                     # run without a value is left out
+    assert list(dims[0].values) == [3.0, 8.0]  # run without a value is left out
     assert list(dims[1].ticktext) == ["gbm", "rf"] and list(dims[1].values) == [0, 1]
     assert list(dims[2].values) == [0.8, 0.7]
 
@@ -101,7 +151,7 @@ def test_shap_bars_and_detail():
     table = compare_importance({"a": 1.0, "b": 3.0, "c": 0.0}, {"a": 2.0, "b": 1.0, "d": 1.0})
     fig = shap_bars(table, "v1 (champion)", "v2 (candidate)")
     assert [t.name for t in fig.data] == ["v1 (champion)", "v2 (candidate)"]
-    assert list(fig.data[0].y)[0] == "b"                            # most important first
+    assert list(fig.data[0].y)[0] == "b"  # most important first
     assert sum(v or 0 for v in fig.data[0].x) == pytest.approx(1.0)  # shares
     raw = shap_bars(table, share=False)
     assert sorted(v for v in raw.data[0].x if v is not None) == [0.0, 1.0, 3.0]
@@ -119,10 +169,12 @@ def test_compare_importance_shares_and_order():
 
 
 def test_versions_over_time():
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    versions = [{"version": "1", "when": t0, "value": 0.78, "is_champion": True},
-                {"version": "2", "when": t0 + timedelta(days=40), "value": 0.76, "is_champion": False},
-                {"version": "3", "when": t0 + timedelta(days=41), "value": None, "is_champion": False}]
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    versions = [
+        {"version": "1", "when": t0, "value": 0.78, "is_champion": True},
+        {"version": "2", "when": t0 + timedelta(days=40), "value": 0.76, "is_champion": False},
+        {"version": "3", "when": t0 + timedelta(days=41), "value": None, "is_champion": False},
+    ]
     reevals = [{"version": "1", "when": t0 + timedelta(days=40), "value": 0.60, "eval_window": "w"}]
     fig = versions_over_time(versions, reevals, "roc_auc")
     assert list(fig.data[0].y) == [0.78, 0.76] and fig.data[0].text[0] == "v1 (champion)"
@@ -136,6 +188,8 @@ def test_metric_history_lines_and_strip():
     fig = metric_history_lines(hist)
     assert [t.name for t in fig.data] == ["gbm: val_auc", "rf: val_auc"]
     assert list(fig.data[0].x) == [1, 2] and list(fig.data[0].y) == [0.6, 0.7]
-    strip = candidates_strip([{"run_name": "a", "value": 0.8, "role": "winner"},
-                              {"run_name": "b", "value": None, "role": "candidate"}], "auc")
+    strip = candidates_strip(
+        [{"run_name": "a", "value": 0.8, "role": "winner"}, {"run_name": "b", "value": None, "role": "candidate"}],
+        "auc",
+    )
     assert list(strip.data[0].x) == [0.8] and list(strip.data[0].marker.color) == ["#16a34a"]

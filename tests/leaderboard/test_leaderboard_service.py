@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from services.errors import BadInput, NotFound, Unavailable
-from services.leaderboard import (
+from services.compare.leaderboard import (
     bootstrap_delta,
     bootstrap_indices,
     build_leaderboard,
@@ -21,7 +22,8 @@ from services.leaderboard import (
     rank_rows,
     with_intervals,
 )
-from services.runs import RunRow, get_run, retraining_runs, search_runs_paged
+from services.errors import BadInput, NotFound, Unavailable
+from services.registry.runs import RunRow, get_run, retraining_runs, search_runs_paged
 
 
 @pytest.fixture(params=["server", "sqlite"])
@@ -184,7 +186,7 @@ def test_bootstrap_matches_direct_computation(store):
 
 @pytest.mark.parametrize("metric", ["accuracy", "brier", "log_loss", "f1"])
 def test_bootstrap_other_metrics_match_sklearn(sqlite_runs, metric):
-    from services.leaderboard import sklearn_metric
+    from services.compare.leaderboard import sklearn_metric
 
     cand, champ = sqlite_runs.predictions["rf"], sqlite_runs.predictions["champion-reeval"]
     iv = bootstrap_delta(cand, champ, metric, n_boot=200, seed=3)
@@ -196,14 +198,16 @@ def test_bootstrap_other_metrics_match_sklearn(sqlite_runs, metric):
 
 def _row(i, value, champion=False):
     tags = {"driftgate.role": "champion"} if champion else {}
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=i)
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
     metrics = {} if value == "missing" else {"m": value}
     return RunRow(f"r{i}", f"run{i}", "1", "FINISHED", start, start, "p", "active", metrics, {}, tags)
 
 
 @hsettings(max_examples=60, deadline=None)
 @given(
-    values=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just("missing")), min_size=0, max_size=12),
+    values=st.lists(
+        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just("missing")), min_size=0, max_size=12
+    ),
     champion_at=st.one_of(st.none(), st.integers(0, 11)),
     greater=st.booleans(),
 )
@@ -239,7 +243,9 @@ def test_nested_grid_search_candidates(sqlite_runs, tmp_path):
         mlflow.sklearn.autolog(log_models=False, silent=True, max_tuning_runs=3, log_datasets=False)
         with mlflow.start_run(experiment_id=exp_id, run_name="retraining"):
             with mlflow.start_run(experiment_id=exp_id, run_name="grid", nested=True):
-                GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3]}, cv=2, scoring="roc_auc").fit(X, y)
+                GridSearchCV(
+                    DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3]}, cv=2, scoring="roc_auc"
+                ).fit(X, y)
                 mlflow.log_metric("roc_auc", 0.8)
             with mlflow.start_run(experiment_id=exp_id, run_name="plain", nested=True):
                 mlflow.log_metric("roc_auc", 0.7)

@@ -33,8 +33,8 @@ def test_runs_page_demo(demo_env):
 
 
 def test_runs_page_deep_link_to_a_child_run(demo_env):
-    from services.mlflow_client import make_client
-    from services.runs import retraining_runs
+    from services.registry.mlflow_client import make_client
+    from services.registry.runs import retraining_runs
 
     parent = retraining_runs(make_client(demo_env), "churn_classifier").parents[0]
     child = next(c for c in parent.children if c.run_name == "gbm_recent")
@@ -81,14 +81,19 @@ def test_leaderboard_page_against_a_users_server(server_runs, monkeypatch, tmp_p
     at = app_test("pages/leaderboard.py", {"experiment": server_runs.experiment, "metric": "roc_auc"})
     at.run()
     assert_no_exception(at)
-    best = max((n for n, v in server_runs.values.items() if n != "champion-reeval" and v == v and v is not None),
-               key=lambda n: server_runs.values[n])
+    best = max(
+        (n for n, v in server_runs.values.items() if n != "champion-reeval" and v == v and v is not None),
+        key=lambda n: server_runs.values[n],
+    )
     m = metrics_of(at)
     assert any(k.startswith(f"Winner: {best}") for k in m)
     assert any(k.startswith("Champion baseline (v1): champion-reeval") for k in m)
     assert at.query_params["run"] == server_runs.parent_id
     # The older retraining run has no champion child: the page says it is not like-for-like.
-    at2 = app_test("pages/leaderboard.py", {"experiment": server_runs.experiment, "run": server_runs.old_parent_id, "metric": "roc_auc"})
+    at2 = app_test(
+        "pages/leaderboard.py",
+        {"experiment": server_runs.experiment, "run": server_runs.old_parent_id, "metric": "roc_auc"},
+    )
     at2.run()
     assert_no_exception(at2)
     assert any("not like-for-like" in w.value for w in at2.warning)

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import shap
 
-from services import demo
+from services.compare.leaderboard import compare_version_to_champion
+from services.compare.shap import compare_versions, explain, load_model, recent_sample
+from services.demo.seed import seed as demo
 from services.errors import NotFound
-from services.leaderboard import compare_version_to_champion
-from services.mlflow_client import make_client
-from services.runs import versions_comparison
-from services.shap_compare import compare_versions, explain, load_model, recent_sample
+from services.registry.mlflow_client import make_client
+from services.registry.runs import versions_comparison
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,9 @@ def test_versions_side_by_side(client, demo_settings):
 def test_candidate_vs_champion_for_a_version(client):
     doc = compare_version_to_champion(client, demo.MODEL_NAME, "2", "roc_auc")
     assert doc["like_for_like"] and doc["baseline_model_version"] == "1" and doc["same_eval_window"]
-    assert doc["deltas"]["roc_auc"] == pytest.approx(doc["candidate_metrics"]["roc_auc"] - doc["baseline_metrics"]["roc_auc"])
+    assert doc["deltas"]["roc_auc"] == pytest.approx(
+        doc["candidate_metrics"]["roc_auc"] - doc["baseline_metrics"]["roc_auc"]
+    )
     assert doc["deltas"]["roc_auc"] > 0
     stale = compare_version_to_champion(client, demo.MODEL_NAME, "3", "roc_auc")
     assert stale["baseline_run"] == doc["baseline_run"]
@@ -137,14 +139,16 @@ def test_shap_importance_logged_with_the_run_is_used(demo_copy, sample):
     run_id = client.get_model_version(demo.MODEL_NAME, "2").run_id
     # Written into the copy's local artifact store directly: MLflow caches artifact repositories by
     # run id per process, and the copy's run ids are the shared demo's, so log_dict would write there.
-    from urllib.parse import urlparse
     import json
     from pathlib import Path
+    from urllib.parse import urlparse
 
     root = Path(urlparse(client.get_run(run_id).info.artifact_uri).path)
     assert str(demo_copy.home) in str(root)
     (root / "shap").mkdir()
-    (root / "shap" / "importance.json").write_text(json.dumps({"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25}))
+    (root / "shap" / "importance.json").write_text(
+        json.dumps({"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25})
+    )
     comp = compare_versions(client, demo_copy, demo.MODEL_NAME, "2", "1", sample=sample)
     assert comp.candidate.method == "artifact" and "shap/importance.json" in comp.candidate.message
     assert comp.candidate.values == {"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25}

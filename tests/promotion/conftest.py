@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from services.config import load_settings
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 
 MODEL = "churn_classifier"
 

@@ -29,8 +29,10 @@ PASSWORD = "pg-" + uuid.uuid4().hex[:12]  # per session; the tests check it neve
 
 def bin_dir() -> Path:
     """Debian's PostgreSQL programs (``/usr/lib/postgresql/<major>/bin``), 15 preferred."""
-    majors = sorted((p.name for p in PG_ROOT.glob("*") if (p / "bin" / "pg_ctl").is_file()),
-                    key=lambda m: (m != PREFERRED_MAJOR, -int(m) if m.isdigit() else 0))
+    majors = sorted(
+        (p.name for p in PG_ROOT.glob("*") if (p / "bin" / "pg_ctl").is_file()),
+        key=lambda m: (m != PREFERRED_MAJOR, -int(m) if m.isdigit() else 0),
+    )
     if not majors:
         raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
     return PG_ROOT / majors[0] / "bin"
@@ -51,15 +53,16 @@ class PostgresServer:
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC"}
-        return subprocess.run([*self.as_user, *args], cwd=self.base, env=env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*self.as_user, *args], cwd=self.base, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def _check(self, proc: subprocess.CompletedProcess, what: str) -> None:
         if proc.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]} {log}")
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         try:
             self._start()
         except BaseException:
@@ -77,24 +80,56 @@ class PostgresServer:
                 os.chown(p, user.pw_uid, user.pw_gid)
             self.as_user = ["runuser", "-u", "nobody", "--"]
         self.base.chmod(0o700)
-        self._check(self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--pwfile", str(pwfile),
-                              "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8",
-                              "--no-instructions"), "initdb")
+        self._check(
+            self._run(
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                USER,
+                "--pwfile",
+                str(pwfile),
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ),
+            "initdb",
+        )
         pwfile.unlink()
         self.resume()
 
     def resume(self) -> None:
         """(Re)start the server on the existing data folder, same port."""
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c max_connections=200 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB")
-        self._check(self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                              "-t", "120", "-o", opts, "start"), "pg_ctl start")
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c max_connections=200 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB"
+        )
+        self._check(
+            self._run(
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                "120",
+                "-o",
+                opts,
+                "start",
+            ),
+            "pg_ctl start",
+        )
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
 
     def halt(self) -> None:
         """Stop the server, keeping its data (``resume`` starts it again)."""
-        self._check(self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"),
-                    "pg_ctl stop")
+        self._check(
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"),
+            "pg_ctl stop",
+        )
 
     def stop(self) -> None:
         try:
@@ -129,8 +164,15 @@ class PostgresServer:
     def connect(self, database: str = "postgres", **kwargs):
         import psycopg
 
-        return psycopg.connect(host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, dbname=database,
-                               connect_timeout=10, **kwargs)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=USER,
+            password=PASSWORD,
+            dbname=database,
+            connect_timeout=10,
+            **kwargs,
+        )
 
     def create_database(self) -> str:
         """A fresh, empty database; returns its SQLAlchemy URL."""

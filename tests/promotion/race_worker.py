@@ -11,10 +11,10 @@ import json
 import sys
 import time
 
-from services.approvals import approve
 from services.config import load_settings
 from services.errors import DriftGateError, Refused
-from services.mlflow_client import make_client
+from services.promotion.approvals import approve
+from services.registry.mlflow_client import make_client
 
 
 def main(home: str) -> None:

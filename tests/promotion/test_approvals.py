@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from services import audit
-from services.approvals import approve, reject, request_review, rollback
 from services.errors import BadInput, NotFound, Refused
-from services.lifecycle import TAG_DECISION, TAG_DECISION_COMMENT, make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.approvals import approve, reject, request_review, rollback
+from services.registry.lifecycle import TAG_DECISION, TAG_DECISION_COMMENT, make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, registry_view, settings_with
 
 
@@ -87,7 +87,13 @@ def test_reject_rules(aliases_ws):
         approve(settings, MODEL, "3", "alice", client=client)
     # usage errors are not audited; refusals are
     outcomes = [(r["user"], r["outcome"]) for r in audit.query(settings, model=MODEL)]
-    assert outcomes == [("carol", "refused"), ("alice", "refused"), ("bob", "done"), ("alice", "refused"), ("alice", "refused")]
+    assert outcomes == [
+        ("carol", "refused"),
+        ("alice", "refused"),
+        ("bob", "done"),
+        ("alice", "refused"),
+        ("alice", "refused"),
+    ]
 
 
 def test_comment_limits_and_usage_errors(aliases_ws):
@@ -126,7 +132,7 @@ def test_stale_state_is_refused(aliases_ws):
 def test_champion_changing_during_gate_evaluation_is_stale_state(demo_copy, monkeypatch):
     """The window a CI race run hit: the state read says v1, another approval lands before the gate
     is evaluated. The loser must hear "stale state — reload", not a gate failure, and change nothing."""
-    import services.approvals as approvals
+    import services.promotion.approvals as approvals
 
     settings = settings_with(demo_copy.home, '[roles]\napprovers = ["alice", "dave"]\n')
     client = make_client(settings)
@@ -149,7 +155,9 @@ def test_champion_changing_during_gate_evaluation_is_stale_state(demo_copy, monk
 
 
 def test_two_approvals_required(demo_copy):
-    settings = settings_with(demo_copy.home, '[roles]\napprovers = ["alice", "bob", "dave"]\n[gate]\napprovals_required = 2\n')
+    settings = settings_with(
+        demo_copy.home, '[roles]\napprovers = ["alice", "bob", "dave"]\n[gate]\napprovals_required = 2\n'
+    )
     client = make_client(settings)
     first = approve(settings, MODEL, "2", "alice", client=client)
     assert first["outcome"] == "done" and "1 of 2" in first["reason"]

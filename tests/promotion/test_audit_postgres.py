@@ -21,13 +21,13 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from services import audit
-from services.approvals import approve
 from services.cli import main as cli
 from services.config import load_settings
 from services.errors import Refused, Unavailable
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.approvals import approve
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.conftest import _forget_artifact_repos, copy_workspace
 from tests.helpers import app_test, assert_no_exception, free_port
 from tests.promotion import minidemo
@@ -59,7 +59,7 @@ def write_config(path: Path, home: Path, audit_url: str) -> Path:
     path.write_text(
         f'[mlflow]\ntracking_uri = "sqlite:///{(home / "mlflow.db").as_posix()}"\nlifecycle = "aliases"\n'
         '[roles]\napprovers = ["alice", "bob", "dave"]\nviewers = ["carol"]\n'
-        '[gate]\nguard_metrics = {brier = 0.01}\n'
+        "[gate]\nguard_metrics = {brier = 0.01}\n"
         f'[audit]\nurl = "{audit_url}"\n'
     )
     return path
@@ -99,20 +99,49 @@ def test_approval_flow_on_postgres(pg_ws, postgres, capsys):
     assert code == 3 and "four-eyes" in err
     code, _, err = run_cli(capsys, "approve", *base, "--version", "3", "--user", "alice")
     assert code == 3 and "gate failed" in err
-    code, out, err = run_cli(capsys, "approve", *base, "--version", "2", "--user", "alice",
-                             "--comment", "better on the recent window", "--format", "json")
+    code, out, err = run_cli(
+        capsys,
+        "approve",
+        *base,
+        "--version",
+        "2",
+        "--user",
+        "alice",
+        "--comment",
+        "better on the recent window",
+        "--format",
+        "json",
+    )
     assert (code, err) == (0, "") and json.loads(out)["version_after"] == "2"
-    code, out, err = run_cli(capsys, "reject", *base, "--version", "3", "--user", "bob",
-                             "--comment", "<b>worse</b> than v1", "--format", "json")
+    code, out, err = run_cli(
+        capsys,
+        "reject",
+        *base,
+        "--version",
+        "3",
+        "--user",
+        "bob",
+        "--comment",
+        "<b>worse</b> than v1",
+        "--format",
+        "json",
+    )
     assert (code, err) == (0, "") and json.loads(out)["outcome"] == "done"
-    code, out, err = run_cli(capsys, "rollback", *base, "--user", "alice", "--comment", "regression", "--format", "json")
+    code, out, err = run_cli(
+        capsys, "rollback", *base, "--user", "alice", "--comment", "regression", "--format", "json"
+    )
     assert (code, err) == (0, "") and json.loads(out)["version_after"] == "1"
     assert make_lifecycle(settings, client, MODEL).state().champion == "1"
 
     code, out, err = run_cli(capsys, "audit", *base, "--format", "json")
     recs = json.loads(out)["records"]
-    story = [("bob", "approve", "refused", "2"), ("alice", "approve", "refused", "3"), ("alice", "approve", "done", "2"),
-             ("bob", "reject", "done", "3"), ("alice", "rollback", "done", "1")]
+    story = [
+        ("bob", "approve", "refused", "2"),
+        ("alice", "approve", "refused", "3"),
+        ("alice", "approve", "done", "2"),
+        ("bob", "reject", "done", "3"),
+        ("alice", "rollback", "done", "1"),
+    ]
     assert code == 0 and [(r["user"], r["action"], r["outcome"], r["version"]) for r in recs] == story
     assert recs[3]["comment"] == "<b>worse</b> than v1"
     assert (recs[2]["version_before"], recs[2]["version_after"]) == ("1", "2")
@@ -133,9 +162,13 @@ def test_two_processes_race_on_postgres(pg_ws, postgres):
         for p in workers:
             p.stdin.close()
             p.wait(timeout=30)
-    counts = dict(rows(postgres, db, "SELECT outcome, count(*) FROM audit_records WHERE action = 'approve' GROUP BY outcome"))
+    counts = dict(
+        rows(postgres, db, "SELECT outcome, count(*) FROM audit_records WHERE action = 'approve' GROUP BY outcome")
+    )
     assert counts == {"done": 20, "refused": 20}
-    assert rows(postgres, db, "SELECT count(*) FROM audit_records WHERE action = 'rollback' AND outcome = 'done'") == [(20,)]
+    assert rows(postgres, db, "SELECT count(*) FROM audit_records WHERE action = 'rollback' AND outcome = 'done'") == [
+        (20,)
+    ]
 
 
 def test_killed_mid_transition_is_recovered(pg_ws):
@@ -144,9 +177,21 @@ def test_killed_mid_transition_is_recovered(pg_ws):
     runs."""
     settings, client, _ = pg_ws
     before = registry_view(settings, client)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.hardening.kill_worker", str(settings.home),
-                             str(settings.config_path), "approve", "2"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.hardening.kill_worker",
+            str(settings.home),
+            str(settings.config_path),
+            "approve",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "stuck"
         claimed = audit.in_progress(settings)
@@ -169,8 +214,11 @@ def test_killed_mid_transition_is_recovered(pg_ws):
 
 
 def _all_text(at) -> str:
-    parts = [e.value for kind in ("error", "warning", "info", "success", "markdown", "caption", "text")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("error", "warning", "info", "success", "markdown", "caption", "text")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts) + "".join(str(df.value.to_dict()) for df in at.dataframe)
 
 
@@ -191,7 +239,8 @@ def test_promotions_page_on_postgres(pg_ws, postgres, monkeypatch):
     assert any("version 2 promoted" in s.value for s in at.success)
     assert make_lifecycle(settings, client, MODEL).state().champion == "2"
     assert rows(postgres, db, 'SELECT "user", action, outcome, comment FROM audit_records') == [
-        ("alice", "approve", "done", "fine on the shared store")]
+        ("alice", "approve", "done", "fine on the shared store")
+    ]
     assert any("version 2 promoted" in str(df.value.to_dict()) for df in at.dataframe)
 
     closed = write_config(settings.home / "closed.toml", settings.home, postgres.url(db, port=free_port()))
@@ -206,8 +255,16 @@ def test_promotions_page_on_postgres(pg_ws, postgres, monkeypatch):
 
 
 def _record(i: int) -> dict:
-    return {"at": f"2026-01-01T00:00:{i:02d}Z", "user": "alice", "action": "approve", "outcome": "refused",
-            "model": MODEL, "version": str(i), "reason": "r", "evidence": {"i": i}}
+    return {
+        "at": f"2026-01-01T00:00:{i:02d}Z",
+        "user": "alice",
+        "action": "approve",
+        "outcome": "refused",
+        "model": MODEL,
+        "version": str(i),
+        "reason": "r",
+        "evidence": {"i": i},
+    }
 
 
 def test_append_only_enforced_by_postgres(pg_ws, postgres):
@@ -216,28 +273,37 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
         audit.append(settings, _record(i))
     assert audit.remember_authors(settings, MODEL, "2", ["bob"], "2026-01-01T00:00:00Z") == ["bob"]
     with postgres.connect(db) as con:  # any client, not only DriftGate, is refused
-        for stmt, params in (('UPDATE audit_records SET "user" = %s', ("mallory",)), ("DELETE FROM audit_records", None),
-                             ("TRUNCATE audit_records", None), ("UPDATE version_authors SET author = %s", ("mallory",)),
-                             ("DELETE FROM version_authors", None), ("TRUNCATE version_authors", None)):
+        for stmt, params in (
+            ('UPDATE audit_records SET "user" = %s', ("mallory",)),
+            ("DELETE FROM audit_records", None),
+            ("TRUNCATE audit_records", None),
+            ("UPDATE version_authors SET author = %s", ("mallory",)),
+            ("DELETE FROM version_authors", None),
+            ("TRUNCATE version_authors", None),
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="is append-only"):
                 con.execute(stmt, params)
             con.rollback()
         assert con.execute("SELECT author FROM version_authors").fetchall() == [("bob",)]
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-        with audit.engine(settings).begin() as conn:
-            conn.execute(audit.records.delete().where(audit.records.c.version == "1"))
-    assert [(r["user"], r["version"], r["evidence"]) for r in audit.query(settings)] == \
-        [("alice", str(i), {"i": i}) for i in range(3)]
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), audit.engine(settings).begin() as conn:
+        conn.execute(audit.records.delete().where(audit.records.c.version == "1"))
+    assert [(r["user"], r["version"], r["evidence"]) for r in audit.query(settings)] == [
+        ("alice", str(i), {"i": i}) for i in range(3)
+    ]
     # a second start (another replica) finds the triggers and adds none
     with audit.engine(settings).begin() as conn:
         audit._create_schema(conn)
     assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname") == [
-        ("audit_no_truncate",), ("audit_no_update_delete",), ("authors_no_truncate",), ("authors_no_update_delete",)]
+        ("audit_no_truncate",),
+        ("audit_no_update_delete",),
+        ("authors_no_truncate",),
+        ("authors_no_update_delete",),
+    ]
 
 
 _OPEN_AT = """
 import sys, time
-from services import audit
+from services.promotion import audit
 from services.config import load_settings
 settings = load_settings(env={"DRIFTGATE_HOME": sys.argv[3]}, config_file=sys.argv[1])
 while time.time() < float(sys.argv[2]):
@@ -254,13 +320,23 @@ def test_replicas_starting_together_create_the_schema_once(postgres, tmp_path):
     url = postgres.create_database()
     cfg = write_config(tmp_path / "c.toml", tmp_path, url)
     start_at = time.time() + 5  # after the imports of all four
-    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(cfg), str(start_at), str(tmp_path / "home")],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, str(cfg), str(start_at), str(tmp_path / "home")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     results = [(p.wait(timeout=120), p.stdout.read().strip(), p.stderr.read().strip()[-300:]) for p in procs]
     assert results == [(0, "opened", "")] * 4, results
     db = url.rsplit("/", 1)[1]
     assert rows(postgres, db, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(4,)]
-    assert rows(postgres, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(len(audit._meta.tables),)]
+    assert rows(postgres, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [
+        (len(audit._meta.tables),)
+    ]
 
 
 def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
@@ -271,20 +347,25 @@ def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
     audit.append(settings, _record(0))  # the owner creates the schema
     with postgres.connect(db, autocommit=True) as con:
         con.execute("CREATE ROLE dg_app LOGIN PASSWORD 'app-pw-7'")
-        for grant in ("GRANT SELECT, INSERT ON audit_records, approval_votes, version_authors TO dg_app",
-                      "GRANT SELECT, INSERT, UPDATE ON transitions TO dg_app",
-                      "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO dg_app"):
+        for grant in (
+            "GRANT SELECT, INSERT ON audit_records, approval_votes, version_authors TO dg_app",
+            "GRANT SELECT, INSERT, UPDATE ON transitions TO dg_app",
+            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO dg_app",
+        ):
             con.execute(grant)
-    cfg = write_config(tmp_path / "app.toml", settings.home,
-                       postgres.url(db).replace(f"driftgate:{PASSWORD}@", "dg_app@"))
+    cfg = write_config(
+        tmp_path / "app.toml", settings.home, postgres.url(db).replace(f"driftgate:{PASSWORD}@", "dg_app@")
+    )
     monkeypatch.setenv("PGPASSWORD", "app-pw-7")  # libpq reads it
     app = load_settings(env={"DRIFTGATE_HOME": str(settings.home)}, config_file=cfg)
     assert audit.append(app, _record(1)) == 2
     assert audit.claim(app, MODEL, "t1", "approve", "now", 0.0) is None
     assert audit.claim(app, MODEL, "t2", "approve", "now", 0.0)["txn"] == "t1"
     with audit.engine(app).connect() as conn:
-        for stmt in ("DROP TRIGGER audit_no_update_delete ON audit_records",
-                     "ALTER TABLE audit_records DISABLE TRIGGER ALL"):
+        for stmt in (
+            "DROP TRIGGER audit_no_update_delete ON audit_records",
+            "ALTER TABLE audit_records DISABLE TRIGGER ALL",
+        ):
             with pytest.raises(sa.exc.ProgrammingError, match="must be owner"):
                 conn.exec_driver_sql(stmt)
             conn.rollback()
@@ -305,8 +386,10 @@ def test_unreachable_store_is_one_line_without_password(pg_ws, postgres, capsys)
     cfg = write_config(settings.home / "closed.toml", settings.home, postgres.url(db, port=closed))
     err = _one_line(*run_cli(capsys, "audit", "--config", str(cfg), "--format", "json"), PASSWORD, "driftgate:")
     assert f":{closed}/{db} " in err and "Connection refused" in err
-    err = _one_line(*run_cli(capsys, "approve", "--model", MODEL, "--version", "2", "--user", "alice",
-                             "--config", str(cfg)), PASSWORD)
+    err = _one_line(
+        *run_cli(capsys, "approve", "--model", MODEL, "--version", "2", "--user", "alice", "--config", str(cfg)),
+        PASSWORD,
+    )
     assert "Connection refused" in err
     assert registry_view(settings, client) == before  # nothing changed
     cfg = write_config(settings.home / "badpw.toml", settings.home, postgres.url(db, password="wrong-pw-41"))
@@ -326,9 +409,13 @@ def test_server_lost_after_start_is_one_line_then_reconnects(tmp_path, capsys):
         assert audit.claim(settings, MODEL, "t1", "approve", "now", 0.0) is None
         server.halt()
         shown = f"audit store postgresql+psycopg://***@127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]} is unavailable"
-        for call in (lambda: audit.query(settings), lambda: audit.in_progress(settings),
-                     lambda: audit.release(settings, MODEL, "t1", "1", _record(1)),
-                     lambda: audit.append(settings, _record(2)), lambda: audit.latest_id(settings)):
+        for call in (
+            lambda: audit.query(settings),
+            lambda: audit.in_progress(settings),
+            lambda: audit.release(settings, MODEL, "t1", "1", _record(1)),
+            lambda: audit.append(settings, _record(2)),
+            lambda: audit.latest_id(settings),
+        ):
             with pytest.raises(Unavailable) as err:
                 call()
             assert str(err.value).startswith(shown) and PASSWORD not in str(err.value), str(err.value)
@@ -348,16 +435,26 @@ def test_missing_driver_is_one_line_without_password(postgres, tmp_path):
     password, and says what to install: exit 2, no traceback."""
     cfg = write_config(tmp_path / "c.toml", tmp_path, postgres.url("anything"))
     code = "import sys; sys.modules['psycopg'] = None; from services.cli import main; raise SystemExit(main())"
-    proc = subprocess.run([sys.executable, "-c", code, "audit", "--config", str(cfg), "--format", "json"], cwd=ROOT,
-                          env={**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home")},
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "audit", "--config", str(cfg), "--format", "json"],
+        cwd=ROOT,
+        env={**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     err = _one_line(proc.returncode, proc.stdout, proc.stderr, PASSWORD)
     assert "driver psycopg is not installed" in err and "requirements.txt" in err
     # a URL naming a driver that is really absent here (psycopg2) says to use psycopg
     cfg = write_config(tmp_path / "c2.toml", tmp_path, postgres.url("anything").replace("+psycopg", "+psycopg2"))
-    proc = subprocess.run([sys.executable, "-m", "services.cli", "audit", "--config", str(cfg)], cwd=ROOT,
-                          env={**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home")},
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "audit", "--config", str(cfg)],
+        cwd=ROOT,
+        env={**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and PASSWORD not in proc.stderr
     assert proc.stderr.startswith("error: audit store postgresql+psycopg2://***@127.0.0.1:")
     assert "driver psycopg2 is not installed" in proc.stderr and "postgresql+psycopg://" in proc.stderr

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from services.cli import main
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, registry_view
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,10 @@ def test_versions_and_gate_json(demo_copy, capsys):
     doc = json.loads(out)
     assert doc["model"] == MODEL and doc["lifecycle"] == "aliases"
     assert [(v["version"], v["state"], v["created_by"]) for v in doc["versions"]] == [
-        ("1", "champion", "alice"), ("2", "candidate", "bob"), ("3", "candidate", "bob")]
+        ("1", "champion", "alice"),
+        ("2", "candidate", "bob"),
+        ("3", "candidate", "bob"),
+    ]
     assert set(doc["versions"][0]) == {"version", "stage", "aliases", "state", "run_id", "created_by"}
     assert doc["versions"][0]["aliases"] == ["champion"] and isinstance(doc["versions"][0]["version"], str)
 
@@ -64,13 +67,27 @@ def test_decisions_exit_codes(demo_copy, capsys):
         assert out == "" and err.startswith("error: ") and msg in err and err.count("\n") == 1, (argv, err)
     assert registry_view(settings, client) == before
 
-    code, out, err = run(capsys, "approve", "--model", MODEL, "--version", "2", "--user", "alice",
-                         "--comment", "better on the recent window", "--format", "json")
+    code, out, err = run(
+        capsys,
+        "approve",
+        "--model",
+        MODEL,
+        "--version",
+        "2",
+        "--user",
+        "alice",
+        "--comment",
+        "better on the recent window",
+        "--format",
+        "json",
+    )
     doc = json.loads(out)
     assert code == 0 and err == "" and doc["outcome"] == "done" and doc["version_after"] == "2"
     assert make_lifecycle(settings, client, MODEL).state().champion == "2"
 
-    code, out, err = run(capsys, "rollback", "--model", MODEL, "--user", "alice", "--comment", "regression", "--format", "json")
+    code, out, err = run(
+        capsys, "rollback", "--model", MODEL, "--user", "alice", "--comment", "regression", "--format", "json"
+    )
     assert code == 0 and json.loads(out)["version_after"] == "1"
 
     code, out, err = run(capsys, "audit", "--model", MODEL, "--format", "json")
@@ -79,19 +96,36 @@ def test_decisions_exit_codes(demo_copy, capsys):
     recs = doc["records"]
     assert {"at", "user", "action", "outcome", "model", "version", "reason", "comment"} <= set(recs[0])
     assert [(r["user"], r["action"], r["outcome"]) for r in recs] == [
-        ("bob", "approve", "refused"), ("carol", "approve", "refused"), ("alice", "approve", "refused"),
-        ("alice", "rollback", "refused"), ("alice", "approve", "done"), ("alice", "rollback", "done")]
+        ("bob", "approve", "refused"),
+        ("carol", "approve", "refused"),
+        ("alice", "approve", "refused"),
+        ("alice", "rollback", "refused"),
+        ("alice", "approve", "done"),
+        ("alice", "rollback", "done"),
+    ]
     assert recs == sorted(recs, key=lambda r: r["at"])  # oldest first
     assert all(r["at"].endswith("Z") for r in recs)
 
 
 def test_real_process_json_only(demo_copy):
     env = {**os.environ, "DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "carol"}
-    proc = subprocess.run([sys.executable, "-m", "services.cli", "approve", "--model", MODEL, "--version", "2"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "approve", "--model", MODEL, "--version", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 3 and proc.stdout == ""
     assert proc.stderr.strip() == "error: carol does not hold the approver role"
-    proc = subprocess.run([sys.executable, "-m", "services.cli", "audit", "--format", "json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "audit", "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stderr == ""
     assert json.loads(proc.stdout)["records"][0]["user"] == "carol"

@@ -8,15 +8,20 @@ import os
 import pytest
 
 from services.config import load_settings
-from services.gate import evaluate
-from services.lifecycle import list_versions
-from services.mlflow_client import make_client
+from services.promotion.gate import evaluate
+from services.registry.lifecycle import list_versions
+from services.registry.mlflow_client import make_client
 
 pytestmark = [
     pytest.mark.databricks,
-    pytest.mark.skipif(not (os.environ.get("DATABRICKS_HOST") and os.environ.get("DATABRICKS_TOKEN")
-                            and os.environ.get("DRIFTGATE_TEST_MODEL")),
-                       reason="needs DATABRICKS_HOST, DATABRICKS_TOKEN and DRIFTGATE_TEST_MODEL"),
+    pytest.mark.skipif(
+        not (
+            os.environ.get("DATABRICKS_HOST")
+            and os.environ.get("DATABRICKS_TOKEN")
+            and os.environ.get("DRIFTGATE_TEST_MODEL")
+        ),
+        reason="needs DATABRICKS_HOST, DATABRICKS_TOKEN and DRIFTGATE_TEST_MODEL",
+    ),
 ]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from services import audit
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.helpers import assert_page_ok
 
 pytestmark = pytest.mark.e2e

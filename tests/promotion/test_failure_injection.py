@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from services import audit
-from services.approvals import TransitionFailed, approve, recover, rollback
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.approvals import TransitionFailed, approve, recover, rollback
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.helpers import RegistryWriteHook
 from tests.promotion.conftest import MODEL, registry_view, settings_with
+
 
 class FlakyClient(RegistryWriteHook):
     """A real MlflowClient whose registry writes fail: write number ``fail_at`` (1-based) raises,
@@ -36,7 +37,7 @@ def test_failure_at_each_step(workspace, action):
     if action == "rollback":
         approve(settings, MODEL, "2", "alice", client=client)
     before = registry_view(settings, client)
-    from services.gate import evaluate
+    from services.promotion.gate import evaluate
 
     gate = evaluate(settings, client, MODEL, "2") if action == "approve" else None  # evaluated once: faster
     k = 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.gate import DEFAULTS, evaluate, gate_config
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion.gate import DEFAULTS, evaluate, gate_config
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, settings_with
 
 
@@ -15,7 +15,9 @@ def by_name(result) -> dict:
 
 
 def test_config_layers(demo_copy):
-    s = settings_with(demo_copy.home, """
+    s = settings_with(
+        demo_copy.home,
+        """
 [gate]
 min_improvement = 0.02
 approvals_required = 2
@@ -26,7 +28,8 @@ min_improvement = 0.03
 advisory = ["feature_consistency", "lineage_complete"]
 [models.churn_classifier.gate.limits.calibration_error]
 max = 0.1
-""")
+""",
+    )
     cfg = gate_config(s, MODEL)
     assert cfg["min_improvement"] == 0.03  # per-model beats [gate]
     assert cfg["approvals_required"] == 2
@@ -62,7 +65,9 @@ def test_min_improvement_and_guard_tolerance(demo_copy):
     res = evaluate(strict, client, MODEL, "2")
     assert not res.passed and by_name(res)["beats_champion"].status == "fail"
     # guard: brier must be 0.2 *better* than the champion's (negative tolerance) -> fails
-    tight = settings_with(demo_copy.home, "[models.churn_classifier.gate.guards.brier]\ntolerance = -0.2\ngreater_is_better = false\n")
+    tight = settings_with(
+        demo_copy.home, "[models.churn_classifier.gate.guards.brier]\ntolerance = -0.2\ngreater_is_better = false\n"
+    )
     res = evaluate(tight, client, MODEL, "2")
     assert by_name(res)["guard_metrics"].status == "fail" and not res.passed
     # an absolute limit on a metric the candidate logged (fairness/calibration style)
@@ -72,7 +77,9 @@ def test_min_improvement_and_guard_tolerance(demo_copy):
     g = by_name(evaluate(missing, client, MODEL, "2"))["guard_metrics"]
     assert g.status == "fail" and "demographic_parity_diff missing" in g.detail
     # advisory: the same failure no longer blocks
-    advisory = settings_with(demo_copy.home, '[gate]\nmin_improvement = 0.5\nadvisory = ["beats_champion", "feature_consistency"]\n')
+    advisory = settings_with(
+        demo_copy.home, '[gate]\nmin_improvement = 0.5\nadvisory = ["beats_champion", "feature_consistency"]\n'
+    )
     res = evaluate(advisory, client, MODEL, "2")
     assert by_name(res)["beats_champion"].status == "fail" and res.passed
 
@@ -114,7 +121,11 @@ def test_feature_consistency_through_drift_engine(demo_copy, monkeypatch):
     # v2 was trained before crypto_wallet appeared (demo day 70): payment_method differs, advisory
     assert v2.status == "warn" and v2.evidence["drifted_features"] == ["payment_method"] and not v2.required
     v3 = by_name(evaluate(s, client, MODEL, "3"))["feature_consistency"]
-    assert v3.status == "fail" and set(v3.evidence["drifted_features"]) == {"monthly_charges", "contract", "payment_method"}
+    assert v3.status == "fail" and set(v3.evidence["drifted_features"]) == {
+        "monthly_charges",
+        "contract",
+        "payment_method",
+    }
     # required by config -> it blocks v2? no: warn never blocks; fail would
     req = settings_with(demo_copy.home, '[gate]\nadvisory = []\nrequired = ["feature_consistency"]\n')
     assert evaluate(req, client, MODEL, "2").passed
@@ -122,7 +133,7 @@ def test_feature_consistency_through_drift_engine(demo_copy, monkeypatch):
     import services.drift as drift
 
     monkeypatch.delattr(drift, "model_drift_report")
-    from services import gate as gate_mod
+    from services.promotion import gate as gate_mod
 
     gate_mod._SKEW_CACHE.clear()
     degraded = by_name(evaluate(s, client, MODEL, "2"))["feature_consistency"]

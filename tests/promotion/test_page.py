@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from components.promotion_history import champion_timeline
-from services import audit
-from services.audit import champion_history
-from services.lifecycle import VersionView, make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.audit import champion_history
+from services.registry.lifecycle import VersionView, make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.helpers import app_test, assert_no_exception
 
 MODEL = "churn_classifier"
@@ -36,7 +36,12 @@ def test_alice_approves_through_the_dialog(demo_copy):
     texts = [t.value for t in at.text]
     # the dialog lists the writes of the very plan the transition runs
     i = texts.index("champion: v1 → v2")
-    assert texts[i:i + 4] == ["champion: v1 → v2", "alias previous -> v1", "alias champion -> v2", "stage v2 -> Production"]
+    assert texts[i : i + 4] == [
+        "champion: v1 → v2",
+        "alias previous -> v1",
+        "alias champion -> v2",
+        "stage v2 -> Production",
+    ]
     client = make_client(demo_copy)
     assert make_lifecycle(demo_copy, client, MODEL).state().champion == "1"  # nothing before confirming
     at.text_area(key="dg_approve_comment").input("<script>alert('x')</script> looks good")
@@ -66,11 +71,14 @@ def test_alice_approves_through_the_dialog(demo_copy):
     assert make_lifecycle(demo_copy, client, MODEL).state().champion == "1"
 
 
-@pytest.mark.parametrize("persona,version,reason", [
-    ("carol", "2", "does not hold the approver role"),
-    ("bob", "2", "four-eyes"),
-    ("alice", "3", "the gate fails"),
-])
+@pytest.mark.parametrize(
+    "persona,version,reason",
+    [
+        ("carol", "2", "does not hold the approver role"),
+        ("bob", "2", "four-eyes"),
+        ("alice", "3", "the gate fails"),
+    ],
+)
 def test_approve_disabled_with_reason(demo_copy, persona, version, reason):
     at = _page(persona, version)
     assert at.button(key="dg_approve").disabled
@@ -82,7 +90,7 @@ def test_stale_page_is_refused(demo_copy):
     at = _page("alice")
     at.button(key="dg_approve").click().run()
     # meanwhile someone else promotes v2 in another process/replica
-    from services.approvals import approve
+    from services.promotion.approvals import approve
     from tests.promotion.conftest import settings_with
 
     other = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
@@ -109,13 +117,40 @@ def _view(v, state, created, since=None):
 
 
 def test_champion_history_and_figure():
-    versions = [_view("1", "previous", "2026-01-01T00:00:00Z"), _view("2", "archived", "2026-02-01T00:00:00Z"),
-                _view("3", "champion", "2026-03-01T00:00:00Z")]
+    versions = [
+        _view("1", "previous", "2026-01-01T00:00:00Z"),
+        _view("2", "archived", "2026-02-01T00:00:00Z"),
+        _view("3", "champion", "2026-03-01T00:00:00Z"),
+    ]
     recs = [
-        {"at": "2026-02-02T00:00:00Z", "action": "approve", "outcome": "done", "version_before": "1", "version_after": "2"},
-        {"at": "2026-02-03T00:00:00Z", "action": "approve", "outcome": "refused", "version_before": "2", "version_after": "2"},
-        {"at": "2026-02-05T00:00:00Z", "action": "rollback", "outcome": "done", "version_before": "2", "version_after": "1"},
-        {"at": "2026-03-02T00:00:00Z", "action": "approve", "outcome": "done", "version_before": "1", "version_after": "3"},
+        {
+            "at": "2026-02-02T00:00:00Z",
+            "action": "approve",
+            "outcome": "done",
+            "version_before": "1",
+            "version_after": "2",
+        },
+        {
+            "at": "2026-02-03T00:00:00Z",
+            "action": "approve",
+            "outcome": "refused",
+            "version_before": "2",
+            "version_after": "2",
+        },
+        {
+            "at": "2026-02-05T00:00:00Z",
+            "action": "rollback",
+            "outcome": "done",
+            "version_before": "2",
+            "version_after": "1",
+        },
+        {
+            "at": "2026-03-02T00:00:00Z",
+            "action": "approve",
+            "outcome": "done",
+            "version_before": "1",
+            "version_after": "3",
+        },
     ]
     segs = champion_history(recs, versions, now="2026-04-01T00:00:00Z")
     assert [(s["version"], s["start"], s["end"], s["via"]) for s in segs] == [
@@ -129,5 +164,7 @@ def test_champion_history_and_figure():
     assert list(fig.data[1].y) == ["v2", "v3"]
     assert fig.data[1].x[0] == 3 * 24 * 3600 * 1000  # v2 was champion for 3 days
     # no decisions yet: the current champion since its tag
-    only = champion_history([], [_view("1", "champion", "2026-01-01T00:00:00Z", since="2026-01-05T00:00:00Z")], "2026-02-01T00:00:00Z")
+    only = champion_history(
+        [], [_view("1", "champion", "2026-01-01T00:00:00Z", since="2026-01-05T00:00:00Z")], "2026-02-01T00:00:00Z"
+    )
     assert only == [{"version": "1", "start": "2026-01-05T00:00:00Z", "end": "2026-02-01T00:00:00Z", "via": "registry"}]

@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from services import audit
-from services.approvals import rollback
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.approvals import rollback
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion.conftest import MODEL, settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,11 @@ ROUNDS = {"aliases": 20, "stages": 6}  # stages mode: the same guard code, fewer
 def _worker(home: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.promotion.race_worker", str(home)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -67,5 +71,7 @@ def _race(home: Path, workers, lifecycle: str, settings=None, rounds: int | None
         rollback(settings, MODEL, "alice", f"reset after round {round_no}", client=client)
     records = audit.query(settings, model=MODEL, action="approve")
     assert sum(r["outcome"] == "done" for r in records) - done_before == rounds
-    print(f"race {lifecycle} ({settings.audit_url.split(':', 1)[0]}): {rounds} rounds, exactly one transition each; winner split "
-          f"{winners.count(0)}/{winners.count(1)}")
+    print(
+        f"race {lifecycle} ({settings.audit_url.split(':', 1)[0]}): {rounds} rounds, exactly one transition each; winner split "
+        f"{winners.count(0)}/{winners.count(1)}"
+    )

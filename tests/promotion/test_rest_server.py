@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from services import audit
-from services.approvals import approve, rollback
 from services.config import load_settings
 from services.errors import Refused
-from services.gate import evaluate
-from services.lifecycle import list_versions, make_lifecycle
-from services.mlflow_client import make_client
+from services.promotion import audit
+from services.promotion.approvals import approve, rollback
+from services.promotion.gate import evaluate
+from services.registry.lifecycle import list_versions, make_lifecycle
+from services.registry.mlflow_client import make_client
 from tests.promotion import minidemo
 
 
@@ -27,13 +27,19 @@ def rest_model(mlflow_server, tmp_path_factory):
 def test_over_rest(rest_model, tmp_path, lifecycle):
     uri, name = rest_model
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[mlflow]\ntracking_uri = "{uri}"\nlifecycle = "{lifecycle}"\n'
-                   '[roles]\napprovers = ["alice", "bob"]\n[gate]\nguard_metrics = {brier = 0.01}\n')
+    cfg.write_text(
+        f'[mlflow]\ntracking_uri = "{uri}"\nlifecycle = "{lifecycle}"\n'
+        '[roles]\napprovers = ["alice", "bob"]\n[gate]\nguard_metrics = {brier = 0.01}\n'
+    )
     settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
     client = make_client(settings)
     assert isinstance(client.get_model_version(name, 1).version, str)  # REST: strings
     doc = list_versions(settings, client, name)
-    assert [(v["version"], v["state"]) for v in doc["versions"]] == [("1", "champion"), ("2", "candidate"), ("3", "candidate")]
+    assert [(v["version"], v["state"]) for v in doc["versions"]] == [
+        ("1", "champion"),
+        ("2", "candidate"),
+        ("3", "candidate"),
+    ]
     g2, g3 = evaluate(settings, client, name, "2"), evaluate(settings, client, name, "3")
     assert g2.passed, [(c.name, c.detail) for c in g2.checks if c.status == "fail"]
     assert not g3.passed and {c.name for c in g3.blocking} >= {"beats_champion", "signature_compatible"}
@@ -45,6 +51,12 @@ def test_over_rest(rest_model, tmp_path, lifecycle):
     rollback(settings, name, "alice", "back", client=client)
     assert lc.state().champion == "1" and lc.champion_count() == 1
     # leave the shared server as we found it for the next parametrisation
-    lc.restore({"mode": lc.mode, "aliases": {"champion": "1"}, "model_tags": {},
-                "versions": {v: {"stage": "Production" if v == "1" else "None", "tags": {}} for v in ("1", "2", "3")}})
+    lc.restore(
+        {
+            "mode": lc.mode,
+            "aliases": {"champion": "1"},
+            "model_tags": {},
+            "versions": {v: {"stage": "Production" if v == "1" else "None", "tags": {}} for v in ("1", "2", "3")},
+        }
+    )
     assert [r["outcome"] for r in audit.query(settings, model=name)] == ["refused", "done", "done"]

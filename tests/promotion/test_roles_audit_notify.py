@@ -11,15 +11,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services import audit, notify
 from services.config import load_settings
-from services.roles import can_approve, can_reject, can_rollback, identity_from, identity_key, roles_for, same_user
+from services.promotion import audit, notify
+from services.promotion.roles import (
+    can_approve,
+    can_reject,
+    can_rollback,
+    identity_from,
+    identity_key,
+    roles_for,
+    same_user,
+)
 
 
 @pytest.fixture
 def settings(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[mlflow]\ntracking_uri = "sqlite:///x.db"\n[roles]\napprovers = ["alice", "Bob@Corp.com"]\nviewers = ["carol"]\n')
+    cfg.write_text(
+        '[mlflow]\ntracking_uri = "sqlite:///x.db"\n[roles]\napprovers = ["alice", "Bob@Corp.com"]\nviewers = ["carol"]\n'
+    )
     return load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
 
 
@@ -54,7 +64,9 @@ def test_nobody_approves_own_version(name):
 
 def test_identity(settings):
     assert identity_from(settings, {"is_logged_in": True, "email": "alice@corp.com"}).user == "alice@corp.com"
-    ident = identity_from(settings, None, {"x-forwarded-email": "bob@corp.com", "X-Forwarded-Access-Token": "s3cr3t-value"})
+    ident = identity_from(
+        settings, None, {"x-forwarded-email": "bob@corp.com", "X-Forwarded-Access-Token": "s3cr3t-value"}
+    )
     assert (ident.user, ident.source, ident.token) == ("bob@corp.com", "header", "s3cr3t-value")
     assert "s3cr3t" not in repr(ident)
     assert identity_from(settings, None, {}, env_user="carol").source == "env"
@@ -65,9 +77,20 @@ def test_audit_absent_then_append_only(settings):
     assert audit.recent_records(settings) == []
     assert not (settings.home / "audit.db").exists()  # reading never creates the store
     for i in range(25):
-        audit.append(settings, {"at": f"2026-01-01T00:00:{i:02d}Z", "user": "alice", "action": "approve",
-                                "outcome": "refused", "model": "m" if i % 2 else "n", "version": str(i),
-                                "reason": "r", "comment": "<b>x</b>", "evidence": {"i": i}})
+        audit.append(
+            settings,
+            {
+                "at": f"2026-01-01T00:00:{i:02d}Z",
+                "user": "alice",
+                "action": "approve",
+                "outcome": "refused",
+                "model": "m" if i % 2 else "n",
+                "version": str(i),
+                "reason": "r",
+                "comment": "<b>x</b>",
+                "evidence": {"i": i},
+            },
+        )
     recent = audit.recent_records(settings, limit=20)
     assert len(recent) == 20 and recent[0]["version"] == "5" and recent[-1]["version"] == "24"  # newest last
     assert recent[-1]["evidence"] == {"i": 24} and recent[-1]["comment"] == "<b>x</b>"
@@ -93,7 +116,7 @@ def test_claim_exactly_one_winner(settings):
 class _Hook(BaseHTTPRequestHandler):
     received: list = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append(json.loads(body))
         self.send_response(200)
@@ -108,16 +131,27 @@ def test_webhook_notify_and_failure_is_swallowed(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         cfg = tmp_path / "c.toml"
-        cfg.write_text(f'[mlflow]\ntracking_uri = "sqlite:///x.db"\n[notify]\nwebhook_url = "http://127.0.0.1:{server.server_port}/hook"\n')
+        cfg.write_text(
+            f'[mlflow]\ntracking_uri = "sqlite:///x.db"\n[notify]\nwebhook_url = "http://127.0.0.1:{server.server_port}/hook"\n'
+        )
         s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg)
-        rec = {"user": "alice", "action": "approve", "outcome": "done", "model": "m", "version": "2",
-               "reason": "version 2 promoted", "comment": "ok"}
+        rec = {
+            "user": "alice",
+            "action": "approve",
+            "outcome": "done",
+            "model": "m",
+            "version": "2",
+            "reason": "version 2 promoted",
+            "comment": "ok",
+        }
         notify.send(s, rec).join(10)
         assert _Hook.received and "alice approved m v2" in _Hook.received[-1]["text"]
         assert notify.send(s, {**rec, "outcome": "refused"}) is None  # refusals not sent by default
     finally:
         server.shutdown()
-    cfg.write_text('[mlflow]\ntracking_uri = "sqlite:///x.db"\n[notify]\nwebhook_url = "http://127.0.0.1:9/none"\ntimeout_seconds = 1\n')
+    cfg.write_text(
+        '[mlflow]\ntracking_uri = "sqlite:///x.db"\n[notify]\nwebhook_url = "http://127.0.0.1:9/none"\ntimeout_seconds = 1\n'
+    )
     s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg)
     failed = notify.stats["failed"]
     notify.send(s, rec).join(10)  # nothing listens: swallowed
@@ -154,9 +188,17 @@ def test_databricks_mirroring_with_a_fake_workspace(monkeypatch, tmp_path):
 
     monkeypatch.setattr(databricks.sdk, "WorkspaceClient", _FakeWorkspace)
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[mlflow]\ntracking_uri = "databricks"\nregistry_uri = "databricks"\n[databricks]\nmirror_registry = true\n')
-    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "DATABRICKS_HOST": "https://example.invalid",
-                           "DATABRICKS_TOKEN": "dapi-secret"}, config_file=cfg)
+    cfg.write_text(
+        '[mlflow]\ntracking_uri = "databricks"\nregistry_uri = "databricks"\n[databricks]\nmirror_registry = true\n'
+    )
+    s = load_settings(
+        env={
+            "DRIFTGATE_HOME": str(tmp_path),
+            "DATABRICKS_HOST": "https://example.invalid",
+            "DATABRICKS_TOKEN": "dapi-secret",
+        },
+        config_file=cfg,
+    )
     rec = {"user": "alice", "action": "approve", "outcome": "done", "model": "m", "version": "2", "reason": "promoted"}
     notify.mirror_databricks(s, rec).join(10)
     notify.mirror_databricks(s, {**rec, "action": "request", "user": "bob"}).join(10)
@@ -164,5 +206,7 @@ def test_databricks_mirroring_with_a_fake_workspace(monkeypatch, tmp_path):
     assert _FakeRegistry.calls[1][:4] == ("request", "m", "2", "Production")
     assert notify.mirror_databricks(s, {**rec, "outcome": "refused"}) is None
     uc = tmp_path / "uc.toml"
-    uc.write_text('[mlflow]\ntracking_uri = "databricks"\nregistry_uri = "databricks-uc"\n[databricks]\nmirror_registry = true\n')
+    uc.write_text(
+        '[mlflow]\ntracking_uri = "databricks"\nregistry_uri = "databricks-uc"\n[databricks]\nmirror_registry = true\n'
+    )
     assert notify.mirror_databricks(load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=uc), rec) is None

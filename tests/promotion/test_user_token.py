@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from services.approvals import approve, reject
 from services.config import load_settings
 from services.errors import BadInput, DriftGateError
-from services.gate import Check, GateResult
-from services.lifecycle import make_lifecycle
-from services.mlflow_client import UserMlflowClient, make_client, make_user_client
+from services.promotion.approvals import approve, reject
+from services.promotion.gate import Check, GateResult
+from services.registry.lifecycle import make_lifecycle
+from services.registry.mlflow_client import UserMlflowClient, make_client, make_user_client
 
 APP_TOKEN = "dapi-APP-0000-secret"
 USER_TOKEN = "eyJ-USER-alice-1111-secret"
@@ -45,7 +45,8 @@ class FakeDatabricks:
         self.models = {}
         for name in (MODEL, UC_MODEL):
             self.models[name] = {
-                "tags": {}, "aliases": {"champion": "1"} if name == UC_MODEL else {},
+                "tags": {},
+                "aliases": {"champion": "1"} if name == UC_MODEL else {},
                 "versions": {
                     "1": {"stage": "Production" if name == MODEL else "None", "tags": {"driftgate.author": "alice"}},
                     "2": {"stage": "None", "tags": {"driftgate.author": "bob"}},
@@ -55,15 +56,24 @@ class FakeDatabricks:
     # -- JSON shapes of the MLflow protos ---------------------------------------------------------
     def _mv(self, name, v):
         mv = self.models[name]["versions"][v]
-        return {"name": name, "version": v, "creation_timestamp": 1700000000000 + int(v),
-                "current_stage": mv["stage"], "status": "READY", "source": f"dbfs:/m/{v}",
-                "tags": [{"key": k, "value": x} for k, x in mv["tags"].items()]}
+        return {
+            "name": name,
+            "version": v,
+            "creation_timestamp": 1700000000000 + int(v),
+            "current_stage": mv["stage"],
+            "status": "READY",
+            "source": f"dbfs:/m/{v}",
+            "tags": [{"key": k, "value": x} for k, x in mv["tags"].items()],
+        }
 
     def _rm(self, name):
         m = self.models[name]
-        return {"name": name, "creation_timestamp": 1700000000000,
-                "tags": [{"key": k, "value": x} for k, x in m["tags"].items()],
-                "aliases": [{"alias": a, "version": v} for a, v in m["aliases"].items()]}
+        return {
+            "name": name,
+            "creation_timestamp": 1700000000000,
+            "tags": [{"key": k, "value": x} for k, x in m["tags"].items()],
+            "aliases": [{"alias": a, "version": v} for a, v in m["aliases"].items()],
+        }
 
     def handle(self, method: str, path: str, body: dict, auth: str | None) -> tuple[int, dict]:
         with self.lock:
@@ -168,9 +178,16 @@ def db_settings(fake_db, tmp_path, monkeypatch):
 
     def make(registry_uri: str = "databricks", lifecycle: str = "stages", extra: str = ""):
         cfg = tmp_path / f"{lifecycle}.toml"
-        cfg.write_text(f'[mlflow]\nlifecycle = "{lifecycle}"\n[roles]\napprovers = ["alice"]\nviewers = ["carol"]\n{extra}')
-        env = {"DRIFTGATE_HOME": str(tmp_path / "home"), "MLFLOW_TRACKING_URI": "databricks",
-               "MLFLOW_REGISTRY_URI": registry_uri, "DATABRICKS_HOST": fake_db.url, "DATABRICKS_TOKEN": APP_TOKEN}
+        cfg.write_text(
+            f'[mlflow]\nlifecycle = "{lifecycle}"\n[roles]\napprovers = ["alice"]\nviewers = ["carol"]\n{extra}'
+        )
+        env = {
+            "DRIFTGATE_HOME": str(tmp_path / "home"),
+            "MLFLOW_TRACKING_URI": "databricks",
+            "MLFLOW_REGISTRY_URI": registry_uri,
+            "DATABRICKS_HOST": fake_db.url,
+            "DATABRICKS_TOKEN": APP_TOKEN,
+        }
         return load_settings(env=env, config_file=cfg)
 
     return make
@@ -178,8 +195,14 @@ def db_settings(fake_db, tmp_path, monkeypatch):
 
 def _passing_gate(model: str, version: str, champion: str | None, lifecycle: str) -> GateResult:
     # The gate's own evaluation reads runs and artifacts (tracking, not registry): tested elsewhere.
-    return GateResult(model=model, version=version, checks=[Check("beats_champion", "pass", "ok")],
-                      champion=champion, lifecycle=lifecycle, config={})
+    return GateResult(
+        model=model,
+        version=version,
+        checks=[Check("beats_champion", "pass", "ok")],
+        champion=champion,
+        lifecycle=lifecycle,
+        config={},
+    )
 
 
 def test_workspace_registry_approve_uses_the_users_token(fake_db, db_settings, caplog):
@@ -197,17 +220,27 @@ def test_workspace_registry_approve_uses_the_users_token(fake_db, db_settings, c
     assert fake_db.models[MODEL]["tags"]  # the previous champion is remembered on the model
     # ... and every registry request, reads and writes, carried alice's token, never the app's.
     routes = fake_db.auth_by_route()
-    assert {"GET /api/2.0/mlflow/registered-models/get", "GET /api/2.0/mlflow/model-versions/search",
-            "POST /api/2.0/mlflow/model-versions/transition-stage", "POST /api/2.0/mlflow/model-versions/set-tag",
-            "POST /api/2.0/mlflow/registered-models/set-tag"} <= set(routes)
+    assert {
+        "GET /api/2.0/mlflow/registered-models/get",
+        "GET /api/2.0/mlflow/model-versions/search",
+        "POST /api/2.0/mlflow/model-versions/transition-stage",
+        "POST /api/2.0/mlflow/model-versions/set-tag",
+        "POST /api/2.0/mlflow/registered-models/set-tag",
+    } <= set(routes)
     assert {a for auths in routes.values() for a in auths} == {f"Bearer {USER_TOKEN}"}
     assert USER_TOKEN not in caplog.text
 
 
 def test_databricks_mirror_is_written_with_the_users_token(fake_db, db_settings):
     settings = db_settings("databricks", "stages", "[databricks]\nmirror_registry = true\n")
-    approve(settings, MODEL, "2", "alice", client=make_user_client(settings, USER_TOKEN),
-            gate=_passing_gate(MODEL, "2", "1", "stages"))
+    approve(
+        settings,
+        MODEL,
+        "2",
+        "alice",
+        client=make_user_client(settings, USER_TOKEN),
+        gate=_passing_gate(MODEL, "2", "1", "stages"),
+    )
     deadline = time.monotonic() + 15
     while not fake_db.comments and time.monotonic() < deadline:  # the mirror runs in a thread
         time.sleep(0.05)
@@ -237,7 +270,7 @@ def test_two_users_in_threads_never_share_credentials(fake_db, db_settings):
             client = make_user_client(settings, token)
             for _ in range(5):
                 client.get_registered_model(MODEL)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(t,)) for t in (USER_TOKEN, VIEWER_TOKEN) for _ in range(3)]
@@ -273,8 +306,10 @@ def test_denied_user_is_refused_by_the_workspace_and_the_token_never_shows(fake_
 def test_missing_host_is_a_clear_error_without_the_token(fake_db, db_settings, monkeypatch):
     settings = db_settings("databricks", "stages")
     monkeypatch.delenv("DATABRICKS_HOST")
-    bare = load_settings(env={"DRIFTGATE_HOME": str(settings.home), "MLFLOW_TRACKING_URI": "databricks"},
-                         config_file=settings.config_path)
+    bare = load_settings(
+        env={"DRIFTGATE_HOME": str(settings.home), "MLFLOW_TRACKING_URI": "databricks"},
+        config_file=settings.config_path,
+    )
     with pytest.raises(BadInput, match="DATABRICKS_HOST") as err:
         make_user_client(bare, USER_TOKEN)
     assert USER_TOKEN not in str(err.value)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services import demo
+from services.demo.seed import seed as demo
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,6 @@ def day(demo_start):
     """``day(d)``: midnight UTC of demo day d (the as-of that evaluates windows before day d)."""
 
     def at(d: int) -> dt.datetime:
-        return dt.datetime.combine(demo_start + dt.timedelta(days=d), dt.time(), tzinfo=dt.timezone.utc)
+        return dt.datetime.combine(demo_start + dt.timedelta(days=d), dt.time(), tzinfo=dt.UTC)
 
     return at

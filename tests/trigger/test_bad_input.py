@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services import trigger
 from services.cli import main
 from services.config import load_settings
 from services.errors import BadInput, NotFound, Refused
+from services.retraining import trigger
 
 START = dt.date(2026, 3, 2)
-AS_OF = dt.datetime(2026, 3, 22, tzinfo=dt.timezone.utc)  # windows: days 10..19
+AS_OF = dt.datetime(2026, 3, 22, tzinfo=dt.UTC)  # windows: days 10..19
 
 
 def write_log(path, *, labels=True, drop_days=(), shift_from=None, rows=1000):
@@ -30,10 +30,17 @@ def write_log(path, *, labels=True, drop_days=(), shift_from=None, rows=1000):
         p = 1 / (1 + np.exp(-x))
         y = (rng.random(rows) < p).astype(float) if labels else np.full(rows, np.nan)
         base = pd.Timestamp(START + dt.timedelta(days=d), tz="UTC")
-        frames.append(pd.DataFrame({
-            "ts": base + pd.to_timedelta(rng.integers(0, 86_400, rows), unit="s"),
-            "x": x, "c": c, "prediction": p, "label": pd.array(y, dtype="Float64").astype("Int64"),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "ts": base + pd.to_timedelta(rng.integers(0, 86_400, rows), unit="s"),
+                    "x": x,
+                    "c": c,
+                    "prediction": p,
+                    "label": pd.array(y, dtype="Float64").astype("Int64"),
+                }
+            )
+        )
     pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
 
 
@@ -54,12 +61,19 @@ def config(tmp_path, tracking_db):
 
 
 def _config(tmp_path, tracking_db: str, extra: str = "", model: str | None = None) -> str:
-    model = model if model is not None else (
-        '[models.m]\nsource = "log"\ntimestamp = "ts"\nlabel = "label"\nprediction = "prediction"\n'
-        'features = ["x", "c"]\nreference_window = {start = "2026-03-02", end = "2026-03-08"}\n')
-    text = (f'[mlflow]\ntracking_uri = "sqlite:///{tracking_db}"\n'
-            '[sources.log]\ntype = "parquet"\npath = "log.parquet"\n'
-            '[trigger]\nlookback_windows = 10\nmin_rows = 50\nmin_labels = 50\n' + extra + "\n" + model)
+    model = (
+        model
+        if model is not None
+        else (
+            '[models.m]\nsource = "log"\ntimestamp = "ts"\nlabel = "label"\nprediction = "prediction"\n'
+            'features = ["x", "c"]\nreference_window = {start = "2026-03-02", end = "2026-03-08"}\n'
+        )
+    )
+    text = (
+        f'[mlflow]\ntracking_uri = "sqlite:///{tracking_db}"\n'
+        '[sources.log]\ntype = "parquet"\npath = "log.parquet"\n'
+        "[trigger]\nlookback_windows = 10\nmin_rows = 50\nmin_labels = 50\n" + extra + "\n" + model
+    )
     cfg = tmp_path / "driftgate.toml"
     cfg.write_text(text)
     return str(cfg)
@@ -110,15 +124,21 @@ def test_few_rows_are_not_evidence(config, tmp_path):
     assert all(any("only 30 rows" in n for n in w.notes) for w in d.windows)
 
 
-@pytest.mark.parametrize("model_doc, exc, words", [
-    ("", NotFound, "has no scoring log configured"),
-    ('[models.m]\ntimestamp = "ts"\n', NotFound, "source is not set"),
-    ('[models.m]\nsource = "nope"\ntimestamp = "ts"\n', NotFound, "[sources.nope]"),
-    ('[models.m]\nsource = "log"\n', BadInput, "timestamp"),
-    ('[models.m]\nsource = "log"\ntimestamp = "ts"\nfeatures = ["x", "zzz"]\n', BadInput, "lacks column(s): zzz"),
-    ('[models.m]\nsource = "log"\ntimestamp = "ts"\nreference_window = {start = "2026-03-09", end = "2026-03-01"}\n',
-     BadInput, "ends before it starts"),
-])
+@pytest.mark.parametrize(
+    "model_doc, exc, words",
+    [
+        ("", NotFound, "has no scoring log configured"),
+        ('[models.m]\ntimestamp = "ts"\n', NotFound, "source is not set"),
+        ('[models.m]\nsource = "nope"\ntimestamp = "ts"\n', NotFound, "[sources.nope]"),
+        ('[models.m]\nsource = "log"\n', BadInput, "timestamp"),
+        ('[models.m]\nsource = "log"\ntimestamp = "ts"\nfeatures = ["x", "zzz"]\n', BadInput, "lacks column(s): zzz"),
+        (
+            '[models.m]\nsource = "log"\ntimestamp = "ts"\nreference_window = {start = "2026-03-09", end = "2026-03-01"}\n',
+            BadInput,
+            "ends before it starts",
+        ),
+    ],
+)
 def test_model_configuration_errors(config, tmp_path, model_doc, exc, words):
     write_log(tmp_path / "log.parquet")
     s = settings_for(tmp_path, config(model=model_doc))
@@ -133,8 +153,16 @@ def test_missing_scoring_log_file(config, tmp_path):
         trigger.evaluate(s, "m", as_of=AS_OF)
 
 
-@pytest.mark.parametrize("extra", ["consecutive_windows = 0", "drift_share_threshold = -0.5",
-                                   "performance_drop_threshold = 2", "cooldown_days = -1", 'window = "1h"'])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "consecutive_windows = 0",
+        "drift_share_threshold = -0.5",
+        "performance_drop_threshold = 2",
+        "cooldown_days = -1",
+        'window = "1h"',
+    ],
+)
 def test_cli_impossible_thresholds_exit_2_one_line(config, tmp_path, capsys, extra):
     write_log(tmp_path / "log.parquet")
     cfg = config(extra)
@@ -175,8 +203,23 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
     runtime = types.ModuleType("databricks.sdk.runtime")
     runtime.dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
     monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
-    assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-22", "--set-task-values",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "trigger",
+                "--model",
+                "m",
+                "--config",
+                cfg,
+                "--as-of",
+                "2026-03-22",
+                "--set-task-values",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert published["retrain"] is True and published["reason"] == "; ".join(doc["reasons"])[:1000]
     assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-14", "--set-task-values"]) == 0
@@ -186,9 +229,9 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
 def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
     """Config features/label (not the demo's), no registered model and no champion yet: the
     candidates are still trained, the winner is registered as version 1 — and not promoted."""
-    from services.lifecycle import champion_version
-    from services.mlflow_client import make_client
-    from services.retrain import retrain
+    from services.registry.lifecycle import champion_version
+    from services.registry.mlflow_client import make_client
+    from services.retraining.retrain import retrain
 
     monkeypatch.chdir(tmp_path)  # a new experiment's default artifact root is ./mlruns
     write_log(tmp_path / "log.parquet", shift_from=12)
@@ -211,8 +254,11 @@ def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
 def test_cli_mlflow_unreachable_is_one_line_exit_2(tmp_path, capsys):
     write_log(tmp_path / "log.parquet", shift_from=12)
     cfg = _config(tmp_path, "unused", "")
-    text = (tmp_path / "driftgate.toml").read_text().replace('tracking_uri = "sqlite:///unused"',
-                                                              'tracking_uri = "http://127.0.0.1:9"')
+    text = (
+        (tmp_path / "driftgate.toml")
+        .read_text()
+        .replace('tracking_uri = "sqlite:///unused"', 'tracking_uri = "http://127.0.0.1:9"')
+    )
     (tmp_path / "driftgate.toml").write_text(text)
     rc = main(["trigger", "--model", "m", "--config", cfg, "--format", "json", "--as-of", "2026-03-22"])
     out, err = capsys.readouterr()

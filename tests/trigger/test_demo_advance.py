@@ -9,11 +9,12 @@ import deltalake
 import pyarrow.compute as pc
 import pytest
 
-from services import demo, trigger
 from services.cli import main
 from services.config import load_settings
-from services.demo_advance import advance
+from services.demo.advance import advance
+from services.demo.seed import seed as demo
 from services.errors import BadInput
+from services.retraining import trigger
 
 
 def _table(settings):
@@ -34,7 +35,7 @@ def test_advance_appends_days_and_delivers_delayed_labels(demo_copy, demo_start)
     assert "appended 1 daily batch(es)" in result["summary"]
 
     new_last = demo_start + dt.timedelta(days=demo.DAYS)
-    assert new_last == dt.datetime.now(dt.timezone.utc).date()  # today, not a future day
+    assert new_last == dt.datetime.now(dt.UTC).date()  # today, not a future day
     rows = _day_rows(demo_copy, new_last)
     assert len(rows) == demo.ROWS_PER_DAY and rows[demo.LABEL].isna().all()
     assert set(rows[demo.MODEL_VERSION_COLUMN]) == {"1"}

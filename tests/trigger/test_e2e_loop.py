@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from services import demo
 from services.cli import main
-from services.demo_advance import advance
+from services.demo.advance import advance
+from services.demo.seed import seed as demo
 from tests.helpers import assert_page_ok
 
 pytestmark = pytest.mark.e2e

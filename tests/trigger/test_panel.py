@@ -8,10 +8,10 @@ import plotly.graph_objects as go
 import pytest
 
 from components.trigger_panel import BREACH, CALM, NO_EVIDENCE, breach_timeline_figure
-from services.trigger import RetrainingRun, TriggerPolicy, Window, decide
+from services.retraining.trigger import RetrainingRun, TriggerPolicy, Window, decide
 from tests.helpers import app_test
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 5, tzinfo=UTC)
 
 
@@ -33,8 +33,9 @@ def decision_doc(cooldown: bool = False) -> dict:
         ws.append(w)
     end = ws[-1].end
     run = RetrainingRun("r", "retrain", end - dt.timedelta(days=1), "x") if cooldown else None
-    return decide("m", ws, TriggerPolicy(), as_of=end, last_run=run, metric="roc_auc",
-                  reference_performance=0.8).to_dict()
+    return decide(
+        "m", ws, TriggerPolicy(), as_of=end, last_run=run, metric="roc_auc", reference_performance=0.8
+    ).to_dict()
 
 
 def test_figure_marks_breaches_gaps_and_thresholds():
@@ -44,8 +45,11 @@ def test_figure_marks_breaches_gaps_and_thresholds():
     by_name = {t.name: t for t in fig.data}
     # a bar's colour says what its height says (one meaning on every page): red only at/above the
     # drift threshold; the performance-only breach of 01-08 keeps a green bar (red marker below)
-    drifted, calm, gap = (by_name["drift share ≥ threshold"], by_name["drift share below threshold"],
-                          by_name["no data"])
+    drifted, calm, gap = (
+        by_name["drift share ≥ threshold"],
+        by_name["drift share below threshold"],
+        by_name["no data"],
+    )
     assert list(drifted.x) == ["2026-01-07"] and list(drifted.y) == [0.6] and drifted.marker.color == BREACH
     assert list(calm.x) == ["2026-01-05", "2026-01-08", "2026-01-09"] and calm.marker.color == CALM
     assert list(calm.y) == [0.2, 0.2, 0.2]

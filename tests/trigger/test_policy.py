@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from services.errors import BadInput
-from services.trigger import RetrainingRun, TriggerPolicy, Window, decide, parse_as_of
+from services.retraining.trigger import RetrainingRun, TriggerPolicy, Window, decide, parse_as_of
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 5, tzinfo=UTC)
 
 
@@ -38,26 +40,35 @@ def run_at(days_before: float, ws) -> RetrainingRun:
 
 def test_defaults_are_the_spec_defaults():
     p = TriggerPolicy()
-    assert (p.drift_share_threshold, p.performance_drop_threshold, p.consecutive_windows, p.cooldown_days,
-            p.window, p.schedule_days) == (0.5, 0.05, 3, 7, "daily", None)
+    assert (
+        p.drift_share_threshold,
+        p.performance_drop_threshold,
+        p.consecutive_windows,
+        p.cooldown_days,
+        p.window,
+        p.schedule_days,
+    ) == (0.5, 0.05, 3, 7, "daily", None)
 
 
-@pytest.mark.parametrize("doc, word", [
-    ({"drift_share_threshold": -0.1}, "drift_share_threshold"),
-    ({"drift_share_threshold": 1.5}, "drift_share_threshold"),
-    ({"drift_share_threshold": 0}, "drift_share_threshold"),
-    ({"performance_drop_threshold": -0.05}, "performance_drop_threshold"),
-    ({"consecutive_windows": 0}, "consecutive_windows"),
-    ({"consecutive_windows": 2.5}, "consecutive_windows"),
-    ({"consecutive_windows": True}, "consecutive_windows"),
-    ({"cooldown_days": -1}, "cooldown_days"),
-    ({"cooldown_days": "7"}, "cooldown_days"),
-    ({"schedule_days": 0}, "schedule_days"),
-    ({"window": "hourly"}, "window"),
-    ({"performance_metric": "f1"}, "performance_metric"),
-    ({"consecutive_windows": 40, "lookback_windows": 30}, "lookback_windows"),
-    ({"consecutive_window": 3}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "doc, word",
+    [
+        ({"drift_share_threshold": -0.1}, "drift_share_threshold"),
+        ({"drift_share_threshold": 1.5}, "drift_share_threshold"),
+        ({"drift_share_threshold": 0}, "drift_share_threshold"),
+        ({"performance_drop_threshold": -0.05}, "performance_drop_threshold"),
+        ({"consecutive_windows": 0}, "consecutive_windows"),
+        ({"consecutive_windows": 2.5}, "consecutive_windows"),
+        ({"consecutive_windows": True}, "consecutive_windows"),
+        ({"cooldown_days": -1}, "cooldown_days"),
+        ({"cooldown_days": "7"}, "cooldown_days"),
+        ({"schedule_days": 0}, "schedule_days"),
+        ({"window": "hourly"}, "window"),
+        ({"performance_metric": "f1"}, "performance_metric"),
+        ({"consecutive_windows": 40, "lookback_windows": 30}, "lookback_windows"),
+        ({"consecutive_window": 3}, "unknown key"),
+    ],
+)
 def test_impossible_thresholds_are_bad_input(doc, word):
     with pytest.raises(BadInput) as err:
         TriggerPolicy.from_mapping(doc)
@@ -68,10 +79,10 @@ def test_weekly_window_and_per_model_override(tmp_path):
     from services.config import load_settings
 
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[trigger]\nwindow = "weekly"\nconsecutive_windows = 2\n'
-                   '[models.m.trigger]\nconsecutive_windows = 4\n')
-    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "sqlite:///x.db"},
-                      config_file=cfg)
+    cfg.write_text(
+        '[trigger]\nwindow = "weekly"\nconsecutive_windows = 2\n[models.m.trigger]\nconsecutive_windows = 4\n'
+    )
+    s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "sqlite:///x.db"}, config_file=cfg)
     assert TriggerPolicy.from_settings(s).window_width == dt.timedelta(days=7)
     assert TriggerPolicy.from_settings(s, "m").consecutive_windows == 4
 
@@ -132,8 +143,7 @@ def test_performance_breach_alone_counts():
     ws = windows_from([False, False, False])
     for w in ws:
         w.performance, w.performance_drop, w.performance_breach = 0.7, 0.1, True
-    d = decide("m", ws, TriggerPolicy(), as_of=as_of(ws), last_run=None, metric="roc_auc",
-               reference_performance=0.8)
+    d = decide("m", ws, TriggerPolicy(), as_of=as_of(ws), last_run=None, metric="roc_auc", reference_performance=0.8)
     assert d.retrain
     assert any("roc_auc dropped in 3 of them by 0.100" in r for r in d.reasons)
 
@@ -146,8 +156,12 @@ def test_json_shape_has_the_spec_keys():
 
 
 @hsettings(max_examples=200, deadline=None)
-@given(flags=st.lists(st.sampled_from([True, False, None]), min_size=1, max_size=30),
-       n=st.integers(1, 6), cooldown=st.integers(0, 10), last=st.one_of(st.none(), st.integers(0, 20)))
+@given(
+    flags=st.lists(st.sampled_from([True, False, None]), min_size=1, max_size=30),
+    n=st.integers(1, 6),
+    cooldown=st.integers(0, 10),
+    last=st.one_of(st.none(), st.integers(0, 20)),
+)
 def test_retrain_iff_last_n_windows_breached_and_no_cooldown(flags, n, cooldown, last):
     p = TriggerPolicy(consecutive_windows=n, cooldown_days=cooldown, lookback_windows=max(n, 30))
     ws = windows_from(flags)

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import json
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from services import demo
 from services.cli import main
 from services.config import load_settings
+from services.demo.seed import seed as demo
 from services.errors import BadInput, Refused
-from services.lifecycle import champion_version
-from services.mlflow_client import make_client
-from services.retrain import RetrainPolicy, retrain
+from services.registry.lifecycle import champion_version
+from services.registry.mlflow_client import make_client
+from services.retraining.retrain import RetrainPolicy, retrain
 
 # Small and quick: two candidate kinds on 3 training days.
 FAST = '[retrain]\ncandidates = ["gbm", "logreg"]\ntrain_days = 3\neval_days = 2\n'
@@ -31,8 +30,11 @@ def fast_settings(demo_copy, tmp_path):
 
 
 def _stage_champion(client) -> list[str]:
-    return [str(v.version) for v in client.search_model_versions(f"name='{demo.MODEL_NAME}'")
-            if v.current_stage == "Production"]
+    return [
+        str(v.version)
+        for v in client.search_model_versions(f"name='{demo.MODEL_NAME}'")
+        if v.current_stage == "Production"
+    ]
 
 
 def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
@@ -58,13 +60,16 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
     assert parent.data.tags["driftgate.trigger"] == doc["reason"]
     assert "consecutive daily windows" in doc["reason"] and "monthly_charges" in doc["reason"]
     assert "highest roc_auc" in parent.data.tags["driftgate.selection_rule"]
-    for key in ("driftgate.training_data", "driftgate.training_window", "driftgate.eval_window",
-                "driftgate.code_version"):
+    for key in (
+        "driftgate.training_data",
+        "driftgate.training_window",
+        "driftgate.eval_window",
+        "driftgate.code_version",
+    ):
         assert parent.data.tags[key]
     assert parent.info.status == "FINISHED"
 
-    children = client.search_runs([parent.info.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     roles = sorted(c.data.tags["driftgate.role"] for c in children)
     assert roles == ["candidate", "candidate", "champion"]
     champ = next(c for c in children if c.data.tags["driftgate.role"] == "champion")
@@ -93,7 +98,8 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
 
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=client.get_model_version_download_uri(demo.MODEL_NAME, mv.version),
-        tracking_uri=settings.tracking_uri)
+        tracking_uri=settings.tracking_uri,
+    )
     info = mlflow.models.Model.load(local)
     assert info.signature is not None
     assert set(info.signature.inputs.input_names()) == set(demo.FEATURES)
@@ -109,8 +115,7 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
     assert ranked[0]["run_id"] == winner["run_id"]
 
     # the gate evaluates the new candidate (it decides; retraining does not)
-    assert main(["gate", "--model", demo.MODEL_NAME, "--version", doc["registered_version"],
-                 "--format", "json"]) == 0
+    assert main(["gate", "--model", demo.MODEL_NAME, "--version", doc["registered_version"], "--format", "json"]) == 0
     gate = json.loads(capsys.readouterr().out)
     assert gate["version"] == doc["registered_version"] and gate["checks"]
 
@@ -130,18 +135,22 @@ def test_retrain_refuses_when_not_due(demo_copy, day):
     assert "not due" in str(err.value) and "--force" in str(err.value)
 
 
-@pytest.mark.parametrize("doc, word", [
-    ('candidates = ["xgb"]', "candidates"),
-    ("candidates = []", "candidates"),
-    ("train_days = 0", "train_days"),
-    ("eval_days = 1.5", "eval_days"),
-    ("trian_days = 3", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "doc, word",
+    [
+        ('candidates = ["xgb"]', "candidates"),
+        ("candidates = []", "candidates"),
+        ("train_days = 0", "train_days"),
+        ("eval_days = 1.5", "eval_days"),
+        ("trian_days = 3", "unknown key"),
+    ],
+)
 def test_retrain_config_errors(tmp_path, doc, word):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f"[retrain]\n{doc}\n")
     with pytest.raises(BadInput) as err:  # the config schema (or the policy) names the key
-        s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "sqlite:///x.db"},
-                          config_file=cfg)
+        s = load_settings(
+            env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "sqlite:///x.db"}, config_file=cfg
+        )
         RetrainPolicy.from_settings(s, "m")
     assert word in str(err.value)

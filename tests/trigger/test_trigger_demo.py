@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from services import demo, trigger
-from services.mlflow_client import make_client
+from services.demo.seed import seed as demo
+from services.registry.mlflow_client import make_client
+from services.retraining import trigger
 
 DRIFTED = set(demo.GROUND_TRUTH["drifted_features"])  # monthly_charges, contract, payment_method
 
@@ -67,8 +67,9 @@ def test_performance_per_window_matches_sklearn(fresh, demo_settings, demo_start
     import pyarrow.compute as pc
 
     for w in (fresh.windows[0], fresh.windows[10], fresh.windows[-5]):
-        rows = table.to_table(columns=["prediction", "label"],
-                              filter=pc.field("batch_date") == pc.scalar(w.start.date())).to_pandas()
+        rows = table.to_table(
+            columns=["prediction", "label"], filter=pc.field("batch_date") == pc.scalar(w.start.date())
+        ).to_pandas()
         rows = rows.dropna()
         expected = roc_auc_score(rows["label"].astype(int), rows["prediction"])
         assert w.performance == pytest.approx(expected, abs=2e-3)
@@ -113,9 +114,12 @@ def test_stricter_thresholds_do_not_trigger(demo_settings, client):
 
 
 def test_weekly_windows(demo_settings, client):
-    d = trigger.evaluate(demo_settings, demo.MODEL_NAME, client=client,
-                         policy=trigger.TriggerPolicy(window="weekly", lookback_windows=8,
-                                                      consecutive_windows=2))
+    d = trigger.evaluate(
+        demo_settings,
+        demo.MODEL_NAME,
+        client=client,
+        policy=trigger.TriggerPolicy(window="weekly", lookback_windows=8, consecutive_windows=2),
+    )
     assert all(w.start.weekday() == 0 and w.end - w.start == dt.timedelta(days=7) for w in d.windows)
     assert d.retrain is True
     assert max(w.rows for w in d.windows) == 7 * demo.ROWS_PER_DAY
@@ -135,6 +139,7 @@ def test_after_a_promotion_the_champion_training_window_is_the_reference(demo_co
     assert d.reference_performance == pytest.approx(v2_auc)
     assert not any(set(w.drifted_features) & {"monthly_charges", "contract"} for w in d.windows)
     assert d.retrain is False
-    pinned = trigger.evaluate(demo_copy, demo.MODEL_NAME, client=client,
-                              policy=trigger.TriggerPolicy(reference="config"))
+    pinned = trigger.evaluate(
+        demo_copy, demo.MODEL_NAME, client=client, policy=trigger.TriggerPolicy(reference="config")
+    )
     assert pinned.retrain is True and pinned.to_dict()["reference_window"]["source"] == "config"

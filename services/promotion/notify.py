@@ -52,10 +52,10 @@ def _post(url: str, payload: dict[str, Any], timeout: float) -> None:
     data = json.dumps(payload).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - configured URL
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             resp.read()
         stats["sent"] += 1
-    except Exception:  # noqa: BLE001 - never let a notification fail a decision
+    except Exception:
         stats["failed"] += 1
 
 
@@ -63,7 +63,7 @@ def send(settings, rec: dict[str, Any]) -> threading.Thread | None:
     """Send ``rec`` to the configured webhook in the background; returns the thread (or None)."""
     try:
         cfg = settings.section("notify")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     url = cfg.get("webhook_url")
     if not url:
@@ -72,8 +72,13 @@ def send(settings, rec: dict[str, Any]) -> threading.Thread | None:
     outcomes = cfg.get("outcomes") or ["done", "failed"]
     if rec.get("action") not in events or rec.get("outcome") not in outcomes:
         return None
-    payload = {"text": format_text(rec), "driftgate": {k: rec.get(k) for k in
-               ("at", "user", "action", "outcome", "model", "version", "version_before", "version_after")}}
+    payload = {
+        "text": format_text(rec),
+        "driftgate": {
+            k: rec.get(k)
+            for k in ("at", "user", "action", "outcome", "model", "version", "version_before", "version_after")
+        },
+    }
     t = threading.Thread(target=_post, args=(str(url), payload, float(cfg.get("timeout_seconds", 5))), daemon=True)
     t.start()
     return t
@@ -82,13 +87,17 @@ def send(settings, rec: dict[str, Any]) -> threading.Thread | None:
 def mirror_databricks(settings, rec: dict[str, Any], client=None) -> threading.Thread | None:
     """Mirror a decision on a Databricks workspace registry (comment / transition request).
 
-    With a per-user client (:func:`services.mlflow_client.make_user_client`) the mirror is written
+    With a per-user client (:func:`services.registry.mlflow_client.make_user_client`) the mirror is written
     with that user's token, like the decision itself; otherwise with the app's credentials."""
     try:
         enabled = bool(settings.section("databricks").get("mirror_registry"))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
-    if not enabled or not str(getattr(settings, "registry_uri", "")).startswith("databricks") or rec.get("outcome") != "done":
+    if (
+        not enabled
+        or not str(getattr(settings, "registry_uri", "")).startswith("databricks")
+        or rec.get("outcome") != "done"
+    ):
         return None
     if str(settings.registry_uri).startswith("databricks-uc"):
         return None  # Unity Catalog has no transition requests; the approval tag is set by the plan
@@ -96,8 +105,9 @@ def mirror_databricks(settings, rec: dict[str, Any], client=None) -> threading.T
     def _do():
         try:
             from databricks.sdk import WorkspaceClient
+
             db = settings.databricks
-            from services.mlflow_client import UserMlflowClient
+            from services.registry.mlflow_client import UserMlflowClient
 
             if isinstance(client, UserMlflowClient):
                 creds = client.user_host_creds()
@@ -106,11 +116,13 @@ def mirror_databricks(settings, rec: dict[str, Any], client=None) -> threading.T
                 w = WorkspaceClient(host=db.host, token=db.token.get()) if db.host else WorkspaceClient()
             text = format_text(rec)
             if rec.get("action") == "request":
-                w.model_registry.create_transition_request(rec["model"], str(rec["version"]), "Production", comment=text)
+                w.model_registry.create_transition_request(
+                    rec["model"], str(rec["version"]), "Production", comment=text
+                )
             else:
                 w.model_registry.create_comment(rec["model"], str(rec["version"]), text)
             stats["sent"] += 1
-        except Exception:  # noqa: BLE001
+        except Exception:
             stats["failed"] += 1
 
     t = threading.Thread(target=_do, daemon=True)

@@ -20,15 +20,16 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
-from services.runs import mlflow_call
+from services.registry.runs import mlflow_call
 
 SHAP_ARTIFACT = "shap/importance.json"
 DETAIL_ROWS = 300
@@ -36,9 +37,9 @@ DETAIL_ROWS = 300
 
 @dataclass(frozen=True)
 class Importance:
-    label: str                      # e.g. "v2 (candidate)"
-    method: str                     # tree_shap | linear_shap | permutation_shap | permutation_importance | artifact
-    values: dict[str, float]        # input feature -> mean |SHAP| (or importance)
+    label: str  # e.g. "v2 (candidate)"
+    method: str  # tree_shap | linear_shap | permutation_shap | permutation_importance | artifact
+    values: dict[str, float]  # input feature -> mean |SHAP| (or importance)
     n_rows: int
     message: str | None = None
     # Per-row SHAP by input feature for the first DETAIL_ROWS rows (per-feature detail charts).
@@ -52,8 +53,8 @@ class ShapComparison:
     candidate_version: str
     champion: Importance
     candidate: Importance
-    table: tuple[dict[str, Any], ...]   # feature, champion, candidate, delta, abs_delta, ranks
-    sample: pd.DataFrame                # the explained rows' feature values (<= DETAIL_ROWS)
+    table: tuple[dict[str, Any], ...]  # feature, champion, candidate, delta, abs_delta, ranks
+    sample: pd.DataFrame  # the explained rows' feature values (<= DETAIL_ROWS)
     seconds: float = 0.0
 
     @property
@@ -68,13 +69,17 @@ def load_model(client: Any, model: str, version: str) -> Any:
     """A registered version as a scikit-learn object (pyfunc model when it is not sklearn)."""
     import mlflow.artifacts
 
-    uri = mlflow_call(client, f"model '{model}' version {version}", client.get_model_version_download_uri, model, str(version))
+    uri = mlflow_call(
+        client, f"model '{model}' version {version}", client.get_model_version_download_uri, model, str(version)
+    )
     try:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="dg-model-"),
-            tracking_uri=client.tracking_uri, registry_uri=getattr(client, "_registry_uri", None),
+            artifact_uri=uri,
+            dst_path=tempfile.mkdtemp(prefix="dg-model-"),
+            tracking_uri=client.tracking_uri,
+            registry_uri=getattr(client, "_registry_uri", None),
         )
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise Unavailable(f"model '{model}' version {version} cannot be downloaded ({type(exc).__name__})") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -82,13 +87,13 @@ def load_model(client: Any, model: str, version: str) -> Any:
             import mlflow.sklearn
 
             return mlflow.sklearn.load_model(local)
-        except Exception:  # noqa: BLE001 - not an sklearn flavour: try pyfunc
+        except Exception:
             pass
         try:
             import mlflow.pyfunc
 
             return mlflow.pyfunc.load_model(local)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise BadInput(f"model '{model}' version {version} cannot be loaded ({type(exc).__name__})") from None
 
 
@@ -108,8 +113,11 @@ def model_input_features(model: Any) -> list[str] | None:
 # --------------------------------------------------------------------------------------------
 def _is_tree(est: Any) -> bool:
     name = type(est).__name__
-    return hasattr(est, "estimators_") or hasattr(est, "tree_") or any(
-        k in name for k in ("Forest", "Tree", "GradientBoosting", "XGB", "LGBM", "CatBoost", "HistGradient"))
+    return (
+        hasattr(est, "estimators_")
+        or hasattr(est, "tree_")
+        or any(k in name for k in ("Forest", "Tree", "GradientBoosting", "XGB", "LGBM", "CatBoost", "HistGradient"))
+    )
 
 
 def _positive_class(values: Any) -> np.ndarray:
@@ -129,7 +137,9 @@ def _column_map(out_names: Sequence[str], inputs: Sequence[str]) -> list[str]:
     mapped = []
     for name in out_names:
         base = str(name).split("__", 1)[1] if "__" in str(name) else str(name)
-        hit = next((f for f in by_len if base == f), None) or next((f for f in by_len if base.startswith(f + "_")), None)
+        hit = next((f for f in by_len if base == f), None) or next(
+            (f for f in by_len if base.startswith(f + "_")), None
+        )
         mapped.append(hit or base)
     return mapped
 
@@ -146,8 +156,14 @@ def _dense(x: Any) -> np.ndarray:
     return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=float)
 
 
-def explain(model: Any, X: pd.DataFrame, y: np.ndarray | None = None, label: str = "model",
-            agnostic_rows: int = 100, seed: int = 0) -> Importance:
+def explain(
+    model: Any,
+    X: pd.DataFrame,
+    y: np.ndarray | None = None,
+    label: str = "model",
+    agnostic_rows: int = 100,
+    seed: int = 0,
+) -> Importance:
     """Mean |SHAP| per input feature of ``model`` on ``X`` (see module doc for the explainer used)."""
     import shap
 
@@ -160,7 +176,7 @@ def explain(model: Any, X: pd.DataFrame, y: np.ndarray | None = None, label: str
         if pre is not None:
             try:
                 mapped = _column_map(list(pre.get_feature_names_out()), inputs)
-            except Exception:  # noqa: BLE001 - no names: only a 1:1 transform can be mapped
+            except Exception:
                 mapped = inputs if Xt.shape[1] == len(inputs) else [f"column {j}" for j in range(Xt.shape[1])]
         else:
             if not all(pd.api.types.is_numeric_dtype(X[c]) for c in inputs):
@@ -186,12 +202,14 @@ def explain(model: Any, X: pd.DataFrame, y: np.ndarray | None = None, label: str
         values = {f: float(np.mean(np.abs(v))) for f, v in per_feature.items()}
         detail = {f: [float(x) for x in v[:DETAIL_ROWS]] for f, v in per_feature.items()}
         return Importance(label, method, values, int(sv.shape[0]), None, detail)
-    except Exception as exc:  # noqa: BLE001 - fall back to permutation importance
+    except Exception as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}" if str(exc) else type(exc).__name__
         return permutation_fallback(model, X, y, label, reason, seed)
 
 
-def permutation_fallback(model: Any, X: pd.DataFrame, y: np.ndarray | None, label: str, reason: str, seed: int = 0) -> Importance:
+def permutation_fallback(
+    model: Any, X: pd.DataFrame, y: np.ndarray | None, label: str, reason: str, seed: int = 0
+) -> Importance:
     """ROC AUC drop when a feature is shuffled (``sklearn.inspection.permutation_importance``)."""
     from sklearn.inspection import permutation_importance
 
@@ -199,8 +217,13 @@ def permutation_fallback(model: Any, X: pd.DataFrame, y: np.ndarray | None, labe
         known = np.isfinite(np.asarray(y, dtype=float))
         X, y = X[known], np.asarray(y, dtype=float)[known].astype(int)
     if y is None or len(y) < 20 or len(np.unique(y)) < 2:
-        return Importance(label, "none", {}, len(X),
-                          f"{label} cannot be explained with SHAP ({reason}) and no labelled rows allow permutation importance")
+        return Importance(
+            label,
+            "none",
+            {},
+            len(X),
+            f"{label} cannot be explained with SHAP ({reason}) and no labelled rows allow permutation importance",
+        )
 
     from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -220,11 +243,22 @@ def permutation_fallback(model: Any, X: pd.DataFrame, y: np.ndarray | None, labe
 
     try:
         res = permutation_importance(_Wrap(), X, y, scoring="roc_auc", n_repeats=5, random_state=seed)
-    except Exception as exc:  # noqa: BLE001
-        return Importance(label, "none", {}, len(X), f"{label} cannot be explained ({reason}); permutation importance failed too ({type(exc).__name__})")
+    except Exception as exc:
+        return Importance(
+            label,
+            "none",
+            {},
+            len(X),
+            f"{label} cannot be explained ({reason}); permutation importance failed too ({type(exc).__name__})",
+        )
     values = {c: float(max(v, 0.0)) for c, v in zip(X.columns, res.importances_mean)}
-    return Importance(label, "permutation_importance", values, len(X),
-                      f"{label}: SHAP not available ({reason}); showing permutation importance (ROC AUC drop) instead")
+    return Importance(
+        label,
+        "permutation_importance",
+        values,
+        len(X),
+        f"{label}: SHAP not available ({reason}); showing permutation importance (ROC AUC drop) instead",
+    )
 
 
 def importance_artifact(client: Any, run_id: str | None, label: str) -> Importance | None:
@@ -235,7 +269,7 @@ def importance_artifact(client: Any, run_id: str | None, label: str) -> Importan
         local = client.download_artifacts(run_id, SHAP_ARTIFACT, tempfile.mkdtemp(prefix="dg-shap-"))
         doc = json.loads(Path(local).read_text())
         values = {str(k): float(v) for k, v in doc.items()}
-    except Exception:  # noqa: BLE001 - no artifact
+    except Exception:
         return None
     return Importance(label, "artifact", values, 0, f"{label}: importance read from the run's {SHAP_ARTIFACT}")
 
@@ -262,13 +296,20 @@ def compare_importance(champion: dict[str, float], candidate: dict[str, float]) 
     for f in feats:
         c, n = champion.get(f), candidate.get(f)
         d = sn.get(f, 0.0) - sc.get(f, 0.0)
-        rows.append({
-            "feature": f, "champion": c, "candidate": n,
-            "champion_share": sc.get(f, 0.0), "candidate_share": sn.get(f, 0.0),
-            "delta_share": d, "abs_delta_share": abs(d),
-            "champion_rank": rank_c.get(f), "candidate_rank": rank_n.get(f),
-            "missing_in": "candidate" if n is None else ("champion" if c is None else ""),
-        })
+        rows.append(
+            {
+                "feature": f,
+                "champion": c,
+                "candidate": n,
+                "champion_share": sc.get(f, 0.0),
+                "candidate_share": sn.get(f, 0.0),
+                "delta_share": d,
+                "abs_delta_share": abs(d),
+                "champion_rank": rank_c.get(f),
+                "candidate_rank": rank_n.get(f),
+                "missing_in": "candidate" if n is None else ("champion" if c is None else ""),
+            }
+        )
     rows.sort(key=lambda r: (-r["abs_delta_share"], r["feature"]))
     return rows
 
@@ -285,7 +326,7 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
     """
     from sqlglot import exp
 
-    from services.sources import Window, open_backend, resolve_window, source_from_settings
+    from services.warehouse.sources import Window, open_backend, resolve_window, source_from_settings
 
     cfg = settings.model(model)
     if not cfg.get("source"):
@@ -343,8 +384,14 @@ def _align(model: Any, X: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_versions(
-    client: Any, settings: Any, model: str, candidate_version: str, champion_version: str,
-    n_rows: int = 1000, days: int = 7, sample: tuple[pd.DataFrame, np.ndarray | None] | None = None,
+    client: Any,
+    settings: Any,
+    model: str,
+    candidate_version: str,
+    champion_version: str,
+    n_rows: int = 1000,
+    days: int = 7,
+    sample: tuple[pd.DataFrame, np.ndarray | None] | None = None,
     prefer_artifacts: bool = True,
 ) -> ShapComparison:
     """Mean |SHAP| of ``candidate_version`` vs ``champion_version`` on recent data of ``model``."""
@@ -359,7 +406,9 @@ def compare_versions(
         label = f"v{version} ({role})"
         imp = None
         if prefer_artifacts:
-            mv = mlflow_call(client, f"model '{model}' version {version}", client.get_model_version, model, str(version))
+            mv = mlflow_call(
+                client, f"model '{model}' version {version}", client.get_model_version, model, str(version)
+            )
             imp = importance_artifact(client, getattr(mv, "run_id", None), label)
         if imp is None:
             m = load_model(client, model, str(version))
@@ -371,11 +420,26 @@ def compare_versions(
                 imp = explain(m, Xa, y, label)
         out[role] = imp
     table = tuple(compare_importance(out["champion"].values, out["candidate"].values))
-    return ShapComparison(model, str(champion_version), str(candidate_version), out["champion"], out["candidate"],
-                          table, X.head(DETAIL_ROWS).reset_index(drop=True), time.perf_counter() - t0)
+    return ShapComparison(
+        model,
+        str(champion_version),
+        str(candidate_version),
+        out["champion"],
+        out["candidate"],
+        table,
+        X.head(DETAIL_ROWS).reset_index(drop=True),
+        time.perf_counter() - t0,
+    )
 
 
 __all__ = [
-    "Importance", "ShapComparison", "compare_importance", "compare_versions", "explain", "load_model",
-    "permutation_fallback", "recent_sample", "NotFound",
+    "Importance",
+    "ShapComparison",
+    "compare_importance",
+    "compare_versions",
+    "explain",
+    "load_model",
+    "permutation_fallback",
+    "recent_sample",
+    "NotFound",
 ]

@@ -2,7 +2,7 @@
 
 Appends N daily batches to the demo scoring log (never a day after today: the demo's days are
 real calendar days, the seeded history ends yesterday), continuing the scenario with the demo's own
-generator (:func:`services.demo.scoring_batch`: the drifted regime of days 70+ goes on), scored
+generator (:func:`services.demo.seed.scoring_batch`: the drifted regime of days 70+ goes on), scored
 by the *current* champion (so after a promotion the new champion's scores and version show up).
 Labels keep arriving ``LABEL_DELAY_DAYS`` late: the new last days have no label yet, and the days
 whose labels were still pending get them now (merged into the Delta table by ``request_id``).
@@ -24,7 +24,7 @@ def _last_day(path: Path, start: dt.date) -> int:
     import deltalake
     import duckdb
 
-    from services import demo
+    from services.demo.seed import seed as demo
 
     dataset = deltalake.DeltaTable(str(path)).to_pyarrow_dataset()
     con = duckdb.connect()
@@ -45,10 +45,10 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
     import pandas as pd
     from filelock import FileLock
 
-    from services import demo
-    from services.lifecycle import champion_version
-    from services.mlflow_client import make_client
-    from services.retrain import load_version_model
+    from services.demo.seed import seed as demo
+    from services.registry.lifecycle import champion_version
+    from services.registry.mlflow_client import make_client
+    from services.retraining.retrain import load_version_model
 
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise BadInput(f"days must be a whole number between 1 and {MAX_DAYS}, not {days!r}")
@@ -64,7 +64,7 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
     client = make_client(settings)
     try:
         version = champion_version(settings, client, demo.MODEL_NAME)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise Unavailable(f"the demo registry cannot be read ({type(exc).__name__})") from None
     if version is None:
         raise BadInput(f"{demo.MODEL_NAME} has no champion: nothing can score the new batches")
@@ -74,14 +74,15 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
         first_old = _last_day(path, start)
         first = first_old + 1
         last = first_old + days
-        today = (dt.datetime.now(dt.timezone.utc).date() - start).days
+        today = (dt.datetime.now(dt.UTC).date() - start).days
         if last > today:
             ends = demo.day_date(start, first_old)
             room = max(today - first_old, 0)
             raise BadInput(
                 f"the demo log ends {ends}: {days} more day(s) would reach {demo.day_date(start, last)}, after today "
                 f"({demo.day_date(start, today)}); demo advance writes no future days"
-                + (f" (at most {room} now)" if room else " (none now: try again tomorrow, or demo --reset)"))
+                + (f" (at most {room} now)" if room else " (none now: try again tomorrow, or demo --reset)")
+            )
         batches = [demo.scoring_batch(start, d, model, str(version)) for d in range(first, last + 1)]
         frame = pd.concat(batches, ignore_index=True)
         labelled_until = demo.day_date(start, last - demo.LABEL_DELAY_DAYS)
@@ -104,8 +105,12 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
             source = pa.table({demo.ID_COLUMN: pa.array(ids, pa.string()), demo.LABEL: pa.array(labels, pa.int64())})
             metrics = (
                 deltalake.DeltaTable(str(path))
-                .merge(source=source, predicate=f"t.{demo.ID_COLUMN} = s.{demo.ID_COLUMN}",
-                       source_alias="s", target_alias="t")
+                .merge(
+                    source=source,
+                    predicate=f"t.{demo.ID_COLUMN} = s.{demo.ID_COLUMN}",
+                    source_alias="s",
+                    target_alias="t",
+                )
                 .when_matched_update(updates={demo.LABEL: f"s.{demo.LABEL}"})
                 .execute()
             )
@@ -122,7 +127,9 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
         "labels_arrived": n_arrived,
         "labelled_until": labelled_until.isoformat(),
         "champion_version": str(version),
-        "summary": (f"appended {days} daily batch(es) ({first_date} .. {last_date}, {len(frame)} rows) "
-                    f"scored by champion v{version}; {n_arrived} delayed labels arrived, labels now up to "
-                    f"{labelled_until}"),
+        "summary": (
+            f"appended {days} daily batch(es) ({first_date} .. {last_date}, {len(frame)} rows) "
+            f"scored by champion v{version}; {n_arrived} delayed labels arrived, labels now up to "
+            f"{labelled_until}"
+        ),
     }

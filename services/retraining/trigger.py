@@ -1,7 +1,7 @@
 """Retraining trigger policy (spec: "Retraining trigger contract").
 
 The trigger is separate from promotion: it only says *whether retraining is due* and why.
-It never trains or promotes anything (that is :mod:`services.retrain` and the gate).
+It never trains or promotes anything (that is :mod:`services.retraining.retrain` and the gate).
 
 How a decision is made, for one registered model ``M`` (config ``[models.M]``):
 
@@ -36,13 +36,14 @@ import dataclasses
 import datetime as dt
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from services.config import Settings
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TRIGGER_TAG = "driftgate.trigger"
 ROLE_TAG = "driftgate.role"
 PARENT_TAG = "mlflow.parentRunId"
@@ -74,7 +75,7 @@ class TriggerPolicy:
     differs from the configured ``reference_window`` — the performance reference is then the
     champion's logged metric; "config" always uses ``[models.<name>] reference_window``.
     ``estimated_performance``: windows without enough labels get the performance estimated from
-    their scores (CBPE, :mod:`services.estimation`) as advisory evidence; it counts towards a
+    their scores (CBPE, :mod:`services.drift.estimation`) as advisory evidence; it counts towards a
     breach only when this is true (and never while the estimates are flagged unreliable).
     """
 
@@ -106,7 +107,7 @@ class TriggerPolicy:
         return self.window
 
     @classmethod
-    def from_mapping(cls, doc: Mapping[str, Any], where: str = "[trigger]") -> "TriggerPolicy":
+    def from_mapping(cls, doc: Mapping[str, Any], where: str = "[trigger]") -> TriggerPolicy:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(k for k in doc if k not in known)
         if unknown:
@@ -116,20 +117,29 @@ class TriggerPolicy:
         return policy
 
     @classmethod
-    def from_settings(cls, settings: Settings, model: str | None = None) -> "TriggerPolicy":
+    def from_settings(cls, settings: Settings, model: str | None = None) -> TriggerPolicy:
         doc = {k: v for k, v in settings.explicit("trigger").items() if not isinstance(v, Mapping)}
         if model is not None:
             doc.update(settings.section("models", model, "trigger"))
         return cls.from_mapping(doc, "[trigger]" if model is None else f"[trigger] / [models.{model}.trigger]")
 
     def validate(self, where: str = "[trigger]") -> None:
-        def number(name: str, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
-                   lo_open: bool = False, optional: bool = False) -> None:
+        def number(
+            name: str,
+            lo: float | None = None,
+            hi: float | None = None,
+            *,
+            integer: bool = False,
+            lo_open: bool = False,
+            optional: bool = False,
+        ) -> None:
             value = getattr(self, name)
             if value is None and optional:
                 return
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                isinstance(value, float) and not math.isfinite(value)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (isinstance(value, float) and not math.isfinite(value))
             ):
                 raise BadInput(f"{where} {name} must be a number, not {value!r}")
             if integer and int(value) != value:
@@ -154,13 +164,15 @@ class TriggerPolicy:
                 f"({self.consecutive_windows})"
             )
         if self.reference not in ("champion", "config"):
-            raise BadInput(f"{where} reference must be \"champion\" or \"config\", not {self.reference!r}")
+            raise BadInput(f'{where} reference must be "champion" or "config", not {self.reference!r}')
         if not isinstance(self.estimated_performance, bool):
             raise BadInput(f"{where} estimated_performance must be true or false, not {self.estimated_performance!r}")
         if self.performance_metric not in METRICS:
-            raise BadInput(f"{where} performance_metric must be one of {', '.join(METRICS)}, not {self.performance_metric!r}")
+            raise BadInput(
+                f"{where} performance_metric must be one of {', '.join(METRICS)}, not {self.performance_metric!r}"
+            )
         if not isinstance(self.window, str):
-            raise BadInput(f"{where} window must be a string like \"daily\" or \"7d\", not {self.window!r}")
+            raise BadInput(f'{where} window must be a string like "daily" or "7d", not {self.window!r}')
         parse_window(self.window, where)
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,10 +180,14 @@ class TriggerPolicy:
 
 
 def parse_window(text: str, where: str = "[trigger]") -> dt.timedelta:
-    named = {"daily": dt.timedelta(days=1), "day": dt.timedelta(days=1),
-             "weekly": dt.timedelta(days=7), "week": dt.timedelta(days=7)}
+    named = {
+        "daily": dt.timedelta(days=1),
+        "day": dt.timedelta(days=1),
+        "weekly": dt.timedelta(days=7),
+        "week": dt.timedelta(days=7),
+    }
     if text not in named:
-        raise BadInput(f"{where} window must be \"daily\" or \"weekly\", not {text!r}")
+        raise BadInput(f'{where} window must be "daily" or "weekly", not {text!r}')
     return named[text]
 
 
@@ -194,14 +210,16 @@ class ModelLog:
     reference_end: dt.datetime | None  # exclusive
 
     @classmethod
-    def from_settings(cls, settings: Settings, model: str) -> "ModelLog":
+    def from_settings(cls, settings: Settings, model: str) -> ModelLog:
         if not model or not isinstance(model, str):
             raise BadInput("a model name is required (--model)")
         cfg = settings.model(model)
         where = f"[models.{model}]"
         if not cfg:
             known = ", ".join(sorted(settings.models)) or "none"
-            raise NotFound(f"model {model!r} has no scoring log configured ({where} missing; configured models: {known})")
+            raise NotFound(
+                f"model {model!r} has no scoring log configured ({where} missing; configured models: {known})"
+            )
         source = cfg.get("source")
         if not source:
             raise NotFound(f"model {model!r} has no scoring log: {where} source is not set")
@@ -291,9 +309,9 @@ UNITS = {dt.timedelta(days=1): "day", dt.timedelta(days=7): "week"}
 
 
 def check_scoring_log(settings: Settings, spec: ModelLog) -> dt.date | None:
-    """Open the model's scoring log (via :mod:`services.sources`), check the configured columns
+    """Open the model's scoring log (via :mod:`services.warehouse.sources`), check the configured columns
     exist and return the date of its newest event (None for an empty log)."""
-    from services.sources import newest_date, open_backend, source_from_settings
+    from services.warehouse.sources import newest_date, open_backend, source_from_settings
 
     source = source_from_settings(settings, spec.source)
     try:
@@ -306,12 +324,13 @@ def check_scoring_log(settings: Settings, spec: ModelLog) -> dt.date | None:
             return newest_date(backend, spec.timestamp)
     except DriftGateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - unreadable table: one line, no traceback
+    except Exception as exc:
         raise BadInput(f"scoring log of model {spec.model!r} cannot be read ({type(exc).__name__})") from None
 
 
-def window_evidence(settings: Settings, spec: ModelLog, start: dt.date, end: dt.date, unit: str,
-                    *, drift: bool, performance: bool) -> tuple[dict, dict, dict | None, list[str]]:
+def window_evidence(
+    settings: Settings, spec: ModelLog, start: dt.date, end: dt.date, unit: str, *, drift: bool, performance: bool
+) -> tuple[dict, dict, dict | None, list[str]]:
     """Per-window rows + drift (:func:`services.drift.drift_over_time`) and per-window
     performance from delayed labels (:func:`services.drift.performance_over_time`), both computed
     by the drift engine from grouped aggregates (nothing but per-window numbers leaves the query).
@@ -320,7 +339,7 @@ def window_evidence(settings: Settings, spec: ModelLog, start: dt.date, end: dt.
     ``performance`` is the engine's document (with ``reference``) or None."""
     from services.drift import drift_over_time, performance_over_time
     from services.drift.sql import rows_query
-    from services.sources import open_backend, source_from_settings
+    from services.warehouse.sources import open_backend, source_from_settings
 
     notes: list[str] = []
     rows: dict[dt.date, int] = {}
@@ -349,11 +368,12 @@ def window_evidence(settings: Settings, spec: ModelLog, start: dt.date, end: dt.
     return rows, drifts, perf, notes
 
 
-def estimated_evidence(settings: Settings, model: str, unit: str, start: dt.date,
-                       end: dt.date) -> tuple[dict | None, str | None]:
-    """The CBPE document of :func:`services.estimation.estimated_performance` for the evaluated
+def estimated_evidence(
+    settings: Settings, model: str, unit: str, start: dt.date, end: dt.date
+) -> tuple[dict | None, str | None]:
+    """The CBPE document of :func:`services.drift.estimation.estimated_performance` for the evaluated
     windows, or None with a one-line note (estimation is advisory: it never fails the trigger)."""
-    from services.estimation import estimated_performance
+    from services.drift.estimation import estimated_performance
 
     try:
         return estimated_performance(settings, model, unit=unit, start=start, end=end), None
@@ -361,8 +381,9 @@ def estimated_evidence(settings: Settings, model: str, unit: str, start: dt.date
         return None, f"estimated performance not available: {exc}"
 
 
-def _estimated(w: "Window", est: dict | None, doc: dict | None, policy: TriggerPolicy, metric: str,
-               ref_perf: float | None) -> None:
+def _estimated(
+    w: Window, est: dict | None, doc: dict | None, policy: TriggerPolicy, metric: str, ref_perf: float | None
+) -> None:
     """Advisory estimate for a window without (enough) labels; counted when the policy says so."""
     if not est or doc is None:
         return
@@ -376,12 +397,16 @@ def _estimated(w: "Window", est: dict | None, doc: dict | None, policy: TriggerP
         w.performance_estimated = True
         w.performance_drop = ref_perf - value
         w.performance_breach = w.performance_drop >= policy.performance_drop_threshold - 1e-12
-        w.notes.append(f"estimated {metric} {value:.3f} from the scores (counted: [trigger] estimated_performance = true)")
+        w.notes.append(
+            f"estimated {metric} {value:.3f} from the scores (counted: [trigger] estimated_performance = true)"
+        )
     elif policy.estimated_performance and doc.get("unreliable"):
         w.notes.append(f"estimated {metric} {value:.3f} (not counted: {doc.get('warning')})")
     else:
-        w.notes.append(f"estimated {metric} {value:.3f} (advisory, not counted: [trigger] estimated_performance = false"
-                       + (f"; {doc.get('warning')})" if doc.get("unreliable") else ")"))
+        w.notes.append(
+            f"estimated {metric} {value:.3f} (advisory, not counted: [trigger] estimated_performance = false"
+            + (f"; {doc.get('warning')})" if doc.get("unreliable") else ")")
+        )
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -420,8 +445,13 @@ def last_retraining_run(client, experiment: str, before: dt.datetime | None = No
             flt += f" AND attributes.start_time <= {int(before.timestamp() * 1000)}"
         token = None
         while True:
-            page = client.search_runs([exp.experiment_id], filter_string=flt, max_results=200,
-                                      order_by=["attributes.start_time DESC"], page_token=token)
+            page = client.search_runs(
+                [exp.experiment_id],
+                filter_string=flt,
+                max_results=200,
+                order_by=["attributes.start_time DESC"],
+                page_token=token,
+            )
             for run in page:
                 if PARENT_TAG in run.data.tags:
                     continue
@@ -436,7 +466,7 @@ def last_retraining_run(client, experiment: str, before: dt.datetime | None = No
                 return None
     except DriftGateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - unreachable tracking server
+    except Exception as exc:
         raise unavailable_from(exc) from None
 
 
@@ -446,15 +476,15 @@ class ChampionReference:
     start: dt.datetime
     end: dt.datetime  # exclusive
     metrics: Mapping[str, float]
-    since: dt.datetime | None = None       # when it became champion (promotion / rollback)
-    eval_window: str | None = None         # where its logged metrics were measured
+    since: dt.datetime | None = None  # when it became champion (promotion / rollback)
+    eval_window: str | None = None  # where its logged metrics were measured
 
 
 def champion_reference(settings: Settings, client, model: str) -> ChampionReference | None:
     """The champion's training window (tag ``driftgate.training_window`` = ``YYYY-MM-DD..YYYY-MM-DD``
     on its source run) and logged metrics, or None when unknown."""
     try:
-        from services.lifecycle import champion_version
+        from services.registry.lifecycle import champion_version
 
         version = champion_version(settings, client, model)
         if version is None:
@@ -465,7 +495,7 @@ def champion_reference(settings: Settings, client, model: str) -> ChampionRefere
             return None
         run = client.get_run(run_id)
         since = _champion_since(getattr(mv, "tags", None) or {})
-    except Exception:  # noqa: BLE001 - no registry entry / no run: fall back to the config
+    except Exception:
         return None
     text = run.data.tags.get("driftgate.training_window", "")
     m = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*", text)
@@ -478,12 +508,18 @@ def champion_reference(settings: Settings, client, model: str) -> ChampionRefere
         return None
     if end <= start:
         return None
-    return ChampionReference(str(version), start, end, dict(run.data.metrics), since=since,
-                             eval_window=run.data.tags.get("driftgate.eval_window") or None)
+    return ChampionReference(
+        str(version),
+        start,
+        end,
+        dict(run.data.metrics),
+        since=since,
+        eval_window=run.data.tags.get("driftgate.eval_window") or None,
+    )
 
 
 def _champion_since(tags: Mapping[str, str]) -> dt.datetime | None:
-    from services.lifecycle import TAG_CHAMPION_SINCE
+    from services.registry.lifecycle import TAG_CHAMPION_SINCE
 
     text = tags.get(TAG_CHAMPION_SINCE)
     if not text:
@@ -495,7 +531,7 @@ def _champion_since(tags: Mapping[str, str]) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def hold_from_promotion(windows: Sequence["Window"], champ: ChampionReference | None) -> str | None:
+def hold_from_promotion(windows: Sequence[Window], champ: ChampionReference | None) -> str | None:
     """After a champion change, windows that ended before the new champion's promotion (their rows
     were scored by the previous champion) are no evidence against it: their breaches are cleared
     and noted. Returns the reason line, or None when no window predates the promotion."""
@@ -509,10 +545,15 @@ def hold_from_promotion(windows: Sequence["Window"], champ: ChampionReference | 
             w.notes.append(f"before champion v{champ.version}'s promotion: not held against it")
         w.drift_breach = w.performance_breach = False
     after = len(windows) - len(before)
-    return (f"champion changed: v{champ.version} is champion since {champ.since.isoformat(timespec='minutes')}; "
-            f"the {len(before)} window(s) before its promotion are not held against it"
-            + (f", evidence starts with the {after} window(s) since" if after else
-               ", no window since its promotion has completed yet"))
+    return (
+        f"champion changed: v{champ.version} is champion since {champ.since.isoformat(timespec='minutes')}; "
+        f"the {len(before)} window(s) before its promotion are not held against it"
+        + (
+            f", evidence starts with the {after} window(s) since"
+            if after
+            else ", no window since its promotion has completed yet"
+        )
+    )
 
 
 def _with_reference(settings: Settings, model: str, start: dt.datetime, end: dt.datetime) -> Settings:
@@ -521,7 +562,9 @@ def _with_reference(settings: Settings, model: str, start: dt.datetime, end: dt.
 
     raw = copy.deepcopy(dict(settings.raw))
     raw.setdefault("models", {}).setdefault(model, {})["reference_window"] = {
-        "start": start.date().isoformat(), "end": (end - dt.timedelta(days=1)).date().isoformat()}
+        "start": start.date().isoformat(),
+        "end": (end - dt.timedelta(days=1)).date().isoformat(),
+    }
     return dataclasses.replace(settings, raw=raw)
 
 
@@ -534,10 +577,14 @@ def state_token(settings: Settings, model: str, client) -> str:
     try:
         exp = client.get_experiment_by_name(str(cfg.get("experiment") or model))
         if exp is not None:
-            runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{TRIGGER_TAG}` LIKE '%'",
-                                      max_results=1, order_by=["attributes.start_time DESC"])
+            runs = client.search_runs(
+                [exp.experiment_id],
+                filter_string=f"tags.`{TRIGGER_TAG}` LIKE '%'",
+                max_results=1,
+                order_by=["attributes.start_time DESC"],
+            )
             parts.append(runs[0].info.run_id if runs else "-")
-    except Exception:  # noqa: BLE001 - the decision itself reports an unreachable server
+    except Exception:
         parts.append("?")
     src = settings.section("sources", str(cfg.get("source") or ""))
     if str(src.get("type", "")).lower() == "delta" and src.get("path"):
@@ -545,7 +592,7 @@ def state_token(settings: Settings, model: str, client) -> str:
             import deltalake
 
             parts.append(str(deltalake.DeltaTable(str(settings.resolve_path(str(src["path"])))).version()))
-        except Exception:  # noqa: BLE001
+        except Exception:
             parts.append("?")
     return "/".join(parts)
 
@@ -572,7 +619,7 @@ class Window:
     notes: list[str] = field(default_factory=list)
     estimated_performance: float | None = None
     estimated_band: list[float] | None = None
-    performance_estimated: bool = False     # the breach verdict rests on the estimate
+    performance_estimated: bool = False  # the breach verdict rests on the estimate
 
     @property
     def breach(self) -> bool:
@@ -639,9 +686,13 @@ class Decision:
             "consecutive_breaches": self.streak,
             "drift_due": self.drift_due,
             "schedule_due": self.schedule_due,
-            "last_retraining": None if last is None else {
-                "run_id": last.run_id, "run_name": last.run_name,
-                "started": last.started.isoformat(), "reason": last.reason,
+            "last_retraining": None
+            if last is None
+            else {
+                "run_id": last.run_id,
+                "run_name": last.run_name,
+                "started": last.started.isoformat(),
+                "reason": last.reason,
             },
             "policy": self.policy.to_dict(),
         }
@@ -702,7 +753,7 @@ def evaluate(
     reasons_pre: list[str] = []
 
     if client is None:
-        from services.mlflow_client import make_client
+        from services.registry.mlflow_client import make_client
 
         client = make_client(settings)
     ref_source = "config"
@@ -734,8 +785,8 @@ def evaluate(
         reasons_pre.append(f"no label/prediction columns configured ([models.{model}]): {metric} not evaluated")
 
     rows, drifts, perf_doc, notes = window_evidence(
-        settings, spec, start.date(), (end - dt.timedelta(days=1)).date(), unit, drift=can_drift,
-        performance=has_labels)
+        settings, spec, start.date(), (end - dt.timedelta(days=1)).date(), unit, drift=can_drift, performance=has_labels
+    )
     reasons_pre.extend(notes)
 
     # performance reference: the champion's performance in the reference window (or configured)
@@ -745,8 +796,9 @@ def evaluate(
         if (ref.get("labelled") or 0) >= policy.min_labels:
             ref_perf = _num(ref.get(metric))
         if ref_perf is None:
-            reasons_pre.append(f"no labelled reference performance ({metric}) in the reference window: "
-                               "performance drop not evaluated")
+            reasons_pre.append(
+                f"no labelled reference performance ({metric}) in the reference window: performance drop not evaluated"
+            )
     perf_by = {_as_date(w["start"]): w for w in (perf_doc or {}).get("windows", [])}
     est_by, est_doc = {}, None
     if has_labels:
@@ -778,8 +830,11 @@ def evaluate(
             w.labelled_rows = int(p.get("labelled") or 0)
             value = _num(p.get(metric))
             if w.labelled_rows < policy.min_labels or value is None:
-                w.notes.append("no labels yet (no performance evidence)" if w.labelled_rows == 0
-                               else f"only {w.labelled_rows} labelled rows (no performance evidence)")
+                w.notes.append(
+                    "no labels yet (no performance evidence)"
+                    if w.labelled_rows == 0
+                    else f"only {w.labelled_rows} labelled rows (no performance evidence)"
+                )
                 _estimated(w, est_by.get(key), est_doc, policy, metric, ref_perf)
             else:
                 w.performance = value
@@ -795,9 +850,17 @@ def evaluate(
     last_run = last_retraining_run(client, spec.experiment, before=as_of_dt)
 
     return decide(
-        model, windows, policy, as_of=as_of_dt, last_run=last_run, metric=metric,
-        reference_performance=ref_perf, reference_window=(spec.reference_start, spec.reference_end),
-        last_event=last, notes=reasons_pre, reference_source=ref_source,
+        model,
+        windows,
+        policy,
+        as_of=as_of_dt,
+        last_run=last_run,
+        metric=metric,
+        reference_performance=ref_perf,
+        reference_window=(spec.reference_start, spec.reference_end),
+        last_event=last,
+        notes=reasons_pre,
+        reference_source=ref_source,
     )
 
 
@@ -839,7 +902,7 @@ def decide(
 
     reasons: list[str] = []
     label = policy.window_label
-    streak_ws = windows[len(windows) - streak:] if streak else []
+    streak_ws = windows[len(windows) - streak :] if streak else []
     if drift_due:
         at_least = "at least " if streak == len(windows) else ""
         reasons.append(
@@ -870,7 +933,11 @@ def decide(
     if schedule_due:
         reasons.append(
             f"scheduled retraining every {policy.schedule_days:g} days: "
-            + ("no retraining run yet" if last_run is None else f"last one started {last_run.started.date().isoformat()}")
+            + (
+                "no retraining run yet"
+                if last_run is None
+                else f"last one started {last_run.started.date().isoformat()}"
+            )
         )
     due = drift_due or schedule_due
     if cooldown_until is not None and last_run is not None:
@@ -900,17 +967,29 @@ def decide(
             reasons.append(f"no breach in the latest {label} window ({_fmt_day(last_w.start, width)})")
         n_breach = sum(w.breach for w in windows)
         if n_breach and not streak:
-            reasons.append(f"{n_breach} of the {len(windows)} evaluated windows breached, but not persistently up to now")
+            reasons.append(
+                f"{n_breach} of the {len(windows)} evaluated windows breached, but not persistently up to now"
+            )
     reasons.extend(reasons_pre)
     retrain = due and cooldown_until is None
     if due and not retrain:
         reasons.insert(0, "retraining would be due but the cool-down is active")
 
     return Decision(
-        model=model, retrain=retrain, reasons=reasons, windows=windows, cooldown_until=cooldown_until,
-        as_of=as_of_dt, policy=policy, metric=metric, reference_performance=ref_perf,
-        reference_window=reference_window, streak=streak,
-        drift_due=drift_due, schedule_due=schedule_due, last_retraining=last_run,
+        model=model,
+        retrain=retrain,
+        reasons=reasons,
+        windows=windows,
+        cooldown_until=cooldown_until,
+        as_of=as_of_dt,
+        policy=policy,
+        metric=metric,
+        reference_performance=ref_perf,
+        reference_window=reference_window,
+        streak=streak,
+        drift_due=drift_due,
+        schedule_due=schedule_due,
+        last_retraining=last_run,
         reference_source=reference_source,
     )
 

@@ -3,7 +3,7 @@ Apache Spark tables and files.
 
 A :class:`Source` says *where* the rows are; :func:`open_backend` gives a SQL backend (DuckDB for
 everything local, a Databricks SQL warehouse for Unity Catalog / Hive tables, a Spark session —
-Spark Connect or local — for ``type = "spark"``, see :mod:`services.spark`) plus the table
+Spark Connect or local — for ``type = "spark"``, see :mod:`services.warehouse.spark`) plus the table
 expression to query. A backend renders, executes and describes; the statements themselves are
 built once in :mod:`services.drift.sql` (DuckDB or Databricks dialect). Nothing here loads a table into memory: DuckDB scans files and Arrow datasets
 lazily (Delta tables are read with ``deltalake``, incl. version time travel), and only the small
@@ -16,31 +16,57 @@ by the last N days (relative to the newest timestamp in the source).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar
 
 from services.errors import BadInput, NotFound, Unavailable
 
 SOURCE_TYPES = ("csv", "parquet", "delta", "duckdb", "databricks", "spark")
 FILE_FORMATS = ("csv", "parquet", "delta")
-_NUMERIC_DUCK = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
-_NUMERIC_SPARK = ("TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LONG", "SHORT", "BYTE",
-                  "FLOAT", "DOUBLE", "DECIMAL")
+_NUMERIC_DUCK = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+    "DECIMAL",
+)
+_NUMERIC_SPARK = (
+    "TINYINT",
+    "SMALLINT",
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "LONG",
+    "SHORT",
+    "BYTE",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
 @dataclass(frozen=True)
 class Source:
     type: str
-    path: str | None = None        # csv / parquet / delta / duckdb file
-    table: str | None = None       # duckdb table or databricks "catalog.schema.table"
-    version: int | None = None     # delta time travel
-    label: str | None = None       # what reports show as "source"
-    format: str | None = None      # spark files: csv | parquet | delta (the path's kind)
+    path: str | None = None  # csv / parquet / delta / duckdb file
+    table: str | None = None  # duckdb table or databricks "catalog.schema.table"
+    version: int | None = None  # delta time travel
+    label: str | None = None  # what reports show as "source"
+    format: str | None = None  # spark files: csv | parquet | delta (the path's kind)
 
     @property
     def name(self) -> str:
@@ -51,7 +77,7 @@ class Source:
             base = f"{self.path}:{self.table}"
         return f"{base}@v{self.version}" if self.version is not None else base
 
-    def at_version(self, version: int | None) -> "Source":
+    def at_version(self, version: int | None) -> Source:
         if version is not None and self.type != "delta" and self.format != "delta":
             raise BadInput("a table version applies to Delta sources only")
         return replace(self, version=version)
@@ -95,7 +121,7 @@ def as_date(value: Any) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime) and value.tzinfo:
-        return value.astimezone(timezone.utc).date()
+        return value.astimezone(UTC).date()
     return parse_date(value)
 
 
@@ -106,10 +132,12 @@ def open_delta_table(path: str, version: int | None):
 
     try:
         return DeltaTable(path, version=version) if version is not None else DeltaTable(path)
-    except Exception as exc:  # noqa: BLE001 - deltalake raises several types
-        raise BadInput(f"cannot open Delta table {Path(path).name}"
-                       + (f" at version {version}" if version is not None else "")
-                       + f": {type(exc).__name__}") from None
+    except Exception as exc:
+        raise BadInput(
+            f"cannot open Delta table {Path(path).name}"
+            + (f" at version {version}" if version is not None else "")
+            + f": {type(exc).__name__}"
+        ) from None
 
 
 def window_from_config(doc: Any, timestamp: str | None) -> Window:
@@ -191,15 +219,20 @@ def source_from_settings(settings, name: str) -> Source:
         if fmt is not None and fmt not in FILE_FORMATS:
             raise BadInput(f"source {name!r}: format must be one of {', '.join(FILE_FORMATS)}")
         version = doc.get("version")
-        return Source(kind, path=path, table=str(table) if table else None, label=name, format=fmt,
-                      version=int(version) if version is not None else None)
+        return Source(
+            kind,
+            path=path,
+            table=str(table) if table else None,
+            label=name,
+            format=fmt,
+            version=int(version) if version is not None else None,
+        )
     if kind in ("csv", "parquet", "delta", "duckdb") and not path:
         raise BadInput(f"source {name!r}: 'path' is required for type {kind}")
     if kind in ("duckdb", "databricks") and not table:
         raise BadInput(f"source {name!r}: 'table' is required for type {kind}")
     version = doc.get("version")
-    return Source(kind, path=path, table=table, version=int(version) if version is not None else None,
-                  label=name)
+    return Source(kind, path=path, table=table, version=int(version) if version is not None else None, label=name)
 
 
 # -- backends ------------------------------------------------------------------------------------
@@ -207,12 +240,12 @@ def source_from_settings(settings, name: str) -> Source:
 class Backend:
     """A SQL connection plus the dialect its SQL is rendered in and the table to read. This base
     class runs statements on DuckDB; :class:`WarehouseBackend` (Databricks SQL) and
-    :class:`services.spark.SparkBackend` run the Databricks-dialect statements elsewhere."""
+    :class:`services.warehouse.spark.SparkBackend` run the Databricks-dialect statements elsewhere."""
 
-    dialect: str                 # "duckdb" | "databricks"
+    dialect: str  # "duckdb" | "databricks"
     conn: Any
-    table: Any                   # sqlglot exp.Table
-    columns: dict[str, str]      # name -> SQL type (upper case)
+    table: Any  # sqlglot exp.Table
+    columns: dict[str, str]  # name -> SQL type (upper case)
     # DuckDB: a new connection to the same database that sees the same table (``None``: queries
     # run one after another on ``conn``). Used to run column groups concurrently: DuckDB scans one
     # Parquet row group with one thread, and a query's holistic aggregates finalize on one thread.
@@ -289,7 +322,7 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
     from sqlglot import exp
 
     if source.type == "spark":
-        from services.spark import open_spark_backend
+        from services.warehouse.spark import open_spark_backend
 
         with open_spark_backend(source, settings) as backend:
             yield backend
@@ -307,7 +340,7 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
         finally:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - closing must not mask the real error
+            except Exception:
                 pass
         return
 
@@ -326,8 +359,11 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
         try:
             table = table_expression(source.table)
             try:
-                rel = con.table(source.table) if "." not in source.table else con.sql(
-                    "SELECT * FROM " + table.sql("duckdb") + " LIMIT 0")
+                rel = (
+                    con.table(source.table)
+                    if "." not in source.table
+                    else con.sql("SELECT * FROM " + table.sql("duckdb") + " LIMIT 0")
+                )
                 columns = {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
             except duckdb.Error:
                 raise NotFound(f"no table {source.table!r} in {Path(source.path).name}") from None
@@ -342,7 +378,7 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
         dataset = _register_file_source(con, source)
         cursor = None
         if source.type != "csv":  # columnar: a column group reads only its columns
-            cursor = (lambda: _cursor(con, dataset))
+            cursor = lambda: _cursor(con, dataset)
         yield Backend("duckdb", con, exp.to_table(_VIEW), _duck_types(con, _VIEW), cursor=cursor)
     finally:
         con.close()
@@ -395,16 +431,24 @@ def _databricks_connect(settings, factory):
         timeout = float(settings.section("databricks")["timeout_seconds"])
         # Bounded connect + per-request time and retry budget (the connector's defaults retry
         # a dead host for 15 minutes): ``[databricks] timeout_seconds``.
-        limits = {"_socket_timeout": timeout, "_retry_stop_after_attempts_count": 2,
-                  "_retry_stop_after_attempts_duration": timeout, "_retry_delay_max": 5.0}  # the connector's floor
+        limits = {
+            "_socket_timeout": timeout,
+            "_retry_stop_after_attempts_count": 2,
+            "_retry_stop_after_attempts_duration": timeout,
+            "_retry_delay_max": 5.0,
+        }  # the connector's floor
     else:
         limits = {}
     host = (db.host if db else None) or ""
     host = host.replace("https://", "").replace("http://", "").rstrip("/")
     try:
-        return factory(server_hostname=host, http_path=(db.http_path if db else None),
-                       access_token=(db.token.get() if db else None), **limits)
-    except Exception as exc:  # noqa: BLE001 - never echo the token-bearing message
+        return factory(
+            server_hostname=host,
+            http_path=(db.http_path if db else None),
+            access_token=(db.token.get() if db else None),
+            **limits,
+        )
+    except Exception as exc:
         raise Unavailable(f"cannot connect to the Databricks SQL warehouse ({type(exc).__name__})") from None
 
 
@@ -417,7 +461,7 @@ def _databricks_columns(backend: Backend) -> dict[str, str]:
         cur.execute(sql, parameters={})
         desc = cur.description or []
         cur.fetchall()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise NotFound(f"cannot read table {backend.table.sql('databricks')} ({type(exc).__name__})") from None
     finally:
         cur.close()

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from services.config import Settings, redact_uri
 from services.errors import BadInput, Refused, Unavailable
-from services.roles import clean_identity, identity_key
+from services.promotion.roles import clean_identity, identity_key
 
 MLFLOW = "mlflow"
 DATABRICKS = "databricks"
@@ -68,7 +68,7 @@ def _get(uri: str, endpoint: str, params: dict | None = None):
 
     try:
         return http_request(_host_creds(uri), endpoint, "GET", params=params, max_retries=0, timeout=15)
-    except Exception as exc:  # noqa: BLE001 - one secret-free line
+    except Exception as exc:
         raise Unavailable(f"MLflow at {redact_uri(uri)} cannot be reached ({type(exc).__name__})") from None
 
 
@@ -77,8 +77,10 @@ def _mlflow_user(uri: str) -> tuple[str, bool] | None:
     authenticate (no ``users/current`` endpoint)."""
     resp = _get(uri, CURRENT_USER)
     if resp.status_code in (401, 403):
-        raise BadInput(f"MLflow at {redact_uri(uri)} rejected the credentials "
-                       "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN)")
+        raise BadInput(
+            f"MLflow at {redact_uri(uri)} rejected the credentials "
+            "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN)"
+        )
     if resp.status_code != 200:
         return None  # a server without the auth app: nothing verified who is typing
     try:
@@ -93,8 +95,7 @@ def registry_permission(settings: Settings, user: str, model: str) -> str | None
     """``user``'s effective MLflow permission on registered model ``model`` (READ / EDIT /
     MANAGE / NO_PERMISSIONS ...), or None when the server has no permission API."""
     uri = str(settings.registry_uri)
-    resp = _get(uri, USER_PERMISSION,
-                {"username": user, "resource_type": "registered_model", "resource_id": model})
+    resp = _get(uri, USER_PERMISSION, {"username": user, "resource_type": "registered_model", "resource_id": model})
     if resp.status_code != 200:
         return None
     try:
@@ -113,12 +114,13 @@ def _databricks_user(settings: Settings, uri: str) -> str:
         if profile:
             w = WorkspaceClient(profile=profile)
         elif db.host and db.token:
-            w = WorkspaceClient(host=db.host if "://" in db.host else f"https://{db.host}",
-                                token=db.token.get(), auth_type="pat")
+            w = WorkspaceClient(
+                host=db.host if "://" in db.host else f"https://{db.host}", token=db.token.get(), auth_type="pat"
+            )
         else:
             w = WorkspaceClient()
         me = w.current_user.me()
-    except Exception as exc:  # noqa: BLE001 - one secret-free line
+    except Exception as exc:
         raise Unavailable(f"Databricks did not say who is signed in ({type(exc).__name__})") from None
     name = str(me.user_name or "").strip()
     if not name:
@@ -146,22 +148,38 @@ def authenticated_user(settings: Settings) -> _Authenticated | None:
 
 
 # -- the CLI's decision identity ---------------------------------------------------------------
-def _refuse(settings: Settings, action: str, model: str, version: str | None, user: str, source: str,
-            reason: str) -> None:
-    from services import audit
-    from services.lifecycle import utc_now
+def _refuse(
+    settings: Settings, action: str, model: str, version: str | None, user: str, source: str, reason: str
+) -> None:
+    from services.promotion import audit
+    from services.registry.lifecycle import utc_now
 
-    rec = {"at": utc_now(), "user": user, "action": action, "outcome": "refused", "model": model,
-           "version": version, "reason": reason, "identity": source}
+    rec = {
+        "at": utc_now(),
+        "user": user,
+        "action": action,
+        "outcome": "refused",
+        "model": model,
+        "version": version,
+        "reason": reason,
+        "identity": source,
+    }
     try:
         audit.append(settings, rec)
-    except Exception:  # noqa: BLE001 - the audit failing must not hide the refusal
+    except Exception:
         pass
     raise Refused(reason)
 
 
-def resolve(settings: Settings, claimed: str | None, *, action: str, model: str,
-            version: str | None = None, writes_registry: bool = True) -> CliIdentity:
+def resolve(
+    settings: Settings,
+    claimed: str | None,
+    *,
+    action: str,
+    model: str,
+    version: str | None = None,
+    writes_registry: bool = True,
+) -> CliIdentity:
     """The identity a CLI decision runs as (see module doc); refuses (exit 3) a ``--user`` that
     is not the authenticated user and, on an MLflow server, a user without ``MANAGE`` on the model."""
     claimed = clean_identity(claimed) if claimed else None  # control characters etc.: exit 2
@@ -170,13 +188,27 @@ def resolve(settings: Settings, claimed: str | None, *, action: str, model: str,
         return CliIdentity(claimed or settings.user or None, SELF_ASSERTED)
     user, source = auth.user, auth.source
     if claimed and identity_key(claimed) != identity_key(user):
-        _refuse(settings, action, model, version, user, source,
-                f"--user {claimed} is not who the tracking server authenticated ({user}): "
-                "decisions are recorded as the authenticated user; drop --user")
+        _refuse(
+            settings,
+            action,
+            model,
+            version,
+            user,
+            source,
+            f"--user {claimed} is not who the tracking server authenticated ({user}): "
+            "decisions are recorded as the authenticated user; drop --user",
+        )
     if source == MLFLOW and writes_registry and not auth.is_admin:
         permission = registry_permission(settings, user, model)
         if permission is not None and permission != NEEDED_PERMISSION:
-            _refuse(settings, action, model, version, user, source,
-                    f"{user} may not change registered model {model} on the tracking server "
-                    f"(MLflow permission {permission}; {action} needs {NEEDED_PERMISSION})")
+            _refuse(
+                settings,
+                action,
+                model,
+                version,
+                user,
+                source,
+                f"{user} may not change registered model {model} on the tracking server "
+                f"(MLflow permission {permission}; {action} needs {NEEDED_PERMISSION})",
+            )
     return CliIdentity(user, source)

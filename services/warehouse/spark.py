@@ -27,19 +27,22 @@ import tempfile
 import threading
 import uuid
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 from services.errors import BadInput, NotFound, Unavailable
-from services.sources import _NUMERIC_SPARK, Backend, Source, open_delta_table
+from services.warehouse.sources import _NUMERIC_SPARK, Backend, Source, open_delta_table
 
 INSTALL_HINT = "the spark engine needs PySpark: pip install -r requirements-spark.txt"
-JAVA_HINT = ("a local Spark session needs a Java runtime (apt-get install openjdk-17-jre-headless), "
-             "or set SPARK_REMOTE to a Spark Connect server")
+JAVA_HINT = (
+    "a local Spark session needs a Java runtime (apt-get install openjdk-17-jre-headless), "
+    "or set SPARK_REMOTE to a Spark Connect server"
+)
 TABLE_PARAM = "table"
 _TABLE_NAME = re.compile(r"^[\w\-]+(\.[\w\-]+){0,2}$", re.UNICODE)
 _sessions: dict[str, Any] = {}
@@ -67,14 +70,14 @@ def spark_remote(settings=None) -> str | None:
 
 def describe_remote(url: str) -> str:
     """``sc://host:port`` without the URL's parameters (they may carry a token)."""
-    return "sc://" + url[len("sc://"):].split("/", 1)[0].split(";", 1)[0].rsplit("@", 1)[-1]
+    return "sc://" + url[len("sc://") :].split("/", 1)[0].split(";", 1)[0].rsplit("@", 1)[-1]
 
 
 def _pyspark():
     try:
         with warnings.catch_warnings():  # PySpark warns that it does not fully support pandas >= 3
             warnings.simplefilter("ignore")
-            import pyspark  # noqa: F401
+            import pyspark
             from pyspark.logger import PySparkLogger
             from pyspark.sql import SparkSession  # noqa: F401
     except ImportError:
@@ -108,7 +111,7 @@ def stop_sessions() -> None:
         for spark in _sessions.values():
             try:
                 spark.stop()
-            except Exception:  # noqa: BLE001 - stopping must not fail a shutdown
+            except Exception:
                 pass
         _sessions.clear()
 
@@ -129,15 +132,16 @@ def _connect(url: str, retries: int = 5):
             spark.conf.set("spark.sql.session.timeZone", "UTC")  # the first call reaches the server
         except ImportError:
             raise Unavailable(INSTALL_HINT + " (Spark Connect's client libraries are missing)") from None
-        except Exception as exc:  # noqa: BLE001 - never echo a URL that may carry a token
+        except Exception as exc:
             if spark is not None:  # released now, not at exit (where it would retry and warn again)
                 try:
                     spark.client.set_retry_policies([DefaultPolicy(max_retries=0)])
                     spark.stop()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
-            raise Unavailable(f"cannot reach the Spark Connect server {describe_remote(url)} "
-                              f"({type(exc).__name__})") from None
+            raise Unavailable(
+                f"cannot reach the Spark Connect server {describe_remote(url)} ({type(exc).__name__})"
+            ) from None
     return spark
 
 
@@ -156,23 +160,30 @@ def _local(cfg: dict[str, Any]):
         return SparkSession(SparkContext._active_spark_context)
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise Unavailable(JAVA_HINT)
-    conf = (SparkConf().setMaster(str(cfg.get("master", "local[*]"))).setAppName("driftgate")
-            .set("spark.ui.enabled", "false")
-            .set("spark.driver.bindAddress", "127.0.0.1").set("spark.driver.host", "127.0.0.1")
-            .set("spark.driver.memory", str(cfg.get("driver_memory", "1g")))
-            .set("spark.sql.session.timeZone", "UTC")
-            .set("spark.sql.shuffle.partitions", str(int(cfg.get("shuffle_partitions", 8))))
-            # catalog tables a test or notebook creates go to the temp folder, not ./spark-warehouse
-            .set("spark.sql.warehouse.dir", str(cfg.get("warehouse")
-                                                or Path(tempfile.gettempdir()) / "driftgate-spark-warehouse"))
-            .set("spark.sql.execution.arrow.pyspark.enabled", "false"))
+    conf = (
+        SparkConf()
+        .setMaster(str(cfg.get("master", "local[*]")))
+        .setAppName("driftgate")
+        .set("spark.ui.enabled", "false")
+        .set("spark.driver.bindAddress", "127.0.0.1")
+        .set("spark.driver.host", "127.0.0.1")
+        .set("spark.driver.memory", str(cfg.get("driver_memory", "1g")))
+        .set("spark.sql.session.timeZone", "UTC")
+        .set("spark.sql.shuffle.partitions", str(int(cfg.get("shuffle_partitions", 8))))
+        # catalog tables a test or notebook creates go to the temp folder, not ./spark-warehouse
+        .set(
+            "spark.sql.warehouse.dir",
+            str(cfg.get("warehouse") or Path(tempfile.gettempdir()) / "driftgate-spark-warehouse"),
+        )
+        .set("spark.sql.execution.arrow.pyspark.enabled", "false")
+    )
     env_ip = os.environ.get("SPARK_LOCAL_IP")
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     log = open(log_path(), "ab")
     try:
         gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
         sc = SparkContext(conf=conf, gateway=gateway)
-    except Exception as exc:  # noqa: BLE001 - the JVM's reason is in the log
+    except Exception as exc:
         raise Unavailable(f"cannot start a local Spark session ({type(exc).__name__}; log: {log_path()})") from None
     finally:
         log.close()
@@ -189,7 +200,7 @@ def _arg(value: Any) -> Any:
     """A parameter for ``spark.sql(args=...)``: naive datetimes are UTC (the statements' windows
     are UTC calendar dates, as on DuckDB and the warehouse)."""
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -212,7 +223,7 @@ class SparkBackend(Backend):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 rows = self.conn.sql(sql, args=args).collect()  # aggregate rows only
-        except Exception as exc:  # noqa: BLE001 - Spark's errors (malformed files, casts…): one line
+        except Exception as exc:
             raise BadInput(f"Spark could not aggregate the data ({_message(exc)})") from None
         return [tuple(r) for r in rows]
 
@@ -252,7 +263,7 @@ def open_spark_backend(source: Source, settings=None) -> Iterator[SparkBackend]:
         if view is not None:
             try:
                 spark.catalog.dropTempView(view)
-            except Exception:  # noqa: BLE001 - a vanished session must not mask the real error
+            except Exception:
                 pass
 
 
@@ -264,7 +275,7 @@ def _columns(backend: SparkBackend, source: Source) -> dict[str, str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             schema = backend.conn.sql(sql, args=dict(backend.bound)).schema
-    except Exception as exc:  # noqa: BLE001 - AnalysisException & co.: one line, no trace
+    except Exception as exc:
         what = f"Spark table {source.table!r}" if source.table else f"{source.format} data {source.name}"
         raise NotFound(f"cannot read {what} ({_reason(exc)})") from None
     return {f.name: f.dataType.simpleString().upper() for f in schema.fields}
@@ -281,7 +292,7 @@ def _message(exc: Exception) -> str:
             while root.getCause() is not None:
                 root = root.getCause()
             text = str(root.getMessage() or root.toString())
-        except Exception:  # noqa: BLE001 - the session may be gone
+        except Exception:
             text = ""
     text = text or str(exc)
     return (text.strip().splitlines() or [type(exc).__name__])[0][:160]
@@ -291,7 +302,7 @@ def _reason(exc: Exception) -> str:
     cond = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
     try:
         code = cond() if cond else None
-    except Exception:  # noqa: BLE001
+    except Exception:
         code = None
     return str(code) if code else type(exc).__name__
 
@@ -314,7 +325,7 @@ def _reader(spark, source: Source):
                 return _delta(spark, source, local)
     except (BadInput, Unavailable):
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise BadInput(f"unreadable {fmt} source {Path(path).name} ({_reason(exc)})") from None
     raise BadInput(f"unsupported spark file format {fmt!r}")
 
@@ -332,8 +343,10 @@ def _delta(spark, source: Source, local: bool):
     dt = open_delta_table(path, source.version)
     features = set(getattr(dt.protocol(), "reader_features", None) or ())
     if features & {"deletionVectors", "columnMapping"}:
-        raise BadInput(f"Delta table {Path(path).name} uses {', '.join(sorted(features))}: "
-                       "read it through a Spark server with Delta Lake (a catalog table)")
+        raise BadInput(
+            f"Delta table {Path(path).name} uses {', '.join(sorted(features))}: "
+            "read it through a Spark server with Delta Lake (a catalog table)"
+        )
     files = dt.file_uris()
     if not files:
         raise BadInput(f"Delta table {Path(path).name} has no data files")

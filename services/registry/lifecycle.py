@@ -24,8 +24,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
 
@@ -74,11 +75,11 @@ def normalise_version(version: object) -> str:
 def iso_ms(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class VersionView:
     #: Everyone four-eyes counts as an author, read from what MLflow recorded: the version's
     #: ``user_id``, the source run's ``user_id`` and ``mlflow.user`` tag, and the
     #: ``driftgate.author`` tag (comma-separated co-authors). A tag can add authors, never remove
-    #: one; :mod:`services.approvals` adds the authors DriftGate recorded when it first saw it.
+    #: one; :mod:`services.promotion.approvals` adds the authors DriftGate recorded when it first saw it.
     authors: tuple[str, ...] = ()
     user_id: str | None = None
 
@@ -148,7 +149,7 @@ def _registry_call(what: str, fn: Callable[[], Any]) -> Any:
         return fn()
     except DriftGateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - MLflow raises many types (REST, SQL, ...)
+    except Exception as exc:
         code = getattr(exc, "error_code", "") or ""
         if "RESOURCE_DOES_NOT_EXIST" in str(code) or "not found" in str(exc).lower():
             raise NotFound(f"{what} not found") from None
@@ -229,8 +230,10 @@ class Lifecycle:
         # Unity Catalog search results carry no tags (``tags`` is a method that raises): read the version.
         tags = mv.tags
         if callable(tags):
-            full = _registry_call(f"version {mv.version} of {self.model!r}",
-                                  lambda: self.client.get_model_version(self.model, str(mv.version)))
+            full = _registry_call(
+                f"version {mv.version} of {self.model!r}",
+                lambda: self.client.get_model_version(self.model, str(mv.version)),
+            )
             tags = full.tags
         return dict(tags or {})
 
@@ -242,17 +245,21 @@ class Lifecycle:
             try:
                 run = self.client.get_run(run_id)
                 self._run_users[run_id] = (run.info.user_id or None, run.data.tags.get("mlflow.user") or None)
-            except Exception:  # noqa: BLE001 - a deleted run just means "unknown author"
+            except Exception:
                 self._run_users[run_id] = (None, None)
         return self._run_users[run_id]
 
     def _authors(self, mv, tags: dict[str, str], with_run: bool = True) -> tuple[str, ...]:
         """Everyone who counts as an author (see :attr:`VersionView.authors`), recorded ones first."""
         run_user, run_tag = self._run_user(getattr(mv, "run_id", None)) if with_run else (None, None)
-        names = [getattr(mv, "user_id", None), run_user, run_tag,
-                 *[a.strip() for a in str(tags.get(TAG_AUTHOR) or "").split(",")]]
+        names = [
+            getattr(mv, "user_id", None),
+            run_user,
+            run_tag,
+            *[a.strip() for a in str(tags.get(TAG_AUTHOR) or "").split(",")],
+        ]
         names = [n for n in names if n and str(n).strip() and str(n).strip().lower() != "unknown"]
-        from services.roles import distinct_users  # local: roles imports nothing from here
+        from services.promotion.roles import distinct_users  # local: roles imports nothing from here
 
         return tuple(distinct_users(names))
 
@@ -303,10 +310,13 @@ class Lifecycle:
             if view.version == v:
                 if not self.read_authors and view.run_id:
                     run_user, run_tag = self._run_user(view.run_id)
-                    from services.roles import distinct_users
+                    from services.promotion.roles import distinct_users
 
-                    names = [n for n in (view.user_id, run_user, run_tag, *view.authors)
-                             if n and str(n).strip().lower() != "unknown"]
+                    names = [
+                        n
+                        for n in (view.user_id, run_user, run_tag, *view.authors)
+                        if n and str(n).strip().lower() != "unknown"
+                    ]
                     authors = tuple(distinct_users(names))
                     view = dataclasses.replace(view, authors=authors, created_by=authors[0] if authors else None)
                 return view
@@ -341,7 +351,9 @@ class Lifecycle:
         )
 
     def _alias(self, alias: str, version: str) -> Step:
-        return Step(f"alias {alias} -> v{version}", lambda: self.client.set_registered_model_alias(self.model, alias, version))
+        return Step(
+            f"alias {alias} -> v{version}", lambda: self.client.set_registered_model_alias(self.model, alias, version)
+        )
 
     def _unalias(self, alias: str) -> Step:
         return Step(f"remove alias {alias}", lambda: self.client.delete_registered_model_alias(self.model, alias))
@@ -362,7 +374,9 @@ class Lifecycle:
             steps.append(self._set_tag(version, TAG_DECISION_COMMENT, comment))
         return steps
 
-    def promote_plan(self, candidate: str, user: str, at: str, comment: str | None, extra_tags: dict[str, str] | None = None) -> list[Step]:
+    def promote_plan(
+        self, candidate: str, user: str, at: str, comment: str | None, extra_tags: dict[str, str] | None = None
+    ) -> list[Step]:
         raise NotImplementedError
 
     def rollback_plan(self, user: str, at: str, comment: str | None) -> list[Step]:
@@ -496,7 +510,10 @@ class AliasesLifecycle(Lifecycle):
             steps.append(self._stage(st.previous, PRODUCTION, True))
         if st.champion:
             steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
-            steps += [self._set_tag(st.champion, TAG_ARCHIVED_AT, at), self._set_tag(st.champion, TAG_REPLACED_BY, st.previous)]
+            steps += [
+                self._set_tag(st.champion, TAG_ARCHIVED_AT, at),
+                self._set_tag(st.champion, TAG_REPLACED_BY, st.previous),
+            ]
         steps += [self._del_tag_if(st.previous, TAG_ARCHIVED_AT), self._set_tag(st.previous, TAG_CHAMPION_SINCE, at)]
         return [s for s in steps if s is not None]
 
@@ -542,15 +559,25 @@ class StagesLifecycle(Lifecycle):
         if CHAMPION in aliases:  # mirror onto aliases where they are in use
             steps += [self._alias(PREVIOUS, aliases[CHAMPION]), self._alias(CHAMPION, candidate)]
         if st.champion:
-            steps.append(Step(f"remember previous v{st.champion}", lambda: self.client.set_registered_model_tag(self.model, RM_TAG_PREVIOUS, st.champion)))
+            steps.append(
+                Step(
+                    f"remember previous v{st.champion}",
+                    lambda: self.client.set_registered_model_tag(self.model, RM_TAG_PREVIOUS, st.champion),
+                )
+            )
         elif st.previous:
-            steps.append(Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, RM_TAG_PREVIOUS)))
+            steps.append(
+                Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, RM_TAG_PREVIOUS))
+            )
         steps += self.decision_steps(candidate, "approved", user, at, comment)
         steps.append(self._set_tag(candidate, TAG_CHAMPION_SINCE, at))
         for k, val in (extra_tags or {}).items():
             steps.append(self._set_tag(candidate, k, val))
         if st.champion:
-            steps += [self._set_tag(st.champion, TAG_ARCHIVED_AT, at), self._set_tag(st.champion, TAG_REPLACED_BY, candidate)]
+            steps += [
+                self._set_tag(st.champion, TAG_ARCHIVED_AT, at),
+                self._set_tag(st.champion, TAG_REPLACED_BY, candidate),
+            ]
         return steps
 
     def rollback_plan(self, user, at, comment):
@@ -568,7 +595,10 @@ class StagesLifecycle(Lifecycle):
                 steps.append(self._unalias(PREVIOUS))
         if st.champion:
             steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
-            steps += [self._set_tag(st.champion, TAG_ARCHIVED_AT, at), self._set_tag(st.champion, TAG_REPLACED_BY, st.previous)]
+            steps += [
+                self._set_tag(st.champion, TAG_ARCHIVED_AT, at),
+                self._set_tag(st.champion, TAG_REPLACED_BY, st.previous),
+            ]
         if TAG_ARCHIVED_AT in self.get_version(st.previous).tags:
             steps.append(self._del_tag(st.previous, TAG_ARCHIVED_AT))
         steps.append(self._set_tag(st.previous, TAG_CHAMPION_SINCE, at))

@@ -30,11 +30,12 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -112,6 +113,7 @@ log = logging.getLogger(__name__)
 
 # -- paths and manifest ---------------------------------------------------------------------
 
+
 def scoring_log_path(settings_or_home: Any) -> Path:
     home = settings_or_home if isinstance(settings_or_home, (str, os.PathLike)) else settings_or_home.home
     return Path(home) / "data" / "scoring_log"
@@ -139,7 +141,7 @@ def is_seeded(home: Path) -> bool:
 
 
 def default_start_date(today: date | None = None) -> date:
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     return today - timedelta(days=DAYS)
 
 
@@ -197,6 +199,7 @@ def demo_config(home: Path) -> dict[str, Any]:
 
 # -- data generation ------------------------------------------------------------------------
 
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -222,21 +225,21 @@ def generate_day(day: int, n: int = ROWS_PER_DAY, seed: int = SEED, stream: int 
     two_year = (contract == "two_year").astype(float)
     e_check = (payment == "e_check").astype(float)
     if day < CONCEPT_DAY:
-        logit = (-1.0 + 1.2 * m2m - 0.8 * two_year - 0.035 * (tenure - 30)
-                 + 0.02 * (charges - 65) + 0.15 * (calls - 1.5))
+        logit = -1.0 + 1.2 * m2m - 0.8 * two_year - 0.035 * (tenure - 30) + 0.02 * (charges - 65) + 0.15 * (calls - 1.5)
     else:
-        logit = (-0.1 + 0.3 * m2m - 0.01 * (tenure - 30) + 0.005 * (charges - 65)
-                 + 0.9 * (calls - 1.5) + 0.8 * e_check)
+        logit = -0.1 + 0.3 * m2m - 0.01 * (tenure - 30) + 0.005 * (charges - 65) + 0.9 * (calls - 1.5) + 0.8 * e_check
     label = (rng.random(n) < _sigmoid(logit)).astype("int64")
-    return pd.DataFrame({
-        "tenure_months": tenure.astype("int64"),
-        "monthly_charges": charges.astype("float64"),
-        "support_calls": calls.astype("int64"),
-        "contract": pd.array(contract, dtype=object),
-        "payment_method": pd.array(payment, dtype=object),
-        "region": pd.array(region, dtype=object),
-        LABEL: label,
-    })
+    return pd.DataFrame(
+        {
+            "tenure_months": tenure.astype("int64"),
+            "monthly_charges": charges.astype("float64"),
+            "support_calls": calls.astype("int64"),
+            "contract": pd.array(contract, dtype=object),
+            "payment_method": pd.array(payment, dtype=object),
+            "region": pd.array(region, dtype=object),
+            LABEL: label,
+        }
+    )
 
 
 def generate_days(first: int, last: int, n: int = ROWS_PER_DAY, seed: int = SEED, stream: int = 0) -> pd.DataFrame:
@@ -248,18 +251,21 @@ def generate_days(first: int, last: int, n: int = ROWS_PER_DAY, seed: int = SEED
     return pd.concat(frames, ignore_index=True)
 
 
-def scoring_batch(start: date, day: int, model: Any, version: str, n: int = ROWS_PER_DAY,
-                  seed: int = SEED) -> pd.DataFrame:
+def scoring_batch(
+    start: date, day: int, model: Any, version: str, n: int = ROWS_PER_DAY, seed: int = SEED
+) -> pd.DataFrame:
     """One day of the scoring log: timestamps, ids, features, the model's score, the label."""
     frame = generate_day(day, n, seed)
     rng = np.random.default_rng([seed, 99, day])
-    base = datetime.combine(day_date(start, day), datetime.min.time(), tzinfo=timezone.utc)
+    base = datetime.combine(day_date(start, day), datetime.min.time(), tzinfo=UTC)
     seconds = np.sort(rng.integers(0, 86_400, n))
-    out = pd.DataFrame({
-        TIMESTAMP: pd.to_datetime(base) + pd.to_timedelta(seconds, unit="s"),
-        BATCH_DATE: day_date(start, day),
-        ID_COLUMN: [f"{day_date(start, day):%Y%m%d}-{i:05d}" for i in range(n)],
-    })
+    out = pd.DataFrame(
+        {
+            TIMESTAMP: pd.to_datetime(base) + pd.to_timedelta(seconds, unit="s"),
+            BATCH_DATE: day_date(start, day),
+            ID_COLUMN: [f"{day_date(start, day):%Y%m%d}-{i:05d}" for i in range(n)],
+        }
+    )
     for col in FEATURES:
         out[col] = frame[col].to_numpy()
     out[PREDICTION] = model.predict_proba(frame[FEATURES])[:, 1].astype("float64")
@@ -272,27 +278,31 @@ def scoring_arrow_table(frame: pd.DataFrame):
     """Arrow table with the scoring log's fixed schema (used for every write, incl. appends)."""
     import pyarrow as pa
 
-    schema = pa.schema([
-        (TIMESTAMP, pa.timestamp("us", tz="UTC")),
-        (BATCH_DATE, pa.date32()),
-        (ID_COLUMN, pa.string()),
-        ("tenure_months", pa.int64()),
-        ("monthly_charges", pa.float64()),
-        ("support_calls", pa.int64()),
-        ("contract", pa.string()),
-        ("payment_method", pa.string()),
-        ("region", pa.string()),
-        (PREDICTION, pa.float64()),
-        (LABEL, pa.int64()),
-        (MODEL_VERSION_COLUMN, pa.string()),
-    ])
+    schema = pa.schema(
+        [
+            (TIMESTAMP, pa.timestamp("us", tz="UTC")),
+            (BATCH_DATE, pa.date32()),
+            (ID_COLUMN, pa.string()),
+            ("tenure_months", pa.int64()),
+            ("monthly_charges", pa.float64()),
+            ("support_calls", pa.int64()),
+            ("contract", pa.string()),
+            ("payment_method", pa.string()),
+            ("region", pa.string()),
+            (PREDICTION, pa.float64()),
+            (LABEL, pa.int64()),
+            (MODEL_VERSION_COLUMN, pa.string()),
+        ]
+    )
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
 # -- models -----------------------------------------------------------------------------------
 
-def build_pipeline(kind: str, numeric: list[str] | None = None, categorical: list[str] | None = None,
-                   random_state: int = 0):
+
+def build_pipeline(
+    kind: str, numeric: list[str] | None = None, categorical: list[str] | None = None, random_state: int = 0
+):
     """The sklearn pipelines of the demo: ordinal-encoded categoricals + an estimator.
 
     ``kind``: ``gbm`` (GradientBoosting), ``rf`` (RandomForest) or ``logreg`` (one-hot + scaling +
@@ -308,23 +318,32 @@ def build_pipeline(kind: str, numeric: list[str] | None = None, categorical: lis
     numeric = list(NUMERIC_FEATURES if numeric is None else numeric)
     categorical = list(CATEGORICAL_FEATURES if categorical is None else categorical)
     if kind == "logreg":
-        pre = ColumnTransformer([
-            ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
-            ("num", StandardScaler(), numeric),
-        ])
+        pre = ColumnTransformer(
+            [
+                ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+                ("num", StandardScaler(), numeric),
+            ]
+        )
         est = LogisticRegression(max_iter=500)
     else:
-        pre = ColumnTransformer([
-            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                   encoded_missing_value=-2), categorical),
-            ("num", "passthrough", numeric),
-        ])
+        pre = ColumnTransformer(
+            [
+                (
+                    "cat",
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2),
+                    categorical,
+                ),
+                ("num", "passthrough", numeric),
+            ]
+        )
         if kind == "gbm":
-            est = GradientBoostingClassifier(n_estimators=80, max_depth=3, learning_rate=0.1,
-                                             subsample=0.8, random_state=random_state)
+            est = GradientBoostingClassifier(
+                n_estimators=80, max_depth=3, learning_rate=0.1, subsample=0.8, random_state=random_state
+            )
         elif kind == "rf":
-            est = RandomForestClassifier(n_estimators=80, max_depth=8, min_samples_leaf=5,
-                                         n_jobs=1, random_state=random_state)
+            est = RandomForestClassifier(
+                n_estimators=80, max_depth=8, min_samples_leaf=5, n_jobs=1, random_state=random_state
+            )
         else:
             raise BadInput(f"unknown model kind {kind!r} (gbm, rf, logreg)")
     return Pipeline([("pre", pre), ("model", est)])
@@ -361,7 +380,7 @@ def feature_importance(pipeline, numeric: list[str], categorical: list[str]) -> 
 
 
 def _ms(d: date, hour: int = 9) -> int:
-    return int(datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc).timestamp() * 1000) + hour * 3_600_000
+    return int(datetime.combine(d, datetime.min.time(), tzinfo=UTC).timestamp() * 1000) + hour * 3_600_000
 
 
 @contextmanager
@@ -401,12 +420,28 @@ class _Logged:
     metrics: dict[str, float]
 
 
-def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: str, train: pd.DataFrame, evalset: pd.DataFrame,
-                      numeric: list[str], categorical: list[str], tags: dict[str, str],
-                      parent_run_id: str | None = None, log_model: bool = True,
-                      history: bool = True, duration_s: int = 240,
-                      extra_artifacts: dict[str, Any] | None = None, start: date | None = None,
-                      start_day: int = 0, start_ms: int | None = None, real_time: bool = False) -> _Logged:
+def log_candidate_run(
+    client,
+    experiment_id: str,
+    *,
+    name: str,
+    pipeline,
+    kind: str,
+    train: pd.DataFrame,
+    evalset: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    tags: dict[str, str],
+    parent_run_id: str | None = None,
+    log_model: bool = True,
+    history: bool = True,
+    duration_s: int = 240,
+    extra_artifacts: dict[str, Any] | None = None,
+    start: date | None = None,
+    start_day: int = 0,
+    start_ms: int | None = None,
+    real_time: bool = False,
+) -> _Logged:
     """Fit (unless already fitted), evaluate and log one run the way every DriftGate run is logged.
 
     Shared by the demo seeding and the retraining workflow: params, metrics (``roc_auc``,
@@ -446,8 +481,12 @@ def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: 
     run = client.create_run(experiment_id, start_time=t0, tags=all_tags, run_name=name)
     rid = run.info.run_id
     est = pipeline.named_steps["model"]
-    params = {"model_kind": kind, "n_train_rows": str(len(train)), "n_eval_rows": str(len(evalset)),
-              "features": ",".join(features)}
+    params = {
+        "model_kind": kind,
+        "n_train_rows": str(len(train)),
+        "n_eval_rows": str(len(evalset)),
+        "features": ",".join(features),
+    }
     for key, value in est.get_params().items():
         if isinstance(value, (int, float, str, bool)) or value is None:
             params[f"model.{key}"] = str(value)
@@ -457,8 +496,9 @@ def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: 
         xt = pipeline.named_steps["pre"].transform(x_eval)
         for step, proba in enumerate(est.staged_predict_proba(xt), start=1):
             if step % 5 == 0 or step == est.n_estimators_:
-                metric_rows.append(Metric("val_roc_auc", float(roc_auc_score(y_eval, proba[:, 1])),
-                                          ts + step * 1000, step))
+                metric_rows.append(
+                    Metric("val_roc_auc", float(roc_auc_score(y_eval, proba[:, 1])), ts + step * 1000, step)
+                )
     client.log_batch(rid, metrics=metric_rows, params=[Param(k, v[:6000]) for k, v in params.items()])
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -474,8 +514,9 @@ def log_candidate_run(client, experiment_id: str, *, name: str, pipeline, kind: 
         with mlflow.start_run(run_id=rid), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MLflow's integer-column hint: the demo has no missing ints
             signature = infer_signature(x_train.head(200), pipeline.predict(x_train.head(200)))
-            info = mlflow.sklearn.log_model(pipeline, name="model", signature=signature,
-                                                serialization_format="cloudpickle")
+            info = mlflow.sklearn.log_model(
+                pipeline, name="model", signature=signature, serialization_format="cloudpickle"
+            )
         model_uri = info.model_uri
     end = max(_now_ms(), t0 + 1) if real_time else t0 + duration_s * 1000
     client.set_terminated(rid, "FINISHED", end_time=end)
@@ -488,8 +529,7 @@ def _now_ms() -> int:
 
 # -- seeding ------------------------------------------------------------------------------------
 
-_WORKSPACE_ITEMS = ("mlflow.db", "mlflow.db-journal", "artifacts", "data", "audit.db", "audit.db-journal",
-                    "profiles")
+_WORKSPACE_ITEMS = ("mlflow.db", "mlflow.db-journal", "artifacts", "data", "audit.db", "audit.db-journal", "profiles")
 
 
 def _forget_cached_stores(home: Path) -> None:
@@ -506,8 +546,10 @@ def _forget_cached_stores(home: Path) -> None:
         engines = getattr(store_cls, "_engine_map", {})
         for uri in [u for u in engines if needle in u]:
             engines.pop(uri).dispose()
-    for registry in (getattr(tracking_utils, "_tracking_store_registry", None),
-                     getattr(registry_utils, "_model_registry_store_registry", None)):
+    for registry in (
+        getattr(tracking_utils, "_tracking_store_registry", None),
+        getattr(registry_utils, "_model_registry_store_registry", None),
+    ):
         cached = getattr(registry, "_get_store_with_resolved_uri", None)
         if hasattr(cached, "cache_clear"):
             cached.cache_clear()
@@ -570,9 +612,12 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
     client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
     (home / "artifacts").mkdir(parents=True, exist_ok=True)
     exp_id = client.create_experiment(
-        EXPERIMENT, artifact_location=(home / "artifacts").resolve().as_uri(),
-        tags={"driftgate.model": MODEL_NAME, "mlflow.note.content":
-              "DriftGate demo: churn model, drift-triggered retraining and its candidates."},
+        EXPERIMENT,
+        artifact_location=(home / "artifacts").resolve().as_uri(),
+        tags={
+            "driftgate.model": MODEL_NAME,
+            "mlflow.note.content": "DriftGate demo: churn model, drift-triggered retraining and its candidates.",
+        },
     )
 
     with fluent_mlflow(settings):
@@ -586,17 +631,30 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
         train_v1.drop(columns="_day").to_parquet(train_path, index=False)
         champion = build_pipeline("gbm")
         ref_window = f"{day_date(start, REFERENCE_DAYS[0])}..{day_date(start, REFERENCE_DAYS[1])}"
-        champion.fit(_as_model_input(train_v1, CATEGORICAL_FEATURES + NUMERIC_FEATURES),
-                     train_v1[LABEL].to_numpy(dtype=int))
+        champion.fit(
+            _as_model_input(train_v1, CATEGORICAL_FEATURES + NUMERIC_FEATURES), train_v1[LABEL].to_numpy(dtype=int)
+        )
         importance_doc = feature_importance(champion, NUMERIC_FEATURES, CATEGORICAL_FEATURES)
         v1 = log_candidate_run(
-            client, exp_id, name="champion-training", start=start, start_day=CHAMPION_TRAINED_DAY,
-            pipeline=champion, kind="gbm", train=train_v1, evalset=holdout_v1,
-            numeric=NUMERIC_FEATURES, categorical=CATEGORICAL_FEATURES,
-            tags={"mlflow.user": "alice", "driftgate.role": "training",
-                  "driftgate.training_data": "data/training/champion_v1.parquet",
-                  "driftgate.training_window": ref_window, "driftgate.eval_window": ref_window,
-                  "driftgate.code_version": "demo-1.0.0"},
+            client,
+            exp_id,
+            name="champion-training",
+            start=start,
+            start_day=CHAMPION_TRAINED_DAY,
+            pipeline=champion,
+            kind="gbm",
+            train=train_v1,
+            evalset=holdout_v1,
+            numeric=NUMERIC_FEATURES,
+            categorical=CATEGORICAL_FEATURES,
+            tags={
+                "mlflow.user": "alice",
+                "driftgate.role": "training",
+                "driftgate.training_data": "data/training/champion_v1.parquet",
+                "driftgate.training_window": ref_window,
+                "driftgate.eval_window": ref_window,
+                "driftgate.code_version": "demo-1.0.0",
+            },
             extra_artifacts={"feature_importance.json": importance_doc},
         )
 
@@ -610,67 +668,134 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
 
         # 3. Retraining (day 72): candidates on days 62-68, all evaluated on days 69-71.
         progress(0.45, "Logging the retraining run and its candidates")
-        train_recent = log_frame[(log_frame[BATCH_DATE] >= day_date(start, TRAIN_DAYS[0]))
-                                 & (log_frame[BATCH_DATE] <= day_date(start, TRAIN_DAYS[1]))]
-        evalset = log_frame[(log_frame[BATCH_DATE] >= day_date(start, EVAL_DAYS[0]))
-                            & (log_frame[BATCH_DATE] <= day_date(start, EVAL_DAYS[1]))]
+        train_recent = log_frame[
+            (log_frame[BATCH_DATE] >= day_date(start, TRAIN_DAYS[0]))
+            & (log_frame[BATCH_DATE] <= day_date(start, TRAIN_DAYS[1]))
+        ]
+        evalset = log_frame[
+            (log_frame[BATCH_DATE] >= day_date(start, EVAL_DAYS[0]))
+            & (log_frame[BATCH_DATE] <= day_date(start, EVAL_DAYS[1]))
+        ]
         train_window = f"{day_date(start, TRAIN_DAYS[0])}..{day_date(start, TRAIN_DAYS[1])}"
         eval_window = f"{day_date(start, EVAL_DAYS[0])}..{day_date(start, EVAL_DAYS[1])}"
-        trigger = (f"drift: monthly_charges and contract drifted and roc_auc fell more than 0.05 below "
-                   f"the reference for 3 consecutive daily windows "
-                   f"({day_date(start, RETRAIN_DAY - 3)}..{day_date(start, RETRAIN_DAY - 1)})")
-        parent = client.create_run(exp_id, start_time=_ms(day_date(start, RETRAIN_DAY), 6),
-                                   run_name=f"retrain-{day_date(start, RETRAIN_DAY)}",
-                                   tags={"mlflow.user": "bob", "driftgate.trigger": trigger,
-                                         "driftgate.model": MODEL_NAME, "driftgate.role": "retraining",
-                                         "driftgate.training_window": train_window,
-                                         "driftgate.eval_window": eval_window,
-                                         "driftgate.code_version": "demo-1.1.0"})
+        trigger = (
+            f"drift: monthly_charges and contract drifted and roc_auc fell more than 0.05 below "
+            f"the reference for 3 consecutive daily windows "
+            f"({day_date(start, RETRAIN_DAY - 3)}..{day_date(start, RETRAIN_DAY - 1)})"
+        )
+        parent = client.create_run(
+            exp_id,
+            start_time=_ms(day_date(start, RETRAIN_DAY), 6),
+            run_name=f"retrain-{day_date(start, RETRAIN_DAY)}",
+            tags={
+                "mlflow.user": "bob",
+                "driftgate.trigger": trigger,
+                "driftgate.model": MODEL_NAME,
+                "driftgate.role": "retraining",
+                "driftgate.training_window": train_window,
+                "driftgate.eval_window": eval_window,
+                "driftgate.code_version": "demo-1.1.0",
+            },
+        )
         pid = parent.info.run_id
-        client.log_batch(pid, params=[
-            Param("selection_metric", "roc_auc"),
-            Param("candidates", "gbm_recent,rf_recent,logreg_stale"),
-        ])
-        lineage = {"driftgate.training_data": f"delta:data/scoring_log@v0 batch_date {train_window}",
-                   "driftgate.training_window": train_window, "driftgate.eval_window": eval_window,
-                   "driftgate.code_version": "demo-1.1.0", "mlflow.user": "bob"}
+        client.log_batch(
+            pid,
+            params=[
+                Param("selection_metric", "roc_auc"),
+                Param("candidates", "gbm_recent,rf_recent,logreg_stale"),
+            ],
+        )
+        lineage = {
+            "driftgate.training_data": f"delta:data/scoring_log@v0 batch_date {train_window}",
+            "driftgate.training_window": train_window,
+            "driftgate.eval_window": eval_window,
+            "driftgate.code_version": "demo-1.1.0",
+            "mlflow.user": "bob",
+        }
         reeval = log_candidate_run(
-            client, exp_id, name="champion-v1-reeval", start=start, start_day=RETRAIN_DAY,
-            pipeline=champion, kind="gbm", train=train_v1, evalset=evalset,
-            numeric=NUMERIC_FEATURES, categorical=CATEGORICAL_FEATURES, parent_run_id=pid,
-            tags={**lineage, "driftgate.role": "champion", "driftgate.model_version": "1",
-                  "driftgate.training_data": "data/training/champion_v1.parquet",
-                  "driftgate.training_window": ref_window},
-            log_model=False, duration_s=30,
+            client,
+            exp_id,
+            name="champion-v1-reeval",
+            start=start,
+            start_day=RETRAIN_DAY,
+            pipeline=champion,
+            kind="gbm",
+            train=train_v1,
+            evalset=evalset,
+            numeric=NUMERIC_FEATURES,
+            categorical=CATEGORICAL_FEATURES,
+            parent_run_id=pid,
+            tags={
+                **lineage,
+                "driftgate.role": "champion",
+                "driftgate.model_version": "1",
+                "driftgate.training_data": "data/training/champion_v1.parquet",
+                "driftgate.training_window": ref_window,
+            },
+            log_model=False,
+            duration_s=30,
         )
         progress(0.55, "Training candidate gbm_recent")
         gbm = log_candidate_run(
-            client, exp_id, name="gbm_recent", start=start, start_day=RETRAIN_DAY,
-            pipeline=build_pipeline("gbm", random_state=1), kind="gbm", train=train_recent,
-            evalset=evalset, numeric=NUMERIC_FEATURES, categorical=CATEGORICAL_FEATURES,
-            parent_run_id=pid, tags={**lineage, "driftgate.role": "candidate"})
+            client,
+            exp_id,
+            name="gbm_recent",
+            start=start,
+            start_day=RETRAIN_DAY,
+            pipeline=build_pipeline("gbm", random_state=1),
+            kind="gbm",
+            train=train_recent,
+            evalset=evalset,
+            numeric=NUMERIC_FEATURES,
+            categorical=CATEGORICAL_FEATURES,
+            parent_run_id=pid,
+            tags={**lineage, "driftgate.role": "candidate"},
+        )
         progress(0.68, "Training candidate rf_recent")
         log_candidate_run(
-            client, exp_id, name="rf_recent", start=start, start_day=RETRAIN_DAY,
-            pipeline=build_pipeline("rf", random_state=2), kind="rf", train=train_recent,
-            evalset=evalset, numeric=NUMERIC_FEATURES, categorical=CATEGORICAL_FEATURES,
-            parent_run_id=pid, tags={**lineage, "driftgate.role": "candidate"})
+            client,
+            exp_id,
+            name="rf_recent",
+            start=start,
+            start_day=RETRAIN_DAY,
+            pipeline=build_pipeline("rf", random_state=2),
+            kind="rf",
+            train=train_recent,
+            evalset=evalset,
+            numeric=NUMERIC_FEATURES,
+            categorical=CATEGORICAL_FEATURES,
+            parent_run_id=pid,
+            tags={**lineage, "driftgate.role": "candidate"},
+        )
         progress(0.78, "Training candidate logreg_stale")
         stale_cats = [c for c in CATEGORICAL_FEATURES if c != "payment_method"]
         stale = log_candidate_run(
-            client, exp_id, name="logreg_stale", start=start, start_day=RETRAIN_DAY,
-            pipeline=build_pipeline("logreg", categorical=stale_cats), kind="logreg",
-            train=train_v1, evalset=evalset, numeric=NUMERIC_FEATURES, categorical=stale_cats,
+            client,
+            exp_id,
+            name="logreg_stale",
+            start=start,
+            start_day=RETRAIN_DAY,
+            pipeline=build_pipeline("logreg", categorical=stale_cats),
+            kind="logreg",
+            train=train_v1,
+            evalset=evalset,
+            numeric=NUMERIC_FEATURES,
+            categorical=stale_cats,
             parent_run_id=pid,
-            tags={**lineage, "driftgate.role": "candidate",
-                  "driftgate.training_data": "data/training/champion_v1.parquet",
-                  "driftgate.training_window": ref_window})
+            tags={
+                **lineage,
+                "driftgate.role": "candidate",
+                "driftgate.training_data": "data/training/champion_v1.parquet",
+                "driftgate.training_window": ref_window,
+            },
+        )
         client.set_terminated(pid, "FINISHED", end_time=_ms(day_date(start, RETRAIN_DAY), 7))
 
         # 4. The registry: v1 champion (stage + alias), v2 and v3 candidates by bob.
         progress(0.90, "Registering model versions")
-        client.create_registered_model(MODEL_NAME, description="Churn classifier (DriftGate demo).",
-                                       tags={"driftgate.owner": "alice"})
+        client.create_registered_model(
+            MODEL_NAME, description="Churn classifier (DriftGate demo).", tags={"driftgate.owner": "alice"}
+        )
         versions = []
         for logged, author, desc, day in (
             (v1, "alice", "Champion: GBM trained on the reference window.", CHAMPION_TRAINED_DAY),
@@ -678,34 +803,44 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
             (stale, "bob", "Candidate: logistic regression on old data without payment_method.", RETRAIN_DAY),
         ):
             # MLflow stamps a version with the time of this seeding; the tag keeps the scenario's date.
-            registered = datetime.fromtimestamp(_ms(day_date(start, day), 7) / 1000, tz=timezone.utc)
-            mv = client.create_model_version(MODEL_NAME, source=logged.model_uri, run_id=logged.run_id,
-                                             description=desc, tags={"driftgate.author": author,
-                                                                     "driftgate.registered_at": registered.isoformat()})
+            registered = datetime.fromtimestamp(_ms(day_date(start, day), 7) / 1000, tz=UTC)
+            mv = client.create_model_version(
+                MODEL_NAME,
+                source=logged.model_uri,
+                run_id=logged.run_id,
+                description=desc,
+                tags={"driftgate.author": author, "driftgate.registered_at": registered.isoformat()},
+            )
             versions.append(str(mv.version))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated, still supported
             client.transition_model_version_stage(MODEL_NAME, versions[0], "Production")
         client.set_registered_model_alias(MODEL_NAME, "champion", versions[0])
-        client.set_model_version_tag(MODEL_NAME, versions[0], "driftgate.champion_since",
-                                     datetime.combine(day_date(start, CHAMPION_TRAINED_DAY),
-                                                      datetime.min.time(), tzinfo=timezone.utc).isoformat())
-        client.set_model_version_tag(MODEL_NAME, versions[0], "driftgate.reference_auc",
-                                     f"{v1.metrics['roc_auc']:.4f}")
+        client.set_model_version_tag(
+            MODEL_NAME,
+            versions[0],
+            "driftgate.champion_since",
+            datetime.combine(day_date(start, CHAMPION_TRAINED_DAY), datetime.min.time(), tzinfo=UTC).isoformat(),
+        )
+        client.set_model_version_tag(MODEL_NAME, versions[0], "driftgate.reference_auc", f"{v1.metrics['roc_auc']:.4f}")
         for v in versions[1:]:
             client.set_model_version_tag(MODEL_NAME, v, "driftgate.status", "candidate")
 
     manifest = {
         "format": SEED_FORMAT,
         "start_date": start.isoformat(),
-        "seeded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seeded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - t_start, 1),
         "rows": int(len(log_frame)),
         "experiment_id": exp_id,
         "parent_run_id": pid,
         "versions": {"champion": versions[0], "passing_candidate": versions[1], "failing_candidate": versions[2]},
-        "metrics": {"champion_reference": v1.metrics, "champion_reeval": reeval.metrics,
-                    "gbm_recent": gbm.metrics, "logreg_stale": stale.metrics},
+        "metrics": {
+            "champion_reference": v1.metrics,
+            "champion_reeval": reeval.metrics,
+            "gbm_recent": gbm.metrics,
+            "logreg_stale": stale.metrics,
+        },
     }
     tmp = _marker(home).with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2))

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from services.errors import DriftGateError
-from services.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
+from services.registry.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
 
@@ -91,7 +91,11 @@ def gate_config(settings, model: str) -> dict[str, Any]:
         if isinstance(guards, (list, tuple)):
             guards = {str(name): 0.0 for name in guards}
         for name, tol in guards.items():
-            cfg["guards"][name] = tol if isinstance(tol, dict) else {"tolerance": float(tol), "greater_is_better": not _lower_is_better(name)}
+            cfg["guards"][name] = (
+                tol
+                if isinstance(tol, dict)
+                else {"tolerance": float(tol), "greater_is_better": not _lower_is_better(name)}
+            )
     if "advisory" in (model_cfg.get("gate") or {}) or "advisory" in (settings.explicit("gate") if settings else {}):
         cfg["required"] = [n for n in cfg["required"] if n not in cfg["advisory"]]
     cfg["approvals_required"] = max(1, int(cfg.get("approvals_required") or 1))
@@ -114,8 +118,13 @@ class Check:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "detail": self.detail,
-                "required": self.required, "evidence": self.evidence}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "required": self.required,
+            "evidence": self.evidence,
+        }
 
 
 @dataclass
@@ -154,7 +163,14 @@ class _Ctx:
     """Lazily fetched MLflow objects shared by the checks."""
 
     def __init__(self, settings, client, lc: Lifecycle, view: VersionView, champion: VersionView | None, cfg):
-        self.settings, self.client, self.lc, self.view, self.champion, self.cfg = settings, client, lc, view, champion, cfg
+        self.settings, self.client, self.lc, self.view, self.champion, self.cfg = (
+            settings,
+            client,
+            lc,
+            view,
+            champion,
+            cfg,
+        )
         self._runs: dict[str, Any] = {}
 
     def run(self, run_id: str | None):
@@ -163,7 +179,7 @@ class _Ctx:
         if run_id not in self._runs:
             try:
                 self._runs[run_id] = self.client.get_run(run_id)
-            except Exception:  # noqa: BLE001 - deleted / unknown run
+            except Exception:
                 self._runs[run_id] = None
         return self._runs[run_id]
 
@@ -193,10 +209,12 @@ class _Ctx:
                 filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`driftgate.role` = 'champion'",
                 max_results=10,
             )
-        except Exception:  # noqa: BLE001
+        except Exception:
             found = []
         if self.champion is not None:
-            exact = [r for r in found if str(r.data.tags.get("driftgate.model_version", "")).strip() == self.champion.version]
+            exact = [
+                r for r in found if str(r.data.tags.get("driftgate.model_version", "")).strip() == self.champion.version
+            ]
             found = exact or found
         self._baseline_cache = found[0] if found else None
         return self._baseline_cache
@@ -230,19 +248,43 @@ def check_same_window(ctx: _Ctx) -> Check:
     if run is None:
         return Check("same_eval_window", FAIL, "the candidate has no source run")
     if not ctx.parent_id:
-        return Check("same_eval_window", FAIL, "the candidate's run has no parent retraining run, so no like-for-like champion baseline")
+        return Check(
+            "same_eval_window",
+            FAIL,
+            "the candidate's run has no parent retraining run, so no like-for-like champion baseline",
+        )
     base = ctx.baseline()
     if base is None:
-        return Check("same_eval_window", FAIL, "no champion evaluation (driftgate.role=champion) in the candidate's retraining run: baseline is not like-for-like")
+        return Check(
+            "same_eval_window",
+            FAIL,
+            "no champion evaluation (driftgate.role=champion) in the candidate's retraining run: baseline is not like-for-like",
+        )
     cw = run.data.tags.get("driftgate.eval_window")
     bw = base.data.tags.get("driftgate.eval_window")
     bv = str(base.data.tags.get("driftgate.model_version", "")).strip() or None
-    ev = {"candidate_window": cw, "champion_window": bw, "baseline_run": base.info.run_id,
-          "baseline_evaluates": bv, "champion": ctx.champion.version, "baseline_link": ctx.link(base)}
+    ev = {
+        "candidate_window": cw,
+        "champion_window": bw,
+        "baseline_run": base.info.run_id,
+        "baseline_evaluates": bv,
+        "champion": ctx.champion.version,
+        "baseline_link": ctx.link(base),
+    }
     if bv and bv != ctx.champion.version:
-        return Check("same_eval_window", FAIL, f"the baseline evaluated version {bv}, but the champion is now version {ctx.champion.version}", evidence=ev)
+        return Check(
+            "same_eval_window",
+            FAIL,
+            f"the baseline evaluated version {bv}, but the champion is now version {ctx.champion.version}",
+            evidence=ev,
+        )
     if not cw or not bw:
-        return Check("same_eval_window", FAIL, "evaluation window tag driftgate.eval_window missing on the candidate or the baseline", evidence=ev)
+        return Check(
+            "same_eval_window",
+            FAIL,
+            "evaluation window tag driftgate.eval_window missing on the candidate or the baseline",
+            evidence=ev,
+        )
     if cw != bw:
         return Check("same_eval_window", FAIL, f"evaluated on {cw}, champion on {bw}", evidence=ev)
     return Check("same_eval_window", PASS, f"candidate and champion both evaluated on {cw}", evidence=ev)
@@ -344,7 +386,7 @@ def check_signature(ctx: _Ctx) -> Check:
     try:
         cand = model_signature_inputs(ctx.settings, ctx.client, ctx.lc.model, ctx.view.version)
         champ = model_signature_inputs(ctx.settings, ctx.client, ctx.lc.model, ctx.champion.version)
-    except Exception as exc:  # noqa: BLE001 - unreadable artifacts
+    except Exception as exc:
         return Check("signature_compatible", FAIL, f"model signatures cannot be read ({type(exc).__name__})")
     if cand is None or champ is None:
         who = "candidate" if cand is None else "champion"
@@ -362,7 +404,12 @@ def check_signature(ctx: _Ctx) -> Check:
             parts.append(f"new inputs {', '.join(extra)}")
         if changed:
             parts.append("type changes " + ", ".join(f"{k}: {v}" for k, v in changed.items()))
-        return Check("signature_compatible", FAIL, "input signature differs from the champion's: " + "; ".join(parts), evidence=ev)
+        return Check(
+            "signature_compatible",
+            FAIL,
+            "input signature differs from the champion's: " + "; ".join(parts),
+            evidence=ev,
+        )
     return Check("signature_compatible", PASS, f"same {len(a)} inputs with the same types as the champion", evidence=ev)
 
 
@@ -382,10 +429,18 @@ def check_lineage(ctx: _Ctx) -> Check:
     }
     missing = [k for k in ("training_data", "code_version", "trigger") if not ev[k]]
     if missing:
-        names = {"training_data": "training data (driftgate.training_data)", "code_version": "code version (driftgate.code_version)",
-                 "trigger": "trigger reason (parent's driftgate.trigger)"}
+        names = {
+            "training_data": "training data (driftgate.training_data)",
+            "code_version": "code version (driftgate.code_version)",
+            "trigger": "trigger reason (parent's driftgate.trigger)",
+        }
         return Check("lineage_complete", FAIL, "missing " + ", ".join(names[m] for m in missing), evidence=ev)
-    return Check("lineage_complete", PASS, f"run {run.info.run_id[:8]}, data {ev['training_data']}, code {ev['code_version']}, trigger: {ev['trigger']}", evidence=ev)
+    return Check(
+        "lineage_complete",
+        PASS,
+        f"run {run.info.run_id[:8]}, data {ev['training_data']}, code {ev['code_version']}, trigger: {ev['trigger']}",
+        evidence=ev,
+    )
 
 
 def check_rollback(ctx: _Ctx) -> Check:
@@ -394,8 +449,12 @@ def check_rollback(ctx: _Ctx) -> Check:
         return Check("rollback_target", WARN, "first promotion: there is no champion to roll back to")
     ev = {"rollback_to": c.version, "status": c.status}
     if c.status.upper() != "READY":
-        return Check("rollback_target", FAIL, f"champion version {c.version} is not ready (status {c.status})", evidence=ev)
-    return Check("rollback_target", PASS, f"version {c.version} (current champion) becomes the rollback target", evidence=ev)
+        return Check(
+            "rollback_target", FAIL, f"champion version {c.version} is not ready (status {c.status})", evidence=ev
+        )
+    return Check(
+        "rollback_target", PASS, f"version {c.version} (current champion) becomes the rollback target", evidence=ev
+    )
 
 
 def check_feature_consistency(ctx: _Ctx) -> Check:
@@ -404,7 +463,7 @@ def check_feature_consistency(ctx: _Ctx) -> Check:
         return _feature_consistency(ctx)
     except DriftGateError as exc:
         return Check("feature_consistency", WARN, f"not evaluated: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the drift engine is another area's code: degrade
+    except Exception as exc:
         return Check("feature_consistency", WARN, f"not evaluated: drift engine unavailable ({type(exc).__name__})")
 
 
@@ -420,7 +479,7 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     import time
 
     from services.drift import model_drift_report
-    from services.sources import Window, parse_date
+    from services.warehouse.sources import Window, parse_date
 
     opts = ctx.cfg.get("feature_consistency") or {}
     if opts.get("enabled", True) is False:
@@ -428,7 +487,11 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     run = ctx.cand_run
     window = run.data.tags.get("driftgate.training_window") if run else None
     if not window or ".." not in window:
-        return Check("feature_consistency", WARN, "not evaluated: the candidate run has no driftgate.training_window tag (START..END)")
+        return Check(
+            "feature_consistency",
+            WARN,
+            "not evaluated: the candidate run has no driftgate.training_window tag (START..END)",
+        )
     start, end = (parse_date(x.strip(), "training window") for x in window.split("..", 1))
     model_cfg = ctx.settings.model(ctx.lc.model)
     if not model_cfg.get("source"):
@@ -438,8 +501,9 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     if hit and time.monotonic() - hit[0] < _SKEW_TTL:
         report = hit[1]
     else:
-        report = model_drift_report(ctx.settings, ctx.lc.model,
-                                    reference=Window(timestamp=model_cfg.get("timestamp"), start=start, end=end))
+        report = model_drift_report(
+            ctx.settings, ctx.lc.model, reference=Window(timestamp=model_cfg.get("timestamp"), start=start, end=end)
+        )
         _SKEW_CACHE[key] = (time.monotonic(), report)
     ds = report["dataset"]
     drifted = [f["feature"] for f in report["features"] if f.get("drifted")]
@@ -450,12 +514,22 @@ def _feature_consistency(ctx: _Ctx) -> Check:
         "drift_share": ds.get("drift_share"),
         "max_drift_share": limit,
         "drifted_features": drifted,
-        "features": {f["feature"]: {"test": f["test"], "statistic": f["statistic"], "threshold": f["threshold"],
-                                    "drifted": f["drifted"]} for f in report["features"]},
+        "features": {
+            f["feature"]: {
+                "test": f["test"],
+                "statistic": f["statistic"],
+                "threshold": f["threshold"],
+                "drifted": f["drifted"],
+            }
+            for f in report["features"]
+        },
     }
     share = float(ds.get("drift_share") or 0.0)
-    text = (f"training window {window} vs recent scoring data ({ev['current_window']}): "
-            f"{len(drifted)} of {ds.get('total_features')} features differ" + (f" ({', '.join(drifted)})" if drifted else ""))
+    text = (
+        f"training window {window} vs recent scoring data ({ev['current_window']}): "
+        f"{len(drifted)} of {ds.get('total_features')} features differ"
+        + (f" ({', '.join(drifted)})" if drifted else "")
+    )
     if share >= limit:
         return Check("feature_consistency", FAIL, text + f"; share {share:.2f} >= {limit}", evidence=ev)
     return Check("feature_consistency", WARN if drifted else PASS, text, evidence=ev)
@@ -491,7 +565,7 @@ def evaluate(settings, client, model: str, version: object, lifecycle: Lifecycle
     for name, fn in CHECKS.items():
         try:
             chk = fn(ctx)
-        except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
+        except Exception as exc:
             chk = Check(name, FAIL, f"check could not run ({type(exc).__name__})")
         chk.required = name in required
         checks.append(chk)

@@ -19,8 +19,15 @@ from services.errors import BadInput, Unavailable
 # A dead server must fail in seconds, not after MLflow's default minutes of backoff.
 # An operator's explicit environment still wins; otherwise ``[mlflow] http_timeout_seconds`` /
 # ``http_retries`` (see :func:`apply_timeouts`).
-_OPERATOR_ENV = {k for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT",
-                             "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT") if k in os.environ}
+_OPERATOR_ENV = {
+    k
+    for k in (
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+        "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT",
+    )
+    if k in os.environ
+}
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
@@ -58,10 +65,12 @@ def apply_timeouts(settings: Settings) -> None:
     ``http_retries``) and databricks-sdk (``[databricks] timeout_seconds``). Defaults <= 30 s."""
     mlflow_cfg = settings.section("mlflow")
     timeout = str(max(1, math.ceil(mlflow_cfg["http_timeout_seconds"])))
-    values = {"MLFLOW_HTTP_REQUEST_TIMEOUT": timeout,
-              "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(mlflow_cfg["http_retries"]),
-              # MLflow's own retry loop around databricks-sdk calls (default 500 s)
-              "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT": timeout}
+    values = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": timeout,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(mlflow_cfg["http_retries"]),
+        # MLflow's own retry loop around databricks-sdk calls (default 500 s)
+        "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT": timeout,
+    }
     for key, value in values.items():
         if key not in _OPERATOR_ENV:
             os.environ[key] = value
@@ -76,9 +85,11 @@ def make_client(settings: Settings) -> MlflowClient:
     try:
         client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
         client._get_registry_client()  # an unsupported registry URI fails here, not at the first call
-    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a bad URI
-        raise BadInput(f"MLflow URI {redact_uri(settings.tracking_uri)} cannot be used ({type(exc).__name__}); "
-                       f"expected e.g. http://host:5000, databricks or sqlite:///path") from None
+    except Exception as exc:
+        raise BadInput(
+            f"MLflow URI {redact_uri(settings.tracking_uri)} cannot be used ({type(exc).__name__}); "
+            f"expected e.g. http://host:5000, databricks or sqlite:///path"
+        ) from None
     return client
 
 
@@ -164,8 +175,10 @@ def make_user_client(settings: Settings, user_token: str | None) -> MlflowClient
     try:
         builder = registry_utils._get_store_registry().get_store_builder(registry_uri)
         store = builder(store_uri=registry_uri, tracking_uri=settings.tracking_uri)
-    except Exception as exc:  # noqa: BLE001 - never echo anything that could carry the token
-        raise Unavailable(f"cannot build a registry client for {redact_uri(registry_uri)} ({type(exc).__name__})") from None
+    except Exception as exc:
+        raise Unavailable(
+            f"cannot build a registry client for {redact_uri(registry_uri)} ({type(exc).__name__})"
+        ) from None
     creds = _user_host_creds(host, token)
     store.get_host_creds = creds
     if hasattr(store, "get_tracking_host_creds"):  # Unity Catalog: run look-ups when registering
@@ -193,5 +206,5 @@ def check_reachable(settings: Settings) -> None:
     """Raise :class:`Unavailable` when the tracking server does not answer a cheap call."""
     try:
         make_client(settings).search_experiments(max_results=1)
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not reachable"
+    except Exception as exc:
         raise unavailable(settings, exc) from None

@@ -17,9 +17,10 @@ is :class:`NotFound`, a server that cannot be reached is :class:`Unavailable`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from services.config import redact_uri
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
@@ -69,7 +70,7 @@ def mlflow_call(client: Any, what: str, fn: Callable[..., T], *args: Any, **kwar
         return fn(*args, **kwargs)
     except DriftGateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - translated below, never leaks a traceback
+    except Exception as exc:
         raise translate_error(client, what, exc) from None
 
 
@@ -89,7 +90,7 @@ def translate_error(client: Any, what: str, exc: BaseException) -> DriftGateErro
 # Plain data (picklable: safe to return from st.cache_data)
 # --------------------------------------------------------------------------------------------
 def _ts(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms else None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
 
 
 def _clean_metric(value: Any) -> float | None:
@@ -139,7 +140,7 @@ class RunRow:
         return self.metrics
 
     @classmethod
-    def from_mlflow(cls, run: Any) -> "RunRow":
+    def from_mlflow(cls, run: Any) -> RunRow:
         info, data = run.info, run.data
         tags = dict(data.tags or {})
         name = getattr(info, "run_name", None) or tags.get(RUN_NAME_TAG) or info.run_id[:8]
@@ -153,7 +154,9 @@ class RunRow:
             parent_run_id=tags.get(PARENT_TAG),
             lifecycle_stage=str(info.lifecycle_stage),
             # NaN/inf are kept as NaN so they are visible, and ranked as missing.
-            metrics={k: (float(v) if _clean_metric(v) is not None else float("nan")) for k, v in (data.metrics or {}).items()},
+            metrics={
+                k: (float(v) if _clean_metric(v) is not None else float("nan")) for k, v in (data.metrics or {}).items()
+            },
             params=dict(data.params or {}),
             tags=tags,
             artifact_uri=str(getattr(info, "artifact_uri", "") or ""),
@@ -239,8 +242,12 @@ def list_experiments(client: Any, page_size: int = 1000, limit: int = 5000) -> l
     token = None
     while True:
         page = mlflow_call(
-            client, "experiments", client.search_experiments,
-            max_results=page_size, order_by=["last_update_time DESC"], page_token=token,
+            client,
+            "experiments",
+            client.search_experiments,
+            max_results=page_size,
+            order_by=["last_update_time DESC"],
+            page_token=token,
         )
         out.extend(_experiment_row(e) for e in page)
         token = getattr(page, "token", None)
@@ -297,10 +304,15 @@ def search_runs_paged(
     while True:
         size = page_size if limit is None else max(1, min(page_size, limit - len(rows)))
         page = mlflow_call(
-            client, what, client.search_runs,
-            experiment_ids=list(experiment_ids), filter_string=filter_string,
-            run_view_type=ViewType.ACTIVE_ONLY, max_results=size,
-            order_by=list(order_by) if order_by else None, page_token=token,
+            client,
+            what,
+            client.search_runs,
+            experiment_ids=list(experiment_ids),
+            filter_string=filter_string,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=size,
+            order_by=list(order_by) if order_by else None,
+            page_token=token,
         )
         if counter is not None:
             counter.calls += 1
@@ -325,14 +337,22 @@ def get_run(client: Any, run_id: str) -> RunRow:
 
 
 def children_of(
-    client: Any, experiment_id: str, parent_run_id: str, page_size: int = DEFAULT_PAGE_SIZE,
-    limit: int | None = DEFAULT_RUN_LIMIT, counter: CallCounter | None = None,
+    client: Any,
+    experiment_id: str,
+    parent_run_id: str,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    limit: int | None = DEFAULT_RUN_LIMIT,
+    counter: CallCounter | None = None,
 ) -> tuple[list[RunRow], bool]:
     """The child runs of one parent: one filtered, paginated search (no call per run)."""
     safe = str(parent_run_id).replace("'", "")
     return search_runs_paged(
-        client, [experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{safe}'",
-        page_size=page_size, limit=limit, counter=counter,
+        client,
+        [experiment_id],
+        filter_string=f"tags.`{PARENT_TAG}` = '{safe}'",
+        page_size=page_size,
+        limit=limit,
+        counter=counter,
     )
 
 
@@ -345,7 +365,7 @@ def pick_winner(children: Iterable[RunRow], metric: str | None, greater_is_bette
     if not scored:
         return None
     sign = -1.0 if greater_is_better else 1.0
-    scored.sort(key=lambda vc: (sign * vc[0], vc[1].start_time or datetime.max.replace(tzinfo=timezone.utc)))
+    scored.sort(key=lambda vc: (sign * vc[0], vc[1].start_time or datetime.max.replace(tzinfo=UTC)))
     return scored[0][1]
 
 
@@ -377,9 +397,9 @@ def group_retraining(
     for pid, children in kids.items():
         if by_id[pid].parent_run_id in by_id:
             continue  # a nested parent (e.g. a grid search inside a candidate), not a retraining run
-        children.sort(key=lambda c: (c.start_time or datetime.min.replace(tzinfo=timezone.utc), c.run_name))
+        children.sort(key=lambda c: (c.start_time or datetime.min.replace(tzinfo=UTC), c.run_name))
         parents.append(ParentRun(by_id[pid], tuple(children), pick_winner(children, metric, greater_is_better), metric))
-    parents.sort(key=lambda p: p.run.start_time or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
+    parents.sort(key=lambda p: p.run.start_time or datetime.min.replace(tzinfo=UTC), reverse=True)
     tops = {p.run.run_id for p in parents}
     standalone = [r for r in runs if r.run_id not in tops and top(r).run_id not in tops]
     return parents, standalone
@@ -416,11 +436,20 @@ def registered_versions_of_run(client: Any, run_id: str) -> list[dict[str, Any]]
     """Registered model versions created from ``run_id`` (one call)."""
     safe = str(run_id).replace("'", "")
     try:
-        versions = mlflow_call(client, f"model versions of run '{safe}'", client.search_model_versions, f"run_id = '{safe}'")
+        versions = mlflow_call(
+            client, f"model versions of run '{safe}'", client.search_model_versions, f"run_id = '{safe}'"
+        )
     except NotFound:
         return []
-    return [{"model": v.name, "version": str(v.version), "stage": getattr(v, "current_stage", None),
-             "aliases": list(getattr(v, "aliases", []) or [])} for v in versions]
+    return [
+        {
+            "model": v.name,
+            "version": str(v.version),
+            "stage": getattr(v, "current_stage", None),
+            "aliases": list(getattr(v, "aliases", []) or []),
+        }
+        for v in versions
+    ]
 
 
 def metric_history(client: Any, run_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
@@ -431,8 +460,12 @@ def metric_history(client: Any, run_id: str, keys: Sequence[str]) -> list[dict[s
     """
     out: list[dict[str, Any]] = []
     for key in list(dict.fromkeys(keys))[:MAX_HISTORY_KEYS]:
-        for m in mlflow_call(client, f"history of metric '{key}' of run '{run_id}'", client.get_metric_history, run_id, key):
-            out.append({"key": key, "step": int(m.step), "timestamp": _ts(m.timestamp), "value": _clean_metric(m.value)})
+        for m in mlflow_call(
+            client, f"history of metric '{key}' of run '{run_id}'", client.get_metric_history, run_id, key
+        ):
+            out.append(
+                {"key": key, "step": int(m.step), "timestamp": _ts(m.timestamp), "value": _clean_metric(m.value)}
+            )
     return out
 
 
@@ -441,8 +474,13 @@ def run_table(runs: Iterable[RunRow], metrics: Sequence[str] = (), params: Seque
     rows = []
     for r in runs:
         row: dict[str, Any] = {
-            "run_id": r.run_id, "run_name": r.run_name, "status": r.status, "start_time": r.start_time,
-            "duration_s": r.duration_s, "role": r.role or "", "parent_run_id": r.parent_run_id,
+            "run_id": r.run_id,
+            "run_name": r.run_name,
+            "status": r.status,
+            "start_time": r.start_time,
+            "duration_s": r.duration_s,
+            "role": r.role or "",
+            "parent_run_id": r.parent_run_id,
         }
         for m in metrics:
             row[m] = r.metric(m)
@@ -546,8 +584,14 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
     token = None
     safe = name.replace("'", "")
     while True:
-        page = mlflow_call(client, f"model '{name}'", client.search_model_versions,
-                           f"name = '{safe}'", max_results=200, page_token=token)
+        page = mlflow_call(
+            client,
+            f"model '{name}'",
+            client.search_model_versions,
+            f"name = '{safe}'",
+            max_results=200,
+            page_token=token,
+        )
         calls += 1
         found.extend(page)
         token = getattr(page, "token", None)
@@ -598,24 +642,36 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
     versions = []
     for v in found:
         run = runs.get(getattr(v, "run_id", None) or "")
-        versions.append(VersionRow(
-            version=str(v.version), created=_ts(getattr(v, "creation_timestamp", None)),
-            stage=getattr(v, "current_stage", None), aliases=tuple(getattr(v, "aliases", None) or ()),
-            run_id=getattr(v, "run_id", None), run_name=run.run_name if run else None,
-            metrics={k: run.metric(k) for k in run.metrics} if run else {},
-            tags=dict(getattr(v, "tags", None) or {}), is_champion=str(v.version) == champ,
-            trained=run.start_time if run else None,
-            eval_window=run.tags.get("driftgate.eval_window") if run else None,
-        ))
+        versions.append(
+            VersionRow(
+                version=str(v.version),
+                created=_ts(getattr(v, "creation_timestamp", None)),
+                stage=getattr(v, "current_stage", None),
+                aliases=tuple(getattr(v, "aliases", None) or ()),
+                run_id=getattr(v, "run_id", None),
+                run_name=run.run_name if run else None,
+                metrics={k: run.metric(k) for k in run.metrics} if run else {},
+                tags=dict(getattr(v, "tags", None) or {}),
+                is_champion=str(v.version) == champ,
+                trained=run.start_time if run else None,
+                eval_window=run.tags.get("driftgate.eval_window") if run else None,
+            )
+        )
     known = {v.version for v in versions}
     reevals = [
-        Reevaluation(str(r.tags[MODEL_VERSION_TAG]), r.run_id, r.run_name, r.start_time,
-                     r.tags.get("driftgate.eval_window"), {k: r.metric(k) for k in r.metrics})
+        Reevaluation(
+            str(r.tags[MODEL_VERSION_TAG]),
+            r.run_id,
+            r.run_name,
+            r.start_time,
+            r.tags.get("driftgate.eval_window"),
+            {k: r.metric(k) for k in r.metrics},
+        )
         for r in reeval_rows
-        if str(r.tags.get(MODEL_VERSION_TAG)) in known and r.run_id != next(
-            (v.run_id for v in versions if v.version == str(r.tags.get(MODEL_VERSION_TAG))), None)
+        if str(r.tags.get(MODEL_VERSION_TAG)) in known
+        and r.run_id != next((v.run_id for v in versions if v.version == str(r.tags.get(MODEL_VERSION_TAG))), None)
     ]
-    reevals.sort(key=lambda e: (e.when or datetime.min.replace(tzinfo=timezone.utc)))
+    reevals.sort(key=lambda e: e.when or datetime.min.replace(tzinfo=UTC))
     return VersionsView(name, tuple(versions), tuple(reevals), champ, calls)
 
 
@@ -624,8 +680,13 @@ def version_of_runs(view: VersionsView) -> dict[str, str]:
     return {v.run_id: v.version for v in view.versions if v.run_id}
 
 
-def mlflow_ui_links(settings, model: str | None = None, version: str | None = None, run_id: str | None = None,
-                    experiment_id: str | None = None) -> dict[str, str]:
+def mlflow_ui_links(
+    settings,
+    model: str | None = None,
+    version: str | None = None,
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+) -> dict[str, str]:
     """Links into the tracking server's own UI for a model version and a run: an ``http(s)``
     tracking server's MLflow UI, or the Databricks workspace (``DATABRICKS_HOST``) when the store is
     Databricks; none for a local file/SQLite store (no UI to link to). Unity Catalog models
@@ -650,7 +711,9 @@ def mlflow_ui_links(settings, model: str | None = None, version: str | None = No
             host = f"https://{host}"
         if model and version:
             if registry.startswith("databricks-uc") or model.count(".") == 2:
-                links["version"] = f"{host}/explore/data/models/{'/'.join(quote(p, safe='') for p in model.split('.'))}/version/{quote(str(version), safe='')}"
+                links["version"] = (
+                    f"{host}/explore/data/models/{'/'.join(quote(p, safe='') for p in model.split('.'))}/version/{quote(str(version), safe='')}"
+                )
             else:
                 links["version"] = f"{host}/ml/models/{quote(model, safe='')}/versions/{quote(str(version), safe='')}"
         if run_id and experiment_id:

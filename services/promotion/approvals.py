@@ -27,13 +27,14 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from services import audit, notify
 from services.errors import BadInput, DriftGateError, Refused, Unavailable
-from services.gate import GateResult, evaluate
-from services.lifecycle import Lifecycle, make_lifecycle, normalise_version, utc_now
-from services.roles import can_approve, can_reject, can_request, can_rollback, clean_identity, distinct_users
+from services.promotion import audit, notify
+from services.promotion.gate import GateResult, evaluate
+from services.promotion.roles import can_approve, can_reject, can_request, can_rollback, clean_identity, distinct_users
+from services.registry.lifecycle import Lifecycle, make_lifecycle, normalise_version, utc_now
 
 COMMENT_MAX = audit.COMMENT_MAX
 UNSET: Any = object()
@@ -84,16 +85,37 @@ def _lifecycle(settings, client, model: str, like: Lifecycle | None = None) -> L
 def _client(settings, client):
     if client is not None:
         return client
-    from services.mlflow_client import make_client
+    from services.registry.mlflow_client import make_client
 
     return make_client(settings)
 
 
-def _record(action, outcome, model, user, version=None, before=None, after=None, reason=None, comment=None, evidence=None, txn=None):
+def _record(
+    action,
+    outcome,
+    model,
+    user,
+    version=None,
+    before=None,
+    after=None,
+    reason=None,
+    comment=None,
+    evidence=None,
+    txn=None,
+):
     return {
-        "at": utc_now(), "user": user, "action": action, "outcome": outcome, "model": model,
-        "version": version, "version_before": before, "version_after": after, "reason": reason,
-        "comment": comment, "evidence": evidence, "txn": txn,
+        "at": utc_now(),
+        "user": user,
+        "action": action,
+        "outcome": outcome,
+        "model": model,
+        "version": version,
+        "version_before": before,
+        "version_after": after,
+        "reason": reason,
+        "comment": comment,
+        "evidence": evidence,
+        "txn": txn,
     }
 
 
@@ -113,10 +135,17 @@ def _same(a: str | None, b: str | None) -> bool:
 
 # -- lease, heartbeat, fencing ---------------------------------------------------------------
 #: Registry writes the fenced client checks the claim before (every write a plan or restore makes).
-REGISTRY_WRITES = frozenset({
-    "set_registered_model_alias", "delete_registered_model_alias", "transition_model_version_stage",
-    "set_model_version_tag", "delete_model_version_tag", "set_registered_model_tag", "delete_registered_model_tag",
-})
+REGISTRY_WRITES = frozenset(
+    {
+        "set_registered_model_alias",
+        "delete_registered_model_alias",
+        "transition_model_version_stage",
+        "set_model_version_tag",
+        "delete_model_version_tag",
+        "set_registered_model_tag",
+        "delete_registered_model_tag",
+    }
+)
 
 
 def lease_seconds(settings) -> float:
@@ -150,7 +179,7 @@ class Fence:
             self.lost = True
             raise audit.LostClaim(f"the transition claim on {self.model} was lost before {what}; nothing more written")
 
-    def __enter__(self) -> "Fence":
+    def __enter__(self) -> Fence:
         self._thread.start()
         return self
 
@@ -239,21 +268,40 @@ def recover(settings, client=None, model: str | None = None, force: bool = False
                 except audit.LostClaim:
                     problem = "lost"
                     break
-                except Exception as exc:  # noqa: BLE001 - retried, then left for the next caller
+                except Exception as exc:
                     problem = type(exc).__name__
                     time.sleep(0.2 * (attempt + 1))
             if problem == "lost":
                 continue
             if problem:
-                audit.append(settings, _record(row.get("action") or "approve", "failed", row["model"], "driftgate",
-                                               reason=f"recovery of an interrupted transition failed ({problem}); will retry"))
+                audit.append(
+                    settings,
+                    _record(
+                        row.get("action") or "approve",
+                        "failed",
+                        row["model"],
+                        "driftgate",
+                        reason=f"recovery of an interrupted transition failed ({problem}); will retry",
+                    ),
+                )
                 continue  # the claim stays in progress; this process no longer holds it -> stale
             champion = lc.state().champion
-            rec = _record(row.get("action") or "approve", "failed", row["model"], "driftgate", before=champion, after=champion,
-                          reason=f"transition started {row.get('started_at')} by {row.get('owner')} was interrupted; "
-                                 f"registry restored (recovered)",
-                          evidence={"recovered": True, "interrupted_started_at": row.get("started_at"),
-                                    "interrupted_action": row.get("action"), "owner": row.get("owner")})
+            rec = _record(
+                row.get("action") or "approve",
+                "failed",
+                row["model"],
+                "driftgate",
+                before=champion,
+                after=champion,
+                reason=f"transition started {row.get('started_at')} by {row.get('owner')} was interrupted; "
+                f"registry restored (recovered)",
+                evidence={
+                    "recovered": True,
+                    "interrupted_started_at": row.get("started_at"),
+                    "interrupted_action": row.get("action"),
+                    "owner": row.get("owner"),
+                },
+            )
             try:
                 audit.release(settings, row["model"], txn, champion or "", rec)
             except audit.LostClaim:
@@ -276,19 +324,32 @@ def interrupted_notice(settings, model: str) -> dict[str, Any] | None:
 def _interrupted_notice(settings, model: str) -> dict[str, Any] | None:
     for row in audit.in_progress(settings):
         if row["model"] == model and claim_is_stale(settings, row):
-            return {"at": None, "started_at": row.get("started_at"), "action": row.get("action"), "pending": True,
-                    "text": f"a {row.get('action') or 'transition'} started {row.get('started_at')} was interrupted; "
-                            f"it will be rolled back by the next decision"}
-    recs = [r for r in audit.query(settings, model=model, limit=50)
-            if r.get("action") in ("approve", "reject", "rollback") and r.get("outcome") in ("done", "failed")]
+            return {
+                "at": None,
+                "started_at": row.get("started_at"),
+                "action": row.get("action"),
+                "pending": True,
+                "text": f"a {row.get('action') or 'transition'} started {row.get('started_at')} was interrupted; "
+                f"it will be rolled back by the next decision",
+            }
+    recs = [
+        r
+        for r in audit.query(settings, model=model, limit=50)
+        if r.get("action") in ("approve", "reject", "rollback") and r.get("outcome") in ("done", "failed")
+    ]
     if not recs:
         return None
     last = recs[-1]
     ev = last.get("evidence") or {}
     if not (isinstance(ev, dict) and ev.get("recovered")):
         return None
-    return {"at": last["at"], "started_at": ev.get("interrupted_started_at"), "action": ev.get("interrupted_action"),
-            "pending": False, "text": f"a transition was interrupted and rolled back at {last['at']}"}
+    return {
+        "at": last["at"],
+        "started_at": ev.get("interrupted_started_at"),
+        "action": ev.get("interrupted_action"),
+        "pending": False,
+        "text": f"a transition was interrupted and rolled back at {last['at']}",
+    }
 
 
 # -- the guarded transition -------------------------------------------------------------------
@@ -313,18 +374,59 @@ def _transition(
     at = utc_now()
     other = audit.claim(settings, model, txn, action, at, time.time())
     if other is not None:
-        _refuse(settings, _record(action, "refused", model, user, version, expected_champion, expected_champion,
-                                  f"another transition of {model} is in progress (started {other.get('started_at')}): stale state — reload",
-                                  comment, evidence))
+        _refuse(
+            settings,
+            _record(
+                action,
+                "refused",
+                model,
+                user,
+                version,
+                expected_champion,
+                expected_champion,
+                f"another transition of {model} is in progress (started {other.get('started_at')}): stale state — reload",
+                comment,
+                evidence,
+            ),
+        )
     with Fence(settings, model, txn) as fence:
-        return _run_claimed(settings, _lifecycle(settings, FencedClient(lc.client, fence), model, like=lc), fence, txn, at,
-                            action=action, user=user, version=version, expected_champion=expected_champion,
-                            precheck=precheck, plan=plan, involved=involved, expect_after=expect_after,
-                            comment=comment, evidence=evidence)
+        return _run_claimed(
+            settings,
+            _lifecycle(settings, FencedClient(lc.client, fence), model, like=lc),
+            fence,
+            txn,
+            at,
+            action=action,
+            user=user,
+            version=version,
+            expected_champion=expected_champion,
+            precheck=precheck,
+            plan=plan,
+            involved=involved,
+            expect_after=expect_after,
+            comment=comment,
+            evidence=evidence,
+        )
 
 
-def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, action, user, version, expected_champion,
-                 precheck, plan, involved, expect_after, comment, evidence) -> dict[str, Any]:
+def _run_claimed(
+    settings,
+    lc: Lifecycle,
+    fence: Fence,
+    txn: str,
+    at: str,
+    *,
+    action,
+    user,
+    version,
+    expected_champion,
+    precheck,
+    plan,
+    involved,
+    expect_after,
+    comment,
+    evidence,
+) -> dict[str, Any]:
     model = lc.model
     snap = None
     step_no, step_name = 0, ""
@@ -332,12 +434,16 @@ def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, ac
         state = lc.state()
         problem = None
         if not _same(state.champion, expected_champion):
-            problem = (f"stale state — reload: the champion is now version {state.champion or 'none'}, "
-                       f"not {expected_champion or 'none'} as shown")
+            problem = (
+                f"stale state — reload: the champion is now version {state.champion or 'none'}, "
+                f"not {expected_champion or 'none'} as shown"
+            )
         else:
             problem = precheck(lc)
         if problem:
-            rec = _record(action, "refused", model, user, version, state.champion, state.champion, problem, comment, evidence, txn)
+            rec = _record(
+                action, "refused", model, user, version, state.champion, state.champion, problem, comment, evidence, txn
+            )
             audit.release(settings, model, txn, state.champion or "", rec)
             notify.send(settings, rec)
             raise Refused(problem)
@@ -364,7 +470,7 @@ def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, ac
         except DriftGateError:
             pass
         raise TransitionFailed(reason) from None
-    except Exception as exc:  # noqa: BLE001 - any failure midway: compensate
+    except Exception as exc:
         kind = type(exc).__name__
         restored = False
         if snap is not None:
@@ -375,7 +481,7 @@ def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, ac
                 except audit.LostClaim:
                     restored = False
                     break
-                except Exception:  # noqa: BLE001
+                except Exception:
                     restored = False
                 if restored:
                     break
@@ -384,18 +490,22 @@ def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, ac
             restored = True  # nothing was written
         try:
             after = lc.state().champion
-        except Exception:  # noqa: BLE001
+        except Exception:
             after = None
         if restored:
             reason = f"{action} failed at step {step_no} ({step_name}: {kind}); registry restored, champion still version {after or 'none'}"
-            rec = _record(action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn)
+            rec = _record(
+                action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn
+            )
             try:
                 audit.release(settings, model, txn, after or "", rec)
             except audit.LostClaim:
                 pass
         else:
             reason = f"{action} failed at step {step_no} ({step_name}: {kind}); undo incomplete, recovery pending"
-            rec = _record(action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn)
+            rec = _record(
+                action, "failed", model, user, version, expected_champion, after, reason, comment, evidence, txn
+            )
             try:
                 audit.append(settings, rec)
             except DriftGateError:
@@ -420,8 +530,16 @@ def _run_claimed(settings, lc: Lifecycle, fence: Fence, txn: str, at: str, *, ac
 
 # -- public entry points ------------------------------------------------------------------
 @audit.with_identity
-def approve(settings, model: str, version: object, user: str | None, comment: str | None = None,
-            expected_champion: Any = UNSET, client=None, gate: GateResult | None = None) -> dict[str, Any]:
+def approve(
+    settings,
+    model: str,
+    version: object,
+    user: str | None,
+    comment: str | None = None,
+    expected_champion: Any = UNSET,
+    client=None,
+    gate: GateResult | None = None,
+) -> dict[str, Any]:
     """Promote ``version`` to champion (see module doc). Returns the audit record."""
     user = _user(user)
     comment = clean_comment(comment)
@@ -432,10 +550,24 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
         lc.invalidate()  # the snapshot read before predates the restore
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
-    base = dict(action="approve", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
+    base = dict(
+        action="approve",
+        model=lc.model,
+        user=user,
+        version=v,
+        before=state.champion,
+        after=state.champion,
+        comment=comment,
+    )
     if not _same(state.champion, shown):
-        _refuse(settings, _record(**base, outcome="refused",
-                                  reason=f"stale state — reload: the champion is now version {state.champion or 'none'}, not {shown or 'none'} as shown"))
+        _refuse(
+            settings,
+            _record(
+                **base,
+                outcome="refused",
+                reason=f"stale state — reload: the champion is now version {state.champion or 'none'}, not {shown or 'none'} as shown",
+            ),
+        )
     perm = can_approve(settings, user, authors(settings, lc, view))
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
@@ -444,9 +576,15 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     if not _same(result.champion, state.champion):
         # The champion changed between reading the state and evaluating the gate (another
         # approval won the race): the user decided on a page that no longer holds.
-        _refuse(settings, _record(**base, outcome="refused",
-                                  reason=f"stale state — reload: the champion is now version {result.champion or 'none'}, "
-                                         f"not {state.champion or 'none'} as shown"))
+        _refuse(
+            settings,
+            _record(
+                **base,
+                outcome="refused",
+                reason=f"stale state — reload: the champion is now version {result.champion or 'none'}, "
+                f"not {state.champion or 'none'} as shown",
+            ),
+        )
     evidence = result.to_json()
     base["evidence"] = evidence
     if not result.passed:
@@ -457,8 +595,11 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
     if needed > 1:
         voters = distinct_users(audit.add_vote(settings, lc.model, v, user, state.champion or "", utc_now()))
         if len(voters) < needed:
-            rec = _record(**base, outcome="done",
-                          reason=f"approval {len(voters)} of {needed} recorded ({', '.join(voters)}); version not promoted yet")
+            rec = _record(
+                **base,
+                outcome="done",
+                reason=f"approval {len(voters)} of {needed} recorded ({', '.join(voters)}); version not promoted yet",
+            )
             audit.append(settings, rec)
             notify.send(settings, rec)
             return {k: x for k, x in rec.items() if k != "txn"}
@@ -475,18 +616,31 @@ def approve(settings, model: str, version: object, user: str | None, comment: st
         return None
 
     return _transition(
-        settings, lc, action="approve", user=user, version=v, expected_champion=state.champion,
+        settings,
+        lc,
+        action="approve",
+        user=user,
+        version=v,
+        expected_champion=state.champion,
         precheck=precheck,
         plan=lambda lc2, at: lc2.promote_plan(v, user, at, comment, extra_tags),
         involved=[v, state.champion, state.previous],
         expect_after=lambda lc2: lc2.state().champion == v,
-        comment=comment, evidence=evidence,
+        comment=comment,
+        evidence=evidence,
     )
 
 
 @audit.with_identity
-def reject(settings, model: str, version: object, user: str | None, comment: str | None,
-           expected_champion: Any = UNSET, client=None) -> dict[str, Any]:
+def reject(
+    settings,
+    model: str,
+    version: object,
+    user: str | None,
+    comment: str | None,
+    expected_champion: Any = UNSET,
+    client=None,
+) -> dict[str, Any]:
     """Tag ``version`` rejected (approver or its author; comment required)."""
     user = _user(user)
     comment = clean_comment(comment, required=True, what="a rejection")
@@ -498,9 +652,24 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
     view = lc.get_version(v)
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
-    base = dict(action="reject", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
+    base = dict(
+        action="reject",
+        model=lc.model,
+        user=user,
+        version=v,
+        before=state.champion,
+        after=state.champion,
+        comment=comment,
+    )
     if not _same(state.champion, shown):
-        _refuse(settings, _record(**base, outcome="refused", reason=f"stale state — reload: the champion is now version {state.champion or 'none'}"))
+        _refuse(
+            settings,
+            _record(
+                **base,
+                outcome="refused",
+                reason=f"stale state — reload: the champion is now version {state.champion or 'none'}",
+            ),
+        )
     perm = can_reject(settings, user, authors(settings, lc, view))
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
@@ -510,19 +679,30 @@ def reject(settings, model: str, version: object, user: str | None, comment: str
 
     def precheck(lc2: Lifecycle) -> str | None:
         now = lc2.get_version(v)
-        return f"stale state — reload: version {v} is now {now.state}" if now.state in ("champion", "rejected") else None
+        return (
+            f"stale state — reload: version {v} is now {now.state}" if now.state in ("champion", "rejected") else None
+        )
 
     return _transition(
-        settings, lc, action="reject", user=user, version=v, expected_champion=state.champion, precheck=precheck,
-        plan=lambda lc2, at: lc2.reject_plan(v, user, at, comment), involved=[v],
+        settings,
+        lc,
+        action="reject",
+        user=user,
+        version=v,
+        expected_champion=state.champion,
+        precheck=precheck,
+        plan=lambda lc2, at: lc2.reject_plan(v, user, at, comment),
+        involved=[v],
         expect_after=lambda lc2: lc2.get_version(v).state == "rejected",
-        comment=comment, evidence=None,
+        comment=comment,
+        evidence=None,
     )
 
 
 @audit.with_identity
-def rollback(settings, model: str, user: str | None, comment: str | None,
-             expected_champion: Any = UNSET, client=None) -> dict[str, Any]:
+def rollback(
+    settings, model: str, user: str | None, comment: str | None, expected_champion: Any = UNSET, client=None
+) -> dict[str, Any]:
     """Restore the previous champion (approver; comment required)."""
     user = _user(user)
     comment = clean_comment(comment, required=True, what="a rollback")
@@ -532,10 +712,24 @@ def rollback(settings, model: str, user: str | None, comment: str | None,
         lc.invalidate()  # the snapshot read before predates the restore
     state = lc.state()
     shown = state.champion if expected_champion is UNSET else (expected_champion or None)
-    base = dict(action="rollback", model=lc.model, user=user, version=state.previous, before=state.champion,
-                after=state.champion, comment=comment)
+    base = dict(
+        action="rollback",
+        model=lc.model,
+        user=user,
+        version=state.previous,
+        before=state.champion,
+        after=state.champion,
+        comment=comment,
+    )
     if not _same(state.champion, shown):
-        _refuse(settings, _record(**base, outcome="refused", reason=f"stale state — reload: the champion is now version {state.champion or 'none'}"))
+        _refuse(
+            settings,
+            _record(
+                **base,
+                outcome="refused",
+                reason=f"stale state — reload: the champion is now version {state.champion or 'none'}",
+            ),
+        )
     perm = can_rollback(settings, user)
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))
@@ -547,15 +741,25 @@ def rollback(settings, model: str, user: str | None, comment: str | None,
         return None if lc2.state().previous == target else "stale state — reload: the rollback target changed"
 
     return _transition(
-        settings, lc, action="rollback", user=user, version=target, expected_champion=state.champion, precheck=precheck,
-        plan=lambda lc2, at: lc2.rollback_plan(user, at, comment), involved=[target, state.champion],
+        settings,
+        lc,
+        action="rollback",
+        user=user,
+        version=target,
+        expected_champion=state.champion,
+        precheck=precheck,
+        plan=lambda lc2, at: lc2.rollback_plan(user, at, comment),
+        involved=[target, state.champion],
         expect_after=lambda lc2: lc2.state().champion == target,
-        comment=comment, evidence={"rollback_from": state.champion, "rollback_to": target},
+        comment=comment,
+        evidence={"rollback_from": state.champion, "rollback_to": target},
     )
 
 
 @audit.with_identity
-def request_review(settings, model: str, version: object, user: str | None, comment: str | None = None, client=None) -> dict[str, Any]:
+def request_review(
+    settings, model: str, version: object, user: str | None, comment: str | None = None, client=None
+) -> dict[str, Any]:
     """The author (or an approver) asks for a decision: audited + notified; registry untouched."""
     user = _user(user)
     comment = clean_comment(comment)
@@ -563,7 +767,15 @@ def request_review(settings, model: str, version: object, user: str | None, comm
     lc = _lifecycle(settings, _client(settings, client), model)
     view = lc.get_version(v)
     state = lc.state()
-    base = dict(action="request", model=lc.model, user=user, version=v, before=state.champion, after=state.champion, comment=comment)
+    base = dict(
+        action="request",
+        model=lc.model,
+        user=user,
+        version=v,
+        before=state.champion,
+        after=state.champion,
+        comment=comment,
+    )
     perm = can_request(settings, user, authors(settings, lc, view))
     if not perm:
         _refuse(settings, _record(**base, outcome="refused", reason=perm.reason))

@@ -22,9 +22,10 @@ in-memory columns — so nothing but per-bucket counts leaves DuckDB or the ware
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,12 +33,14 @@ from services.errors import BadInput
 
 BUCKETS = 1000
 BAND_DRAWS = 400
-MIN_ROWS = 30                 # rows a window needs for an estimate
-MIN_REFERENCE_LABELS = 100    # labelled reference rows (both classes) to calibrate on
-TOLERANCE = 0.03              # realised outside the band widened by this: divergence
-CONSECUTIVE = 3               # diverging labelled windows in a row: estimates unreliable
-ASSUMPTION = ("Estimated from the predicted probabilities, calibrated on the reference window's labels; "
-              "it assumes no concept drift (the relation between score and label unchanged).")
+MIN_ROWS = 30  # rows a window needs for an estimate
+MIN_REFERENCE_LABELS = 100  # labelled reference rows (both classes) to calibrate on
+TOLERANCE = 0.03  # realised outside the band widened by this: divergence
+CONSECUTIVE = 3  # diverging labelled windows in a row: estimates unreliable
+ASSUMPTION = (
+    "Estimated from the predicted probabilities, calibrated on the reference window's labels; "
+    "it assumes no concept drift (the relation between score and label unchanged)."
+)
 UNRELIABLE = "estimates unreliable: concept drift on the labelled windows"
 
 
@@ -49,7 +52,7 @@ class Buckets:
     rows: np.ndarray
     labelled: np.ndarray
     pos: np.ndarray
-    missing: int = 0     # rows without a prediction
+    missing: int = 0  # rows without a prediction
 
     @property
     def total(self) -> int:
@@ -69,12 +72,17 @@ def buckets_from_rows(rows: Sequence[tuple], where: str) -> dict[Any, Buckets]:
     out = {}
     for w, items in grouped.items():
         missing = sum(n for b, n, _, _ in items if b is None or (isinstance(b, float) and math.isnan(b)))
-        kept = [(int(b), n, lab, pos) for b, n, lab, pos in items
-                if b is not None and not (isinstance(b, float) and math.isnan(b))]
+        kept = [
+            (int(b), n, lab, pos)
+            for b, n, lab, pos in items
+            if b is not None and not (isinstance(b, float) and math.isnan(b))
+        ]
         outside = [b for b, *_ in kept if b < 0 or b > BUCKETS]
         if outside:
-            raise BadInput(f"{where}: predictions must be probabilities in [0, 1] for estimation "
-                           f"(found values {'below 0' if min(outside) < 0 else 'above 1'})")
+            raise BadInput(
+                f"{where}: predictions must be probabilities in [0, 1] for estimation "
+                f"(found values {'below 0' if min(outside) < 0 else 'above 1'})"
+            )
         kept.sort()
         arr = np.asarray(kept, dtype=float).reshape(-1, 4)
         out[w] = Buckets(arr[:, 0].astype(int), arr[:, 1], arr[:, 2], arr[:, 3], missing)
@@ -94,12 +102,15 @@ def buckets_from_arrays(scores, labels=None, where: str = "data") -> Buckets:
         except (TypeError, ValueError):
             raise BadInput(f"{where}: estimation needs a binary label (0/1); the label column is not numeric") from None
         if np.any(present & ~np.isin(y, (0.0, 1.0))):
-            raise BadInput(f"{where}: estimation needs a binary label (0/1); found "
-                           f"{len(np.unique(y[present]))} distinct values")
+            raise BadInput(
+                f"{where}: estimation needs a binary label (0/1); found {len(np.unique(y[present]))} distinct values"
+            )
     idx = np.floor(s[finite] * BUCKETS).astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() > BUCKETS):
-        raise BadInput(f"{where}: predictions must be probabilities in [0, 1] for estimation "
-                       f"(found values {'below 0' if idx.min() < 0 else 'above 1'})")
+        raise BadInput(
+            f"{where}: predictions must be probabilities in [0, 1] for estimation "
+            f"(found values {'below 0' if idx.min() < 0 else 'above 1'})"
+        )
     yk = y[finite]
     known = ~np.isnan(yk)
     index, inverse = np.unique(idx, return_inverse=True)
@@ -135,8 +146,10 @@ def calibrate(reference: Buckets, where: str = "reference window") -> Calibrator
     lab, pos = reference.labelled[keep], reference.pos[keep]
     n = int(lab.sum())
     if n < MIN_REFERENCE_LABELS or pos.sum() == 0 or pos.sum() == n:
-        raise BadInput(f"{where}: estimation needs at least {MIN_REFERENCE_LABELS} labelled rows of both classes "
-                       f"to calibrate on (found {n}, {int(pos.sum())} positive)")
+        raise BadInput(
+            f"{where}: estimation needs at least {MIN_REFERENCE_LABELS} labelled rows of both classes "
+            f"to calibrate on (found {n}, {int(pos.sum())} positive)"
+        )
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
     iso.fit(_midpoints(reference.index[keep]), pos / lab, sample_weight=lab)
     return Calibrator(iso, binned_auc(pos, lab - pos), n)
@@ -155,8 +168,15 @@ def binned_auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
 def estimate_window(cal: Calibrator, window: Buckets, *, draws: int = BAND_DRAWS, seed: int = 0) -> dict[str, Any]:
     """Expected ROC AUC and accuracy (cut-off 0.5) of one window from its scores, with the band."""
     scored = int(window.rows.sum())
-    out: dict[str, Any] = {"rows": window.total, "scored": scored, "missing_predictions": window.missing,
-                           "estimated_roc_auc": None, "band": None, "estimated_accuracy": None, "note": None}
+    out: dict[str, Any] = {
+        "rows": window.total,
+        "scored": scored,
+        "missing_predictions": window.missing,
+        "estimated_roc_auc": None,
+        "band": None,
+        "estimated_accuracy": None,
+        "note": None,
+    }
     if scored == 0:
         out["note"] = "no predictions in this window (all missing): nothing to estimate"
         return out
@@ -186,12 +206,17 @@ def estimate_window(cal: Calibrator, window: Buckets, *, draws: int = BAND_DRAWS
 
 def realised(window: Buckets) -> dict[str, Any]:
     lab = window.labelled
-    return {"labelled": int(lab.sum()),
-            "roc_auc": binned_auc(window.pos, lab - window.pos) if lab.sum() else None}
+    return {"labelled": int(lab.sum()), "roc_auc": binned_auc(window.pos, lab - window.pos) if lab.sum() else None}
 
 
-def estimate(reference: Buckets, windows: Sequence[tuple[str, Buckets]], *, tolerance: float = TOLERANCE,
-             consecutive: int = CONSECUTIVE, min_labels: int = MIN_ROWS) -> dict[str, Any]:
+def estimate(
+    reference: Buckets,
+    windows: Sequence[tuple[str, Buckets]],
+    *,
+    tolerance: float = TOLERANCE,
+    consecutive: int = CONSECUTIVE,
+    min_labels: int = MIN_ROWS,
+) -> dict[str, Any]:
     """Per window: the estimate (+ band) and, where labels arrived, the realised AUC and whether they
     diverge; the document says whether the estimates are unreliable (concept drift)."""
     cal = calibrate(reference)
@@ -211,33 +236,49 @@ def estimate(reference: Buckets, windows: Sequence[tuple[str, Buckets]], *, tole
                 diverged.append(start)
         out.append(doc)
     unreliable = worst_run >= consecutive
-    return {"method": "CBPE (isotonic calibration on the reference window)", "assumption": ASSUMPTION,
-            "reference": {"labelled": cal.labelled, "roc_auc": cal.reference_auc},
-            "tolerance": tolerance, "consecutive": consecutive, "windows": out,
-            "diverged_windows": diverged, "unreliable": bool(unreliable),
-            "warning": UNRELIABLE if unreliable else None}
+    return {
+        "method": "CBPE (isotonic calibration on the reference window)",
+        "assumption": ASSUMPTION,
+        "reference": {"labelled": cal.labelled, "roc_auc": cal.reference_auc},
+        "tolerance": tolerance,
+        "consecutive": consecutive,
+        "windows": out,
+        "diverged_windows": diverged,
+        "unreliable": bool(unreliable),
+        "warning": UNRELIABLE if unreliable else None,
+    }
 
 
 # -- a model's scoring log -----------------------------------------------------------------------
-def estimated_performance(settings, model: str, *, unit: str | None = None, start: date | None = None,
-                          end: date | None = None) -> dict[str, Any]:
+def estimated_performance(
+    settings, model: str, *, unit: str | None = None, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
     """Estimated ROC AUC per window of the model's scoring log (labelled or not) against the
     reference window's calibration; one engine pass for the windows, one for the reference."""
     from services.drift.model import model_data
     from services.drift.sql import score_buckets_query
-    from services.sources import Window, as_date, open_backend, resolve_window
+    from services.warehouse.sources import Window, as_date, open_backend, resolve_window
 
     data = model_data(settings, model)
     if not (data.timestamp and data.label and data.prediction):
-        raise BadInput(f"model {model!r} needs timestamp, label and prediction columns configured to estimate performance")
+        raise BadInput(
+            f"model {model!r} needs timestamp, label and prediction columns configured to estimate performance"
+        )
     unit = unit or str(settings.section("drift").get("window", "day"))
     with open_backend(data.source, settings) as b:
         results = []
         for group, win in ((unit, Window(timestamp=data.timestamp, start=start, end=end)), (None, data.reference)):
             bounds = resolve_window(b, win)
-            sql, params = score_buckets_query(b.table, b.dialect, ts=data.timestamp, label=data.label,
-                                              prediction=data.prediction, group_by=group,
-                                              start=bounds[0], end=bounds[1])
+            sql, params = score_buckets_query(
+                b.table,
+                b.dialect,
+                ts=data.timestamp,
+                label=data.label,
+                prediction=data.prediction,
+                group_by=group,
+                start=bounds[0],
+                end=bounds[1],
+            )
             results.append(b.execute(sql, params))
     where = f"model {model!r}"
     per = buckets_from_rows(results[0], where)
@@ -267,8 +308,7 @@ def estimate_frames(reference, current, *, prediction: str, label: str) -> dict[
             raise BadInput(f"{side}: predictions in {prediction!r} are not numbers (probabilities expected)") from None
         if not np.isfinite(scores).any():
             raise BadInput(f"{side}: every prediction in {prediction!r} is missing: nothing to estimate")
-    ref = buckets_from_arrays(np.asarray(reference[prediction], dtype=float), reference[label].to_numpy(),
-                              "reference")
+    ref = buckets_from_arrays(np.asarray(reference[prediction], dtype=float), reference[label].to_numpy(), "reference")
     labels = current[label].to_numpy() if label in current.columns else None
     cur = buckets_from_arrays(np.asarray(current[prediction], dtype=float), labels, "current")
     doc = estimate(ref, [("current", cur)])

@@ -19,14 +19,18 @@ delta vs the champion gets a paired bootstrap confidence interval on the rows bo
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from services.errors import BadInput, NotFound
-from services.runs import (
+from services.registry.runs import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_RUN_LIMIT,
+    MODEL_VERSION_TAG,
     CallCounter,
     ExperimentRow,
     RunRow,
@@ -36,9 +40,6 @@ from services.runs import (
     mlflow_call,
     resolve_experiment,
     search_runs_paged,
-    DEFAULT_PAGE_SIZE,
-    DEFAULT_RUN_LIMIT,
-    MODEL_VERSION_TAG,
 )
 
 PREDICTIONS_ARTIFACT = "eval/predictions.parquet"
@@ -161,7 +162,9 @@ def rank_rows(runs: Sequence[RunRow], metric: str, greater_is_better: bool = Tru
         (missing if v is None else scored).append((v, r))
     sign = -1.0 if greater_is_better else 1.0
     far = 1e300
-    scored.sort(key=lambda vr: (sign * vr[0], vr[1].start_time.timestamp() if vr[1].start_time else far, vr[1].run_name))
+    scored.sort(
+        key=lambda vr: (sign * vr[0], vr[1].start_time.timestamp() if vr[1].start_time else far, vr[1].run_name)
+    )
     missing.sort(key=lambda vr: (vr[1].start_time.timestamp() if vr[1].start_time else far, vr[1].run_name))
     rows = [LeaderboardRow(r, i + 1, v, False, delta(v)) for i, (v, r) in enumerate(scored)]
     if champ is not None and champ_value is not None:
@@ -172,7 +175,9 @@ def rank_rows(runs: Sequence[RunRow], metric: str, greater_is_better: bool = Tru
     return tuple(rows)
 
 
-def default_guard_metrics(settings: Any, model_cfg: dict[str, Any], metric: str, available: Sequence[str]) -> tuple[str, ...]:
+def default_guard_metrics(
+    settings: Any, model_cfg: dict[str, Any], metric: str, available: Sequence[str]
+) -> tuple[str, ...]:
     """Guard metrics: ``[models.M] guard_metrics``, else ``[gate] guard_metrics``, else the others logged."""
     raw = model_cfg.get("guard_metrics")
     if raw is None and settings is not None:
@@ -219,11 +224,15 @@ def build_leaderboard(
         if parent.experiment_id != exp.experiment_id:
             raise NotFound(f"run '{parent_run}' is not in experiment '{exp.name}'")
         flt = _and(f"tags.`mlflow.parentRunId` = '{_q(parent.run_id)}'", filter_string)
-        rows_runs, truncated = search_runs_paged(client, [exp.experiment_id], flt, page_size=page_size, limit=limit, counter=counter)
+        rows_runs, truncated = search_runs_paged(
+            client, [exp.experiment_id], flt, page_size=page_size, limit=limit, counter=counter
+        )
         if not rows_runs:
             raise NotFound(f"run '{parent_run}' has no child runs" + (" matching the filter" if filter_string else ""))
     else:
-        runs, truncated = search_runs_paged(client, [exp.experiment_id], filter_string, page_size=page_size, limit=limit, counter=counter)
+        runs, truncated = search_runs_paged(
+            client, [exp.experiment_id], filter_string, page_size=page_size, limit=limit, counter=counter
+        )
         parents, standalone = group_retraining(runs)
         parents_list = tuple(p.run for p in parents)
         if parents:
@@ -232,7 +241,9 @@ def build_leaderboard(
         else:
             rows_runs = list(runs)
             if not runs:
-                raise NotFound(f"experiment '{exp.name}' has no runs" + (" matching the filter" if filter_string else ""))
+                raise NotFound(
+                    f"experiment '{exp.name}' has no runs" + (" matching the filter" if filter_string else "")
+                )
             notes.append("no retraining (parent) runs: every run of the experiment is ranked")
     calls += counter.calls
     if truncated:
@@ -246,11 +257,15 @@ def build_leaderboard(
     rows = rank_rows(rows_runs, metric, greater_is_better)
     like = any(r.is_champion for r in rows)
     if not like:
-        notes.append("no champion baseline evaluated on the candidates' data (no child tagged driftgate.role=champion): not like-for-like")
+        notes.append(
+            "no champion baseline evaluated on the candidates' data (no child tagged driftgate.role=champion): not like-for-like"
+        )
     if guard_metrics is None:
         guard_metrics = [m for m in sorted(known) if m != metric][:6]
     guards = tuple(g for g in guard_metrics if g in known and g != metric)
-    return Leaderboard(exp, parent, metric, bool(greater_is_better), rows, like, parents_list, calls, truncated, guards, tuple(notes))
+    return Leaderboard(
+        exp, parent, metric, bool(greater_is_better), rows, like, parents_list, calls, truncated, guards, tuple(notes)
+    )
 
 
 def _q(value: str) -> str:
@@ -294,7 +309,9 @@ def _vec_metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | N
     if name in ("brier", "brier_score"):
         return lambda y, s: ((s - y) ** 2).mean(axis=1)
     if name in ("log_loss", "logloss"):
-        return lambda y, s: -(y * np.log(np.clip(s, eps, 1 - eps)) + (1 - y) * np.log(np.clip(1 - s, eps, 1 - eps))).mean(axis=1)
+        return lambda y, s: (
+            -(y * np.log(np.clip(s, eps, 1 - eps)) + (1 - y) * np.log(np.clip(1 - s, eps, 1 - eps))).mean(axis=1)
+        )
     return None
 
 
@@ -302,7 +319,7 @@ def sklearn_metric(name: str) -> Callable[[np.ndarray, np.ndarray], float] | Non
     """The scikit-learn definition of a metric on (y_true, y_score) (hard labels at 0.5 when needed)."""
     from sklearn import metrics as skm
 
-    hard = lambda f: (lambda y, s: float(f(y, (np.asarray(s) >= 0.5).astype(int))))  # noqa: E731
+    hard = lambda f: lambda y, s: float(f(y, (np.asarray(s) >= 0.5).astype(int)))  # noqa: E731
     table: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
         "roc_auc": lambda y, s: float(skm.roc_auc_score(y, s)),
         "auc": lambda y, s: float(skm.roc_auc_score(y, s)),
@@ -327,18 +344,23 @@ def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
 @dataclass(frozen=True)
 class DeltaInterval:
     metric: str
-    delta: float           # on all paired rows
+    delta: float  # on all paired rows
     low: float
     high: float
     level: float
     n_rows: int
     n_boot: int
-    p_better: float        # share of resamples where the candidate beats the champion
+    p_better: float  # share of resamples where the candidate beats the champion
 
 
 def bootstrap_delta(
-    cand: "Any", champ: "Any", metric: str, greater_is_better: bool = True,
-    n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+    cand: Any,
+    champ: Any,
+    metric: str,
+    greater_is_better: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> DeltaInterval | None:
     """Paired bootstrap CI of ``metric(candidate) - metric(champion)`` on the rows both evaluated.
 
@@ -353,8 +375,10 @@ def bootstrap_delta(
     if direct is None:
         return None
     m = pd.merge(
-        cand[["row_id", "y_true", "y_score"]], champ[["row_id", "y_true", "y_score"]],
-        on="row_id", suffixes=("_c", "_b"),
+        cand[["row_id", "y_true", "y_score"]],
+        champ[["row_id", "y_true", "y_score"]],
+        on="row_id",
+        suffixes=("_c", "_b"),
     ).dropna()
     m = m.sort_values("row_id", kind="stable")
     if len(m) < 10:
@@ -374,7 +398,9 @@ def bootstrap_delta(
     alpha = (1 - level) / 2
     low, high = np.quantile(deltas, [alpha, 1 - alpha])
     better = (deltas > 0) if greater_is_better else (deltas < 0)
-    return DeltaInterval(metric, float(point), float(low), float(high), level, len(m), int(deltas.size), float(better.mean()))
+    return DeltaInterval(
+        metric, float(point), float(low), float(high), level, len(m), int(deltas.size), float(better.mean())
+    )
 
 
 def _safe(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, s: np.ndarray) -> float:
@@ -384,7 +410,7 @@ def _safe(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, s: np.nd
         return float("nan")
 
 
-def load_predictions(client: Any, run_id: str, dst: str | Path | None = None) -> "Any | None":
+def load_predictions(client: Any, run_id: str, dst: str | Path | None = None) -> Any | None:
     """The run's ``eval/predictions.parquet`` as a DataFrame, or None when it was not logged."""
     import pandas as pd
 
@@ -392,14 +418,19 @@ def load_predictions(client: Any, run_id: str, dst: str | Path | None = None) ->
     try:
         local = client.download_artifacts(run_id, PREDICTIONS_ARTIFACT, tmp)
         df = pd.read_parquet(local)
-    except Exception:  # noqa: BLE001 - a missing/unreadable artifact just means "no interval"
+    except Exception:
         return None
     need = {"row_id", "y_true", "y_score"}
     return df if need.issubset(df.columns) else None
 
 
 def with_intervals(
-    client: Any, board: Leaderboard, n_boot: int = 1000, seed: int = 0, level: float = 0.95, max_rows: int = 25,
+    client: Any,
+    board: Leaderboard,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    max_rows: int = 25,
 ) -> Leaderboard:
     """The same leaderboard with bootstrap intervals on the deltas of the top ``max_rows`` candidates.
 
@@ -411,7 +442,9 @@ def with_intervals(
         return board
     base = load_predictions(client, champ.run.run_id)
     if base is None:
-        return replace(board, notes=board.notes + ("the champion baseline logged no eval/predictions.parquet: plain deltas only",))
+        return replace(
+            board, notes=board.notes + ("the champion baseline logged no eval/predictions.parquet: plain deltas only",)
+        )
     rows = []
     done = 0
     for r in board.rows:
@@ -420,7 +453,11 @@ def with_intervals(
             continue
         done += 1
         pred = load_predictions(client, r.run.run_id)
-        iv = bootstrap_delta(pred, base, board.metric, board.greater_is_better, n_boot, seed, level) if pred is not None else None
+        iv = (
+            bootstrap_delta(pred, base, board.metric, board.greater_is_better, n_boot, seed, level)
+            if pred is not None
+            else None
+        )
         rows.append(replace(r, ci_low=iv.low, ci_high=iv.high) if iv else r)
     return replace(board, rows=tuple(rows))
 

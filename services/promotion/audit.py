@@ -33,7 +33,7 @@ Tables
 
 A transition left ``in_progress`` by a crashed process (dead pid on this host, or a lease older
 than ``[audit] lease_seconds``, default 300) is recovered by the next caller
-(:func:`services.approvals.recover`).
+(:func:`services.promotion.approvals.recover`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +143,9 @@ def _pg_triggers(table: str) -> dict[str, str]:
     prefix = _PG_APPEND_ONLY[table]
     return {
         f"{prefix}_no_update_delete": f"CREATE TRIGGER {prefix}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
-                                      "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
+        "FOR EACH ROW EXECUTE FUNCTION driftgate_audit_append_only()",
         f"{prefix}_no_truncate": f"CREATE TRIGGER {prefix}_no_truncate BEFORE TRUNCATE ON {table} "
-                                 "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
+        "FOR EACH STATEMENT EXECUTE FUNCTION driftgate_audit_append_only()",
     }
 
 
@@ -239,7 +239,9 @@ def _create_engine(settings) -> sa.Engine:
         # The server went away or refuses us (down, wrong password, network): whichever audit call
         # hit it, the user gets one line naming the store. A failed pre-ping is left to the pool,
         # which reconnects; other database errors (the append-only trigger...) stay as they are.
-        if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        if ctx.is_pre_ping or not isinstance(
+            ctx.sqlalchemy_exception, (sa.exc.OperationalError, sa.exc.InterfaceError)
+        ):
             return
         raise unavailable(settings, "is unavailable", ctx.sqlalchemy_exception) from None
 
@@ -253,8 +255,10 @@ def _add_missing_columns(conn) -> None:
     quote = conn.dialect.identifier_preparer.quote
     for col in records.columns:
         if col.name not in have and col.nullable and not col.primary_key:
-            conn.exec_driver_sql(f"ALTER TABLE {quote(records.name)} ADD COLUMN {quote(col.name)} "
-                                 f"{col.type.compile(dialect=conn.dialect)}")
+            conn.exec_driver_sql(
+                f"ALTER TABLE {quote(records.name)} ADD COLUMN {quote(col.name)} "
+                f"{col.type.compile(dialect=conn.dialect)}"
+            )
 
 
 def _create_schema(conn) -> None:
@@ -269,9 +273,12 @@ def _create_schema(conn) -> None:
     elif dialect == "postgresql":
         missing = []
         for table in _PG_APPEND_ONLY:  # fixed names (module constants), not input
-            have = set(conn.execute(sa.text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
-            ), {"t": table}).scalars())
+            have = set(
+                conn.execute(
+                    sa.text("SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"),
+                    {"t": table},
+                ).scalars()
+            )
             missing += [ddl for name, ddl in _pg_triggers(table).items() if name not in have]
         if missing:
             conn.exec_driver_sql(_PG_FUNCTION)
@@ -299,8 +306,10 @@ def engine(settings) -> sa.Engine:
         except ImportError as exc:
             module = (exc.name or "").split(".")[0] or "its driver"
             hint = _DRIVER_HINT.get(module, f"pip install {module}")
-            raise Unavailable(f"audit store {shown_url(settings)} cannot be opened: the database driver "
-                              f"{module} is not installed; {hint}") from None
+            raise Unavailable(
+                f"audit store {shown_url(settings)} cannot be opened: the database driver "
+                f"{module} is not installed; {hint}"
+            ) from None
         except sa.exc.NoSuchModuleError:
             raise BadInput(f"[audit] url names an unknown database kind: {shown_url(settings)}") from None
         except sa.exc.SQLAlchemyError as exc:
@@ -349,10 +358,12 @@ def attributed(identity: str | None):
 def with_identity(fn):
     """Decorator: the decision function takes ``identity=`` (one of :data:`IDENTITIES`) and every
     record it appends carries it."""
+
     @functools.wraps(fn)
     def wrapper(*args, identity: str | None = None, **kwargs):
         with attributed(identity):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -378,8 +389,14 @@ def append(settings, record: dict[str, Any], conn=None) -> int:
         raise Unavailable(f"audit store write failed ({type(exc).__name__})") from None
 
 
-def query(settings, model: str | None = None, limit: int | None = None, user: str | None = None,
-          action: str | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
+def query(
+    settings,
+    model: str | None = None,
+    limit: int | None = None,
+    user: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+) -> list[dict[str, Any]]:
     """Records oldest first (the newest ``limit`` when given)."""
     if not exists(settings):
         return []
@@ -414,8 +431,19 @@ def recent_records(settings, model: str | None = None, limit: int = 20) -> list[
 def spec_record(rec: dict[str, Any]) -> dict[str, Any]:
     """The keys the spec's ``audit`` JSON lists, plus before/after and ``identity`` (extra keys
     are allowed)."""
-    keys = ("at", "user", "action", "outcome", "model", "version", "reason", "comment", "version_before",
-            "version_after", "identity")
+    keys = (
+        "at",
+        "user",
+        "action",
+        "outcome",
+        "model",
+        "version",
+        "reason",
+        "comment",
+        "version_before",
+        "version_after",
+        "identity",
+    )
     return {k: rec.get(k) for k in keys}
 
 
@@ -429,7 +457,9 @@ def _ensure_transition_row(conn, model: str) -> None:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(transitions).values(model=model, status="idle").on_conflict_do_nothing(index_elements=["model"]))
+        conn.execute(
+            insert(transitions).values(model=model, status="idle").on_conflict_do_nothing(index_elements=["model"])
+        )
         return
     if conn.execute(sa.select(transitions.c.model).where(transitions.c.model == model)).first() is None:
         conn.execute(transitions.insert().values(model=model, status="idle"))
@@ -475,8 +505,15 @@ def claim(settings, model: str, txn: str, action: str, at: str, epoch: float) ->
             res = conn.execute(
                 transitions.update()
                 .where(transitions.c.model == model, transitions.c.status == "idle")
-                .values(status="in_progress", txn=txn, owner=owner_id(), action=action, started_at=at,
-                        started_epoch=epoch, snapshot=None)
+                .values(
+                    status="in_progress",
+                    txn=txn,
+                    owner=owner_id(),
+                    action=action,
+                    started_at=at,
+                    started_epoch=epoch,
+                    snapshot=None,
+                )
             )
             if res.rowcount == 1:
                 _hold(txn)
@@ -495,8 +532,11 @@ def renew(settings, model: str, txn: str, epoch: float | None = None) -> bool:
     ``txn`` no longer holds the model's claim (then nothing may be written for it)."""
     try:
         with engine(settings).begin() as conn:
-            res = conn.execute(transitions.update().where(*_owned(model, txn))
-                               .values(started_epoch=time.time() if epoch is None else epoch))
+            res = conn.execute(
+                transitions.update()
+                .where(*_owned(model, txn))
+                .values(started_epoch=time.time() if epoch is None else epoch)
+            )
             return res.rowcount == 1
     except sa.exc.SQLAlchemyError as exc:
         raise unavailable(settings, "cannot renew the transition lease", exc) from None
@@ -504,23 +544,31 @@ def renew(settings, model: str, txn: str, epoch: float | None = None) -> bool:
 
 def save_snapshot(settings, model: str, txn: str, snapshot: dict[str, Any]) -> None:
     with engine(settings).begin() as conn:
-        res = conn.execute(transitions.update().where(*_owned(model, txn))
-                           .values(snapshot=json.dumps(snapshot), started_epoch=time.time()))
+        res = conn.execute(
+            transitions.update()
+            .where(*_owned(model, txn))
+            .values(snapshot=json.dumps(snapshot), started_epoch=time.time())
+        )
         if res.rowcount != 1:
             raise LostClaim(f"the transition of {model} is no longer held by this process (taken over)")
 
 
-def release(settings, model: str, txn: str, state_token: str | None, record: dict[str, Any] | None = None) -> int | None:
+def release(
+    settings, model: str, txn: str, state_token: str | None, record: dict[str, Any] | None = None
+) -> int | None:
     """End ``txn``'s transition and append its audit record in the same transaction — only while
     ``txn`` still holds the claim (else :class:`LostClaim`, nothing recorded)."""
     try:
         with engine(settings).begin() as conn:
             res = conn.execute(
-                transitions.update().where(*_owned(model, txn))
+                transitions.update()
+                .where(*_owned(model, txn))
                 .values(status="idle", txn=None, owner=None, snapshot=None, state_token=state_token)
             )
             if res.rowcount != 1:
-                raise LostClaim(f"the transition of {model} was taken over before it ended; its outcome is not recorded")
+                raise LostClaim(
+                    f"the transition of {model} was taken over before it ended; its outcome is not recorded"
+                )
             return append(settings, record, conn=conn) if record else None
     finally:
         forget(txn)
@@ -544,10 +592,13 @@ def take_over(settings, model: str, stale_txn: str, new_txn: str, seen_epoch: fl
     ``seen_epoch`` (the lease the caller judged expired), a heartbeat since then makes it fail."""
     cond = [*_owned(model, stale_txn)]
     if seen_epoch is not UNSEEN:
-        cond.append(transitions.c.started_epoch.is_(None) if seen_epoch is None else transitions.c.started_epoch == seen_epoch)
+        cond.append(
+            transitions.c.started_epoch.is_(None) if seen_epoch is None else transitions.c.started_epoch == seen_epoch
+        )
     with engine(settings).begin() as conn:
-        res = conn.execute(transitions.update().where(*cond)
-                           .values(txn=new_txn, owner=owner_id(), started_epoch=time.time()))
+        res = conn.execute(
+            transitions.update().where(*cond).values(txn=new_txn, owner=owner_id(), started_epoch=time.time())
+        )
         if res.rowcount == 1:
             _hold(new_txn)
             return True
@@ -558,7 +609,9 @@ def take_over(settings, model: str, stale_txn: str, new_txn: str, seen_epoch: fl
 def add_vote(settings, model: str, version: str, user: str, champion_token: str, at: str) -> list[str]:
     """Record ``user``'s approval; returns the distinct approvers for this version and champion."""
     with engine(settings).begin() as conn:
-        conn.execute(votes.insert().values(model=model, version=version, user=user, champion_token=champion_token, at=at))
+        conn.execute(
+            votes.insert().values(model=model, version=version, user=user, champion_token=champion_token, at=at)
+        )
         rows = conn.execute(
             sa.select(votes.c.user)
             .where(votes.c.model == model, votes.c.version == version, votes.c.champion_token == champion_token)
@@ -587,17 +640,23 @@ def votes_for(settings, model: str, version: str, champion_token: str) -> list[s
 def remember_authors(settings, model: str, version: str, authors, at: str) -> list[str]:
     """Record ``authors`` of ``model`` version ``version`` (those not recorded yet) and return
     every recorded author, oldest first. Rows are never updated or deleted."""
-    from services.roles import distinct_users, identity_key
+    from services.promotion.roles import distinct_users, identity_key
 
     try:
         with engine(settings).begin() as conn:
-            known = [a for (a,) in conn.execute(
-                sa.select(version_authors.c.author)
-                .where(version_authors.c.model == model, version_authors.c.version == str(version))
-                .order_by(version_authors.c.id)).fetchall()]
+            known = [
+                a
+                for (a,) in conn.execute(
+                    sa.select(version_authors.c.author)
+                    .where(version_authors.c.model == model, version_authors.c.version == str(version))
+                    .order_by(version_authors.c.id)
+                ).fetchall()
+            ]
             for a in distinct_users(authors):
                 if identity_key(a) not in {identity_key(k) for k in known}:
-                    conn.execute(version_authors.insert().values(model=model, version=str(version), author=str(a), at=at))
+                    conn.execute(
+                        version_authors.insert().values(model=model, version=str(version), author=str(a), at=at)
+                    )
                     known.append(str(a))
     except sa.exc.SQLAlchemyError as exc:
         raise unavailable(settings, "cannot record the version's authors", exc) from None
@@ -608,14 +667,15 @@ def recorded_authors(settings, model: str, version: str) -> list[str]:
     """The authors recorded for a version (``[]`` when none; never creates a store)."""
     if not exists(settings):
         return []
-    from services.roles import distinct_users
+    from services.promotion.roles import distinct_users
 
     try:
         with engine(settings).connect() as conn:
             rows = conn.execute(
                 sa.select(version_authors.c.author)
                 .where(version_authors.c.model == model, version_authors.c.version == str(version))
-                .order_by(version_authors.c.id)).fetchall()
+                .order_by(version_authors.c.id)
+            ).fetchall()
     except sa.exc.SQLAlchemyError as exc:
         raise unavailable(settings, "read failed", exc) from None
     return distinct_users(a for (a,) in rows)
@@ -653,8 +713,14 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
     """
     by_v = {str(v.version): v for v in versions}
     events = sorted(
-        (r for r in records if r.get("outcome") == "done" and r.get("action") in ("approve", "rollback")
-         and r.get("version_after") and r.get("version_before") != r.get("version_after")),
+        (
+            r
+            for r in records
+            if r.get("outcome") == "done"
+            and r.get("action") in ("approve", "rollback")
+            and r.get("version_after")
+            and r.get("version_before") != r.get("version_after")
+        ),
         key=lambda r: r.get("at") or "",
     )
 
@@ -668,7 +734,9 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
     if not events:
         champ = next((v for v in versions if v.state == "champion"), None)
         if champ is not None:
-            segments.append({"version": champ.version, "start": since(champ.version) or now, "end": now, "via": "registry"})
+            segments.append(
+                {"version": champ.version, "start": since(champ.version) or now, "end": now, "via": "registry"}
+            )
         return segments
     first = events[0].get("version_before")
     if first:
@@ -695,8 +763,8 @@ def _instant(value: str) -> datetime:
     try:
         t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return datetime.max.replace(tzinfo=timezone.utc)
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        return datetime.max.replace(tzinfo=UTC)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def latest_id(settings) -> int:

@@ -18,8 +18,9 @@ request review and reject their own candidate, never approve it), ``viewer`` (ev
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from services.errors import BadInput
 
@@ -105,7 +106,7 @@ def _authors(author: object) -> list[str]:
     if author is None:
         return []
     if hasattr(author, "authors"):
-        many = list(getattr(author, "authors") or ())
+        many = list(author.authors or ())
         one = getattr(author, "created_by", None)
         return distinct_users([*many, *([one] if one else [])])
     if isinstance(author, str):
