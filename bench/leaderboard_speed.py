@@ -209,7 +209,7 @@ def bench_shap(rows: int = 1000) -> None:
     from sklearn.inspection import permutation_importance
 
     from services.compare.shap import compare_importance, explain
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     train = demo.generate_days(62, 68, n=1000)
     recent = demo.generate_days(69, 71, n=1000).head(rows)

@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     from services.config import load_settings
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     tmp = Path(tempfile.mkdtemp(prefix="driftgate-page-speed-"))
     home = Path(args.home) if args.home else tmp / "home"

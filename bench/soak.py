@@ -264,7 +264,7 @@ def main() -> None:
     if not 1 <= args.rounds <= 50 or not 0 <= args.kill_rounds <= 20:
         ap.error("--rounds 1..50, --kill-rounds 0..20")
     from services.config import load_settings
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     home = Path(args.home or tempfile.mkdtemp(prefix="driftgate-soak-")) / "home"
     os.environ["DRIFTGATE_HOME"] = str(home)

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from components.identity import current_user, identity_source, navigation_params
 from components.text import md
 from services.config import Settings, load_settings
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.errors import DriftGateError
 from services.registry.mlflow_client import check_reachable, make_client
 

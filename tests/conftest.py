@@ -71,7 +71,7 @@ def _restore_mlflow_uris():
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """A demo workspace seeded once per test session (read-only for tests)."""
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     home = tmp_path_factory.mktemp("demo") / "home"
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)})

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from services.config import load_settings
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.registry.mlflow_client import make_client
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent

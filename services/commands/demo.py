@@ -34,7 +34,7 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def run(args) -> int:
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     settings = settings_from_args(args)
     if not settings.demo:
@@ -44,7 +44,7 @@ def run(args) -> int:
             raise BadInput("--reset does not go with advance")
         if args.days < 1 or args.days > 365:
             raise BadInput("--days must be between 1 and 365")
-        from services.demo.seed import advance as demo_advance
+        from services.demo import advance as demo_advance
 
         demo.ensure_demo(settings, progress=_progress)
         result = demo_advance.advance(settings, args.days)

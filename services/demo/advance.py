@@ -24,7 +24,7 @@ def _last_day(path: Path, start: dt.date) -> int:
     import deltalake
     import duckdb
 
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     dataset = deltalake.DeltaTable(str(path)).to_pyarrow_dataset()
     con = duckdb.connect()
@@ -45,7 +45,7 @@ def advance(settings: Settings, days: int) -> dict[str, Any]:
     import pandas as pd
     from filelock import FileLock
 
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
     from services.registry.lifecycle import champion_version
     from services.registry.mlflow_client import make_client
     from services.retraining.retrain import load_version_model

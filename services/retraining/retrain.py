@@ -232,7 +232,7 @@ def retrain(
     Never promotes: the champion (alias / stage) is left exactly as it was.
     """
 
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
     from services.registry.lifecycle import champion_version
     from services.registry.mlflow_client import make_client
     from services.retraining import trigger
@@ -402,7 +402,7 @@ def _children(
     """Champion re-evaluation + candidate child runs, then registration of the winner."""
     from mlflow.entities import Param
 
-    from services.demo.seed import seed as demo
+    from services.demo import seed as demo
 
     client.log_batch(
         pid,

@@ -14,7 +14,7 @@ from components.drift_charts import (
     performance_figure,
 )
 from components.drift_window import default_range, parse_days
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.drift import drift_over_time, model_drift_report, performance_over_time
 from services.drift.model import current_window, model_data
 from tests.helpers import app_test

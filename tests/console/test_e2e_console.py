@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
 from tests.console.browser import assert_charts_have_points

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from components.text import code, md
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.registry.mlflow_client import make_client
 from tests.helpers import app_test, assert_no_exception
 

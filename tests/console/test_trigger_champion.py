@@ -3,7 +3,7 @@ holds no window from before its promotion against it (defect 6); the Overview's 
 
 from __future__ import annotations
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.promotion.approvals import approve
 from services.retraining import trigger
 from tests.helpers import app_test, assert_no_exception

@@ -8,7 +8,7 @@ import datetime as dt
 import time
 
 from services.config import load_settings
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.promotion.audit import champion_history
 from services.registry.lifecycle import VersionView, make_lifecycle
 from services.registry.mlflow_client import make_client

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.drift import drift_over_time, drift_report, model_drift_report, performance_over_time
 from services.warehouse.sources import Source, Window
 

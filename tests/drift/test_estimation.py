@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.drift.estimation import (
     UNRELIABLE,
     buckets_from_arrays,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from tests.helpers import app_test
 
 

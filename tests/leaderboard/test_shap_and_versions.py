@@ -9,7 +9,7 @@ import shap
 
 from services.compare.leaderboard import compare_version_to_champion
 from services.compare.shap import compare_versions, explain, load_model, recent_sample
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.errors import NotFound
 from services.registry.mlflow_client import make_client
 from services.registry.runs import versions_comparison

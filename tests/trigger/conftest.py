@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import pytest
 
 from services.cli import main
 from services.config import load_settings
+from services.demo import seed as demo
 from services.demo.advance import advance
-from services.demo.seed import seed as demo
 from services.errors import BadInput
 from services.retraining import trigger
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from services.cli import main
+from services.demo import seed as demo
 from services.demo.advance import advance
-from services.demo.seed import seed as demo
 from tests.helpers import assert_page_ok
 
 pytestmark = pytest.mark.e2e

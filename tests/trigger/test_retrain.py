@@ -12,7 +12,7 @@ import pytest
 
 from services.cli import main
 from services.config import load_settings
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.errors import BadInput, Refused
 from services.registry.lifecycle import champion_version
 from services.registry.mlflow_client import make_client

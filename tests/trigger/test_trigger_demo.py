@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from services.demo.seed import seed as demo
+from services.demo import seed as demo
 from services.registry.mlflow_client import make_client
 from services.retraining import trigger
 
