@@ -33,52 +33,46 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from services.config.demo_workspace import (
+    BATCH_DATE,
+    CATEGORICAL_FEATURES,
+    DAYS,
+    EXPERIMENT,
+    FEATURES,
+    ID_COLUMN,
+    LABEL,
+    MODEL_NAME,
+    MODEL_VERSION_COLUMN,
+    NUMERIC_FEATURES,
+    PREDICTION,
+    REFERENCE_DAYS,
+    SEED_FORMAT,
+    TIMESTAMP,
+    day_date,
+    default_start_date,
+    marker_path,
+    read_manifest,
+    scoring_log_path,
+    start_date,
+)
 from services.errors import BadInput
 
-
-class _LazyPandas:
-    """pandas, imported on first use: every settings load in demo mode imports this module for
-    :func:`demo_config`, and pandas alone is ~0.35 s of a CLI drift run that never touches it."""
-
-    def __getattr__(self, name: str):
-        import pandas
-
-        globals()["pd"] = pandas
-        return getattr(pandas, name)
-
-
-pd: Any = _LazyPandas()
-
-MODEL_NAME = "churn_classifier"
-EXPERIMENT = "churn_classifier"
-NUMERIC_FEATURES = ["tenure_months", "monthly_charges", "support_calls"]
-CATEGORICAL_FEATURES = ["contract", "payment_method", "region"]
-FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-LABEL = "label"
-PREDICTION = "prediction"
-TIMESTAMP = "event_time"
-BATCH_DATE = "batch_date"
-MODEL_VERSION_COLUMN = "model_version"
-ID_COLUMN = "request_id"
-
-DAYS = 90
 ROWS_PER_DAY = 1000
 LABEL_DELAY_DAYS = 3
 SEED = 20261123
-SEED_FORMAT = 1  # bump when the seeded content changes: older workspaces are re-seeded
 
 CONTRACTS = ["month_to_month", "one_year", "two_year"]
 PAYMENTS = ["card", "bank_transfer", "e_check", "crypto_wallet"]
 REGIONS = ["north", "south", "east", "west"]
 
 # Day offsets of the injected ground truth (see module docstring).
-REFERENCE_DAYS = (0, 29)
 SHIFT_DAY = 60
 CONCEPT_DAY = 62
 NEW_CATEGORY_DAY = 70
@@ -101,12 +95,6 @@ GROUND_TRUTH: dict[str, Any] = {
     "label_delay_days": LABEL_DELAY_DAYS,
 }
 
-PERSONAS = {
-    "alice": "approver",
-    "bob": "data scientist (authored the candidates; also an approver)",
-    "carol": "viewer",
-}
-
 ProgressFn = Callable[[float, str], None]
 log = logging.getLogger(__name__)
 
@@ -114,45 +102,17 @@ log = logging.getLogger(__name__)
 # -- paths and manifest ---------------------------------------------------------------------
 
 
-def scoring_log_path(settings_or_home: Any) -> Path:
-    home = settings_or_home if isinstance(settings_or_home, (str, os.PathLike)) else settings_or_home.home
-    return Path(home) / "data" / "scoring_log"
-
-
 def training_data_path(home: Path) -> Path:
     return Path(home) / "data" / "training" / "champion_v1.parquet"
-
-
-def _marker(home: Path) -> Path:
-    return Path(home) / ".seeded.json"
-
-
-def read_manifest(home: Path) -> dict[str, Any] | None:
-    """The seeding manifest, or None when the workspace is not (completely) seeded."""
-    try:
-        doc = json.loads(_marker(home).read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if doc.get("format") == SEED_FORMAT else None
 
 
 def is_seeded(home: Path) -> bool:
     return read_manifest(home) is not None
 
 
-def default_start_date(today: date | None = None) -> date:
-    today = today or datetime.now(UTC).date()
-    return today - timedelta(days=DAYS)
-
-
-def day_date(start: date, day: int) -> date:
-    return start + timedelta(days=day)
-
-
 def ground_truth(home: Path) -> dict[str, Any]:
     """GROUND_TRUTH with calendar dates of the seeded workspace."""
-    manifest = read_manifest(home)
-    start = date.fromisoformat(manifest["start_date"]) if manifest else default_start_date()
+    start = start_date(home)
     doc = json.loads(json.dumps(GROUND_TRUTH))
     doc["start_date"] = start.isoformat()
     doc["reference_window"] = {
@@ -164,37 +124,6 @@ def ground_truth(home: Path) -> dict[str, Any]:
     for key in ("label_drift", "concept_drift"):
         doc[key]["from_date"] = day_date(start, doc[key]["from_day"]).isoformat()
     return doc
-
-
-def demo_config(home: Path) -> dict[str, Any]:
-    """The configuration the embedded workspace runs with (merged under any user TOML)."""
-    gt = ground_truth(Path(home))
-    return {
-        "mlflow": {"lifecycle": "aliases"},
-        "roles": {"approvers": ["alice", "bob"], "viewers": ["carol"]},
-        "demo": {"personas": dict(PERSONAS)},
-        "sources": {
-            "scoring_log": {"type": "delta", "path": scoring_log_path(home).as_posix()},
-        },
-        "models": {
-            MODEL_NAME: {
-                "experiment": EXPERIMENT,
-                "source": "scoring_log",
-                "label": LABEL,
-                "prediction": PREDICTION,
-                "timestamp": TIMESTAMP,
-                "model_version_column": MODEL_VERSION_COLUMN,
-                "id_columns": [ID_COLUMN],
-                "features": list(FEATURES),
-                "numerical": list(NUMERIC_FEATURES),
-                "categorical": list(CATEGORICAL_FEATURES),
-                "selection_metric": "roc_auc",
-                "greater_is_better": True,
-                "guard_metrics": {"brier": 0.01, "log_loss": 0.02},
-                "reference_window": gt["reference_window"],
-            }
-        },
-    }
 
 
 # -- data generation ------------------------------------------------------------------------
@@ -557,7 +486,7 @@ def _forget_cached_stores(home: Path) -> None:
 
 def _wipe(home: Path) -> None:
     _forget_cached_stores(home)
-    _marker(home).unlink(missing_ok=True)
+    marker_path(home).unlink(missing_ok=True)
     for item in _WORKSPACE_ITEMS:
         p = home / item
         if p.is_dir():
@@ -842,8 +771,8 @@ def _seed(settings, progress: ProgressFn) -> dict[str, Any]:
             "logreg_stale": stale.metrics,
         },
     }
-    tmp = _marker(home).with_suffix(".tmp")
+    tmp = marker_path(home).with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2))
-    tmp.replace(_marker(home))
+    tmp.replace(marker_path(home))
     progress(1.0, "Demo workspace ready")
     return manifest

@@ -19,18 +19,36 @@ Model config (``[models.<name>]``): ``source``, ``features``, ``numerical``, ``c
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.drift import stats as S
-from services.drift.engine import Policy, compare, profile_key, sql_profile, weighted_share
+import numpy as np
+from sqlglot import exp
+
+from services.config import ModelSpec, ReferenceWindow, Settings
+from services.drift import window_store
+from services.drift.distribution import distribution
+from services.drift.engine import (
+    Policy,
+    Progress,
+    build_reference_profile,
+    compare,
+    profile_key,
+    sql_profile,
+    weighted_share,
+)
 from services.drift.profile import Profile
+from services.drift.sql import column as col_expr
+from services.drift.sql import performance_query, render
 from services.errors import BadInput, NotFound
 from services.warehouse.sources import (
+    Backend,
     Source,
     Window,
     as_date,
@@ -58,62 +76,49 @@ class ModelData:
     notes: tuple[str, ...] = ()
 
 
-def model_data(settings, model: str, backend=None) -> ModelData:
-    cfg = settings.model(model)
-    if not cfg:
+def model_data(
+    settings: Settings, model: str, backend: Backend | None = None, reference: ReferenceWindow | None = None
+) -> ModelData:
+    """The model's scoring log, features (kinds inferred where not configured) and reference
+    window (``reference``, e.g. the champion's training window, instead of the configured one)."""
+    spec = settings.model_spec(model)
+    if spec is None:
         raise NotFound(f"no configuration for model {model!r} ([models.{model}] with a source)")
-    if not cfg.get("source"):
+    if not spec.source:
         raise BadInput(f"[models.{model}] has no 'source' (the scoring log to check for drift)")
-    source = source_from_settings(settings, str(cfg["source"]))
-    ts = cfg.get("timestamp")
-    numerical = list(cfg.get("numerical", []))
-    categorical = list(cfg.get("categorical", []))
-    features = list(cfg.get("features", [])) or numerical + categorical
+    source = source_from_settings(settings, spec.source)
+    features = list(spec.features) or [*spec.numerical, *spec.categorical]
     notes: list[str] = []
-    ref_doc = dict(cfg.get("reference_window") or {})
-    version = ref_doc.pop("version", None)
-    reference = Window(
-        timestamp=ts,
-        start=parse_date(ref_doc["start"]) if ref_doc.get("start") else None,
-        end=parse_date(ref_doc["end"]) if ref_doc.get("end") else None,
-    )
+    ref = reference or spec.reference
+    window = Window(timestamp=spec.timestamp, start=ref.start, end=ref.end)
     planned: list[tuple[str, str]] = []
     if features and backend is None:
         for f in features:
-            planned.append((f, "categorical" if f in categorical else "numeric" if f in numerical else "?"))
+            planned.append((f, "categorical" if f in spec.categorical else "numeric" if f in spec.numerical else "?"))
     if backend is not None or any(k == "?" for _, k in planned) or not features:
-        close = None
         if backend is None:
-            close = open_backend(source, settings)
-            backend = close.__enter__()
-        try:
-            planned, notes = _infer_features(backend, cfg, features, numerical, categorical)
-        finally:
-            if close is not None:
-                close.__exit__(None, None, None)
+            with open_backend(source, settings) as opened:
+                planned, notes = _infer_features(opened, spec, features)
+        else:
+            planned, notes = _infer_features(backend, spec, features)
     return ModelData(
         model,
         source,
         tuple(planned),
-        ts,
-        cfg.get("label"),
-        cfg.get("prediction"),
-        reference,
-        int(version) if version is not None else None,
+        spec.timestamp,
+        spec.label,
+        spec.prediction,
+        window,
+        ref.version,
         tuple(notes),
     )
 
 
-def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[list[tuple[str, str]], list[str]]:
+def _infer_features(backend: Backend, spec: ModelSpec, features: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """Configured features keep their configured kind; otherwise numeric dtypes are numeric, and
     every other column is categorical unless it looks like an id (excluded, with a note)."""
-    skip = {
-        cfg.get("timestamp"),
-        cfg.get("label"),
-        cfg.get("prediction"),
-        cfg.get("model_version_column"),
-        *cfg.get("id_columns", []),
-    }
+    skip = {spec.timestamp, spec.label, spec.prediction, spec.model_version_column, *spec.id_columns}
+    numerical, categorical = spec.numerical, spec.categorical
     notes: list[str] = []
     names = features or [c for c in backend.columns if c not in skip]
     out = []
@@ -131,44 +136,48 @@ def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[lis
         else:
             out.append((n, "categorical"))
     if not features and out:  # only guess when the features were not configured
-        from sqlglot import exp
-
-        from services.drift.sql import column as col_expr
-        from services.drift.sql import render
-
-        cats = [n for n, k in out if k == "categorical"]
-        ints = [n for n, k in out if k == "numeric" and "INT" in backend.columns[n].upper()]
-        probe = cats + ints
-        if probe:
-            q = exp.select(
-                exp.Count(this=exp.Star()), *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in probe]
-            ).from_(backend.table.copy())
-            row = backend.execute(render(q, backend.dialect), {})[0]
-            rows = int(row[0]) or 1
-            unique = dict(zip(probe, (int(u) for u in row[1:])))
-            ids = {n for n in cats if unique[n] >= ID_MIN_UNIQUE and unique[n] / rows > ID_UNIQUE_SHARE}
-            for n in sorted(ids):
-                notes.append(f"{n}: looks like an id (mostly unique values), excluded")
-            low = {n for n in ints if unique[n] <= LOW_CARDINALITY_INT}
-            for n in sorted(low):
-                notes.append(f"{n}: integer with {unique[n]} distinct values, tested as categorical")
-            out = [(n, "categorical" if n in low else k) for n, k in out if n not in ids]
+        out, guessed = _guess_ids_and_codes(backend, out)
+        notes += guessed
     return out, notes
 
 
-def _profiles_dir(settings) -> Path:
+def _guess_ids_and_codes(backend: Backend, planned: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Unconfigured features: mostly-unique strings are ids (excluded), integers with few values
+    are codes (tested as categorical); one counting query."""
+    cats = [n for n, k in planned if k == "categorical"]
+    ints = [n for n, k in planned if k == "numeric" and "INT" in backend.columns[n].upper()]
+    probe = cats + ints
+    if not probe:
+        return planned, []
+    q = exp.select(
+        exp.Count(this=exp.Star()), *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in probe]
+    ).from_(backend.table.copy())
+    row = backend.execute(render(q, backend.dialect), {})[0]
+    rows = int(row[0]) or 1
+    unique = dict(zip(probe, (int(u) for u in row[1:]), strict=True))
+    notes: list[str] = []
+    ids = {n for n in cats if unique[n] >= ID_MIN_UNIQUE and unique[n] / rows > ID_UNIQUE_SHARE}
+    for n in sorted(ids):
+        notes.append(f"{n}: looks like an id (mostly unique values), excluded")
+    low = {n for n in ints if unique[n] <= LOW_CARDINALITY_INT}
+    for n in sorted(low):
+        notes.append(f"{n}: integer with {unique[n]} distinct values, tested as categorical")
+    return [(n, "categorical" if n in low else k) for n, k in planned if n not in ids], notes
+
+
+def _profiles_dir(settings: Settings) -> Path:
     return Path(settings.home) / "profiles"
 
 
 def reference_profile(
-    settings,
+    settings: Settings,
     model: str,
     *,
     window: Window | None = None,
-    features=None,
+    features: Sequence[tuple[str, str]] | None = None,
     refresh: bool = False,
     data: ModelData | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> Profile:
     """The model's reference profile, computed once in the engine and stored as JSON."""
     data = data or model_data(settings, model)
@@ -182,23 +191,9 @@ def reference_profile(
             return Profile.load(path)
         except BadInput:
             pass  # unreadable: recompute
-    with open_backend(source, settings) as b:
-        bounds = resolve_window(b, window)
-        prof = sql_profile(
-            b,
-            feats,
-            side="reference",
-            bounds=bounds,
-            ts=window.timestamp,
-            source=source.name,
-            window=window.describe(),
-            progress=progress,
-        )
-    prof.key = key
-    try:
+    prof = build_reference_profile(source, feats, window=window, settings=settings, progress=progress)
+    with contextlib.suppress(OSError):  # a read-only workspace still gets its report
         prof.save(path)
-    except OSError:
-        pass  # a read-only workspace still gets its report
     return prof
 
 
@@ -207,16 +202,15 @@ def _safe(name: str) -> str:
 
 
 def current_window(
-    settings, data: ModelData, start: date | None = None, end: date | None = None, days: int | None = None
+    settings: Settings, data: ModelData, start: date | None = None, end: date | None = None, days: int | None = None
 ) -> Window:
     if start or end:
         return Window(timestamp=data.timestamp, start=start, end=end)
-    days = days or int(settings.section("drift").get("current_days", 7))
-    return Window(timestamp=data.timestamp, days=days)
+    return Window(timestamp=data.timestamp, days=days or settings.sections.drift.current_days)
 
 
 def model_drift_report(
-    settings,
+    settings: Settings,
     model: str,
     *,
     reference: Window | None = None,
@@ -225,9 +219,9 @@ def model_drift_report(
     features: Sequence[str] | None = None,
     targets: bool = False,
     importance: dict[str, float] | None = None,
-    client=None,
+    client: Any = None,
     distributions: bool = False,
-    progress=None,
+    progress: Progress | None = None,
     use_store: bool = True,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -250,7 +244,7 @@ def model_drift_report(
     store_notes: list[str] = []
     with open_backend(source, settings) as b:
         bounds = resolve_window(b, cur_window)
-        cur = None
+        cur: Profile | None = None
         if (
             use_store
             and current_version is None
@@ -284,76 +278,11 @@ def model_drift_report(
     return report
 
 
-def distribution(ref, cur) -> dict[str, Any]:
-    """Bin (numeric) or category counts of both sides, for overlaid distribution charts."""
-    if ref.kind == "numeric":
-        edges = ref.edges
-        labels = []
-        for i in range(len(edges) + 1):
-            lo = "-inf" if i == 0 else f"{edges[i - 1]:.4g}"
-            hi = "+inf" if i == len(edges) else f"{edges[i]:.4g}"
-            labels.append(f"({lo}, {hi}" + (")" if i == len(edges) else "]"))
-        return {
-            "kind": "numeric",
-            "labels": labels,
-            "edges": list(edges),
-            "reference": list(ref.bins),
-            "current": list(cur.bins),
-            "reference_grid": ref.grid[::10],
-            "current_grid": cur.grid[::10],
-            "reference_ecdf": ecdf_points(ref),
-            "current_ecdf": ecdf_points(cur),
-        }
-    cats, rc, cc = S.align_categories(ref.counts, cur.counts)
-    return {"kind": "categorical", "labels": cats, "reference": rc, "current": cc}
+Bounds = tuple[datetime | None, datetime | None]
+Features = Sequence[tuple[str, str]]
 
 
-def ecdf_points(prof, limit: int = 400) -> dict[str, list[float]]:
-    """A numeric profile's empirical CDF as step points ``{"x": [...], "y": [...]}`` (y in 0..1).
-
-    From the counts at the reference's CDF points (both engines keep them; a grid is only kept
-    for some columns), else the quantile grid, else the decile edges and bin counts. Repeated x
-    (integer columns: many points share one value) keep the highest count, so the chart steps
-    at each value; at most ``limit`` points."""
-    import numpy as np
-
-    count = int(prof.count or 0)
-    xs: np.ndarray
-    ys: np.ndarray
-    if count and prof.points and len(prof.points) == len(prof.cdf):
-        xs = np.asarray(prof.points, dtype=float)
-        ys = np.asarray(prof.cdf, dtype=float) / count
-    elif prof.grid:
-        xs = np.asarray(prof.grid, dtype=float)
-        ys = np.linspace(0.0, 1.0, len(xs))
-    elif count and prof.edges and len(prof.bins) == len(prof.edges) + 1:
-        xs = np.asarray(prof.edges, dtype=float)
-        ys = np.cumsum(np.asarray(prof.bins[:-1], dtype=float)) / count
-    else:
-        return {"x": [], "y": []}
-    keep = np.isfinite(xs) & np.isfinite(ys)
-    xs, ys = xs[keep], np.clip(ys[keep], 0.0, 1.0)
-    if not xs.size:
-        return {"x": [], "y": []}
-    order = np.argsort(xs, kind="stable")
-    xs, ys = xs[order], np.maximum.accumulate(ys[order])
-    last = np.r_[xs[1:] != xs[:-1], True]  # the last (highest) count of each distinct x
-    xs, ys = xs[last], ys[last]
-    top = (prof.summary or {}).get("max")
-    if ys[-1] < 1.0 and isinstance(top, (int, float)) and np.isfinite(top) and top > xs[-1]:
-        xs, ys = np.r_[xs, float(top)], np.r_[ys, 1.0]  # values beyond the reference's last point
-    # A step chart needs only the points where the CDF rises (plus the ends): an integer column's
-    # thousands of cell boundaries collapse to one step per value.
-    rise = np.r_[True, ys[1:] != ys[:-1]]
-    rise[-1] = True
-    xs, ys = xs[rise], ys[rise]
-    if xs.size > limit:
-        pick = np.unique(np.r_[np.linspace(0, xs.size - 1, limit).round().astype(int), xs.size - 1])
-        xs, ys = xs[pick], ys[pick]
-    return {"x": xs.tolist(), "y": ys.tolist()}
-
-
-def _describe(bounds, window: Window) -> str:
+def _describe(bounds: Bounds, window: Window) -> str:
     start, end = bounds
     if start is None and end is None:
         return window.describe()
@@ -361,9 +290,9 @@ def _describe(bounds, window: Window) -> str:
     return f"{start.date().isoformat() if start else '…'} to {end_incl}"
 
 
-def _select(data: ModelData, features, targets: bool) -> list[tuple[str, str]]:
+def _select(data: ModelData, features: Sequence[str] | None, targets: bool) -> list[tuple[str, str]]:
     if targets:
-        out = []
+        out: list[tuple[str, str]] = []
         if data.prediction:
             out.append((data.prediction, "numeric"))
         if data.label:
@@ -385,21 +314,22 @@ def _select(data: ModelData, features, targets: bool) -> list[tuple[str, str]]:
     return feats
 
 
-def _importance(settings, model: str, importance) -> dict[str, float] | None:
+def _importance(settings: Settings, model: str, importance: dict[str, float] | None) -> dict[str, float] | None:
     if importance:
         return dict(importance)
-    cfg = settings.model(model).get("feature_importance")
-    return {str(k): float(v) for k, v in dict(cfg).items()} if cfg else None
+    spec = settings.model_spec(model)
+    cfg = spec.feature_importance if spec is not None else None
+    return {str(k): float(v) for k, v in cfg.items()} if cfg else None
 
 
-def _champion_version(client, settings, model: str):
+def _champion_version(client: Any, settings: Settings, model: str) -> Any:
     if settings.lifecycle == "stages":
         versions = [v for v in client.search_model_versions(f"name='{model}'") if v.current_stage == "Production"]
         return versions[0] if versions else None
     return client.get_model_version_by_alias(model, "champion")
 
 
-def champion_training_window(client, settings, model: str, timestamp: str | None) -> Window | None:
+def champion_training_window(client: Any, settings: Settings, model: str, timestamp: str | None) -> Window | None:
     """The champion's training window from its run's lineage tag ``driftgate.training_window``
     (``"YYYY-MM-DD..YYYY-MM-DD"``), used when no ``reference_window`` is configured."""
     try:
@@ -415,14 +345,12 @@ def champion_training_window(client, settings, model: str, timestamp: str | None
         return None
 
 
-def champion_importance(client, settings, model: str) -> dict[str, float] | None:
+def champion_importance(client: Any, settings: Settings, model: str) -> dict[str, float] | None:
     """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None."""
     try:
         mv = _champion_version(client, settings, model)
         if mv is None or not mv.run_id:
             return None
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             path = client.download_artifacts(mv.run_id, "feature_importance.json", tmp)
             doc = json.loads(Path(path).read_text())
@@ -432,7 +360,7 @@ def champion_importance(client, settings, model: str) -> dict[str, float] | None
 
 
 def drift_over_time(
-    settings,
+    settings: Settings,
     model: str,
     *,
     unit: str | None = None,
@@ -441,21 +369,23 @@ def drift_over_time(
     features: Sequence[str] | None = None,
     targets: bool = False,
     importance: dict[str, float] | None = None,
-    progress=None,
+    progress: Progress | None = None,
     use_store: bool = True,
     now: datetime | None = None,
+    reference: ReferenceWindow | None = None,
 ) -> dict[str, Any]:
-    """Per-window drift against the reference profile: ``{"unit", "features": [names],
-    "windows": [{"start", "end", "rows", "drift_share", "drifted_features", "drifted",
-    "weighted_drift_share", "features": {name: {"test", "statistic", "threshold", "drifted"}}}]}``.
+    """Per-window drift against the reference profile (``reference``: instead of the configured
+    window): ``{"unit", "features": [names], "windows": [{"start", "end", "rows", "drift_share",
+    "drifted_features", "drifted", "weighted_drift_share", "features": {name: {"test",
+    "statistic", "threshold", "drifted"}}}]}``.
     Windows whose tests need p-values are BH-adjusted within the window. Closed days come from the
     stored per-window profiles (:mod:`services.drift.window_store`; only days not profiled yet, or
     whose watermark moved, and today's open day are scanned — ``"store"`` says which); without a
     usable store, one grouped pass over the source."""
-    data = model_data(settings, model)
+    data = model_data(settings, model, reference=reference)
     if not data.timestamp:
         raise BadInput(f"model {model!r} has no timestamp column configured")
-    unit = unit or str(settings.section("drift").get("window", "day"))
+    unit = unit or settings.sections.drift.window
     feats = _select(data, features, targets)
     policy = Policy.from_settings(settings, importance=_importance(settings, model, importance))
     ref = reference_profile(settings, model, features=feats, data=data, progress=progress)
@@ -479,9 +409,7 @@ def drift_over_time(
     windows = []
     results = None
     if store is not None and store.used and unit == "day":
-        from services.drift.window_store import ResultCache
-
-        results = ResultCache(settings, model, store, policy, [n for n, _ in feats])
+        results = window_store.ResultCache(settings, model, store, policy, [n for n, _ in feats])
     for w, prof in per:
         wstart = as_date(w)
         cached = results.get(wstart) if results is not None else None
@@ -494,31 +422,7 @@ def drift_over_time(
         usable = [n for n, _ in feats if prof.features[n].count > 0]
         if not usable:
             continue
-        rep = compare(ref, prof, policy, order=usable)
-        wend = (wstart + step - timedelta(days=1)) if step else None
-        windows.append(
-            {
-                "start": wstart.isoformat() if wstart else str(w),
-                "end": wend.isoformat() if wend else None,
-                "rows": prof.rows,
-                "drift_share": rep["dataset"]["drift_share"],
-                "drifted_features": [f["feature"] for f in rep["features"] if f["drifted"]],
-                "drifted": rep["dataset"]["drifted"],
-                "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
-                "features": {
-                    f["feature"]: {
-                        "test": f["test"],
-                        "statistic": f["statistic"],
-                        "p_value_adjusted": f["p_value_adjusted"],
-                        "threshold": f["threshold"],
-                        "drifted": f["drifted"],
-                        "significant": f.get("significant"),
-                        "alpha": f.get("alpha"),
-                    }
-                    for f in rep["features"]
-                },
-            }
-        )
+        windows.append(_window_doc(w, wstart, step, prof, compare(ref, prof, policy, order=usable)))
         if results is not None:
             results.put(wstart, windows[-1])
     if results is not None:
@@ -535,13 +439,42 @@ def drift_over_time(
     return out
 
 
-def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds, label, now, progress):
-    """A current window's profile combined from stored day profiles, with notes; ``(None, notes)``
-    when the store cannot be used (the caller scans the window)."""
-    from services.drift import window_store
+def _window_doc(
+    w: Any, wstart: date | None, step: timedelta | None, prof: Profile, rep: dict[str, Any]
+) -> dict[str, Any]:
+    """One window of :func:`drift_over_time` from its report."""
+    wend = (wstart + step - timedelta(days=1)) if step and wstart else None
+    return {
+        "start": wstart.isoformat() if wstart else str(w),
+        "end": wend.isoformat() if wend else None,
+        "rows": prof.rows,
+        "drift_share": rep["dataset"]["drift_share"],
+        "drifted_features": [f["feature"] for f in rep["features"] if f["drifted"]],
+        "drifted": rep["dataset"]["drifted"],
+        "weighted_drift_share": rep["dataset"]["weighted_drift_share"],
+        "features": {
+            f["feature"]: {
+                "test": f["test"],
+                "statistic": f["statistic"],
+                "p_value_adjusted": f["p_value_adjusted"],
+                "threshold": f["threshold"],
+                "drifted": f["drifted"],
+                "significant": f.get("significant"),
+                "alpha": f.get("alpha"),
+            }
+            for f in rep["features"]
+        },
+    }
 
-    def profiler(run):
-        return sql_profile(
+
+def day_profiler(
+    backend: Backend, data: ModelData, feats: Features, ref: Profile, progress: Progress | None
+) -> Callable[[Bounds], list[tuple[Any, Profile]]]:
+    """What the window store calls to profile the days it lacks: one grouped-by-day pass over a
+    range of the model's scoring log against the reference ``ref``."""
+
+    def profiler(run: Bounds) -> list[tuple[Any, Profile]]:
+        per: list[tuple[Any, Profile]] = sql_profile(
             backend,
             feats,
             side="current",
@@ -552,17 +485,60 @@ def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds,
             group_by="day",
             progress=progress,
         )
+        return per
 
-    days, info = window_store.window_profiles(
-        settings, model, backend, data.source, feats, data.timestamp, ref, bounds, profiler, now=now, progress=progress
+    return profiler
+
+
+def _stored_days(
+    settings: Settings,
+    model: str,
+    backend: Backend,
+    data: ModelData,
+    feats: Features,
+    ref: Profile,
+    bounds: Bounds,
+    now: datetime | None,
+    progress: Progress | None,
+) -> tuple[list[tuple[date, Profile]] | None, window_store.StoreInfo]:
+    assert data.timestamp is not None  # callers checked
+    return window_store.window_profiles(
+        settings,
+        model,
+        backend,
+        data.source,
+        feats,
+        data.timestamp,
+        ref,
+        bounds,
+        day_profiler(backend, data, feats, ref, progress),
+        now=now,
+        progress=progress,
     )
+
+
+def _stored_range(
+    settings: Settings,
+    model: str,
+    backend: Backend,
+    data: ModelData,
+    feats: Features,
+    ref: Profile,
+    bounds: Bounds,
+    label: str,
+    now: datetime | None,
+    progress: Progress | None,
+) -> tuple[Profile | None, list[str]]:
+    """A current window's profile combined from stored day profiles, with notes; ``(None, notes)``
+    when the store cannot be used (the caller scans the window)."""
+    days, info = _stored_days(settings, model, backend, data, feats, ref, bounds, now, progress)
     notes = [f"window store: {n}" for n in info.notes]
     if not days:
         return None, notes
     try:
         cur = window_store.combine([p for _, p in days], ref, label)
     except BadInput as exc:
-        return None, notes + [f"window store: {exc}: full scan"]
+        return None, [*notes, f"window store: {exc}: full scan"]
     cur.source = data.source.name
     if len(days) > 1:
         bounds_txt = ", ".join(
@@ -578,29 +554,24 @@ def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds,
     return cur, notes
 
 
-def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bounds, unit, use_store, now, progress):
+def _stored_windows(
+    settings: Settings,
+    model: str,
+    backend: Backend,
+    data: ModelData,
+    feats: Features,
+    ref: Profile,
+    bounds: Bounds,
+    unit: str,
+    use_store: bool,
+    now: datetime | None,
+    progress: Progress | None,
+) -> tuple[list[tuple[date, Profile]] | None, window_store.StoreInfo | None]:
     """Per-window profiles from the window store (see :mod:`services.drift.window_store`), or
     ``(None, info)``: the caller then runs the full grouped pass."""
     if not use_store or unit not in ("day", "week"):
         return None, None
-    from services.drift import window_store
-
-    def profiler(run):
-        return sql_profile(
-            backend,
-            feats,
-            side="current",
-            bounds=run,
-            ts=data.timestamp,
-            reference=ref,
-            source=data.source.name,
-            group_by="day",
-            progress=progress,
-        )
-
-    days, info = window_store.window_profiles(
-        settings, model, backend, data.source, feats, data.timestamp, ref, bounds, profiler, now=now, progress=progress
-    )
+    days, info = _stored_days(settings, model, backend, data, feats, ref, bounds, now, progress)
     if days is None:
         return None, info
     try:
@@ -610,46 +581,67 @@ def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bound
         return None, info
 
 
+def labelled_windows(
+    backend: Backend,
+    data: ModelData,
+    build: Callable[..., tuple[str, dict[str, Any]]],
+    *,
+    unit: str,
+    start: date | None,
+    end: date | None,
+    reference_unit: str | None = None,
+) -> tuple[list[Any], list[Any]]:
+    """The rows of one grouped query over the label and prediction (``build``: a query builder of
+    :mod:`services.drift.sql`) for the windows in ``start..end`` and for the reference window
+    (grouped by ``reference_unit``, or not at all)."""
+    out = []
+    for group, win in (
+        (unit, Window(timestamp=data.timestamp, start=start, end=end)),
+        (reference_unit, data.reference),
+    ):
+        bounds = resolve_window(backend, win)
+        sql, params = build(
+            backend.table,
+            backend.dialect,
+            ts=data.timestamp,
+            label=data.label,
+            prediction=data.prediction,
+            group_by=group,
+            start=bounds[0],
+            end=bounds[1],
+        )
+        out.append(backend.execute(sql, params))
+    return out[0], out[1]
+
+
 def performance_over_time(
-    settings, model: str, *, unit: str | None = None, start: date | None = None, end: date | None = None
+    settings: Settings,
+    model: str,
+    *,
+    unit: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    reference: ReferenceWindow | None = None,
 ) -> dict[str, Any]:
     """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
     the rows whose (delayed) label has arrived; plus the same on the reference window."""
-    from services.drift.sql import performance_query
-
-    data = model_data(settings, model)
+    data = model_data(settings, model, reference=reference)
     if not (data.timestamp and data.label and data.prediction):
         raise BadInput(f"model {model!r} needs timestamp, label and prediction columns configured")
-    unit = unit or str(settings.section("drift").get("window", "day"))
+    unit = unit or settings.sections.drift.window
     with open_backend(data.source, settings) as b:
-        out = []
-        for which, win in (
-            ("windows", Window(timestamp=data.timestamp, start=start, end=end)),
-            ("reference", data.reference),
-        ):
-            bounds = resolve_window(b, win)
-            sql, params = performance_query(
-                b.table,
-                b.dialect,
-                ts=data.timestamp,
-                label=data.label,
-                prediction=data.prediction,
-                group_by=unit,
-                start=bounds[0],
-                end=bounds[1],
-            )
-            out.append((which, b.execute(sql, params)))
-    grouped: dict[Any, list] = {}
-    for w, bucket, pos, n, correct in out[0][1]:
+        per_window, on_reference = labelled_windows(
+            b, data, performance_query, unit=unit, start=start, end=end, reference_unit=unit
+        )
+    grouped: dict[Any, list[tuple[Any, float, int, int]]] = {}
+    for w, bucket, pos, n, correct in per_window:
         grouped.setdefault(as_date(w), []).append((bucket, float(pos or 0), int(n), int(correct or 0)))
     windows = [dict(start=w.isoformat(), **_perf(rows)) for w, rows in sorted(grouped.items())]
-    ref_rows = [(b_, float(p or 0), int(n), int(c or 0)) for _, b_, p, n, c in out[1][1]]
+    ref_rows = [(b_, float(p or 0), int(n), int(c or 0)) for _, b_, p, n, c in on_reference]
     return {"model": model, "unit": unit, "reference": _perf(ref_rows) if ref_rows else None, "windows": windows}
 
 
-def _perf(rows) -> dict[str, Any]:
-    import numpy as np
-
+def _perf(rows: Sequence[tuple[Any, float, int, int]]) -> dict[str, Any]:
     rows = sorted(rows, key=lambda r: r[0])
     pos = np.array([r[1] for r in rows])
     neg = np.array([r[2] - r[1] for r in rows])
@@ -669,18 +661,14 @@ def _perf(rows) -> dict[str, Any]:
     }
 
 
-def data_dates(settings, model: str) -> tuple[date | None, date | None]:
+def data_dates(settings: Settings, model: str) -> tuple[date | None, date | None]:
     """The first and the last day with rows in the model's scoring log (None, None when empty or
     without a timestamp): what a date picker defaults to and what an empty window names."""
-    from sqlglot import exp
-
-    from services.drift.sql import column, render
-
     data = model_data(settings, model)
     if not data.timestamp:
         return None, None
     with open_backend(data.source, settings) as b:
-        ts = column(data.timestamp)
+        ts = col_expr(data.timestamp)
         sql = render(
             exp.select(exp.cast(exp.Min(this=ts), "DATE"), exp.cast(exp.Max(this=ts.copy()), "DATE")).from_(
                 b.table.copy()
