@@ -9,13 +9,16 @@ small, all predictions missing, probabilities outside [0, 1], a label that is no
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
 from services.errors import BadInput
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:  # argparse's private _SubParsersAction
     p = sub.add_parser(
         "estimate",
         help="estimate a binary classifier's ROC AUC on windows without labels (CBPE)",
@@ -34,10 +37,8 @@ def register(sub) -> None:
     p.set_defaults(handler=_estimate)
 
 
-def _read(path: str):
-    from pathlib import Path
-
-    import pandas as pd
+def _read(path: str) -> Any:  # a pandas DataFrame
+    import pandas as pd  # lazy: pandas is not needed by --model or --help
 
     f = Path(path)
     if not f.is_file():
@@ -52,8 +53,8 @@ def _read(path: str):
     raise BadInput(f"unknown file format {f.suffix or '(none)'} for {path} (CSV or Parquet)")
 
 
-def _estimate(args) -> int:
-    from services.drift import estimation
+def _estimate(args: argparse.Namespace) -> int:
+    from services.drift import estimation  # lazy: the drift engine is not needed for --help
 
     if args.model and (args.reference or args.current):
         raise BadInput("use either --model or --reference/--current, not both")
@@ -72,11 +73,11 @@ def _estimate(args) -> int:
     return 0
 
 
-def _num(x) -> str:
+def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def format_text(doc: dict) -> str:
+def format_text(doc: dict[str, Any]) -> str:
     lines = [
         doc["assumption"],
         f"reference: {doc['reference']['labelled']} labelled rows, ROC AUC {_num(doc['reference']['roc_auc'])}",

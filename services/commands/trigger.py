@@ -7,12 +7,18 @@ Exit codes (spec): 0 done; 1 retraining due with ``--fail-on-retrain``; 2 bad us
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+import warnings
+from typing import Any
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
+from services.errors import BadInput
+from services.retraining.policy import Decision
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:  # argparse's private _SubParsersAction
     p = sub.add_parser(
         "trigger",
         help="evaluate the retraining trigger policy on a model's scoring log",
@@ -47,8 +53,8 @@ def register(sub) -> None:
     r.set_defaults(handler=_retrain)
 
 
-def _trigger(args) -> int:
-    from services.retraining import trigger
+def _trigger(args: argparse.Namespace) -> int:
+    from services.retraining import trigger  # lazy: 10.8 s to import vs 1.6 s for this module (load 24)
 
     settings = settings_from_args(args)
     decision = trigger.evaluate(settings, args.model, as_of=args.as_of)
@@ -61,12 +67,10 @@ def _trigger(args) -> int:
     return 1 if (args.fail_on_retrain and decision.retrain) else 0
 
 
-def _set_task_values(decision) -> None:
+def _set_task_values(decision: Decision) -> None:
     """Databricks Jobs task values (``{{tasks.<key>.values.retrain}}`` in a condition task)."""
-    from services.errors import BadInput
-
     try:
-        from databricks.sdk.runtime import dbutils  # only resolvable inside a Databricks job
+        from databricks.sdk.runtime import dbutils  # lazy: only resolvable inside a Databricks job
 
         task_values = dbutils.jobs.taskValues
     except Exception:
@@ -76,7 +80,7 @@ def _set_task_values(decision) -> None:
     task_values.set(key="cooldown_until", value=decision.cooldown_until.isoformat() if decision.cooldown_until else "")
 
 
-def _print_text(decision) -> None:
+def _print_text(decision: Decision) -> None:
     out = sys.stdout
     out.write(
         f"{decision.model}: {'RETRAINING DUE' if decision.retrain else 'no retraining'}"
@@ -98,11 +102,8 @@ def _print_text(decision) -> None:
         )
 
 
-def _retrain(args) -> int:
-    import logging
-    import warnings
-
-    from services.retraining import retrain
+def _retrain(args: argparse.Namespace) -> int:
+    from services.retraining import retrain  # lazy: 17.9 s to import (sklearn, MLflow; load 24)
 
     # MLflow's cloudpickle advice and similar notices are not for the operator of this command.
     logging.getLogger("mlflow").setLevel(logging.ERROR)

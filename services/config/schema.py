@@ -34,8 +34,16 @@ _Check = Literal[
 _Action = Literal["request", "approve", "reject", "rollback"]
 SOURCE_KINDS: tuple[str, ...] = get_args(_SourceKind)
 DRIFT_TESTS: tuple[str, ...] = get_args(_DriftTest)
-GATE_CHECKS: tuple[str, ...] = get_args(_Check)
-DECISION_ACTIONS: tuple[str, ...] = get_args(_Action)
+_CHECKS: tuple[_Check, ...] = get_args(_Check)
+_ADVISORY: tuple[_Check, ...] = ("feature_consistency",)
+_REQUIRED: tuple[_Check, ...] = tuple(c for c in _CHECKS if c not in _ADVISORY)
+GATE_CHECKS: tuple[str, ...] = _CHECKS
+_ACTIONS: tuple[_Action, ...] = get_args(_Action)
+DECISION_ACTIONS: tuple[str, ...] = _ACTIONS
+_Kind = Literal["gbm", "rf", "logreg"]
+_KINDS: tuple[_Kind, ...] = get_args(_Kind)
+_Outcome = Literal["done", "refused", "failed"]
+_DEFAULT_OUTCOMES: tuple[_Outcome, ...] = ("done", "failed")
 _DateLike = Union[str, dt.date, dt.datetime]  # noqa: UP007 - pydantic strict mode reads the Union branches
 
 
@@ -47,30 +55,30 @@ class MlflowSection(_Section):
     tracking_uri: str | None = None
     registry_uri: str | None = None
     lifecycle: Literal["aliases", "stages"] = "aliases"
-    http_timeout_seconds: float = Field(15.0, gt=0, le=300)  # MLflow REST: connect + read, per request
-    http_retries: int = Field(1, ge=0, le=10)
+    http_timeout_seconds: float = Field(default=15.0, gt=0, le=300)  # MLflow REST: connect + read, per request
+    http_retries: int = Field(default=1, ge=0, le=10)
 
 
 class SourceSection(_Section):
     type: _SourceKind
     path: str | None = None
     table: str | None = None
-    version: int | None = Field(None, ge=0)
+    version: int | None = Field(default=None, ge=0)
     format: Literal["csv", "parquet", "delta"] | None = None  # type = "spark" with a path (default: sniffed)
 
 
 class DriftFeatureSection(_Section):
     test: _DriftTest | None = None
-    threshold: float | None = Field(None, ge=0)
+    threshold: float | None = Field(default=None, ge=0)
 
 
 class DriftSection(_Section):
-    small_sample: int | None = Field(None, ge=1)  # legacy: p-value tests up to this many rows
-    alpha: float = Field(0.05, gt=0, lt=1)
-    numeric_threshold: float = Field(0.1, ge=0)
-    categorical_threshold: float = Field(0.1, ge=0)
-    drift_share_threshold: float = Field(0.5, gt=0, le=1)
-    current_days: int = Field(7, ge=1, le=3660)
+    small_sample: int | None = Field(default=None, ge=1)  # legacy: p-value tests up to this many rows
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    numeric_threshold: float = Field(default=0.1, ge=0)
+    categorical_threshold: float = Field(default=0.1, ge=0)
+    drift_share_threshold: float = Field(default=0.5, gt=0, le=1)
+    current_days: int = Field(default=7, ge=1, le=3660)
     window: Literal["day", "week"] = "day"
     window_store: bool | str = True  # stored per-window profiles: a DuckDB file path, or false (off)
     features: dict[str, DriftFeatureSection] = Field(default_factory=dict)
@@ -89,16 +97,16 @@ class LimitSection(_Section):
 
 class FeatureConsistencySection(_Section):
     enabled: bool = True
-    max_drift_share: float = Field(0.5, gt=0, le=1)
+    max_drift_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class GateSection(_Section):
     selection_metric: str = "roc_auc"
     greater_is_better: bool = True
     min_improvement: float = 0.005
-    approvals_required: int = Field(1, ge=1, le=20)
-    required: list[_Check] = Field(default_factory=lambda: [c for c in GATE_CHECKS if c != "feature_consistency"])
-    advisory: list[_Check] = Field(default_factory=lambda: ["feature_consistency"])
+    approvals_required: int = Field(default=1, ge=1, le=20)
+    required: list[_Check] = Field(default_factory=lambda: list(_REQUIRED))
+    advisory: list[_Check] = Field(default_factory=lambda: list(_ADVISORY))
     guards: dict[str, GuardSection] = Field(default_factory=dict)
     limits: dict[str, LimitSection] = Field(default_factory=dict)
     feature_consistency: FeatureConsistencySection = Field(default_factory=FeatureConsistencySection)
@@ -107,36 +115,34 @@ class GateSection(_Section):
 
 
 class TriggerSection(_Section):
-    drift_share_threshold: float = Field(0.5, gt=0, le=1)
-    performance_drop_threshold: float = Field(0.05, gt=0, le=1)
-    consecutive_windows: int = Field(3, ge=1)
-    cooldown_days: float = Field(7.0, ge=0)
+    drift_share_threshold: float = Field(default=0.5, gt=0, le=1)
+    performance_drop_threshold: float = Field(default=0.05, gt=0, le=1)
+    consecutive_windows: int = Field(default=3, ge=1)
+    cooldown_days: float = Field(default=7.0, ge=0)
     window: Literal["daily", "weekly", "day", "week"] = "daily"
-    schedule_days: float | None = Field(None, gt=0)
-    lookback_windows: int = Field(30, ge=1, le=1000)
-    min_rows: int = Field(30, ge=1)
-    min_labels: int = Field(30, ge=2)
+    schedule_days: float | None = Field(default=None, gt=0)
+    lookback_windows: int = Field(default=30, ge=1, le=1000)
+    min_rows: int = Field(default=30, ge=1)
+    min_labels: int = Field(default=30, ge=2)
     performance_metric: Literal["roc_auc", "accuracy"] = "roc_auc"
-    reference_performance: float | None = Field(None, ge=0, le=1)
+    reference_performance: float | None = Field(default=None, ge=0, le=1)
     reference: Literal["champion", "config"] = "champion"
     estimated_performance: bool = False
 
 
 class RetrainSection(_Section):
-    train_days: int = Field(7, ge=1)
-    eval_days: int = Field(3, ge=1)
-    candidates: list[Literal["gbm", "rf", "logreg"]] = Field(
-        default_factory=lambda: ["gbm", "rf", "logreg"], min_length=1
-    )
-    min_train_rows: int = Field(200, ge=1)
-    min_eval_rows: int = Field(100, ge=1)
-    max_train_rows: int = Field(200_000, ge=1)
+    train_days: int = Field(default=7, ge=1)
+    eval_days: int = Field(default=3, ge=1)
+    candidates: list[_Kind] = Field(default_factory=lambda: list(_KINDS), min_length=1)
+    min_train_rows: int = Field(default=200, ge=1)
+    min_eval_rows: int = Field(default=100, ge=1)
+    max_train_rows: int = Field(default=200_000, ge=1)
 
 
 class ReferenceWindowSection(_Section):
     start: _DateLike | None = None
     end: _DateLike | None = None
-    version: int | None = Field(None, ge=0)
+    version: int | None = Field(default=None, ge=0)
 
 
 class ModelGateSection(GateSection):
@@ -180,19 +186,19 @@ class AuthSection(_Section):
 
 class AuditSection(_Section):
     url: str | None = None
-    lease_seconds: float = Field(120.0, ge=MIN_LEASE_SECONDS, le=3600)
+    lease_seconds: float = Field(default=120.0, ge=MIN_LEASE_SECONDS, le=3600)
 
 
 class NotifySection(_Section):
     webhook_url: str | None = None
-    events: list[_Action] = Field(default_factory=lambda: list(DECISION_ACTIONS))
-    outcomes: list[Literal["done", "refused", "failed"]] = Field(default_factory=lambda: ["done", "failed"])
-    timeout_seconds: float = Field(5.0, gt=0, le=30)
+    events: list[_Action] = Field(default_factory=lambda: list(_ACTIONS))
+    outcomes: list[_Outcome] = Field(default_factory=lambda: list(_DEFAULT_OUTCOMES))
+    timeout_seconds: float = Field(default=5.0, gt=0, le=30)
 
 
 class DatabricksSection(_Section):
     mirror_registry: bool = False
-    timeout_seconds: float = Field(30.0, gt=0, le=300)  # SQL connector + SDK: connect and per request
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)  # SQL connector + SDK: connect and per request
 
 
 class ApprovalsSection(_Section):
@@ -204,12 +210,12 @@ class DemoSection(_Section):
 
 
 class SparkSection(_Section):
-    remote: str | None = Field(None, pattern=r"^sc://")  # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
-    connect_retries: int = Field(5, ge=0, le=15)  # Spark Connect client retries (≈ 10 s of backoff at 5)
+    remote: str | None = Field(default=None, pattern=r"^sc://")  # Spark Connect, "sc://host:port" (SPARK_REMOTE first)
+    connect_retries: int = Field(default=5, ge=0, le=15)  # Spark Connect client retries (≈ 10 s of backoff at 5)
     # a local session (no remote): its master, driver memory, shuffle partitions, catalog folder
     master: str = "local[*]"
-    driver_memory: str = Field("1g", pattern=r"^[0-9]+[kmgtKMGT]?$")
-    shuffle_partitions: int = Field(8, ge=1, le=100000)
+    driver_memory: str = Field(default="1g", pattern=r"^[0-9]+[kmgtKMGT]?$")
+    shuffle_partitions: int = Field(default=8, ge=1, le=100000)
     warehouse: str | None = None  # default: <temp folder>/driftgate-spark-warehouse
 
 

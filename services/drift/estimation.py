@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from services.config import ReferenceWindow, Settings
 from services.errors import BadInput
 
 BUCKETS = 1000
@@ -251,35 +252,29 @@ def estimate(
 
 # -- a model's scoring log -----------------------------------------------------------------------
 def estimated_performance(
-    settings, model: str, *, unit: str | None = None, start: date | None = None, end: date | None = None
+    settings: Settings,
+    model: str,
+    *,
+    unit: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    reference: ReferenceWindow | None = None,
 ) -> dict[str, Any]:
     """Estimated ROC AUC per window of the model's scoring log (labelled or not) against the
-    reference window's calibration; one engine pass for the windows, one for the reference."""
-    from services.drift.model import model_data
+    reference window's calibration (``reference``: instead of the configured window); one engine
+    pass for the windows, one for the reference."""
+    from services.drift.model import labelled_windows, model_data
     from services.drift.sql import score_buckets_query
-    from services.warehouse.sources import Window, as_date, open_backend, resolve_window
+    from services.warehouse.sources import as_date, open_backend
 
-    data = model_data(settings, model)
+    data = model_data(settings, model, reference=reference)
     if not (data.timestamp and data.label and data.prediction):
         raise BadInput(
             f"model {model!r} needs timestamp, label and prediction columns configured to estimate performance"
         )
-    unit = unit or str(settings.section("drift").get("window", "day"))
+    unit = unit or settings.sections.drift.window
     with open_backend(data.source, settings) as b:
-        results = []
-        for group, win in ((unit, Window(timestamp=data.timestamp, start=start, end=end)), (None, data.reference)):
-            bounds = resolve_window(b, win)
-            sql, params = score_buckets_query(
-                b.table,
-                b.dialect,
-                ts=data.timestamp,
-                label=data.label,
-                prediction=data.prediction,
-                group_by=group,
-                start=bounds[0],
-                end=bounds[1],
-            )
-            results.append(b.execute(sql, params))
+        results = labelled_windows(b, data, score_buckets_query, unit=unit, start=start, end=end)
     where = f"model {model!r}"
     per = buckets_from_rows(results[0], where)
     ref = buckets_from_rows(results[1], f"{where}, reference window").get(0)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlglot import exp
@@ -44,8 +44,7 @@ from services.drift.engine import (
     weighted_share,
 )
 from services.drift.profile import Profile
-from services.drift.sql import column as col_expr
-from services.drift.sql import performance_query, render
+from services.drift.sql import performance_query
 from services.errors import BadInput, NotFound
 from services.warehouse.sources import (
     Backend,
@@ -57,6 +56,8 @@ from services.warehouse.sources import (
     resolve_window,
     source_from_settings,
 )
+from services.warehouse.sql import column as col_expr
+from services.warehouse.sql import render
 
 ID_UNIQUE_SHARE = 0.5  # a string column with more distinct values than this share of rows is an id
 ID_MIN_UNIQUE = 50
@@ -256,16 +257,19 @@ def model_drift_report(
                 settings, model, b, data, feats, ref, bounds, _describe(bounds, cur_window), now, progress
             )
         if cur is None:
-            cur = sql_profile(
-                b,
-                feats,
-                side="current",
-                bounds=bounds,
-                ts=cur_window.timestamp,
-                reference=ref,
-                source=source.name,
-                window=_describe(bounds, cur_window),
-                progress=progress,
+            cur = cast(
+                Profile,
+                sql_profile(
+                    b,
+                    feats,
+                    side="current",
+                    bounds=bounds,
+                    ts=cur_window.timestamp,
+                    reference=ref,
+                    source=source.name,
+                    window=_describe(bounds, cur_window),
+                    progress=progress,
+                ),
             )
     report = compare(ref, cur, policy, order=[n for n, _ in feats], progress=progress)
     report["engine"] = data.source.type if data.source.type in ("databricks", "spark") else "duckdb"
@@ -279,6 +283,7 @@ def model_drift_report(
 
 
 Bounds = tuple[datetime | None, datetime | None]
+PerWindow = list[tuple[Any, Profile]]  # (window key, profile), what a grouped sql_profile returns
 Features = Sequence[tuple[str, str]]
 
 
@@ -394,16 +399,19 @@ def drift_over_time(
         bounds = resolve_window(b, win)
         per, store = _stored_windows(settings, model, b, data, feats, ref, bounds, unit, use_store, now, progress)
         if per is None:
-            per = sql_profile(
-                b,
-                feats,
-                side="current",
-                bounds=bounds,
-                ts=data.timestamp,
-                reference=ref,
-                source=data.source.name,
-                group_by=unit,
-                progress=progress,
+            per = cast(
+                PerWindow,
+                sql_profile(
+                    b,
+                    feats,
+                    side="current",
+                    bounds=bounds,
+                    ts=data.timestamp,
+                    reference=ref,
+                    source=data.source.name,
+                    group_by=unit,
+                    progress=progress,
+                ),
             )
     step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
     windows = []
@@ -469,23 +477,25 @@ def _window_doc(
 
 def day_profiler(
     backend: Backend, data: ModelData, feats: Features, ref: Profile, progress: Progress | None
-) -> Callable[[Bounds], list[tuple[Any, Profile]]]:
+) -> Callable[[Bounds], PerWindow]:
     """What the window store calls to profile the days it lacks: one grouped-by-day pass over a
     range of the model's scoring log against the reference ``ref``."""
 
-    def profiler(run: Bounds) -> list[tuple[Any, Profile]]:
-        per: list[tuple[Any, Profile]] = sql_profile(
-            backend,
-            feats,
-            side="current",
-            bounds=run,
-            ts=data.timestamp,
-            reference=ref,
-            source=data.source.name,
-            group_by="day",
-            progress=progress,
+    def profiler(run: Bounds) -> PerWindow:
+        return cast(
+            PerWindow,
+            sql_profile(
+                backend,
+                feats,
+                side="current",
+                bounds=run,
+                ts=data.timestamp,
+                reference=ref,
+                source=data.source.name,
+                group_by="day",
+                progress=progress,
+            ),
         )
-        return per
 
     return profiler
 

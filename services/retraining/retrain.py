@@ -8,10 +8,10 @@ Triggered, never auto-promoted (spec principle 1):
    ``eval_days`` days that have labels (before ``as_of``), the training window the ``train_days``
    days before it (no overlap).
 3. One parent run tagged ``driftgate.trigger`` (the reason) holds one child per candidate
-   (``candidates`` kinds of :func:`services.demo.seed.build_pipeline`) and the champion re-evaluated on
-   the same evaluation rows (``driftgate.role=champion``), all logged by
-   :func:`services.demo.seed.log_candidate_run` (metrics, lineage tags, ``eval/predictions.parquet``,
-   model with signature, cloudpickle).
+   (``candidates`` kinds of :func:`services.retraining.training.build_pipeline`) and the champion
+   re-evaluated on the same evaluation rows (``driftgate.role=champion``), all logged by
+   :func:`services.retraining.training.log_candidate_run` (metrics, lineage tags,
+   ``eval/predictions.parquet``, model with signature, cloudpickle).
 4. The selection rule — best ``selection_metric`` on the evaluation window (ties: the earlier
    candidate in the configured order) — picks the winner, which is registered as a *candidate*
    version (tags ``driftgate.author``, ``driftgate.status=candidate``). The champion is never
@@ -24,28 +24,38 @@ Config (``[retrain]``, overridable in ``[models.M.retrain]``): ``train_days`` (7
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import datetime as dt
-import logging
 import os
 import subprocess
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlflow
+import pandas as pd
+from mlflow.entities import Param
+from sklearn.pipeline import Pipeline
+from sqlglot import exp
+
 from services.config import Settings
 from services.errors import BadInput, DriftGateError, NotFound, Refused, Unavailable
-
-log = logging.getLogger(__name__)
+from services.registry import tags
+from services.registry.errors import translate
+from services.registry.lifecycle import champion_version
+from services.registry.mlflow_client import make_client
+from services.retraining import trigger
+from services.retraining.evidence import ScoringLog, delta_version, scoring_log
+from services.retraining.training import KINDS, Columns, build_pipeline, fluent_mlflow, log_candidate_run
+from services.warehouse.sources import Backend, open_backend, source_from_settings
+from services.warehouse.sql import column, param, render
 
 UTC = dt.UTC
-KINDS = ("gbm", "rf", "logreg")
 METRICS = {"roc_auc": True, "accuracy": True, "f1": True, "brier": False, "log_loss": False}
 DEFAULT_AUTHOR = "retrain-bot"
-ROW_ID = "request_id"  # the column name services.demo.seed.log_candidate_run reads row ids from
-LABEL = "label"  # ... and labels from
+ROW_ID = "_driftgate_row_id"  # the frames' row id column (the configured id column, or time#index)
 
 
 @dataclass(frozen=True)
@@ -59,26 +69,15 @@ class RetrainPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, model: str) -> RetrainPolicy:
-        doc = {k: v for k, v in settings.explicit("retrain").items() if not isinstance(v, Mapping)}
-        doc.update(settings.section("models", model, "retrain"))
-        where = f"[retrain] / [models.{model}.retrain]"
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(doc) - known)
-        if unknown:
-            raise BadInput(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        for key in ("train_days", "eval_days", "min_train_rows", "min_eval_rows", "max_train_rows"):
-            if key in doc:
-                v = doc[key]
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise BadInput(f"{where} {key} must be a whole number >= 1, not {v!r}")
-        if "candidates" in doc:
-            kinds = doc["candidates"]
-            if not isinstance(kinds, (list, tuple)) or not kinds or any(k not in KINDS for k in kinds):
-                raise BadInput(f"{where} candidates must be a non-empty list of {', '.join(KINDS)}")
-            if len(set(kinds)) != len(kinds):
-                raise BadInput(f"{where} candidates lists a kind twice")
-            doc["candidates"] = tuple(kinds)
-        return cls(**doc)
+        """``[retrain]``, with the keys ``[models.<model>.retrain]`` sets over it."""
+        section = settings.sections.retrain
+        spec = settings.model_spec(model)
+        if spec is not None and spec.retrain is not None:
+            over = spec.retrain
+            section = section.model_copy(update={k: getattr(over, k) for k in over.model_fields_set})
+        if len(set(section.candidates)) != len(section.candidates):
+            raise BadInput(f"[retrain] / [models.{model}.retrain] candidates lists a kind twice")
+        return cls(**{**section.model_dump(), "candidates": tuple(section.candidates)})
 
 
 def code_version() -> str:
@@ -101,16 +100,15 @@ def code_version() -> str:
     return "unknown"
 
 
-def load_version_model(settings: Settings, client, model: str, version: str):
+def load_version_model(settings: Settings, client: Any, model: str, version: str) -> Pipeline:
     """The sklearn model of a registered version (works for file stores and tracking servers)."""
-    import mlflow
-
     try:
         uri = client.get_model_version_download_uri(model, str(version))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             local = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=settings.tracking_uri)
-            return mlflow.sklearn.load_model(local)
+            loaded: Pipeline = mlflow.sklearn.load_model(local)
+            return loaded
     except Exception as exc:
         raise Unavailable(f"model {model} version {version} cannot be loaded ({type(exc).__name__})") from None
 
@@ -120,62 +118,109 @@ def _day(t: dt.datetime) -> dt.datetime:
 
 
 def _span(start: dt.datetime, end_exclusive: dt.datetime) -> str:
-    """``YYYY-MM-DD..YYYY-MM-DD`` with an inclusive end date (the demo's lineage format)."""
+    """``YYYY-MM-DD..YYYY-MM-DD`` with an inclusive end date (the lineage tags' format)."""
     return f"{start.date().isoformat()}..{(end_exclusive - dt.timedelta(days=1)).date().isoformat()}"
 
 
-def _frames(settings: Settings, spec, policy: RetrainPolicy, as_of: dt.datetime, id_column: str | None):
-    """(train, eval, windows) of labelled rows, columns renamed to what log_candidate_run reads.
+def _naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+@dataclass(frozen=True)
+class _LabelledRows:
+    """Queries over a scoring log's labelled rows (label not null), rendered by the backend."""
+
+    backend: Backend
+    timestamp: str
+    label: str
+
+    @property
+    def ts(self) -> exp.Expression:
+        return exp.cast(column(self.timestamp), "TIMESTAMP")
+
+    def _where(self, start: bool) -> exp.Condition:
+        conds: list[exp.Expression] = [exp.Not(this=exp.Is(this=column(self.label), expression=exp.null()))]
+        if start:
+            conds.append(exp.GTE(this=self.ts, expression=param("start")))
+        conds.append(exp.LT(this=self.ts, expression=param("end")))
+        return exp.and_(*conds)
+
+    def newest(self, before: dt.datetime) -> dt.datetime | None:
+        q = exp.select(exp.Max(this=self.ts)).from_(self.backend.table.copy()).where(self._where(start=False))
+        rows = self.backend.execute(render(q, self.backend.dialect), {"end": _naive(before)})
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def frame(self, cols: Sequence[str], start: dt.datetime, end: dt.datetime, limit: int | None) -> pd.DataFrame:
+        """``cols`` plus ``_ts`` of the labelled rows in ``[start, end)``, the newest ``limit``
+        (all without), oldest first."""
+        q = (
+            exp.select(*[column(c) for c in cols], exp.alias_(self.ts, "_ts", quoted=True))
+            .from_(self.backend.table.copy())
+            .where(self._where(start=True))
+            .order_by(exp.Ordered(this=column("_ts"), desc=True))
+        )
+        if limit:
+            q = q.limit(int(limit))
+        rows = self.backend.execute(render(q, self.backend.dialect), {"start": _naive(start), "end": _naive(end)})
+        frame = pd.DataFrame(rows, columns=[*cols, "_ts"])
+        return frame.iloc[::-1].reset_index(drop=True)  # chronological
+
+
+def _frames(
+    settings: Settings, log: ScoringLog, policy: RetrainPolicy, as_of: dt.datetime
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[dt.datetime, dt.datetime, dt.datetime]]:
+    """(train, eval, windows) of labelled rows, with the label as 0/1 ints and a ``ROW_ID`` column.
 
     Reads only the two windows' labelled rows (projection + filter pushed into the scan)."""
-    from services.warehouse.sources import open_backend, source_from_settings
-
-    if not spec.label:
-        raise BadInput(f"[models.{spec.model}] label is not set: retraining needs labels")
-    source = source_from_settings(settings, spec.source)
+    spec, label = log.spec, log.spec.label
+    if not label:
+        raise BadInput(f"[models.{log.model}] label is not set: retraining needs labels")
+    source = source_from_settings(settings, log.source)
     if source.type in ("databricks", "spark"):
         raise BadInput(
             "retraining reads local scoring logs (delta, parquet, csv, duckdb); "
             "run it as a Databricks job for warehouse or Spark tables"
         )
     with open_backend(source, settings) as backend:
-        if spec.label not in backend.columns:
-            raise BadInput(f"scoring log of model {spec.model!r} lacks the label column {spec.label!r}")
-        con, table = backend.conn, backend.table.sql("duckdb")
-        ts, y = _q(spec.timestamp), _q(spec.label)
-        tsx = f"CAST({ts} AS TIMESTAMP)"
-        row = con.execute(
-            f"SELECT max({tsx}) FROM {table} WHERE {y} IS NOT NULL AND {tsx} < $end", {"end": _naive(as_of)}
-        ).fetchone()
-        if row[0] is None:
-            raise BadInput(f"the scoring log of model {spec.model!r} has no labelled rows yet: nothing to train on")
-        last = row[0].replace(tzinfo=UTC)
-        eval_end = _day(last) + dt.timedelta(days=1)
+        if label not in backend.columns:
+            raise BadInput(f"scoring log of model {log.model!r} lacks the label column {label!r}")
+        rows = _LabelledRows(backend, log.timestamp, label)
+        newest = rows.newest(as_of)
+        if newest is None:
+            raise BadInput(f"the scoring log of model {log.model!r} has no labelled rows yet: nothing to train on")
+        eval_end = _day(newest.replace(tzinfo=UTC)) + dt.timedelta(days=1)
         eval_start = eval_end - dt.timedelta(days=policy.eval_days)
         train_start = eval_start - dt.timedelta(days=policy.train_days)
-        rid = id_column if id_column and id_column in backend.columns else None
-        cols = list(dict.fromkeys([*spec.features, spec.label] + ([rid] if rid else [])))
-        select = ", ".join(_q(c) for c in cols)
+        rid = spec.id_column if spec.id_column and spec.id_column in backend.columns else None
+        cols = list(dict.fromkeys([*spec.features, label] + ([rid] if rid else [])))
 
-        def fetch(start: dt.datetime, end: dt.datetime, limit: int | None):
-            sql = (
-                f"SELECT {select}, {tsx} AS _ts FROM {table} WHERE {tsx} >= $start AND {tsx} < $end "
-                f"AND {y} IS NOT NULL ORDER BY _ts DESC" + (f" LIMIT {int(limit)}" if limit else "")
-            )
-            frame = con.execute(sql, {"start": _naive(start), "end": _naive(end)}).df()
-            frame = frame.iloc[::-1].reset_index(drop=True)  # chronological
+        def fetch(start: dt.datetime, end: dt.datetime, limit: int | None) -> pd.DataFrame:
+            frame = rows.frame(cols, start, end, limit)
             if rid:
                 frame[ROW_ID] = frame[rid].astype(str)
             else:
                 frame[ROW_ID] = [f"{t.isoformat()}#{i}" for i, t in enumerate(frame["_ts"])]
-            frame[LABEL] = frame[spec.label].astype(int)
+            frame[label] = frame[label].astype(int)
             return frame.drop(columns=["_ts"])
 
         try:
             train = fetch(train_start, eval_start, policy.max_train_rows)
             evalset = fetch(eval_start, eval_end, None)
         except (TypeError, ValueError):
-            raise BadInput(f"label column {spec.label!r} of model {spec.model!r} is not 0/1") from None
+            raise BadInput(f"label column {label!r} of model {log.model!r} is not 0/1") from None
+    _check_frames(log, policy, train, evalset, (train_start, eval_start, eval_end))
+    return train, evalset, (train_start, eval_start, eval_end)
+
+
+def _check_frames(
+    log: ScoringLog,
+    policy: RetrainPolicy,
+    train: pd.DataFrame,
+    evalset: pd.DataFrame,
+    windows: tuple[dt.datetime, dt.datetime, dt.datetime],
+) -> None:
+    train_start, eval_start, eval_end = windows
+    label = str(log.spec.label)
     if len(train) < policy.min_train_rows:
         raise BadInput(
             f"only {len(train)} labelled rows in the training window {_span(train_start, eval_start)} "
@@ -187,35 +232,46 @@ def _frames(settings: Settings, spec, policy: RetrainPolicy, as_of: dt.datetime,
             f"(min_eval_rows {policy.min_eval_rows})"
         )
     for name, frame in (("training", train), ("evaluation", evalset)):
-        if not set(frame[LABEL].unique()) <= {0, 1}:
-            raise BadInput(f"label column {spec.label!r} of model {spec.model!r} has values other than 0/1")
-        if frame[LABEL].nunique() < 2:
+        if not set(frame[label].unique()) <= {0, 1}:
+            raise BadInput(f"label column {label!r} of model {log.model!r} has values other than 0/1")
+        if frame[label].nunique() < 2:
             raise BadInput(f"the {name} window has a single class: no model can be trained or evaluated on it")
-    return train, evalset, (train_start, eval_start, eval_end)
 
 
-def _q(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
-
-
-def _feature_kinds(settings: Settings, model: str, features: Sequence[str], frame) -> tuple[list[str], list[str]]:
-    import pandas as pd
-
-    cfg = settings.model(model)
-    numeric = [f for f in (cfg.get("numerical") or []) if f in features]
-    categorical = [f for f in (cfg.get("categorical") or []) if f in features]
-    for f in features:
+def _columns(log: ScoringLog, frame: pd.DataFrame) -> Columns:
+    """The frames' columns: configured feature kinds first, else numeric dtypes are numeric."""
+    spec = log.spec
+    numeric = [f for f in spec.numerical if f in spec.features]
+    categorical = [f for f in spec.categorical if f in spec.features]
+    for f in spec.features:
         if f in numeric or f in categorical:
             continue
         kind = frame[f].dtype
         (
             numeric if pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind) else categorical
         ).append(f)
-    return numeric, categorical
+    return Columns(label=str(spec.label), row_id=ROW_ID, numeric=numeric, categorical=categorical)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One retraining run: where it logs, what it trains on and how it picks the winner."""
+
+    client: Any
+    settings: Settings
+    model: str
+    experiment_id: str
+    parent_run_id: str
+    champion: str | None
+    train: pd.DataFrame
+    evalset: pd.DataFrame
+    columns: Columns
+    lineage: dict[str, str]
+    policy: RetrainPolicy
+    metric: str
+    greater: bool
+    rule: str
+    author: str
 
 
 def retrain(
@@ -225,79 +281,52 @@ def retrain(
     force: bool = False,
     as_of: dt.datetime | str | None = None,
     user: str | None = None,
-    client=None,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Run the retraining workflow for ``model``; returns the JSON document of the CLI.
 
     Never promotes: the champion (alias / stage) is left exactly as it was.
     """
-
-    from services.demo import seed as demo
-    from services.registry.lifecycle import champion_version
-    from services.registry.mlflow_client import make_client
-    from services.retraining import trigger
-
-    spec = trigger.ModelLog.from_settings(settings, model)
-    cfg = settings.model(model)
+    log = scoring_log(settings, model)
+    spec = log.spec
     policy = RetrainPolicy.from_settings(settings, model)
-    metric = str(cfg.get("selection_metric", "roc_auc"))
+    metric = spec.selection_metric or "roc_auc"
     if metric not in METRICS:
         raise BadInput(
             f"[models.{model}] selection_metric {metric!r} is not one the retraining logs ({', '.join(METRICS)})"
         )
-    greater = bool(cfg.get("greater_is_better", METRICS[metric]))
+    greater = METRICS[metric] if spec.greater_is_better is None else spec.greater_is_better
     if not spec.features:
         raise BadInput(f"[models.{model}] features is empty: nothing to train on")
     author = user or settings.user or DEFAULT_AUTHOR
     client = client or make_client(settings)
 
     decision = trigger.evaluate(settings, model, as_of=as_of, client=client)
+    first_reason = decision.reasons[0] if decision.reasons else None
     if decision.retrain:
         reason = "; ".join(decision.reasons)
     elif force:
-        reason = (
-            f"manual retraining by {author} (trigger not due: {decision.reasons[0] if decision.reasons else 'n/a'})"
-        )
+        reason = f"manual retraining by {author} (trigger not due: {first_reason or 'n/a'})"
     else:
         raise Refused(
-            f"retraining of {model} is not due: {decision.reasons[0] if decision.reasons else 'no breach'}"
-            " (use --force to retrain anyway)"
+            f"retraining of {model} is not due: {first_reason or 'no breach'} (use --force to retrain anyway)"
         )
+    forced = bool(force and not decision.retrain)
 
-    id_cols = cfg.get("id_columns") or []
-    train, evalset, (train_start, eval_start, eval_end) = _frames(
-        settings, spec, policy, decision.as_of, id_cols[0] if id_cols else None
-    )
-    numeric, categorical = _feature_kinds(settings, model, spec.features, train)
+    train, evalset, (train_start, eval_start, eval_end) = _frames(settings, log, policy, decision.as_of)
+    columns = _columns(log, train)
     train_window, eval_window = _span(train_start, eval_start), _span(eval_start, eval_end)
-
-    try:
-        exp = client.get_experiment_by_name(spec.experiment)
-        exp_id = (
-            exp.experiment_id
-            if exp is not None
-            else client.create_experiment(spec.experiment, tags={"driftgate.model": model})
-        )
-        try:
-            champ = champion_version(settings, client, model)
-        except NotFound:  # not registered yet: the winner becomes its first version
-            champ = None
-    except DriftGateError:
-        raise
-    except Exception as exc:
-        raise Unavailable(f"MLflow cannot be reached ({type(exc).__name__})") from None
+    exp_id, champ = _experiment_and_champion(settings, client, model, spec.experiment)
 
     # Run times are the real times of the work: MLflow start/end as they happen (the parent from
     # its creation to the last child's end, each child from its creation to its end).
     started = dt.datetime.now(UTC)
     parent_ms = int(started.timestamp() * 1000)
-    child_time: dict[str, Any] = {"real_time": True}
-    source_ref = _source_ref(settings, spec)
     lineage = {
-        "driftgate.training_data": f"{source_ref} {spec.timestamp} {train_window}",
-        "driftgate.training_window": train_window,
-        "driftgate.eval_window": eval_window,
-        "driftgate.code_version": code_version(),
+        tags.TRAINING_DATA: f"{_source_ref(settings, log)} {log.timestamp} {train_window}",
+        tags.TRAINING_WINDOW: train_window,
+        tags.EVAL_WINDOW: eval_window,
+        tags.CODE_VERSION: code_version(),
         "mlflow.user": author,
     }
     rule = (
@@ -305,50 +334,47 @@ def retrain(
         f"({len(evalset)} labelled rows, the same rows for every candidate and the champion); "
         f"ties go to the earlier candidate in [{', '.join(policy.candidates)}]"
     )
+    run_name = f"retrain-{started.date().isoformat()}"
     parent = client.create_run(
         exp_id,
         start_time=parent_ms,
-        run_name=f"retrain-{started.date().isoformat()}",
+        run_name=run_name,
         tags={
-            "driftgate.trigger": reason[:5000],
-            "driftgate.model": model,
-            "driftgate.role": "retraining",
-            "driftgate.selection_rule": rule,
-            "driftgate.forced": str(bool(force and not decision.retrain)).lower(),
+            tags.TRIGGER: reason[:5000],
+            tags.MODEL: model,
+            tags.ROLE: "retraining",
+            tags.SELECTION_RULE: rule,
+            tags.FORCED: str(forced).lower(),
             **lineage,
         },
     )
     pid = parent.info.run_id
-    # log_candidate_run logs the model through fluent MLflow: point it at this workspace meanwhile.
-    tracking = demo.fluent_mlflow
+    job = _Job(
+        client,
+        settings,
+        model,
+        exp_id,
+        pid,
+        champ,
+        train,
+        evalset,
+        columns,
+        lineage,
+        policy,
+        metric,
+        greater,
+        rule,
+        author,
+    )
     try:
-        with tracking(settings):
-            version, champion_doc, candidates = _children(
-                settings,
-                client,
-                exp_id,
-                pid,
-                model=model,
-                champ=champ,
-                child_time=child_time,
-                train=train,
-                evalset=evalset,
-                numeric=numeric,
-                categorical=categorical,
-                lineage=lineage,
-                policy=policy,
-                metric=metric,
-                greater=greater,
-                rule=rule,
-                author=author,
-            )
+        # log_candidate_run logs the model through fluent MLflow: point it at this workspace meanwhile.
+        with fluent_mlflow(settings):
+            version, champion_doc, candidates = _children(job)
         end_ms = max(int(dt.datetime.now(UTC).timestamp() * 1000), parent_ms + 1)
         client.set_terminated(pid, "FINISHED", end_time=end_ms)
     except BaseException:
-        try:
+        with contextlib.suppress(Exception):  # the original error is the one to report
             client.set_terminated(pid, "FAILED")
-        except Exception:
-            pass
         raise
 
     after = champion_version(settings, client, model)
@@ -359,11 +385,11 @@ def retrain(
         "experiment": spec.experiment,
         "parent_run": {
             "run_id": pid,
-            "run_name": f"retrain-{started.date().isoformat()}",
+            "run_name": run_name,
             "started": dt.datetime.fromtimestamp(parent_ms / 1000, tz=UTC).isoformat(),
         },
         "reason": reason,
-        "forced": bool(force and not decision.retrain),
+        "forced": forced,
         "metric": metric,
         "greater_is_better": greater,
         "selection_rule": rule,
@@ -379,86 +405,54 @@ def retrain(
     }
 
 
-def _children(
-    settings,
-    client,
-    exp_id,
-    pid,
-    *,
-    model,
-    champ,
-    child_time,
-    train,
-    evalset,
-    numeric,
-    categorical,
-    lineage,
-    policy,
-    metric,
-    greater,
-    rule,
-    author,
-):
+def _experiment_and_champion(settings: Settings, client: Any, model: str, experiment: str) -> tuple[str, str | None]:
+    """The experiment's id (created when missing) and the current champion version (None when the
+    model is not registered yet: the winner becomes its first version)."""
+    try:
+        exp_ = client.get_experiment_by_name(experiment)
+        exp_id = (
+            exp_.experiment_id if exp_ is not None else client.create_experiment(experiment, tags={tags.MODEL: model})
+        )
+        try:
+            champ = champion_version(settings, client, model)
+        except NotFound:
+            champ = None
+    except DriftGateError:
+        raise
+    except Exception as exc:
+        raise translate(exc, f"the retraining experiment {experiment!r}", client) from None
+    return str(exp_id), champ
+
+
+def _children(job: _Job) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:
     """Champion re-evaluation + candidate child runs, then registration of the winner."""
-    from mlflow.entities import Param
-
-    from services.demo import seed as demo
-
+    client, policy, pid = job.client, job.policy, job.parent_run_id
     client.log_batch(
         pid,
         params=[
-            Param("selection_metric", metric),
-            Param("greater_is_better", str(greater).lower()),
+            Param("selection_metric", job.metric),
+            Param("greater_is_better", str(job.greater).lower()),
             Param("candidates", ",".join(policy.candidates)),
             Param("train_days", str(policy.train_days)),
             Param("eval_days", str(policy.eval_days)),
         ],
     )
-    champion_doc = None
-    if champ is not None:
-        try:
-            champion_model = load_version_model(settings, client, model, champ)
-            logged = demo.log_candidate_run(
-                client,
-                exp_id,
-                name=f"champion-v{champ}-reeval",
-                **child_time,
-                pipeline=champion_model,
-                kind="champion",
-                train=train.iloc[:0],
-                evalset=evalset,
-                numeric=numeric,
-                categorical=categorical,
-                parent_run_id=pid,
-                log_model=False,
-                tags={
-                    **lineage,
-                    "driftgate.role": "champion",
-                    "driftgate.model_version": str(champ),
-                    "driftgate.training_data": f"registered model {model} version {champ}",
-                    "driftgate.training_window": "unchanged (champion re-evaluated)",
-                },
-            )
-            champion_doc = {"version": str(champ), "run_id": logged.run_id, "metrics": logged.metrics}
-        except DriftGateError as exc:
-            client.set_tag(pid, "driftgate.champion_reeval", f"failed: {exc}")
-        except Exception as exc:
-            client.set_tag(pid, "driftgate.champion_reeval", f"failed: {type(exc).__name__}")
+    champion_doc = _reevaluate_champion(job) if job.champion is not None else None
     candidates = []
     for i, kind in enumerate(policy.candidates):
-        logged = demo.log_candidate_run(
+        logged = log_candidate_run(
             client,
-            exp_id,
+            job.experiment_id,
             name=f"{kind}_recent",
-            **child_time,
-            pipeline=demo.build_pipeline(kind, numeric=numeric, categorical=categorical, random_state=i),
+            pipeline=build_pipeline(
+                kind, numeric=job.columns.numeric, categorical=job.columns.categorical, random_state=i
+            ),
             kind=kind,
-            train=train,
-            evalset=evalset,
-            numeric=numeric,
-            categorical=categorical,
+            train=job.train,
+            evalset=job.evalset,
+            columns=job.columns,
             parent_run_id=pid,
-            tags={**lineage, "driftgate.role": "candidate"},
+            tags={**job.lineage, tags.ROLE: "candidate"},
         )
         candidates.append(
             {
@@ -470,19 +464,54 @@ def _children(
                 "winner": False,
             }
         )
-    winner = _select(candidates, metric, greater)
+    winner = _select(candidates, job.metric, job.greater)
     winner["winner"] = True
+    if not _registered(client, job.model):
+        client.create_registered_model(job.model, description="Created by DriftGate's retraining workflow.")
     mv = client.create_model_version(
-        model if _registered(client, model) else _create_registered(client, model),
+        job.model,
         source=winner["model_uri"],
         run_id=winner["run_id"],
-        description=f"Candidate from retraining run {pid}: {winner['run_name']} selected by {rule}.",
-        tags={"driftgate.author": author, "driftgate.status": "candidate", "driftgate.parent_run": pid},
+        description=f"Candidate from retraining run {pid}: {winner['run_name']} selected by {job.rule}.",
+        tags={tags.AUTHOR: job.author, tags.STATUS: "candidate", tags.PARENT_RUN: pid},
     )
     version = str(mv.version)
-    client.set_tag(pid, "driftgate.winner_run_id", winner["run_id"])
-    client.set_tag(pid, "driftgate.registered_version", version)
+    client.set_tag(pid, tags.WINNER_RUN_ID, winner["run_id"])
+    client.set_tag(pid, tags.REGISTERED_VERSION, version)
     return version, champion_doc, candidates
+
+
+def _reevaluate_champion(job: _Job) -> dict[str, Any] | None:
+    """The champion scored on the same evaluation rows, as a child run (a failure is tagged on
+    the parent run and the retraining goes on)."""
+    champ = str(job.champion)
+    try:
+        logged = log_candidate_run(
+            job.client,
+            job.experiment_id,
+            name=f"champion-v{champ}-reeval",
+            pipeline=load_version_model(job.settings, job.client, job.model, champ),
+            kind="champion",
+            train=job.train.iloc[:0],
+            evalset=job.evalset,
+            columns=job.columns,
+            parent_run_id=job.parent_run_id,
+            log_model=False,
+            tags={
+                **job.lineage,
+                tags.ROLE: "champion",
+                tags.MODEL_VERSION: champ,
+                tags.TRAINING_DATA: f"registered model {job.model} version {champ}",
+                tags.TRAINING_WINDOW: "unchanged (champion re-evaluated)",
+            },
+        )
+    except DriftGateError as exc:
+        job.client.set_tag(job.parent_run_id, tags.CHAMPION_REEVAL, f"failed: {exc}")
+        return None
+    except Exception as exc:
+        job.client.set_tag(job.parent_run_id, tags.CHAMPION_REEVAL, f"failed: {type(exc).__name__}")
+        return None
+    return {"version": champ, "run_id": logged.run_id, "metrics": logged.metrics}
 
 
 def _select(candidates: list[dict[str, Any]], metric: str, greater: bool) -> dict[str, Any]:
@@ -498,29 +527,17 @@ def _select(candidates: list[dict[str, Any]], metric: str, greater: bool) -> dic
     return best
 
 
-def _registered(client, model: str) -> bool:
+def _registered(client: Any, model: str) -> bool:
     try:
         client.get_registered_model(model)
-        return True
     except Exception:
         return False
+    return True
 
 
-def _create_registered(client, model: str) -> str:
-    client.create_registered_model(model, description="Created by DriftGate's retraining workflow.")
-    return model
-
-
-def _source_ref(settings: Settings, spec) -> str:
+def _source_ref(settings: Settings, log: ScoringLog) -> str:
     """A training-data reference: ``delta:<source>@v<table version>`` when the version is known."""
-    cfg = spec.source_config
-    kind = str(cfg.get("type", "table"))
-    if kind == "delta" and cfg.get("path"):
-        try:
-            import deltalake
-
-            version = deltalake.DeltaTable(str(settings.resolve_path(str(cfg["path"])))).version()
-            return f"delta:{spec.source}@v{version}"
-        except Exception:
-            pass
-    return f"{kind}:{spec.source}"
+    cfg = settings.source(log.source)
+    kind = cfg.type if cfg is not None else "table"
+    version = delta_version(settings, log.source)
+    return f"delta:{log.source}@v{version}" if version is not None else f"{kind}:{log.source}"

@@ -118,7 +118,7 @@ def test_the_demo_estimates_unlabelled_days_and_warns_of_its_concept_drift(demo_
 def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configured(demo_settings, tmp_path):
     from services.config import load_settings
     from services.retraining import trigger
-    from services.retraining.trigger import TriggerPolicy, Window, _estimated
+    from services.retraining.policy import TriggerPolicy, TriggerWindow, mark_estimated
 
     decision = trigger.evaluate(demo_settings, demo.MODEL_NAME).to_dict()
     last = decision["windows"][-1]
@@ -126,15 +126,15 @@ def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configure
     assert last["estimated_performance"] is not None and last["performance_estimated"] is False
     assert any("advisory, not counted" in n and UNRELIABLE in n for n in last["notes"])
     # counted when configured and the estimates are reliable
-    w = Window(start=None, end=None)
+    w = TriggerWindow(start=None, end=None)
     est = {"estimated_roc_auc": 0.70, "band": [0.66, 0.74]}
-    _estimated(w, est, {"unreliable": False}, TriggerPolicy(estimated_performance=True), "roc_auc", 0.78)
+    mark_estimated(w, est, {"unreliable": False}, TriggerPolicy(estimated_performance=True), "roc_auc", 0.78)
     assert w.performance_estimated and w.performance_breach and w.performance_drop == pytest.approx(0.08)
-    w2 = Window(start=None, end=None)
-    _estimated(w2, est, {"unreliable": False}, TriggerPolicy(), "roc_auc", 0.78)
+    w2 = TriggerWindow(start=None, end=None)
+    mark_estimated(w2, est, {"unreliable": False}, TriggerPolicy(), "roc_auc", 0.78)
     assert not w2.performance_breach and w2.estimated_performance == 0.70 and "advisory" in w2.notes[0]
-    w3 = Window(start=None, end=None)
-    _estimated(
+    w3 = TriggerWindow(start=None, end=None)
+    mark_estimated(
         w3, est, {"unreliable": True, "warning": UNRELIABLE}, TriggerPolicy(estimated_performance=True), "roc_auc", 0.78
     )
     assert not w3.performance_breach and UNRELIABLE in w3.notes[0]

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from components.trigger_panel import BREACH, CALM, NO_EVIDENCE, breach_timeline_figure
-from services.retraining.trigger import RetrainingRun, TriggerPolicy, Window, decide
+from services.retraining.policy import RetrainingRun, TriggerPolicy, TriggerWindow, decide
 from tests.helpers import app_test
 
 UTC = dt.UTC
@@ -18,7 +18,7 @@ T0 = dt.datetime(2026, 1, 5, tzinfo=UTC)
 def decision_doc(cooldown: bool = False) -> dict:
     ws = []
     for i, kind in enumerate(["ok", "gap", "drift", "perf", "nolabels"]):
-        w = Window(T0 + dt.timedelta(days=i), T0 + dt.timedelta(days=i + 1))
+        w = TriggerWindow(T0 + dt.timedelta(days=i), T0 + dt.timedelta(days=i + 1))
         if kind != "gap":
             w.rows = 100
             w.drift_share = 0.6 if kind == "drift" else 0.2

@@ -10,17 +10,17 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from services.errors import BadInput
-from services.retraining.trigger import RetrainingRun, TriggerPolicy, Window, decide, parse_as_of
+from services.retraining.policy import RetrainingRun, TriggerPolicy, TriggerWindow, decide, parse_as_of
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def windows_from(flags: list[bool | None]) -> list[Window]:
+def windows_from(flags: list[bool | None]) -> list[TriggerWindow]:
     """Daily windows from T0; True = breach (drift), False = no breach, None = gap (no data)."""
     out = []
     for i, flag in enumerate(flags):
-        w = Window(T0 + dt.timedelta(days=i), T0 + dt.timedelta(days=i + 1))
+        w = TriggerWindow(T0 + dt.timedelta(days=i), T0 + dt.timedelta(days=i + 1))
         if flag is not None:
             w.rows = 100
             w.drift_share = 0.6 if flag else 0.1
@@ -30,7 +30,7 @@ def windows_from(flags: list[bool | None]) -> list[Window]:
     return out
 
 
-def as_of(ws: list[Window]) -> dt.datetime:
+def as_of(ws: list[TriggerWindow]) -> dt.datetime:
     return ws[-1].end
 
 

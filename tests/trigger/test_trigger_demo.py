@@ -73,9 +73,9 @@ def test_performance_per_window_matches_sklearn(fresh, demo_settings, demo_start
         rows = rows.dropna()
         expected = roc_auc_score(rows["label"].astype(int), rows["prediction"])
         assert w.performance == pytest.approx(expected, abs=2e-3)
-    ref = trigger.ModelLog.from_settings(demo_settings, demo.MODEL_NAME)
-    assert ref.reference_start.date() == demo_start
-    assert ref.reference_end.date() == demo_start + dt.timedelta(days=demo.REFERENCE_DAYS[1] + 1)
+    start, end = demo_settings.model_spec(demo.MODEL_NAME).reference.bounds
+    assert start.date() == demo_start
+    assert end.date() == demo_start + dt.timedelta(days=demo.REFERENCE_DAYS[1] + 1)
 
 
 def test_not_before_the_injected_drift(demo_settings, client, day):
