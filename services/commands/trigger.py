@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
@@ -19,38 +20,46 @@ from services.retraining.policy import Decision
 
 
 def register(sub: Any) -> None:  # argparse's private _SubParsersAction
-    p = sub.add_parser(
+    p = _model_command(
+        sub,
         "trigger",
-        help="evaluate the retraining trigger policy on a model's scoring log",
-        description="Evaluate the scoring log window by window (dataset drift, performance drop from "
-        "delayed labels), persistence and cool-down: is retraining due, and why.",
+        "evaluate the retraining trigger policy on a model's scoring log",
+        "Evaluate the scoring log window by window (dataset drift, performance drop from delayed labels), "
+        "persistence and cool-down: is retraining due, and why.",
+        as_of="evaluate as of this ISO date/time (UTC; default: now)",
+        handler=_trigger,
     )
-    p.add_argument("--model", required=True, help="registered model name ([models.<name>] in the config)")
-    add_config(p)
-    add_format(p, "text")
     p.add_argument("--fail-on-retrain", action="store_true", help="exit 1 when retraining is due (cron / jobs)")
-    p.add_argument("--as-of", metavar="DATE", help="evaluate as of this ISO date/time (UTC; default: now)")
     p.add_argument(
         "--set-task-values",
         action="store_true",
         help="in a Databricks job: publish task values retrain (bool) and reason, for a condition task",
     )
-    p.set_defaults(handler=_trigger)
-
-    r = sub.add_parser(
+    r = _model_command(
+        sub,
         "retrain",
-        help="run the automated retraining workflow (candidates are registered, never promoted)",
-        description="Train several candidates on recent labelled data as child runs of one parent run "
-        "tagged with the trigger reason, re-evaluate the champion on the same window, and register the "
-        "best candidate by the selection rule as a candidate version. Never promotes.",
+        "run the automated retraining workflow (candidates are registered, never promoted)",
+        "Train several candidates on recent labelled data as child runs of one parent run tagged with the "
+        "trigger reason, re-evaluate the champion on the same window, and register the best candidate by the "
+        "selection rule as a candidate version. Never promotes.",
+        as_of="evaluate the trigger as of this ISO date/time (UTC)",
+        handler=_retrain,
     )
-    r.add_argument("--model", required=True, help="registered model name")
-    add_config(r)
-    add_format(r, "text")
     r.add_argument("--force", action="store_true", help="retrain even when the trigger says it is not due")
-    r.add_argument("--as-of", metavar="DATE", help="evaluate the trigger as of this ISO date/time (UTC)")
     r.add_argument("--user", help="author of the registered candidate (default: $DRIFTGATE_USER or retrain-bot)")
-    r.set_defaults(handler=_retrain)
+
+
+def _model_command(
+    sub: Any, name: str, summary: str, description: str, *, as_of: str, handler: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A sub-command on one configured model: ``--model``, ``--config``, ``--format``, ``--as-of``."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    parser.add_argument("--model", required=True, help="registered model name ([models.<name>] in the config)")
+    add_config(parser)
+    add_format(parser, "text")
+    parser.add_argument("--as-of", metavar="DATE", help=as_of)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def _trigger(args: argparse.Namespace) -> int:

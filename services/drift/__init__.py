@@ -15,9 +15,9 @@ from services.drift.model import (
     drift_over_time,
     model_data,
     model_drift_report,
-    performance_over_time,
     reference_profile,
 )
+from services.drift.performance import performance_over_time
 from services.drift.profile import FeatureProfile, Profile
 
 __all__ = [

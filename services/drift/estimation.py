@@ -263,7 +263,8 @@ def estimated_performance(
     """Estimated ROC AUC per window of the model's scoring log (labelled or not) against the
     reference window's calibration (``reference``: instead of the configured window); one engine
     pass for the windows, one for the reference."""
-    from services.drift.model import labelled_windows, model_data
+    from services.drift.model import model_data
+    from services.drift.performance import labelled_windows
     from services.drift.sql import score_buckets_query
     from services.warehouse.sources import as_date, open_backend
 

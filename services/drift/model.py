@@ -22,13 +22,12 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 from sqlglot import exp
 
 from services.config import ModelSpec, ReferenceWindow, Settings
@@ -44,15 +43,17 @@ from services.drift.engine import (
     weighted_share,
 )
 from services.drift.profile import Profile
-from services.drift.sql import performance_query
+from services.drift.stored_windows import Bounds, StoredDays, grouped_profile
 from services.errors import BadInput, NotFound
+from services.registry import tags
+from services.registry.errors import mlflow_errors
+from services.registry.lifecycle import champion_version
 from services.warehouse.sources import (
     Backend,
     Source,
     Window,
     as_date,
     open_backend,
-    parse_date,
     resolve_window,
     source_from_settings,
 )
@@ -253,9 +254,8 @@ def model_drift_report(
             and cur_window.timestamp == data.timestamp
             and None not in bounds
         ):
-            cur, store_notes = _stored_range(
-                settings, model, b, data, feats, ref, bounds, _describe(bounds, cur_window), now, progress
-            )
+            stored = StoredDays(settings, model, b, data, feats, ref, progress)
+            cur, store_notes = stored.current(bounds, _describe(bounds, cur_window), now)
         if cur is None:
             cur = cast(
                 Profile,
@@ -280,11 +280,6 @@ def model_drift_report(
     if distributions:
         report["distributions"] = {n: distribution(ref.features[n], cur.features[n]) for n, _ in feats}
     return report
-
-
-Bounds = tuple[datetime | None, datetime | None]
-PerWindow = list[tuple[Any, Profile]]  # (window key, profile), what a grouped sql_profile returns
-Features = Sequence[tuple[str, str]]
 
 
 def _describe(bounds: Bounds, window: Window) -> str:
@@ -327,41 +322,44 @@ def _importance(settings: Settings, model: str, importance: dict[str, float] | N
     return {str(k): float(v) for k, v in cfg.items()} if cfg else None
 
 
-def _champion_version(client: Any, settings: Settings, model: str) -> Any:
-    if settings.lifecycle == "stages":
-        versions = [v for v in client.search_model_versions(f"name='{model}'") if v.current_stage == "Production"]
-        return versions[0] if versions else None
-    return client.get_model_version_by_alias(model, "champion")
+def champion_run_id(client: Any, settings: Settings, model: str) -> str | None:
+    """The run that produced the champion version (None: no champion, the model is not
+    registered, or the version has no run). Other MLflow failures are one :class:`Unavailable`
+    line: a report never silently falls back to another reference."""
+    try:
+        with mlflow_errors(f"the champion of {model!r}", client):
+            version = champion_version(settings, client, model)
+            if version is None:
+                return None
+            run_id = client.get_model_version(model, version).run_id
+    except NotFound:
+        return None
+    return str(run_id) if run_id else None
 
 
 def champion_training_window(client: Any, settings: Settings, model: str, timestamp: str | None) -> Window | None:
-    """The champion's training window from its run's lineage tag ``driftgate.training_window``
-    (``"YYYY-MM-DD..YYYY-MM-DD"``), used when no ``reference_window`` is configured."""
-    try:
-        mv = _champion_version(client, settings, model)
-        if mv is None or not mv.run_id:
-            return None
-        text = client.get_run(mv.run_id).data.tags.get("driftgate.training_window", "")
-        start, _, end = str(text).partition("..")
-        if not (start and end):
-            return None
-        return Window(timestamp=timestamp, start=parse_date(start), end=parse_date(end))
-    except Exception:
+    """The champion's training window from its run's lineage tag ``driftgate.training_window``,
+    used when no ``reference_window`` is configured."""
+    run_id = champion_run_id(client, settings, model)
+    if run_id is None:
         return None
+    with mlflow_errors(f"the champion run of {model!r}", client):
+        window = tags.training_window(client.get_run(run_id).data.tags)
+    return Window(timestamp=timestamp, start=window.start, end=window.end) if window else None
 
 
 def champion_importance(client: Any, settings: Settings, model: str) -> dict[str, float] | None:
     """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None."""
-    try:
-        mv = _champion_version(client, settings, model)
-        if mv is None or not mv.run_id:
-            return None
-        with tempfile.TemporaryDirectory() as tmp:
-            path = client.download_artifacts(mv.run_id, "feature_importance.json", tmp)
-            doc = json.loads(Path(path).read_text())
-        return {str(k): float(v) for k, v in doc.items()} if isinstance(doc, dict) else None
-    except Exception:
+    run_id = champion_run_id(client, settings, model)
+    if run_id is None:
         return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(run_id, "feature_importance.json", tmp)
+            doc = json.loads(Path(path).read_text())
+    except Exception:  # no such artifact (a champion trained elsewhere): no weights
+        return None
+    return {str(k): float(v) for k, v in doc.items()} if isinstance(doc, dict) else None
 
 
 def drift_over_time(
@@ -397,22 +395,10 @@ def drift_over_time(
     win = Window(timestamp=data.timestamp, start=start, end=end)
     with open_backend(data.source, settings) as b:
         bounds = resolve_window(b, win)
-        per, store = _stored_windows(settings, model, b, data, feats, ref, bounds, unit, use_store, now, progress)
+        stored = StoredDays(settings, model, b, data, feats, ref, progress)
+        per, store = stored.windows(bounds, unit, use_store, now)
         if per is None:
-            per = cast(
-                PerWindow,
-                sql_profile(
-                    b,
-                    feats,
-                    side="current",
-                    bounds=bounds,
-                    ts=data.timestamp,
-                    reference=ref,
-                    source=data.source.name,
-                    group_by=unit,
-                    progress=progress,
-                ),
-            )
+            per = grouped_profile(b, data, feats, ref, bounds, unit, progress)
     step = {"day": timedelta(days=1), "week": timedelta(days=7)}.get(unit)
     windows = []
     results = None
@@ -472,202 +458,6 @@ def _window_doc(
             }
             for f in rep["features"]
         },
-    }
-
-
-def day_profiler(
-    backend: Backend, data: ModelData, feats: Features, ref: Profile, progress: Progress | None
-) -> Callable[[Bounds], PerWindow]:
-    """What the window store calls to profile the days it lacks: one grouped-by-day pass over a
-    range of the model's scoring log against the reference ``ref``."""
-
-    def profiler(run: Bounds) -> PerWindow:
-        return cast(
-            PerWindow,
-            sql_profile(
-                backend,
-                feats,
-                side="current",
-                bounds=run,
-                ts=data.timestamp,
-                reference=ref,
-                source=data.source.name,
-                group_by="day",
-                progress=progress,
-            ),
-        )
-
-    return profiler
-
-
-def _stored_days(
-    settings: Settings,
-    model: str,
-    backend: Backend,
-    data: ModelData,
-    feats: Features,
-    ref: Profile,
-    bounds: Bounds,
-    now: datetime | None,
-    progress: Progress | None,
-) -> tuple[list[tuple[date, Profile]] | None, window_store.StoreInfo]:
-    assert data.timestamp is not None  # callers checked
-    return window_store.window_profiles(
-        settings,
-        model,
-        backend,
-        data.source,
-        feats,
-        data.timestamp,
-        ref,
-        bounds,
-        day_profiler(backend, data, feats, ref, progress),
-        now=now,
-        progress=progress,
-    )
-
-
-def _stored_range(
-    settings: Settings,
-    model: str,
-    backend: Backend,
-    data: ModelData,
-    feats: Features,
-    ref: Profile,
-    bounds: Bounds,
-    label: str,
-    now: datetime | None,
-    progress: Progress | None,
-) -> tuple[Profile | None, list[str]]:
-    """A current window's profile combined from stored day profiles, with notes; ``(None, notes)``
-    when the store cannot be used (the caller scans the window)."""
-    days, info = _stored_days(settings, model, backend, data, feats, ref, bounds, now, progress)
-    notes = [f"window store: {n}" for n in info.notes]
-    if not days:
-        return None, notes
-    try:
-        cur = window_store.combine([p for _, p in days], ref, label)
-    except BadInput as exc:
-        return None, [*notes, f"window store: {exc}: full scan"]
-    cur.source = data.source.name
-    if len(days) > 1:
-        bounds_txt = ", ".join(
-            f"{n} ±{e:.3g}"
-            for n, e in ((n, window_store.median_error(cur, n)) for n, k in feats if k == "numeric")
-            if e is not None
-        )
-        notes.append(
-            f"current window combined from {len(days)} day profiles ({info.to_dict()['reused']} stored, "
-            f"{len(info.profiled)} scanned now); counts exact, the median interpolated within its cell"
-            + (f" ({bounds_txt})" if bounds_txt else "")
-        )
-    return cur, notes
-
-
-def _stored_windows(
-    settings: Settings,
-    model: str,
-    backend: Backend,
-    data: ModelData,
-    feats: Features,
-    ref: Profile,
-    bounds: Bounds,
-    unit: str,
-    use_store: bool,
-    now: datetime | None,
-    progress: Progress | None,
-) -> tuple[list[tuple[date, Profile]] | None, window_store.StoreInfo | None]:
-    """Per-window profiles from the window store (see :mod:`services.drift.window_store`), or
-    ``(None, info)``: the caller then runs the full grouped pass."""
-    if not use_store or unit not in ("day", "week"):
-        return None, None
-    days, info = _stored_days(settings, model, backend, data, feats, ref, bounds, now, progress)
-    if days is None:
-        return None, info
-    try:
-        return window_store.by_unit(days, unit, ref), info
-    except BadInput as exc:  # e.g. grids without CDF counts (not mergeable into weeks)
-        info.notes.append(f"{exc}: full re-scan")
-        return None, info
-
-
-def labelled_windows(
-    backend: Backend,
-    data: ModelData,
-    build: Callable[..., tuple[str, dict[str, Any]]],
-    *,
-    unit: str,
-    start: date | None,
-    end: date | None,
-    reference_unit: str | None = None,
-) -> tuple[list[Any], list[Any]]:
-    """The rows of one grouped query over the label and prediction (``build``: a query builder of
-    :mod:`services.drift.sql`) for the windows in ``start..end`` and for the reference window
-    (grouped by ``reference_unit``, or not at all)."""
-    out = []
-    for group, win in (
-        (unit, Window(timestamp=data.timestamp, start=start, end=end)),
-        (reference_unit, data.reference),
-    ):
-        bounds = resolve_window(backend, win)
-        sql, params = build(
-            backend.table,
-            backend.dialect,
-            ts=data.timestamp,
-            label=data.label,
-            prediction=data.prediction,
-            group_by=group,
-            start=bounds[0],
-            end=bounds[1],
-        )
-        out.append(backend.execute(sql, params))
-    return out[0], out[1]
-
-
-def performance_over_time(
-    settings: Settings,
-    model: str,
-    *,
-    unit: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
-    reference: ReferenceWindow | None = None,
-) -> dict[str, Any]:
-    """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
-    the rows whose (delayed) label has arrived; plus the same on the reference window."""
-    data = model_data(settings, model, reference=reference)
-    if not (data.timestamp and data.label and data.prediction):
-        raise BadInput(f"model {model!r} needs timestamp, label and prediction columns configured")
-    unit = unit or settings.sections.drift.window
-    with open_backend(data.source, settings) as b:
-        per_window, on_reference = labelled_windows(
-            b, data, performance_query, unit=unit, start=start, end=end, reference_unit=unit
-        )
-    grouped: dict[Any, list[tuple[Any, float, int, int]]] = {}
-    for w, bucket, pos, n, correct in per_window:
-        grouped.setdefault(as_date(w), []).append((bucket, float(pos or 0), int(n), int(correct or 0)))
-    windows = [dict(start=w.isoformat(), **_perf(rows)) for w, rows in sorted(grouped.items())]
-    ref_rows = [(b_, float(p or 0), int(n), int(c or 0)) for _, b_, p, n, c in on_reference]
-    return {"model": model, "unit": unit, "reference": _perf(ref_rows) if ref_rows else None, "windows": windows}
-
-
-def _perf(rows: Sequence[tuple[Any, float, int, int]]) -> dict[str, Any]:
-    rows = sorted(rows, key=lambda r: r[0])
-    pos = np.array([r[1] for r in rows])
-    neg = np.array([r[2] - r[1] for r in rows])
-    n = int(sum(r[2] for r in rows))
-    correct = sum(r[3] for r in rows)
-    P, N = pos.sum(), neg.sum()
-    auc = None
-    if P > 0 and N > 0:
-        # Probability a random positive outranks a random negative; ties within a bucket count 1/2.
-        neg_below = np.cumsum(neg) - neg
-        auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (P * N))
-    return {
-        "labelled": n,
-        "roc_auc": auc,
-        "accuracy": correct / n if n else None,
-        "label_rate": float(P / n) if n else None,
     }
 
 

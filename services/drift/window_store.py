@@ -639,8 +639,8 @@ def profile_model(
     """``python -m services.cli profile``: profile (and store) every closed day of the model's
     scoring log not stored yet or whose watermark moved; ``backfill``: every day from scratch
     (a corrupted store file is moved aside and rebuilt)."""
-    from services.drift.engine import sql_profile
     from services.drift.model import _select, model_data, reference_profile
+    from services.drift.stored_windows import day_profiler
     from services.warehouse.sources import open_backend
 
     path = store_path(settings)
@@ -664,20 +664,7 @@ def profile_model(
                 wal.unlink()
     ref = reference_profile(settings, model, features=feats, data=data, progress=progress)
     with open_backend(data.source, settings) as b:
-
-        def profiler(run):
-            return sql_profile(
-                b,
-                feats,
-                side="current",
-                bounds=run,
-                ts=data.timestamp,
-                reference=ref,
-                source=data.source.name,
-                group_by="day",
-                progress=progress,
-            )
-
+        profiler = day_profiler(b, data, feats, ref, progress)
         days, info = window_profiles(
             settings,
             model,

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.config import GATE_CHECKS
 from services.errors import DriftGateError
 from services.registry import tags as tag
 from services.registry.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
@@ -53,16 +54,7 @@ PASS, FAIL, WARN = "pass", "fail", "warn"
 # Reading MLmodel files must not draw download progress bars on a CLI's stderr.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-CHECK_NAMES = (
-    "candidate_state",
-    "same_eval_window",
-    "beats_champion",
-    "guard_metrics",
-    "signature_compatible",
-    "lineage_complete",
-    "rollback_target",
-    "feature_consistency",
-)
+CHECK_NAMES = GATE_CHECKS  # the config schema's list, in the checklist's order
 
 DEFAULTS: dict[str, Any] = {
     "selection_metric": "roc_auc",

@@ -87,7 +87,7 @@ def test_binned_auc_matches_sklearn(demo_settings):
     import duckdb
     from sklearn.metrics import roc_auc_score
 
-    from services.drift.model import _perf
+    from services.drift.performance import _perf
 
     path = str(demo.scoring_log_path(demo_settings))
     from deltalake import DeltaTable
