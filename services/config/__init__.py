@@ -137,7 +137,7 @@ class Settings:
     config_path: Path | None
     raw: Mapping[str, Any]
     databricks: DatabricksSettings
-    sections: Sections = field(default_factory=Sections)
+    sections: Sections
 
     # -- typed ----------------------------------------------------------------------------------
     def model_spec(self, name: str) -> ModelSpec | None:

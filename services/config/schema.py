@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -273,21 +273,21 @@ def _one_line(section: str, exc: ValidationError) -> str:
 class Sections:
     """Every known TOML section, validated and typed (defaults filled in)."""
 
-    mlflow: MlflowSection = field(default_factory=MlflowSection)
-    drift: DriftSection = field(default_factory=DriftSection)
-    gate: GateSection = field(default_factory=GateSection)
-    trigger: TriggerSection = field(default_factory=TriggerSection)
-    retrain: RetrainSection = field(default_factory=RetrainSection)
-    roles: RolesSection = field(default_factory=RolesSection)
-    auth: AuthSection = field(default_factory=AuthSection)
-    audit: AuditSection = field(default_factory=AuditSection)
-    notify: NotifySection = field(default_factory=NotifySection)
-    databricks: DatabricksSection = field(default_factory=DatabricksSection)
-    approvals: ApprovalsSection = field(default_factory=ApprovalsSection)
-    demo: DemoSection = field(default_factory=DemoSection)
-    spark: SparkSection = field(default_factory=SparkSection)
-    sources: Mapping[str, SourceSection] = field(default_factory=dict)
-    models: Mapping[str, ModelSection] = field(default_factory=dict)
+    mlflow: MlflowSection
+    drift: DriftSection
+    gate: GateSection
+    trigger: TriggerSection
+    retrain: RetrainSection
+    roles: RolesSection
+    auth: AuthSection
+    audit: AuditSection
+    notify: NotifySection
+    databricks: DatabricksSection
+    approvals: ApprovalsSection
+    demo: DemoSection
+    spark: SparkSection
+    sources: Mapping[str, SourceSection]
+    models: Mapping[str, ModelSection]
 
 
 def validate_config(raw: Mapping[str, Any]) -> Sections:
@@ -319,6 +319,10 @@ def validate_config(raw: Mapping[str, Any]) -> Sections:
             parsed[name] = schema.model_validate(dict(value))
         except ValidationError as exc:
             raise BadInput(_one_line(name, exc)) from None
+    for name, schema in SCHEMA.items():
+        parsed.setdefault(name, schema())
+    for name in NAMED_SCHEMA:
+        parsed.setdefault(name, {})
     return Sections(**parsed)
 
 

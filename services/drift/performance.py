@@ -53,10 +53,10 @@ def performance_over_time(
     settings: Settings,
     model: str,
     *,
+    reference: ReferenceWindow | None = None,
     unit: str | None = None,
     start: date | None = None,
     end: date | None = None,
-    reference: ReferenceWindow | None = None,
 ) -> dict[str, Any]:
     """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
     the rows whose (delayed) label has arrived; plus the same on the reference window."""
