@@ -17,7 +17,7 @@ by the last N days (relative to the newest timestamp in the source).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -126,6 +126,9 @@ class Warehouse(ABC):
     # Whether columns can be fetched into this process as arrays (:meth:`fetch_arrays`); a
     # warehouse or Spark table stays where it is and answers aggregates only.
     in_process: ClassVar[bool] = False
+    # A factory of further connections to the same data, for statements run side by side
+    # (``None``: every statement runs on :attr:`conn`).
+    cursor: Callable[[], Any] | None = None
 
     def __init__(self, conn: Any, table: exp.Table, columns: dict[str, str] | None = None) -> None:
         self.conn = conn  # the engine's connection / session
@@ -150,8 +153,13 @@ class Warehouse(ABC):
 
     @property
     def parallelism(self) -> int:
-        """How many statements :meth:`execute_many` runs at once."""
+        """Into how many column groups a scan is split (one statement each, run at once)."""
         return 1
+
+    @property
+    def concurrency(self) -> int:
+        """How many statements :meth:`execute_many` runs at once."""
+        return self.parallelism
 
     def is_numeric(self, name: str) -> bool:
         return self.columns[name].upper().split("(")[0].strip() in self.numeric_types
@@ -182,10 +190,10 @@ class Warehouse(ABC):
         raise Unavailable(f"{self.engine} tables stay where they are: no rows are fetched into this process")
 
     def execute_many(self, queries: Sequence[tuple[str, Params]]) -> list[Rows]:
-        """Results of several statements, in order; up to :attr:`parallelism` at once."""
-        if len(queries) <= 1 or self.parallelism <= 1:
+        """Results of several statements, in order; up to :attr:`concurrency` at once."""
+        if len(queries) <= 1 or self.concurrency <= 1:
             return [self.execute(sql, params) for sql, params in queries]
-        with ThreadPoolExecutor(max_workers=min(len(queries), self.parallelism)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(queries), self.concurrency)) as pool:
             return list(pool.map(self._execute_concurrently, queries))
 
     def _execute_concurrently(self, query: tuple[str, Params]) -> Rows:
@@ -219,14 +227,15 @@ class Warehouse(ABC):
             start = last - timedelta(days=window.days - 1)
         return (_midnight(start) if start else None, _midnight(end + timedelta(days=1)) if end else None)
 
-    def newest_time(self, timestamp: str, *, before: datetime, required: Sequence[str] = ()) -> Any:
+    def newest_time(self, timestamp: str, *, before: datetime, required: Sequence[str] = ()) -> datetime | None:
         """The newest ``CAST(timestamp AS TIMESTAMP)`` before ``before`` among rows whose
         ``required`` columns (e.g. the label) are set; ``None`` when there is none."""
         params: Params = {}
         q = exp.select(exp.Max(this=_as_timestamp(timestamp))).from_(self.table.copy())
         q = q.where(_rows_condition(timestamp, None, before, required, params))
         rows = self.execute(self.render(q), params)
-        return rows[0][0] if rows else None
+        newest: datetime | None = rows[0][0] if rows else None
+        return newest
 
     def read_window(
         self,

@@ -64,7 +64,7 @@ class DuckDBWarehouse(Warehouse):
         cursor: Callable[[], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
         super().__init__(conn, table, columns)
-        self.cursor = cursor
+        self.cursor: Callable[[], duckdb.DuckDBPyConnection] | None = cursor
 
     @property
     def parallelism(self) -> int:

@@ -226,8 +226,9 @@ class SparkWarehouse(Warehouse):
         return "spark"
 
     @property
-    def parallelism(self) -> int:
-        """Independent statements (a pass's numeric and category counts) run as concurrent jobs."""
+    def concurrency(self) -> int:
+        """Independent statements (a pass's numeric and category counts) run as concurrent jobs;
+        a scan is not split into column groups (:attr:`parallelism` 1): Spark plans one job."""
         return 4
 
     def _frame(self, statement: str, params: Params) -> Any:

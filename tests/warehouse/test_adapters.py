@@ -8,6 +8,7 @@ the engine would receive."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -29,7 +30,8 @@ class RecordingCursor:
     """databricks-sql-connector's cursor surface; answers every statement with ``rows``."""
 
     def __init__(self, conn: RecordingConnection) -> None:
-        self.conn, self.description = conn, None
+        self.conn = conn
+        self.description: list[tuple[Any, ...]] | None = None
 
     def execute(self, operation: str, parameters: dict | None = None) -> None:
         self.conn.statements.append((operation, dict(parameters or {})))
@@ -44,7 +46,8 @@ class RecordingCursor:
 
 class RecordingConnection:
     def __init__(self, schema=(("ts", "timestamp"), ("x", "double")), rows=()) -> None:
-        self.schema, self.rows, self.statements, self.closed = list(schema), list(rows), [], False
+        self.schema, self.rows, self.closed = list(schema), list(rows), False
+        self.statements: list[tuple[str, dict[str, Any]]] = []
 
     def cursor(self) -> RecordingCursor:
         return RecordingCursor(self)
@@ -57,7 +60,8 @@ class RecordingSpark:
     """``spark.sql(statement, args=...)`` returning a frame whose ``collect()`` is ``rows``."""
 
     def __init__(self, rows=()) -> None:
-        self.rows, self.calls = list(rows), []
+        self.rows = list(rows)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def sql(self, statement: str, args: dict):
         self.calls.append((statement, dict(args)))
