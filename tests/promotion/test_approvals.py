@@ -9,7 +9,8 @@ from services.promotion import audit
 from services.promotion.approvals import approve, reject, request_review, rollback
 from services.registry.lifecycle import TAG_DECISION, TAG_DECISION_COMMENT, make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, registry_view, settings_with
+from tests.support.demo import MODEL, settings_with
+from tests.support.registry import registry_view
 
 
 def states(settings, client) -> dict[str, str]:
