@@ -203,3 +203,15 @@ def test_windows_resolve_to_half_open_timestamps(scoring):
     )
     with pytest.raises(BadInput, match="not in the data"):
         scoring.resolve_window(Window("when", days=1))
+
+
+def test_a_warehouse_window_is_read_with_every_bound_as_a_parameter():
+    conn = RecordingConnection(schema=[("f", "double"), (ROW_TIME, "timestamp")], rows=[(2.0, "b"), (1.0, "a")])
+    w = DatabricksWarehouse(conn, table_expression("cat.sch.log"), {"ts": "TIMESTAMP", "f": "DOUBLE", "y": "INT"})
+    start, end = datetime(2026, 3, 2), datetime(2026, 3, 3)
+    frame = w.read_window(["f"], "ts", start, end, required=["y"], newest=2)
+    assert frame.to_dict("list") == {"f": [1.0, 2.0], ROW_TIME: ["a", "b"]}  # newest first -> time order
+    sql, params = conn.statements[-1]
+    assert params == {"start": start, "end": end, "newest": 2}
+    assert "2026" not in sql and sql.endswith("LIMIT :newest")
+    assert "`y` IS NULL" in sql and "CAST(`ts` AS TIMESTAMP) >= :start" in sql
