@@ -48,8 +48,8 @@ from services.errors import BadInput, NotFound
 from services.registry import tags
 from services.registry.errors import mlflow_errors
 from services.registry.lifecycle import champion_version
+from services.warehouse.base import Warehouse
 from services.warehouse.sources import (
-    Backend,
     Source,
     Window,
     as_date,
@@ -58,7 +58,6 @@ from services.warehouse.sources import (
     source_from_settings,
 )
 from services.warehouse.sql import column as col_expr
-from services.warehouse.sql import render
 
 ID_UNIQUE_SHARE = 0.5  # a string column with more distinct values than this share of rows is an id
 ID_MIN_UNIQUE = 50
@@ -79,7 +78,7 @@ class ModelData:
 
 
 def model_data(
-    settings: Settings, model: str, backend: Backend | None = None, reference: ReferenceWindow | None = None
+    settings: Settings, model: str, backend: Warehouse | None = None, reference: ReferenceWindow | None = None
 ) -> ModelData:
     """The model's scoring log, features (kinds inferred where not configured) and reference
     window (``reference``, e.g. the champion's training window, instead of the configured one)."""
@@ -116,7 +115,9 @@ def model_data(
     )
 
 
-def _infer_features(backend: Backend, spec: ModelSpec, features: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+def _infer_features(
+    backend: Warehouse, spec: ModelSpec, features: list[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
     """Configured features keep their configured kind; otherwise numeric dtypes are numeric, and
     every other column is categorical unless it looks like an id (excluded, with a note)."""
     skip = {spec.timestamp, spec.label, spec.prediction, spec.model_version_column, *spec.id_columns}
@@ -143,7 +144,7 @@ def _infer_features(backend: Backend, spec: ModelSpec, features: list[str]) -> t
     return out, notes
 
 
-def _guess_ids_and_codes(backend: Backend, planned: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+def _guess_ids_and_codes(backend: Warehouse, planned: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
     """Unconfigured features: mostly-unique strings are ids (excluded), integers with few values
     are codes (tested as categorical); one counting query."""
     cats = [n for n, k in planned if k == "categorical"]
@@ -154,7 +155,7 @@ def _guess_ids_and_codes(backend: Backend, planned: list[tuple[str, str]]) -> tu
     q = exp.select(
         exp.Count(this=exp.Star()), *[exp.Count(this=exp.Distinct(expressions=[col_expr(n)])) for n in probe]
     ).from_(backend.table.copy())
-    row = backend.execute(render(q, backend.dialect), {})[0]
+    row = backend.execute(backend.render(q), {})[0]
     rows = int(row[0]) or 1
     unique = dict(zip(probe, (int(u) for u in row[1:]), strict=True))
     notes: list[str] = []
@@ -469,13 +470,8 @@ def data_dates(settings: Settings, model: str) -> tuple[date | None, date | None
         return None, None
     with open_backend(data.source, settings) as b:
         ts = col_expr(data.timestamp)
-        sql = render(
-            exp.select(exp.cast(exp.Min(this=ts), "DATE"), exp.cast(exp.Max(this=ts.copy()), "DATE")).from_(
-                b.table.copy()
-            ),
-            b.dialect,
-        )
-        rows = b.execute(sql, {})
+        q = exp.select(exp.cast(exp.Min(this=ts), "DATE"), exp.cast(exp.Max(this=ts.copy()), "DATE"))
+        rows = b.execute(b.render(q.from_(b.table.copy())), {})
     if not rows or rows[0][0] is None:
         return None, None
     return as_date(rows[0][0]), as_date(rows[0][1])

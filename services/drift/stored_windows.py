@@ -15,7 +15,7 @@ from services.drift.engine import Progress, sql_profile
 from services.drift.profile import Profile
 from services.drift.window_store import StoreInfo
 from services.errors import BadInput
-from services.warehouse.sources import Backend
+from services.warehouse.base import Warehouse
 
 if TYPE_CHECKING:  # model.py imports this module at run time
     from services.drift.model import ModelData
@@ -26,7 +26,7 @@ Features = Sequence[tuple[str, str]]
 
 
 def grouped_profile(
-    backend: Backend,
+    backend: Warehouse,
     data: ModelData,
     feats: Features,
     ref: Profile,
@@ -51,7 +51,7 @@ def grouped_profile(
 
 
 def day_profiler(
-    backend: Backend, data: ModelData, feats: Features, ref: Profile, progress: Progress | None
+    backend: Warehouse, data: ModelData, feats: Features, ref: Profile, progress: Progress | None
 ) -> Callable[[Bounds], PerWindow]:
     """What the window store calls to profile the days it lacks: one grouped-by-day pass over a
     range of the model's scoring log against the reference ``ref``."""
@@ -64,7 +64,7 @@ class StoredDays:
 
     settings: Settings
     model: str
-    backend: Backend
+    backend: Warehouse
     data: ModelData
     feats: Features
     ref: Profile

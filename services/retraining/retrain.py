@@ -29,7 +29,6 @@ import datetime as dt
 import os
 import subprocess
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,6 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Param
 from sklearn.pipeline import Pipeline
-from sqlglot import exp
 
 from services.config import Settings
 from services.errors import BadInput, DriftGateError, NotFound, Refused, Unavailable
@@ -49,8 +47,8 @@ from services.registry.mlflow_client import make_client
 from services.retraining import trigger
 from services.retraining.evidence import ScoringLog, delta_version, scoring_log
 from services.retraining.training import KINDS, Columns, build_pipeline, fluent_mlflow, log_candidate_run
-from services.warehouse.sources import Backend, open_backend, source_from_settings
-from services.warehouse.sql import column, param, render
+from services.warehouse.base import ROW_TIME
+from services.warehouse.sources import open_backend, source_from_settings
 
 UTC = dt.UTC
 METRICS = {"roc_auc": True, "accuracy": True, "f1": True, "brier": False, "log_loss": False}
@@ -122,50 +120,6 @@ def _span(start: dt.datetime, end_exclusive: dt.datetime) -> str:
     return f"{start.date().isoformat()}..{(end_exclusive - dt.timedelta(days=1)).date().isoformat()}"
 
 
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
-
-
-@dataclass(frozen=True)
-class _LabelledRows:
-    """Queries over a scoring log's labelled rows (label not null), rendered by the backend."""
-
-    backend: Backend
-    timestamp: str
-    label: str
-
-    @property
-    def ts(self) -> exp.Expression:
-        return exp.cast(column(self.timestamp), "TIMESTAMP")
-
-    def _where(self, start: bool) -> exp.Condition:
-        conds: list[exp.Expression] = [exp.Not(this=exp.Is(this=column(self.label), expression=exp.null()))]
-        if start:
-            conds.append(exp.GTE(this=self.ts, expression=param("start")))
-        conds.append(exp.LT(this=self.ts, expression=param("end")))
-        return exp.and_(*conds)
-
-    def newest(self, before: dt.datetime) -> dt.datetime | None:
-        q = exp.select(exp.Max(this=self.ts)).from_(self.backend.table.copy()).where(self._where(start=False))
-        rows = self.backend.execute(render(q, self.backend.dialect), {"end": _naive(before)})
-        return rows[0][0] if rows and rows[0][0] is not None else None
-
-    def frame(self, cols: Sequence[str], start: dt.datetime, end: dt.datetime, limit: int | None) -> pd.DataFrame:
-        """``cols`` plus ``_ts`` of the labelled rows in ``[start, end)``, the newest ``limit``
-        (all without), oldest first."""
-        q = (
-            exp.select(*[column(c) for c in cols], exp.alias_(self.ts, "_ts", quoted=True))
-            .from_(self.backend.table.copy())
-            .where(self._where(start=True))
-            .order_by(exp.Ordered(this=column("_ts"), desc=True))
-        )
-        if limit:
-            q = q.limit(int(limit))
-        rows = self.backend.execute(render(q, self.backend.dialect), {"start": _naive(start), "end": _naive(end)})
-        frame = pd.DataFrame(rows, columns=[*cols, "_ts"])
-        return frame.iloc[::-1].reset_index(drop=True)  # chronological
-
-
 def _frames(
     settings: Settings, log: ScoringLog, policy: RetrainPolicy, as_of: dt.datetime
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[dt.datetime, dt.datetime, dt.datetime]]:
@@ -184,8 +138,7 @@ def _frames(
     with open_backend(source, settings) as backend:
         if label not in backend.columns:
             raise BadInput(f"scoring log of model {log.model!r} lacks the label column {label!r}")
-        rows = _LabelledRows(backend, log.timestamp, label)
-        newest = rows.newest(as_of)
+        newest = backend.newest_time(log.timestamp, before=as_of, required=[label])
         if newest is None:
             raise BadInput(f"the scoring log of model {log.model!r} has no labelled rows yet: nothing to train on")
         eval_end = _day(newest.replace(tzinfo=UTC)) + dt.timedelta(days=1)
@@ -195,13 +148,13 @@ def _frames(
         cols = list(dict.fromkeys([*spec.features, label] + ([rid] if rid else [])))
 
         def fetch(start: dt.datetime, end: dt.datetime, limit: int | None) -> pd.DataFrame:
-            frame = rows.frame(cols, start, end, limit)
+            frame = backend.read_window(cols, log.timestamp, start, end, required=[label], newest=limit)
             if rid:
                 frame[ROW_ID] = frame[rid].astype(str)
             else:
-                frame[ROW_ID] = [f"{t.isoformat()}#{i}" for i, t in enumerate(frame["_ts"])]
+                frame[ROW_ID] = [f"{t.isoformat()}#{i}" for i, t in enumerate(frame[ROW_TIME])]
             frame[label] = frame[label].astype(int)
-            return frame.drop(columns=["_ts"])
+            return frame.drop(columns=[ROW_TIME])
 
         try:
             train = fetch(train_start, eval_start, policy.max_train_rows)
