@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import plotly.graph_objects as go
 
@@ -20,8 +20,16 @@ MISSING = "#d1d5db"
 CHAMPION_LINE = "#374151"
 
 
-def _finite(x: Any) -> bool:
+def _finite(x: Any) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def _floats(values: Sequence[Any]) -> list[float] | None:
+    """All values as floats, or None when one is not a number."""
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
 
 
 def row_colour(row: dict[str, Any]) -> str:
@@ -117,7 +125,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
     return fig
 
 
-def pareto_front(points: Sequence[tuple[float, float]], x_higher: bool = True, y_higher: bool = True) -> list[int]:
+def pareto_front(points: Sequence[tuple[Any, Any]], x_higher: bool = True, y_higher: bool = True) -> list[int]:
     """Indices of the non-dominated points (better-or-equal on both axes, strictly on one), by x."""
     sx, sy = (1 if x_higher else -1), (1 if y_higher else -1)
     idx = [i for i, (x, y) in enumerate(points) if _finite(x) and _finite(y)]
@@ -201,13 +209,7 @@ def parallel_coordinates(rows: Sequence[dict[str, Any]], params: Sequence[str], 
     dims = []
     for p in params:
         raw = [r.get(f"param:{p}") for r in use]
-        nums = []
-        for v in raw:
-            try:
-                nums.append(float(v))
-            except (TypeError, ValueError):
-                nums = None
-                break
+        nums = _floats(raw)
         if nums is not None and all(math.isfinite(n) for n in nums):
             dims.append(dict(label=p, values=nums))
         else:

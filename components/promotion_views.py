@@ -72,10 +72,9 @@ def _refused(exc: DriftGateError) -> None:
 
 
 # -- picker + registry ---------------------------------------------------------------------------
-def pick_version(versions: list[VersionView]) -> VersionView | None:
-    """Select a version (default: the first candidate awaiting a decision); synced with ?version=."""
-    if not versions:
-        return None
+def pick_version(versions: list[VersionView]) -> VersionView:
+    """Select a version (default: the first candidate awaiting a decision); synced with ?version=.
+    ``versions`` is not empty (the page says so before)."""
     ids = [v.version for v in versions]
     wanted = st.query_params.get("version")
     if wanted and wanted not in ids:
@@ -309,16 +308,16 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
                     st.session_state["dg_reject_clear"] = True
                     _done(rec.get("reason") or "rejected")
     req = can_request(ctx.settings, ctx.user, view)
-    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
-        if st.button("Request review", key="dg_request"):
-            try:
-                approvals.request_review(
-                    ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx), identity=ctx.identity
-                )
-            except DriftGateError as exc:
-                st.error(str(exc))
-            else:
-                _done(f"review of v{view.version} requested")
+    requestable = req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed
+    if requestable and st.button("Request review", key="dg_request"):
+        try:
+            approvals.request_review(
+                ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx), identity=ctx.identity
+            )
+        except DriftGateError as exc:
+            st.error(str(exc))
+        else:
+            _done(f"review of v{view.version} requested")
 
 
 def rollback_panel(ctx, model: str, state: RegistryState) -> None:

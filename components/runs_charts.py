@@ -58,7 +58,9 @@ def candidates_strip(children: Sequence[dict[str, Any]], metric: str) -> go.Figu
             text=[c["run_name"] for c in pts],
             textposition="top center",
             marker=dict(
-                size=14, color=[colours.get(c.get("role"), "#2563eb") for c in pts], line=dict(width=1, color="#111827")
+                size=14,
+                color=[colours.get(c.get("role") or "", "#2563eb") for c in pts],
+                line=dict(width=1, color="#111827"),
             ),
         )
     )

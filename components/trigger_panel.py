@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from components.drift_charts import BAD, GOOD, NO_DATA
 from components.text import code, md
 from services.errors import DriftGateError
+from services.retraining.trigger import evaluate, state_token
 
 # One colour meaning on every page (components.drift_charts): red = at/above the threshold
 # (drifted / breached), green = below, grey = no data.
@@ -167,8 +168,6 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
 @st.cache_data(ttl=15, max_entries=32, show_spinner=False)
 def trigger_state(key: tuple, model: str, _settings, _client) -> str:
     """Newest retraining run + scoring-log version: part of the decision's cache key."""
-    from services.retraining.trigger import state_token
-
     return state_token(_settings, model, _client)
 
 
@@ -176,8 +175,6 @@ def trigger_state(key: tuple, model: str, _settings, _client) -> str:
 def trigger_decision(key: tuple, model: str, state: str, _settings, _client) -> dict[str, Any]:
     """The decision document; keyed by (workspace key, model, state token) — Settings/client ride
     unhashed."""
-    from services.retraining.trigger import evaluate
-
     return evaluate(_settings, model, client=_client).to_dict()
 
 
