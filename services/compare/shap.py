@@ -31,7 +31,7 @@ import pandas as pd
 from sqlglot import exp
 
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
-from services.registry.runs import mlflow_call
+from services.registry.errors import mlflow_call
 from services.warehouse.sources import Window, open_backend, resolve_window, source_from_settings
 
 SHAP_ARTIFACT = "shap/importance.json"

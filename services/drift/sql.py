@@ -17,78 +17,26 @@ databricks-sql-connector's native parameters).
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from services.drift.stats import DECILES, grid_probs
 from services.errors import BadInput
-
-DIALECTS = ("duckdb", "databricks")
-_TABLE_PART = re.compile(r"^[\w\-]+$", re.UNICODE)
-WINDOW_UNITS = ("day", "week", "month")
+from services.warehouse.sql import column, render
+from services.warehouse.sql import date_bucket as _bucket
+from services.warehouse.sql import param as _param
+from services.warehouse.sql import window_condition as _window_condition
+from services.warehouse.sql import window_params as _window_params
 
 
 # -- identifiers and values -----------------------------------------------------------------------
-def quote(name: str) -> exp.Identifier:
-    """A column name as a quoted identifier node (quotes inside are escaped by the renderer)."""
-    if not isinstance(name, str) or not name or len(name) > 255 or "\x00" in name:
-        raise BadInput(f"invalid column name: {str(name)[:40]!r}")
-    return exp.to_identifier(name, quoted=True)
-
-
-def column(name: str) -> exp.Column:
-    return exp.Column(this=quote(name))
-
-
-def table_expression(name: str) -> exp.Table:
-    """``table`` / ``schema.table`` / ``catalog.schema.table``, each part a plain identifier."""
-    parts = str(name or "").split(".")
-    if not 1 <= len(parts) <= 3 or not all(_TABLE_PART.match(p) for p in parts):
-        raise BadInput(f"invalid table name {str(name)[:80]!r} (expected catalog.schema.table)")
-    ids = [exp.to_identifier(p, quoted=True) for p in parts]
-    kwargs = {"this": ids[-1]}
-    if len(ids) >= 2:
-        kwargs["db"] = ids[-2]
-    if len(ids) == 3:
-        kwargs["catalog"] = ids[0]
-    return exp.Table(**kwargs)
-
-
-def _param(name: str) -> exp.Placeholder:
-    return exp.Placeholder(this=name)
-
-
 def _lit(x: float) -> exp.Literal:
     return exp.Literal.number(repr(float(x)))
-
-
-def render(expression: exp.Expression, dialect: str) -> str:
-    if dialect not in DIALECTS:
-        raise BadInput(f"unknown SQL dialect {dialect!r}")
-    # copy=False: every tree here is built for this one rendering (the generator would otherwise
-    # deep-copy it first: about a sixth of the time spent building a report's statements)
-    sql = expression.sql(dialect=dialect, copy=False)
-    if dialect != "duckdb":  # DuckDB parses (and rejects) it itself a moment later, in-process
-        _validate(sql, dialect)
-    return sql
-
-
-@functools.lru_cache(maxsize=256)
-def _validate(sql: str, dialect: str) -> None:
-    """The statement must parse back in its own dialect (cached: the same shapes recur, values
-    travel as parameters so the text repeats)."""
-    try:
-        sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError as exc:  # pragma: no cover - a builder bug, not user input
-        raise RuntimeError(f"internal error: generated SQL does not parse ({exc.__class__.__name__})") from None
 
 
 # -- expressions ---------------------------------------------------------------------------------
@@ -114,42 +62,6 @@ def _quantiles(value: exp.Expression, probs: Sequence[float], dialect: str, disc
             expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]),
         )
     return exp.Anonymous(this="PERCENTILE", expressions=[value, arr])  # exact, linear interpolation
-
-
-def _window_condition(
-    ts: str | None, start: datetime | None, end: datetime | None, params: dict[str, Any], prefix: str = "w"
-) -> exp.Expression | None:
-    params.update(_window_params(start, end, prefix))
-    conds: list[exp.Expression] = []
-    if start is not None:
-        conds.append(exp.GTE(this=column(ts), expression=_param(f"{prefix}_start")))
-    if end is not None:
-        conds.append(exp.LT(this=column(ts), expression=_param(f"{prefix}_end")))
-    if not conds:
-        return None
-    out = conds[0]
-    for c in conds[1:]:
-        out = exp.and_(out, c)
-    return out
-
-
-def _bucket(ts: str, unit: str) -> exp.Expression:
-    if unit not in WINDOW_UNITS:
-        raise BadInput(f"window unit must be one of {', '.join(WINDOW_UNITS)}")
-    # As DATE: windows are calendar days/weeks (UTC session time zone), and no tz-aware values
-    # have to cross into Python.
-    return exp.cast(
-        exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)]), "DATE"
-    )
-
-
-# -- queries -------------------------------------------------------------------------------------
-def schema_query(table: exp.Table, dialect: str) -> str:
-    return render(exp.select(exp.Star()).from_(table.copy()).limit(0), dialect)
-
-
-def max_query(table: exp.Table, ts: str, dialect: str) -> tuple[str, dict]:
-    return render(exp.select(exp.cast(exp.Max(this=column(ts)), "DATE")).from_(table.copy()), dialect), {}
 
 
 @dataclass(frozen=True)
@@ -279,15 +191,6 @@ def _cached(key: tuple, build: Callable[[], tuple[str, dict]]) -> str:
             _SQL_CACHE.clear()
         _SQL_CACHE[key] = sql
     return sql
-
-
-def _window_params(start: datetime | None, end: datetime | None, prefix: str = "w") -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if start is not None:
-        params[f"{prefix}_start"] = start
-    if end is not None:
-        params[f"{prefix}_end"] = end
-    return params
 
 
 def numeric_query(
