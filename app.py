@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components.overview import render_audit, render_drift_verdict, render_model_overview
 from components.shell import page_shell, shown_errors
 from components.trigger_panel import render_trigger_panel

@@ -13,11 +13,12 @@ from typing import Any, TypeGuard
 
 import plotly.graph_objects as go
 
+from components.theme import ink, reference_line
+
 WINNER = "#16a34a"
 CHAMPION = "#6b7280"
 CANDIDATE = "#2563eb"
 MISSING = "#d1d5db"
-CHAMPION_LINE = "#374151"
 
 
 def _finite(x: Any) -> TypeGuard[float]:
@@ -94,7 +95,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
                 array=err_plus,
                 arrayminus=err_minus,
                 visible=any(err_plus) or any(err_minus),
-                color="#111827",
+                color=ink(),
                 thickness=1.5,
                 width=4,
             ),
@@ -104,7 +105,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
         fig.add_vline(
             x=cval,
             line_dash="dash",
-            line_color=CHAMPION_LINE,
+            line_color=reference_line(),
             annotation_text=f"champion {cval:.4f}",
             annotation_position="top",
         )
@@ -173,7 +174,7 @@ def pareto_scatter(
                     color=colour,
                     size=14 if role != "candidate" else 10,
                     symbol=symbol,
-                    line=dict(width=1, color="#111827"),
+                    line=dict(width=1, color=ink()),
                 ),
             )
         )
@@ -323,7 +324,7 @@ def versions_over_time(
             marker=dict(
                 size=[16 if v.get("is_champion") else 11 for v in vs],
                 color=[CHAMPION if v.get("is_champion") else CANDIDATE for v in vs],
-                line=dict(width=1, color="#111827"),
+                line=dict(width=1, color=ink()),
             ),
             hovertext=[v.get("label") or f"v{v['version']}" for v in vs],
         )

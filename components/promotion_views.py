@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from components import promotion_data as data
+from components.tables import fitted, overflow
 from components.text import md
 from services.errors import BadInput, DriftGateError
 from services.promotion import approvals, audit
@@ -142,14 +143,18 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
     champion = f"v{state.champion}" if state.champion else "none"
     previous = f"v{state.previous}" if state.previous else "none yet"
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **{champion}** · rollback target: **{previous}**")
+    frame = pd.DataFrame(rows)
     st.dataframe(
-        pd.DataFrame(rows),
+        frame,
         hide_index=True,
         width="stretch",
-        column_config={
-            "registered": st.column_config.TextColumn("registered (UTC)", width="medium"),
-            "aliases": st.column_config.TextColumn("aliases", width="small"),
-        },
+        column_config=fitted(
+            frame,
+            {
+                "registered": st.column_config.TextColumn("registered (UTC)"),
+                "aliases": st.column_config.TextColumn("aliases"),
+            },
+        ),
     )
 
 
@@ -358,6 +363,9 @@ AUDIT_COLUMNS = [
 ]
 
 
+AUDIT_TEXT_PX = 560  # the widest a comment/reason column gets; longer comments are listed in full below
+
+
 def audit_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([{k: r.get(k) for k in AUDIT_COLUMNS} for r in records], columns=AUDIT_COLUMNS)
 
@@ -377,13 +385,22 @@ def audit_log(records: list[dict[str, Any]]) -> None:
         df = df[df["action"].isin(actions)]
     if outcomes:
         df = df[df["outcome"].isin(outcomes)]
+    shown = df.iloc[::-1]
     st.dataframe(
-        df.iloc[::-1],
+        shown,
         hide_index=True,
         width="stretch",
-        column_config={
-            "comment": st.column_config.TextColumn(width="large"),
-            "reason": st.column_config.TextColumn(width="large"),
-        },
+        column_config=fitted(
+            shown,
+            {"comment": st.column_config.TextColumn("comment"), "reason": st.column_config.TextColumn("reason")},
+            cap_px=AUDIT_TEXT_PX,
+        ),
     )
+    long = [r for r in shown.to_dict("records") if overflow(pd.DataFrame([r]), "comment", AUDIT_TEXT_PX)]
+    if long:
+        with st.expander(f"Full text of {len(long)} long comment(s)"):
+            for r in long:
+                st.markdown(
+                    f"**{md(str(r.get('at') or ''))} · {md(str(r.get('user') or ''))}:** {md(r['comment'], limit=None)}"
+                )
     st.download_button("Download CSV", audit.csv_export(df), "driftgate-audit.csv", "text/csv", key="dg_audit_csv")

@@ -8,6 +8,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from components.theme import ink
+
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#f59e0b", "#0891b2", "#6b7280", "#db2777")
 
 
@@ -60,7 +62,7 @@ def candidates_strip(children: Sequence[dict[str, Any]], metric: str) -> go.Figu
             marker=dict(
                 size=14,
                 color=[colours.get(c.get("role") or "", "#2563eb") for c in pts],
-                line=dict(width=1, color="#111827"),
+                line=dict(width=1, color=ink()),
             ),
         )
     )

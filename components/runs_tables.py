@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from components.tables import fitted, overflow
 from components.text import code, md
 
 
@@ -35,20 +36,30 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
         on_select="rerun",
         selection_mode="single-row",
         key=key,
-        column_config={
-            "run_name": st.column_config.TextColumn("retraining run", width="medium"),
-            "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-            "trigger": st.column_config.TextColumn("trigger reason", width="large"),
-            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
-            "candidates": st.column_config.NumberColumn("candidates"),
-            "champion_baseline": st.column_config.TextColumn("champion baseline", width="medium"),
-            "winner": st.column_config.TextColumn(
-                "winner", width="medium", help="best candidate by the experiment's selection metric"
-            ),
-            "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
-            "run_id": st.column_config.TextColumn("run id"),
-        },
+        column_config=fitted(
+            df,
+            {
+                "run_name": st.column_config.TextColumn("retraining run", width="medium"),
+                "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+                "trigger": st.column_config.TextColumn("trigger reason", width="large"),
+                "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+                "candidates": st.column_config.NumberColumn("candidates"),
+                "champion_baseline": st.column_config.TextColumn("champion baseline", width="medium"),
+                "winner": st.column_config.TextColumn(
+                    "winner", width="medium", help="best candidate by the experiment's selection metric"
+                ),
+                "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
+                "run_id": st.column_config.TextColumn("run id"),
+            },
+            shown={"start_time": "YYYY-MM-DD HH:mm"},  # the displayed format
+        ),
     )
+    long = overflow(df, "trigger")
+    if long:
+        with st.expander(f"Trigger reasons in full ({len(long)} too long for the table)"):
+            for name, reason in zip(df["run_name"], df["trigger"]):
+                if reason in long:
+                    st.markdown(f"**{md(str(name))}:** {md(reason, limit=None)}")
     picked = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     return picked[0] if picked else None
 

@@ -18,6 +18,7 @@ from typing import Literal
 import streamlit as st
 from mlflow import MlflowClient
 
+from components.first_start import seed_with_progress
 from components.identity import current_user, identity_source, navigation_params
 from components.text import md
 from services.config import Settings, load_settings
@@ -93,14 +94,7 @@ def load_context_settings() -> Settings:
     """Settings for this process, seeding the demo workspace first if it is not ready."""
     settings = _settings(_env_key())
     if settings.demo and not demo.is_seeded(settings.home):
-        with st.status("Preparing the demo workspace (first start)…", expanded=True) as status:
-            bar = st.progress(0.0)
-
-            def progress(fraction: float, message: str) -> None:
-                bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
-            demo.ensure_demo(settings, progress=progress)
-            status.update(label="Demo workspace ready", state="complete", expanded=False)
+        seed_with_progress(settings)
         _settings.clear()  # the demo config carries the seeded dates
         settings = _settings(_env_key())
     return settings

@@ -224,6 +224,7 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         doc["cooldown_until"][:10] if doc.get("cooldown_until") else "over",
         help=f"{policy.get('cooldown_days')} days after a retraining run",
     )
+    st.markdown(decision_rule_text(doc))
     with st.expander("Why", expanded=bool(doc["retrain"])):
         for reason in reasons:
             st.markdown(f"- {reason}")
@@ -238,6 +239,53 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
     note = estimate_note(doc)
     if note:
         st.caption(note)
+
+
+def _days(value: Any) -> str:
+    n = float(value)
+    text = f"{n:g}"
+    return f"{text} day" if n == 1 else f"{text} days"
+
+
+def decision_rule_text(doc: dict[str, Any]) -> str:
+    """The trigger's decision rule in plain words, with this policy's numbers: what makes one
+    window a breach, how many in a row it takes, what a window without evidence counts as, and the
+    cool-down. Markdown (our own words; the metric name is escaped)."""
+    policy = doc.get("policy") or {}
+    metric = md(str(doc.get("metric") or policy.get("performance_metric") or "performance"))
+    window = "day" if policy.get("window", "daily") in ("daily", "day") else "week"
+    share = float(policy.get("drift_share_threshold", 0.5))
+    drop = float(policy.get("performance_drop_threshold", 0.05))
+    n = int(policy.get("consecutive_windows", 3))
+    ref = (
+        f"the fixed reference {float(policy['reference_performance']):.3f}"
+        if policy.get("reference_performance") is not None
+        else "the champion's reference performance (measured on its training window)"
+    )
+    lines = [
+        "**How the decision is made.** "
+        f"The scoring log is cut into one window per {window}. A window is a **breach** when "
+        f"at least {share:.0%} of the features drifted in it, or when its {metric} fell by "
+        f"{drop:g} or more below {ref}. "
+        f"Retraining is **due** after {n} breached window{'s' if n != 1 else ''} in a row "
+        f"(the newest {n} {window}s). A window with too few rows "
+        f"(under {policy.get('min_rows', 30)}) or labels (under {policy.get('min_labels', 30)}) "
+        "is *no evidence* for that signal, never a breach; a window with no rows at all (a gap in the "
+        "log) breaks the run, so missing data never starts a retraining. "
+        "After a champion change, windows before the promotion are not held against the new champion.",
+    ]
+    cooldown = policy.get("cooldown_days")
+    if cooldown:
+        lines.append(
+            f"**Cool-down:** for {_days(cooldown)} after a retraining run no new one is started, "
+            "even when the windows breach, so one drift episode does not start several retrainings."
+        )
+    if policy.get("schedule_days"):
+        lines.append(
+            f"**Schedule:** retraining is also due {_days(policy['schedule_days'])} after the last "
+            "retraining run, breach or not."
+        )
+    return "\n\n".join(lines)
 
 
 def estimate_note(doc: dict[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import drift_data as data
 from components.drift_charts import (
     distribution_figure,

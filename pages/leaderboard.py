@@ -7,6 +7,7 @@ Query parameters: ``experiment``, ``run`` (retraining run), ``model``, ``version
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import leaderboard_data as data
 from components import leaderboard_views as views
 from components.experiment_picker import pick_experiment

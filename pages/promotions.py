@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import promotion_data as data
 from components import promotion_views as views
 from components.promotion_history import champion_timeline
@@ -44,8 +45,11 @@ with right:
     views.decision_panel(ctx, model, view, state, result)
     st.divider()
     st.subheader("Champion")
-    views.registry_table(versions, state, ctx.settings.lifecycle)
     views.rollback_panel(ctx, model, state)
+
+# Full width: the registry table in the narrow right column cut its columns off.
+st.subheader("Registered versions")
+views.registry_table(versions, state, ctx.settings.lifecycle)
 
 records: list[dict[str, Any]] = []
 with shown_errors():

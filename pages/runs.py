@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import leaderboard_data as data
 from components.experiment_picker import pick_experiment
 from components.runs_charts import candidates_strip, metric_history_lines
