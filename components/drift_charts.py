@@ -168,7 +168,9 @@ def drift_share_figure(over_time: dict[str, Any], threshold: float) -> go.Figure
                     hovertemplate="%{x}<br>%{y:.0%} of features drifted<extra></extra>",
                 )
             )
-    fig.add_hline(y=threshold, line_dash="dash", line_color=threshold_line(), annotation_text=f"dataset threshold {threshold:.0%}")
+    fig.add_hline(
+        y=threshold, line_dash="dash", line_color=threshold_line(), annotation_text=f"dataset threshold {threshold:.0%}"
+    )
     fig.update_layout(
         title="Share of drifted features per window",
         yaxis_tickformat=".0%",

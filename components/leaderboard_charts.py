@@ -13,6 +13,7 @@ from typing import Any, TypeGuard
 
 import plotly.graph_objects as go
 
+from components.chart_labels import label_positions, padded_range
 from components.theme import ink, reference_line
 
 WINNER = "#16a34a"
@@ -152,6 +153,7 @@ def pareto_scatter(
     """
     pts = [(r.get(x), r.get(y)) for r in rows]
     ok = [i for i, (a, b) in enumerate(pts) if _finite(a) and _finite(b)]
+    where = dict(zip(ok, label_positions([pts[i][0] for i in ok])))
     front = pareto_front(pts, x_higher, y_higher)
     fig = go.Figure()
     for role, colour, symbol in (
@@ -169,7 +171,8 @@ def pareto_scatter(
                 mode="markers+text",
                 name=role,
                 text=[rows[i]["run_name"] for i in sel],
-                textposition="top center",
+                textposition=[where[i] for i in sel],
+                cliponaxis=False,
                 marker=dict(
                     color=colour,
                     size=14 if role != "candidate" else 10,
@@ -191,11 +194,13 @@ def pareto_scatter(
             )
         )
     fig.update_layout(
-        title=f"{y} vs {x} (front: {'higher' if x_higher else 'lower'} {x}, {'higher' if y_higher else 'lower'} {y})",
-        xaxis_title=x,
-        yaxis_title=y,
+        title=f"{y} vs {x}<br><sup>front: {'higher' if x_higher else 'lower'} {x}, "
+        f"{'higher' if y_higher else 'lower'} {y}</sup>",
+        xaxis=dict(title=x, automargin=True, range=padded_range([pts[i][0] for i in ok])),
+        yaxis=dict(title=y, automargin=True, range=padded_range([pts[i][1] for i in ok], 0.15)),
         height=460,
-        margin=dict(l=10, r=10, t=60, b=40),
+        margin=dict(l=10, r=10, t=80, b=40),
+        legend=dict(orientation="h", y=-0.18),
     )
     return fig
 

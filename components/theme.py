@@ -14,7 +14,7 @@ _THRESHOLD = {"light": "#4b5563", "dark": "#9ca3af"}  # threshold lines
 
 
 def theme_type() -> str:
-    """"dark" or "light" (the default when the browser has not said, e.g. in unit tests)."""
+    """ "dark" or "light" (the default when the browser has not said, e.g. in unit tests)."""
     try:
         kind = st.context.theme.type
     except Exception:  # no script run (a unit test of a figure builder)
