@@ -200,7 +200,11 @@ with t1:
         if start
         else ((last_day - timedelta(days=(days or 1) - 1), last_day) if last_day else (None, None))
     )
-    last_label_day = data.latest_labelled_day(key, model, ctx.settings)
+    # Daily windows: the newest labelled day is already in ``perf`` (no second performance query).
+    if unit == "day" and perf_error is None:
+        last_label_day = date.fromisoformat(labelled[-1]["start"][:10]) if labelled else None
+    else:
+        last_label_day = data.latest_labelled_day(key, model, ctx.settings)
     has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
     only = None if has_labels else ((prediction_col,) if prediction_col else ())
     if label_col and not has_labels:
