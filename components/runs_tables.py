@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.tables import fitted, overflow
+from components.tables import fitted, overflow, show_in_full
 from components.text import code, md
 
 
@@ -78,7 +78,14 @@ def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> No
     order = [
         c for c in ["run_name", "role", *metrics, "status", "start_time", "duration_s", "run_id"] if c in df.columns
     ]
-    st.dataframe(df, hide_index=True, width="stretch", column_config=config, column_order=order)
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config=fitted(df[order], config, shown={"start_time": "YYYY-MM-DD HH:mm"}),
+        column_order=order,
+    )
+    show_in_full(st, df[order], row_label="run_name" if "run_name" in order else None)
 
 
 def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = "value", empty: str = "none") -> None:
@@ -86,7 +93,8 @@ def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = 
         st.caption(empty)
         return
     df = pd.DataFrame({key_label: list(values), value_label: [("" if v is None else str(v)) for v in values.values()]})
-    st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)))
+    st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)), column_config=fitted(df))
+    show_in_full(st, df, row_label=key_label)
 
 
 def lineage_list(values: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from components.text import md
+
 DASH = "—"
 
 
@@ -70,3 +72,19 @@ def overflow(frame: pd.DataFrame, column: str, cap_px: int = 520) -> list[str]:
     if column not in frame:
         return []
     return [str(v) for v in frame[column] if not _missing(v) and text_px(str(v)) > cap_px]
+
+
+def show_in_full(where: Any, frame: pd.DataFrame, cap_px: int = 520, row_label: str | None = None) -> None:
+    """Under a table sized by :func:`fitted`: the text values too long for their column, in full
+    (an expander), each named by its column and row (``row_label``'s value, else its position)."""
+    long = [
+        (str(frame[row_label].iloc[i]) if row_label else str(i + 1), str(col), str(v))
+        for col in frame.columns
+        for i, v in enumerate(frame[col])
+        if isinstance(v, str) and text_px(v) > cap_px
+    ]
+    if not long:
+        return
+    box = where.expander(f"{len(long)} value(s) too long for the table, in full")
+    for row, col, value in long:
+        box.markdown(f"**{md(row)} · {md(col)}:** {md(value, limit=None)}")

@@ -4,6 +4,7 @@ feature, unit."""
 
 from datetime import date, timedelta
 
+import pandas as pd
 import streamlit as st
 
 import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
@@ -26,6 +27,7 @@ from components.drift_tables import (
 )
 from components.drift_window import default_range, parse_days
 from components.shell import page_shell, show_error, shown_errors
+from components.tables import fitted
 from components.text import code, md
 from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
@@ -165,8 +167,10 @@ def feature_detail() -> None:
     if dist["kind"] == "numeric":
         left.plotly_chart(ecdf_figure(dist, feature), key="ecdf")
     right.markdown(decision_text(row))
-    right.dataframe(summary_frame(row), width="stretch")
-    right.dataframe({t: v["statistic"] for t, v in row["stats"].items()}, width="stretch")
+    summary = summary_frame(row)
+    right.dataframe(summary, width="stretch", column_config=fitted(summary))
+    stats = pd.DataFrame({"test": list(row["stats"]), "statistic": [v["statistic"] for v in row["stats"].values()]})
+    right.dataframe(stats, width="stretch", hide_index=True, column_config=fitted(stats))
 
 
 feature_detail()
