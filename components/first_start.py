@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from services.config import Settings, load_settings
-from services.demo import seed as demo
+from services.demo import workspace as demo
 from services.errors import DriftGateError
 
 STATUS_LABEL = "Preparing the demo workspace (first start)…"

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,7 +27,6 @@ from typing import Any
 import mlflow
 import pandas as pd
 from deltalake import write_deltalake
-from filelock import FileLock
 from mlflow.entities import Param
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
@@ -75,7 +74,7 @@ from services.demo.data import (
     scoring_arrow_table,
     scoring_batch,
 )
-from services.errors import BadInput
+from services.demo.workspace import ProgressFn, ensure_demo, is_seeded
 from services.registry import tags
 from services.retraining.training import (
     Columns,
@@ -123,7 +122,6 @@ __all__ = [
     "scoring_log_path",
 ]
 
-ProgressFn = Callable[[float, str], None]
 log = logging.getLogger(__name__)
 COLUMNS = Columns(label=LABEL, row_id=ID_COLUMN, numeric=NUMERIC_FEATURES, categorical=CATEGORICAL_FEATURES)
 
@@ -132,17 +130,9 @@ def training_data_path(home: Path) -> Path:
     return Path(home) / "data" / "training" / "champion_v1.parquet"
 
 
-def is_seeded(home: Path) -> bool:
-    return read_manifest(home) is not None
-
-
 def _ms(d: date, hour: int = 9) -> int:
     """Epoch ms of ``hour`` o'clock UTC on ``d`` (the scenario's simulated calendar)."""
     return int(datetime.combine(d, datetime.min.time(), tzinfo=UTC).timestamp() * 1000) + hour * 3_600_000
-
-
-def _quiet(fraction: float, message: str) -> None:
-    """No progress shown."""
 
 
 # -- the workspace ---------------------------------------------------------------------------------
@@ -178,26 +168,12 @@ def _wipe(home: Path) -> None:
             p.unlink()
 
 
-def ensure_demo(settings: Settings, progress: ProgressFn | None = None, reset: bool = False) -> dict[str, Any]:
-    """Seed the embedded workspace unless it is already completely seeded; returns the manifest.
-
-    Refuses to touch anything when the settings point at a configured MLflow server.
-    """
-    if not settings.demo:
-        raise BadInput("the demo workspace is only seeded when no MLFLOW_TRACKING_URI is configured")
+def reseed(settings: Settings, progress: ProgressFn) -> dict[str, Any]:
+    """Wipe the workspace's own files and seed it (the caller holds the seeding lock:
+    :func:`services.demo.workspace.ensure_demo`)."""
     home = Path(settings.home)
-    home.mkdir(parents=True, exist_ok=True)
-    if not reset:
-        manifest = read_manifest(home)
-        if manifest:
-            return manifest
-    with FileLock(str(home / ".seed.lock"), timeout=600):
-        if not reset:  # another process may have finished while we waited
-            manifest = read_manifest(home)
-            if manifest:
-                return manifest
-        _wipe(home)
-        return _seed(settings, progress or _quiet)
+    _wipe(home)
+    return _seed(settings, progress)
 
 
 @dataclass(frozen=True)
