@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 from sqlglot import exp
 
@@ -54,6 +56,7 @@ from services.warehouse.sql import column, date_bucket, render, window_condition
 
 Bounds = tuple[datetime | None, datetime | None]
 Marks = dict[date, tuple[int, str | None]]
+Files = dict[date, set[str]]  # the Parquet files holding rows of each day (from their footers)
 
 
 def can_profile(backend: Backend, ref: Profile, features: Sequence[tuple[str, str]]) -> bool:
@@ -104,34 +107,24 @@ def _luts(cells: CellSpec, edges: list[float], at: list[int]) -> list[list[float
 
 
 def _numeric_statement(
-    backend: Backend,
+    table: exp.Table,
     specs: Sequence[tuple[int, str, CellSpec]],
     luts: dict[int, list[list[float]]],
     ts: str,
     bounds: Bounds,
 ) -> tuple[str, dict[str, Any]]:
     """Rows ``(k, w, key, b, n, sum, min, max, var_pop)`` per column ``k``, day ``w``, cell key and
-    edge flag, plus ``(-1, w, NULL…, rows)`` per day."""
+    edge flag; and the statement of the rows per day ``(w, n)``."""
     params: dict[str, Any] = window_params(bounds[0], bounds[1])
     w = exp.column("w", quoted=True)
 
     def source(*cols: exp.Expression) -> exp.Select:
-        q = exp.select(exp.alias_(date_bucket(ts, "day"), "w", quoted=True), *cols).from_(backend.table.copy())
+        q = exp.select(exp.alias_(date_bucket(ts, "day"), "w", quoted=True), *cols).from_(table.copy())
         cond = window_condition(ts, bounds[0], bounds[1], {})
         return q.where(cond) if cond is not None else q
 
     null = exp.null()
-    branches = [
-        exp.select(
-            exp.alias_(exp.Literal.number(-1), "k", quoted=True),
-            w.copy(),
-            *(exp.alias_(exp.cast(null.copy(), "DOUBLE"), a, quoted=True) for a in ("c", "b")),
-            exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
-            *(exp.alias_(exp.cast(null.copy(), "DOUBLE"), a, quoted=True) for a in ("s", "lo", "hi", "var")),
-        )
-        .from_(source().subquery("r"))
-        .group_by(w.copy())
-    ]
+    branches: list[exp.Select] = []
     for k, name, cells in specs:
         v, c = exp.column("v", quoted=True), exp.column("c", quoted=True)
         vals = source(exp.alias_(numeric_value(name), "v", quoted=True)).subquery("a")
@@ -185,6 +178,35 @@ def _numeric_statement(
     return render(_union_all(branches), "duckdb"), params
 
 
+def _rows_statement(table: exp.Table, ts: str, bounds: Bounds) -> tuple[str, dict[str, Any]]:
+    """``(w, rows)`` per day inside ``bounds``."""
+    params = window_params(bounds[0], bounds[1])
+    bucket = date_bucket(ts, "day")
+    q = exp.select(exp.alias_(bucket, "w", quoted=True), exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
+    q = q.from_(table.copy())
+    cond = window_condition(ts, bounds[0], bounds[1], {})
+    return render((q.where(cond) if cond is not None else q).group_by(bucket.copy()), "duckdb"), params
+
+
+def _run(backend: Backend, queries: list[tuple[str, dict[str, Any]]], arrays: set[int]) -> list[Any]:
+    """The statements concurrently on DuckDB cursors (one after another without); those in
+    ``arrays`` fetched as numpy columns (a row per cell and day: millions of tuples otherwise)."""
+
+    def one(i: int) -> Any:
+        con = backend.cursor() if backend.cursor is not None else backend.conn
+        try:
+            res = con.execute(*queries[i])
+            return res.fetchnumpy() if i in arrays else res.fetchall()
+        finally:
+            if backend.cursor is not None:
+                con.close()
+
+    if backend.cursor is None:
+        return [one(i) for i in range(len(queries))]
+    with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+        return list(pool.map(one, range(len(queries))))
+
+
 def _numeric_feature(
     name: str, ref_f: FeatureProfile, rows: int, table: np.ndarray, at: list[int], slot: list[int]
 ) -> FeatureProfile:
@@ -224,6 +246,26 @@ def _numeric_feature(
     )
 
 
+_EMPTY = np.empty((0, 7))
+
+
+def _split(cols: dict[str, Any]) -> dict[tuple[int, date | None], np.ndarray]:
+    """The numeric statement's columns as one ``(key, b, n, sum, min, max, var_pop)`` table per
+    column and day."""
+    k = np.asarray(cols["k"], dtype=np.int64)
+    if not k.size:
+        return {}
+    days = np.asarray(cols["w"]).astype("datetime64[D]")
+    table = np.column_stack([np.asarray(cols[c], dtype=float) for c in ("c", "b", "n", "s", "lo", "hi", "var")])
+    order = np.lexsort((days, k))
+    k, days, table = k[order], days[order], table[order]
+    cut = np.flatnonzero((k[1:] != k[:-1]) | (days[1:] != days[:-1])) + 1
+    out = {}
+    for lo, hi in zip(np.concatenate([[0], cut]), np.concatenate([cut, [k.size]])):
+        out[(int(k[lo]), as_date(days[lo].item()))] = table[lo:hi]
+    return out
+
+
 def day_profiles(
     backend: Backend,
     features: Sequence[tuple[str, str]],
@@ -231,36 +273,39 @@ def day_profiles(
     ts: str,
     bounds: Bounds,
     source: str,
+    files: list[str] | None = None,
 ) -> list[tuple[Any, Profile]]:
     """One profile per day with rows inside ``bounds`` (``(day, profile)``, as the engine's grouped
-    ``sql_profile``), from one numeric statement and one category statement run concurrently."""
+    ``sql_profile``), from one statement each for the rows, numeric cells and categories, run
+    concurrently. ``files``: read only these Parquet files (every file with rows in ``bounds``,
+    from :func:`watermarks`) instead of the whole source."""
     numeric = [(k, n, ref.features[n]) for k, (n, kind) in enumerate(features) if kind == "numeric"]
     cats = [n for n, kind in features if kind == "categorical"]
     specs = [(k, f.cells, list(f.edges)) for k, _, f in numeric if f.cells is not None]
     at = _edge_cells(backend, specs)
     luts = {k: _luts(cells, edges, at[k]) for k, cells, edges in specs if edges}
-    queries = [_numeric_statement(backend, [(k, n, f.cells) for k, n, f in numeric if f.cells], luts, ts, bounds)]
+    table = backend.table
+    if files is not None:
+        table = exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[exp.Placeholder(this="files")]))
+    queries = [
+        _rows_statement(table, ts, bounds),
+        _numeric_statement(table, [(k, n, f.cells) for k, n, f in numeric if f.cells], luts, ts, bounds),
+    ]
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
         queries.append(
-            categorical_query(
-                backend.table, backend.dialect, meta, ts=ts, start=bounds[0], end=bounds[1], group_by="day"
-            )
+            categorical_query(table, backend.dialect, meta, ts=ts, start=bounds[0], end=bounds[1], group_by="day")
         )
-    results = backend.execute_many(queries)
-    rows_of: dict[Any, int] = {}
-    groups: dict[tuple[int, Any], list[tuple[float, ...]]] = {}
-    for k, w, c, b, n, s, lo, hi, var in results[0]:
-        if w is None:
-            continue
-        if k < 0:
-            rows_of[w] = int(n)
-        else:
-            groups.setdefault((int(k), w), []).append((c, b, n, s, lo, hi, var))
+    if files is not None:
+        for _, params in queries:
+            params["files"] = sorted(files)
+    results = _run(backend, queries if numeric else [queries[0], *queries[2:]], {1} if numeric else set())
+    rows_of = {w: int(n) for w, n in results[0] if w is not None}
+    groups = _split(results[1]) if numeric else {}
     counts: dict[Any, dict[str, dict[str, int]]] = {}
-    for w, k, v, n in results[1] if cats else []:
+    for w, k, v, n in results[-1] if cats else []:
         if w is not None:
-            counts.setdefault(w, {}).setdefault(cats[int(k)], {})[str(v)] = int(n)
+            counts.setdefault(as_date(w), {}).setdefault(cats[int(k)], {})[str(v)] = int(n)
     slots = {}
     for k, _, f in numeric:
         edges_at = at.get(k, [])
@@ -274,10 +319,10 @@ def day_profiles(
         for k, (name, kind) in enumerate(features):
             ref_f = ref.features[name]
             if kind == "numeric":
-                table = np.array(groups.get((k, w), []), dtype=float).reshape(-1, 7)
+                table = groups.get((k, as_date(w)), _EMPTY)
                 feats[name] = _numeric_feature(name, ref_f, rows, table, at.get(k, []), slots[k])
             else:
-                cc = counts.get(w, {}).get(name, {})
+                cc = counts.get(as_date(w), {}).get(name, {})
                 feats[name] = FeatureProfile(
                     name, kind, rows, int(sum(cc.values())), S.categorical_summary(cc, rows, ref_f.counts), counts=cc
                 )
@@ -286,7 +331,7 @@ def day_profiles(
 
 
 # -- watermarks ----------------------------------------------------------------------------------
-def _footer_marks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> Marks | None:
+def _footer_marks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> tuple[Marks, Files] | None:
     """Watermarks from the Parquet footers, or None when some row group spans two days, lacks
     statistics or crosses ``bounds`` (then only a query can tell)."""
     typ = backend.columns.get(ts, "")
@@ -303,10 +348,14 @@ def _footer_marks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> Mar
         exp.cast(hi.copy(), "VARCHAR"),
         exp.column("row_group_num_rows"),
         exp.column("stats_null_count"),
+        exp.column("file_name"),
     ).from_(exp.Anonymous(this="parquet_metadata", expressions=[exp.Placeholder(this="files")]))
     q = q.where(exp.EQ(this=exp.column("path_in_schema"), expression=exp.Placeholder(this="ts")))
-    marks: dict[date, tuple[int, str | None]] = {}
-    for d0, d1, first, last, text, rows, nulls in backend.execute(render(q, "duckdb"), {"files": target, "ts": ts}):
+    marks: Marks = {}
+    files: Files = {}
+    for d0, d1, first, last, text, rows, nulls, name in backend.execute(
+        render(q, "duckdb"), {"files": target, "ts": ts}
+    ):
         if not rows or (nulls is not None and rows == nulls):
             continue  # an empty row group, or one without timestamps
         if d0 is None or d0 != d1 or nulls is None:
@@ -317,18 +366,20 @@ def _footer_marks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> Mar
             return None  # partly inside the window: its rows must be counted
         n, m = marks.get(d0, (0, None))
         marks[d0] = (n + int(rows) - int(nulls), text if m is None or text > m else m)
-    return marks
+        files.setdefault(d0, set()).add(str(name))
+    return marks, files
 
 
-def watermarks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> Marks:
-    """Rows and ``max(ts)`` per UTC day inside ``bounds``: from the Parquet footers when they tell,
-    else from a grouped query over the timestamp column only."""
+def watermarks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> tuple[Marks, Files | None]:
+    """Rows and ``max(ts)`` per UTC day inside ``bounds``, and which Parquet files hold each day:
+    from the Parquet footers when they tell, else from a grouped query over the timestamp column
+    only (files unknown)."""
     try:
-        marks = _footer_marks(backend, src, ts, bounds)
-    except Exception:  # a footer DuckDB cannot read as expected: the query tells
-        marks = None
-    if marks is not None:
-        return marks
+        footers = _footer_marks(backend, src, ts, bounds)
+    except duckdb.Error:  # a footer DuckDB cannot read as expected: the query tells
+        footers = None
+    if footers is not None:
+        return footers
     params: dict[str, Any] = {}
     q = exp.select(
         exp.alias_(date_bucket(ts, "day"), "w", quoted=True),
@@ -343,4 +394,4 @@ def watermarks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> Marks:
         d = as_date(w)
         if d is not None:
             out[d] = (int(n), None if m is None else str(m))
-    return out
+    return out, None

@@ -53,6 +53,7 @@ class StoreInfo:
     invalidated: int = 0
     notes: list[str] = field(default_factory=list)
     marks: profiling.Marks = field(default_factory=dict, repr=False)  # day -> (rows, max event)
+    files: profiling.Files | None = field(default=None, repr=False)  # day -> its Parquet files
     keys: tuple[str, str] = ("", "")  # (reference key, policy key)
     today: date | None = None
     opener: Opener | None = field(default=None, repr=False)  # the store, again (results)
@@ -174,7 +175,7 @@ def window_profiles(
         return None, info
     info.path, info.opener = where
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    info.marks = profiling.watermarks(backend, source, ts, bounds)
+    info.marks, info.files = profiling.watermarks(backend, source, ts, bounds)
     days = sorted(info.marks)
     info.gaps = _gaps(days)
     ref_key, pol_key = reference_fingerprint(ref), policy_fingerprint(source, features, ts, backend.dialect)
@@ -237,7 +238,13 @@ def _scan(
         lo, hi = _midnight(a), _midnight(b) + timedelta(days=1)
         lo = max(lo, bounds[0]) if bounds[0] is not None else lo
         hi = min(hi, bounds[1]) if bounds[1] is not None else hi
-        got = profiling.day_profiles(backend, features, ref, ts, (lo, hi), source) if one_pass else profiler((lo, hi))
+        if one_pass:
+            files = None
+            if info.files is not None:
+                files = sorted({f for d in days if a <= d <= b for f in info.files.get(d, ())})
+            got = profiling.day_profiles(backend, features, ref, ts, (lo, hi), source, files)
+        else:
+            got = profiler((lo, hi))
         for w, prof in got:
             d = as_date(w)
             if d is None or d not in todo:
