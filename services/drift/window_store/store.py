@@ -97,7 +97,7 @@ def pack(prof: Profile) -> str:
     doc = prof.to_json()
     for f in doc["features"]:
         if f["kind"] == "numeric":
-            for key in ("edges", "points", "cells", "grid"):
+            for key in ("edges", "points", "cells"):
                 f.pop(key, None)
             f["cdf"] = base64.b64encode(np.asarray(f.get("cdf") or [], dtype="<i8").tobytes()).decode()
     text = json.dumps(doc, allow_nan=False)
@@ -129,10 +129,12 @@ def unpack(text: str, ref: Profile) -> Profile:
         out = FeatureProfile(f["name"], f["kind"], int(f["rows"]), int(f["count"]), dict(f["summary"]))
         if f["kind"] == "numeric":
             cdf = np.frombuffer(base64.b64decode(f["cdf"]), dtype="<i8").tolist()
-            if len(cdf) != len(ref_f.points) or len(f["bins"]) != len(ref_f.edges) + 1:
+            if (cdf and len(cdf) != len(ref_f.points)) or len(f["bins"]) != len(ref_f.edges) + 1:
                 raise ValueError("stored counts do not match the reference")
-            out.cdf, out.bins, out.tails = cdf, list(f["bins"]), list(f["tails"])
-            out.edges, out.points, out.cells = ref_f.edges, ref_f.points, ref_f.cells
+            out.cdf, out.bins, out.tails, out.grid = cdf, list(f["bins"]), list(f["tails"]), list(f.get("grid", []))
+            out.edges = ref_f.edges
+            if cdf:  # CDF counts at the reference's points (DuckDB); else a quantile grid (Spark)
+                out.points, out.cells = ref_f.points, ref_f.cells
         else:
             out.counts = {str(k): int(v) for k, v in f["counts"].items()}
         feats[out.name] = out
