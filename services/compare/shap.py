@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
-from services.registry.runs import mlflow_call
+from services.registry.errors import mlflow_call
 
 SHAP_ARTIFACT = "shap/importance.json"
 DETAIL_ROWS = 300
@@ -355,9 +355,7 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
             # A spread over the whole window (not only its last hours), reproducible: order by a hash.
             query = query.order_by(exp.Anonymous(this="hash", expressions=[exp.column(ts, quoted=True)]))
         query = query.limit(int(n))
-        sql = query.sql(backend.dialect)
-        if backend.dialect == "duckdb":
-            sql = sql.replace(":start", "$start").replace(":end", "$end")
+        sql = backend.render(query)
         rows = backend.execute(sql, params)
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:

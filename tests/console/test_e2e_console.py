@@ -9,8 +9,8 @@ import pytest
 from services.demo import seed as demo
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.console.browser import assert_charts_have_points
-from tests.helpers import PAGE_PATHS, PAGE_TITLES, assert_page_ok
+from tests.support.app import PAGE_PATHS, PAGE_TITLES
+from tests.support.browser import assert_charts_have_points, assert_page_ok
 
 pytestmark = pytest.mark.e2e
 MODEL = demo.MODEL_NAME
@@ -23,16 +23,16 @@ def shared_server(demo_home, tmp_path_factory):
     import os
     import subprocess
 
-    from tests.conftest import _FOREIGN_ENV, ROOT, _bin, _stop
-    from tests.helpers import free_port, wait_http
+    from tests.support.app import ROOT
+    from tests.support.servers import FOREIGN_ENV, bin_path, free_port, stop, wait_http
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
     env["DRIFTGATE_HOME"] = str(demo_home)
     log = open(tmp_path_factory.mktemp("console-server") / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [
-            _bin("streamlit"),
+            bin_path("streamlit"),
             "run",
             "app.py",
             "--server.port",
@@ -55,7 +55,7 @@ def shared_server(demo_home, tmp_path_factory):
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=90, proc=proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc, log)
+        stop(proc, log)
 
 
 # (path, minimum number of charts on it)
@@ -111,7 +111,7 @@ def test_bob_stays_bob_through_every_page(shared_server, browser_page):
 
 def test_stale_state_race_closes_the_dialog_and_shows_the_new_champion(demo_copy, streamlit_server, browser_page):
     from services.promotion.approvals import approve
-    from tests.promotion.conftest import settings_with
+    from tests.support.demo import settings_with
 
     base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "alice"})
     page = browser_page

@@ -92,7 +92,7 @@ def test_champion_history_keeps_the_first_champions_start():
 def test_overview_champion_since_follows_the_audit_history(demo_copy):
     from services.overview import model_overview
     from services.promotion.approvals import approve, rollback
-    from tests.promotion.conftest import settings_with
+    from tests.support.demo import settings_with
 
     client = make_client(demo_copy)
     before = model_overview(client, demo_copy, demo.MODEL_NAME).champion.since
