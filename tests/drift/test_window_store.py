@@ -5,6 +5,7 @@ reference invalidating what was stored, a corrupted or unwritable store falling 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -381,30 +382,29 @@ def test_a_spark_source_stores_its_profiles_in_a_spark_table(log, spark_session)
     """[sources.x] type = "spark": the day profiles go to driftgate_window_profiles beside the
     source table (no DuckDB file), are reused, equal the Spark re-scan, and a late row re-profiles
     its day."""
-    spark_session.sql("CREATE DATABASE IF NOT EXISTS wstore")
-    spark_session.sql("DROP TABLE IF EXISTS spark_catalog.wstore.log")
-    spark_session.sql("DROP TABLE IF EXISTS spark_catalog.wstore.driftgate_window_profiles")
+    db = f"wstore_{uuid.uuid4().hex[:8]}"  # the session's warehouse folder outlives a test run
+    spark_session.sql(f"CREATE DATABASE {db}")
     frame = pd.read_parquet(log["folder"])
     frame["event_time"] = frame["event_time"].astype("datetime64[us]")  # Spark reads no nanoseconds
     frame.to_parquet(log["tmp"] / "spark.parquet", index=False)
-    spark_session.read.parquet(str(log["tmp"] / "spark.parquet")).write.saveAsTable("spark_catalog.wstore.log")
+    spark_session.read.parquet(str(log["tmp"] / "spark.parquet")).write.saveAsTable(f"spark_catalog.{db}.log")
     cfg = log["tmp"] / "spark.toml"
     cfg.write_text(
-        '[sources.log]\ntype = "spark"\ntable = "spark_catalog.wstore.log"\n'
+        f'[sources.log]\ntype = "spark"\ntable = "spark_catalog.{db}.log"\n'
         '[models.m]\nsource = "log"\ntimestamp = "event_time"\n'
         'numerical = ["x", "gappy"]\ncategorical = ["cat", "region"]\n'
         'reference_window = {start = "2026-03-01", end = "2026-03-04"}\n'
     )
     settings = load_settings(env={"DRIFTGATE_HOME": str(log["home"])}, config_file=str(cfg))
     first = drift_over_time(settings, "m", unit="day")
-    assert first["store"]["path"] == "spark:spark_catalog.wstore.driftgate_window_profiles"
+    assert first["store"]["path"] == f"spark:spark_catalog.{db}.driftgate_window_profiles"
     assert first["store"]["used"] is True and len(first["store"]["profiled"]) == DAYS - 1
-    assert spark_session.catalog.tableExists("spark_catalog.wstore.driftgate_window_profiles")
+    assert spark_session.catalog.tableExists(f"spark_catalog.{db}.driftgate_window_profiles")
     assert not (log["home"] / W.DEFAULT_FILE).exists()
     again = drift_over_time(settings, "m", unit="day")
     assert again["store"]["reused"] == DAYS - 1 and again["store"]["profiled"] == []
     spark_session.sql(
-        "INSERT INTO spark_catalog.wstore.log VALUES (TIMESTAMP '2026-03-05 23:59:59', 9.0, 1.0, 'zz', 'n')"
+        f"INSERT INTO spark_catalog.{db}.log VALUES (TIMESTAMP '2026-03-05 23:59:59', 9.0, 1.0, 'zz', 'n')"
     )
     after = drift_over_time(settings, "m", unit="day")
     assert after["store"]["late"] == ["2026-03-05"] and after["store"]["profiled"] == ["2026-03-05"]

@@ -66,7 +66,8 @@ def can_profile(backend: Backend, ref: Profile, features: Sequence[tuple[str, st
 
 def _edge_cells(backend: Backend, specs: Sequence[tuple[int, CellSpec, list[float]]]) -> dict[int, list[int]]:
     """Each edge's cell per column ``k``, computed by DuckDB with the values' own expression."""
-    branches, params = [], {}
+    branches: list[exp.Select] = []
+    params: dict[str, Any] = {}
     for k, cells, edges in specs:
         if not edges:
             continue
@@ -118,7 +119,7 @@ def _numeric_statement(
     params: dict[str, Any] = window_params(bounds[0], bounds[1])
     w = exp.column("w", quoted=True)
 
-    def source(*cols: exp.Expression) -> exp.Select:
+    def source(*cols: exp.Expr) -> exp.Select:
         q = exp.select(exp.alias_(date_bucket(ts, "day"), "w", quoted=True), *cols).from_(table.copy())
         cond = window_condition(ts, bounds[0], bounds[1], {})
         return q.where(cond) if cond is not None else q
@@ -221,15 +222,10 @@ def _numeric_feature(
     else:
         cumulative = [0] * len(at)
     median, _ = median_from_cdf(ref_f.points, d["cdf"], count)
-    summary = {
-        "count": count,
-        "missing_share": (rows - count) / rows if rows else 0.0,
-        "mean": S._f(d["mean"]),
-        "std": S._f(d["std"]),
-        "min": S._f(d["min"]),
-        "median": S._f(median) if count else None,
-        "max": S._f(d["max"]),
-    }
+    summary: dict[str, Any] = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0}
+    summary.update((key, S._f(d[key])) for key in ("mean", "std", "min"))
+    summary["median"] = S._f(median) if count else None
+    summary["max"] = S._f(d["max"])
     return FeatureProfile(
         name,
         "numeric",
