@@ -1,34 +1,39 @@
 """Stored per-window profiles: incremental drift monitoring of a model's scoring log.
 
 Each *closed* UTC day of a model's scoring log is profiled once against the model's reference
-profile — the mergeable aggregates the engine already computes per window: counts at the
-reference's CDF points (its cells' boundaries) and bin edges, the tails beyond its range, the
-category counts, and count / sum-based mean / population std / min / max — and stored as one row of
-a DuckDB file (``$DRIFTGATE_HOME/window_profiles.duckdb`` by default; ``[drift] window_store``
-names another file, ``false`` turns the store off). Rows are keyed by model, reference
-fingerprint, profiling-policy fingerprint and day.
+profile — counts at the reference's CDF points (its cells' boundaries) and bin edges, the tails
+beyond its range, the category counts, count / mean / population std / min / max — and stored as
+one row (``store``): in a DuckDB file (``$DRIFTGATE_HOME/window_profiles.duckdb`` by default;
+``[drift] window_store`` names another file, ``false`` turns the store off), or, for a source that
+lives in the warehouse (``type = "spark"``), in a table ``driftgate_window_profiles`` beside the
+source table (``spark_store``). Rows are keyed by model, reference fingerprint, profiling-policy
+fingerprint and day.
 
-What is read and what is scanned (:func:`window_profiles`):
+What is read and what is scanned (``windows.window_profiles``):
 
-* a cheap *watermark* query (the timestamp column only) gives every day's row count and
-  ``max(event_time)``; a stored day whose watermark differs — a late-arriving row, a rewritten
-  file — is re-profiled, as is every day not stored yet;
+* a *watermark* per day — its row count and ``max(event_time)`` — from the Parquet footers when
+  every row group lies within one day (no data read), else from a grouped query over the
+  timestamp column only (``profiling.watermarks``); a stored day whose watermark differs — a
+  late-arriving row, a new file for an old day — is re-profiled, as is every day not stored yet;
+  a rewritten file with the same row count and newest time is not noticed (``--backfill``);
 * today's day (the open window, UTC) and later days are always profiled fresh, never stored;
-* only the days to profile are scanned, one grouped pass per run of consecutive such days;
-* a changed reference profile invalidates the days stored against the old one (deleted, then
-  re-profiled); a changed profiling policy (features, kinds, timestamp column, source) has another
-  key, so nothing stored under the old one is read;
-* an unwritable, locked or corrupted store is reported in one line and the caller falls back to a
-  full re-scan: nothing stale is ever shown as current.
+* the days to profile are scanned in ONE grouped pass per run of consecutive such days (on DuckDB
+  ``profiling.day_profiles``: GROUP BY day x cell x edge flag per numeric column, day x category;
+  reading only the files the footers name for those days); elsewhere the engine's grouped pass;
+* a changed reference profile invalidates the days stored against the old one; a changed
+  profiling policy (features, kinds, timestamp column, source) has another key;
+* an unwritable, locked or corrupted store, or a stored row whose checksum fails, is reported in
+  one line and the caller falls back to a full re-scan (or that day is re-profiled): nothing stale
+  is ever shown as current.
 
-Weeks and custom ranges ("last N days") combine day profiles (:func:`combine`): every count
-(bins, CDF points, tails, categories, rows, missing) is exact, so PSI, Jensen–Shannon, chi², KS and
-Wasserstein are the same numbers a full re-scan of the range computes from its counts (float
-rounding aside); mean and std combine exactly (Chan et al.); min and max exactly. The one
-approximate figure is the ``median`` summary of a combined range: interpolated inside the CDF cell
-that holds it, so off by at most that cell's width (:func:`median_error`; with the engine's 2,048
-cells per reference range, about 1/2,048 of the reference's central range); a day's own median is
-exact.
+Exact and approximate (against the full re-scan): every count (bins, CDF points, tails,
+categories, rows, missing) is identical, so PSI, Jensen–Shannon, chi², KS and Wasserstein are the
+same numbers up to float rounding, for a day and for weeks / custom ranges combined from days
+(``merging.combine``); mean and std combine exactly (Chan et al.), min and max exactly. The one
+approximate figure is the ``median`` summary, of a day (from its cells) and of a combined range:
+interpolated inside the CDF cell that holds it, so off by at most that cell's width
+(``merging.median_error``; with the engine's 2,048 cells per reference range, about 1/2,048 of the
+reference's central range); the full re-scan computes it exactly.
 
 Why the decision policy (alpha, thresholds, overrides) is not part of the key: the stored rows hold
 aggregates only; every decision is taken when the windows are read, with the policy of that moment,
