@@ -138,7 +138,8 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
             if f.kind == "categorical":
                 assert f.summary == g.summary
                 continue
-            assert f.tails == pytest.approx(g.tails, rel=1e-9, abs=1e-9)
+            # tails = n * bound - sum(x): DuckDB's parallel sums add in any order (cancellation)
+            assert f.tails == pytest.approx(g.tails, rel=1e-6, abs=1e-6)
             for key in ("count", "mean", "std", "min", "max", "missing_share"):
                 assert f.summary[key] == pytest.approx(g.summary[key], rel=1e-9), (d, name, key)
             # a day's median is interpolated inside its CDF cell (the re-scan's is exact)
