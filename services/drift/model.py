@@ -31,7 +31,6 @@ from typing import Any, cast
 from sqlglot import exp
 
 from services.config import ModelSpec, ReferenceWindow, Settings
-from services.drift import window_store
 from services.drift.distribution import distribution
 from services.drift.engine import (
     Policy,
@@ -43,7 +42,7 @@ from services.drift.engine import (
     weighted_share,
 )
 from services.drift.profile import Profile
-from services.drift.stored_windows import Bounds, StoredDays, grouped_profile
+from services.drift.stored_windows import Bounds, StoredDays, grouped_profile, store_module
 from services.errors import BadInput, NotFound
 from services.registry import tags
 from services.registry.errors import mlflow_errors
@@ -404,7 +403,7 @@ def drift_over_time(
     windows = []
     results = None
     if store is not None and store.used and unit == "day":
-        results = window_store.ResultCache(settings, model, store, policy, [n for n, _ in feats])
+        results = store_module().ResultCache(settings, model, store, policy, [n for n, _ in feats])
     for w, prof in per:
         wstart = as_date(w)
         cached = results.get(wstart) if results is not None else None

@@ -7,22 +7,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from services.config import Settings
-from services.drift import window_store
 from services.drift.engine import Progress, sql_profile
 from services.drift.profile import Profile
-from services.drift.window_store import StoreInfo
 from services.errors import BadInput
 from services.warehouse.base import Warehouse
 
 if TYPE_CHECKING:  # model.py imports this module at run time
     from services.drift.model import ModelData
+    from services.drift.window_store import StoreInfo
 
 Bounds = tuple[datetime | None, datetime | None]
 PerWindow = list[tuple[Any, Profile]]  # (window key, profile), what a grouped sql_profile returns
 Features = Sequence[tuple[str, str]]
+
+
+def store_module() -> ModuleType:
+    """:mod:`services.drift.window_store`, imported on first use: its ``job`` module imports
+    :mod:`services.drift.model`, which imports this module (an import cycle at load time)."""
+    from services.drift import window_store
+
+    return window_store
 
 
 def grouped_profile(
@@ -72,7 +80,7 @@ class StoredDays:
 
     def days(self, bounds: Bounds, now: datetime | None) -> tuple[list[tuple[date, Profile]] | None, StoreInfo]:
         assert self.data.timestamp is not None  # callers checked
-        return window_store.window_profiles(
+        return store_module().window_profiles(
             self.settings,
             self.model,
             self.backend,
@@ -94,14 +102,14 @@ class StoredDays:
         if not days:
             return None, notes
         try:
-            cur = window_store.combine([p for _, p in days], self.ref, label)
+            cur = store_module().combine([p for _, p in days], self.ref, label)
         except BadInput as exc:
             return None, [*notes, f"window store: {exc}: full scan"]
         cur.source = self.data.source.name
         if len(days) > 1:
             bounds_txt = ", ".join(
                 f"{n} ±{e:.3g}"
-                for n, e in ((n, window_store.median_error(cur, n)) for n, k in self.feats if k == "numeric")
+                for n, e in ((n, store_module().median_error(cur, n)) for n, k in self.feats if k == "numeric")
                 if e is not None
             )
             notes.append(
@@ -122,7 +130,7 @@ class StoredDays:
         if days is None:
             return None, info
         try:
-            return window_store.by_unit(days, unit, self.ref), info
+            return store_module().by_unit(days, unit, self.ref), info
         except BadInput as exc:  # e.g. grids without CDF counts (not mergeable into weeks)
             info.notes.append(f"{exc}: full re-scan")
             return None, info
