@@ -80,7 +80,7 @@ class StoredDays:
 
     def days(self, bounds: Bounds, now: datetime | None) -> tuple[list[tuple[date, Profile]] | None, StoreInfo]:
         assert self.data.timestamp is not None  # callers checked
-        return store_module().window_profiles(
+        found: tuple[list[tuple[date, Profile]] | None, StoreInfo] = store_module().window_profiles(
             self.settings,
             self.model,
             self.backend,
@@ -93,6 +93,7 @@ class StoredDays:
             now=now,
             progress=self.progress,
         )
+        return found
 
     def current(self, bounds: Bounds, label: str, now: datetime | None) -> tuple[Profile | None, list[str]]:
         """A current window's profile combined from stored day profiles, with notes;
