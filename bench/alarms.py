@@ -124,7 +124,8 @@ class Engines:
         import duckdb
         from sqlglot import exp
 
-        from services.drift.engine import memory_profile, sql_profile
+        from services.drift.memory import memory_profile
+        from services.drift.pushdown import sql_profile
         from services.warehouse.sources import Backend, configure_duckdb
 
         self.con = duckdb.connect()
@@ -145,7 +146,9 @@ class Engines:
         )
 
     def run(self, current: pd.DataFrame) -> dict[str, list[str] | bool]:
-        from services.drift.engine import Policy, compare, memory_profile, sql_profile
+        from services.drift.memory import memory_profile
+        from services.drift.policy import Policy, compare
+        from services.drift.pushdown import sql_profile
 
         assert min(REFERENCES) > 1000  # the old rule's large-sample branch, see below
         cur_b = self._backend("driftgate_cur", current)

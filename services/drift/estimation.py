@@ -15,7 +15,7 @@ and when it leaves the band widened by ``tolerance`` in ``consecutive`` windows 
 says "estimates unreliable: concept drift on the labelled windows".
 
 Everything works on score buckets (``floor(score · 1000)``) — counted in the engine by
-:func:`services.drift.sql.score_buckets_query` for a model's scoring log, or with numpy for
+:func:`services.drift.log_sql.score_buckets_query` for a model's scoring log, or with numpy for
 in-memory columns — so nothing but per-bucket counts leaves DuckDB or the warehouse.
 """
 
@@ -255,8 +255,8 @@ def estimated_performance(
 ) -> dict[str, Any]:
     """Estimated ROC AUC per window of the model's scoring log (labelled or not) against the
     reference window's calibration; one engine pass for the windows, one for the reference."""
+    from services.drift.log_sql import score_buckets_query
     from services.drift.model import model_data
-    from services.drift.sql import score_buckets_query
     from services.warehouse.sources import Window, as_date, open_backend, resolve_window
 
     data = model_data(settings, model)

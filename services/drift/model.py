@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from services.drift import stats as S
-from services.drift.engine import Policy, compare, profile_key, sql_profile, weighted_share
+from services.drift.engine import build_reference_profile, profile_key
+from services.drift.policy import Policy, compare, weighted_share
 from services.drift.profile import Profile
+from services.drift.pushdown import profiles_by_window, sql_profile
 from services.errors import BadInput, NotFound
 from services.warehouse.sources import (
     Source,
@@ -182,19 +184,7 @@ def reference_profile(
             return Profile.load(path)
         except BadInput:
             pass  # unreadable: recompute
-    with open_backend(source, settings) as b:
-        bounds = resolve_window(b, window)
-        prof = sql_profile(
-            b,
-            feats,
-            side="reference",
-            bounds=bounds,
-            ts=window.timestamp,
-            source=source.name,
-            window=window.describe(),
-            progress=progress,
-        )
-    prof.key = key
+    prof = build_reference_profile(source, feats, window=window, settings=settings, progress=progress)
     try:
         prof.save(path)
     except OSError:
@@ -464,7 +454,7 @@ def drift_over_time(
         bounds = resolve_window(b, win)
         per, store = _stored_windows(settings, model, b, data, feats, ref, bounds, unit, use_store, now, progress)
         if per is None:
-            per = sql_profile(
+            per = profiles_by_window(
                 b,
                 feats,
                 side="current",
@@ -541,7 +531,7 @@ def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds,
     from services.drift import window_store
 
     def profiler(run):
-        return sql_profile(
+        return profiles_by_window(
             backend,
             feats,
             side="current",
@@ -586,7 +576,7 @@ def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bound
     from services.drift import window_store
 
     def profiler(run):
-        return sql_profile(
+        return profiles_by_window(
             backend,
             feats,
             side="current",
@@ -615,7 +605,7 @@ def performance_over_time(
 ) -> dict[str, Any]:
     """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
     the rows whose (delayed) label has arrived; plus the same on the reference window."""
-    from services.drift.sql import performance_query
+    from services.drift.log_sql import performance_query
 
     data = model_data(settings, model)
     if not (data.timestamp and data.label and data.prediction):

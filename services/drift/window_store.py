@@ -364,7 +364,7 @@ def window_profiles(
     progress=None,
 ) -> tuple[list[tuple[date, Profile]] | None, StoreInfo]:
     """Day profiles for every day with rows inside ``bounds``: stored ones reused, the others
-    profiled by ``profiler((start, end))`` (a grouped-by-day :func:`sql_profile` over that range)
+    profiled by ``profiler((start, end))`` (a grouped-by-day :func:`~services.drift.pushdown.profiles_by_window` over that range)
     and stored when closed. ``(None, info)`` when the store cannot be used: the caller re-scans."""
     info = StoreInfo()
     path = store_path(settings)
@@ -470,10 +470,7 @@ def _decision_code_key() -> str:
     if _CODE_KEY is None:
         from services.drift import engine
 
-        h = hashlib.sha256()
-        for mod in (engine, S):
-            h.update(Path(mod.__file__).read_bytes())
-        _CODE_KEY = h.hexdigest()[:16]
+        _CODE_KEY = engine.code_fingerprint()
     return _CODE_KEY
 
 
@@ -639,8 +636,8 @@ def profile_model(
     """``python -m services.cli profile``: profile (and store) every closed day of the model's
     scoring log not stored yet or whose watermark moved; ``backfill``: every day from scratch
     (a corrupted store file is moved aside and rebuilt)."""
-    from services.drift.engine import sql_profile
     from services.drift.model import _select, model_data, reference_profile
+    from services.drift.pushdown import profiles_by_window
     from services.warehouse.sources import open_backend
 
     path = store_path(settings)
@@ -666,7 +663,7 @@ def profile_model(
     with open_backend(data.source, settings) as b:
 
         def profiler(run):
-            return sql_profile(
+            return profiles_by_window(
                 b,
                 feats,
                 side="current",

@@ -338,7 +338,7 @@ def window_evidence(
     Returns ``(rows_by_start, drift_by_start, performance, notes)`` keyed by window start date;
     ``performance`` is the engine's document (with ``reference``) or None."""
     from services.drift import drift_over_time, performance_over_time
-    from services.drift.sql import rows_query
+    from services.drift.log_sql import rows_query
     from services.warehouse.sources import open_backend, source_from_settings
 
     notes: list[str] = []
