@@ -16,9 +16,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from services.config import Settings
-from services.errors import DriftGateError, NotFound
+from services.errors import DriftGateError
 from services.promotion.audit import registered_at
-from services.registry.mlflow_client import unavailable
+from services.registry.errors import mlflow_errors
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
 
@@ -88,17 +88,9 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
     from services.registry.lifecycle import make_lifecycle
 
     lifecycle = make_lifecycle(settings, client, name)
-    try:
+    with mlflow_errors(f"registered model {name!r}", client):
         model = client.get_registered_model(name)
         views = lifecycle.versions()
-    except DriftGateError:
-        raise
-    except MlflowException as exc:
-        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
-            raise NotFound(f"registered model {name!r} not found") from None
-        raise unavailable(settings, exc) from None
-    except Exception as exc:
-        raise unavailable(settings, exc) from None
 
     champion = None
     champ_run = None

@@ -27,20 +27,20 @@ from typing import Any
 import numpy as np
 
 from services.errors import BadInput, NotFound
+from services.registry.errors import mlflow_call
 from services.registry.runs import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_RUN_LIMIT,
-    MODEL_VERSION_TAG,
     CallCounter,
     ExperimentRow,
     RunRow,
     children_of,
     get_run,
     group_retraining,
-    mlflow_call,
     resolve_experiment,
     search_runs_paged,
 )
+from services.registry.tags import MODEL_VERSION as MODEL_VERSION_TAG
 
 PREDICTIONS_ARTIFACT = "eval/predictions.parquet"
 #: Metric names that are "lower is better" by default (guards, deltas colouring).

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
-from services.registry.runs import mlflow_call
+from services.registry.errors import mlflow_call
 
 SHAP_ARTIFACT = "shap/importance.json"
 DETAIL_ROWS = 300

@@ -13,22 +13,9 @@ from typing import Any
 from sqlglot import exp
 
 from services.drift.cells import _TINY, GRID_SAMPLE, CellSpec
-from services.drift.sql import (
-    NumericSpec,
-    Query,
-    _bucket,
-    _cached,
-    _param,
-    _quantiles,
-    _union_all,
-    _values_source,
-    _window_condition,
-    _window_params,
-    column,
-    numeric_value,
-    render,
-)
+from services.drift.sql import NumericSpec, Query, _cached, _quantiles, _union_all, _values_source, numeric_value
 from services.drift.stats import DECILES
+from services.warehouse.sql import column, date_bucket, param, render, window_condition, window_params
 
 
 def _map(spec: NumericSpec) -> CellSpec:
@@ -61,13 +48,13 @@ def _cell_expression(v: exp.Expr, i: int, cells: CellSpec, tails: bool = True) -
     if cells.transform == "linear":
         t: exp.Expr = v.copy()
     elif cells.transform == "log":
-        t = exp.Ln(this=_greatest(exp.Sub(this=v.copy(), expression=_param(f"cs{i}")), exp.Literal.number(_TINY)))
+        t = exp.Ln(this=_greatest(exp.Sub(this=v.copy(), expression=param(f"cs{i}")), exp.Literal.number(_TINY)))
     else:
         t = exp.Neg(
-            this=exp.Ln(this=_greatest(exp.Sub(this=_param(f"cs{i}"), expression=v.copy()), exp.Literal.number(_TINY)))
+            this=exp.Ln(this=_greatest(exp.Sub(this=param(f"cs{i}"), expression=v.copy()), exp.Literal.number(_TINY)))
         )
     key: exp.Expr = exp.Floor(
-        this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=_param(f"cl{i}"))), expression=_param(f"ck{i}"))
+        this=exp.Mul(this=exp.Paren(this=exp.Sub(this=t, expression=param(f"cl{i}"))), expression=param(f"ck{i}"))
     )
     if not tails:
         return key
@@ -76,8 +63,8 @@ def _cell_expression(v: exp.Expr, i: int, cells: CellSpec, tails: bool = True) -
     infinity = exp.cast(exp.Literal.string("inf"), "DOUBLE")
     return exp.Case(
         ifs=[
-            exp.If(this=exp.LT(this=v.copy(), expression=_param(f"cm{i}")), true=exp.Neg(this=infinity)),
-            exp.If(this=exp.GT(this=v.copy(), expression=_param(f"cx{i}")), true=infinity.copy()),
+            exp.If(this=exp.LT(this=v.copy(), expression=param(f"cm{i}")), true=exp.Neg(this=infinity)),
+            exp.If(this=exp.GT(this=v.copy(), expression=param(f"cx{i}")), true=infinity.copy()),
         ],
         default=key,
     )
@@ -134,7 +121,7 @@ def cells_query(
         return render(_union_all(branches), "duckdb"), {}
 
     sql = _cached(key, build)
-    params = _window_params(start, end)
+    params = window_params(start, end)
     for k, spec in specs:
         params.update(_cell_params(k, _map(spec)))
         if tails:
@@ -165,10 +152,10 @@ def grouped_cells_query(
             w = exp.column("w", quoted=True)
             inner = exp.select(
                 exp.alias_(numeric_value(spec.name), f"v{k}", quoted=True),
-                exp.alias_(_bucket(ts, group_by), "w", quoted=True),
+                exp.alias_(date_bucket(ts, group_by), "w", quoted=True),
                 copy=False,
             ).from_(table.copy(), copy=False)
-            cond = _window_condition(ts, start, end, {})
+            cond = window_condition(ts, start, end, {})
             if cond is not None:
                 inner = inner.where(cond, copy=False)
             branches.append(
@@ -186,7 +173,7 @@ def grouped_cells_query(
             )
         return render(_union_all(branches), "duckdb"), {}
 
-    params = _window_params(start, end)
+    params = window_params(start, end)
     for k, spec in specs:
         params.update(_cell_params(k, _map(spec)))
         params.update({f"cm{k}": _map(spec).min, f"cx{k}": _map(spec).max})
@@ -213,18 +200,18 @@ def range_values_query(
         for k, name, n_edges in specs:
             v = exp.column(f"v{k}", quoted=True)
             inside = exp.and_(
-                exp.GTE(this=v.copy(), expression=_param(f"a{k}")), exp.LTE(this=v.copy(), expression=_param(f"b{k}"))
+                exp.GTE(this=v.copy(), expression=param(f"a{k}")), exp.LTE(this=v.copy(), expression=param(f"b{k}"))
             )
             at_edges = exp.Array(
                 expressions=[
-                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}"))) for j in range(n_edges)
+                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=param(f"e{k}_{j}"))) for j in range(n_edges)
                 ]
             )
             branches.append(
                 exp.select(
                     exp.alias_(exp.Literal.number(k), "k", quoted=True),
                     exp.alias_(
-                        exp.CountIf(this=exp.LT(this=v.copy(), expression=_param(f"a{k}"))), "below", quoted=True
+                        exp.CountIf(this=exp.LT(this=v.copy(), expression=param(f"a{k}"))), "below", quoted=True
                     ),
                     exp.alias_(
                         exp.Filter(
@@ -239,7 +226,7 @@ def range_values_query(
             )
         return render(_union_all(branches), "duckdb"), {}
 
-    return _cached(key, build), _window_params(start, end)
+    return _cached(key, build), window_params(start, end)
 
 
 SAMPLE_SEED = 20261123
@@ -264,7 +251,7 @@ def sample_query(
         raw = exp.select(
             *[exp.alias_(column(name), f"r{k}", quoted=True) for k, name in enumerate(names)], copy=False
         ).from_(table.copy(), copy=False)
-        cond = _window_condition(ts, start, end, {})
+        cond = window_condition(ts, start, end, {})
         if cond is not None:
             raw = raw.where(cond, copy=False)
         sampled = exp.select(exp.Star(), copy=False).from_(raw.subquery("src", copy=False), copy=False)
@@ -296,7 +283,7 @@ def sample_query(
         q = exp.select(*lists, copy=False).from_(values.subquery("sampled_values", copy=False), copy=False)
         return render(q, "duckdb"), {}
 
-    return _cached(key, build), _window_params(start, end)
+    return _cached(key, build), window_params(start, end)
 
 
 def reference_quantiles_query(
@@ -330,7 +317,7 @@ def reference_quantiles_query(
         )
         return render(q, "duckdb"), {}
 
-    return _cached(key, build), _window_params(start, end)
+    return _cached(key, build), window_params(start, end)
 
 
 def edge_counts_query(
@@ -352,13 +339,13 @@ def edge_counts_query(
             v = exp.column(f"v{k}", quoted=True)
             select += [
                 exp.alias_(
-                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(f"e{k}_{j}"))), f"c{k}_{j}", quoted=True
+                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=param(f"e{k}_{j}"))), f"c{k}_{j}", quoted=True
                 )
                 for j in range(len(s.edges or ()))
             ]
             select.append(
                 exp.alias_(
-                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{k}")]), f"h{k}", quoted=True
+                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), param(f"h{k}")]), f"h{k}", quoted=True
                 )
             )
         q = exp.select(*select, copy=False).from_(
@@ -366,7 +353,7 @@ def edge_counts_query(
         )
         return render(q, "duckdb"), {}
 
-    params = _window_params(start, end)
+    params = window_params(start, end)
     for k, spec in specs:
         for j, edge in enumerate(spec.edges or ()):
             params[f"e{k}_{j}"] = float(edge)
@@ -417,9 +404,9 @@ def cell_values_query(
                 .from_(inner.subquery("cells", copy=False), copy=False)
                 .where(
                     exp.or_(
-                        exp.LTE(this=cell.copy(), expression=_param(f"lo{k}")),
-                        exp.GTE(this=cell.copy(), expression=_param(f"hi{k}")),
-                        exp.Anonymous(this="LIST_CONTAINS", expressions=[_param(f"want{k}"), cell.copy()]),
+                        exp.LTE(this=cell.copy(), expression=param(f"lo{k}")),
+                        exp.GTE(this=cell.copy(), expression=param(f"hi{k}")),
+                        exp.Anonymous(this="LIST_CONTAINS", expressions=[param(f"want{k}"), cell.copy()]),
                     ),
                     copy=False,
                 )
@@ -427,7 +414,7 @@ def cell_values_query(
             )
         return render(_union_all(branches), "duckdb"), {}
 
-    params = _window_params(start, end)
+    params = window_params(start, end)
     for k, spec in specs:
         wanted = sorted({int(x) for x in want[k]})
         params.update(_cell_params(k, _map(spec)))

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from services.drift.sql import Query, _bucket, _param, _window_condition, column, render
+from services.drift.sql import Query
+from services.warehouse.sql import column, date_bucket, param, render, window_condition
 
 
 def performance_query(
@@ -29,12 +30,12 @@ def performance_query(
     params: dict[str, Any] = {"cutoff": float(cutoff), "buckets": int(buckets)}
     score = exp.cast(column(prediction), "DOUBLE")
     y = exp.cast(column(label), "DOUBLE")
-    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
+    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=param("buckets")))
     correct = exp.Case(
         ifs=[
             exp.If(
                 this=exp.EQ(
-                    this=exp.Paren(this=exp.GTE(this=score.copy(), expression=_param("cutoff"))),
+                    this=exp.Paren(this=exp.GTE(this=score.copy(), expression=param("cutoff"))),
                     expression=exp.Paren(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1))),
                 ),
                 true=exp.Literal.number(1),
@@ -43,7 +44,7 @@ def performance_query(
         default=exp.Literal.number(0),
     )
     q = exp.select(
-        exp.alias_(_bucket(ts, group_by), "w", quoted=True),
+        exp.alias_(date_bucket(ts, group_by), "w", quoted=True),
         exp.alias_(bucket, "b", quoted=True),
         exp.alias_(exp.Sum(this=y.copy()), "pos", quoted=True),
         exp.alias_(exp.Count(this=y.copy()), "n", quoted=True),
@@ -53,10 +54,10 @@ def performance_query(
         exp.Not(this=exp.Is(this=column(label), expression=exp.null())),
         exp.Not(this=exp.Is(this=column(prediction), expression=exp.null())),
     )
-    wc = _window_condition(ts, start, end, params)
+    wc = window_condition(ts, start, end, params)
     if wc is not None:
         cond = exp.and_(cond, wc)
-    q = q.where(cond).group_by(_bucket(ts, group_by), bucket.copy())
+    q = q.where(cond).group_by(date_bucket(ts, group_by), bucket.copy())
     return render(q, dialect), params
 
 
@@ -71,12 +72,13 @@ def rows_query(
 ) -> Query:
     params: dict[str, Any] = {}
     q = exp.select(
-        exp.alias_(_bucket(ts, group_by), "w", quoted=True), exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)
+        exp.alias_(date_bucket(ts, group_by), "w", quoted=True),
+        exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True),
     ).from_(table.copy())
-    wc = _window_condition(ts, start, end, params)
+    wc = window_condition(ts, start, end, params)
     if wc is not None:
         q = q.where(wc)
-    q = q.group_by(_bucket(ts, group_by))
+    q = q.group_by(date_bucket(ts, group_by))
     return render(q, dialect), params
 
 
@@ -98,7 +100,7 @@ def score_buckets_query(
     params: dict[str, Any] = {"buckets": int(buckets)}
     score = exp.cast(column(prediction), "DOUBLE")
     y = exp.TryCast(this=column(label), to=exp.DataType.build("DOUBLE"))
-    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=_param("buckets")))
+    bucket = exp.Floor(this=exp.Mul(this=score.copy(), expression=param("buckets")))
     not_binary = exp.Case(
         ifs=[
             exp.If(
@@ -127,7 +129,7 @@ def score_buckets_query(
         ifs=[exp.If(this=exp.EQ(this=y.copy(), expression=exp.Literal.number(1)), true=exp.Literal.number(1))],
         default=exp.Literal.number(0),
     )
-    window = _bucket(ts, group_by) if group_by else exp.Literal.number(0)
+    window = date_bucket(ts, group_by) if group_by else exp.Literal.number(0)
     q = exp.select(
         exp.alias_(window, "w", quoted=True),
         exp.alias_(bucket, "b", quoted=True),
@@ -136,7 +138,7 @@ def score_buckets_query(
         exp.alias_(exp.Sum(this=positive), "pos", quoted=True),
         exp.alias_(exp.Sum(this=not_binary), "bad", quoted=True),
     ).from_(table.copy())
-    wc = _window_condition(ts, start, end, params)
+    wc = window_condition(ts, start, end, params)
     if wc is not None:
         q = q.where(wc)
     q = q.group_by(*([window.copy()] if group_by else []), bucket.copy())

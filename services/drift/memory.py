@@ -12,9 +12,10 @@ from sqlglot import exp
 from services.drift import stats as S
 from services.drift.features import check_categorical, check_numeric
 from services.drift.profile import FeatureProfile, Features, Profile, ProfileArgs
-from services.drift.sql import _window_condition, column, numeric_value, render
+from services.drift.sql import numeric_value
 from services.errors import BadInput
 from services.warehouse.sources import Backend
+from services.warehouse.sql import column, render, window_condition
 
 
 def memory_profile(backend: Backend, features: Features, **args: Unpack[ProfileArgs]) -> Profile:
@@ -27,7 +28,7 @@ def memory_profile(backend: Backend, features: Features, **args: Unpack[ProfileA
         e = numeric_value(name) if kind == "numeric" else exp.cast(column(name), "VARCHAR")
         projection.append(exp.alias_(e, f"f{i}", quoted=True))
     q = exp.select(*projection).from_(backend.table.copy())
-    cond = _window_condition(ts, bounds[0], bounds[1], params)
+    cond = window_condition(ts, bounds[0], bounds[1], params)
     if cond is not None:
         q = q.where(cond)
     sql = render(q, backend.dialect)

@@ -135,8 +135,8 @@ def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[lis
     if not features and out:  # only guess when the features were not configured
         from sqlglot import exp
 
-        from services.drift.sql import column as col_expr
-        from services.drift.sql import render
+        from services.warehouse.sql import column as col_expr
+        from services.warehouse.sql import render
 
         cats = [n for n, k in out if k == "categorical"]
         ints = [n for n, k in out if k == "numeric" and "INT" in backend.columns[n].upper()]
@@ -664,7 +664,7 @@ def data_dates(settings, model: str) -> tuple[date | None, date | None]:
     without a timestamp): what a date picker defaults to and what an empty window names."""
     from sqlglot import exp
 
-    from services.drift.sql import column, render
+    from services.warehouse.sql import column, render
 
     data = model_data(settings, model)
     if not data.timestamp:

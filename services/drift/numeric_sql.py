@@ -11,21 +11,9 @@ from typing import Any
 from sqlglot import exp
 
 from services.drift.cells import GRID_SAMPLE
-from services.drift.sql import (
-    NumericSpec,
-    Params,
-    Query,
-    _bucket,
-    _cached,
-    _param,
-    _quantiles,
-    _window_condition,
-    _window_params,
-    hist_bounds,
-    numeric_value,
-    render,
-)
+from services.drift.sql import NumericSpec, Params, Query, _cached, _quantiles, hist_bounds, numeric_value
 from services.drift.stats import DECILES, grid_probs
+from services.warehouse.sql import date_bucket, param, render, window_condition, window_params
 
 
 def numeric_query(
@@ -78,7 +66,7 @@ def numeric_params(
     only_bins: bool = False,
 ) -> dict[str, Any]:
     """The named parameters :func:`build_numeric_query` binds (kept in step by a test)."""
-    params = _window_params(start, end)
+    params = window_params(start, end)
     sorted_path = dialect == "duckdb" and not only_bins
     for i, spec in enumerate(specs):
         if dialect == "duckdb" and spec.points:
@@ -113,11 +101,11 @@ def build_numeric_query(
     # Inner projection: each column once as DOUBLE with NaN -> NULL, plus the window bucket.
     inner_cols: list[exp.Expr] = [exp.alias_(numeric_value(s.name), f"v{i}", quoted=True) for i, s in enumerate(specs)]
     if group_by:
-        inner_cols.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
+        inner_cols.append(exp.alias_(date_bucket(ts, group_by), "w", quoted=True))
     if not inner_cols:
         inner_cols.append(exp.alias_(exp.Literal.number(1), "one", quoted=True))
     inner = exp.select(*inner_cols, copy=False).from_(table.copy(), copy=False)
-    cond = _window_condition(ts, start, end, params)
+    cond = window_condition(ts, start, end, params)
     if cond is not None:
         inner = inner.where(cond)
     if dialect == "duckdb" and not only_bins:
@@ -147,12 +135,12 @@ def build_numeric_query(
             fields.append(_quantiles(v.copy(), DECILES, dialect, discrete=False))
         if only_bins and spec.points and dialect == "duckdb":  # one HISTOGRAM: points and edges
             params[f"h{i}"] = hist_bounds(spec)
-            fields.append(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]))
+            fields.append(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), param(f"h{i}")]))
         else:
             for j, edge in enumerate(spec.edges or ()):
                 key = f"e{i}_{j}"
                 params[key] = float(edge)
-                fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))))
+                fields.append(exp.CountIf(this=exp.LTE(this=v.copy(), expression=param(key))))
         select.extend(exp.alias_(f, f"c{i}_{k}", quoted=True) for k, f in enumerate(fields))
     q = exp.select(*select, copy=False).from_(inner.subquery("src", copy=False), copy=False)
     if group_by:
@@ -205,21 +193,21 @@ def _numeric_query_sorted(
             hist_fields += [_infinite(i), exp.column(f"c{i}_7", quoted=True)]
             mid += [
                 exp.alias_(
-                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), _param(f"h{i}")]), f"c{i}_h", quoted=True
+                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), param(f"h{i}")]), f"c{i}_h", quoted=True
                 ),
                 # exact tails outside the reference's range: SUM(lo - x) over x < lo, SUM(x - hi) over x > hi
                 exp.alias_(
                     exp.Filter(
-                        this=exp.Sum(this=exp.Sub(this=_param(f"lo{i}"), expression=v.copy())),
-                        expression=exp.Where(this=exp.LT(this=v.copy(), expression=_param(f"lo{i}"))),
+                        this=exp.Sum(this=exp.Sub(this=param(f"lo{i}"), expression=v.copy())),
+                        expression=exp.Where(this=exp.LT(this=v.copy(), expression=param(f"lo{i}"))),
                     ),
                     f"c{i}_lo",
                     quoted=True,
                 ),
                 exp.alias_(
                     exp.Filter(
-                        this=exp.Sum(this=exp.Sub(this=v.copy(), expression=_param(f"hi{i}"))),
-                        expression=exp.Where(this=exp.GT(this=v.copy(), expression=_param(f"hi{i}"))),
+                        this=exp.Sum(this=exp.Sub(this=v.copy(), expression=param(f"hi{i}"))),
+                        expression=exp.Where(this=exp.GT(this=v.copy(), expression=param(f"hi{i}"))),
                     ),
                     f"c{i}_hi",
                     quoted=True,
@@ -242,7 +230,7 @@ def _numeric_query_sorted(
             exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
             exp.alias_(
                 exp.Anonymous(
-                    this="RESERVOIR_QUANTILE", expressions=[v.copy(), _param("grid"), exp.Literal.number(GRID_SAMPLE)]
+                    this="RESERVOIR_QUANTILE", expressions=[v.copy(), param("grid"), exp.Literal.number(GRID_SAMPLE)]
                 )
                 if spec.grid
                 else exp.null(),
@@ -272,7 +260,7 @@ def _numeric_query_sorted(
             key = f"e{i}_{j}"
             params[key] = float(edge)
             mid.append(
-                exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=_param(key))), f"c{i}_e{j}", quoted=True)
+                exp.alias_(exp.CountIf(this=exp.LTE(this=v.copy(), expression=param(key))), f"c{i}_e{j}", quoted=True)
             )
             fields.append(exp.column(f"c{i}_e{j}", quoted=True))
         out.extend(exp.alias_(f, f"o{i}_{k}", quoted=True) for k, f in enumerate(fields))

@@ -17,77 +17,20 @@ databricks-sql-connector's native parameters).
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from services.drift.cells import CellSpec
 from services.errors import BadInput
-
-DIALECTS = ("duckdb", "databricks")
-_TABLE_PART = re.compile(r"^[\w\-]+$", re.UNICODE)
-WINDOW_UNITS = ("day", "week", "month")
-
-
-# -- identifiers and values -----------------------------------------------------------------------
-def quote(name: str) -> exp.Identifier:
-    """A column name as a quoted identifier node (quotes inside are escaped by the renderer)."""
-    if not isinstance(name, str) or not name or len(name) > 255 or "\x00" in name:
-        raise BadInput(f"invalid column name: {str(name)[:40]!r}")
-    return exp.to_identifier(name, quoted=True)
-
-
-def column(name: str) -> exp.Column:
-    return exp.Column(this=quote(name))
-
-
-def table_expression(name: str) -> exp.Table:
-    """``table`` / ``schema.table`` / ``catalog.schema.table``, each part a plain identifier."""
-    parts = str(name or "").split(".")
-    if not 1 <= len(parts) <= 3 or not all(_TABLE_PART.match(p) for p in parts):
-        raise BadInput(f"invalid table name {str(name)[:80]!r} (expected catalog.schema.table)")
-    ids = [exp.to_identifier(p, quoted=True) for p in parts]
-    kwargs = {"this": ids[-1]}
-    if len(ids) >= 2:
-        kwargs["db"] = ids[-2]
-    if len(ids) == 3:
-        kwargs["catalog"] = ids[0]
-    return exp.Table(**kwargs)
-
-
-def _param(name: str) -> exp.Placeholder:
-    return exp.Placeholder(this=name)
+from services.warehouse.sql import column, date_bucket, render, window_condition, window_params
 
 
 def _lit(x: float) -> exp.Literal:
     return exp.Literal.number(repr(float(x)))
-
-
-def render(expression: exp.Expr, dialect: str) -> str:
-    if dialect not in DIALECTS:
-        raise BadInput(f"unknown SQL dialect {dialect!r}")
-    # copy=False: every tree here is built for this one rendering (the generator would otherwise
-    # deep-copy it first: about a sixth of the time spent building a report's statements)
-    sql = expression.sql(dialect=dialect, copy=False)
-    if dialect != "duckdb":  # DuckDB parses (and rejects) it itself a moment later, in-process
-        _validate(sql, dialect)
-    return sql
-
-
-@functools.lru_cache(maxsize=256)
-def _validate(sql: str, dialect: str) -> None:
-    """The statement must parse back in its own dialect (cached: the same shapes recur, values
-    travel as parameters so the text repeats)."""
-    try:
-        sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError as exc:  # pragma: no cover - a builder bug, not user input
-        raise RuntimeError(f"internal error: generated SQL does not parse ({exc.__class__.__name__})") from None
 
 
 # -- expressions ---------------------------------------------------------------------------------
@@ -108,42 +51,6 @@ def _quantiles(value: exp.Expr, probs: Sequence[float], dialect: str, discrete: 
             expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]),
         )
     return exp.Anonymous(this="PERCENTILE", expressions=[value, arr])  # exact, linear interpolation
-
-
-def _window_condition(
-    ts: str | None, start: datetime | None, end: datetime | None, params: dict[str, Any], prefix: str = "w"
-) -> exp.Expr | None:
-    params.update(_window_params(start, end, prefix))
-    conds: list[exp.Expr] = []
-    if start is not None:
-        conds.append(exp.GTE(this=column(ts), expression=_param(f"{prefix}_start")))
-    if end is not None:
-        conds.append(exp.LT(this=column(ts), expression=_param(f"{prefix}_end")))
-    if not conds:
-        return None
-    out = conds[0]
-    for c in conds[1:]:
-        out = exp.and_(out, c)
-    return out
-
-
-def _bucket(ts: str, unit: str) -> exp.Expr:
-    if unit not in WINDOW_UNITS:
-        raise BadInput(f"window unit must be one of {', '.join(WINDOW_UNITS)}")
-    # As DATE: windows are calendar days/weeks (UTC session time zone), and no tz-aware values
-    # have to cross into Python.
-    return exp.cast(
-        exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit.upper()), column(ts)]), "DATE"
-    )
-
-
-# -- queries -------------------------------------------------------------------------------------
-def schema_query(table: exp.Table, dialect: str) -> str:
-    return render(exp.select(exp.Star()).from_(table.copy()).limit(0), dialect)
-
-
-def max_query(table: exp.Table, ts: str, dialect: str) -> tuple[str, dict]:
-    return render(exp.select(exp.cast(exp.Max(this=column(ts)), "DATE")).from_(table.copy()), dialect), {}
 
 
 Params = dict[str, Any]
@@ -177,15 +84,6 @@ def _cached(key: tuple[Any, ...], build: Callable[[], Query]) -> str:
     return sql
 
 
-def _window_params(start: datetime | None, end: datetime | None, prefix: str = "w") -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if start is not None:
-        params[f"{prefix}_start"] = start
-    if end is not None:
-        params[f"{prefix}_end"] = end
-    return params
-
-
 def hist_bounds(spec: NumericSpec) -> list[float]:
     """DuckDB HISTOGRAM boundaries: the CDF points and the bin edges, one sorted list."""
     return sorted({float(p) for p in spec.points or ()} | {float(e) for e in spec.edges or ()})
@@ -205,7 +103,7 @@ def _values_source(
     inner = exp.select(*[exp.alias_(numeric_value(name), f"v{k}", quoted=True) for k, name in names], copy=False).from_(
         table.copy(), copy=False
     )
-    cond = _window_condition(ts, start, end, {})
+    cond = window_condition(ts, start, end, {})
     if cond is not None:
         inner = inner.where(cond, copy=False)
     return inner.subquery("src", copy=False)
@@ -227,7 +125,7 @@ def categorical_query(
     sql = _cached(
         key, lambda: build_categorical_query(table, dialect, cols, ts=ts, start=start, end=end, group_by=group_by)
     )
-    return sql, _window_params(start, end)
+    return sql, window_params(start, end)
 
 
 def build_categorical_query(
@@ -249,7 +147,7 @@ def build_categorical_query(
         value = exp.cast(raw.copy(), "VARCHAR")
         select: list[exp.Expr] = []
         if group_by:
-            select.append(exp.alias_(_bucket(ts, group_by), "w", quoted=True))
+            select.append(exp.alias_(date_bucket(ts, group_by), "w", quoted=True))
         select += [
             exp.alias_(exp.Literal.number(i), "k", quoted=True),
             exp.alias_(value, "v", quoted=True),
@@ -258,12 +156,12 @@ def build_categorical_query(
         cond: exp.Expr = exp.Not(this=exp.Is(this=raw.copy(), expression=exp.null()))
         if is_float:
             cond = exp.and_(cond, exp.Not(this=exp.IsNan(this=exp.cast(raw.copy(), "DOUBLE"))))
-        wc = _window_condition(ts, start, end, params)
+        wc = window_condition(ts, start, end, params)
         if wc is not None:
             cond = exp.and_(cond, wc)
         q = exp.select(*select).from_(table.copy()).where(cond)
         # group by the expressions (Databricks does not accept output aliases of casts everywhere)
-        q = q.group_by(*([_bucket(ts, group_by)] if group_by else []), value.copy())
+        q = q.group_by(*([date_bucket(ts, group_by)] if group_by else []), value.copy())
         branches.append(q)
     if not branches:
         raise BadInput("no categorical columns to count")

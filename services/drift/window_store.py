@@ -308,7 +308,9 @@ def watermarks(backend, ts: str, bounds) -> dict[date, tuple[int, str | None]]:
     """Rows and ``max(ts)`` per UTC day inside ``bounds`` (reads the timestamp column only)."""
     from sqlglot import exp
 
-    from services.drift.sql import _bucket, _window_condition, column, render
+    from services.warehouse.sql import column, render
+    from services.warehouse.sql import date_bucket as _bucket
+    from services.warehouse.sql import window_condition as _window_condition
 
     params: dict[str, Any] = {}
     q = exp.select(

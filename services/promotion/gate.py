@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from services.errors import DriftGateError
+from services.registry import tags as tag
 from services.registry.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
@@ -206,14 +207,14 @@ class _Ctx:
         try:
             found = self.client.search_runs(
                 [run.info.experiment_id],
-                filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`driftgate.role` = 'champion'",
+                filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{tag.ROLE}` = 'champion'",
                 max_results=10,
             )
         except Exception:
             found = []
         if self.champion is not None:
             exact = [
-                r for r in found if str(r.data.tags.get("driftgate.model_version", "")).strip() == self.champion.version
+                r for r in found if str(r.data.tags.get(tag.MODEL_VERSION, "")).strip() == self.champion.version
             ]
             found = exact or found
         self._baseline_cache = found[0] if found else None
@@ -235,7 +236,7 @@ def check_candidate_state(ctx: _Ctx) -> Check:
     if v.state == "champion":
         return Check("candidate_state", FAIL, f"version {v.version} is already the champion", evidence=ev)
     if v.state == "rejected":
-        by = v.tags.get("driftgate.decision_by") or "someone"
+        by = v.tags.get(tag.DECISION_BY) or "someone"
         return Check("candidate_state", FAIL, f"version {v.version} was rejected by {by}", evidence=ev)
     what = "a candidate" if v.state == "candidate" else f"{'an' if v.state[:1] in 'aeiou' else 'a'} {v.state} version"
     return Check("candidate_state", PASS, f"version {v.version} is {what} awaiting a decision", evidence=ev)
@@ -260,9 +261,9 @@ def check_same_window(ctx: _Ctx) -> Check:
             FAIL,
             "no champion evaluation (driftgate.role=champion) in the candidate's retraining run: baseline is not like-for-like",
         )
-    cw = run.data.tags.get("driftgate.eval_window")
-    bw = base.data.tags.get("driftgate.eval_window")
-    bv = str(base.data.tags.get("driftgate.model_version", "")).strip() or None
+    cw = run.data.tags.get(tag.EVAL_WINDOW)
+    bw = base.data.tags.get(tag.EVAL_WINDOW)
+    bv = str(base.data.tags.get(tag.MODEL_VERSION, "")).strip() or None
     ev = {
         "candidate_window": cw,
         "champion_window": bw,
@@ -422,10 +423,10 @@ def check_lineage(ctx: _Ctx) -> Check:
     ev = {
         "source_run": run.info.run_id,
         "run_link": ctx.link(run),
-        "training_data": tags.get("driftgate.training_data"),
-        "code_version": tags.get("driftgate.code_version") or tags.get("mlflow.source.git.commit"),
+        "training_data": tags.get(tag.TRAINING_DATA),
+        "code_version": tags.get(tag.CODE_VERSION) or tags.get("mlflow.source.git.commit"),
         "parent_run": ctx.parent_id,
-        "trigger": parent.data.tags.get("driftgate.trigger") if parent else None,
+        "trigger": parent.data.tags.get(tag.TRIGGER) if parent else None,
     }
     missing = [k for k in ("training_data", "code_version", "trigger") if not ev[k]]
     if missing:
@@ -479,20 +480,20 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     import time
 
     from services.drift import model_drift_report
-    from services.warehouse.sources import Window, parse_date
+    from services.warehouse.sources import Window
 
     opts = ctx.cfg.get("feature_consistency") or {}
     if opts.get("enabled", True) is False:
         return Check("feature_consistency", WARN, "disabled in the config ([gate] feature_consistency.enabled)")
     run = ctx.cand_run
-    window = run.data.tags.get("driftgate.training_window") if run else None
-    if not window or ".." not in window:
+    parsed = tag.training_window(run.data.tags if run else None)
+    if parsed is None:
         return Check(
             "feature_consistency",
             WARN,
-            "not evaluated: the candidate run has no driftgate.training_window tag (START..END)",
+            f"not evaluated: the candidate run has no usable {tag.TRAINING_WINDOW} tag (START..END)",
         )
-    start, end = (parse_date(x.strip(), "training window") for x in window.split("..", 1))
+    window, start, end = parsed.text, parsed.start, parsed.end
     model_cfg = ctx.settings.model(ctx.lc.model)
     if not model_cfg.get("source"):
         return Check("feature_consistency", WARN, f"not evaluated: [models.{ctx.lc.model}] has no scoring-log source")

@@ -28,7 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.errors import BadInput, DriftGateError, NotFound, Unavailable
+from services.errors import BadInput, NotFound
+from services.registry import tags as tag
+from services.registry.errors import mlflow_call
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -38,28 +40,17 @@ MANAGED_ALIASES = (CHAMPION, PREVIOUS, CHALLENGER)
 PRODUCTION = "Production"
 ARCHIVED = "Archived"
 
-TAG_AUTHOR = "driftgate.author"
-TAG_DECISION = "driftgate.decision"  # approved | rejected | rolled_back
-TAG_DECISION_BY = "driftgate.decision_by"
-TAG_DECISION_AT = "driftgate.decision_at"
-TAG_DECISION_COMMENT = "driftgate.decision_comment"
-TAG_CHAMPION_SINCE = "driftgate.champion_since"
-TAG_ARCHIVED_AT = "driftgate.archived_at"
-TAG_REPLACED_BY = "driftgate.replaced_by"
-RM_TAG_PREVIOUS = "driftgate.previous_champion"  # stages mode: the rollback target
-
 #: Version tags a transition may write; a snapshot records (and a restore resets) all of them.
 MANAGED_VERSION_TAGS = (
-    TAG_DECISION,
-    TAG_DECISION_BY,
-    TAG_DECISION_AT,
-    TAG_DECISION_COMMENT,
-    TAG_CHAMPION_SINCE,
-    TAG_ARCHIVED_AT,
-    TAG_REPLACED_BY,
+    tag.DECISION,
+    tag.DECISION_BY,
+    tag.DECISION_AT,
+    tag.DECISION_COMMENT,
+    tag.CHAMPION_SINCE,
+    tag.ARCHIVED_AT,
+    tag.REPLACED_BY,
 )
 
-STATES = ("champion", "candidate", "rejected", "archived", "previous")
 TAG_VALUE_MAX = 5000  # MLflow allows more; Databricks' workspace registry is stricter
 
 
@@ -143,19 +134,6 @@ def _transition_stage(client, model: str, version: str, stage: str, archive_exis
         return client.transition_model_version_stage(model, version, stage, archive_existing_versions=archive_existing)
 
 
-def _registry_call(what: str, fn: Callable[[], Any]) -> Any:
-    """Run an MLflow call; map "does not exist" to NotFound and the rest to Unavailable."""
-    try:
-        return fn()
-    except DriftGateError:
-        raise
-    except Exception as exc:
-        code = getattr(exc, "error_code", "") or ""
-        if "RESOURCE_DOES_NOT_EXIST" in str(code) or "not found" in str(exc).lower():
-            raise NotFound(f"{what} not found") from None
-        raise Unavailable(f"MLflow call failed while reading {what} ({type(exc).__name__})") from None
-
-
 class Lifecycle:
     """Common code; subclasses define where the champion lives."""
 
@@ -184,7 +162,7 @@ class Lifecycle:
     def _registered_model(self):
         if self.cache and "rm" in self._memo:
             return self._memo["rm"]
-        rm = _registry_call(f"registered model {self.model!r}", lambda: self.client.get_registered_model(self.model))
+        rm = mlflow_call(self.client, f"registered model {self.model!r}", self.client.get_registered_model, self.model)
         if self.cache:
             self._memo["rm"] = rm
         return rm
@@ -203,11 +181,13 @@ class Lifecycle:
         out: list[Any] = []
         token = None
         while True:
-            page = _registry_call(
+            page = mlflow_call(
+                self.client,
                 f"versions of {self.model!r}",
-                lambda: self.client.search_model_versions(
-                    f"name = '{self.model.replace(chr(39), chr(39) * 2)}'", max_results=1000, page_token=token
-                ),
+                self.client.search_model_versions,
+                f"name = '{self.model.replace(chr(39), chr(39) * 2)}'",
+                max_results=1000,
+                page_token=token,
             )
             out.extend(page)
             token = getattr(page, "token", None)
@@ -230,9 +210,12 @@ class Lifecycle:
         # Unity Catalog search results carry no tags (``tags`` is a method that raises): read the version.
         tags = mv.tags
         if callable(tags):
-            full = _registry_call(
+            full = mlflow_call(
+                self.client,
                 f"version {mv.version} of {self.model!r}",
-                lambda: self.client.get_model_version(self.model, str(mv.version)),
+                self.client.get_model_version,
+                self.model,
+                str(mv.version),
             )
             tags = full.tags
         return dict(tags or {})
@@ -256,7 +239,7 @@ class Lifecycle:
             getattr(mv, "user_id", None),
             run_user,
             run_tag,
-            *[a.strip() for a in str(tags.get(TAG_AUTHOR) or "").split(",")],
+            *[a.strip() for a in str(tags.get(tag.AUTHOR) or "").split(",")],
         ]
         names = [n for n in names if n and str(n).strip() and str(n).strip().lower() != "unknown"]
         from services.promotion.roles import distinct_users  # local: roles imports nothing from here
@@ -330,7 +313,7 @@ class Lifecycle:
 
     @staticmethod
     def _base_state(tags: dict[str, str], archived: bool) -> str:
-        if tags.get(TAG_DECISION) == "rejected":
+        if tags.get(tag.DECISION) == "rejected":
             return "rejected"
         if archived:
             return "archived"
@@ -366,12 +349,12 @@ class Lifecycle:
 
     def decision_steps(self, version: str, decision: str, user: str, at: str, comment: str | None) -> list[Step]:
         steps = [
-            self._set_tag(version, TAG_DECISION, decision),
-            self._set_tag(version, TAG_DECISION_BY, user),
-            self._set_tag(version, TAG_DECISION_AT, at),
+            self._set_tag(version, tag.DECISION, decision),
+            self._set_tag(version, tag.DECISION_BY, user),
+            self._set_tag(version, tag.DECISION_AT, at),
         ]
         if comment:
-            steps.append(self._set_tag(version, TAG_DECISION_COMMENT, comment))
+            steps.append(self._set_tag(version, tag.DECISION_COMMENT, comment))
         return steps
 
     def promote_plan(
@@ -394,7 +377,7 @@ class Lifecycle:
         return {
             "mode": self.mode,
             "aliases": {a: v for a, v in self.alias_map().items() if a in MANAGED_ALIASES},
-            "model_tags": {k: v for k, v in self.model_tags().items() if k == RM_TAG_PREVIOUS},
+            "model_tags": {k: v for k, v in self.model_tags().items() if k == tag.PREVIOUS_CHAMPION},
             "versions": {
                 v: {
                     "stage": views[v].stage,
@@ -424,12 +407,12 @@ class Lifecycle:
             if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
                 _transition_stage(c, m, v, ARCHIVED, False)
         self.invalidate()
-        current_prev = self.model_tags().get(RM_TAG_PREVIOUS)
-        want_prev = snap["model_tags"].get(RM_TAG_PREVIOUS)
+        current_prev = self.model_tags().get(tag.PREVIOUS_CHAMPION)
+        want_prev = snap["model_tags"].get(tag.PREVIOUS_CHAMPION)
         if want_prev and current_prev != want_prev:
-            c.set_registered_model_tag(m, RM_TAG_PREVIOUS, want_prev)
+            c.set_registered_model_tag(m, tag.PREVIOUS_CHAMPION, want_prev)
         elif not want_prev and current_prev is not None:
-            c.delete_registered_model_tag(m, RM_TAG_PREVIOUS)
+            c.delete_registered_model_tag(m, tag.PREVIOUS_CHAMPION)
         # Aliases (both modes: stages mode mirrors the aliases only when they are in use).
         self.invalidate()
         current = {a: v for a, v in self.alias_map().items() if a in MANAGED_ALIASES}
@@ -473,7 +456,7 @@ class AliasesLifecycle(Lifecycle):
             return "champion"
         if PREVIOUS in aliases:
             return "previous"
-        return self._base_state(tags, archived=TAG_ARCHIVED_AT in tags)
+        return self._base_state(tags, archived=tag.ARCHIVED_AT in tags)
 
     def champion_count(self) -> int:
         return 1 if CHAMPION in self.alias_map() else 0
@@ -494,11 +477,11 @@ class AliasesLifecycle(Lifecycle):
         if aliases.get(CHALLENGER) == candidate:
             steps.append(self._unalias(CHALLENGER))
         steps += self.decision_steps(candidate, "approved", user, at, comment)
-        steps.append(self._set_tag(candidate, TAG_CHAMPION_SINCE, at))
+        steps.append(self._set_tag(candidate, tag.CHAMPION_SINCE, at))
         for k, val in (extra_tags or {}).items():
             steps.append(self._set_tag(candidate, k, val))
         if old:
-            steps += [self._set_tag(old, TAG_ARCHIVED_AT, at), self._set_tag(old, TAG_REPLACED_BY, candidate)]
+            steps += [self._set_tag(old, tag.ARCHIVED_AT, at), self._set_tag(old, tag.REPLACED_BY, candidate)]
         return steps
 
     def rollback_plan(self, user, at, comment):
@@ -511,10 +494,10 @@ class AliasesLifecycle(Lifecycle):
         if st.champion:
             steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
             steps += [
-                self._set_tag(st.champion, TAG_ARCHIVED_AT, at),
-                self._set_tag(st.champion, TAG_REPLACED_BY, st.previous),
+                self._set_tag(st.champion, tag.ARCHIVED_AT, at),
+                self._set_tag(st.champion, tag.REPLACED_BY, st.previous),
             ]
-        steps += [self._del_tag_if(st.previous, TAG_ARCHIVED_AT), self._set_tag(st.previous, TAG_CHAMPION_SINCE, at)]
+        steps += [self._del_tag_if(st.previous, tag.ARCHIVED_AT), self._set_tag(st.previous, tag.CHAMPION_SINCE, at)]
         return [s for s in steps if s is not None]
 
     def _del_tag_if(self, version: str, key: str) -> Step | None:
@@ -536,14 +519,14 @@ class StagesLifecycle(Lifecycle):
 
     def state(self) -> RegistryState:
         prod = [v.version for v in self.versions() if v.stage == PRODUCTION]
-        prev = self.model_tags().get(RM_TAG_PREVIOUS)
+        prev = self.model_tags().get(tag.PREVIOUS_CHAMPION)
         # Several versions in Production (possible outside DriftGate): the newest serves.
         return RegistryState(champion=prod[-1] if prod else None, previous=prev or None)
 
     def _state(self, v, stage, aliases, tags, rm_tags) -> str:
         if stage == PRODUCTION:
             return "champion"
-        if rm_tags.get(RM_TAG_PREVIOUS) == v:
+        if rm_tags.get(tag.PREVIOUS_CHAMPION) == v:
             return "previous"
         return self._base_state(tags, archived=stage == ARCHIVED)
 
@@ -562,21 +545,24 @@ class StagesLifecycle(Lifecycle):
             steps.append(
                 Step(
                     f"remember previous v{st.champion}",
-                    lambda: self.client.set_registered_model_tag(self.model, RM_TAG_PREVIOUS, st.champion),
+                    lambda: self.client.set_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION, st.champion),
                 )
             )
         elif st.previous:
             steps.append(
-                Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, RM_TAG_PREVIOUS))
+                Step(
+                    "forget previous",
+                    lambda: self.client.delete_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION),
+                )
             )
         steps += self.decision_steps(candidate, "approved", user, at, comment)
-        steps.append(self._set_tag(candidate, TAG_CHAMPION_SINCE, at))
+        steps.append(self._set_tag(candidate, tag.CHAMPION_SINCE, at))
         for k, val in (extra_tags or {}).items():
             steps.append(self._set_tag(candidate, k, val))
         if st.champion:
             steps += [
-                self._set_tag(st.champion, TAG_ARCHIVED_AT, at),
-                self._set_tag(st.champion, TAG_REPLACED_BY, candidate),
+                self._set_tag(st.champion, tag.ARCHIVED_AT, at),
+                self._set_tag(st.champion, tag.REPLACED_BY, candidate),
             ]
         return steps
 
@@ -586,7 +572,7 @@ class StagesLifecycle(Lifecycle):
             raise BadInput("no previous champion to roll back to")
         steps = [
             self._stage(st.previous, PRODUCTION, True),
-            Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, RM_TAG_PREVIOUS)),
+            Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION)),
         ]
         aliases = self.alias_map()
         if CHAMPION in aliases:
@@ -596,12 +582,12 @@ class StagesLifecycle(Lifecycle):
         if st.champion:
             steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
             steps += [
-                self._set_tag(st.champion, TAG_ARCHIVED_AT, at),
-                self._set_tag(st.champion, TAG_REPLACED_BY, st.previous),
+                self._set_tag(st.champion, tag.ARCHIVED_AT, at),
+                self._set_tag(st.champion, tag.REPLACED_BY, st.previous),
             ]
-        if TAG_ARCHIVED_AT in self.get_version(st.previous).tags:
-            steps.append(self._del_tag(st.previous, TAG_ARCHIVED_AT))
-        steps.append(self._set_tag(st.previous, TAG_CHAMPION_SINCE, at))
+        if tag.ARCHIVED_AT in self.get_version(st.previous).tags:
+            steps.append(self._del_tag(st.previous, tag.ARCHIVED_AT))
+        steps.append(self._set_tag(st.previous, tag.CHAMPION_SINCE, at))
         return steps
 
 

@@ -15,6 +15,7 @@ from mlflow.tracking._model_registry.client import ModelRegistryClient
 
 from services.config import Secret, Settings, redact_uri
 from services.errors import BadInput, Unavailable
+from services.registry.errors import mlflow_errors
 
 # A dead server must fail in seconds, not after MLflow's default minutes of backoff.
 # An operator's explicit environment still wins; otherwise ``[mlflow] http_timeout_seconds`` /
@@ -186,25 +187,7 @@ def make_user_client(settings: Settings, user_token: str | None) -> MlflowClient
     return UserMlflowClient(settings.tracking_uri, registry_uri, store)
 
 
-def normalise_version(version: object) -> str:
-    """Model versions come back as int from SQLite stores and as str over REST."""
-    if version is None:
-        raise ValueError("model version is None")
-    text = str(version).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise ValueError(f"not a model version: {text[:40]!r}")
-    return str(int(text))
-
-
-def unavailable(settings: Settings, exc: BaseException) -> Unavailable:
-    """A one-line, secret-free error for an unreachable tracking server."""
-    kind = type(exc).__name__
-    return Unavailable(f"MLflow at {redact_uri(settings.tracking_uri)} cannot be reached ({kind})")
-
-
 def check_reachable(settings: Settings) -> None:
     """Raise :class:`Unavailable` when the tracking server does not answer a cheap call."""
-    try:
+    with mlflow_errors("the tracking server", uri=settings.tracking_uri):
         make_client(settings).search_experiments(max_results=1)
-    except Exception as exc:
-        raise unavailable(settings, exc) from None

@@ -17,27 +17,33 @@ is :class:`NotFound`, a server that cannot be reached is :class:`Unavailable`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from services.config import redact_uri
-from services.errors import BadInput, DriftGateError, NotFound, Unavailable
+from services.errors import BadInput, DriftGateError, NotFound
+from services.registry.errors import mlflow_call
+from services.registry.tags import (
+    CODE_VERSION,
+    EVAL_WINDOW,
+    MODEL_VERSION,
+    ROLE,
+    TRAINING_DATA,
+    TRAINING_WINDOW,
+    TRIGGER,
+)
 
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
-TRIGGER_TAG = "driftgate.trigger"
-ROLE_TAG = "driftgate.role"
-MODEL_VERSION_TAG = "driftgate.model_version"
 CHAMPION_ROLE = "champion"
 #: Tags that make up a run's lineage (what it was trained on, by what code, why).
 LINEAGE_TAGS = (
-    "driftgate.training_data",
-    "driftgate.training_window",
-    "driftgate.eval_window",
-    "driftgate.code_version",
-    "driftgate.trigger",
+    TRAINING_DATA,
+    TRAINING_WINDOW,
+    EVAL_WINDOW,
+    CODE_VERSION,
+    TRIGGER,
     "mlflow.user",
     "mlflow.source.name",
     "mlflow.source.type",
@@ -51,39 +57,6 @@ DEFAULT_RUN_LIMIT = 20_000
 MAX_HISTORY_KEYS = 12
 
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------------------------
-# Error translation
-# --------------------------------------------------------------------------------------------
-def _uri(client: Any) -> str:
-    return redact_uri(str(getattr(client, "tracking_uri", "") or "the tracking server"))
-
-
-def mlflow_call(client: Any, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one MLflow client call; turn any failure into a one-line DriftGate error.
-
-    ``what`` names the object for messages (``"experiment 'x'"``). The MLflow message is only
-    echoed for "not found"/"invalid" answers (they name the user's input, never a secret).
-    """
-    try:
-        return fn(*args, **kwargs)
-    except DriftGateError:
-        raise
-    except Exception as exc:
-        raise translate_error(client, what, exc) from None
-
-
-def translate_error(client: Any, what: str, exc: BaseException) -> DriftGateError:
-    code = str(getattr(exc, "error_code", "") or "")
-    first_line = (str(getattr(exc, "message", "") or str(exc)).strip().splitlines() or [""])[0][:200]
-    if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_NOT_FOUND") or "not found" in first_line.lower():
-        return NotFound(f"{what} not found")
-    if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST") and "API request to" not in first_line:
-        return BadInput(f"MLflow refused the request for {what}: {first_line}")
-    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
-        return Unavailable(f"MLflow at {_uri(client)} denied access to {what} ({code.lower()})")
-    return Unavailable(f"MLflow at {_uri(client)} cannot be reached or failed for {what} ({type(exc).__name__})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,15 +98,15 @@ class RunRow:
 
     @property
     def role(self) -> str | None:
-        return self.tags.get(ROLE_TAG)
+        return self.tags.get(ROLE)
 
     @property
     def is_champion_baseline(self) -> bool:
-        return (self.tags.get(ROLE_TAG) or "").strip().lower() == CHAMPION_ROLE
+        return (self.tags.get(ROLE) or "").strip().lower() == CHAMPION_ROLE
 
     @property
     def trigger(self) -> str | None:
-        return self.tags.get(TRIGGER_TAG)
+        return self.tags.get(TRIGGER)
 
     @property
     def raw_metrics(self) -> dict[str, float | None]:
@@ -633,7 +606,7 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
                 calls += 1
         exp_ids = sorted({r.experiment_id for r in runs.values()})
         try:  # re-evaluations are extra information: a server refusing the filter must not hide versions
-            reeval_rows, _ = search_runs_paged(client, exp_ids, f"tags.`{MODEL_VERSION_TAG}` != ''", limit=2000)
+            reeval_rows, _ = search_runs_paged(client, exp_ids, f"tags.`{MODEL_VERSION}` != ''", limit=2000)
         except BadInput:
             reeval_rows = []
         calls += 1
@@ -654,22 +627,22 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
                 tags=dict(getattr(v, "tags", None) or {}),
                 is_champion=str(v.version) == champ,
                 trained=run.start_time if run else None,
-                eval_window=run.tags.get("driftgate.eval_window") if run else None,
+                eval_window=run.tags.get(EVAL_WINDOW) if run else None,
             )
         )
     known = {v.version for v in versions}
     reevals = [
         Reevaluation(
-            str(r.tags[MODEL_VERSION_TAG]),
+            str(r.tags[MODEL_VERSION]),
             r.run_id,
             r.run_name,
             r.start_time,
-            r.tags.get("driftgate.eval_window"),
+            r.tags.get(EVAL_WINDOW),
             {k: r.metric(k) for k in r.metrics},
         )
         for r in reeval_rows
-        if str(r.tags.get(MODEL_VERSION_TAG)) in known
-        and r.run_id != next((v.run_id for v in versions if v.version == str(r.tags.get(MODEL_VERSION_TAG))), None)
+        if str(r.tags.get(MODEL_VERSION)) in known
+        and r.run_id != next((v.run_id for v in versions if v.version == str(r.tags.get(MODEL_VERSION))), None)
     ]
     reevals.sort(key=lambda e: e.when or datetime.min.replace(tzinfo=UTC))
     return VersionsView(name, tuple(versions), tuple(reevals), champ, calls)

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.config import Settings
-from services.errors import BadInput, DriftGateError, NotFound, Unavailable
+from services.errors import BadInput, DriftGateError, NotFound
+from services.registry.errors import translate
+from services.registry.tags import CHAMPION_SINCE
 
 UTC = dt.UTC
 TRIGGER_TAG = "driftgate.trigger"
@@ -467,7 +469,7 @@ def last_retraining_run(client, experiment: str, before: dt.datetime | None = No
     except DriftGateError:
         raise
     except Exception as exc:
-        raise unavailable_from(exc) from None
+        raise translate(exc, "the retraining history", client) from None
 
 
 @dataclass(frozen=True)
@@ -519,9 +521,7 @@ def champion_reference(settings: Settings, client, model: str) -> ChampionRefere
 
 
 def _champion_since(tags: Mapping[str, str]) -> dt.datetime | None:
-    from services.registry.lifecycle import TAG_CHAMPION_SINCE
-
-    text = tags.get(TAG_CHAMPION_SINCE)
+    text = tags.get(CHAMPION_SINCE)
     if not text:
         return None
     try:
@@ -595,10 +595,6 @@ def state_token(settings: Settings, model: str, client) -> str:
         except Exception:
             parts.append("?")
     return "/".join(parts)
-
-
-def unavailable_from(exc: BaseException) -> Unavailable:
-    return Unavailable(f"MLflow cannot be reached to read the retraining history ({type(exc).__name__})")
 
 
 # --------------------------------------------------------------------------------------------

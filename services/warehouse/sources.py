@@ -5,7 +5,7 @@ A :class:`Source` says *where* the rows are; :func:`open_backend` gives a SQL ba
 everything local, a Databricks SQL warehouse for Unity Catalog / Hive tables, a Spark session —
 Spark Connect or local — for ``type = "spark"``, see :mod:`services.warehouse.spark`) plus the table
 expression to query. A backend renders, executes and describes; the statements themselves are
-built once in :mod:`services.drift.sql` (DuckDB or Databricks dialect). Nothing here loads a table into memory: DuckDB scans files and Arrow datasets
+built once in :mod:`services.drift.sql` on the vocabulary of :mod:`services.warehouse.sql` (DuckDB or Databricks dialect). Nothing here loads a table into memory: DuckDB scans files and Arrow datasets
 lazily (Delta tables are read with ``deltalake``, incl. version time travel), and only the small
 aggregates built by :mod:`services.drift.sql` come back.
 
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from services.errors import BadInput, NotFound, Unavailable
+from services.warehouse.sql import max_query, schema_query, table_expression
 
 SOURCE_TYPES = ("csv", "parquet", "delta", "duckdb", "databricks", "spark")
 FILE_FORMATS = ("csv", "parquet", "delta")
@@ -329,8 +330,6 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
         return
 
     if source.type == "databricks":
-        from services.drift.sql import table_expression
-
         conn = _databricks_connect(settings, connection_factory)
         try:
             table = table_expression(source.table)
@@ -347,8 +346,6 @@ def open_backend(source: Source, settings=None, connection_factory=None) -> Iter
     import duckdb
 
     if source.type == "duckdb":
-        from services.drift.sql import table_expression
-
         if not source.path or not Path(source.path).exists():
             raise NotFound(f"no such DuckDB file: {source.path}")
         try:
@@ -453,7 +450,6 @@ def _databricks_connect(settings, factory):
 
 
 def _databricks_columns(backend: Backend) -> dict[str, str]:
-    from services.drift.sql import schema_query
 
     sql = schema_query(backend.table, backend.dialect)
     cur = backend.conn.cursor()
@@ -470,7 +466,6 @@ def _databricks_columns(backend: Backend) -> dict[str, str]:
 
 
 def newest_date(backend: Backend, timestamp: str) -> date | None:
-    from services.drift.sql import max_query
 
     sql, params = max_query(backend.table, timestamp, backend.dialect)
     rows = backend.execute(sql, params)

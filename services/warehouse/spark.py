@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from services.errors import BadInput, NotFound, Unavailable
 from services.warehouse.sources import _NUMERIC_SPARK, Backend, Source, open_delta_table
+from services.warehouse.sql import schema_query
 
 INSTALL_HINT = "the spark engine needs PySpark: pip install -r requirements-spark.txt"
 JAVA_HINT = (
@@ -268,7 +269,6 @@ def open_spark_backend(source: Source, settings=None) -> Iterator[SparkBackend]:
 
 
 def _columns(backend: SparkBackend, source: Source) -> dict[str, str]:
-    from services.drift.sql import schema_query
 
     sql = schema_query(backend.table, backend.dialect)
     try:

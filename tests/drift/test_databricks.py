@@ -163,7 +163,8 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
     ones the builder binds, for every mix of edges, deciles, points and window bounds — and a
     second call with other values must reuse the text but bind the new values."""
     from services.drift.numeric_sql import build_numeric_query, numeric_query
-    from services.drift.sql import NumericSpec, table_expression
+    from services.drift.sql import NumericSpec
+    from services.warehouse.sql import table_expression
 
     table = table_expression("cat.sch.events")
     start, end = datetime(2026, 1, 1), datetime(2026, 2, 1)

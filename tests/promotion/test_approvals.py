@@ -7,8 +7,10 @@ import pytest
 from services.errors import BadInput, NotFound, Refused
 from services.promotion import audit
 from services.promotion.approvals import approve, reject, request_review, rollback
-from services.registry.lifecycle import TAG_DECISION, TAG_DECISION_COMMENT, make_lifecycle
+from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
+from services.registry.tags import DECISION as TAG_DECISION
+from services.registry.tags import DECISION_COMMENT as TAG_DECISION_COMMENT
 from tests.promotion.conftest import MODEL, registry_view, settings_with
 
 
