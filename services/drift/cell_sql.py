@@ -18,12 +18,6 @@ from services.drift.stats import DECILES
 from services.warehouse.sql import column, date_bucket, param, render, window_condition, window_params
 
 
-def _map(spec: NumericSpec) -> CellSpec:
-    if spec.cells is None:  # pragma: no cover - a caller bug
-        raise ValueError(f"column {spec.name!r} has no cell map")
-    return spec.cells
-
-
 def _greatest(*args: exp.Expr) -> exp.Expr:
     # Verbatim GREATEST/LEAST: sqlglot's nodes render DuckDB NULL-guards that evaluate the
     # arguments three times; the values here are never NULL.
@@ -91,7 +85,9 @@ def cells_query(
     var_pop)`` — the summaries are combined from the cells; keys as :func:`_cell_expression`
     (``tails=False``: the reference itself, no value outside its own range, no tail tests), read
     by :func:`cell_keys`. One UNION ALL statement (each branch reads one column)."""
-    shape = tuple((k, s.name, _map(s).transform, _map(s).n, tails and _map(s).needs_clamp()) for k, s in specs)
+    shape = tuple(
+        (k, s.name, s.cell_map().transform, s.cell_map().n, tails and s.cell_map().needs_clamp()) for k, s in specs
+    )
     key = ("cells", table.sql("duckdb"), shape, ts, start is not None, end is not None, tails)
 
     def build() -> Query:
@@ -109,7 +105,7 @@ def cells_query(
             q = (
                 exp.select(
                     exp.alias_(exp.Literal.number(k), "k", quoted=True),
-                    exp.alias_(_cell_expression(v, k, _map(spec), tails=tails), "cell", quoted=True),
+                    exp.alias_(_cell_expression(v, k, spec.cell_map(), tails=tails), "cell", quoted=True),
                     *aggregates,
                     copy=False,
                 )
@@ -123,9 +119,9 @@ def cells_query(
     sql = _cached(key, build)
     params = window_params(start, end)
     for k, spec in specs:
-        params.update(_cell_params(k, _map(spec)))
+        params.update(_cell_params(k, spec.cell_map()))
         if tails:
-            params.update({f"cm{k}": _map(spec).min, f"cx{k}": _map(spec).max})
+            params.update({f"cm{k}": spec.cell_map().min, f"cx{k}": spec.cell_map().max})
     return sql, params
 
 
@@ -142,7 +138,7 @@ def grouped_cells_query(
     cell of each column in each window (keys as :func:`cells_query` with tails; the sums serve the
     tails beyond the reference's range, see :func:`cells_cdf`). One number per value and a GROUP BY
     instead of a HISTOGRAM at the ~2,000 cell boundaries (a third of the statement's cost)."""
-    shape = tuple((k, s.name, _map(s).transform, _map(s).n, _map(s).needs_clamp()) for k, s in specs)
+    shape = tuple((k, s.name, s.cell_map().transform, s.cell_map().n, s.cell_map().needs_clamp()) for k, s in specs)
     key = ("gcells", table.sql("duckdb"), shape, ts, group_by, start is not None, end is not None)
 
     def build() -> Query:
@@ -162,7 +158,7 @@ def grouped_cells_query(
                 exp.select(
                     exp.alias_(exp.Literal.number(k), "k", quoted=True),
                     w.copy(),
-                    exp.alias_(_cell_expression(v, k, _map(spec), tails=True), "cell", quoted=True),
+                    exp.alias_(_cell_expression(v, k, spec.cell_map(), tails=True), "cell", quoted=True),
                     exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
                     exp.alias_(exp.Sum(this=v.copy()), "s", quoted=True),
                     copy=False,
@@ -175,8 +171,8 @@ def grouped_cells_query(
 
     params = window_params(start, end)
     for k, spec in specs:
-        params.update(_cell_params(k, _map(spec)))
-        params.update({f"cm{k}": _map(spec).min, f"cx{k}": _map(spec).max})
+        params.update(_cell_params(k, spec.cell_map()))
+        params.update({f"cm{k}": spec.cell_map().min, f"cx{k}": spec.cell_map().max})
     return _cached(key, build), params
 
 
@@ -375,7 +371,7 @@ def cell_values_query(
     Rows ``(k, key, values)`` by unclamped key (:func:`_cell_expression`): a wanted cell -1 or n
     takes every key at or beyond it (``$lo<k>``/``$hi<k>``; ±inf when not wanted; see
     :func:`cell_keys`)."""
-    shape = tuple((k, s.name, _map(s).transform, _map(s).n) for k, s in specs)
+    shape = tuple((k, s.name, s.cell_map().transform, s.cell_map().n) for k, s in specs)
     key = ("cellvalues", table.sql("duckdb"), shape, ts, start is not None, end is not None)
 
     def build() -> Query:
@@ -384,7 +380,7 @@ def cell_values_query(
             v = exp.column(f"v{k}", quoted=True)
             inner = (
                 exp.select(
-                    exp.alias_(_cell_expression(v, k, _map(spec), tails=False), "cell", quoted=True),
+                    exp.alias_(_cell_expression(v, k, spec.cell_map(), tails=False), "cell", quoted=True),
                     exp.alias_(v.copy(), "x", quoted=True),
                     copy=False,
                 )
@@ -417,12 +413,12 @@ def cell_values_query(
     params = window_params(start, end)
     for k, spec in specs:
         wanted = sorted({int(x) for x in want[k]})
-        params.update(_cell_params(k, _map(spec)))
+        params.update(_cell_params(k, spec.cell_map()))
         params.update(
             {
                 f"want{k}": [float(x) for x in wanted],
                 f"lo{k}": -1.0 if -1 in wanted else -math.inf,
-                f"hi{k}": float(_map(spec).n) if _map(spec).n in wanted else math.inf,
+                f"hi{k}": float(spec.cell_map().n) if spec.cell_map().n in wanted else math.inf,
             }
         )
     return _cached(key, build), params

@@ -14,7 +14,7 @@ DuckDB cursors. Databricks: exact PERCENTILE deciles and PERCENTILE_DISC grids (
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Unpack
 
 import numpy as np
@@ -22,13 +22,13 @@ import numpy as np
 from services.drift import stats as S
 from services.drift.cell_sql import cells_query, grouped_cells_query, range_values_query, sample_query
 from services.drift.cells import CellSpec, cells_cdf, lerp, order_ranks, rank_cells, summary_from_cells
-from services.drift.decode import decode_numeric, split_cells
+from services.drift.decode import Doc, Rows, decode_numeric, split_cells
 from services.drift.features import check_categorical, check_numeric, is_float_type
 from services.drift.numeric_sql import numeric_query
 from services.drift.prefetch import Prefetch
 from services.drift.profile import Bounds, FeatureProfile, Features, Profile, ProfileArgs, Progress
 from services.drift.reference import column_groups, duck_reference
-from services.drift.sql import NumericSpec, categorical_query
+from services.drift.sql import NumericSpec, Query, Scope, categorical_query
 from services.errors import BadInput
 from services.numbers import finite_or_none
 from services.warehouse.sources import Backend, Window, resolve_window
@@ -124,23 +124,24 @@ def _scan(
     )
     if progress:
         progress(f"{side}: scanning {len(features)} columns")
-    window = {"ts": ts, "start": bounds[0], "end": bounds[1]}
+    window: Scope = {"ts": ts, "start": bounds[0], "end": bounds[1]}
     windows: dict[Any, dict[str, Any]] = {}
-    batch = []  # statements run in the same batch as the numeric pass: category counts, row sample
+    batch: list[Query] = []  # statements run in the same batch as the numeric pass: category counts, row sample
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
         batch.append(categorical_query(backend.table, backend.dialect, meta, group_by=group_by, **window))
     sample_groups = column_groups(numeric, backend.parallelism) if duck_ref else []
     batch += [sample_query(backend.table, g, **window) for g in sample_groups]  # each scans on one thread
-    for w, rows, per in _numeric_pass(backend, specs, group_by=group_by, alongside=batch, **window):
+    passed, beside = _numeric_pass(backend, specs, window, group_by=group_by, alongside=batch)
+    for w, rows, per in passed:
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
     if sample_groups and None in windows:
-        for g, (sample,) in zip(sample_groups, batch[len(batch) - len(sample_groups) :]):
+        for g, (sample,) in zip(sample_groups, beside[len(beside) - len(sample_groups) :]):
             for i, n in enumerate(g):
                 col = np.asarray(sample[i] or [], dtype=float)
                 windows[None]["numeric"][n] = {"grid": S.quantile_grid(col) if col.size else []}
     if cats:
-        for row in batch[0]:
+        for row in beside[0]:
             w, (k, v, n) = (row[0], row[1:]) if group_by else (None, row)
             if w in windows:  # (the numeric query saw every window)
                 windows[w]["counts"][cats[int(k)]][str(v)] = int(n)
@@ -150,7 +151,7 @@ def _scan(
 
 
 def _reference_bins(
-    backend: Backend, numeric: Sequence[str], doc: dict[str, Any], *, side: str, duck: bool, window: dict[str, Any]
+    backend: Backend, numeric: Sequence[str], doc: dict[str, Any], *, side: str, duck: bool, window: Scope
 ) -> None:
     """A reference: the bin counts at its own edges (and, on DuckDB, its deciles and CDF structure)."""
     if duck:
@@ -160,7 +161,7 @@ def _reference_bins(
         d = doc["numeric"][n]
         check_numeric(n, side, int(d["count"] or 0), int(d["infinite"] or 0))
     edge_specs = [NumericSpec(n, edges=tuple(S.dedupe_edges(doc["numeric"][n]["deciles"]))) for n in numeric]
-    ((_, _, per),) = _numeric_pass(backend, edge_specs, only_bins=True, **window)
+    ((_, _, per),), _ = _numeric_pass(backend, edge_specs, window, only_bins=True)
     for spec, d in zip(edge_specs, per):
         doc["numeric"][spec.name]["edges"] = list(spec.edges or ())
         doc["numeric"][spec.name]["cumulative"] = d["cumulative"]
@@ -210,6 +211,9 @@ def _feature_profiles(
     return feats
 
 
+Passed = tuple[Any, int, list[Doc]]  # a window's key, its rows and its columns' aggregates
+
+
 def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSpec:
     """A window against a reference feature: its edges, and its cells or points (DuckDB). Per-window
     (grouped) passes count at the cells' boundary points with HISTOGRAM instead: many small windows
@@ -223,37 +227,41 @@ def _current_spec(ref_f: FeatureProfile, duck: bool, grouped: bool) -> NumericSp
 
 
 def _numeric_pass(
-    backend: Backend, specs: Sequence[NumericSpec], *, only_bins: bool = False, alongside: list | None = None, **window
-) -> list[tuple[Any, int, list[dict]]]:
+    backend: Backend,
+    specs: Sequence[NumericSpec],
+    window: Scope,
+    *,
+    group_by: str | None = None,
+    only_bins: bool = False,
+    alongside: Sequence[Query] = (),
+) -> tuple[list[Passed], list[Rows]]:
     """One scan's numeric aggregates as (window, rows, per-column dicts), in ``specs`` order. The
     same statement is built for every dialect; on DuckDB the columns are split into groups run
     concurrently (one statement per group, each reading only its columns). Columns with cells (a
     current window on DuckDB) are read by one cells statement per group instead, their summaries
-    combined from the cells (see :func:`_cell_columns`). ``alongside``: more ``(sql, params)``
-    statements to run in the same batch; replaced in place by their rows."""
+    combined from the cells (see :func:`_cell_columns`). ``alongside``: more statements to run in
+    the same batch; their rows come back second."""
     groups = column_groups(specs, backend.parallelism) or [[]]
-    grouped = bool(window.get("group_by"))
+    grouped = bool(group_by)
     by_cells = not grouped and not only_bins and backend.dialect == "duckdb"
     plain = [[s for s in g if not (by_cells and s.cells is not None)] for g in groups]
     cell_groups = [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups] if by_cells else []
     # groups whose columns all have cells need no statement, but one statement always counts the rows
     run = [i for i, g in enumerate(plain) if g] or [0]
-    queries = [numeric_query(backend.table, backend.dialect, plain[i], only_bins=only_bins, **window) for i in run]
-    cell_queries = [
-        cells_query(backend.table, cg, ts=window.get("ts"), start=window.get("start"), end=window.get("end"))
-        for cg in cell_groups
-        if cg
+    queries = [
+        numeric_query(backend.table, backend.dialect, plain[i], only_bins=only_bins, group_by=group_by, **window)
+        for i in run
     ]
-    gcells = _grouped_cell_queries(backend, groups, window) if grouped and not only_bins else ([], [])
-    extra = list(alongside or [])
+    cell_queries = [cells_query(backend.table, cg, **window) for cg in cell_groups if cg]
+    gcells = _grouped_cell_queries(backend, groups, window, group_by) if group_by and not only_bins else ([], [])
+    extra = list(alongside)
     results = backend.execute_many(queries + cell_queries + gcells[0] + extra)
-    if alongside is not None:
-        alongside[:] = results[len(results) - len(extra) :]
-        results = results[: len(results) - len(extra)]
+    beside = results[len(results) - len(extra) :]
+    results = results[: len(results) - len(extra)]
     if gcells[0]:
         grouped_rows = results[len(results) - len(gcells[0]) :]
         results = results[: len(results) - len(gcells[0])]
-    decoded: dict[Any, tuple[int, list[list[dict]]]] = {}
+    decoded: dict[Any, tuple[int, list[list[Doc]]]] = {}
     order: list[Any] = []
     for gi, result in zip(run, results):
         for row in result:
@@ -265,14 +273,14 @@ def _numeric_pass(
                 order.append(w)
             decoded[w][1][gi] = per
     if gcells[0]:
-        return _grouped_cells(groups, decoded, order, gcells[1], grouped_rows)
+        return _grouped_cells(groups, decoded, order, gcells[1], grouped_rows), beside
     if not any(cell_groups):
-        return [(w, decoded[w][0], [d for per in decoded[w][1] for d in per]) for w in order]
+        return [(w, decoded[w][0], [d for per in decoded[w][1] for d in per]) for w in order], beside
     # ungrouped: one window
     rows, per_group = decoded[None]
     cell_results = iter(results[len(queries) :])
-    cell_docs: list[tuple[NumericSpec, dict]] = []
-    merged: list[dict] = []
+    cell_docs: list[tuple[NumericSpec, Doc]] = []
+    merged: list[Doc] = []
     for g, cg, per in zip(groups, cell_groups, per_group):
         by_column = split_cells(next(cell_results)) if cg else {}
         plain_docs = iter(per)
@@ -284,44 +292,48 @@ def _numeric_pass(
             cell_docs.append((spec, d))
             merged.append(d)
     _cell_columns(backend, cell_docs, window)
-    return [(None, rows, merged)]
+    return [(None, rows, merged)], beside
 
 
-def _grouped_cell_queries(backend: Backend, groups, window) -> tuple[list, list[int]]:
+def _grouped_cell_queries(
+    backend: Backend, groups: Sequence[Sequence[NumericSpec]], window: Scope, group_by: str
+) -> tuple[list[Query], list[int]]:
     """DuckDB per-window passes: one grouped cells statement per column group with cells (run in
     the same batch as the grouped numeric statements), and the groups they belong to."""
     if backend.dialect != "duckdb":
         return [], []
-    queries, where = [], []
+    queries: list[Query] = []
+    where: list[int] = []
     for gi, g in enumerate(groups):
         cg = [(k, s) for k, s in enumerate(g) if s.cells is not None]
         if cg:
             queries.append(
                 grouped_cells_query(
-                    backend.table,
-                    cg,
-                    ts=window["ts"],
-                    group_by=window["group_by"],
-                    start=window.get("start"),
-                    end=window.get("end"),
+                    backend.table, cg, ts=str(window["ts"]), group_by=group_by, start=window["start"], end=window["end"]
                 )
             )
             where.append(gi)
     return queries, where
 
 
-def _grouped_cells(groups, decoded, order, where, results) -> list[tuple[Any, int, list[dict]]]:
+def _grouped_cells(
+    groups: Sequence[Sequence[NumericSpec]],
+    decoded: dict[Any, tuple[int, list[list[Doc]]]],
+    order: Sequence[Any],
+    where: Sequence[int],
+    results: Sequence[Rows],
+) -> list[Passed]:
     """Per-window passes of columns with cells: their summaries and edge counts came from the
     grouped numeric statement; their CDF at the reference's points and tails from the grouped
     cells statements (rows per window and cell, see :func:`grouped_cells_query`)."""
-    per_cell: dict[tuple[int, int, Any], list[tuple[float, float]]] = {}
-    for gi, rows in zip(where, results):
-        for k, w, key, n, total in rows:
+    per_cell: dict[tuple[int, int, Any], list[tuple[float, float, float]]] = {}
+    for gi, found in zip(where, results):
+        for k, w, key, n, total in found:
             per_cell.setdefault((gi, int(k), w), []).append((float(key), float(n), float(total or 0.0)))
-    out = []
+    out: list[Passed] = []
     for w in order:
         rows, per_group = decoded[w]
-        merged = []
+        merged: list[Doc] = []
         for gi, (g, per) in enumerate(zip(groups, per_group)):
             for k, (spec, d) in enumerate(zip(g, per)):
                 if spec.cells is not None:
@@ -332,7 +344,7 @@ def _grouped_cells(groups, decoded, order, where, results) -> list[tuple[Any, in
     return out
 
 
-def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], window: dict) -> None:
+def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, Doc]], window: Scope) -> None:
     """For a current window's cell columns: the counts at the reference's edges and the exact
     median, in one more scan. The cells of the two middle order statistics are known from the cell
     counts, so the scan fetches only the values in those cells (widened by a cell each side) and
@@ -340,14 +352,15 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
     QUANTILE_CONT instead."""
     if not columns:
         return
-    specs, fallback = [], []
+    specs: list[tuple[int, NumericSpec, float, float, tuple[int, int, Any] | None]] = []
+    fallback: list[tuple[NumericSpec, Doc]] = []
     for k, (spec, d) in enumerate(columns):
-        count, points = int(d["count"] or 0), spec.cells.points()
+        count, points = int(d["count"] or 0), spec.cell_map().points()
         lo, hi, ranks = math.inf, -math.inf, None
         if count:
             r0, r1, virtual = order_ranks(count, 0.5)
             (_, c0, _), (_, c1, _) = rank_cells(d["cdf"], [r0, r1])
-            if c0 >= -1 and c1 <= spec.cells.n - 1 and c1 < len(d["cdf"]) - 2:
+            if c0 >= -1 and c1 <= spec.cell_map().n - 1 and c1 < len(d["cdf"]) - 2:
                 lo, hi = float(points[max(c0, 0)]), float(points[min(c1 + 3, len(points) - 1)])
                 ranks = (r0, r1, virtual)
             else:
@@ -356,11 +369,7 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
     queries = []
     for group in column_groups(specs, backend.parallelism):  # one statement per core: each branch scans on one thread
         sql, params = range_values_query(
-            backend.table,
-            [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in group],
-            ts=window.get("ts"),
-            start=window.get("start"),
-            end=window.get("end"),
+            backend.table, [(k, spec.name, len(spec.edges or ())) for k, spec, *_ in group], **window
         )
         for k, spec, lo, hi, _ in group:
             params[f"a{k}"], params[f"b{k}"] = lo, hi
@@ -375,12 +384,12 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
         if ranks is None:
             continue
         r0, r1, virtual = ranks
-        values = np.sort(np.asarray(values or [], dtype=float))
+        inside = np.sort(np.asarray(values or [], dtype=float))
         i0, i1 = r0 - int(below or 0), r1 - int(below or 0)
-        if not (0 <= i0 <= i1 < values.size):  # pragma: no cover - the widened range missed it
+        if not (0 <= i0 <= i1 < inside.size):  # pragma: no cover - the widened range missed it
             fallback.append((spec, d))
             continue
-        d["median"] = lerp(values[i0], values[i1], virtual)
+        d["median"] = lerp(inside[i0], inside[i1], virtual)
     for spec, d in fallback:
         only = [NumericSpec(spec.name, grid=False)]
         sql, params = numeric_query(backend.table, "duckdb", only, **window)
@@ -388,7 +397,9 @@ def _cell_columns(backend: Backend, columns: list[tuple[NumericSpec, dict]], win
         d["median"] = decode_numeric(row, only, grouped=False, sorted_lists=True)[2][0]["median"]
 
 
-def prefetch_current(ref: Backend, cur_b: Backend, features, current_window: Window):
+def prefetch_current(
+    ref: Backend, cur_b: Backend, features: Features, current_window: Window
+) -> tuple[Prefetch, Callable[[dict[str, CellSpec]], None]] | None:
     """DuckDB files on both sides: a :class:`~services.drift.prefetch.Prefetch` on the current's
     backend (its category counts start now, its cell counts once the reference's cell maps are
     final) and the hook that submits the latter; None when it does not apply."""

@@ -6,17 +6,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from services.drift import stats as S
 from services.drift.cell_sql import cell_values_query, cells_query, edge_counts_query, reference_quantiles_query
 from services.drift.cells import cell_keys, choose_cells, decile_ranks, deciles_from_cells, summary_from_cells
-from services.drift.decode import floats_or_empty, histogram_cdf, split_cells
+from services.drift.decode import Doc, floats_or_empty, histogram_cdf, split_cells
 from services.drift.features import check_numeric
 from services.drift.prefetch import ON_REFERENCE_CELLS
-from services.drift.sql import NumericSpec
+from services.drift.sql import NumericSpec, Scope
 from services.warehouse.sources import Backend
 
 
@@ -27,7 +27,7 @@ def column_groups(items: Sequence[Any], parts: int) -> list[list[Any]]:
 
 
 def duck_reference(
-    backend: Backend, numeric: Sequence[str], docs: dict[str, dict[str, Any]], rows: int, *, side: str, **window
+    backend: Backend, numeric: Sequence[str], docs: dict[str, Doc], rows: int, *, side: str, **window: Unpack[Scope]
 ) -> None:
     """A DuckDB reference after its first pass (row count, a sample of rows and its quantile grid):
     fills each column's summaries, exact deciles, median, edges, counts at the edges and CDF
@@ -114,25 +114,24 @@ def duck_reference(
     for g in cell_groups:
         found: dict[int, dict[int, list[np.ndarray]]] = {k: {} for k in range(len(g))}
         for k, key, xs in next(results):  # unclamped keys: cells -1 and n may come in several rows
-            cell = int(cell_keys([key], g[int(k)].cells.n, tails=False)[0])
+            cell = int(cell_keys([key], g[int(k)].cell_map().n, tails=False)[0])
             found[int(k)].setdefault(cell, []).append(np.asarray(xs, dtype=float))
         for k, spec in enumerate(g):
             values = {}
-            for cell, parts in found[k].items():
-                distinct, counts = np.unique(np.concatenate(parts), return_counts=True)
+            for cell, chunks in found[k].items():
+                distinct, counts = np.unique(np.concatenate(chunks), return_counts=True)
                 values[cell] = (distinct, np.cumsum(counts))
             deciles_from_cells(docs[spec.name], cell_cdf[spec.name], ranks[spec.name], values)
     for g in edge_groups:
         (row,) = next(results)
         pos = 0
         for spec in g:
-            docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos : pos + len(spec.edges)]]
+            edges, points = spec.edges or (), spec.points or ()
+            docs[spec.name]["cumulative"] = [int(x or 0) for x in row[pos : pos + len(edges)]]
             docs[spec.name].update(
-                edges=list(spec.edges),
-                points=list(spec.points),
-                cdf=histogram_cdf(row[pos + len(spec.edges)], spec.points),
+                edges=list(edges), points=list(points), cdf=histogram_cdf(row[pos + len(edges)], points)
             )
-            pos += len(spec.edges) + 1
+            pos += len(edges) + 1
     for n in numeric:
         d = docs[n]
         d["median"] = float(d["deciles"][S.DECILES.index(0.5)]) if d["deciles"] else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlglot import exp
 
@@ -29,7 +29,7 @@ from services.errors import BadInput
 from services.warehouse.sql import column, date_bucket, render, window_condition, window_params
 
 
-def _lit(x: float) -> exp.Literal:
+def _lit(x: float) -> exp.Expr:
     return exp.Literal.number(repr(float(x)))
 
 
@@ -66,6 +66,20 @@ class NumericSpec:
     cells: CellSpec | None = None  # DuckDB: counts per cell (see CellSpec), edges by COUNT_IF
     grid: bool = True  # sampled quantile grid in SQL (a DuckDB reference samples rows instead)
 
+    def cell_map(self) -> CellSpec:
+        """The cell map of a column on the cell path."""
+        if self.cells is None:  # pragma: no cover - a caller bug
+            raise ValueError(f"column {self.name!r} has no cell map")
+        return self.cells
+
+
+class Scope(TypedDict):
+    """Which rows of a table a statement reads: ``ts`` in [start, end) (None: unbounded)."""
+
+    ts: str | None
+    start: datetime | None
+    end: datetime | None
+
 
 # Rendered statements by shape: the SQL text depends only on the table, dialect, column names,
 # the number of edges, which aggregates are asked and the window's shape — every value travels as
@@ -89,7 +103,7 @@ def hist_bounds(spec: NumericSpec) -> list[float]:
     return sorted({float(p) for p in spec.points or ()} | {float(e) for e in spec.edges or ()})
 
 
-def _union_all(branches: Sequence[exp.Expr]) -> exp.Expr:
+def _union_all(branches: Sequence[exp.Expression]) -> exp.Expression:
     union = branches[0]
     for b in branches[1:]:
         union = exp.Union(this=union, expression=b, distinct=False)
