@@ -6,14 +6,14 @@ where DuckDB would otherwise scan every column for each aggregate."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlglot import exp
 
 from services.drift.cells import _TINY, GRID_SAMPLE, CellSpec
-from services.drift.sql import NumericSpec, Query, _cached, _quantiles, _union_all, _values_source, numeric_value
+from services.drift.sql import NumericSpec, Query, Scope, _cached, _quantiles, _union_all, _values_source, numeric_value
 from services.drift.stats import DECILES
 from services.warehouse.sql import column, date_bucket, param, render, window_condition, window_params
 
@@ -282,79 +282,67 @@ def sample_query(
     return _cached(key, build), window_params(start, end)
 
 
-def reference_quantiles_query(
+def _one_row(
+    kind: str,
     table: exp.Table,
     specs: Sequence[tuple[int, NumericSpec]],
-    *,
-    ts: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    shape: tuple[Any, ...],
+    window: Scope,
+    fields: Callable[[int, NumericSpec, exp.Column], list[exp.Expr]],
+) -> str:
+    """A cached one-row statement: ``fields(k, spec, v<k>)`` per column over the window's values."""
+    ts, start, end = window.get("ts"), window.get("start"), window.get("end")
+    key = (kind, table.sql("duckdb"), shape, ts, start is not None, end is not None)
+
+    def build() -> Query:
+        select = []
+        for k, spec in specs:
+            v = exp.column(f"v{k}", quoted=True)
+            select += [exp.alias_(f, f"c{k}_{j}", quoted=True) for j, f in enumerate(fields(k, spec, v))]
+        source = _values_source(table, [(k, s.name) for k, s in specs], ts, start, end)
+        return render(exp.select(*select, copy=False).from_(source, copy=False), "duckdb"), {}
+
+    return _cached(key, build)
+
+
+def reference_quantiles_query(
+    table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], **window: Unpack[Scope]
 ) -> Query:
     """DuckDB reference, second pass, columns without cells: one row with, per column, its count,
     mean, population std, min, max and exact deciles (QUANTILE_CONT)."""
+
+    def fields(k: int, spec: NumericSpec, v: exp.Column) -> list[exp.Expr]:
+        return [
+            exp.Count(this=v.copy()),
+            exp.Avg(this=v.copy()),
+            exp.StddevPop(this=v.copy()),
+            exp.Min(this=v.copy()),
+            exp.Max(this=v.copy()),
+            _quantiles(v.copy(), DECILES, "duckdb", discrete=False),
+        ]
+
     shape = tuple((k, s.name) for k, s in specs)
-    key = ("refq", table.sql("duckdb"), shape, ts, start is not None, end is not None)
-
-    def build() -> Query:
-        select = []
-        for k, _ in specs:
-            v = exp.column(f"v{k}", quoted=True)
-            fields = [
-                exp.Count(this=v.copy()),
-                exp.Avg(this=v.copy()),
-                exp.StddevPop(this=v.copy()),
-                exp.Min(this=v.copy()),
-                exp.Max(this=v.copy()),
-                _quantiles(v.copy(), DECILES, "duckdb", discrete=False),
-            ]
-            select += [exp.alias_(f, f"c{k}_{j}", quoted=True) for j, f in enumerate(fields)]
-        q = exp.select(*select, copy=False).from_(
-            _values_source(table, [(k, s.name) for k, s in specs], ts, start, end), copy=False
-        )
-        return render(q, "duckdb"), {}
-
-    return _cached(key, build), window_params(start, end)
+    return _one_row("refq", table, specs, shape, window, fields), window_params(window.get("start"), window.get("end"))
 
 
-def edge_counts_query(
-    table: exp.Table,
-    specs: Sequence[tuple[int, NumericSpec]],
-    *,
-    ts: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> Query:
+def edge_counts_query(table: exp.Table, specs: Sequence[tuple[int, NumericSpec]], **window: Unpack[Scope]) -> Query:
     """Per column, in order: ``COUNT_IF(x <= edge)`` for each edge, then ``HISTOGRAM(x, points)``
     (counts at the CDF points); one row."""
+
+    def fields(k: int, spec: NumericSpec, v: exp.Column) -> list[exp.Expr]:
+        edges: list[exp.Expr] = [
+            exp.CountIf(this=exp.LTE(this=v.copy(), expression=param(f"e{k}_{j}")))
+            for j in range(len(spec.edges or ()))
+        ]
+        return [*edges, exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), param(f"h{k}")])]
+
     shape = tuple((k, s.name, len(s.edges or ())) for k, s in specs)
-    key = ("edges", table.sql("duckdb"), shape, ts, start is not None, end is not None)
-
-    def build() -> Query:
-        select = []
-        for k, s in specs:
-            v = exp.column(f"v{k}", quoted=True)
-            select += [
-                exp.alias_(
-                    exp.CountIf(this=exp.LTE(this=v.copy(), expression=param(f"e{k}_{j}"))), f"c{k}_{j}", quoted=True
-                )
-                for j in range(len(s.edges or ()))
-            ]
-            select.append(
-                exp.alias_(
-                    exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), param(f"h{k}")]), f"h{k}", quoted=True
-                )
-            )
-        q = exp.select(*select, copy=False).from_(
-            _values_source(table, [(k, s.name) for k, s in specs], ts, start, end), copy=False
-        )
-        return render(q, "duckdb"), {}
-
-    params = window_params(start, end)
+    params = window_params(window.get("start"), window.get("end"))
     for k, spec in specs:
         for j, edge in enumerate(spec.edges or ()):
             params[f"e{k}_{j}"] = float(edge)
         params[f"h{k}"] = sorted({float(p) for p in spec.points or ()})
-    return _cached(key, build), params
+    return _one_row("edges", table, specs, shape, window, fields), params
 
 
 def cell_values_query(

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlglot import exp
 
 from services.drift.cells import GRID_SAMPLE
-from services.drift.sql import NumericSpec, Params, Query, _cached, _quantiles, hist_bounds, numeric_value
+from services.drift.sql import NumericSpec, Params, Query, Scope, _cached, _quantiles, hist_bounds, numeric_value
 from services.drift.stats import DECILES, grid_probs
 from services.warehouse.sql import date_bucket, param, render, window_condition, window_params
 
@@ -21,16 +21,15 @@ def numeric_query(
     dialect: str,
     specs: Sequence[NumericSpec],
     *,
-    ts: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
     group_by: str | None = None,
     grid: Sequence[float] | None = None,
     only_bins: bool = False,
+    **window: Unpack[Scope],
 ) -> Query:
     """:func:`build_numeric_query` with the rendered text cached by shape (parameters rebuilt)."""
     probs = tuple(float(p) for p in grid) if grid is not None else tuple(grid_probs())
     shape = tuple((s.name, len(s.edges or ()), bool(s.deciles), bool(s.points), bool(s.grid)) for s in specs)
+    ts, start, end = window.get("ts"), window.get("start"), window.get("end")
     key = (
         "numeric",
         table.sql(dialect),
@@ -47,12 +46,8 @@ def numeric_query(
         NumericSpec(name, edges=(0.0,) * n, deciles=d, points=(0.0,) if pts else None, grid=grid)
         for name, n, d, pts, grid in shape
     ]
-    sql = _cached(
-        key,
-        lambda: build_numeric_query(
-            table, dialect, placeholder, ts=ts, start=start, end=end, group_by=group_by, grid=probs, only_bins=only_bins
-        ),
-    )
+    scope: Scope = {"ts": ts, "start": start, "end": end}
+    sql = _cached(key, lambda: build_numeric_query(table, dialect, placeholder, scope, group_by, probs, only_bins))
     return sql, numeric_params(dialect, specs, start=start, end=end, grid=probs, only_bins=only_bins)
 
 
@@ -85,10 +80,7 @@ def build_numeric_query(
     table: exp.Table,
     dialect: str,
     specs: Sequence[NumericSpec],
-    *,
-    ts: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    scope: Scope,
     group_by: str | None = None,
     grid: Sequence[float] | None = None,
     only_bins: bool = False,
@@ -96,6 +88,7 @@ def build_numeric_query(
     """One pass: row count, and per column: count, mean, std_pop, min, max, median, count of
     infinities, the discrete quantile grid, the deciles (if asked) and ``COUNT_IF(x <= edge)``
     for each given edge. Grouped by ``DATE_TRUNC(group_by, ts)`` when ``group_by`` is set."""
+    ts, start, end = scope["ts"], scope["start"], scope["end"]
     params: dict[str, Any] = {}
     probs = list(grid) if grid is not None else grid_probs()
     # Inner projection: each column once as DOUBLE with NaN -> NULL, plus the window bucket.

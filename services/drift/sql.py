@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, Unpack
 
 from sqlglot import exp
 
@@ -128,32 +128,24 @@ def categorical_query(
     dialect: str,
     columns: Sequence[tuple[str, bool]],
     *,
-    ts: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
     group_by: str | None = None,
+    **window: Unpack[Scope],
 ) -> Query:
     """:func:`build_categorical_query`, rendered once per shape (only window bounds are parameters)."""
     cols = tuple((str(n), bool(f)) for n, f in columns)
-    key = ("categorical", table.sql(dialect), dialect, cols, ts, start is not None, end is not None, group_by)
-    sql = _cached(
-        key, lambda: build_categorical_query(table, dialect, cols, ts=ts, start=start, end=end, group_by=group_by)
-    )
-    return sql, window_params(start, end)
+    scope: Scope = {"ts": window.get("ts"), "start": window.get("start"), "end": window.get("end")}
+    bounded = (scope["start"] is not None, scope["end"] is not None)
+    key = ("categorical", table.sql(dialect), dialect, cols, scope["ts"], *bounded, group_by)
+    sql = _cached(key, lambda: build_categorical_query(table, dialect, cols, scope, group_by))
+    return sql, window_params(scope["start"], scope["end"])
 
 
 def build_categorical_query(
-    table: exp.Table,
-    dialect: str,
-    columns: Sequence[tuple[str, bool]],
-    *,
-    ts: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    group_by: str | None = None,
+    table: exp.Table, dialect: str, columns: Sequence[tuple[str, bool]], scope: Scope, group_by: str | None = None
 ) -> Query:
     """Category counts of every column, one UNION ALL statement: rows (w?, k, v, n), where k is
     the column's position. ``columns`` = (name, is_float); NaN in a float column is missing."""
+    ts, start, end = scope["ts"], scope["start"], scope["end"]
     params: dict[str, Any] = {}
     branches: list[exp.Select] = []
     for i, (name, is_float) in enumerate(columns):

@@ -179,7 +179,7 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
             NumericSpec("c", deciles=True),
         ]
         for bounds in ((start, end), (None, end), (None, None)):
-            kw = dict(ts="ts", start=bounds[0], end=bounds[1], only_bins=only_bins)
-            sql, params = numeric_query(table, dialect, specs, **kw)
-            ref_sql, ref_params = build_numeric_query(table, dialect, specs, **kw)
+            scope = {"ts": "ts", "start": bounds[0], "end": bounds[1]}
+            sql, params = numeric_query(table, dialect, specs, only_bins=only_bins, **scope)
+            ref_sql, ref_params = build_numeric_query(table, dialect, specs, scope, only_bins=only_bins)
             assert sql == ref_sql and params == ref_params
