@@ -154,6 +154,12 @@ def _infinite(i: int) -> exp.Expr:
     return exp.Add(this=is_inf(3, "-Infinity"), expression=is_inf(4, "Infinity"))
 
 
+def _summaries(v: exp.Column, i: int) -> list[exp.Expr]:
+    """count, mean, population std, min and max of column ``v<i>`` as ``c<i>_0`` … ``c<i>_4``."""
+    aggregates = [exp.Count, exp.Avg, exp.StddevPop, exp.Min, exp.Max]
+    return [exp.alias_(agg(this=v.copy()), f"c{i}_{k}", quoted=True) for k, agg in enumerate(aggregates)]
+
+
 def _numeric_query_sorted(
     inner: exp.Select, specs: Sequence[NumericSpec], probs: Sequence[float], params: Params, group_by: str | None
 ) -> Query:
@@ -170,11 +176,7 @@ def _numeric_query_sorted(
             params[f"h{i}"] = hist_bounds(spec)
             params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
             mid += [
-                exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
-                exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
-                exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
-                exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
-                exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
+                *_summaries(v, i),
                 exp.alias_(
                     exp.Anonymous(this="QUANTILE_CONT", expressions=[v.copy(), exp.Literal.number(0.5)]),
                     f"c{i}_5",
@@ -216,11 +218,7 @@ def _numeric_query_sorted(
         if spec.grid:
             params["grid"] = [float(p) for p in probs]
         mid += [
-            exp.alias_(exp.Count(this=v.copy()), f"c{i}_0", quoted=True),
-            exp.alias_(exp.Avg(this=v.copy()), f"c{i}_1", quoted=True),
-            exp.alias_(exp.StddevPop(this=v.copy()), f"c{i}_2", quoted=True),
-            exp.alias_(exp.Min(this=v.copy()), f"c{i}_3", quoted=True),
-            exp.alias_(exp.Max(this=v.copy()), f"c{i}_4", quoted=True),
+            *_summaries(v, i),
             exp.alias_(
                 exp.Anonymous(
                     this="RESERVOIR_QUANTILE", expressions=[v.copy(), param("grid"), exp.Literal.number(GRID_SAMPLE)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -165,11 +165,20 @@ def chi2_critical(p: Pair, level: float) -> tuple[float, float]:
     return float(sstats.chi2.isf(level, max(cats - 1, 1))), n * m / (n + m)
 
 
-def effect_sensitivity(min_det: float, threshold: float, needed_eff: float, n: int) -> dict[str, Any]:
-    """An effect test's sensitivity from the smallest detectable effect and the effective size a
-    threshold-sized effect needs."""
-    need = _rows_for(needed_eff, n) if math.isfinite(needed_eff) else None
-    return {"min_detectable": min_det, "detectable": bool(min_det <= threshold), "rows_needed": need}
+def chi2_effect(scale: float, squared: bool) -> Callable[[Pair, float, float], dict[str, Any]]:
+    """The sensitivity of a categorical effect E for which, for small changes, chi2 ≈ N·scale·E
+    (``squared``: N·scale·E²), N = n·m/(n+m), against chi2's critical value (k - 1 df)."""
+
+    def sensitivity(p: Pair, threshold: float, level: float) -> dict[str, Any]:
+        crit, n_eff = chi2_critical(p, level)
+        min_det = crit / (scale * n_eff)
+        power = threshold * threshold if squared else threshold
+        needed = crit / (scale * power) if threshold > 0 else math.inf
+        need = _rows_for(needed, p.ref.count) if math.isfinite(needed) else None
+        min_det = math.sqrt(min_det) if squared else min_det
+        return {"min_detectable": min_det, "detectable": bool(min_det <= threshold), "rows_needed": need}
+
+    return sensitivity
 
 
 def _reference_cdf(ref: FeatureProfile) -> tuple[np.ndarray, np.ndarray] | None:

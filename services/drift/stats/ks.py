@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from services.drift.stats.base import _grid_cdf, ks_critical, sstats
-from services.drift.stats.registry import Pair, Result, StatTest
+from services.drift.stats.registry import NUMERIC, Pair, Result, StatTest
 
 
 def ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
@@ -44,30 +44,26 @@ def ks_from_cdf(ref_le: Any, cur_le: Any, n_ref: int, n_cur: int) -> tuple[float
     return d, _asymp_p(d, n_ref, n_cur)
 
 
+TEST = StatTest("ks", order=10, kinds=NUMERIC, p_value=True, default_threshold=0.05)
+
+
+@TEST.implements("exact")
 def _exact(p: Pair) -> Result:
     return ks(np.asarray(p.ref.values), np.asarray(p.cur.values))
 
 
+@TEST.implements("cdf")
 def _cdf(p: Pair) -> Result:
     return ks_from_cdf(p.ref.cdf, p.cur.cdf, p.ref.count, p.cur.count)
 
 
+@TEST.implements("grid")
 def _grid(p: Pair) -> Result:
     return ks_from_grids(p.ref.grid, p.cur.grid, p.ref.count, p.cur.count)
 
 
+@TEST.detects("numeric")
 def _sensitivity(p: Pair, threshold: float, level: float) -> dict[str, Any]:
     """The critical KS statistic (the adjusted p-value decides alone: no rows needed)."""
     d_crit = ks_critical(p.ref.count, p.cur.count, level)
     return {"min_detectable": d_crit, "detectable": True, "rows_needed": None}
-
-
-TEST = StatTest(
-    name="ks",
-    order=10,
-    kinds=frozenset({"numeric"}),
-    p_value=True,
-    default_threshold=0.05,
-    implementations={"exact": _exact, "cdf": _cdf, "grid": _grid},
-    sensitivity={"numeric": _sensitivity},
-)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,17 +47,54 @@ Sensitivity = Callable[[Pair, float, float], dict[str, Any] | None]
 
 @dataclass(frozen=True)
 class StatTest:
+    """A statistic; its implementations and sensitivities are registered by decorators
+    (:meth:`implements`, :meth:`detects`) in its module."""
+
     name: str
     order: int  # position in a feature's ``stats`` (report order: ks/chi2, wasserstein, psi, js)
     kinds: frozenset[str]
     p_value: bool  # decides on a p-value (the threshold is a significance level)
     default_threshold: float  # a threshold of a per-feature override that names no threshold
-    implementations: Mapping[str, Compute]  # method -> implementation ("counts" serves every method)
-    sensitivity: Mapping[str, Sensitivity] = field(default_factory=dict)  # kind -> smallest detectable effect
+    implementations: dict[str, Compute] = field(default_factory=dict)  # method -> implementation
+    sensitivity: dict[str, Sensitivity] = field(default_factory=dict)  # kind -> smallest detectable effect
+
+    def implements(self, *methods: str) -> Callable[[Compute], Compute]:
+        """Register the decorated function for ``methods`` ("counts" serves every method)."""
+
+        def register(fn: Compute) -> Compute:
+            self.implementations.update(dict.fromkeys(methods, fn))
+            return fn
+
+        return register
+
+    def binned(self, fn: Callable[[list[int], list[int]], Any]) -> Callable[[list[int], list[int]], Any]:
+        """Register a function of the two count vectors (bins or aligned categories) returning the
+        statistic or ``(statistic, p-value)``, for every method."""
+
+        def counts(p: Pair) -> Result:
+            out = fn(p.ref_counts, p.cur_counts)
+            return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+
+        self.implementations["counts"] = counts
+        return fn
+
+    def detects(self, kind: str) -> Callable[[Sensitivity], Sensitivity]:
+        """Register the decorated function as the sensitivity for features of ``kind``."""
+
+        def register(fn: Sensitivity) -> Sensitivity:
+            self.sensitivity[kind] = fn
+            return fn
+
+        return register
 
     def compute(self, pair: Pair) -> Result:
         fn = self.implementations.get(pair.method) or self.implementations["counts"]
         return fn(pair)
+
+
+NUMERIC = frozenset({"numeric"})
+CATEGORICAL = frozenset({"categorical"})
+BOTH = NUMERIC | CATEGORICAL
 
 
 def discover() -> dict[str, StatTest]:

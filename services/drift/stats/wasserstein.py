@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from services.drift.stats.base import _reference_cdf, _rows_for, ks_critical, sstats
-from services.drift.stats.registry import Pair, Result, StatTest
+from services.drift.stats.registry import NUMERIC, Pair, Result, StatTest
 
 
 def wasserstein_normed(ref: np.ndarray, cur: np.ndarray) -> float | None:
@@ -67,10 +67,15 @@ def wasserstein_from_cdf(
     return w / ref_std
 
 
+TEST = StatTest("wasserstein", order=20, kinds=NUMERIC, p_value=False, default_threshold=0.1)
+
+
+@TEST.implements("exact")
 def _exact(p: Pair) -> Result:
     return wasserstein_normed(np.asarray(p.ref.values), np.asarray(p.cur.values)), None
 
 
+@TEST.implements("cdf")
 def _cdf(p: Pair) -> Result:
     rs, cs = p.ref.summary, p.cur.summary
     if (rs["std"] or 0.0) == 0.0:  # constant reference rule
@@ -81,6 +86,7 @@ def _cdf(p: Pair) -> Result:
     ), None
 
 
+@TEST.implements("grid")
 def _grid(p: Pair) -> Result:
     rs, cs = p.ref.summary, p.cur.summary
     return wasserstein_from_grids(
@@ -88,6 +94,7 @@ def _grid(p: Pair) -> Result:
     ), None
 
 
+@TEST.detects("numeric")
 def _sensitivity(p: Pair, threshold: float, level: float) -> dict[str, Any] | None:
     """A location shift of δ reference stds moves the CDF by the largest reference mass inside a
     width of δ·std (read off the reference's CDF points or quantile grid, so skew and atoms count);
@@ -116,14 +123,3 @@ def _sensitivity(p: Pair, threshold: float, level: float) -> dict[str, Any] | No
     d_thr = float(np.max(f[k] - before))
     need = _rows_for((c / d_thr) ** 2, n) if d_thr > 0 else None
     return {"min_detectable": min_det, "detectable": bool(d_thr >= d_crit), "rows_needed": need}
-
-
-TEST = StatTest(
-    name="wasserstein",
-    order=20,
-    kinds=frozenset({"numeric"}),
-    p_value=False,
-    default_threshold=0.1,
-    implementations={"exact": _exact, "cdf": _cdf, "grid": _grid},
-    sensitivity={"numeric": _sensitivity},
-)
