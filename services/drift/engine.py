@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-from sqlglot import exp
 
 from services.drift import stats as S
 from services.drift.features import features_from_profile, plan_features
@@ -28,7 +27,8 @@ from services.drift.prefetch import ON_REFERENCE_CELLS
 from services.drift.profile import Features, Profile, ProfileArgs, Progress
 from services.drift.pushdown import prefetch_current, sql_profile
 from services.errors import BadInput
-from services.warehouse.sources import Backend, Source, Window, configure_duckdb, on_spark, open_backend, resolve_window
+from services.warehouse.duckdb import configure_duckdb, on_view
+from services.warehouse.sources import Backend, Source, Window, on_spark, open_backend, resolve_window
 
 if TYPE_CHECKING:
     from services.config import Settings
@@ -245,9 +245,7 @@ def frames_report(
         backends = []
         for view, data in (("driftgate_ref", reference), ("driftgate_cur", current)):
             con.register(view, data)
-            rel = con.table(view)
-            types = {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
-            backends.append(Backend("duckdb", con, exp.to_table(view), types))
+            backends.append(on_view(con, view))
         request = Request(
             Selection(columns, numerical, categorical), engine, Window(), Window(), policy or Policy(), progress
         )

@@ -15,7 +15,7 @@ from services.drift import stats as S
 from services.drift.cells import CELLS, GRID_SAMPLE, CellSpec, choose_cells, decile_ranks, deciles_from_cells
 from services.drift.engine import build_reference_profile, drift_report
 from services.warehouse.sources import Source, source_from_path
-from tests.drift.conftest import assert_within_spec_tolerance
+from tests.support.drift_data import assert_within_spec_tolerance
 
 N = 3 * GRID_SAMPLE
 

@@ -22,7 +22,7 @@ from services.drift.stats.ks import ks, ks_from_grids
 from services.drift.stats.psi import psi
 from services.drift.stats.wasserstein import wasserstein_normed
 from services.warehouse.sources import Source
-from tests.drift.conftest import synthetic
+from tests.support.drift_data import synthetic
 
 
 def _feature(report, name):
