@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,7 @@ class Prefetch:
         for future, _ in list(self._pending.values()):
             future.exception()
 
-    def execute_many(self, queries: list[Query]) -> list[Rows]:
+    def execute_many(self, queries: Sequence[Query]) -> list[Rows]:
         self.wait()
         out: list[Rows | None] = []
         for q in queries:
