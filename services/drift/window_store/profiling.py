@@ -46,6 +46,7 @@ from services.drift.features import is_float_type
 from services.drift.profile import FeatureProfile, Profile
 from services.drift.sql import _union_all, categorical_query, numeric_value
 from services.drift.window_store.merging import median_from_cdf
+from services.numbers import finite_or_none
 from services.warehouse.sources import Backend, Source, as_date
 from services.warehouse.sql import column, date_bucket, render, window_condition, window_params
 
@@ -218,9 +219,9 @@ def _numeric_feature(
         cumulative = [0] * len(at)
     median, _ = median_from_cdf(ref_f.points, d["cdf"], count)
     summary: dict[str, Any] = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0}
-    summary.update((key, S._f(d[key])) for key in ("mean", "std", "min"))
-    summary["median"] = S._f(median) if count else None
-    summary["max"] = S._f(d["max"])
+    summary.update((key, finite_or_none(d[key])) for key in ("mean", "std", "min"))
+    summary["median"] = finite_or_none(median) if count else None
+    summary["max"] = finite_or_none(d["max"])
     return FeatureProfile(
         name,
         "numeric",
