@@ -228,6 +228,30 @@ def rates(results: list[tuple], engine: str, n_ref: int, n_cur: int) -> dict[str
     return out
 
 
+def print_table(results: list[tuple]) -> dict:
+    """Print the false-alarm and detection rates per engine and window pair; returns them by row."""
+    table = {}
+    print(
+        f"{'engine':<16} {'ref':>7} {'cur':>7} {'reps':>4} {'feat FA':>8} {'data FA':>8} | detection: "
+        + " ".join(f"{s[0]} {s[1]:g}".rjust(10) for s in SHIFTS)
+    )
+    for engine in ("memory/new", "duckdb/new", "memory/old", "evidently"):
+        for n_ref in REFERENCES:
+            for n_cur in CURRENTS:
+                r = rates(results, engine, n_ref, n_cur)
+                if not r["reps"]:
+                    continue
+                table[f"{engine} {n_ref} {n_cur}"] = r
+                det = " ".join(
+                    ("-" if r[f"{s[0]} {s[1]:g}"] is None else f"{r[f'{s[0]} {s[1]:g}']:.0%}").rjust(10) for s in SHIFTS
+                )
+                print(
+                    f"{engine:<16} {n_ref:>7,} {n_cur:>7,} {r['reps']:>4} {r['feature_fa']:>8.1%} "
+                    f"{r['dataset_fa']:>8.1%} | detection: {det}"
+                )
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=12, help="no-drift draws per window pair")
@@ -296,25 +320,7 @@ def main() -> None:
         for key, res in results:
             if key in ev:
                 res["evidently"] = ev[key]
-    table = {}
-    print(
-        f"{'engine':<16} {'ref':>7} {'cur':>7} {'reps':>4} {'feat FA':>8} {'data FA':>8} | detection: "
-        + " ".join(f"{s[0]} {s[1]:g}".rjust(10) for s in SHIFTS)
-    )
-    for engine in ("memory/new", "duckdb/new", "memory/old", "evidently"):
-        for n_ref in REFERENCES:
-            for n_cur in CURRENTS:
-                r = rates(results, engine, n_ref, n_cur)
-                if not r["reps"]:
-                    continue
-                table[f"{engine} {n_ref} {n_cur}"] = r
-                det = " ".join(
-                    ("-" if r[f"{s[0]} {s[1]:g}"] is None else f"{r[f'{s[0]} {s[1]:g}']:.0%}").rjust(10) for s in SHIFTS
-                )
-                print(
-                    f"{engine:<16} {n_ref:>7,} {n_cur:>7,} {r['reps']:>4} {r['feature_fa']:>8.1%} "
-                    f"{r['dataset_fa']:>8.1%} | detection: {det}"
-                )
+    table = print_table(results)
     total = time.perf_counter() - t0
     print(
         f"\nDriftGate (both engines + old rule, {len(results)} draws): "

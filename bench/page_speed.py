@@ -99,28 +99,28 @@ class Server:
 
     def start(self) -> Server:
         port = free_port()
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [
-                _bin("streamlit"),
-                "run",
-                str(self.script),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:  # the server writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [
+                    _bin("streamlit"),
+                    "run",
+                    str(self.script),
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--server.headless",
+                    "true",
+                    "--browser.gatherUsageStats",
+                    "false",
+                    "--server.fileWatcherType",
+                    "none",
+                ],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -141,7 +141,6 @@ class Server:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-            self.log.close()
             self.proc = None
 
     def restart(self) -> Server:
