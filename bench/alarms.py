@@ -68,10 +68,10 @@ def _js(p, q) -> float:
     return float(jensenshannon(p, q, base=2))
 
 
-def mixed(p: list[float], target: float) -> np.ndarray:
-    """A category distribution at Jensen–Shannon distance ``target`` from ``p`` (mixing towards
-    the reversed order, bisection on the mixing weight)."""
-    p = np.asarray(p, dtype=float)
+def mixed(levels: list[float], target: float) -> np.ndarray:
+    """A category distribution at Jensen–Shannon distance ``target`` from ``levels`` (mixing
+    towards the reversed order, bisection on the mixing weight)."""
+    p = np.asarray(levels, dtype=float)
     q = p[::-1].copy() if len(p) > 2 else np.array([p[1], p[0]])
     if len(p) == 2:
         q = np.array([0.02, 0.98])
@@ -105,8 +105,10 @@ def draw(
     kind, size = shift or (None, 0.0)
     for name in NUMERIC:
         if kind == "mean":
+            assert std is not None
             cols[name] = cols[name] + size * std[name]
         elif kind == "scale":
+            assert median is not None
             cols[name] = median[name] + size * (cols[name] - median[name])
     for name in CATEGORICAL:
         p = mixed(LEVELS[name], size) if kind == "mix" else np.asarray(LEVELS[name])
@@ -144,7 +146,7 @@ class Engines:
             "duckdb", self.con, self.exp.to_table(view), {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
         )
 
-    def run(self, current: pd.DataFrame) -> dict[str, list[str] | bool]:
+    def run(self, current: pd.DataFrame) -> dict[str, tuple[list[str], bool]]:
         from services.drift.engine import Policy, compare, memory_profile, sql_profile
 
         assert min(REFERENCES) > 1000  # the old rule's large-sample branch, see below

@@ -9,6 +9,7 @@ import pytest
 from services.demo import seed as demo
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
+from tests.support import servers
 from tests.support.app import PAGE_PATHS, PAGE_TITLES
 from tests.support.browser import assert_charts_have_points, assert_page_ok
 
@@ -20,42 +21,14 @@ NUMERIC = ("tenure_months", "monthly_charges", "support_calls")
 @pytest.fixture(scope="module")
 def shared_server(demo_home, tmp_path_factory):
     """One server on the shared (read-only) demo workspace for the chart checks."""
-    import os
-    import subprocess
-
-    from tests.support.app import ROOT
-    from tests.support.servers import FOREIGN_ENV, bin_path, free_port, stop, wait_http
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    env["DRIFTGATE_HOME"] = str(demo_home)
-    log = open(tmp_path_factory.mktemp("console-server") / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [
-            bin_path("streamlit"),
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    proc, url = servers.start_streamlit(
+        tmp_path_factory.mktemp("console-server"), env={"DRIFTGATE_HOME": str(demo_home)}
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=90, proc=proc)
-        yield f"http://127.0.0.1:{port}"
+        servers.wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
+        yield url
     finally:
-        stop(proc, log)
+        servers.stop(proc)
 
 
 # (path, minimum number of charts on it)

@@ -75,7 +75,9 @@ class FakeDatabricks:
             "aliases": [{"alias": a, "version": v} for a, v in m["aliases"].items()],
         }
 
-    def handle(self, method: str, path: str, body: dict, auth: str | None) -> tuple[int, dict]:
+    def handle(  # noqa: C901 - the fake REST server's routing table: one branch per endpoint
+        self, method: str, path: str, body: dict, auth: str | None
+    ) -> tuple[int, dict]:
         with self.lock:
             if not path.startswith("/api/"):  # e.g. the Databricks SDK's host-metadata probe
                 return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "not found"}
