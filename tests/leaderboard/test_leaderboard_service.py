@@ -26,7 +26,7 @@ from services.errors import BadInput, NotFound, Unavailable
 from services.registry.runs import RunRow, get_run, retraining_runs, search_runs_paged
 
 
-@pytest.fixture(params=["server", "sqlite"])
+@pytest.fixture(params=[pytest.param("server", marks=pytest.mark.server), "sqlite"])
 def store(request):
     """(client, logged runs) for the HTTP server and for the SQLite store."""
     if request.param == "server":
