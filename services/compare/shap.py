@@ -355,9 +355,7 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
             # A spread over the whole window (not only its last hours), reproducible: order by a hash.
             query = query.order_by(exp.Anonymous(this="hash", expressions=[exp.column(ts, quoted=True)]))
         query = query.limit(int(n))
-        sql = query.sql(backend.dialect)
-        if backend.dialect == "duckdb":
-            sql = sql.replace(":start", "$start").replace(":end", "$end")
+        sql = backend.render(query)
         rows = backend.execute(sql, params)
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
