@@ -82,7 +82,7 @@ def open_databricks(
     ``databricks.sql.connect``); the connection is closed on exit."""
     conn = _connect(settings, connection_factory)
     try:
-        warehouse = DatabricksWarehouse(conn, table_expression(str(source.table)))
+        warehouse = DatabricksWarehouse(conn, table_expression(source.table or ""))
         warehouse.columns = warehouse.read_schema()
         yield warehouse
     finally:

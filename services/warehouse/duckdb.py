@@ -111,7 +111,7 @@ def open_duckdb_file(source: Source) -> Iterator[DuckDBWarehouse]:
     """``source.table`` of the DuckDB file ``source.path``, read only."""
     if not source.path or not Path(source.path).exists():
         raise NotFound(f"no such DuckDB file: {source.path}")
-    name = str(source.table)
+    name = source.table or ""
     try:
         con = duckdb.connect(source.path, read_only=True)
         configure_duckdb(con)
