@@ -9,9 +9,9 @@ import pytest
 from services.demo import seed as demo
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.support import servers
 from tests.support.app import PAGE_PATHS, PAGE_TITLES
 from tests.support.browser import assert_charts_have_points, assert_page_ok
+from tests.support.servers import start_streamlit, stop, wait_http
 
 pytestmark = pytest.mark.e2e
 MODEL = demo.MODEL_NAME
@@ -21,14 +21,12 @@ NUMERIC = ("tenure_months", "monthly_charges", "support_calls")
 @pytest.fixture(scope="module")
 def shared_server(demo_home, tmp_path_factory):
     """One server on the shared (read-only) demo workspace for the chart checks."""
-    proc, url = servers.start_streamlit(
-        tmp_path_factory.mktemp("console-server"), env={"DRIFTGATE_HOME": str(demo_home)}
-    )
+    proc, url = start_streamlit(tmp_path_factory.mktemp("console-server"), {"DRIFTGATE_HOME": str(demo_home)})
     try:
-        servers.wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
+        wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
         yield url
     finally:
-        servers.stop(proc)
+        stop(proc)
 
 
 # (path, minimum number of charts on it)
