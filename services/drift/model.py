@@ -32,16 +32,10 @@ from sqlglot import exp
 
 from services.config import ModelSpec, ReferenceWindow, Settings
 from services.drift.distribution import distribution
-from services.drift.engine import (
-    Policy,
-    Progress,
-    build_reference_profile,
-    compare,
-    profile_key,
-    sql_profile,
-    weighted_share,
-)
-from services.drift.profile import Profile
+from services.drift.engine import build_reference_profile, profile_key
+from services.drift.policy import Policy, compare, weighted_share
+from services.drift.profile import Profile, Progress
+from services.drift.pushdown import sql_profile
 from services.drift.stored_windows import Bounds, StoredDays, grouped_profile, store_module
 from services.errors import BadInput, NotFound
 from services.registry import tags

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from services.config import ReferenceWindow, Settings
+from services.drift.log_sql import performance_query
 from services.drift.model import ModelData, model_data
-from services.drift.sql import performance_query
 from services.errors import BadInput
 from services.warehouse.sources import Backend, Window, as_date, open_backend, resolve_window
 

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from services.config import Settings
-from services.drift.engine import Progress, sql_profile
-from services.drift.profile import Profile
+from services.drift.profile import Profile, Progress
+from services.drift.pushdown import profiles_by_window
 from services.errors import BadInput
 from services.warehouse.base import Warehouse
 
@@ -44,7 +44,7 @@ def grouped_profile(
 ) -> PerWindow:
     """One grouped pass over ``bounds`` of the model's scoring log: a profile per ``unit`` window
     against the reference ``ref``."""
-    per = sql_profile(
+    return profiles_by_window(
         backend,
         feats,
         side="current",
@@ -55,7 +55,6 @@ def grouped_profile(
         group_by=unit,
         progress=progress,
     )
-    return cast(PerWindow, per)
 
 
 def day_profiler(

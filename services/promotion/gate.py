@@ -205,9 +205,7 @@ class _Ctx:
         except Exception:
             found = []
         if self.champion is not None:
-            exact = [
-                r for r in found if str(r.data.tags.get(tag.MODEL_VERSION, "")).strip() == self.champion.version
-            ]
+            exact = [r for r in found if str(r.data.tags.get(tag.MODEL_VERSION, "")).strip() == self.champion.version]
             found = exact or found
         self._baseline_cache = found[0] if found else None
         return self._baseline_cache

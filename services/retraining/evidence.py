@@ -18,7 +18,7 @@ from typing import Any
 from services.config import ModelSpec, Settings
 from services.drift import drift_over_time, performance_over_time
 from services.drift.estimation import estimated_performance
-from services.drift.sql import rows_query
+from services.drift.log_sql import rows_query
 from services.errors import BadInput, DriftGateError, NotFound
 from services.warehouse.sources import as_date, newest_date, open_backend, open_delta_table, source_from_settings
 

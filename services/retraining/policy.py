@@ -18,6 +18,7 @@ from typing import Any
 
 from services.config import Settings, parse_instant
 from services.errors import BadInput
+from services.numbers import finite_or_none
 
 UTC = dt.UTC
 # Windows are aligned to this instant: a Monday, 00:00 UTC (daily windows = UTC calendar days,
@@ -44,14 +45,6 @@ def parse_as_of(value: str | dt.date | dt.datetime | None) -> dt.datetime | None
     if value is None or value == "":
         return None
     return parse_instant(value, "as-of")
-
-
-def num(value: Any) -> float | None:
-    """A finite float, or None."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def window_floor(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
@@ -465,7 +458,7 @@ def mark_estimated(
     """Advisory estimate for a window without (enough) labels; counted when the policy says so."""
     if not est or doc is None:
         return
-    value = num(est.get("estimated_roc_auc" if metric == "roc_auc" else "estimated_accuracy"))
+    value = finite_or_none(est.get("estimated_roc_auc" if metric == "roc_auc" else "estimated_accuracy"))
     if value is None:
         return
     w.estimated_performance = value
@@ -561,7 +554,7 @@ def mark_windows(
         if evidence.performance is not None:
             p = evidence.performance.get(key) or {}
             w.labelled_rows = int(p.get("labelled") or 0)
-            value = num(p.get(metric))
+            value = finite_or_none(p.get(metric))
             if w.labelled_rows < policy.min_labels or value is None:
                 w.notes.append(
                     "no labels yet (no performance evidence)"
@@ -582,6 +575,6 @@ def _mark_drift(w: TriggerWindow, d: Mapping[str, Any] | None, policy: TriggerPo
     elif d is None or d.get("drift_share") is None:
         w.notes.append("drift not evaluated for this window")
     else:
-        w.drift_share = num(d["drift_share"])
+        w.drift_share = finite_or_none(d["drift_share"])
         w.drifted_features = list(d.get("drifted_features") or [])
         w.drift_breach = w.drift_share is not None and w.drift_share >= policy.drift_share_threshold - 1e-12

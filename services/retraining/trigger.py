@@ -36,6 +36,7 @@ import datetime as dt
 from typing import Any
 
 from services.config import ReferenceWindow, Settings
+from services.numbers import finite_or_none
 from services.registry.mlflow_client import make_client
 from services.retraining.evidence import (
     ScoringLog,
@@ -61,7 +62,6 @@ from services.retraining.policy import (
     empty_windows,
     hold_from_promotion,
     mark_windows,
-    num,
     parse_as_of,
     window_end,
     window_floor,
@@ -112,7 +112,7 @@ def evaluate(
     ref_source = "config"
     if champ is not None and (champ.start, champ.end) != log.spec.reference.bounds:
         log = dataclasses.replace(log, spec=log.spec.with_reference(ReferenceWindow.between(champ.start, champ.end)))
-        champion_perf = num(champ.metrics.get(metric))
+        champion_perf = finite_or_none(champ.metrics.get(metric))
         ref_source = f"champion v{champ.version}"
         notes.append(_champion_note(champ, metric, champion_perf))
 
@@ -197,7 +197,7 @@ def _evidence(
     if ref_perf is None and perf_doc is not None:
         ref = perf_doc.get("reference") or {}
         if (ref.get("labelled") or 0) >= policy.min_labels:
-            ref_perf = num(ref.get(metric))
+            ref_perf = finite_or_none(ref.get(metric))
         if ref_perf is None:
             notes.append(
                 f"no labelled reference performance ({metric}) in the reference window: performance drop not evaluated"

@@ -112,9 +112,9 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(spark_session
     assert any("PERCENTILE_DISC(ARRAY(" in s for s in statements)
     assert any(":w_start" in s for s in statements) and any("COUNT_IF(`v0` <= :e0_0)" in s for s in statements)
     assert remote["engine"] == "databricks" and remote["reference"]["rows"] == local["reference"]["rows"] > 0
-    for r, l in zip(remote["features"], local["features"]):
-        assert r["feature"] == l["feature"] and r["drifted"] == l["drifted"]
-        for test, v in l["stats"].items():
+    for r, loc in zip(remote["features"], local["features"]):
+        assert r["feature"] == loc["feature"] and r["drifted"] == loc["drifted"]
+        for test, v in loc["stats"].items():
             # binned statistics are exact on both; KS/Wasserstein sketches differ per engine
             # (Databricks: discrete-quantile grids; DuckDB: counts at the reference's points)
             tol = {"ks": 0.01, "wasserstein": 0.02}.get(test, 1e-9)
@@ -162,7 +162,8 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
     """numeric_query renders once per shape and rebuilds the parameters: they must be exactly the
     ones the builder binds, for every mix of edges, deciles, points and window bounds — and a
     second call with other values must reuse the text but bind the new values."""
-    from services.drift.sql import NumericSpec, build_numeric_query, numeric_query
+    from services.drift.numeric_sql import build_numeric_query, numeric_query
+    from services.drift.sql import NumericSpec
     from services.warehouse.sql import table_expression
 
     table = table_expression("cat.sch.events")
@@ -178,7 +179,7 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
             NumericSpec("c", deciles=True),
         ]
         for bounds in ((start, end), (None, end), (None, None)):
-            kw = dict(ts="ts", start=bounds[0], end=bounds[1], only_bins=only_bins)
-            sql, params = numeric_query(table, dialect, specs, **kw)
-            ref_sql, ref_params = build_numeric_query(table, dialect, specs, **kw)
+            scope = {"ts": "ts", "start": bounds[0], "end": bounds[1]}
+            sql, params = numeric_query(table, dialect, specs, only_bins=only_bins, **scope)
+            ref_sql, ref_params = build_numeric_query(table, dialect, specs, scope, only_bins=only_bins)
             assert sql == ref_sql and params == ref_params
