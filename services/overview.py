@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from services.config import Settings
 from services.errors import DriftGateError
 from services.promotion.audit import registered_at
+from services.registry import tags
 from services.registry.errors import mlflow_errors
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
@@ -146,7 +147,7 @@ def champion_since(settings: Settings, model: str, views: list, champ_view) -> s
     periods = [p for p in audit.champion_history(records, views, now) if str(p["version"]) == str(champ_view.version)]
     if periods:
         return periods[-1]["start"]
-    return champ_view.tags.get("driftgate.champion_since") or registered_at(champ_view)
+    return tags.champion_since(champ_view.tags) or registered_at(champ_view)
 
 
 def _when_iso(value: str | None) -> str | None:

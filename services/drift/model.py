@@ -30,6 +30,7 @@ from services.drift import stats as S
 from services.drift.engine import Policy, compare, profile_key, sql_profile, weighted_share
 from services.drift.profile import Profile
 from services.errors import BadInput, NotFound
+from services.registry.lifecycle import make_lifecycle
 from services.warehouse.sources import (
     Source,
     Window,
@@ -392,18 +393,11 @@ def _importance(settings, model: str, importance) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in dict(cfg).items()} if cfg else None
 
 
-def _champion_version(client, settings, model: str):
-    if settings.lifecycle == "stages":
-        versions = [v for v in client.search_model_versions(f"name='{model}'") if v.current_stage == "Production"]
-        return versions[0] if versions else None
-    return client.get_model_version_by_alias(model, "champion")
-
-
 def champion_training_window(client, settings, model: str, timestamp: str | None) -> Window | None:
     """The champion's training window from its run's lineage tag ``driftgate.training_window``
     (``"YYYY-MM-DD..YYYY-MM-DD"``), used when no ``reference_window`` is configured."""
     try:
-        mv = _champion_version(client, settings, model)
+        mv = make_lifecycle(settings, client, model).champion()
         if mv is None or not mv.run_id:
             return None
         text = client.get_run(mv.run_id).data.tags.get("driftgate.training_window", "")
@@ -418,7 +412,7 @@ def champion_training_window(client, settings, model: str, timestamp: str | None
 def champion_importance(client, settings, model: str) -> dict[str, float] | None:
     """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None."""
     try:
-        mv = _champion_version(client, settings, model)
+        mv = make_lifecycle(settings, client, model).champion()
         if mv is None or not mv.run_id:
             return None
         import tempfile

@@ -54,6 +54,7 @@ import sqlalchemy as sa
 
 from services.config import redact_uri
 from services.errors import BadInput, Unavailable
+from services.registry import tags
 
 ACTIONS = ("approve", "reject", "rollback", "request")
 OUTCOMES = ("done", "refused", "failed")
@@ -574,6 +575,20 @@ def release(
         forget(txn)
 
 
+def generation(settings, model: str) -> str | None:
+    """The model's audit generation: the transaction id of the last transition that ended with
+    registry writes (``None`` before the first). A decision reads it before its registry snapshot
+    and checks it under the claim: a change means another transition ran in between (stale)."""
+    if not exists(settings):
+        return None
+    try:
+        with engine(settings).connect() as conn:
+            row = conn.execute(sa.select(transitions.c.state_token).where(transitions.c.model == model)).first()
+    except sa.exc.SQLAlchemyError as exc:
+        raise unavailable(settings, "read failed", exc) from None
+    return row[0] if row is not None else None
+
+
 def in_progress(settings) -> list[dict[str, Any]]:
     if not exists(settings):
         return []
@@ -622,18 +637,6 @@ def add_vote(settings, model: str, version: str, user: str, champion_token: str,
         if u not in seen:
             seen.append(u)
     return seen
-
-
-def votes_for(settings, model: str, version: str, champion_token: str) -> list[str]:
-    if not exists(settings):
-        return []
-    with engine(settings).connect() as conn:
-        rows = conn.execute(
-            sa.select(votes.c.user)
-            .where(votes.c.model == model, votes.c.version == version, votes.c.champion_token == champion_token)
-            .order_by(votes.c.id)
-        ).fetchall()
-    return list(dict.fromkeys(u for (u,) in rows))
 
 
 # -- version authors (four-eyes) ------------------------------------------------------------------
@@ -728,7 +731,7 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
         view = by_v.get(str(v)) if v else None
         if view is None:
             return None
-        return view.tags.get("driftgate.champion_since") or registered_at(view)
+        return tags.champion_since(view.tags) or registered_at(view)
 
     segments: list[dict[str, Any]] = []
     if not events:

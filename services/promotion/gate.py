@@ -137,6 +137,9 @@ class GateResult:
     lifecycle: str
     config: dict[str, Any]
     author: str | None = None
+    #: Every author of the candidate as the gate read them (its source run included): an approval
+    #: with this result checks four-eyes without reading the run again.
+    authors: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -213,9 +216,7 @@ class _Ctx:
         except Exception:
             found = []
         if self.champion is not None:
-            exact = [
-                r for r in found if str(r.data.tags.get(tag.MODEL_VERSION, "")).strip() == self.champion.version
-            ]
+            exact = [r for r in found if str(r.data.tags.get(tag.MODEL_VERSION, "")).strip() == self.champion.version]
             found = exact or found
         self._baseline_cache = found[0] if found else None
         return self._baseline_cache
@@ -570,4 +571,6 @@ def evaluate(settings, client, model: str, version: object, lifecycle: Lifecycle
             chk = Check(name, FAIL, f"check could not run ({type(exc).__name__})")
         chk.required = name in required
         checks.append(chk)
-    return GateResult(lc.model, v, checks, champion.version if champion else None, lc.mode, cfg, views[v].created_by)
+    cand = lc.get_version(v)  # with the source run's authors (read once; a listing may have them)
+    champ = champion.version if champion else None
+    return GateResult(lc.model, v, checks, champ, lc.mode, cfg, cand.created_by, cand.authors)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from services.errors import BadInput, DriftGateError, NotFound
 from services.registry.errors import mlflow_call
+from services.registry.lifecycle import LIFECYCLES, AliasesLifecycle
 from services.registry.tags import (
     CODE_VERSION,
     EVAL_WINDOW,
@@ -107,10 +108,6 @@ class RunRow:
     @property
     def trigger(self) -> str | None:
         return self.tags.get(TRIGGER)
-
-    @property
-    def raw_metrics(self) -> dict[str, float | None]:
-        return self.metrics
 
     @classmethod
     def from_mlflow(cls, run: Any) -> RunRow:
@@ -405,26 +402,6 @@ def lineage(run: RunRow) -> dict[str, str]:
     return out
 
 
-def registered_versions_of_run(client: Any, run_id: str) -> list[dict[str, Any]]:
-    """Registered model versions created from ``run_id`` (one call)."""
-    safe = str(run_id).replace("'", "")
-    try:
-        versions = mlflow_call(
-            client, f"model versions of run '{safe}'", client.search_model_versions, f"run_id = '{safe}'"
-        )
-    except NotFound:
-        return []
-    return [
-        {
-            "model": v.name,
-            "version": str(v.version),
-            "stage": getattr(v, "current_stage", None),
-            "aliases": list(getattr(v, "aliases", []) or []),
-        }
-        for v in versions
-    ]
-
-
 def metric_history(client: Any, run_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Metric history rows ``{key, step, timestamp, value}`` for up to MAX_HISTORY_KEYS keys.
 
@@ -534,15 +511,6 @@ def _version_key(v: Any) -> int:
         return 0
 
 
-def champion_version_of(versions: Sequence[Any], lifecycle: str = "aliases") -> str | None:
-    """The champion among MLflow ModelVersion objects: alias ``champion`` or stage Production."""
-    alias = [v for v in versions if "champion" in (getattr(v, "aliases", None) or [])]
-    prod = [v for v in versions if str(getattr(v, "current_stage", "") or "") == "Production"]
-    first, second = (alias, prod) if lifecycle == "aliases" else (prod, alias)
-    pick = first or second
-    return str(max(pick, key=lambda v: _version_key(v.version)).version) if pick else None
-
-
 def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max_versions: int = 50) -> VersionsView:
     """A registered model's versions with their source runs' metrics and later re-evaluations.
 
@@ -574,18 +542,20 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
         raise NotFound(f"registered model '{name}' not found or has no versions")
     found.sort(key=lambda v: _version_key(v.version), reverse=True)
     found = found[:max_versions]
+    reg_aliases: dict[str, str] = {}
     try:  # search_model_versions does not fill aliases on every store: the registered model does
         reg = mlflow_call(client, f"model '{name}'", client.get_registered_model, name)
         calls += 1
         by_version: dict[str, list[str]] = {}
         for alias, ver in (getattr(reg, "aliases", None) or {}).items():
+            reg_aliases[str(alias)] = str(ver)
             by_version.setdefault(str(ver), []).append(str(alias))
         for v in found:
             if by_version.get(str(v.version)) and not getattr(v, "aliases", None):
                 v._aliases = by_version[str(v.version)]
     except DriftGateError:
         pass
-    champ = champion_version_of(found, lifecycle)
+    champ = LIFECYCLES.get(lifecycle, AliasesLifecycle).champion_in(found, reg_aliases)
     run_ids = [v.run_id for v in found if getattr(v, "run_id", None)]
     runs: dict[str, RunRow] = {}
     if run_ids:

@@ -43,7 +43,7 @@ from typing import Any
 from services.config import Settings
 from services.errors import BadInput, DriftGateError, NotFound
 from services.registry.errors import translate
-from services.registry.tags import CHAMPION_SINCE
+from services.registry.tags import champion_since
 
 UTC = dt.UTC
 TRIGGER_TAG = "driftgate.trigger"
@@ -521,7 +521,7 @@ def champion_reference(settings: Settings, client, model: str) -> ChampionRefere
 
 
 def _champion_since(tags: Mapping[str, str]) -> dt.datetime | None:
-    text = tags.get(CHAMPION_SINCE)
+    text = champion_since(tags)
     if not text:
         return None
     try:
