@@ -14,12 +14,12 @@ from components.shell import page_shell, show_error
 from components.text import md
 from services.compare.leaderboard import lower_is_better_default
 from services.errors import DriftGateError
+from services.registry.model_versions import version_of_runs
 from services.registry.runs import (
     metric_keys,
     model_settings_for_experiment,
     run_table,
     varying_params,
-    version_of_runs,
 )
 
 ctx = page_shell("Leaderboard")

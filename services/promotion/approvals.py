@@ -100,8 +100,9 @@ class _Operation:
         self.settings, self.action, self.user = settings, action, clean_identity(user)
         client = client if client is not None else make_client(settings)
         self.lc = operation_lifecycle(settings, client, model)  # a blank model name -> BadInput
-        recover(settings, client, self.lc.model)
-        self.generation = audit.generation(settings, self.lc.model)  # before the registry read
+        self.store = audit.store_for(settings)
+        recover(settings, client, self.lc.model, store=self.store)
+        self.generation = self.store.generation(self.lc.model)  # before the registry read
         self.lc.versions()  # unknown model -> NotFound; the snapshot every check below reads
         self.state: RegistryState = self.lc.state()
 
@@ -125,13 +126,16 @@ class _Operation:
             reason = f"stale state — reload: the champion is now version {self.state.champion or 'none'}"
             if tail:
                 reason += f", not {shown or 'none'} as shown"
-            refuse(self.settings, record(**base, outcome="refused", reason=reason))
+            self.refuse(record(**base, outcome="refused", reason=reason))
+
+    def refuse(self, rec: AuditRecord) -> None:
+        refuse(self.settings, self.store, rec)
 
     def run(self, **kwargs: Any) -> AuditRecord:
         t = Transition(
             action=self.action, user=self.user, champion=self.state.champion, generation=self.generation, **kwargs
         )
-        return run_transition(self.settings, self.lc, t)
+        return run_transition(self.settings, self.store, self.lc, t)
 
 
 def _decided(lc: Lifecycle, v: str) -> str | None:
@@ -178,21 +182,21 @@ def approve(
     usable = _usable_gate(op, v, gate)
     perm = can_approve(settings, op.user, _approval_authors(op, v, usable))
     if not perm:
-        refuse(settings, record(**base, outcome="refused", reason=perm.reason))
+        op.refuse(record(**base, outcome="refused", reason=perm.reason))
     result = usable or evaluate(settings, op.lc.client, op.lc.model, v, op.lc)  # on the snapshot
     evidence = result.to_json()
     base["evidence"] = evidence
     if not result.passed:
         names = ", ".join(f"{c.name} ({c.detail})" for c in result.blocking)
-        refuse(settings, record(**base, outcome="refused", reason=f"gate failed: {names}"))
+        op.refuse(record(**base, outcome="refused", reason=f"gate failed: {names}"))
     cfg = result.config
     needed = int(cfg.get("approvals_required", 1))
     if needed > 1:
-        voters = distinct_users(audit.add_vote(settings, op.lc.model, v, op.user, op.state.champion or "", utc_now()))
+        voters = distinct_users(op.store.add_vote(op.lc.model, v, op.user, op.state.champion or "", utc_now()))
         if len(voters) < needed:
             reason = f"approval {len(voters)} of {needed} recorded ({', '.join(voters)}); version not promoted yet"
             rec = record(**base, outcome="done", reason=reason)
-            audit.append(settings, rec)
+            op.store.append(rec)
             notify.send(settings, rec)
             return public(rec)
         evidence["approvers"] = voters
@@ -232,10 +236,10 @@ def reject(
     op.check_shown(expected_champion, base)
     perm = can_reject(settings, op.user, authors(settings, op.lc, view))
     if not perm:
-        refuse(settings, record(**base, outcome="refused", reason=perm.reason))
+        op.refuse(record(**base, outcome="refused", reason=perm.reason))
     if view.state in ("champion", "rejected"):
         why = "is the champion: roll back instead" if view.state == "champion" else "is already rejected"
-        refuse(settings, record(**base, outcome="refused", reason=f"version {v} {why}"))
+        op.refuse(record(**base, outcome="refused", reason=f"version {v} {why}"))
     user_ = op.user
     return op.run(
         version=v,
@@ -266,9 +270,9 @@ def rollback(
     op.check_shown(expected_champion, base)
     perm = can_rollback(settings, op.user)
     if not perm:
-        refuse(settings, record(**base, outcome="refused", reason=perm.reason))
+        op.refuse(record(**base, outcome="refused", reason=perm.reason))
     if not state.previous:
-        refuse(settings, record(**base, outcome="refused", reason="no previous champion to roll back to"))
+        op.refuse(record(**base, outcome="refused", reason="no previous champion to roll back to"))
     target = state.previous
     user_ = op.user
 
@@ -295,18 +299,21 @@ def request_review(
     comment = clean_comment(comment)
     v = normalise_version(version)
     lc = operation_lifecycle(settings, client if client is not None else make_client(settings), model)
+    store = audit.store_for(settings)
     view = lc.get_version(v)
     champion = lc.state().champion
-    base = dict(
+    base: dict[str, Any] = dict(
         action="request", model=lc.model, user=user, version=v, before=champion, after=champion, comment=comment
     )
     perm = can_request(settings, user, authors(settings, lc, view))
     if not perm:
-        refuse(settings, record(**base, outcome="refused", reason=perm.reason))
+        refuse(settings, store, record(**base, outcome="refused", reason=perm.reason))
     if view.state != "candidate":
-        refuse(settings, record(**base, outcome="refused", reason=f"version {v} is {view.state}, not a candidate"))
+        refuse(
+            settings, store, record(**base, outcome="refused", reason=f"version {v} is {view.state}, not a candidate")
+        )
     rec = record(**base, outcome="done", reason=f"review of version {v} requested")
-    audit.append(settings, rec)
+    store.append(rec)
     notify.send(settings, rec)
     notify.mirror_databricks(settings, rec, client=lc.client)
     return public(rec)

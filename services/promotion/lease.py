@@ -19,6 +19,7 @@ from typing import Any
 from services.config import Settings
 from services.errors import DriftGateError
 from services.promotion import audit
+from services.promotion.audit import AuditStore
 
 #: Registry writes the fenced client checks the claim before (every write a plan or restore makes).
 REGISTRY_WRITES = frozenset(
@@ -44,8 +45,8 @@ class Fence:
     :meth:`check` (a renewal that must succeed) runs before every registry write, so a process
     whose claim was taken over stops before its next write."""
 
-    def __init__(self, settings: Settings, model: str, txn: str) -> None:
-        self.settings, self.model, self.txn = settings, model, txn
+    def __init__(self, settings: Settings, store: AuditStore, model: str, txn: str) -> None:
+        self.store, self.model, self.txn = store, model, txn
         self.interval = max(0.5, lease_seconds(settings) / 5)
         self.lost = False
         self._stop = threading.Event()
@@ -54,14 +55,14 @@ class Fence:
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                if not audit.renew(self.settings, self.model, self.txn):
+                if not self.store.renew(self.model, self.txn):
                     self.lost = True
                     return
             except DriftGateError:
                 pass  # the next check() says so before any write
 
     def check(self, what: str = "a registry write") -> None:
-        if self.lost or not audit.renew(self.settings, self.model, self.txn):
+        if self.lost or not self.store.renew(self.model, self.txn):
             self.lost = True
             raise audit.LostClaim(f"the transition claim on {self.model} was lost before {what}; nothing more written")
 

@@ -12,12 +12,19 @@ from typing import Any
 from services.config import Settings
 from services.errors import DriftGateError
 from services.promotion import audit
+from services.promotion.audit import AuditStore
 from services.promotion.lease import Fence, FencedClient, claim_is_stale
 from services.promotion.transition import AuditRecord, operation_lifecycle, record, restore_snapshot
 from services.registry.mlflow_client import make_client
 
 
-def recover(settings: Settings, client: Any = None, model: str | None = None, force: bool = False) -> list[AuditRecord]:
+def recover(
+    settings: Settings,
+    client: Any = None,
+    model: str | None = None,
+    force: bool = False,
+    store: AuditStore | None = None,
+) -> list[AuditRecord]:
     """Undo transitions a crashed process left in progress; returns the audit records written.
 
     A claim is taken over only when :func:`claim_is_stale` (or ``force``); the take-over is a
@@ -25,26 +32,29 @@ def recover(settings: Settings, client: Any = None, model: str | None = None, fo
     registry is restored from the snapshot under the recoverer's own fenced claim, re-read and
     retried until it matches (first-try recovery from any crash point).
     """
+    store = store or audit.store_for(settings)
     out = []
-    for row in audit.in_progress(settings):
+    for row in store.in_progress():
         client = client if client is not None else make_client(settings)
         if model and row["model"] != model:
             continue
         if not (force or claim_is_stale(settings, row)):
             continue
         txn = uuid.uuid4().hex
-        if not audit.take_over(settings, row["model"], row["txn"], txn, row.get("started_epoch")):
+        if not store.take_over(row["model"], row["txn"], txn, row.get("started_epoch")):
             continue
-        rec = _recover_one(settings, client, row, txn)
+        rec = _recover_one(settings, store, client, row, txn)
         if rec is not None:
             out.append(rec)
     return out
 
 
-def _recover_one(settings: Settings, client: Any, row: dict[str, Any], txn: str) -> AuditRecord | None:
+def _recover_one(
+    settings: Settings, store: AuditStore, client: Any, row: dict[str, Any], txn: str
+) -> AuditRecord | None:
     """Restore one interrupted transition under the claim ``txn`` just taken over."""
     model, action = row["model"], row.get("action") or "approve"
-    with Fence(settings, model, txn) as fence:
+    with Fence(settings, store, model, txn) as fence:
         snap = row.get("snapshot")
         lc = operation_lifecycle(settings, FencedClient(client, fence), model)
         try:
@@ -53,7 +63,7 @@ def _recover_one(settings: Settings, client: Any, row: dict[str, Any], txn: str)
             return None
         if problem:
             reason = f"recovery of an interrupted transition failed ({problem}); will retry"
-            audit.append(settings, record(action, "failed", model, "driftgate", reason=reason))
+            store.append(record(action, "failed", model, "driftgate", reason=reason))
             return None  # the claim stays in progress; this process no longer holds it -> stale
         champion = lc.state().champion
         rec = record(
@@ -73,7 +83,7 @@ def _recover_one(settings: Settings, client: Any, row: dict[str, Any], txn: str)
             },
         )
         try:
-            audit.release(settings, model, txn, txn, rec)
+            store.release(model, txn, txn, rec)
         except audit.LostClaim:
             return None
         return rec

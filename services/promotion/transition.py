@@ -27,6 +27,7 @@ from typing import Any
 from services.config import Settings
 from services.errors import DriftGateError, Refused, Unavailable
 from services.promotion import audit, notify
+from services.promotion.audit import AuditStore
 from services.promotion.lease import Fence, FencedClient
 from services.registry.lifecycle import Lifecycle, Step, make_lifecycle, utc_now
 
@@ -80,15 +81,15 @@ def public(rec: AuditRecord) -> AuditRecord:
     return {k: v for k, v in rec.items() if k != "txn"}
 
 
-def append_quietly(settings: Settings, rec: AuditRecord) -> None:
+def append_quietly(store: AuditStore, rec: AuditRecord) -> None:
     """Append ``rec``; an audit store failure must not hide the outcome being reported."""
     with contextlib.suppress(DriftGateError):
-        audit.append(settings, rec)
+        store.append(rec)
 
 
-def refuse(settings: Settings, rec: AuditRecord) -> None:
+def refuse(settings: Settings, store: AuditStore, rec: AuditRecord) -> None:
     """Audit a refused attempt, then raise Refused (the audit failing must not hide the refusal)."""
-    append_quietly(settings, rec)
+    append_quietly(store, rec)
     notify.send(settings, rec)
     raise Refused(rec["reason"])
 
@@ -128,7 +129,7 @@ class Transition:
     involved: Sequence[str | None]
     comment: str | None
     evidence: Mapping[str, Any] | None
-    #: The audit generation read before the snapshot (:func:`audit.generation`).
+    #: The audit generation read before the snapshot (:meth:`AuditStore.generation`).
     generation: str | None
 
     def rec(self, model: str, outcome: str, reason: str | None, after: str | None, txn: str | None) -> AuditRecord:
@@ -154,16 +155,17 @@ class Transition:
         }.get(self.action)
 
 
-def run_transition(settings: Settings, lc: Lifecycle, t: Transition) -> AuditRecord:
+def run_transition(settings: Settings, store: AuditStore, lc: Lifecycle, t: Transition) -> AuditRecord:
     """Claim, check, snapshot, run the plan, release (see module doc). ``lc`` holds the
     operation's registry snapshot; it is not read again before the writes."""
     model = lc.model
     txn = uuid.uuid4().hex
     at = utc_now()
-    other = audit.claim(settings, model, txn, t.action, at, time.time())
+    other = store.claim(model, txn, t.action, at, time.time())
     if other is not None:
         refuse(
             settings,
+            store,
             t.rec(
                 model,
                 "refused",
@@ -172,16 +174,17 @@ def run_transition(settings: Settings, lc: Lifecycle, t: Transition) -> AuditRec
                 None,
             ),
         )
-    with Fence(settings, model, txn) as fence:
+    with Fence(settings, store, model, txn) as fence:
         fenced = make_lifecycle(settings, FencedClient(lc.client, fence), model)
         fenced.cache, fenced.read_authors = True, False
         fenced.share_snapshot(lc)
-        return _run_claimed(settings, fenced, txn, at, t)
+        return _run_claimed(settings, store, fenced, txn, at, t)
 
 
-def _stale_problem(settings: Settings, lc: Lifecycle, t: Transition) -> str | None:
-    """Why the snapshot no longer holds under the claim, or ``None``."""
-    if audit.generation(settings, lc.model) != t.generation:
+def _stale_problem(lc: Lifecycle, t: Transition, generation: str | None) -> str | None:
+    """Why the snapshot no longer holds under the claim (``generation``: the model's audit
+    generation now), or ``None``."""
+    if generation != t.generation:
         # Another transition ended since the snapshot: read what it left (a refusal only).
         lc.invalidate()
         now = lc.state().champion
@@ -189,20 +192,21 @@ def _stale_problem(settings: Settings, lc: Lifecycle, t: Transition) -> str | No
     return t.precheck(lc)
 
 
-def _run_claimed(settings: Settings, lc: Lifecycle, txn: str, at: str, t: Transition) -> AuditRecord:
+def _run_claimed(settings: Settings, store: AuditStore, lc: Lifecycle, txn: str, at: str, t: Transition) -> AuditRecord:
     model = lc.model
     snap = None
     step_no, step_name = 0, ""
     try:
-        problem = _stale_problem(settings, lc, t)
+        generation = store.generation(model)  # cannot change while the claim is held
+        problem = _stale_problem(lc, t, generation)
         if problem:
             rec = t.rec(model, "refused", problem, t.champion, txn)
             rec["version_after"] = rec["version_before"] = lc.state().champion
-            audit.release(settings, model, txn, t.generation, rec)
+            store.release(model, txn, generation, rec)  # nothing written: the generation stays
             notify.send(settings, rec)
             raise Refused(problem)
         snap = lc.snapshot([v for v in t.involved if v])
-        audit.save_snapshot(settings, model, txn, snap)
+        store.save_snapshot(model, txn, snap)
         steps = t.plan(lc, at)
         for step_no, step in enumerate(steps, start=1):  # noqa: B007 - step_no names the failed step below
             step_name = step.name
@@ -215,15 +219,21 @@ def _run_claimed(settings: Settings, lc: Lifecycle, txn: str, at: str, t: Transi
     except audit.LostClaim as exc:
         # Another process took the claim over and restores the registry: write nothing more.
         reason = f"{t.action} stopped at step {step_no} ({step_name or 'start'}): {exc}"
-        append_quietly(settings, t.rec(model, "failed", reason, None, txn))
+        append_quietly(store, t.rec(model, "failed", reason, None, txn))
         raise TransitionFailed(reason) from None
     except Exception as exc:
         _compensate(
-            settings, lc, txn, t, snap, f"{t.action} failed at step {step_no} ({step_name}: {type(exc).__name__})"
+            settings,
+            store,
+            lc,
+            txn,
+            t,
+            snap,
+            f"{t.action} failed at step {step_no} ({step_name}: {type(exc).__name__})",
         )
     rec = t.rec(model, "done", t.done_reason(), t.after, txn)
     try:
-        audit.release(settings, model, txn, txn, rec)
+        store.release(model, txn, txn, rec)
     except audit.LostClaim as exc:
         raise TransitionFailed(f"{t.action}: {exc}") from None
     notify.send(settings, rec)
@@ -232,7 +242,13 @@ def _run_claimed(settings: Settings, lc: Lifecycle, txn: str, at: str, t: Transi
 
 
 def _compensate(
-    settings: Settings, lc: Lifecycle, txn: str, t: Transition, snap: Mapping[str, Any] | None, what: str
+    settings: Settings,
+    store: AuditStore,
+    lc: Lifecycle,
+    txn: str,
+    t: Transition,
+    snap: Mapping[str, Any] | None,
+    what: str,
 ) -> None:
     """Undo a failed plan from ``snap``, record ``failed`` and raise :class:`TransitionFailed`."""
     restored = snap is None  # nothing was written before the snapshot was recorded
@@ -249,10 +265,10 @@ def _compensate(
         reason = f"{what}; registry restored, champion still version {after or 'none'}"
         rec = t.rec(lc.model, "failed", reason, after, txn)
         with contextlib.suppress(audit.LostClaim):
-            audit.release(settings, lc.model, txn, txn, rec)
+            store.release(lc.model, txn, txn, rec)
     else:
         reason = f"{what}; undo incomplete, recovery pending"
         rec = t.rec(lc.model, "failed", reason, after, txn)
-        append_quietly(settings, rec)
+        append_quietly(store, rec)
     notify.send(settings, rec)
     raise TransitionFailed(reason) from None

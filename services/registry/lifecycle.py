@@ -26,117 +26,47 @@ is how a transition that fails midway is compensated (never zero or two champion
 
 from __future__ import annotations
 
-import datetime as dt
-import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from services.errors import BadInput, NotFound
 from services.registry import tags as tag
 from services.registry.errors import mlflow_call
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-PREVIOUS = "previous"
-MANAGED_ALIASES = (CHAMPION, PREVIOUS, CHALLENGER)
-
-PRODUCTION = "Production"
-ARCHIVED = "Archived"
-
-#: Version tags a transition may write; a snapshot records (and a restore resets) all of them.
-MANAGED_VERSION_TAGS = (
-    tag.DECISION,
-    tag.DECISION_BY,
-    tag.DECISION_AT,
-    tag.DECISION_COMMENT,
-    tag.CHAMPION_SINCE,
-    tag.ARCHIVED_AT,
-    tag.REPLACED_BY,
+from services.registry.views import (
+    ARCHIVED,
+    CHALLENGER,
+    CHAMPION,
+    MANAGED_ALIASES,
+    MANAGED_VERSION_TAGS,
+    PREVIOUS,
+    PRODUCTION,
+    TAG_VALUE_MAX,
+    RegistryState,
+    Step,
+    VersionView,
+    iso_ms,
+    normalise_version,
+    transition_stage,
+    utc_now,
 )
 
-TAG_VALUE_MAX = 5000  # MLflow allows more; Databricks' workspace registry is stricter
-
-
-def normalise_version(version: object) -> str:
-    """``1``, ``"1"``, ``" 01 "`` -> ``"1"``; anything else is :class:`BadInput`."""
-    text = str(version).strip() if version is not None else ""
-    # ASCII digits only: "²".isdigit() is true and "٢" would become 2.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise BadInput(f"not a model version: {text[:40]!r}")
-    return str(int(text))
-
-
-def iso_ms(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class VersionView:
-    """One registered model version as DriftGate sees it."""
-
-    model: str
-    version: str
-    stage: str
-    aliases: tuple[str, ...]
-    state: str
-    run_id: str | None
-    created_by: str | None
-    tags: dict[str, str] = field(default_factory=dict)
-    status: str = "READY"
-    source: str | None = None
-    created_at: str | None = None
-    #: Everyone four-eyes counts as an author, read from what MLflow recorded: the version's
-    #: ``user_id``, the source run's ``user_id`` and ``mlflow.user`` tag, and the
-    #: ``driftgate.author`` tag (comma-separated co-authors). A tag can add authors, never remove
-    #: one; :mod:`services.promotion.approvals` adds the authors DriftGate recorded when it first saw it.
-    authors: tuple[str, ...] = ()
-    user_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "stage": self.stage,
-            "aliases": list(self.aliases),
-            "state": self.state,
-            "run_id": self.run_id,
-            "created_by": self.created_by,
-        }
-
-
-@dataclass(frozen=True)
-class RegistryState:
-    """What a user is shown and what a decision is checked against (stale -> refused)."""
-
-    champion: str | None
-    previous: str | None
-
-    @property
-    def token(self) -> str:
-        """Compact, comparable form: the champion version or ``""`` when there is none."""
-        return self.champion or ""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One registry write of a transition plan."""
-
-    name: str
-    run: Callable[[], Any]
-
-
-def _transition_stage(client: Any, model: str, version: str, stage: str, archive_existing: bool) -> Any:
-    """Stage transition without MLflow's deprecation warning noise (stages are still supported)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return client.transition_model_version_stage(model, version, stage, archive_existing_versions=archive_existing)
+__all__ = [
+    "CHAMPION",
+    "LIFECYCLES",
+    "AliasesLifecycle",
+    "Lifecycle",
+    "RegistryState",
+    "StagesLifecycle",
+    "Step",
+    "VersionView",
+    "champion_version",
+    "list_versions",
+    "make_lifecycle",
+    "normalise_version",
+    "utc_now",
+]
 
 
 def _known(names: Sequence[object]) -> tuple[str, ...]:
@@ -381,7 +311,7 @@ class Lifecycle(ABC):
     def _stage(self, version: str, stage: str, archive_existing: bool) -> Step:
         return Step(
             f"stage v{version} -> {stage}",
-            lambda: _transition_stage(self.client, self.model, version, stage, archive_existing),
+            lambda: transition_stage(self.client, self.model, version, stage, archive_existing),
         )
 
     def _alias(self, alias: str, version: str) -> Step:
@@ -492,12 +422,12 @@ class Lifecycle(ABC):
         # First put the snapshot's champion back, then demote the others: never zero champions.
         for v in sorted(wanted, key=lambda v: wanted[v] != PRODUCTION):
             if v in views and views[v].stage != wanted[v]:
-                _transition_stage(c, m, v, wanted[v], False)
+                transition_stage(c, m, v, wanted[v], False)
         # Re-read: the views above predate these stage changes (demoting from them would archive a
         # version just put back to None, and recovery would need a second attempt).
         for v, view in self._fresh_views().items():
             if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
-                _transition_stage(c, m, v, ARCHIVED, False)
+                transition_stage(c, m, v, ARCHIVED, False)
         self.invalidate()
         current_prev = self.model_tags().get(tag.PREVIOUS_CHAMPION)
         want_prev = snap["model_tags"].get(tag.PREVIOUS_CHAMPION)
