@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components.overview import render_audit, render_drift_verdict, render_model_overview
-from components.shell import page_shell, show_error
+from components.shell import page_shell, shown_errors
 from components.trigger_panel import render_trigger_panel
-from services.errors import DriftGateError
 from services.overview import drift_verdict, model_overview, recent_audit
 from services.promotion import audit
 from services.promotion.approvals import interrupted_notice
@@ -33,7 +33,7 @@ def _verdict(tracking_uri: str, model: str, config: str):
 if ctx.model and (notice := interrupted_notice(ctx.settings, ctx.model)):
     st.warning(notice["text"])  # plain text: our own sentence and timestamps
 if ctx.mlflow_ok and ctx.model:
-    try:
+    with shown_errors():
         render_model_overview(
             _overview(
                 ctx.settings.tracking_uri,
@@ -43,14 +43,10 @@ if ctx.mlflow_ok and ctx.model:
                 audit.latest_id(ctx.settings),
             )
         )
-    except DriftGateError as exc:
-        show_error(exc)
-    try:
+    with shown_errors():
         render_drift_verdict(
             _verdict(ctx.settings.tracking_uri, ctx.model, repr(ctx.settings.model(ctx.model))), ctx.model
         )
-    except DriftGateError as exc:
-        show_error(exc)
     render_trigger_panel(ctx)
 elif ctx.mlflow_ok:
     st.info(
@@ -58,7 +54,5 @@ elif ctx.mlflow_ok:
         "to open the embedded demo workspace."
     )
 
-try:
+with shown_errors():
     render_audit(recent_audit(ctx.settings, model=ctx.model, limit=10))
-except DriftGateError as exc:
-    show_error(exc)

@@ -122,14 +122,13 @@ def shifted_features(shift) -> tuple[str, ...]:
 class Engines:
     def __init__(self, reference: pd.DataFrame):
         import duckdb
-        from sqlglot import exp
 
         from services.drift.engine import memory_profile, sql_profile
-        from services.warehouse.sources import Backend, configure_duckdb
+        from services.warehouse.duckdb import configure_duckdb, on_view
 
         self.con = duckdb.connect()
         configure_duckdb(self.con)
-        self.exp, self.Backend = exp, Backend
+        self.on_view = on_view
         self.features = [(n, "numeric") for n in NUMERIC] + [(n, "categorical") for n in CATEGORICAL]
         ref_b = self._backend("driftgate_ref", reference)
         self.ref = {
@@ -139,10 +138,7 @@ class Engines:
 
     def _backend(self, view, frame):
         self.con.register(view, frame)
-        rel = self.con.table(view)
-        return self.Backend(
-            "duckdb", self.con, self.exp.to_table(view), {c: str(t).upper() for c, t in zip(rel.columns, rel.types)}
-        )
+        return self.on_view(self.con, view)
 
     def run(self, current: pd.DataFrame) -> dict[str, list[str] | bool]:
         from services.drift.engine import Policy, compare, memory_profile, sql_profile

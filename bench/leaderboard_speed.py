@@ -252,7 +252,7 @@ def start_server(root: Path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    from tests.helpers import wait_http
+    from tests.support.servers import wait_http
 
     wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
     return proc, f"http://127.0.0.1:{port}"

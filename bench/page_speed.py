@@ -1,6 +1,6 @@
 """Page speed in a real browser, as ratios against a bare Streamlit page measured in the same run.
 
-    python bench/page_speed.py [--home DIR] [--repeat 5] [--pages /,/drift,...] [--skip-restart]
+    python bench/page_speed.py [--home DIR] [--repeat 5] [--pages /,/drift,...] [--skip-restart] [--skip-widgets]
 
 The bare page (title + one Plotly chart + one table + one selectbox) and the DriftGate app run as
 ``streamlit run`` servers on 127.0.0.1 (free ports), both driven by Debian chromium through
@@ -16,6 +16,9 @@ script run has ended, its title is drawn and every Plotly chart element has draw
 3. **widget change**: the Drift page's Feature selectbox (an ``st.fragment``: the distribution
    charts rerun, nothing expensive), against the bare page's selectbox changing its chart.
    Target: within 2x.
+4. **every widget**: each widget of each page (``WIDGETS``) changed back and forth, time from the
+   change to the settled rerender (the script run finished and every chart drawn), against the
+   bare page's selectbox in the same run (``--skip-widgets`` to leave it out).
 
 The demo workspace is seeded into ``--home`` (default: a temporary folder) unless already there.
 Servers are stopped by PID at the end. Prints one line per measurement and the medians.
@@ -99,28 +102,28 @@ class Server:
 
     def start(self) -> Server:
         port = free_port()
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [
-                _bin("streamlit"),
-                "run",
-                str(self.script),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:  # the server writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [
+                    _bin("streamlit"),
+                    "run",
+                    str(self.script),
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--server.headless",
+                    "true",
+                    "--browser.gatherUsageStats",
+                    "false",
+                    "--server.fileWatcherType",
+                    "none",
+                ],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -141,7 +144,6 @@ class Server:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-            self.log.close()
             self.proc = None
 
     def restart(self) -> Server:
@@ -198,6 +200,95 @@ def widget_change(browser, url: str, label: str, options: list[str], chart_title
     return out
 
 
+# Every widget of every page, changed back and forth: (page, kind, label, the two values). The
+# demo has one model, so the sidebar's Model box has nothing to change to; the persona box does.
+WIDGETS: list[tuple[str, str, str, tuple[str, str]]] = [
+    ("/", "selectbox", "Demo persona", ("bob", "alice")),
+    ("/drift", "radio", "Date range", ("Date range", "Last N days")),
+    ("/drift", "slider", "days", ("left", "right")),
+    ("/drift", "selectbox", "Windows", ("week", "day")),
+    ("/drift", "selectbox", "Feature", ("support_calls", "tenure_months")),
+    ("/runs", "selectbox", "Run details", ("gbm_recent", "rf_recent")),
+    ("/runs", "tab", "Metric history", ("Metric history", "Metrics")),
+    ("/leaderboard", "selectbox", "Metric", ("val_log_loss", "val_roc_auc")),
+    ("/leaderboard", "toggle", "Lower is better", ("on", "off")),
+    ("/leaderboard", "selectbox", "y", ("val_brier", "val_log_loss")),
+    ("/promotions", "selectbox", "Version", ("1", "2")),
+    ("/promotions", "multiselect", "Action", ("approve", "approve")),
+]
+BARE_WIDGETS = [("/", "selectbox", "Series", ("cos", "sin"))]
+
+# Counts finished script runs (the app's script state turning "notRunning") and when the last one
+# finished, in the page's own clock: a rerun is settled when it finished and its charts are drawn.
+RUNS_JS = """
+window.__runs = 0; window.__ranAt = 0;
+new MutationObserver(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute('data-test-script-state');
+  if (state === 'notRunning' && window.__last !== 'notRunning') { window.__runs += 1; window.__ranAt = performance.now(); }
+  window.__last = state;
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+"""
+
+
+def _act(page, kind: str, label: str, value: str) -> None:
+    """Change one widget to ``value`` (a click, a key or a pick from its list)."""
+    if kind in ("selectbox", "multiselect"):
+        box = page.get_by_role("combobox", name=label).first
+        box.click()
+        if kind == "selectbox":
+            box.fill(value)  # the box filters its list by the typed text
+        page.get_by_role("option", name=value).first.click()
+        if kind == "multiselect":
+            page.keyboard.press("Escape")
+    elif kind == "radio":
+        page.get_by_text(value, exact=True).first.click()
+    elif kind == "toggle":
+        page.get_by_text(label, exact=True).first.click()
+    elif kind == "tab":
+        page.get_by_role("tab", name=value).first.click()
+    elif kind == "slider":
+        handle = page.get_by_role("slider", name=label).first
+        handle.focus()
+        page.keyboard.press("ArrowLeft" if value == "left" else "ArrowRight")
+    else:
+        raise ValueError(kind)
+
+
+def widget_series(browser, base: str, widgets, rounds: int, query: str = "") -> dict[str, list[float]]:
+    """Seconds from each widget change to its settled rerender (the run finished, every chart
+    drawn); per widget, ``rounds`` changes after one warm-up change. A tab switch reruns nothing:
+    its time is to the tab's content shown."""
+    out: dict[str, list[float]] = {}
+    for path, kind, label, values in widgets:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(RUNS_JS)
+        page = context.new_page()
+        page.set_default_timeout(300_000)
+        name = f"{path} {kind} '{label}'"
+        try:
+            page.goto(f"{base}{path}{query}")
+            page.wait_for_function(SHOWN_JS, polling=100)
+            for i in range(rounds + 1):
+                runs = page.evaluate("window.__runs")
+                t0 = page.evaluate("performance.now()")
+                _act(page, kind, label, values[i % 2])
+                if kind == "tab":
+                    page.wait_for_function(SHOWN_JS, polling=20)
+                    secs = (page.evaluate("performance.now()") - t0) / 1000
+                else:
+                    page.wait_for_function("n => window.__runs > n", arg=runs, polling=20)
+                    page.wait_for_function(SHOWN_JS, polling=20)
+                    secs = (max(page.evaluate("window.__ranAt"), t0) - t0) / 1000
+                if i:  # the first change loads the widget's code: a warm-up
+                    out.setdefault(name, []).append(secs)
+        except Exception as exc:
+            print(f"  {name}: not measured ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})", flush=True)
+        finally:
+            context.close()
+    return out
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -208,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--pages", default=",".join(PAGES))
     ap.add_argument("--skip-restart", action="store_true", help="skip the first-request-after-restart series")
+    ap.add_argument("--skip-widgets", action="store_true", help="skip the every-widget series")
     args = ap.parse_args(argv)
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
 
@@ -277,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             except Exception as exc:
                 print(f"widget change not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            # 4. every widget of every page
+            if not args.skip_widgets:
+                series_bare = widget_series(browser, bare.url, BARE_WIDGETS, args.repeat)
+                series_app = widget_series(browser, app.url, WIDGETS, args.repeat, q)
             browser.close()
     finally:
         app.stop()
@@ -286,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         wb, wd = median(results["widget bare"]), median(results["widget /drift"])
         print(f"  widget change   bare          {wb:6.2f}")
         print(f"  widget change   /drift        {wd:6.2f}   {wd / wb:5.1f}x   (target <= 2x; Feature selectbox)")
+    if not args.skip_widgets and series_bare:
+        wb = median(next(iter(series_bare.values())))
+        print(f"\nevery widget, change to settled rerender (median s, ratio to the bare selectbox {wb:.2f} s)")
+        for name, xs in series_app.items():
+            print(f"  {name:<45} {median(xs):6.2f}   {median(xs) / wb:5.1f}x")
     return 0
 
 

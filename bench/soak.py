@@ -213,7 +213,7 @@ def kills(home: Path, kill_rounds: int, counts: dict) -> None:
                     [
                         sys.executable,
                         "-m",
-                        "tests.hardening.kill_worker",
+                        "tests.support.kill_worker",
                         str(home),
                         str(settings.config_path),
                         action,

@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from components.theme import threshold_line
+
 REF_COLOR, CUR_COLOR, BAD, GOOD = "#2563eb", "#f59e0b", "#dc2626", "#16a34a"
 NO_DATA = "#9ca3af"
 # Colour meaning shared by every page: BAD = at/above its threshold (drifted, breached), GOOD =
 # below, NO_DATA = no evidence. Threshold lines are drawn in a neutral grey readable on light and
 # dark themes.
-LINE = "#6b7280"
 
 
 def _shares(counts: Sequence[float]) -> list[float]:
@@ -167,7 +168,9 @@ def drift_share_figure(over_time: dict[str, Any], threshold: float) -> go.Figure
                     hovertemplate="%{x}<br>%{y:.0%} of features drifted<extra></extra>",
                 )
             )
-    fig.add_hline(y=threshold, line_dash="dash", line_color=LINE, annotation_text=f"dataset threshold {threshold:.0%}")
+    fig.add_hline(
+        y=threshold, line_dash="dash", line_color=threshold_line(), annotation_text=f"dataset threshold {threshold:.0%}"
+    )
     fig.update_layout(
         title="Share of drifted features per window",
         yaxis_tickformat=".0%",
@@ -221,7 +224,7 @@ def label_rate_figure(perf: dict[str, Any]) -> go.Figure:
     )
     ref = (perf.get("reference") or {}).get("label_rate")
     if ref is not None:
-        fig.add_hline(y=ref, line_dash="dash", annotation_text=f"reference {ref:.1%}")
+        fig.add_hline(y=ref, line_dash="dash", line_color=threshold_line(), annotation_text=f"reference {ref:.1%}")
     fig.update_layout(
         title="Label rate over time (label drift)",
         yaxis_tickformat=".0%",

@@ -9,6 +9,8 @@ from typing import Any
 import streamlit as st
 
 from services.drift import champion_importance, drift_over_time, model_drift_report, performance_over_time
+from services.drift import model as drift_model
+from services.drift.estimation import estimated_performance
 
 TTL = 300
 
@@ -34,10 +36,8 @@ def report(
     _settings,
     only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    from services.drift.model import current_window, model_data
-
-    data = model_data(_settings, model)
-    window = current_window(_settings, data, start=start, end=end, days=days)
+    data = drift_model.model_data(_settings, model)
+    window = drift_model.current_window(_settings, data, start=start, end=end, days=days)
     return model_drift_report(
         _settings,
         model,
@@ -52,9 +52,7 @@ def report(
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def data_dates(key: tuple, model: str, _settings) -> tuple[date | None, date | None]:
     """First and last day with rows in the model's scoring log."""
-    from services.drift.model import data_dates as dates
-
-    return dates(_settings, model)
+    return drift_model.data_dates(_settings, model)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
@@ -85,6 +83,4 @@ def performance(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Estimating performance for unlabelled windows…")
 def estimates(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
-    from services.drift.estimation import estimated_performance
-
     return estimated_performance(_settings, model, unit=unit)

@@ -7,6 +7,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from components.text import md
+
 EST_COLOR = "#7c3aed"
 
 
@@ -81,9 +83,7 @@ def estimate_caption(est: dict[str, Any]) -> str:
 def render_estimates(st, est: dict[str, Any] | None, error: str | None = None) -> None:
     """The caveat line, and the warning when realised and estimated diverged (concept drift)."""
     if error:
-        from components.drift_tables import _md
-
-        st.caption(f"Estimated performance not shown: {_md(error)}")
+        st.caption(f"Estimated performance not shown: {md(error)}")
         return
     if not est:
         return

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from components.drift_charts import severity
-from components.tables import DASH
+from components.tables import DASH, fitted
 from components.text import md
 from services.drift.engine import sensitivity_note
 
@@ -87,60 +87,64 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 
 def render_feature_table(st, frame: pd.DataFrame) -> None:
     tests = ", ".join(f"{k}: {v}" for k, v in TEST_HELP.items() if k in set(frame.get("test", [])))
+    shown = _display(frame)
     st.dataframe(
-        _display(frame),
+        shown,
         hide_index=True,
         width="stretch",
-        column_config={
-            "feature": st.column_config.TextColumn("feature", width="medium"),
-            "drifted": st.column_config.CheckboxColumn(
-                "drifted",
-                help="drifted = the change is both significant (BH-adjusted p below alpha) and at "
-                "least the threshold in size",
-            ),
-            "test": st.column_config.TextColumn("test", help=tests or None),
-            "severity": st.column_config.ProgressColumn(
-                "statistic vs threshold",
-                min_value=0.0,
-                max_value=3.0,
-                format="%.2f ×",
-                help="1.0 = at the threshold; above = drifted (the bar is full from 3 ×, the number is the true "
-                "ratio). Effects: statistic/threshold, held below 1 while the BH-adjusted significance "
-                "p-value is not below alpha; p-value tests: log(adjusted p)/log(threshold). Empty: the "
-                "statistic is undefined (e.g. a constant reference) and the feature counts as drifted.",
-            ),
-            "statistic": st.column_config.TextColumn(
-                "statistic",
-                help="the effect size of the test named in 'test'. — : undefined for this data "
-                "(e.g. a constant reference), counted as drifted",
-            ),
-            "threshold": st.column_config.NumberColumn(
-                format="%.3g",
-                help="the effect size from which a change counts as meaningful ([drift] "
-                "numeric_threshold / categorical_threshold or a per-feature override)",
-            ),
-            "p_value": st.column_config.TextColumn(
-                "p-value",
-                help="chance of a difference this large if nothing changed (ks numeric, chi2 "
-                "categorical). — : this feature's decision uses no significance test",
-            ),
-            "p_value_adjusted": st.column_config.TextColumn(
-                "adjusted p (BH)",
-                help="the p-value after the Benjamini–Hochberg correction for testing many "
-                "features at once (keeps false alarms at alpha overall). — : no "
-                "significance test for this feature",
-            ),
-            "missing (cur)": st.column_config.NumberColumn(format="percent"),
-            "min detectable": st.column_config.NumberColumn(
-                format="%.3g",
-                help="the smallest effect (in the test's units) this window size can detect "
-                "at the BH level; above the threshold = a change of the threshold's size "
-                "could go unseen",
-            ),
-            "sensitivity": st.column_config.TextColumn(
-                help="shown when the window is too small to detect a change of the threshold's size"
-            ),
-        },
+        column_config=fitted(
+            shown,
+            {
+                "feature": st.column_config.TextColumn("feature"),
+                "drifted": st.column_config.CheckboxColumn(
+                    "drifted",
+                    help="drifted = the change is both significant (BH-adjusted p below alpha) and at "
+                    "least the threshold in size",
+                ),
+                "test": st.column_config.TextColumn("test", help=tests or None),
+                "severity": st.column_config.ProgressColumn(
+                    "statistic vs threshold",
+                    min_value=0.0,
+                    max_value=3.0,
+                    format="%.2f ×",
+                    help="1.0 = at the threshold; above = drifted (the bar is full from 3 ×, the number is the true "
+                    "ratio). Effects: statistic/threshold, held below 1 while the BH-adjusted significance "
+                    "p-value is not below alpha; p-value tests: log(adjusted p)/log(threshold). Empty: the "
+                    "statistic is undefined (e.g. a constant reference) and the feature counts as drifted.",
+                ),
+                "statistic": st.column_config.TextColumn(
+                    "statistic",
+                    help="the effect size of the test named in 'test'. — : undefined for this data "
+                    "(e.g. a constant reference), counted as drifted",
+                ),
+                "threshold": st.column_config.NumberColumn(
+                    format="%.3g",
+                    help="the effect size from which a change counts as meaningful ([drift] "
+                    "numeric_threshold / categorical_threshold or a per-feature override)",
+                ),
+                "p_value": st.column_config.TextColumn(
+                    "p-value",
+                    help="chance of a difference this large if nothing changed (ks numeric, chi2 "
+                    "categorical). — : this feature's decision uses no significance test",
+                ),
+                "p_value_adjusted": st.column_config.TextColumn(
+                    "adjusted p (BH)",
+                    help="the p-value after the Benjamini–Hochberg correction for testing many "
+                    "features at once (keeps false alarms at alpha overall). — : no "
+                    "significance test for this feature",
+                ),
+                "missing (cur)": st.column_config.NumberColumn(format="percent"),
+                "min detectable": st.column_config.NumberColumn(
+                    format="%.3g",
+                    help="the smallest effect (in the test's units) this window size can detect "
+                    "at the BH level; above the threshold = a change of the threshold's size "
+                    "could go unseen",
+                ),
+                "sensitivity": st.column_config.TextColumn(
+                    help="shown when the window is too small to detect a change of the threshold's size"
+                ),
+            },
+        ),
     )
 
 

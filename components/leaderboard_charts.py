@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import plotly.graph_objects as go
+
+from components.chart_labels import label_positions, padded_range
+from components.theme import ink, reference_line
 
 WINNER = "#16a34a"
 CHAMPION = "#6b7280"
 CANDIDATE = "#2563eb"
 MISSING = "#d1d5db"
-CHAMPION_LINE = "#374151"
 
 
-def _finite(x: Any) -> bool:
+def _finite(x: Any) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def _floats(values: Sequence[Any]) -> list[float] | None:
+    """All values as floats, or None when one is not a number."""
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
 
 
 def row_colour(row: dict[str, Any]) -> str:
@@ -86,7 +96,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
                 array=err_plus,
                 arrayminus=err_minus,
                 visible=any(err_plus) or any(err_minus),
-                color="#111827",
+                color=ink(),
                 thickness=1.5,
                 width=4,
             ),
@@ -96,7 +106,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
         fig.add_vline(
             x=cval,
             line_dash="dash",
-            line_color=CHAMPION_LINE,
+            line_color=reference_line(),
             annotation_text=f"champion {cval:.4f}",
             annotation_position="top",
         )
@@ -117,7 +127,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
     return fig
 
 
-def pareto_front(points: Sequence[tuple[float, float]], x_higher: bool = True, y_higher: bool = True) -> list[int]:
+def pareto_front(points: Sequence[tuple[Any, Any]], x_higher: bool = True, y_higher: bool = True) -> list[int]:
     """Indices of the non-dominated points (better-or-equal on both axes, strictly on one), by x."""
     sx, sy = (1 if x_higher else -1), (1 if y_higher else -1)
     idx = [i for i, (x, y) in enumerate(points) if _finite(x) and _finite(y)]
@@ -143,6 +153,7 @@ def pareto_scatter(
     """
     pts = [(r.get(x), r.get(y)) for r in rows]
     ok = [i for i, (a, b) in enumerate(pts) if _finite(a) and _finite(b)]
+    where = dict(zip(ok, label_positions([pts[i][0] for i in ok])))
     front = pareto_front(pts, x_higher, y_higher)
     fig = go.Figure()
     for role, colour, symbol in (
@@ -160,12 +171,13 @@ def pareto_scatter(
                 mode="markers+text",
                 name=role,
                 text=[rows[i]["run_name"] for i in sel],
-                textposition="top center",
+                textposition=[where[i] for i in sel],
+                cliponaxis=False,
                 marker=dict(
                     color=colour,
                     size=14 if role != "candidate" else 10,
                     symbol=symbol,
-                    line=dict(width=1, color="#111827"),
+                    line=dict(width=1, color=ink()),
                 ),
             )
         )
@@ -182,11 +194,13 @@ def pareto_scatter(
             )
         )
     fig.update_layout(
-        title=f"{y} vs {x} (front: {'higher' if x_higher else 'lower'} {x}, {'higher' if y_higher else 'lower'} {y})",
-        xaxis_title=x,
-        yaxis_title=y,
+        title=f"{y} vs {x}<br><sup>front: {'higher' if x_higher else 'lower'} {x}, "
+        f"{'higher' if y_higher else 'lower'} {y}</sup>",
+        xaxis=dict(title=x, automargin=True, range=padded_range([pts[i][0] for i in ok])),
+        yaxis=dict(title=y, automargin=True, range=padded_range([pts[i][1] for i in ok], 0.15)),
         height=460,
-        margin=dict(l=10, r=10, t=60, b=40),
+        margin=dict(l=10, r=10, t=80, b=40),
+        legend=dict(orientation="h", y=-0.18),
     )
     return fig
 
@@ -201,13 +215,7 @@ def parallel_coordinates(rows: Sequence[dict[str, Any]], params: Sequence[str], 
     dims = []
     for p in params:
         raw = [r.get(f"param:{p}") for r in use]
-        nums = []
-        for v in raw:
-            try:
-                nums.append(float(v))
-            except (TypeError, ValueError):
-                nums = None
-                break
+        nums = _floats(raw)
         if nums is not None and all(math.isfinite(n) for n in nums):
             dims.append(dict(label=p, values=nums))
         else:
@@ -321,7 +329,7 @@ def versions_over_time(
             marker=dict(
                 size=[16 if v.get("is_champion") else 11 for v in vs],
                 color=[CHAMPION if v.get("is_champion") else CANDIDATE for v in vs],
-                line=dict(width=1, color="#111827"),
+                line=dict(width=1, color=ink()),
             ),
             hovertext=[v.get("label") or f"v{v['version']}" for v in vs],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -15,6 +16,21 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def since_text(value: str | None) -> tuple[str, str]:
+    """(the day, the full moment in UTC) of an ISO timestamp; a bare date stays a date."""
+    if not value:
+        return "—", "unknown"
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value[:10], value
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    if (when.hour, when.minute, when.second) == (0, 0, 0):
+        return f"{when:%Y-%m-%d}", f"{when:%Y-%m-%d}"
+    return f"{when:%Y-%m-%d}", f"{when:%Y-%m-%d %H:%M} UTC"
+
+
 def render_model_overview(ov: ModelOverview) -> None:
     st.subheader(md(ov.name))
     if ov.description:
@@ -26,7 +42,13 @@ def render_model_overview(ov: ModelOverview) -> None:
             f"v{ov.champion.version}",
             help=f"{'alias champion' if ov.lifecycle == 'aliases' else 'stage Production'}",
         )
-        c2.metric("Champion since", (ov.champion.since or "—")[:10])
+        day, moment = since_text(ov.champion.since)
+        c2.metric(
+            "Champion since",
+            day,
+            help=f"champion since {moment} — from the audit history (its last approval or rollback), "
+            "else the registry's record of when it became champion",
+        )
         c3.metric("ROC AUC (at registration)", _fmt(ov.champion.metrics.get("roc_auc")))
         c4.metric("Candidates awaiting a decision", len(ov.candidates))
     else:

@@ -11,6 +11,7 @@ from services.promotion import audit
 from services.promotion.gate import GateResult, evaluate
 from services.registry.lifecycle import RegistryState, VersionView, make_lifecycle
 from services.registry.mlflow_client import is_databricks_registry, make_user_client
+from services.registry.runs import mlflow_ui_links
 
 
 def _key(ctx) -> tuple:
@@ -49,8 +50,6 @@ def _run_experiment(key: tuple, run_id: str, _ctx) -> str | None:
 
 def ui_links(ctx, model: str, view: VersionView) -> dict[str, str]:
     """Links to the version and its source run in the tracking server's UI (none for a local store)."""
-    from services.registry.runs import mlflow_ui_links
-
     probe = mlflow_ui_links(ctx.settings, model, view.version, "x", "x")
     if not probe:
         return {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 _COLORS = {"registry": "#94a3b8", "approve": "#2563eb", "rollback": "#f59e0b"}
@@ -12,7 +13,6 @@ _COLORS = {"registry": "#94a3b8", "approve": "#2563eb", "rollback": "#f59e0b"}
 def champion_timeline(segments: list[dict[str, Any]]) -> go.Figure:
     """One horizontal bar per champion period (x = time, y = version), coloured by how it began."""
     fig = go.Figure()
-    import pandas as pd
 
     for via in ("registry", "approve", "rollback"):
         segs = [s for s in segments if s["via"] == via]

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from components import promotion_data as data
+from components.tables import fitted, overflow
 from components.text import md
 from services.errors import BadInput, DriftGateError
 from services.promotion import approvals, audit
@@ -72,10 +73,9 @@ def _refused(exc: DriftGateError) -> None:
 
 
 # -- picker + registry ---------------------------------------------------------------------------
-def pick_version(versions: list[VersionView]) -> VersionView | None:
-    """Select a version (default: the first candidate awaiting a decision); synced with ?version=."""
-    if not versions:
-        return None
+def pick_version(versions: list[VersionView]) -> VersionView:
+    """Select a version (default: the first candidate awaiting a decision); synced with ?version=.
+    ``versions`` is not empty (the page says so before)."""
     ids = [v.version for v in versions]
     wanted = st.query_params.get("version")
     if wanted and wanted not in ids:
@@ -143,14 +143,18 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
     champion = f"v{state.champion}" if state.champion else "none"
     previous = f"v{state.previous}" if state.previous else "none yet"
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **{champion}** · rollback target: **{previous}**")
+    frame = pd.DataFrame(rows)
     st.dataframe(
-        pd.DataFrame(rows),
+        frame,
         hide_index=True,
         width="stretch",
-        column_config={
-            "registered": st.column_config.TextColumn("registered (UTC)", width="medium"),
-            "aliases": st.column_config.TextColumn("aliases", width="small"),
-        },
+        column_config=fitted(
+            frame,
+            {
+                "registered": st.column_config.TextColumn("registered (UTC)"),
+                "aliases": st.column_config.TextColumn("aliases"),
+            },
+        ),
     )
 
 
@@ -309,16 +313,16 @@ def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, res
                     st.session_state["dg_reject_clear"] = True
                     _done(rec.get("reason") or "rejected")
     req = can_request(ctx.settings, ctx.user, view)
-    if req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed:
-        if st.button("Request review", key="dg_request"):
-            try:
-                approvals.request_review(
-                    ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx), identity=ctx.identity
-                )
-            except DriftGateError as exc:
-                st.error(str(exc))
-            else:
-                _done(f"review of v{view.version} requested")
+    requestable = req.allowed and view.state == "candidate" and not can_approve(ctx.settings, ctx.user, view).allowed
+    if requestable and st.button("Request review", key="dg_request"):
+        try:
+            approvals.request_review(
+                ctx.settings, model, view.version, ctx.user, client=data.decision_client(ctx), identity=ctx.identity
+            )
+        except DriftGateError as exc:
+            st.error(str(exc))
+        else:
+            _done(f"review of v{view.version} requested")
 
 
 def rollback_panel(ctx, model: str, state: RegistryState) -> None:
@@ -359,6 +363,9 @@ AUDIT_COLUMNS = [
 ]
 
 
+AUDIT_TEXT_PX = 560  # the widest a comment/reason column gets; longer comments are listed in full below
+
+
 def audit_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([{k: r.get(k) for k in AUDIT_COLUMNS} for r in records], columns=AUDIT_COLUMNS)
 
@@ -378,13 +385,22 @@ def audit_log(records: list[dict[str, Any]]) -> None:
         df = df[df["action"].isin(actions)]
     if outcomes:
         df = df[df["outcome"].isin(outcomes)]
+    shown = df.iloc[::-1]
     st.dataframe(
-        df.iloc[::-1],
+        shown,
         hide_index=True,
         width="stretch",
-        column_config={
-            "comment": st.column_config.TextColumn(width="large"),
-            "reason": st.column_config.TextColumn(width="large"),
-        },
+        column_config=fitted(
+            shown,
+            {"comment": st.column_config.TextColumn("comment"), "reason": st.column_config.TextColumn("reason")},
+            cap_px=AUDIT_TEXT_PX,
+        ),
     )
+    long = [r for r in shown.to_dict("records") if overflow(pd.DataFrame([r]), "comment", AUDIT_TEXT_PX)]
+    if long:
+        with st.expander(f"Full text of {len(long)} long comment(s)"):
+            for r in long:
+                st.markdown(
+                    f"**{md(str(r.get('at') or ''))} · {md(str(r.get('user') or ''))}:** {md(r['comment'], limit=None)}"
+                )
     st.download_button("Download CSV", audit.csv_export(df), "driftgate-audit.csv", "text/csv", key="dg_audit_csv")

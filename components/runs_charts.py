@@ -8,6 +8,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from components.chart_labels import label_positions, padded_range
+from components.theme import ink
+
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#f59e0b", "#0891b2", "#6b7280", "#db2777")
 
 
@@ -56,13 +59,20 @@ def candidates_strip(children: Sequence[dict[str, Any]], metric: str) -> go.Figu
             y=[c.get("role") or "candidate" for c in pts],
             mode="markers+text",
             text=[c["run_name"] for c in pts],
-            textposition="top center",
+            textposition=label_positions([float(c["value"]) for c in pts], [c.get("role") or "candidate" for c in pts]),
+            cliponaxis=False,
             marker=dict(
-                size=14, color=[colours.get(c.get("role"), "#2563eb") for c in pts], line=dict(width=1, color="#111827")
+                size=14,
+                color=[colours.get(c.get("role") or "", "#2563eb") for c in pts],
+                line=dict(width=1, color=ink()),
             ),
         )
     )
     fig.update_layout(
-        title=f"candidates by {metric}", xaxis_title=metric, height=260, margin=dict(l=10, r=10, t=50, b=40)
+        title=f"candidates by {metric}",
+        xaxis=dict(title=metric, automargin=True, range=padded_range([float(c["value"]) for c in pts])),
+        yaxis=dict(automargin=True, range=[-0.7, len({c.get("role") or "candidate" for c in pts}) - 0.3]),
+        height=300,
+        margin=dict(l=10, r=10, t=50, b=40),
     )
     return fig

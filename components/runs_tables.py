@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from components.tables import fitted, overflow, show_in_full
 from components.text import code, md
 
 
@@ -35,20 +36,30 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
         on_select="rerun",
         selection_mode="single-row",
         key=key,
-        column_config={
-            "run_name": st.column_config.TextColumn("retraining run", width="medium"),
-            "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-            "trigger": st.column_config.TextColumn("trigger reason", width="large"),
-            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
-            "candidates": st.column_config.NumberColumn("candidates"),
-            "champion_baseline": st.column_config.TextColumn("champion baseline", width="medium"),
-            "winner": st.column_config.TextColumn(
-                "winner", width="medium", help="best candidate by the experiment's selection metric"
-            ),
-            "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
-            "run_id": st.column_config.TextColumn("run id"),
-        },
+        column_config=fitted(
+            df,
+            {
+                "run_name": st.column_config.TextColumn("retraining run", width="medium"),
+                "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+                "trigger": st.column_config.TextColumn("trigger reason", width="large"),
+                "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+                "candidates": st.column_config.NumberColumn("candidates"),
+                "champion_baseline": st.column_config.TextColumn("champion baseline", width="medium"),
+                "winner": st.column_config.TextColumn(
+                    "winner", width="medium", help="best candidate by the experiment's selection metric"
+                ),
+                "winner_value": st.column_config.NumberColumn("winner value", format="%.4f"),
+                "run_id": st.column_config.TextColumn("run id"),
+            },
+            shown={"start_time": "YYYY-MM-DD HH:mm"},  # the displayed format
+        ),
     )
+    long = overflow(df, "trigger")
+    if long:
+        with st.expander(f"Trigger reasons in full ({len(long)} too long for the table)"):
+            for name, reason in zip(df["run_name"], df["trigger"]):
+                if reason in long:
+                    st.markdown(f"**{md(str(name))}:** {md(reason, limit=None)}")
     picked = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     return picked[0] if picked else None
 
@@ -67,7 +78,14 @@ def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> No
     order = [
         c for c in ["run_name", "role", *metrics, "status", "start_time", "duration_s", "run_id"] if c in df.columns
     ]
-    st.dataframe(df, hide_index=True, width="stretch", column_config=config, column_order=order)
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config=fitted(df[order], config, shown={"start_time": "YYYY-MM-DD HH:mm"}),
+        column_order=order,
+    )
+    show_in_full(st, df[order], row_label="run_name" if "run_name" in order else None)
 
 
 def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = "value", empty: str = "none") -> None:
@@ -75,7 +93,8 @@ def kv_table(values: dict[str, Any], key_label: str = "key", value_label: str = 
         st.caption(empty)
         return
     df = pd.DataFrame({key_label: list(values), value_label: [("" if v is None else str(v)) for v in values.values()]})
-    st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)))
+    st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)), column_config=fitted(df))
+    show_in_full(st, df, row_label=key_label)
 
 
 def lineage_list(values: dict[str, Any]) -> None:

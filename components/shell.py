@@ -9,12 +9,16 @@ shell draws the navigation itself with ``st.page_link``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import streamlit as st
 from mlflow import MlflowClient
 
+from components.first_start import seed_with_progress
 from components.identity import current_user, identity_source, navigation_params
 from components.text import md
 from services.config import Settings, load_settings
@@ -53,14 +57,14 @@ class PageContext:
     identity: str | None = None  # how ``user`` was established (audit ``identity``)
 
 
-def _env_key() -> tuple:
+def _env_key() -> tuple[str, ...]:
     # The cache key is the configuration's inputs, so a changed environment (tests) rebuilds.
     # Values are hashed by Streamlit, never shown.
     return tuple(os.environ.get(k, "") for k in _ENV_KEYS) + (os.getcwd(),)
 
 
 @st.cache_resource(show_spinner=False)
-def _settings(env_key: tuple) -> Settings:
+def _settings(env_key: tuple[str, ...]) -> Settings:
     return load_settings()
 
 
@@ -90,14 +94,7 @@ def load_context_settings() -> Settings:
     """Settings for this process, seeding the demo workspace first if it is not ready."""
     settings = _settings(_env_key())
     if settings.demo and not demo.is_seeded(settings.home):
-        with st.status("Preparing the demo workspace (first start)…", expanded=True) as status:
-            bar = st.progress(0.0)
-
-            def progress(fraction: float, message: str) -> None:
-                bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
-            demo.ensure_demo(settings, progress=progress)
-            status.update(label="Demo workspace ready", state="complete", expanded=False)
+        seed_with_progress(settings)
         _settings.clear()  # the demo config carries the seeded dates
         settings = _settings(_env_key())
     return settings
@@ -135,7 +132,7 @@ def _navigation(params: dict[str, str]) -> None:
         st.page_link(path, label=title, icon=icon, query_params=params or None)
 
 
-def page_shell(title: str, *, layout: str = "wide") -> PageContext:
+def page_shell(title: str, *, layout: Literal["centered", "wide"] = "wide") -> PageContext:
     """Set up the page; returns the context every page works with."""
     st.set_page_config(page_title=f"{title} · DriftGate", page_icon=":material/verified:", layout=layout)
     try:
@@ -173,3 +170,21 @@ def show_error(exc: BaseException) -> None:
     """One line for a user-caused or environmental error; never a traceback."""
     text = str(exc) if isinstance(exc, DriftGateError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
     st.error(md(text, limit=None))  # messages quote user input (a column, a run id): escaped
+
+
+@contextmanager
+def shown_errors(*, stop: bool = False, note: str | None = None) -> Iterator[None]:
+    """Run a block; a :class:`DriftGateError` in it becomes one error line on the page (see
+    :func:`show_error`), then a caption ``note`` if given. With ``stop=True`` the page ends there
+    (``st.stop``), else the page goes on after the block (what the block assigns may be unset:
+    give defaults before it).
+
+    One home for the pages' ``except DriftGateError: show_error(exc); st.stop()``."""
+    try:
+        yield
+    except DriftGateError as exc:
+        show_error(exc)
+        if note:
+            st.caption(note)
+        if stop:
+            st.stop()

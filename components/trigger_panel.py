@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from components.drift_charts import BAD, GOOD, NO_DATA
 from components.text import code, md
 from services.errors import DriftGateError
+from services.retraining.trigger import evaluate, state_token
 
 # One colour meaning on every page (components.drift_charts): red = at/above the threshold
 # (drifted / breached), green = below, grey = no data.
@@ -167,8 +168,6 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
 @st.cache_data(ttl=15, max_entries=32, show_spinner=False)
 def trigger_state(key: tuple, model: str, _settings, _client) -> str:
     """Newest retraining run + scoring-log version: part of the decision's cache key."""
-    from services.retraining.trigger import state_token
-
     return state_token(_settings, model, _client)
 
 
@@ -176,8 +175,6 @@ def trigger_state(key: tuple, model: str, _settings, _client) -> str:
 def trigger_decision(key: tuple, model: str, state: str, _settings, _client) -> dict[str, Any]:
     """The decision document; keyed by (workspace key, model, state token) — Settings/client ride
     unhashed."""
-    from services.retraining.trigger import evaluate
-
     return evaluate(_settings, model, client=_client).to_dict()
 
 
@@ -227,6 +224,7 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
         doc["cooldown_until"][:10] if doc.get("cooldown_until") else "over",
         help=f"{policy.get('cooldown_days')} days after a retraining run",
     )
+    st.markdown(decision_rule_text(doc))
     with st.expander("Why", expanded=bool(doc["retrain"])):
         for reason in reasons:
             st.markdown(f"- {reason}")
@@ -241,6 +239,53 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
     note = estimate_note(doc)
     if note:
         st.caption(note)
+
+
+def _days(value: Any) -> str:
+    n = float(value)
+    text = f"{n:g}"
+    return f"{text} day" if n == 1 else f"{text} days"
+
+
+def decision_rule_text(doc: dict[str, Any]) -> str:
+    """The trigger's decision rule in plain words, with this policy's numbers: what makes one
+    window a breach, how many in a row it takes, what a window without evidence counts as, and the
+    cool-down. Markdown (our own words; the metric name is escaped)."""
+    policy = doc.get("policy") or {}
+    metric = md(str(doc.get("metric") or policy.get("performance_metric") or "performance"))
+    window = "day" if policy.get("window", "daily") in ("daily", "day") else "week"
+    share = float(policy.get("drift_share_threshold", 0.5))
+    drop = float(policy.get("performance_drop_threshold", 0.05))
+    n = int(policy.get("consecutive_windows", 3))
+    ref = (
+        f"the fixed reference {float(policy['reference_performance']):.3f}"
+        if policy.get("reference_performance") is not None
+        else "the champion's reference performance (measured on its training window)"
+    )
+    lines = [
+        "**How the decision is made.** "
+        f"The scoring log is cut into one window per {window}. A window is a **breach** when "
+        f"at least {share:.0%} of the features drifted in it, or when its {metric} fell by "
+        f"{drop:g} or more below {ref}. "
+        f"Retraining is **due** after {n} breached window{'s' if n != 1 else ''} in a row "
+        f"(the newest {n} {window}s). A window with too few rows "
+        f"(under {policy.get('min_rows', 30)}) or labels (under {policy.get('min_labels', 30)}) "
+        "is *no evidence* for that signal, never a breach; a window with no rows at all (a gap in the "
+        "log) breaks the run, so missing data never starts a retraining. "
+        "After a champion change, windows before the promotion are not held against the new champion.",
+    ]
+    cooldown = policy.get("cooldown_days")
+    if cooldown:
+        lines.append(
+            f"**Cool-down:** for {_days(cooldown)} after a retraining run no new one is started, "
+            "even when the windows breach, so one drift episode does not start several retrainings."
+        )
+    if policy.get("schedule_days"):
+        lines.append(
+            f"**Schedule:** retraining is also due {_days(policy['schedule_days'])} after the last "
+            "retraining run, breach or not."
+        )
+    return "\n\n".join(lines)
 
 
 def estimate_note(doc: dict[str, Any]) -> str | None:

@@ -4,8 +4,10 @@ feature, unit."""
 
 from datetime import date, timedelta
 
+import pandas as pd
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import drift_data as data
 from components.drift_charts import (
     distribution_figure,
@@ -24,7 +26,8 @@ from components.drift_tables import (
     summary_frame,
 )
 from components.drift_window import default_range, parse_days
-from components.shell import page_shell, show_error
+from components.shell import page_shell, show_error, shown_errors
+from components.tables import fitted
 from components.text import code, md
 from components.trigger_panel import render_trigger_panel
 from services.errors import DriftGateError
@@ -45,11 +48,8 @@ key = data.workspace_key(ctx.settings)
 
 # -- window pickers ------------------------------------------------------------------------------
 DAY_OPTIONS = [1, 3, 7, 14, 30]
-try:
+with shown_errors(stop=True):
     first_day, last_day = data.data_dates(key, model, ctx.settings)
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
 c1, c2, c3 = st.columns([2, 3, 1])
 modes = ["Last N days", "Date range"]
 mode = c1.radio(
@@ -101,14 +101,10 @@ data_span = (
     f"the scoring log has rows from {first_day} to {last_day}" if first_day else "the scoring log has no rows yet"
 )
 
-try:
+with shown_errors(stop=True, note=f"Note: {data_span}."):
     imp = data.importance(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
     imp_key = tuple(sorted(imp.items())) if imp else None
     report = data.report(key, model, start, end, days, False, imp_key, ctx.settings)
-except DriftGateError as exc:
-    show_error(exc)
-    st.caption(f"Note: {data_span}.")
-    st.stop()
 
 # -- verdict -------------------------------------------------------------------------------------
 d = report["dataset"]
@@ -171,8 +167,10 @@ def feature_detail() -> None:
     if dist["kind"] == "numeric":
         left.plotly_chart(ecdf_figure(dist, feature), key="ecdf")
     right.markdown(decision_text(row))
-    right.dataframe(summary_frame(row), width="stretch")
-    right.dataframe({t: v["statistic"] for t, v in row["stats"].items()}, width="stretch")
+    summary = summary_frame(row)
+    right.dataframe(summary, width="stretch", column_config=fitted(summary))
+    stats = pd.DataFrame({"test": list(row["stats"]), "statistic": [v["statistic"] for v in row["stats"].values()]})
+    right.dataframe(stats, width="stretch", hide_index=True, column_config=fitted(stats))
 
 
 feature_detail()
@@ -187,11 +185,8 @@ except DriftGateError as exc:
 labelled = [w for w in perf["windows"] if w.get("labelled")]
 
 st.subheader("Drift over time")
-try:
+with shown_errors():
     over = data.over_time(key, model, unit, False, imp_key, ctx.settings)
-except DriftGateError as exc:
-    show_error(exc)
-else:
     if over["windows"]:
         st.plotly_chart(heatmap_figure(over, "Feature drift per window (× threshold)"), key="heatmap")
         st.plotly_chart(drift_share_figure(over, d["threshold"]), key="share")
@@ -205,9 +200,15 @@ with t1:
     # alone and the label's row says when labels last arrived.
     targets, label_note = None, None
     win_lo, win_hi = (
-        (start, end) if start else ((last_day - timedelta(days=days - 1), last_day) if last_day else (None, None))
+        (start, end)
+        if start
+        else ((last_day - timedelta(days=(days or 1) - 1), last_day) if last_day else (None, None))
     )
-    last_label_day = data.latest_labelled_day(key, model, ctx.settings)
+    # Daily windows: the newest labelled day is already in ``perf`` (no second performance query).
+    if unit == "day" and perf_error is None:
+        last_label_day = date.fromisoformat(labelled[-1]["start"][:10]) if labelled else None
+    else:
+        last_label_day = data.latest_labelled_day(key, model, ctx.settings)
     has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
     only = None if has_labels else ((prediction_col,) if prediction_col else ())
     if label_col and not has_labels:
@@ -225,11 +226,8 @@ with t1:
         render_feature_table(st, feature_frame(targets))
     if label_note:
         st.info(label_note)
-    try:
+    with shown_errors():
         targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
-    except DriftGateError as exc:
-        show_error(exc)
-    else:
         if targets_over["windows"]:
             st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
 with t2:

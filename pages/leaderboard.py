@@ -7,17 +7,18 @@ Query parameters: ``experiment``, ``run`` (retraining run), ``model``, ``version
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import leaderboard_data as data
 from components import leaderboard_views as views
+from components.experiment_picker import pick_experiment
 from components.leaderboard_charts import parallel_coordinates, pareto_scatter, ranked_bars
-from components.shell import page_shell, show_error
+from components.shell import page_shell, shown_errors
 from components.text import md
 from services.compare.leaderboard import lower_is_better_default
 from services.errors import DriftGateError
 from services.registry.model_versions import version_of_runs
 from services.registry.runs import (
     metric_keys,
-    model_settings_for_experiment,
     run_table,
     varying_params,
 )
@@ -25,34 +26,17 @@ from services.registry.runs import (
 ctx = page_shell("Leaderboard")
 if not ctx.mlflow_ok:
     st.stop()
-try:
-    names = [e.name for e in data.experiments(ctx)]
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
-if not names:
-    st.info("This tracking server has no experiments yet.")
-    st.stop()
-cfg_model = ctx.settings.model(ctx.model or "")
-wanted = st.query_params.get("experiment") or str(cfg_model.get("experiment") or "")
 c_exp, c_run, c_metric, c_dir = st.columns([3, 3, 2, 1.3])
-experiment = c_exp.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
-if wanted and wanted not in names:
-    st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
-st.query_params["experiment"] = experiment
-_, cfg = model_settings_for_experiment(ctx.settings, experiment)
-try:
+experiment, cfg = pick_experiment(ctx, c_exp)
+with shown_errors(stop=True):
     view = data.retraining(ctx, experiment, None, True)
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
 
 parents = {p.run.run_id: p for p in view.parents}
 run_param = st.query_params.get("run")
 if run_param and run_param not in parents:
     st.warning(f"run '{md(run_param)}' is not a retraining run of '{md(experiment)}'; showing the most recent one")
 ids = list(parents)
-parent_id = c_run.selectbox(
+picked_run: str = c_run.selectbox(
     "Retraining run",
     ids or ["(all runs)"],
     index=ids.index(run_param) if run_param in ids else 0,
@@ -62,7 +46,7 @@ parent_id = c_run.selectbox(
         else i
     ),
 )
-parent_id = parent_id if parent_id in parents else None
+parent_id = picked_run if picked_run in parents else None
 if parent_id:
     st.query_params["run"] = parent_id
 pool = parents[parent_id].children if parent_id else view.standalone
@@ -87,12 +71,9 @@ with st.expander("Filter runs and options"):
     )
     intervals = st.checkbox("Bootstrap intervals of Δ vs champion (needs eval/predictions.parquet)", value=True)
 guards = cfg.get("guard_metrics")
-try:
+with shown_errors(stop=True):
     args = (ctx, experiment, metric, parent_id, not lower, flt.strip(), tuple(guards) if guards else None)
     board = data.board_with_intervals(*args) if intervals else data.board(*args)
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
 
 views.banner(board)
 rows = board.table()

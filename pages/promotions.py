@@ -3,14 +3,16 @@ checklist, approve (confirm dialog stating before -> after), reject or roll back
 comment; the audit log (filters, CSV) and the champion history timeline."""
 
 import datetime as dt
+from typing import Any
 
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import promotion_data as data
 from components import promotion_views as views
 from components.promotion_history import champion_timeline
-from components.shell import page_shell, show_error
-from services.errors import DriftGateError
+from components.shell import page_shell, shown_errors
+from components.text import md
 from services.promotion.approvals import interrupted_notice
 from services.promotion.audit import champion_history
 
@@ -24,24 +26,18 @@ if not ctx.model:
 model = ctx.model
 if notice := interrupted_notice(ctx.settings, model):
     st.warning(notice["text"])
-try:
+with shown_errors(stop=True):
     versions, state = data.registry(ctx, model)
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
 if not versions:
-    st.info(f"Model {views.md(model)} has no versions yet.")
+    st.info(f"Model {md(model)} has no versions yet.")
     st.stop()
 
 left, right = st.columns([3, 2], gap="large")
 with left:
     view = views.pick_version(versions)
     views.mlflow_links(data.ui_links(ctx, model, view), view)
-    try:
+    with shown_errors(stop=True):
         result = data.gate(ctx, model, view, state)
-    except DriftGateError as exc:
-        show_error(exc)
-        st.stop()
     st.subheader(f"Gate checklist · v{view.version}")
     views.checklist(result, view)
 with right:
@@ -49,14 +45,15 @@ with right:
     views.decision_panel(ctx, model, view, state, result)
     st.divider()
     st.subheader("Champion")
-    views.registry_table(versions, state, ctx.settings.lifecycle)
     views.rollback_panel(ctx, model, state)
 
-try:
+# Full width: the registry table in the narrow right column cut its columns off.
+st.subheader("Registered versions")
+views.registry_table(versions, state, ctx.settings.lifecycle)
+
+records: list[dict[str, Any]] = []
+with shown_errors():
     records = data.records(ctx, model)
-except DriftGateError as exc:
-    show_error(exc)
-    records = []
 st.subheader("Champion history")
 now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 segments = champion_history(records, versions, now)

@@ -3,42 +3,28 @@ status, duration, candidates and winner; one run's metrics, params, tags, lineag
 
 Query parameters: ``experiment`` (name) and ``run`` (a retraining run or one of its children)."""
 
+from typing import Any
+
 import streamlit as st
 
+import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import leaderboard_data as data
+from components.experiment_picker import pick_experiment
 from components.runs_charts import candidates_strip, metric_history_lines
 from components.runs_tables import children_table, kv_table, lineage_list, parents_table
-from components.shell import page_shell, show_error
+from components.shell import page_shell, shown_errors
 from components.text import code, md
-from services.errors import DriftGateError
-from services.registry.runs import lineage, metric_keys, model_settings_for_experiment, run_table
+from services.registry.runs import lineage, metric_keys, run_table
 
 ctx = page_shell("Retraining runs")
 if not ctx.mlflow_ok:
     st.stop()
-try:
-    exps = data.experiments(ctx)
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
-names = [e.name for e in exps]
-if not names:
-    st.info("This tracking server has no experiments yet.")
-    st.stop()
-wanted = st.query_params.get("experiment") or str(ctx.settings.model(ctx.model or "").get("experiment") or "")
-experiment = st.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
-if wanted and wanted not in names:
-    st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
-st.query_params["experiment"] = experiment
-_, cfg = model_settings_for_experiment(ctx.settings, experiment)
+experiment, cfg = pick_experiment(ctx)
 metric = cfg.get("selection_metric")
 greater = bool(cfg.get("greater_is_better", True))
 
-try:
+with shown_errors(stop=True):
     view = data.retraining(ctx, experiment, metric, greater)
-except DriftGateError as exc:
-    show_error(exc)
-    st.stop()
 st.caption(
     f"{view.n_runs} runs read in {view.calls} MLflow calls"
     + (" (list truncated)" if view.truncated else "")
@@ -67,7 +53,7 @@ if picked is not None:
         run_param = parent.run.run_id
 else:
     pid = run_param if run_param in by_id else child_parent.get(run_param or "")
-    parent = by_id.get(pid) if pid else view.parents[0]
+    parent = by_id[pid] if pid else view.parents[0]
     if run_param and run_param not in by_id and run_param not in child_parent:
         st.warning(f"run '{md(run_param)}' is not a retraining run of this experiment or one of its candidates")
         run_param = None
@@ -118,8 +104,8 @@ def run_details() -> None:
     choices = [parent.run] + list(parent.children)
     labels = {r.run_id: (f"{r.run_name} (retraining run)" if r is parent.run else r.run_name) for r in choices}
     ids = [r.run_id for r in choices]
-    sel = st.selectbox(
-        "Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=labels.get
+    sel: str = st.selectbox(
+        "Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=lambda i: labels[i]
     )
     st.query_params["run"] = sel
     run = next(r for r in choices if r.run_id == sel)
@@ -147,16 +133,14 @@ def run_details() -> None:
         others = st.multiselect(
             "Compare with",
             [c.run_id for c in parent.children if c.run_id != run.run_id],
-            format_func=labels.get,
+            format_func=lambda i: labels[i],
             max_selections=5,
         )
-        try:
+        hist: list[dict[str, Any]] = []
+        with shown_errors():
             hist = [
                 {**h, "run": labels[rid]} for rid in [run.run_id, *others] for h in data.history(ctx, rid, tuple(keys))
             ]
-        except DriftGateError as exc:
-            show_error(exc)
-            hist = []
         if hist:
             st.plotly_chart(metric_history_lines(hist), width="stretch")
         else:

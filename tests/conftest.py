@@ -1,41 +1,23 @@
 """Shared fixtures: a seeded demo workspace, private copies of it, a real ``mlflow server``,
-``streamlit run`` servers and a Playwright-driven Debian chromium."""
+``streamlit run`` servers and a Playwright-driven Debian chromium (helpers: tests/support)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from services.config import load_settings
-from tests.helpers import free_port, wait_http
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-# Variables that would point the app somewhere else than the workspace under test.
-_FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "SPARK_REMOTE")
+from tests.support import servers
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.demo import copy_workspace, forget_artifact_repos
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_env(tmp_path_factory):
     """No test sees the developer's MLflow server, config or workspace."""
-    saved = {k: os.environ.pop(k) for k in _FOREIGN_ENV if k in os.environ}
+    saved = {k: os.environ.pop(k) for k in servers.FOREIGN_ENV if k in os.environ}
     saved_home = os.environ.get("DRIFTGATE_HOME")
     os.environ["DRIFTGATE_HOME"] = str(tmp_path_factory.mktemp("unused-home"))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -86,95 +68,21 @@ def demo_settings(demo_home):
     return load_settings(env={"DRIFTGATE_HOME": str(demo_home)})
 
 
-def copy_workspace(src: Path, dst: Path) -> Path:
-    """Copy a demo workspace and re-point the absolute paths the MLflow store holds."""
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.lock"))
-    old, new = src.resolve().as_posix(), dst.resolve().as_posix()
-    con = sqlite3.connect(dst / "mlflow.db")
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            cols = [
-                r[1]
-                for r in con.execute(f'PRAGMA table_info("{table}")')
-                if (r[2] or "").upper().startswith(("VARCHAR", "TEXT"))
-            ]
-            for col in cols:
-                con.execute(
-                    f'UPDATE "{table}" SET "{col}" = replace("{col}", ?, ?) WHERE "{col}" LIKE ?',
-                    (old, new, f"%{old}%"),
-                )
-        con.commit()
-    finally:
-        con.close()
-    return dst
-
-
 @pytest.fixture
 def demo_copy(demo_home, tmp_path, monkeypatch):
     """A private, mutable copy of the seeded demo workspace; DRIFTGATE_HOME points at it."""
     home = copy_workspace(demo_home, tmp_path / "home")
     monkeypatch.setenv("DRIFTGATE_HOME", str(home))
-    _forget_artifact_repos()  # the copy has the same run ids as the shared workspace
+    forget_artifact_repos()  # the copy has the same run ids as the shared workspace
     yield load_settings(env={"DRIFTGATE_HOME": str(home)})
-    _forget_artifact_repos()
-
-
-def _forget_artifact_repos() -> None:
-    """MLflow caches artifact repositories per run id for the whole process; a copied workspace
-    shares run ids with the original, so without this its artifact writes land in the original."""
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    cache = getattr(tracking_utils, "_artifact_repos_cache", None)
-    if cache is not None:
-        cache.clear()
-
-
-def _bin(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
-
-
-def _stop(proc: subprocess.Popen, log) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    forget_artifact_repos()
 
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real ``mlflow server`` on 127.0.0.1 with its own SQLite store; yields its URI."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(
-        [
-            _bin("mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{(root / 'mlflow.db').as_posix()}",
-            "--default-artifact-root",
-            (root / "artifacts").as_uri(),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{uri}/health", timeout=120, proc=proc)
+    with servers.mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
         yield uri
-    finally:
-        _stop(proc, log)
 
 
 @pytest.fixture
@@ -190,41 +98,14 @@ def streamlit_server(tmp_path):
     procs = []
 
     def start(env: dict | None = None, timeout: float = 90, cwd: Path | None = None, port: int | None = None) -> str:
-        port = port or free_port()
-        full_env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
-        full_env.update(env or {})
-        if cwd is not None:
-            (Path(cwd) / ".streamlit").mkdir(parents=True, exist_ok=True)
-            shutil.copy(ROOT / ".streamlit" / "config.toml", Path(cwd) / ".streamlit" / "config.toml")
-        log = open(tmp_path / f"streamlit-{port}.log", "wb")
-        proc = subprocess.Popen(
-            [
-                _bin("streamlit"),
-                "run",
-                str(ROOT / "app.py"),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=cwd or ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append((proc, log))
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=timeout, proc=proc)
-        return f"http://127.0.0.1:{port}"
+        proc, url = servers.start_streamlit(tmp_path, env=env, cwd=cwd, port=port)
+        procs.append(proc)
+        servers.wait_http(f"{url}/_stcore/health", timeout=timeout, proc=proc)
+        return url
 
     yield start
-    for proc, log in procs:
-        _stop(proc, log)
+    for proc in procs:
+        servers.stop(proc)
 
 
 @pytest.fixture(scope="session")

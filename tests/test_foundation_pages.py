@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PAGE_TITLES, app_test, assert_no_exception, free_port
+from tests.support.app import PAGE_TITLES, app_test, assert_no_exception
+from tests.support.servers import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
 
 from services.errors import BadInput, NotFound
 from services.registry.errors import mlflow_call
@@ -154,12 +156,16 @@ def rank_rows(runs: Sequence[RunRow], metric: str, greater_is_better: bool = Tru
     def delta(v: float | None) -> float | None:
         return None if v is None or champ_value is None else v - champ_value
 
-    scored, missing = [], []
+    scored: list[tuple[float, RunRow]] = []
+    missing: list[tuple[None, RunRow]] = []
     for r in runs:
         if r is champ:
             continue
         v = r.metric(metric)
-        (missing if v is None else scored).append((v, r))
+        if v is None:
+            missing.append((None, r))
+        else:
+            scored.append((v, r))
     sign = -1.0 if greater_is_better else 1.0
     far = 1e300
     scored.sort(
@@ -173,20 +179,6 @@ def rank_rows(runs: Sequence[RunRow], metric: str, greater_is_better: bool = Tru
     if champ is not None and champ_value is None:
         rows.append(LeaderboardRow(champ, None, None, True, None))
     return tuple(rows)
-
-
-def default_guard_metrics(
-    settings: Any, model_cfg: dict[str, Any], metric: str, available: Sequence[str]
-) -> tuple[str, ...]:
-    """Guard metrics: ``[models.M] guard_metrics``, else ``[gate] guard_metrics``, else the others logged."""
-    raw = model_cfg.get("guard_metrics")
-    if raw is None and settings is not None:
-        raw = settings.section("gate").get("guard_metrics")
-    if isinstance(raw, dict):
-        raw = list(raw)
-    if raw is None:
-        raw = [m for m in available if m != metric][:6]
-    return tuple(str(m) for m in raw if str(m) != metric and str(m) in available)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,20 +268,11 @@ def _and(a: str, b: str) -> str:
     return f"{a} and {b}" if a and b else (a or b)
 
 
-def parent_runs(client: Any, experiment: str, page_size: int = DEFAULT_PAGE_SIZE) -> list[RunRow]:
-    """Retraining runs (runs with children) of an experiment, most recent first."""
-    exp = resolve_experiment(client, experiment)
-    runs, _ = search_runs_paged(client, [exp.experiment_id], page_size=page_size)
-    return [p.run for p in group_retraining(runs)[0]]
-
-
 # --------------------------------------------------------------------------------------------
 # Paired bootstrap of the delta vs the champion
 # --------------------------------------------------------------------------------------------
 def _auc_rows(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     """ROC AUC per row of (B, n) arrays via the Mann-Whitney statistic (ties: average ranks)."""
-    from scipy.stats import rankdata
-
     ranks = rankdata(s, axis=1)
     pos = y == 1
     n1 = pos.sum(axis=1).astype(float)
@@ -297,7 +280,7 @@ def _auc_rows(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = ((ranks * pos).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
     auc[(n1 == 0) | (n0 == 0)] = np.nan
-    return auc
+    return np.asarray(auc, dtype=float)
 
 
 def _vec_metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
@@ -317,9 +300,11 @@ def _vec_metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | N
 
 def sklearn_metric(name: str) -> Callable[[np.ndarray, np.ndarray], float] | None:
     """The scikit-learn definition of a metric on (y_true, y_score) (hard labels at 0.5 when needed)."""
-    from sklearn import metrics as skm
+    from sklearn import metrics as skm  # lazy: scikit-learn costs ~1 s at start of every page and CLI call
 
-    hard = lambda f: lambda y, s: float(f(y, (np.asarray(s) >= 0.5).astype(int)))  # noqa: E731
+    def hard(f: Callable[[Any, Any], Any]) -> Callable[[np.ndarray, np.ndarray], float]:
+        return lambda y, s: float(f(y, (np.asarray(s) >= 0.5).astype(int)))
+
     table: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
         "roc_auc": lambda y, s: float(skm.roc_auc_score(y, s)),
         "auc": lambda y, s: float(skm.roc_auc_score(y, s)),
@@ -368,8 +353,6 @@ def bootstrap_delta(
     ``row_id``; the same resampled rows are used for both models. None when the metric has no
     known definition or fewer than 10 rows are shared.
     """
-    import pandas as pd
-
     vec = _vec_metric(metric)
     direct = sklearn_metric(metric)
     if direct is None:
@@ -412,8 +395,6 @@ def _safe(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, s: np.nd
 
 def load_predictions(client: Any, run_id: str, dst: str | Path | None = None) -> Any | None:
     """The run's ``eval/predictions.parquet`` as a DataFrame, or None when it was not logged."""
-    import pandas as pd
-
     tmp = tempfile.mkdtemp(prefix="dg-pred-") if dst is None else str(dst)
     try:
         local = client.download_artifacts(run_id, PREDICTIONS_ARTIFACT, tmp)
@@ -465,6 +446,10 @@ def with_intervals(
 # --------------------------------------------------------------------------------------------
 # Candidate vs champion for a registered version (used by the promotion gate)
 # --------------------------------------------------------------------------------------------
+def _diff(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
+
+
 def compare_version_to_champion(client: Any, model: str, version: str, metric: str | None = None) -> dict[str, Any]:
     """A registered candidate version against the champion baseline evaluated in the same parent run.
 
@@ -489,7 +474,7 @@ def compare_version_to_champion(client: Any, model: str, version: str, metric: s
         keys = [metric] + [k for k in keys if k != metric]
     cm = {k: cand.metric(k) for k in keys}
     bm = {k: (base.metric(k) if base else None) for k in keys}
-    deltas = {k: (cm[k] - bm[k]) if cm[k] is not None and bm[k] is not None else None for k in keys}
+    deltas = {k: _diff(cm[k], bm[k]) for k in keys}
     cw, bw = cand.tags.get("driftgate.eval_window"), base.tags.get("driftgate.eval_window") if base else None
     return {
         "model": model,

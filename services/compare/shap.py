@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlglot import exp
 
 from services.errors import BadInput, DriftGateError, NotFound, Unavailable
 from services.registry.errors import mlflow_call
+from services.warehouse.sources import Window, open_backend, resolve_window, source_from_settings
 
 SHAP_ARTIFACT = "shap/importance.json"
 DETAIL_ROWS = 300
@@ -67,7 +70,7 @@ class ShapComparison:
 # --------------------------------------------------------------------------------------------
 def load_model(client: Any, model: str, version: str) -> Any:
     """A registered version as a scikit-learn object (pyfunc model when it is not sklearn)."""
-    import mlflow.artifacts
+    import mlflow.artifacts  # lazy here and below: mlflow/shap/scikit-learn cost seconds at page and CLI start
 
     uri = mlflow_call(
         client, f"model '{model}' version {version}", client.get_model_version_download_uri, model, str(version)
@@ -165,15 +168,15 @@ def explain(
     seed: int = 0,
 ) -> Importance:
     """Mean |SHAP| per input feature of ``model`` on ``X`` (see module doc for the explainer used)."""
-    import shap
+    import shap  # lazy: importing shap costs ~2 s (numba, matplotlib)
 
     inputs = list(X.columns)
     pre, est = None, model
     if hasattr(model, "steps") and len(getattr(model, "steps", [])) > 1:
         pre, est = model[:-1], model.steps[-1][1]
     try:
-        Xt = _dense(pre.transform(X)) if pre is not None else None
         if pre is not None:
+            Xt = _dense(pre.transform(X))
             try:
                 mapped = _column_map(list(pre.get_feature_names_out()), inputs)
             except Exception:
@@ -211,7 +214,7 @@ def permutation_fallback(
     model: Any, X: pd.DataFrame, y: np.ndarray | None, label: str, reason: str, seed: int = 0
 ) -> Importance:
     """ROC AUC drop when a feature is shuffled (``sklearn.inspection.permutation_importance``)."""
-    from sklearn.inspection import permutation_importance
+    from sklearn.inspection import permutation_importance  # lazy: scikit-learn, only on this fallback
 
     if y is not None:
         known = np.isfinite(np.asarray(y, dtype=float))
@@ -225,20 +228,20 @@ def permutation_fallback(
             f"{label} cannot be explained with SHAP ({reason}) and no labelled rows allow permutation importance",
         )
 
-    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin  # lazy: as above
 
-    class _Wrap(ClassifierMixin, BaseEstimator):  # sklearn's scorer needs a classifier-like object
+    class _Wrap(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn's scorer needs a classifier-like object; sklearn is untyped
         classes_ = np.array([0, 1])
 
-        def fit(self, *a, **k):
+        def fit(self, *a: Any, **k: Any) -> _Wrap:
             return self
 
-        def predict_proba(self, Z):
+        def predict_proba(self, Z: Any) -> np.ndarray:
             p = np.asarray(model.predict_proba(Z) if hasattr(model, "predict_proba") else model.predict(Z), dtype=float)
             p = p[:, -1] if p.ndim == 2 else p
             return np.column_stack([1 - p, p])
 
-        def predict(self, Z):
+        def predict(self, Z: Any) -> np.ndarray:
             return (self.predict_proba(Z)[:, 1] >= 0.5).astype(int)
 
     try:
@@ -310,7 +313,7 @@ def compare_importance(champion: dict[str, float], candidate: dict[str, float]) 
                 "missing_in": "candidate" if n is None else ("champion" if c is None else ""),
             }
         )
-    rows.sort(key=lambda r: (-r["abs_delta_share"], r["feature"]))
+    rows.sort(key=lambda r: (-float(r["abs_delta_share"] or 0), str(r["feature"])))
     return rows
 
 
@@ -324,10 +327,6 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
     (quoted identifiers, named parameters) and runs where the data lives (DuckDB / Databricks).
     Returns ``(features frame, labels as floats with NaN where not known yet, or None)``.
     """
-    from sqlglot import exp
-
-    from services.warehouse.sources import Window, open_backend, resolve_window, source_from_settings
-
     cfg = settings.model(model)
     if not cfg.get("source"):
         raise BadInput(f"model '{model}' has no data source configured ([models.{model}] source)")
@@ -355,9 +354,7 @@ def recent_sample(settings: Any, model: str, n: int = 1000, days: int = 7) -> tu
             # A spread over the whole window (not only its last hours), reproducible: order by a hash.
             query = query.order_by(exp.Anonymous(this="hash", expressions=[exp.column(ts, quoted=True)]))
         query = query.limit(int(n))
-        sql = query.sql(backend.dialect)
-        if backend.dialect == "duckdb":
-            sql = sql.replace(":start", "$start").replace(":end", "$end")
+        sql = backend.render(query)
         rows = backend.execute(sql, params)
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
@@ -395,8 +392,6 @@ def compare_versions(
     prefer_artifacts: bool = True,
 ) -> ShapComparison:
     """Mean |SHAP| of ``candidate_version`` vs ``champion_version`` on recent data of ``model``."""
-    import time
-
     t0 = time.perf_counter()
     X, y = sample if sample is not None else recent_sample(settings, model, n=n_rows, days=days)
     X = X.head(n_rows)

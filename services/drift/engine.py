@@ -1339,9 +1339,8 @@ def frames_report(
     """The same report for two in-memory tables (pandas DataFrames or Arrow tables), read through
     DuckDB without copying — e.g. training data vs a serving sample (skew check)."""
     import duckdb
-    from sqlglot import exp
 
-    from services.warehouse.sources import configure_duckdb
+    from services.warehouse.duckdb import configure_duckdb, on_view
 
     con = duckdb.connect()
     configure_duckdb(con)
@@ -1349,10 +1348,7 @@ def frames_report(
         backends = []
         for view, data in (("driftgate_ref", reference), ("driftgate_cur", current)):
             con.register(view, data)
-            rel = con.table(view)
-            backends.append(
-                Backend("duckdb", con, exp.to_table(view), {c: str(t).upper() for c, t in zip(rel.columns, rel.types)})
-            )
+            backends.append(on_view(con, view))
         return report_on_backends(
             backends[0],
             backends[1],

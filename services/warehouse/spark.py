@@ -1,8 +1,7 @@
-"""Apache Spark as an executor of the drift engine's Databricks-dialect statements.
+"""Apache Spark: the :class:`~services.warehouse.base.Warehouse` adapter for Spark tables and files.
 
-The statements are the ones :mod:`services.drift.sql` builds for a Databricks SQL warehouse
-(sqlglot trees rendered in the ``databricks`` dialect, every value a named ``:param``); here they
-run as ``spark.sql(statement, args={...})`` on
+Statements are sqlglot trees rendered in the ``databricks`` dialect (the one Spark SQL reads; every
+value a named ``:param``), the same text a Databricks SQL warehouse runs; here they run as ``spark.sql(statement, args={...})`` on
 
 * a Spark Connect server when ``SPARK_REMOTE`` (or ``[spark] remote``) names one, e.g.
   ``sc://spark-gateway:15002`` — the tables may be far bigger than this machine;
@@ -28,16 +27,22 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlglot import exp
 
 from services.errors import BadInput, NotFound, Unavailable
-from services.warehouse.sources import _NUMERIC_SPARK, Backend, Source, open_delta_table
-from services.warehouse.sql import schema_query
+from services.warehouse.base import Params, Rows, Source, Warehouse, open_delta_table
+from services.warehouse.databricks import NUMERIC_TYPES
+from services.warehouse.sql import DATABRICKS, param, schema_query
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from services.config import Settings
 
 INSTALL_HINT = "the spark engine needs PySpark: pip install -r requirements-spark.txt"
 JAVA_HINT = (
@@ -57,11 +62,11 @@ warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]", category=User
 
 
 # -- configuration ---------------------------------------------------------------------------------
-def spark_config(settings=None) -> dict[str, Any]:
+def spark_config(settings: Settings | None = None) -> dict[str, Any]:
     return dict(settings.section("spark")) if settings is not None else {}
 
 
-def spark_remote(settings=None) -> str | None:
+def spark_remote(settings: Settings | None = None) -> str | None:
     """The Spark Connect URL: ``SPARK_REMOTE`` first, then ``[spark] remote``; None = local session."""
     url = os.environ.get("SPARK_REMOTE") or spark_config(settings).get("remote") or None
     if url is not None and not str(url).startswith("sc://"):
@@ -74,7 +79,10 @@ def describe_remote(url: str) -> str:
     return "sc://" + url[len("sc://") :].split("/", 1)[0].split(";", 1)[0].rsplit("@", 1)[-1]
 
 
-def _pyspark():
+def _pyspark() -> Any:
+    # PySpark is imported here, not at the top: it is optional (requirements-spark.txt) and its
+    # import costs ~0.45 s (load 14) that no non-Spark command should pay; the later functions
+    # import from it lazily for the same reason.
     try:
         with warnings.catch_warnings():  # PySpark warns that it does not fully support pandas >= 3
             warnings.simplefilter("ignore")
@@ -91,7 +99,7 @@ def _pyspark():
 
 
 # -- sessions --------------------------------------------------------------------------------------
-def session(settings=None):
+def session(settings: Settings | None = None) -> Any:
     """The process's Spark session for these settings (one per Connect URL, one local), created on
     first use and reused — a local session takes seconds to start."""
     _pyspark()
@@ -110,14 +118,12 @@ def stop_sessions() -> None:
     """Stop every session this process started (tests, shutdown)."""
     with _lock:
         for spark in _sessions.values():
-            try:
+            with suppress(Exception):
                 spark.stop()
-            except Exception:
-                pass
         _sessions.clear()
 
 
-def _connect(url: str, retries: int = 5):
+def _connect(url: str, retries: int = 5) -> Any:
     """A Spark Connect session. Its client's default retry policy waits up to ~10 minutes for an
     unreachable server; ``[spark] connect_retries`` (default 5: ≈ 10 s of backoff) bounds it, so a
     wrong SPARK_REMOTE is one line within seconds."""
@@ -150,7 +156,7 @@ def log_path() -> Path:
     return Path(tempfile.gettempdir()) / f"driftgate-spark-{os.getpid()}.log"
 
 
-def _local(cfg: dict[str, Any]):
+def _local(cfg: dict[str, Any]) -> Any:
     """A local session whose JVM binds 127.0.0.1 and writes its console (log4j, JVM notices) to
     :func:`log_path` — the CLI's stdout is JSON and its stderr stays empty on success."""
     from pyspark import SparkConf, SparkContext
@@ -180,14 +186,13 @@ def _local(cfg: dict[str, Any]):
     )
     env_ip = os.environ.get("SPARK_LOCAL_IP")
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    log = open(log_path(), "ab")
     try:
-        gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
-        sc = SparkContext(conf=conf, gateway=gateway)
+        with open(log_path(), "ab") as log:
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})  # type: ignore[no-untyped-call]
+            sc = SparkContext(conf=conf, gateway=gateway)
     except Exception as exc:
         raise Unavailable(f"cannot start a local Spark session ({type(exc).__name__}; log: {log_path()})") from None
     finally:
-        log.close()
         if env_ip is None:
             os.environ.pop("SPARK_LOCAL_IP", None)
         else:
@@ -205,47 +210,70 @@ def _arg(value: Any) -> Any:
     return value
 
 
-@dataclass
-class SparkBackend(Backend):
+class SparkWarehouse(Warehouse):
     """Runs the Databricks-dialect statements with ``spark.sql(statement, args=...)``; the table
-    behind ``IDENTIFIER(:table)`` is bound to every statement."""
+    behind ``IDENTIFIER(:table)`` is bound to every statement (``bound``)."""
 
-    bound: dict[str, Any] = field(default_factory=dict)
+    sql = DATABRICKS
+    numeric_types: ClassVar[tuple[str, ...]] = NUMERIC_TYPES
 
-    numeric_types: ClassVar[tuple[str, ...]] = _NUMERIC_SPARK
+    def __init__(self, spark: Any, table: exp.Table, columns: dict[str, str], bound: Params) -> None:
+        super().__init__(spark, table, columns)
+        self.bound = dict(bound)
 
     @property
     def engine(self) -> str:
         return "spark"
 
-    def execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        args = {k: _arg(v) for k, v in {**self.bound, **params}.items() if f":{k}" in sql}
+    @property
+    def concurrency(self) -> int:
+        """Independent statements (a pass's numeric and category counts) run as concurrent jobs;
+        a scan is not split into column groups (:attr:`parallelism` 1): Spark plans one job."""
+        return 4
+
+    def _frame(self, statement: str, params: Params) -> Any:
+        """The DataFrame of one statement (lazy), with the parameters it names."""
+        args = {k: _arg(v) for k, v in {**self.bound, **params}.items() if f":{k}" in statement}
+        return self.conn.sql(statement, args=args)
+
+    def execute(self, statement: str, params: Params) -> Rows:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rows = self.conn.sql(sql, args=args).collect()  # aggregate rows only
+                rows = self._frame(statement, params).collect()  # aggregate rows only
         except Exception as exc:
             raise BadInput(f"Spark could not aggregate the data ({_message(exc)})") from None
         return [tuple(r) for r in rows]
 
-    def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
-        """Independent statements (a pass's numeric and category counts) as concurrent Spark jobs."""
-        if len(queries) <= 1:
-            return [self.execute(sql, params) for sql, params in queries]
-        with ThreadPoolExecutor(max_workers=min(len(queries), 4)) as pool:
-            return list(pool.map(lambda q: self.execute(*q), queries))
+    def fetch_frame(self, statement: str, params: Params) -> pd.DataFrame:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame: pd.DataFrame = self._frame(statement, params).toPandas()
+                return frame
+        except Exception as exc:
+            raise BadInput(f"Spark could not read the data ({_message(exc)})") from None
+
+    def read_schema(self, source: Source) -> dict[str, str]:
+        """The table's columns from the schema of ``SELECT * ... LIMIT 0``."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                schema = self._frame(schema_query(self.table, self.dialect), {}).schema
+        except Exception as exc:
+            what = f"Spark table {source.table!r}" if source.table else f"{source.format} data {source.name}"
+            raise NotFound(f"cannot read {what} ({_reason(exc)})") from None
+        return {f.name: f.dataType.simpleString().upper() for f in schema.fields}
 
 
-def identifier_table():
+def identifier_table() -> exp.Table:
     """``IDENTIFIER(:table)`` as a sqlglot table: the name travels as a parameter."""
-    from sqlglot import exp
-
-    return exp.Table(this=exp.Anonymous(this="IDENTIFIER", expressions=[exp.Placeholder(this=TABLE_PARAM)]))
+    return exp.Table(this=exp.Anonymous(this="IDENTIFIER", expressions=[param(TABLE_PARAM)]))
 
 
 @contextmanager
-def open_spark_backend(source: Source, settings=None) -> Iterator[SparkBackend]:
-    """A :class:`SparkBackend` on ``source``: a catalog table, or a temporary view over its files
+def open_spark(source: Source, settings: Settings | None = None) -> Iterator[SparkWarehouse]:
+    """A :class:`SparkWarehouse` on ``source``: a catalog table, or a temporary view over its files
     (dropped on exit)."""
     spark = session(settings)
     view = None
@@ -257,28 +285,13 @@ def open_spark_backend(source: Source, settings=None) -> Iterator[SparkBackend]:
         else:
             name = view = f"driftgate_{uuid.uuid4().hex[:12]}"
             _reader(spark, source).createOrReplaceTempView(view)
-        backend = SparkBackend("databricks", spark, identifier_table(), {}, bound={TABLE_PARAM: name})
-        backend.columns = _columns(backend, source)
-        yield backend
+        warehouse = SparkWarehouse(spark, identifier_table(), {}, bound={TABLE_PARAM: name})
+        warehouse.columns = warehouse.read_schema(source)
+        yield warehouse
     finally:
         if view is not None:
-            try:
+            with suppress(Exception):
                 spark.catalog.dropTempView(view)
-            except Exception:
-                pass
-
-
-def _columns(backend: SparkBackend, source: Source) -> dict[str, str]:
-
-    sql = schema_query(backend.table, backend.dialect)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            schema = backend.conn.sql(sql, args=dict(backend.bound)).schema
-    except Exception as exc:
-        what = f"Spark table {source.table!r}" if source.table else f"{source.format} data {source.name}"
-        raise NotFound(f"cannot read {what} ({_reason(exc)})") from None
-    return {f.name: f.dataType.simpleString().upper() for f in schema.fields}
 
 
 def _message(exc: Exception) -> str:
@@ -307,7 +320,7 @@ def _reason(exc: Exception) -> str:
     return str(code) if code else type(exc).__name__
 
 
-def _reader(spark, source: Source):
+def _reader(spark: Any, source: Source) -> Any:
     """A DataFrame over the source's files (lazy: nothing is read until an aggregate runs)."""
     path, fmt = source.path or "", source.format or "parquet"
     local = "://" not in path or path.startswith("file://")
@@ -330,7 +343,7 @@ def _reader(spark, source: Source):
     raise BadInput(f"unsupported spark file format {fmt!r}")
 
 
-def _delta(spark, source: Source, local: bool):
+def _delta(spark: Any, source: Source, local: bool) -> Any:
     """A Delta table: through the server's Delta Lake when the path is remote; a local table's
     active Parquet files (at its version) are listed with ``deltalake`` — open-source Spark has no
     Delta reader without the delta-spark jars."""

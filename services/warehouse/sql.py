@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +22,6 @@ from sqlglot import exp
 
 from services.errors import BadInput
 
-DIALECTS = ("duckdb", "databricks")
 WINDOW_UNITS = ("day", "week", "month")
 _TABLE_PART = re.compile(r"^[\w\-]+$", re.UNICODE)
 
@@ -56,17 +57,63 @@ def param(name: str) -> exp.Placeholder:
     return exp.Placeholder(this=name)
 
 
-# -- rendering -----------------------------------------------------------------------------------
-def render(expression: exp.Expression, dialect: str) -> str:
-    """``expression`` as SQL text in ``dialect`` (one of :data:`DIALECTS`)."""
-    if dialect not in DIALECTS:
-        raise BadInput(f"unknown SQL dialect {dialect!r}")
-    # copy=False: every tree here is built for this one rendering (the generator would otherwise
-    # deep-copy it first: about a sixth of the time spent building a report's statements)
-    sql = expression.sql(dialect=dialect, copy=False)
-    if dialect != "duckdb":  # DuckDB parses (and rejects) it itself a moment later, in-process
-        _validate(sql, dialect)
-    return sql
+# -- dialects ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SqlDialect:
+    """How one family of engines spells SQL: the sqlglot dialect, whether a rendered statement is
+    re-parsed as a check, and the aggregates whose spelling differs between engines. Each
+    :class:`~services.warehouse.base.Warehouse` adapter carries one (Spark shares Databricks')."""
+
+    name: str
+    # DuckDB parses (and rejects) a statement itself a moment later, in-process; elsewhere the
+    # statement is re-parsed here so a builder bug is an error before it reaches a remote engine.
+    validate: bool
+    # HISTOGRAM(x, points), LIST(x) and list-valued quantiles (QUANTILE_CONT(x, [..]) sorted lists):
+    # the cell-count and sampled-order-statistics paths of the drift profile.
+    list_aggregates: bool
+
+    def render(self, expression: exp.Expr) -> str:
+        """``expression`` as SQL text in this dialect; parameters stay named placeholders."""
+        # copy=False: every tree here is built for this one rendering (the generator would
+        # otherwise deep-copy it first: about a sixth of the time spent building a report's
+        # statements)
+        sql = expression.sql(dialect=self.name, copy=False)
+        if self.validate:
+            _validate(sql, self.name)
+        return sql
+
+    def quantiles(self, value: exp.Expr, probs: Sequence[float], *, discrete: bool) -> exp.Expr:
+        """Exact quantiles of ``value`` at ``probs`` as one array: linear interpolation (as
+        ``numpy.quantile``), or the discrete order statistics."""
+        arr = exp.Array(expressions=[exp.Literal.number(repr(float(p))) for p in probs])
+        if self.list_aggregates:  # DuckDB
+            fn = "QUANTILE_DISC" if discrete else "QUANTILE_CONT"
+            return exp.Anonymous(this=fn, expressions=[value, arr])
+        if discrete:  # Databricks / Spark: exact discrete percentiles over an array literal
+            return exp.WithinGroup(
+                this=exp.Anonymous(this="PERCENTILE_DISC", expressions=[arr]),
+                expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]),
+            )
+        return exp.Anonymous(this="PERCENTILE", expressions=[value, arr])  # exact, linear interpolation
+
+
+DUCKDB = SqlDialect("duckdb", validate=False, list_aggregates=True)
+DATABRICKS = SqlDialect("databricks", validate=True, list_aggregates=False)
+_BY_NAME = {d.name: d for d in (DUCKDB, DATABRICKS)}
+DIALECTS = tuple(_BY_NAME)
+
+
+def sql_dialect(name: str) -> SqlDialect:
+    """The :class:`SqlDialect` called ``name`` (one of :data:`DIALECTS`)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise BadInput(f"unknown SQL dialect {name!r}") from None
+
+
+def render(expression: exp.Expr, dialect: str) -> str:
+    """``expression`` as SQL text in the dialect called ``dialect`` (see :meth:`SqlDialect.render`)."""
+    return sql_dialect(dialect).render(expression)
 
 
 @functools.lru_cache(maxsize=256)
@@ -92,7 +139,7 @@ def window_params(start: datetime | None, end: datetime | None, prefix: str = "w
 
 def window_condition(
     ts: str | None, start: datetime | None, end: datetime | None, params: dict[str, Any], prefix: str = "w"
-) -> exp.Expression | None:
+) -> exp.Expr | None:
     """``ts >= :w_start AND ts < :w_end`` (either side optional; ``None`` without bounds); the
     bounds are added to ``params``."""
     params.update(window_params(start, end, prefix))
@@ -100,18 +147,15 @@ def window_condition(
         return None
     if ts is None:
         raise BadInput("a date window needs a timestamp column")
-    conds: list[exp.Expression] = []
+    conds: list[exp.Expr] = []
     if start is not None:
         conds.append(exp.GTE(this=column(ts), expression=param(f"{prefix}_start")))
     if end is not None:
         conds.append(exp.LT(this=column(ts), expression=param(f"{prefix}_end")))
-    out = conds[0]
-    for c in conds[1:]:
-        out = exp.and_(out, c)
-    return out
+    return exp.and_(*conds) if len(conds) > 1 else conds[0]
 
 
-def date_bucket(ts: str | None, unit: str) -> exp.Expression:
+def date_bucket(ts: str | None, unit: str) -> exp.Expr:
     """``CAST(DATE_TRUNC(unit, ts) AS DATE)``: calendar days/weeks/months (UTC session time zone),
     as DATE so that no tz-aware values have to cross into Python."""
     if unit not in WINDOW_UNITS:

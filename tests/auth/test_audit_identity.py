@@ -63,9 +63,9 @@ def test_with_identity_attributes_every_record_of_a_call(tmp_path):
 
 
 def test_an_old_postgresql_store_gains_the_column(tmp_path):
-    """The same upgrade on a real PostgreSQL (tests/promotion/pgserver.py): an ``audit_records``
+    """The same upgrade on a real PostgreSQL (tests/support/postgres.py): an ``audit_records``
     table from before the column existed; first use adds the column (and the append-only trigger)."""
-    from tests.promotion.pgserver import PostgresServer
+    from tests.support.postgres import PostgresServer
 
     server = PostgresServer().start()
     try:

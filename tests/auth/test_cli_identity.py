@@ -21,7 +21,7 @@ from services.config import load_settings
 from services.promotion import audit
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion import minidemo
+from tests.support import minidemo
 
 PASSWORDS = {name: secrets.token_urlsafe(18) for name in ("alice", "carol")}
 

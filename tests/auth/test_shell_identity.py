@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import app_test, assert_no_exception
+from tests.support.app import app_test, assert_no_exception
 
 COMPLETE = {
     "redirect_uri": "http://127.0.0.1:8501/oauth2callback",

@@ -15,7 +15,8 @@ import pytest
 from services.promotion import audit
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.helpers import assert_page_ok, free_port
+from tests.support.browser import assert_page_ok
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 MODEL = "churn_classifier"

@@ -17,7 +17,7 @@ from components.drift_window import default_range, parse_days
 from services.demo import seed as demo
 from services.drift import drift_over_time, model_drift_report, performance_over_time
 from services.drift.model import current_window, model_data
-from tests.helpers import app_test
+from tests.support.app import app_test
 
 MODEL = demo.MODEL_NAME
 NUMERIC = ("tenure_months", "monthly_charges", "support_calls")

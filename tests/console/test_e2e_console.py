@@ -9,8 +9,9 @@ import pytest
 from services.demo import seed as demo
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.console.browser import assert_charts_have_points
-from tests.helpers import PAGE_PATHS, PAGE_TITLES, assert_page_ok
+from tests.support.app import PAGE_PATHS, PAGE_TITLES
+from tests.support.browser import assert_charts_have_points, assert_page_ok
+from tests.support.servers import start_streamlit, stop, wait_http
 
 pytestmark = pytest.mark.e2e
 MODEL = demo.MODEL_NAME
@@ -20,42 +21,12 @@ NUMERIC = ("tenure_months", "monthly_charges", "support_calls")
 @pytest.fixture(scope="module")
 def shared_server(demo_home, tmp_path_factory):
     """One server on the shared (read-only) demo workspace for the chart checks."""
-    import os
-    import subprocess
-
-    from tests.conftest import _FOREIGN_ENV, ROOT, _bin, _stop
-    from tests.helpers import free_port, wait_http
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
-    env["DRIFTGATE_HOME"] = str(demo_home)
-    log = open(tmp_path_factory.mktemp("console-server") / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [
-            _bin("streamlit"),
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc, url = start_streamlit(tmp_path_factory.mktemp("console-server"), {"DRIFTGATE_HOME": str(demo_home)})
     try:
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=90, proc=proc)
-        yield f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
+        yield url
     finally:
-        _stop(proc, log)
+        stop(proc)
 
 
 # (path, minimum number of charts on it)
@@ -111,7 +82,7 @@ def test_bob_stays_bob_through_every_page(shared_server, browser_page):
 
 def test_stale_state_race_closes_the_dialog_and_shows_the_new_champion(demo_copy, streamlit_server, browser_page):
     from services.promotion.approvals import approve
-    from tests.promotion.conftest import settings_with
+    from tests.support.demo import settings_with
 
     base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "alice"})
     page = browser_page

@@ -10,7 +10,7 @@ import pytest
 from components.text import code, md
 from services.demo import seed as demo
 from services.registry.mlflow_client import make_client
-from tests.helpers import app_test, assert_no_exception
+from tests.support.app import app_test, assert_no_exception
 
 PAYLOAD = "[Session expired - sign in again](http://127.0.0.1:9/phish) ![px](http://127.0.0.1:9/pixel.png)"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from services.demo import seed as demo
 from services.promotion.approvals import approve
 from services.retraining import trigger
-from tests.helpers import app_test, assert_no_exception
-from tests.promotion.conftest import settings_with
+from tests.support.app import app_test, assert_no_exception
+from tests.support.demo import settings_with
 
 
 def test_promotion_resets_the_evidence(demo_copy, monkeypatch):

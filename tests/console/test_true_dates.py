@@ -92,7 +92,7 @@ def test_champion_history_keeps_the_first_champions_start():
 def test_overview_champion_since_follows_the_audit_history(demo_copy):
     from services.overview import model_overview
     from services.promotion.approvals import approve, rollback
-    from tests.promotion.conftest import settings_with
+    from tests.support.demo import settings_with
 
     client = make_client(demo_copy)
     before = model_overview(client, demo_copy, demo.MODEL_NAME).champion.since
@@ -109,3 +109,28 @@ def test_overview_champion_since_follows_the_audit_history(demo_copy):
     rollback(s, demo.MODEL_NAME, "dave", "back to v1")
     back = model_overview(client, s, demo.MODEL_NAME).champion
     assert back.version == "1" and back.since > promoted.since  # champion again since the rollback
+
+
+def test_overview_shows_the_rollback_as_the_champions_start(demo_copy, monkeypatch):
+    """After a rollback the Overview's "Champion since" is the moment of the rollback (the audit
+    record), not the restored version's old start or its registration."""
+    from services.promotion import audit
+    from services.promotion.approvals import approve, rollback
+    from tests.support.app import app_test, assert_no_exception
+    from tests.support.demo import settings_with
+
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    approve(s, demo.MODEL_NAME, "2", "dave")
+    rollback(s, demo.MODEL_NAME, "dave", "back to v1")
+    done = [r for r in audit.query(s, model=demo.MODEL_NAME, limit=50) if r["action"] == "rollback"]
+    at_rollback = dt.datetime.fromisoformat(done[0]["at"].replace("Z", "+00:00")).astimezone(UTC)
+
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_copy.home))
+    monkeypatch.setenv("DRIFTGATE_CONFIG", str(s.config_path))
+    at = app_test("app.py", {"model": demo.MODEL_NAME}).run()
+    assert_no_exception(at)
+    champion = next(m for m in at.metric if m.label == "Champion")
+    since = next(m for m in at.metric if m.label == "Champion since")
+    assert champion.value == "v1"
+    assert since.value == f"{at_rollback:%Y-%m-%d}"
+    assert f"{at_rollback:%Y-%m-%d %H:%M} UTC" in since.help

@@ -21,7 +21,7 @@ from services.drift.engine import (
 )
 from services.drift.sql import GRID_SAMPLE, CellSpec
 from services.warehouse.sources import Source, source_from_path
-from tests.drift.conftest import assert_within_spec_tolerance
+from tests.support.drift_data import assert_within_spec_tolerance
 
 N = 3 * GRID_SAMPLE
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sstats
 
-from tests.drift.conftest import synthetic
+from tests.support.drift_data import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
 

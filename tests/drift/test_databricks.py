@@ -18,7 +18,7 @@ from services.drift.engine import drift_report
 from services.errors import BadInput
 from services.warehouse.sources import Source, Window
 from services.warehouse.spark import _arg
-from tests.drift.conftest import SCORING_TABLE
+from tests.support.drift_data import SCORING_TABLE
 
 
 def check_statement(operation, parameters) -> None:

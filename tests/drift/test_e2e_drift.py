@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.demo import seed as demo
-from tests.helpers import assert_page_ok
+from tests.support.browser import assert_page_ok
 
 pytestmark = pytest.mark.e2e
 

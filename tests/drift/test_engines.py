@@ -13,7 +13,7 @@ from services.drift.engine import build_reference_profile, drift_report
 from services.drift.profile import Profile
 from services.errors import BadInput
 from services.warehouse.sources import Source, Window, source_from_path
-from tests.drift.conftest import assert_within_spec_tolerance, synthetic
+from tests.support.drift_data import assert_within_spec_tolerance, synthetic
 
 
 def _by_name(report):

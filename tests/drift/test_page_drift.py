@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.demo import seed as demo
-from tests.helpers import app_test
+from tests.support.app import app_test
 
 
 @pytest.fixture

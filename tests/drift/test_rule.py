@@ -17,7 +17,7 @@ from scipy.spatial.distance import jensenshannon as scipy_js
 from services.drift.engine import Policy, drift_report, frames_report
 from services.errors import BadInput
 from services.warehouse.sources import Source
-from tests.drift.conftest import synthetic
+from tests.support.drift_data import synthetic
 
 NUMERIC = ("x", "count", "gappy")
 CATEGORICAL = ("cat", "region")

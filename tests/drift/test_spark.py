@@ -16,7 +16,7 @@ from services.drift import drift_over_time, model_drift_report
 from services.drift.engine import drift_report
 from services.errors import BadInput
 from services.warehouse.sources import Source, Window, source_from_path
-from tests.drift.conftest import HOSTILE, assert_within_spec_tolerance, hard_columns
+from tests.support.drift_data import HOSTILE, assert_within_spec_tolerance, hard_columns
 
 
 def _by_name(report):

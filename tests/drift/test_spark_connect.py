@@ -16,8 +16,8 @@ import pytest
 
 from services.drift.engine import drift_report
 from services.warehouse.sources import source_from_path
-from tests.drift.conftest import assert_within_spec_tolerance, hard_columns
-from tests.helpers import free_port
+from tests.support.drift_data import assert_within_spec_tolerance, hard_columns
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"

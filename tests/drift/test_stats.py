@@ -17,7 +17,7 @@ from scipy.spatial.distance import jensenshannon as scipy_js
 from services.drift import stats as S
 from services.drift.engine import drift_report
 from services.warehouse.sources import Source
-from tests.drift.conftest import synthetic
+from tests.support.drift_data import synthetic
 
 
 def _feature(report, name):

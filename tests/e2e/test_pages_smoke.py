@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PAGE_PATHS, PAGE_TITLES, assert_page_ok
+from tests.support.app import PAGE_PATHS, PAGE_TITLES
+from tests.support.browser import assert_page_ok
 
 pytestmark = pytest.mark.e2e
 

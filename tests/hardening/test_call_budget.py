@@ -9,7 +9,7 @@ from services.promotion.approvals import REGISTRY_WRITES, approve
 from services.promotion.gate import evaluate
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, settings_with
+from tests.support.demo import MODEL, settings_with
 
 
 class Counting:

@@ -12,7 +12,7 @@ import pytest
 
 from services.config import SCHEMA, load_settings
 from services.errors import BadInput
-from tests.helpers import ROOT, app_test, assert_no_exception
+from tests.support.app import ROOT, app_test, assert_no_exception
 
 
 def _load(tmp_path, toml: str):

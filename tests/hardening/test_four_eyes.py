@@ -12,7 +12,7 @@ from services.promotion.approvals import approve, reject, request_review
 from services.promotion.roles import can_approve, identity_key, same_user
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, settings_with
+from tests.support.demo import MODEL, settings_with
 
 
 def _retag(client, version: str, value: str) -> None:

@@ -7,8 +7,8 @@ import pytest
 from services.promotion.approvals import approve, recover
 from services.registry.mlflow_client import make_client
 from tests.hardening.test_lease_recovery import Crash, CrashAt
-from tests.helpers import app_test, assert_no_exception
-from tests.promotion.conftest import MODEL
+from tests.support.app import app_test, assert_no_exception
+from tests.support.demo import MODEL
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/promotions.py"])

@@ -25,8 +25,9 @@ from services.promotion.approvals import (
 from services.promotion.gate import evaluate
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.helpers import ROOT, RegistryWriteHook
-from tests.promotion.conftest import MODEL, registry_view, settings_with
+from tests.support.app import ROOT
+from tests.support.demo import MODEL, settings_with
+from tests.support.registry import RegistryWriteHook, registry_view
 
 
 class Crash(BaseException):
@@ -95,7 +96,7 @@ def test_sigkill_mid_transition_is_recovered_by_the_next_decision_first_time(dem
         [
             sys.executable,
             "-m",
-            "tests.hardening.kill_worker",
+            "tests.support.kill_worker",
             str(settings.home),
             str(settings.config_path),
             action,

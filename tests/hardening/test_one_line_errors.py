@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT, free_port
+from tests.support.app import ROOT
+from tests.support.servers import free_port
 
 MODEL = "churn_classifier"
 

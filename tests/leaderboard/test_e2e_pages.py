@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import assert_page_ok
+from tests.support.browser import assert_page_ok
 
 pytestmark = pytest.mark.e2e
 

@@ -139,7 +139,7 @@ def test_deleted_run_is_not_found(sqlite_client, sqlite_runs, tmp_path):
 def test_unreachable_server_is_one_line_unavailable(monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    from tests.helpers import free_port
+    from tests.support.servers import free_port
 
     client = MlflowClient(tracking_uri=f"http://127.0.0.1:{free_port()}")
     t0 = time.monotonic()
@@ -233,7 +233,7 @@ def test_nested_grid_search_candidates(sqlite_runs, tmp_path):
     from sklearn.model_selection import GridSearchCV
     from sklearn.tree import DecisionTreeClassifier
 
-    from tests.leaderboard.conftest import make_data
+    from tests.support.runs import make_data
 
     X, y = make_data(200)
     old = mlflow.get_tracking_uri()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import app_test, assert_no_exception, free_port
+from tests.support.app import app_test, assert_no_exception
+from tests.support.servers import free_port
 
 
 def metrics_of(at):

@@ -12,7 +12,8 @@ from services.registry.mlflow_client import make_client
 from services.registry.tags import DECISION as TAG_DECISION
 from services.registry.tags import DECISION_COMMENT as TAG_DECISION_COMMENT
 from services.registry.tags import champion_since
-from tests.promotion.conftest import MODEL, registry_view, settings_with
+from tests.support.demo import MODEL, settings_with
+from tests.support.registry import registry_view
 
 
 def states(settings, client) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """The audit store on a real PostgreSQL server (``[audit] url = "postgresql+psycopg://…"``).
 
-One server per test session (tests/promotion/pgserver.py: Debian's initdb + pg_ctl, an
+One server per test session (tests/support/postgres.py: Debian's initdb + pg_ctl, an
 unprivileged user, 127.0.0.1 on a free port), a fresh database per test, and a small MLflow
-workspace (tests/promotion/minidemo.py) copied per test: the approval flow through the CLI, two
+workspace (tests/support/minidemo.py) copied per test: the approval flow through the CLI, two
 processes racing 20 times, a process killed mid-transition, the append-only trigger, a
 least-privilege application role, and one-line errors that never show the password.
 """
@@ -28,12 +28,13 @@ from services.promotion import audit
 from services.promotion.approvals import approve
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.conftest import _forget_artifact_repos, copy_workspace
-from tests.helpers import app_test, assert_no_exception, free_port
-from tests.promotion import minidemo
-from tests.promotion.conftest import MODEL, registry_view
-from tests.promotion.pgserver import PASSWORD, PostgresServer
 from tests.promotion.test_race import _race, _worker
+from tests.support import minidemo
+from tests.support.app import app_test, assert_no_exception
+from tests.support.demo import MODEL, copy_workspace, forget_artifact_repos
+from tests.support.postgres import PASSWORD, PostgresServer
+from tests.support.registry import registry_view
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,12 +72,12 @@ def pg_ws(postgres, mini_home, tmp_path, monkeypatch):
     PostgreSQL database."""
     home = copy_workspace(mini_home, tmp_path / "home")
     monkeypatch.setenv("DRIFTGATE_HOME", str(home))
-    _forget_artifact_repos()
+    forget_artifact_repos()
     url = postgres.create_database()
     cfg = write_config(home / "pg.toml", home, url)
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)}, config_file=cfg)
     yield settings, make_client(settings), url.rsplit("/", 1)[1]
-    _forget_artifact_repos()
+    forget_artifact_repos()
 
 
 def rows(postgres, db: str, sql: str, params=None) -> list[tuple]:
@@ -181,7 +182,7 @@ def test_killed_mid_transition_is_recovered(pg_ws):
         [
             sys.executable,
             "-m",
-            "tests.hardening.kill_worker",
+            "tests.support.kill_worker",
             str(settings.home),
             str(settings.config_path),
             "approve",

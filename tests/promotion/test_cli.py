@@ -11,7 +11,8 @@ from pathlib import Path
 from services.cli import main
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, registry_view
+from tests.support.demo import MODEL
+from tests.support.registry import registry_view
 
 ROOT = Path(__file__).resolve().parents[2]
 

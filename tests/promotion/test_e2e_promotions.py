@@ -8,7 +8,7 @@ import pytest
 from services.promotion import audit
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.helpers import assert_page_ok
+from tests.support.browser import assert_page_ok
 
 pytestmark = pytest.mark.e2e
 MODEL = "churn_classifier"

@@ -10,8 +10,8 @@ from services.promotion import audit
 from services.promotion.approvals import TransitionFailed, approve, recover, rollback
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.helpers import RegistryWriteHook
-from tests.promotion.conftest import MODEL, registry_view, settings_with
+from tests.support.demo import MODEL, settings_with
+from tests.support.registry import RegistryWriteHook, registry_view
 
 
 class FlakyClient(RegistryWriteHook):

@@ -7,7 +7,7 @@ import pytest
 from services.promotion.gate import DEFAULTS, evaluate, gate_config
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, settings_with
+from tests.support.demo import MODEL, settings_with
 
 
 def by_name(result) -> dict:

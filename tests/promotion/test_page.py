@@ -10,7 +10,7 @@ from services.promotion import audit
 from services.promotion.audit import champion_history
 from services.registry.lifecycle import VersionView, make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.helpers import app_test, assert_no_exception
+from tests.support.app import app_test, assert_no_exception
 
 MODEL = "churn_classifier"
 
@@ -91,7 +91,7 @@ def test_stale_page_is_refused(demo_copy):
     at.button(key="dg_approve").click().run()
     # meanwhile someone else promotes v2 in another process/replica
     from services.promotion.approvals import approve
-    from tests.promotion.conftest import settings_with
+    from tests.support.demo import settings_with
 
     other = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
     approve(other, MODEL, "2", "dave")

@@ -13,7 +13,7 @@ from services.promotion import audit
 from services.promotion.approvals import rollback
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion.conftest import MODEL, settings_with
+from tests.support.demo import MODEL, settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = {"aliases": 20, "stages": 6}  # stages mode: the same guard code, fewer rounds for time
@@ -21,7 +21,7 @@ ROUNDS = {"aliases": 20, "stages": 6}  # stages mode: the same guard code, fewer
 
 def _worker(home: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.promotion.race_worker", str(home)],
+        [sys.executable, "-m", "tests.support.race_worker", str(home)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

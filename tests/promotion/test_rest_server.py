@@ -13,7 +13,7 @@ from services.promotion.approvals import approve, rollback
 from services.promotion.gate import evaluate
 from services.registry.lifecycle import list_versions, make_lifecycle
 from services.registry.mlflow_client import make_client
-from tests.promotion import minidemo
+from tests.support import minidemo
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from services.cli import main
 from services.demo import seed as demo
 from services.demo.advance import advance
-from tests.helpers import assert_page_ok
+from tests.support.browser import assert_page_ok
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import pytest
 
 from components.trigger_panel import BREACH, CALM, NO_EVIDENCE, breach_timeline_figure
 from services.retraining.trigger import RetrainingRun, TriggerPolicy, Window, decide
-from tests.helpers import app_test
+from tests.support.app import app_test
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 5, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """A process that starts a decision and hangs just before registry write ``k``, to be SIGKILLed.
 
-``python -m tests.hardening.kill_worker <home> <config> <approve|rollback> <k>`` prints ``stuck``
+``python -m tests.support.kill_worker <home> <config> <approve|rollback> <k>`` prints ``stuck``
 when it reaches write ``k`` (which it never makes) and ``finished`` if the plan had fewer writes.
 """
 
@@ -12,7 +12,7 @@ import time
 from services.config import load_settings
 from services.promotion.approvals import approve, rollback
 from services.registry.mlflow_client import make_client
-from tests.helpers import RegistryWriteHook
+from tests.support.registry import RegistryWriteHook
 
 
 class HangBefore(RegistryWriteHook):

@@ -1,8 +1,44 @@
-"""Browser helpers of the console tests: what each Plotly chart on the page actually holds."""
+"""Browser helpers (Playwright + Debian chromium): the chromium to launch, waiting for a
+Streamlit script run, and what each Plotly chart on the page actually holds."""
 
 from __future__ import annotations
 
-from tests.helpers import assert_page_ok
+import contextlib
+import os
+
+CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def wait_script_done(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the Streamlit script run finished and the page title is rendered."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms, state="attached"
+    )
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms, state="attached"
+    )
+
+
+def assert_page_ok(page, timeout_ms: int = 90_000) -> None:
+    """The script ran to the end with no exception element and no traceback text."""
+    wait_script_done(page, timeout_ms)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()[:2000]
+    body = page.locator("body").inner_text()
+    assert "Traceback (most recent call last)" not in body, body[:2000]
+
 
 # Per chart: its title and, per trace, the number of plotted values (non-null y, z cells or
 # dimension values); read from the live plot element's ``.data`` (what Plotly drew).
@@ -22,7 +58,7 @@ def charts(page, at_least: int = 0, timeout_ms: int = 90_000) -> list[dict]:
     loads its Plotly bundle lazily, after the script run ended) and until every chart element has
     drawn, then one more animation frame."""
     assert_page_ok(page, timeout_ms)
-    try:
+    with contextlib.suppress(Exception):  # drawn or not, the caller asserts on what is there
         page.wait_for_function(
             "n => document.querySelectorAll('.js-plotly-plot').length >= n && "
             "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length <= "
@@ -30,8 +66,6 @@ def charts(page, at_least: int = 0, timeout_ms: int = 90_000) -> list[dict]:
             arg=at_least,
             timeout=timeout_ms,
         )
-    except Exception:
-        pass
     page.wait_for_timeout(300)
     return page.evaluate(_CHARTS_JS)
 

@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.helpers import free_port
+from tests.support.servers import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PREFERRED_MAJOR = "15"

@@ -1,0 +1,30 @@
+"""The experiment picker shared by the Retraining runs and Leaderboard pages (``?experiment=``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from components import leaderboard_data as data
+from components.shell import PageContext, shown_errors
+from components.text import md
+from services.registry.runs import model_settings_for_experiment
+
+
+def pick_experiment(ctx: PageContext, where: Any = st) -> tuple[str, dict[str, Any]]:
+    """Select an experiment: the ``experiment`` query parameter, else the selected model's
+    configured experiment, else the first. Synced back to the URL; ends the page when the tracking
+    server has no experiments. Returns the name and its ``[models.<name>]`` settings (or ``{}``)."""
+    with shown_errors(stop=True):
+        names = [e.name for e in data.experiments(ctx)]
+    if not names:
+        st.info("This tracking server has no experiments yet.")
+        st.stop()
+    wanted = st.query_params.get("experiment") or str(ctx.settings.model(ctx.model or "").get("experiment") or "")
+    experiment: str = where.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
+    if wanted and wanted not in names:
+        st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
+    st.query_params["experiment"] = experiment
+    _, cfg = model_settings_for_experiment(ctx.settings, experiment)
+    return experiment, cfg

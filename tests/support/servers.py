@@ -1,0 +1,159 @@
+"""Real server processes on 127.0.0.1 for the tests: ``mlflow server`` (plain or basic-auth),
+``streamlit run app.py`` and an OpenID Connect provider; ports, health polling and shutdown."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from tests.support.app import ROOT
+
+# Variables that would point the app somewhere else than the workspace under test.
+FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "SPARK_REMOTE")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60, proc=None) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = exc
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s ({last})")
+
+
+def bin_path(name: str) -> str:
+    """The console script ``name`` of this interpreter's environment (else whatever PATH finds)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def stop(proc: subprocess.Popen, log: IO[bytes] | None = None) -> None:
+    """Terminate ``proc`` (kill it after 20 s) and close its log file if one is given."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if log is not None:
+        log.close()
+
+
+@contextmanager
+def mlflow_server(root: Path, app_name: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real ``mlflow server`` (``--app-name app_name`` if given) with its SQLite store and
+    artifacts under ``root``; yields its URI and stops it on exit."""
+    port = free_port()
+    app = ["--app-name", app_name] if app_name else []
+    with open(root / "server.log", "wb") as log:  # the server writes to its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                bin_path("mlflow"),
+                "server",
+                *app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{(root / 'mlflow.db').as_posix()}",
+                "--default-artifact-root",
+                (root / "artifacts").as_uri(),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env=env,
+        )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{uri}/health", timeout=120, proc=proc)
+        yield uri
+    finally:
+        stop(proc)
+
+
+def start_streamlit(
+    log_dir: Path, env: dict | None = None, cwd: Path | None = None, port: int | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` (not waiting for it); returns (process, base URL).
+
+    ``env`` is added to this environment minus ``FOREIGN_ENV``; ``cwd``: run from that folder
+    instead of the repo (Streamlit reads ``.streamlit/secrets.toml`` from its working directory;
+    the repo's ``.streamlit/config.toml`` is copied there).
+    """
+    port = port or free_port()
+    full_env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
+    full_env.update(env or {})
+    if cwd is not None:
+        (Path(cwd) / ".streamlit").mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / ".streamlit" / "config.toml", Path(cwd) / ".streamlit" / "config.toml")
+    with open(log_dir / f"streamlit-{port}.log", "wb") as log:  # the server writes to its own copy
+        proc = subprocess.Popen(
+            [
+                bin_path("streamlit"),
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=cwd or ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def oidc_provider(root: Path) -> Iterator[str]:
+    """``oidc-provider-mock`` on a free loopback port (any client id/secret is accepted; the
+    login form signs in whatever subject is typed, with that subject as its e-mail claim)."""
+    port = free_port()
+    env = dict(os.environ, AUTHLIB_INSECURE_TRANSPORT="1")  # plain http on loopback
+    with open(root / "oidc.log", "wb") as log:  # the provider writes to its own copy of the descriptor
+        proc = subprocess.Popen(
+            [bin_path("oidc-provider-mock"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/.well-known/openid-configuration", timeout=60, proc=proc)
+        yield url
+    finally:
+        stop(proc)
