@@ -75,7 +75,7 @@ class FakeDatabricks:
             "aliases": [{"alias": a, "version": v} for a, v in m["aliases"].items()],
         }
 
-    def handle(self, method: str, path: str, body: dict, auth: str | None) -> tuple[int, dict]:
+    def handle(self, method: str, path: str, body: dict, auth: str | None) -> tuple[int, dict]:  # noqa: C901 - a fake REST server: one flat dispatch over the endpoints
         with self.lock:
             if not path.startswith("/api/"):  # e.g. the Databricks SDK's host-metadata probe
                 return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "not found"}
