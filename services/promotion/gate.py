@@ -48,8 +48,8 @@ from typing import Any
 import mlflow.artifacts
 from mlflow.models import Model
 
+from services import drift
 from services.config import GATE_CHECKS, Settings
-from services.drift import model_drift_report
 from services.errors import DriftGateError, NotFound
 from services.registry import tags as tag
 from services.registry.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
@@ -500,7 +500,7 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     if hit and time.monotonic() - hit[0] < _SKEW_TTL:
         report = hit[1]
     else:
-        report = model_drift_report(
+        report = drift.model_drift_report(
             ctx.settings, ctx.lc.model, reference=Window(timestamp=model_cfg.get("timestamp"), start=start, end=end)
         )
         _SKEW_CACHE[key] = (time.monotonic(), report)

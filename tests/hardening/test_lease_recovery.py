@@ -143,7 +143,7 @@ def test_a_fresh_lease_of_a_live_owner_is_never_taken_over(demo_copy):
 def test_heartbeat_renews_the_lease_while_the_owner_works(demo_copy):
     settings = settings_with(demo_copy.home, "[audit]\nlease_seconds = 10\n")
     assert audit.store_for(settings).claim(MODEL, "t-beat", "approve", "now", 1000.0) is None
-    fence = Fence(settings, MODEL, "t-beat")
+    fence = Fence(settings, audit.store_for(settings), MODEL, "t-beat")
     fence.interval = 0.05
     with fence:
         deadline = time.monotonic() + 20
