@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test install install-dev clean-demo
+.PHONY: run test test-fast lint install install-dev clean-demo
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,18 @@ run: install
 # browser and Spark tests included.
 test: install-dev
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# Unit tests only: no browser, server process, Spark, PostgreSQL, seeded demo or AppTest (the
+# markers come from the fixtures a test uses: tests/conftest.py) and none marked slow.
+FAST := not (e2e or server or spark or postgres or demo or apptest or databricks or slow)
+test-fast: install-dev
+	$(PY) -m pytest -n 2 -m "$(FAST)"
+
+# Format, lint and types (configuration: pyproject.toml).
+lint: install-dev
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy services components pages app.py tests bench
 
 clean-demo:
 	rm -rf .driftgate

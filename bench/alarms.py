@@ -68,10 +68,10 @@ def _js(p, q) -> float:
     return float(jensenshannon(p, q, base=2))
 
 
-def mixed(p: list[float], target: float) -> np.ndarray:
-    """A category distribution at Jensen–Shannon distance ``target`` from ``p`` (mixing towards
-    the reversed order, bisection on the mixing weight)."""
-    p = np.asarray(p, dtype=float)
+def mixed(levels: list[float], target: float) -> np.ndarray:
+    """A category distribution at Jensen–Shannon distance ``target`` from ``levels`` (mixing
+    towards the reversed order, bisection on the mixing weight)."""
+    p = np.asarray(levels, dtype=float)
     q = p[::-1].copy() if len(p) > 2 else np.array([p[1], p[0]])
     if len(p) == 2:
         q = np.array([0.02, 0.98])
@@ -105,8 +105,10 @@ def draw(
     kind, size = shift or (None, 0.0)
     for name in NUMERIC:
         if kind == "mean":
+            assert std is not None
             cols[name] = cols[name] + size * std[name]
         elif kind == "scale":
+            assert median is not None
             cols[name] = median[name] + size * (cols[name] - median[name])
     for name in CATEGORICAL:
         p = mixed(LEVELS[name], size) if kind == "mix" else np.asarray(LEVELS[name])
@@ -140,7 +142,7 @@ class Engines:
         self.con.register(view, frame)
         return self.on_view(self.con, view)
 
-    def run(self, current: pd.DataFrame) -> dict[str, list[str] | bool]:
+    def run(self, current: pd.DataFrame) -> dict[str, tuple[list[str], bool]]:
         from services.drift.engine import Policy, compare, memory_profile, sql_profile
 
         assert min(REFERENCES) > 1000  # the old rule's large-sample branch, see below
@@ -224,6 +226,30 @@ def rates(results: list[tuple], engine: str, n_ref: int, n_cur: int) -> dict[str
     return out
 
 
+def print_table(results: list[tuple]) -> dict:
+    """Print the false-alarm and detection rates per engine and window pair; returns them by row."""
+    table = {}
+    print(
+        f"{'engine':<16} {'ref':>7} {'cur':>7} {'reps':>4} {'feat FA':>8} {'data FA':>8} | detection: "
+        + " ".join(f"{s[0]} {s[1]:g}".rjust(10) for s in SHIFTS)
+    )
+    for engine in ("memory/new", "duckdb/new", "memory/old", "evidently"):
+        for n_ref in REFERENCES:
+            for n_cur in CURRENTS:
+                r = rates(results, engine, n_ref, n_cur)
+                if not r["reps"]:
+                    continue
+                table[f"{engine} {n_ref} {n_cur}"] = r
+                det = " ".join(
+                    ("-" if r[f"{s[0]} {s[1]:g}"] is None else f"{r[f'{s[0]} {s[1]:g}']:.0%}").rjust(10) for s in SHIFTS
+                )
+                print(
+                    f"{engine:<16} {n_ref:>7,} {n_cur:>7,} {r['reps']:>4} {r['feature_fa']:>8.1%} "
+                    f"{r['dataset_fa']:>8.1%} | detection: {det}"
+                )
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=12, help="no-drift draws per window pair")
@@ -292,25 +318,7 @@ def main() -> None:
         for key, res in results:
             if key in ev:
                 res["evidently"] = ev[key]
-    table = {}
-    print(
-        f"{'engine':<16} {'ref':>7} {'cur':>7} {'reps':>4} {'feat FA':>8} {'data FA':>8} | detection: "
-        + " ".join(f"{s[0]} {s[1]:g}".rjust(10) for s in SHIFTS)
-    )
-    for engine in ("memory/new", "duckdb/new", "memory/old", "evidently"):
-        for n_ref in REFERENCES:
-            for n_cur in CURRENTS:
-                r = rates(results, engine, n_ref, n_cur)
-                if not r["reps"]:
-                    continue
-                table[f"{engine} {n_ref} {n_cur}"] = r
-                det = " ".join(
-                    ("-" if r[f"{s[0]} {s[1]:g}"] is None else f"{r[f'{s[0]} {s[1]:g}']:.0%}").rjust(10) for s in SHIFTS
-                )
-                print(
-                    f"{engine:<16} {n_ref:>7,} {n_cur:>7,} {r['reps']:>4} {r['feature_fa']:>8.1%} "
-                    f"{r['dataset_fa']:>8.1%} | detection: {det}"
-                )
+    table = print_table(results)
     total = time.perf_counter() - t0
     print(
         f"\nDriftGate (both engines + old rule, {len(results)} draws): "

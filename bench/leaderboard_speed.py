@@ -159,8 +159,10 @@ def bench_leaderboard(uri: str, experiment: str, label: str) -> dict:
     from services.compare.leaderboard import build_leaderboard
     from services.registry.runs import children_of, get_run
 
-    warm = MlflowClient(uri)  # warm-up: a server's first request pays its lazy start-up
-    warm.search_runs([warm.get_experiment_by_name(experiment).experiment_id], max_results=1)
+    first = MlflowClient(uri)  # warm-up: a server's first request pays its lazy start-up
+    exp = first.get_experiment_by_name(experiment)
+    assert exp is not None, experiment
+    first.search_runs([exp.experiment_id], max_results=1)
     client = Counting(MlflowClient(uri))
     t = time.perf_counter()
     board = build_leaderboard(client, experiment, "m00")
@@ -180,6 +182,7 @@ def bench_leaderboard(uri: str, experiment: str, label: str) -> dict:
     # Peer: the naive reader, one get_run per child after listing the children's ids.
     naive = Counting(MlflowClient(uri))
     t = time.perf_counter()
+    assert board.parent is not None, "the bench logs a retraining parent"
     ids = [r.run_id for r in children_of(naive, board.experiment.experiment_id, board.parent.run_id)[0]]
     for rid in ids:
         get_run(naive, rid)

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -122,6 +123,11 @@ def _reset(settings, client, snap) -> None:
     make_lifecycle(settings, client, MODEL).restore(snap)
 
 
+def _pipe(stream: IO[str] | None) -> IO[str]:
+    assert stream is not None  # the process was started with subprocess.PIPE
+    return stream
+
+
 def races(home: Path, rounds: int, counts: dict) -> None:
     from services.promotion import audit
     from services.registry.lifecycle import make_lifecycle
@@ -140,7 +146,7 @@ def races(home: Path, rounds: int, counts: dict) -> None:
     ]
     try:
         for w in workers:
-            assert w.stdout.readline().strip() == "ready"
+            assert _pipe(w.stdout).readline().strip() == "ready"
         for lifecycle in ("aliases", "stages"):
             settings = _settings(home, lifecycle)
             client = make_client(settings)
@@ -154,7 +160,7 @@ def races(home: Path, rounds: int, counts: dict) -> None:
                     first_id = audit.latest_id(settings)
                     at = time.time() + 1.0
                     for w, (action, user) in zip(workers, jobs):
-                        w.stdin.write(
+                        _pipe(w.stdin).write(
                             json.dumps(
                                 {
                                     "config": str(settings.config_path),
@@ -166,8 +172,8 @@ def races(home: Path, rounds: int, counts: dict) -> None:
                             )
                             + "\n"
                         )
-                        w.stdin.flush()
-                    results = [json.loads(w.stdout.readline()) for w in workers[: len(jobs)]]
+                        _pipe(w.stdin).flush()
+                    results = [json.loads(_pipe(w.stdout).readline()) for w in workers[: len(jobs)]]
                     done = [
                         r
                         for r in audit.query(settings, model=MODEL)
@@ -185,7 +191,7 @@ def races(home: Path, rounds: int, counts: dict) -> None:
                     _reset(settings, client, start)
     finally:
         for w in workers:
-            w.stdin.close()
+            _pipe(w.stdin).close()
             w.wait(timeout=60)
 
 
@@ -225,7 +231,7 @@ def kills(home: Path, kill_rounds: int, counts: dict) -> None:
                     text=True,
                 )
                 if mode == "write":
-                    line = proc.stdout.readline().strip()
+                    line = _pipe(proc.stdout).readline().strip()
                     if line != "stuck":  # the plan has fewer writes than k: every write index is covered
                         proc.wait(timeout=60)
                         _reset(settings, client, start)

@@ -199,7 +199,7 @@ def performance_figure(perf: dict[str, Any], metrics: Sequence[str] = ("roc_auc"
             fig.add_hline(
                 y=ref,
                 line_dash="dash",
-                line_color=colors[i % 3],
+                line_color=threshold_line(),  # readable in both themes; the label names the metric
                 annotation_text=f"reference {m} {ref:.3f}",
                 annotation_position="bottom left",
             )

@@ -13,21 +13,21 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from services.commands import COMMAND_MODULES
 from services.errors import DriftGateError
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but usage errors are one line on stderr and exit 2 (spec)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"error: {self.prog}: {message}\n")
         raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from services.commands import COMMAND_MODULES
-
     parser = OneLineParser(
         prog="python -m services.cli",
         description="DriftGate: drift review, candidate leaderboards and gated model promotion.",
@@ -50,7 +50,7 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     default = sys.unraisablehook
 
-    def hook(unraisable) -> None:
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
         obj = unraisable.object
         where = f"{getattr(obj, '__module__', '')} {getattr(obj, '__qualname__', '')} {type(obj).__module__}"
         if "databricks" in where or "thrift" in where:

@@ -13,13 +13,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlflow import MlflowClient
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from services.config import Settings
+from services.drift.model import model_drift_report
 from services.errors import DriftGateError
+from services.promotion import audit
 from services.promotion.audit import registered_at
 from services.registry import tags
 from services.registry.errors import mlflow_errors
+from services.registry.lifecycle import VersionView, make_lifecycle
+from services.registry.runs import retraining_runs
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
 
@@ -54,7 +59,7 @@ class ModelOverview:
     description: str = ""
 
 
-def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion_run) -> str | None:
+def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion_run: Run | None) -> str | None:
     exp_name = settings.model(name).get("experiment")
     if exp_name:
         exp = client.get_experiment_by_name(exp_name)
@@ -65,8 +70,6 @@ def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion
 
 def latest_retraining_run(client: MlflowClient, experiment_id: str) -> RetrainingRun | None:
     """The most recent retraining (parent) run, grouped by the same rule as the Runs page."""
-    from services.registry.runs import retraining_runs
-
     parents = retraining_runs(client, experiment_id).parents  # most recent first
     if not parents:
         return None
@@ -86,8 +89,6 @@ def latest_retraining_run(client: MlflowClient, experiment_id: str) -> Retrainin
 
 def model_overview(client: MlflowClient, settings: Settings, name: str) -> ModelOverview:
     """Champion, candidates and latest retraining run of ``name`` under the configured lifecycle."""
-    from services.registry.lifecycle import make_lifecycle
-
     lifecycle = make_lifecycle(settings, client, name)
     with mlflow_errors(f"registered model {name!r}", client):
         model = client.get_registered_model(name)
@@ -133,12 +134,10 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
     )
 
 
-def champion_since(settings: Settings, model: str, views: list, champ_view) -> str | None:
+def champion_since(settings: Settings, model: str, views: list[VersionView], champ_view: VersionView) -> str | None:
     """When the current champion's period began: from the audit history (its last promotion or
     rollback) when DriftGate made it champion, else its ``driftgate.champion_since`` tag (the
     demo's seeded history), else its registration."""
-    from services.promotion import audit
-
     try:
         records = audit.query(settings, model=model, limit=1000)
     except DriftGateError:
@@ -146,7 +145,8 @@ def champion_since(settings: Settings, model: str, views: list, champ_view) -> s
     now = datetime.now(UTC).isoformat()
     periods = [p for p in audit.champion_history(records, views, now) if str(p["version"]) == str(champ_view.version)]
     if periods:
-        return periods[-1]["start"]
+        start: str | None = periods[-1]["start"]
+        return start
     return tags.champion_since(champ_view.tags) or registered_at(champ_view)
 
 
@@ -164,8 +164,6 @@ def drift_verdict(settings: Settings, client: MlflowClient, name: str) -> dict[s
     recent window), or None when the model has no configured data source."""
     if not settings.model(name).get("source"):
         return None
-    from services.drift.model import model_drift_report
-
     report = model_drift_report(settings, name, client=client)
     return {
         "drifted": report["dataset"]["drifted"],
@@ -180,6 +178,4 @@ def drift_verdict(settings: Settings, client: MlflowClient, name: str) -> dict[s
 
 def recent_audit(settings: Settings, model: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
     """Recent audit records, newest first; [] before any decision."""
-    from services.promotion import audit
-
     return list(reversed(audit.recent_records(settings, model=model, limit=limit)))

@@ -13,6 +13,26 @@ from tests.support import servers
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.demo import copy_workspace, forget_artifact_repos
 
+# The slow layers, marked from the fixtures a test uses (its whole fixture closure); `make
+# test-fast` deselects them. A module that builds AppTests (imports ``app_test``) is ``apptest``.
+LAYER_FIXTURES = {
+    "e2e": {"_browser", "browser_page"},
+    "server": {"mlflow_server", "streamlit_server", "oidc_provider", "basic_auth_server"},
+    "spark": {"spark_session", "scoring_log", "connect_server"},
+    "postgres": {"postgres"},
+    "demo": {"demo_home"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in LAYER_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(marker)
+        if hasattr(getattr(item, "module", None), "app_test"):
+            item.add_marker("apptest")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_env(tmp_path_factory):

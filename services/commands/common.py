@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from services.config import Settings, load_settings
 
 
-def settings_from_args(args) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(config_file=getattr(args, "config", None))
 
 
@@ -28,11 +29,11 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def add_format(parser, default: str = "text") -> None:
+def add_format(parser: argparse.ArgumentParser, default: str = "text") -> None:
     parser.add_argument("--format", choices=("json", "text"), default=default, help="output format")
 
 
-def add_config(parser) -> None:
+def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help="TOML config file (default: $DRIFTGATE_CONFIG or ./driftgate.toml)"
     )

@@ -4,19 +4,21 @@
 
 Profiles every closed UTC day of the model's scoring log that is not stored yet, or whose
 watermark (row count, max(event time)) moved since it was stored (late rows), and stores it in the
-window store (``$DRIFTGATE_HOME/window_profiles.duckdb``; see ``services/drift/window_store.py``).
+window store (``$DRIFTGATE_HOME/window_profiles.duckdb``, or a table beside a Spark source; see
+``services/drift/window_store/``).
 ``--backfill`` re-profiles every day from scratch. Meant for a nightly cron line / job task, so that
 the Drift page and the trigger only read stored days. Exit 0 done; 2 bad input (one line).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "profile",
         help="profile and store each closed day of a model's scoring log",
@@ -30,7 +32,7 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import warnings
 
     import duckdb

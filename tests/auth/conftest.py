@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.support import servers
 
 
 @pytest.fixture(scope="session")
-def oidc_provider(tmp_path_factory) -> str:
+def oidc_provider(tmp_path_factory) -> Iterator[str]:
     """``oidc-provider-mock`` on a free loopback port (see ``servers.oidc_provider``)."""
     with servers.oidc_provider(tmp_path_factory.mktemp("oidc")) as url:
         yield url

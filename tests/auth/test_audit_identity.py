@@ -61,6 +61,7 @@ def test_with_identity_attributes_every_record_of_a_call(tmp_path):
         decide("eve", identity="trust-me")
 
 
+@pytest.mark.postgres
 def test_an_old_postgresql_store_gains_the_column(tmp_path):
     """The same upgrade on a real PostgreSQL (tests/support/postgres.py): an ``audit_records``
     table from before the column existed; first use adds the column (and the append-only trigger)."""

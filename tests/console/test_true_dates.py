@@ -45,8 +45,10 @@ def test_retrain_runs_carry_their_real_start_and_end(demo_copy, tmp_path):
 def test_seeded_demo_has_no_future_and_true_registration_dates(demo_settings):
     client = make_client(demo_settings)
     now_ms = int(time.time() * 1000)
-    start = dt.date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
+    manifest = demo.read_manifest(demo_settings.home)
     exp = client.get_experiment_by_name(demo.MODEL_NAME)
+    assert manifest is not None and exp is not None
+    start = dt.date.fromisoformat(manifest["start_date"])
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     assert runs and all(r.info.start_time <= now_ms and (r.info.end_time or 0) <= now_ms for r in runs)
     views = {v.version: v for v in make_lifecycle(demo_settings, client, demo.MODEL_NAME).versions()}
@@ -95,19 +97,20 @@ def test_overview_champion_since_follows_the_audit_history(demo_copy):
     from tests.support.demo import settings_with
 
     client = make_client(demo_copy)
-    before = model_overview(client, demo_copy, demo.MODEL_NAME).champion.since
-    assert before.startswith(
-        (
-            dt.date.fromisoformat(demo.read_manifest(demo_copy.home)["start_date"])
-            + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)
-        ).isoformat()
+    first = model_overview(client, demo_copy, demo.MODEL_NAME).champion
+    manifest = demo.read_manifest(demo_copy.home)
+    assert first is not None and first.since is not None and manifest is not None
+    assert first.since.startswith(
+        (dt.date.fromisoformat(manifest["start_date"]) + dt.timedelta(days=demo.CHAMPION_TRAINED_DAY)).isoformat()
     )
     s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
     approve(s, demo.MODEL_NAME, "2", "dave")
     promoted = model_overview(client, s, demo.MODEL_NAME).champion
+    assert promoted is not None and promoted.since is not None
     assert promoted.version == "2" and promoted.since[:10] == dt.datetime.now(UTC).date().isoformat()
     rollback(s, demo.MODEL_NAME, "dave", "back to v1")
     back = model_overview(client, s, demo.MODEL_NAME).champion
+    assert back is not None and back.since is not None
     assert back.version == "1" and back.since > promoted.since  # champion again since the rollback
 
 

@@ -112,9 +112,9 @@ def test_databricks_path_is_parameterized_valid_and_matches_duckdb(spark_session
     assert any("PERCENTILE_DISC(ARRAY(" in s for s in statements)
     assert any(":w_start" in s for s in statements) and any("COUNT_IF(`v0` <= :e0_0)" in s for s in statements)
     assert remote["engine"] == "databricks" and remote["reference"]["rows"] == local["reference"]["rows"] > 0
-    for r, l in zip(remote["features"], local["features"]):
-        assert r["feature"] == l["feature"] and r["drifted"] == l["drifted"]
-        for test, v in l["stats"].items():
+    for r, loc in zip(remote["features"], local["features"]):
+        assert r["feature"] == loc["feature"] and r["drifted"] == loc["drifted"]
+        for test, v in loc["stats"].items():
             # binned statistics are exact on both; KS/Wasserstein sketches differ per engine
             # (Databricks: discrete-quantile grids; DuckDB: counts at the reference's points)
             tol = {"ks": 0.01, "wasserstein": 0.02}.get(test, 1e-9)

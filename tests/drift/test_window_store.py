@@ -5,6 +5,7 @@ reference invalidating what was stored, a corrupted or unwritable store falling 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -134,7 +135,15 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
         for name, f in prof.features.items():
             g = full[d].features[name]
             assert (f.count, f.bins, f.cdf, f.counts) == (g.count, g.bins, g.cdf, g.counts), (d, name)
-            assert f.summary == pytest.approx(g.summary, rel=1e-12) if f.kind == "numeric" else f.summary == g.summary
+            if f.kind == "categorical":
+                assert f.summary == g.summary
+                continue
+            # tails = n * bound - sum(x): DuckDB's parallel sums add in any order (cancellation)
+            assert f.tails == pytest.approx(g.tails, rel=1e-6, abs=1e-6)
+            for key in ("count", "mean", "std", "min", "max", "missing_share"):
+                assert f.summary[key] == pytest.approx(g.summary[key], rel=1e-9), (d, name, key)
+            # a day's median is interpolated inside its CDF cell (the re-scan's is exact)
+            assert abs(f.summary["median"] - g.summary["median"]) <= W.median_error(prof, name) + 1e-12
     combined = W.combine([p for d, p in days if lo.date() <= d < hi.date()], ref, "3 to 9 March")
     assert combined.rows == week_full.rows
     for name, f in combined.features.items():
@@ -329,3 +338,78 @@ def test_the_jobs_stored_results_serve_a_page_with_importances(log, capsys, monk
         [w["weighted_drift_share"] for w in full["windows"]]
     )
     assert any(w["weighted_drift_share"] for w in page["windows"])
+
+
+def _split_by_day(folder) -> None:
+    """The log as one Parquet file per day (as a daily job writes it): footers name each day."""
+    frame = pd.read_parquet(folder / "part-0.parquet")
+    (folder / "part-0.parquet").unlink()
+    for day, rows in frame.groupby(frame["event_time"].dt.date):
+        rows.to_parquet(folder / f"day-{day}.parquet", index=False)
+
+
+def test_footer_watermarks_equal_the_counted_ones_and_a_new_day_reads_its_file_only(log, monkeypatch):
+    from services.drift.window_store import profiling
+
+    _split_by_day(log["folder"])
+    settings = log["configure"]()
+    data = model_data(settings, "m")
+    with open_backend(data.source, settings) as b:
+        footers = profiling._footer_marks(b, data.source, "event_time", (None, None))
+        assert footers is not None
+        monkeypatch.setattr(profiling, "_footer_marks", lambda *a: None)
+        counted, files = profiling.watermarks(b, data.source, "event_time", (None, None))
+        monkeypatch.undo()
+        assert files is None and footers[0] == counted and len(counted) == DAYS - 1
+        assert footers[1][date(2026, 3, 5)] == {str(log["folder"] / "day-2026-03-05.parquet")}
+        bounded = profiling._footer_marks(b, data.source, "event_time", (datetime(2026, 3, 3), datetime(2026, 3, 6)))
+        assert bounded is not None and sorted(bounded[0]) == [date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 5)]
+        # a window's end inside a day: only counting can tell
+        assert profiling._footer_marks(b, data.source, "event_time", (None, datetime(2026, 3, 5, 12))) is None
+    drift_over_time(settings, "m", unit="day")
+    read: list[list[str] | None] = []
+    real = profiling.day_profiles
+    monkeypatch.setattr(profiling, "day_profiles", lambda *a: read.append(a[-1]) or real(*a))
+    rng = np.random.default_rng(5)
+    _day_frame(rng, date(2026, 3, 11), ROWS).to_parquet(log["folder"] / "day-2026-03-11.parquet", index=False)
+    after = drift_over_time(settings, "m", unit="day", now=datetime(2026, 3, 12, 1))
+    assert after["store"]["profiled"] == ["2026-03-11"] and after["store"]["reused"] == DAYS - 1
+    assert read == [[str(log["folder"] / "day-2026-03-11.parquet")]]
+    monkeypatch.undo()
+    _same_windows(after, drift_over_time(settings, "m", unit="day", use_store=False))
+
+
+def test_a_spark_source_stores_its_profiles_in_a_spark_table(log, spark_session):
+    """[sources.x] type = "spark": the day profiles go to driftgate_window_profiles beside the
+    source table (no DuckDB file), are reused, equal the Spark re-scan, and a late row re-profiles
+    its day."""
+    db = f"wstore_{uuid.uuid4().hex[:8]}"  # the session's warehouse folder outlives a test run
+    spark_session.sql(f"CREATE DATABASE {db}")
+    frame = pd.read_parquet(log["folder"])
+    frame["event_time"] = frame["event_time"].astype("datetime64[us]")  # Spark reads no nanoseconds
+    frame.to_parquet(log["tmp"] / "spark.parquet", index=False)
+    spark_session.read.parquet(str(log["tmp"] / "spark.parquet")).write.saveAsTable(f"spark_catalog.{db}.log")
+    cfg = log["tmp"] / "spark.toml"
+    cfg.write_text(
+        f'[sources.log]\ntype = "spark"\ntable = "spark_catalog.{db}.log"\n'
+        '[models.m]\nsource = "log"\ntimestamp = "event_time"\n'
+        'numerical = ["x", "gappy"]\ncategorical = ["cat", "region"]\n'
+        'reference_window = {start = "2026-03-01", end = "2026-03-04"}\n'
+    )
+    settings = load_settings(env={"DRIFTGATE_HOME": str(log["home"])}, config_file=str(cfg))
+    first = drift_over_time(settings, "m", unit="day")
+    assert first["store"]["path"] == f"spark:spark_catalog.{db}.driftgate_window_profiles"
+    assert first["store"]["used"] is True and len(first["store"]["profiled"]) == DAYS - 1
+    assert spark_session.catalog.tableExists(f"spark_catalog.{db}.driftgate_window_profiles")
+    assert not (log["home"] / W.DEFAULT_FILE).exists()
+    again = drift_over_time(settings, "m", unit="day")
+    assert again["store"]["reused"] == DAYS - 1 and again["store"]["profiled"] == []
+    spark_session.sql(
+        f"INSERT INTO spark_catalog.{db}.log VALUES (TIMESTAMP '2026-03-05 23:59:59', 9.0, 1.0, 'zz', 'n')"
+    )
+    after = drift_over_time(settings, "m", unit="day")
+    assert after["store"]["late"] == ["2026-03-05"] and after["store"]["profiled"] == ["2026-03-05"]
+    _same_windows(after, drift_over_time(settings, "m", unit="day", use_store=False))
+    assert W.profile_model(settings, "m", backfill=True)["profiled"] == [
+        d.isoformat() for d in sorted({START + timedelta(days=i) for i in range(DAYS)} - {GAP})
+    ]

@@ -47,6 +47,7 @@ def test_audit_limit_out_of_range_is_bad_usage(demo_settings, limit):
     _one_line_exit_2(proc, "--limit")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args", [["versions", "--model", MODEL], ["leaderboard", "--experiment", MODEL, "--metric", "roc_auc"]]
 )
@@ -93,6 +94,7 @@ def test_unreachable_databricks_sql_source_is_bounded_and_one_line(tmp_path):
     assert "dapi-not-a-real-token" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_databricks_tracking_is_bounded_and_one_line(tmp_path):
     env = _databricks_env(tmp_path)
     env["MLFLOW_TRACKING_URI"] = "databricks"

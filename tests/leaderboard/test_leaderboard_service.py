@@ -26,7 +26,7 @@ from services.errors import BadInput, NotFound, Unavailable
 from services.registry.runs import RunRow, get_run, retraining_runs, search_runs_paged
 
 
-@pytest.fixture(params=["server", "sqlite"])
+@pytest.fixture(params=[pytest.param("server", marks=pytest.mark.server), "sqlite"])
 def store(request):
     """(client, logged runs) for the HTTP server and for the SQLite store."""
     if request.param == "server":
@@ -43,14 +43,15 @@ def test_ranking_champion_and_missing_last(store):
     client, logged = store
     board = build_leaderboard(client, logged.experiment, "roc_auc")
     # Default parent: the most recent run with children, not the older retraining run.
-    assert board.parent.run_id == logged.parent_id
+    assert board.parent is not None and board.parent.run_id == logged.parent_id
     assert board.like_for_like
     names = [r.run.run_name for r in board.rows]
     order = expected_order(logged)
     assert names[: len(order)] == order
     assert [r.rank for r in board.rows[: len(order)]] == list(range(1, len(order) + 1))
     champ = board.champion
-    assert champ.run.run_name == "champion-reeval" and champ.rank is None
+    assert champ is not None and champ.run.run_name == "champion-reeval" and champ.rank is None
+    assert champ.value is not None
     assert champ.value == pytest.approx(logged.values["champion-reeval"])
     # Missing and NaN metrics: last, rank and value null, never dropped.
     assert set(names[-2:]) == {"no-metric", "nan-metric"}
@@ -59,16 +60,16 @@ def test_ranking_champion_and_missing_last(store):
     for r in board.rows:
         if r.value is not None and not r.is_champion:
             assert r.delta_vs_champion == pytest.approx(r.value - champ.value)
-    assert board.winner.run.run_name == order[0]
+    assert board.winner is not None and board.winner.run.run_name == order[0]
 
 
 def test_lower_is_better(store):
     client, logged = store
     board = build_leaderboard(client, logged.experiment, "brier", greater_is_better=False)
     ranked = [r for r in board.rows if r.rank is not None]
-    vals = [r.value for r in ranked]
-    assert vals == sorted(vals) and len(vals) == 5  # 4 candidates + "no-metric" (logs brier)
-    assert board.champion.run.run_name == "champion-reeval"
+    vals = [r.value for r in ranked if r.value is not None]
+    assert vals == sorted(vals) and len(vals) == len(ranked) == 5  # 4 candidates + "no-metric" (logs brier)
+    assert board.champion is not None and board.champion.run.run_name == "champion-reeval"
 
 
 def test_explicit_parent_without_champion_is_not_like_for_like(store):
@@ -156,8 +157,8 @@ def test_retraining_view(store):
     newest = view.parents[0]
     assert newest.run.trigger == "drift persisted 3 windows (test)"
     assert newest.n_candidates == len(logged.children) - 1
-    assert newest.champion.run_name == "champion-reeval"
-    assert newest.winner.run_name == expected_order(logged)[0]
+    assert newest.champion is not None and newest.champion.run_name == "champion-reeval"
+    assert newest.winner is not None and newest.winner.run_name == expected_order(logged)[0]
     assert newest.run.duration_s is not None and newest.run.duration_s >= 0
     assert view.calls == 2 and not view.standalone
     # Autologged scikit-learn params are visible on the children.
@@ -169,6 +170,7 @@ def test_bootstrap_matches_direct_computation(store):
     client, logged = store
     cand, champ = logged.predictions["gbm"], logged.predictions["champion-reeval"]
     iv = bootstrap_delta(cand, champ, "roc_auc", n_boot=300, seed=7)
+    assert iv is not None
     # Direct computation: the same resampled rows (same seed) through scikit-learn.
     y, sc, sb = cand["y_true"].to_numpy(), cand["y_score"].to_numpy(), champ["y_score"].to_numpy()
     idx = bootstrap_indices(len(y), 300, 7)
@@ -191,6 +193,7 @@ def test_bootstrap_other_metrics_match_sklearn(sqlite_runs, metric):
     cand, champ = sqlite_runs.predictions["rf"], sqlite_runs.predictions["champion-reeval"]
     iv = bootstrap_delta(cand, champ, metric, n_boot=200, seed=3)
     f = sklearn_metric(metric)
+    assert iv is not None and f is not None
     y, sc, sb = cand["y_true"].to_numpy(), cand["y_score"].to_numpy(), champ["y_score"].to_numpy()
     deltas = np.array([f(y[i], sc[i]) - f(y[i], sb[i]) for i in bootstrap_indices(len(y), 200, 3)])
     assert (iv.low, iv.high) == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])), abs=1e-9)
@@ -218,8 +221,8 @@ def test_rank_rows_properties(values, champion_at, greater):
     ranked = [r for r in rows if r.rank is not None]
     assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
     assert rows[: len(ranked)] == tuple(ranked)  # ranked rows first
-    vals = [r.value for r in ranked]
-    assert vals == sorted(vals, reverse=greater)
+    vals = [r.value for r in ranked if r.value is not None]
+    assert len(vals) == len(ranked) and vals == sorted(vals, reverse=greater)
     assert all(math.isfinite(v) for v in vals)
     assert all(r.value is None for r in rows if r.rank is None and not r.is_champion)
     assert sum(r.is_champion for r in rows) == (1 if champion_at is not None and champion_at < len(values) else 0)
@@ -256,7 +259,7 @@ def test_nested_grid_search_candidates(sqlite_runs, tmp_path):
     all_runs, _ = search_runs_paged(client, [exp_id])
     assert len(all_runs) == 6  # retraining, grid, 3 autologged trials, plain
     board = build_leaderboard(client, "grid-nested", "roc_auc")
-    assert board.parent.run_name == "retraining"
+    assert board.parent is not None and board.parent.run_name == "retraining"
     assert [r.run.run_name for r in board.rows] == ["grid", "plain"]
     view = retraining_runs(client, "grid-nested")
     assert [p.run.run_name for p in view.parents] == ["retraining"] and not view.standalone

@@ -95,6 +95,7 @@ def test_unexplainable_model_falls_back_to_permutation_importance(client, sample
     assert roc_auc_score(y, pipeline.predict_proba(X)[:, 1]) > 0.5
 
 
+@pytest.mark.slow
 def test_model_agnostic_explainer_for_other_estimators():
     from sklearn.neighbors import KNeighborsClassifier
 

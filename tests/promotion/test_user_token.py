@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -37,12 +38,13 @@ class FakeDatabricks:
     def __init__(self):
         self.calls: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
         self.lock = threading.Lock()
+        self.url = ""  # set once the HTTP server listens
         self.reset()
 
     def reset(self):
         self.calls.clear()
         self.comments: list[tuple] = []
-        self.models = {}
+        self.models: dict[str, dict[str, Any]] = {}  # the registry as JSON documents
         for name in (MODEL, UC_MODEL):
             self.models[name] = {
                 "tags": {},
@@ -75,7 +77,9 @@ class FakeDatabricks:
             "aliases": [{"alias": a, "version": v} for a, v in m["aliases"].items()],
         }
 
-    def handle(self, method: str, path: str, body: dict, auth: str | None) -> tuple[int, dict]:  # noqa: C901 - a fake REST server: one flat dispatch over the endpoints
+    def handle(  # noqa: C901 - the fake REST server's routing table: one branch per endpoint
+        self, method: str, path: str, body: dict, auth: str | None
+    ) -> tuple[int, dict]:
         with self.lock:
             if not path.startswith("/api/"):  # e.g. the Databricks SDK's host-metadata probe
                 return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "not found"}
@@ -89,7 +93,7 @@ class FakeDatabricks:
             name = body.get("name")
             if name is not None and name not in self.models:
                 return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"model {name} not found"}
-            m = self.models.get(name) if name else None
+            m: Any = self.models.get(name) if name else None
             if route == "registered-models/get":
                 return 200, {"registered_model": self._rm(name)}
             if route == "model-versions/search":

@@ -143,18 +143,20 @@ class PostgresServer:
             shutil.rmtree(self.base, ignore_errors=True)
 
     def _kill(self) -> None:
+        pid = self.pid
+        assert pid is not None  # stop() read it from postmaster.pid
         try:
-            os.kill(self.pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
+            os.kill(pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
         except ProcessLookupError:
             return
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                os.kill(self.pid, 0)
+                os.kill(pid, 0)
             except ProcessLookupError:
                 return
             time.sleep(0.1)
-        os.kill(self.pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
 
     # -- databases ------------------------------------------------------------------------------
     def url(self, database: str = "postgres", password: str | None = PASSWORD, port: int | None = None) -> str:

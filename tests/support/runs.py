@@ -22,7 +22,7 @@ class Logged:
     experiment: str
     parent_id: str
     children: dict[str, str] = field(default_factory=dict)  # run name -> run id
-    values: dict[str, float] = field(default_factory=dict)  # run name -> roc_auc (NaN/None kept)
+    values: dict[str, float | None] = field(default_factory=dict)  # run name -> roc_auc (NaN/None kept)
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
     old_parent_id: str = ""
 

@@ -11,7 +11,9 @@ from services.demo import seed as demo
 
 @pytest.fixture(scope="session")
 def demo_start(demo_settings) -> dt.date:
-    return dt.date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
+    manifest = demo.read_manifest(demo_settings.home)
+    assert manifest is not None, "the demo workspace is seeded"
+    return dt.date.fromisoformat(manifest["start_date"])
 
 
 @pytest.fixture(scope="session")

@@ -226,6 +226,7 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
     assert published["retrain"] is False
 
 
+@pytest.mark.slow
 def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
     """Config features/label (not the demo's), no registered model and no champion yet: the
     candidates are still trained, the winner is registered as version 1 — and not promoted."""
