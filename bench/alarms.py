@@ -125,7 +125,8 @@ class Engines:
     def __init__(self, reference: pd.DataFrame):
         import duckdb
 
-        from services.drift.engine import memory_profile, sql_profile
+        from services.drift.memory import memory_profile
+        from services.drift.pushdown import sql_profile
         from services.warehouse.duckdb import configure_duckdb, on_view
 
         self.con = duckdb.connect()
@@ -143,7 +144,9 @@ class Engines:
         return self.on_view(self.con, view)
 
     def run(self, current: pd.DataFrame) -> dict[str, tuple[list[str], bool]]:
-        from services.drift.engine import Policy, compare, memory_profile, sql_profile
+        from services.drift.memory import memory_profile
+        from services.drift.policy import Policy, compare
+        from services.drift.pushdown import sql_profile
 
         assert min(REFERENCES) > 1000  # the old rule's large-sample branch, see below
         cur_b = self._backend("driftgate_cur", current)

@@ -9,7 +9,7 @@ import pandas as pd
 from components.drift_charts import severity
 from components.tables import DASH, fitted
 from components.text import md
-from services.drift.engine import sensitivity_note
+from services.drift.policy import sensitivity_note
 
 _md = md  # the one markdown escape helper (components.text)
 

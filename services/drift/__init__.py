@@ -9,7 +9,7 @@
 * :func:`reference_profile` / :func:`build_reference_profile` — compute once, store, reuse.
 """
 
-from services.drift.engine import Policy, build_reference_profile, compare, drift_report, frames_report
+from services.drift.engine import build_reference_profile, drift_report, frames_report
 from services.drift.model import (
     champion_importance,
     drift_over_time,
@@ -18,6 +18,7 @@ from services.drift.model import (
     performance_over_time,
     reference_profile,
 )
+from services.drift.policy import Policy, compare
 from services.drift.profile import FeatureProfile, Profile
 
 __all__ = [

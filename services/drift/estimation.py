@@ -15,7 +15,7 @@ and when it leaves the band widened by ``tolerance`` in ``consecutive`` windows 
 says "estimates unreliable: concept drift on the labelled windows".
 
 Everything works on score buckets (``floor(score · 1000)``) — counted in the engine by
-:func:`services.drift.sql.score_buckets_query` for a model's scoring log, or with numpy for
+:func:`services.drift.log_sql.score_buckets_query` for a model's scoring log, or with numpy for
 in-memory columns — so nothing but per-bucket counts leaves DuckDB or the warehouse.
 """
 
@@ -25,11 +25,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from services.drift.log_sql import log_query, score_buckets_query
+from services.drift.model import model_data
 from services.errors import BadInput
+from services.warehouse.sources import Window, as_date, open_backend
+
+if TYPE_CHECKING:
+    from services.config import Settings
 
 BUCKETS = 1000
 BAND_DRAWS = 400
@@ -59,10 +66,10 @@ class Buckets:
         return int(self.rows.sum()) + self.missing
 
 
-def buckets_from_rows(rows: Sequence[tuple], where: str) -> dict[Any, Buckets]:
+def buckets_from_rows(rows: Sequence[tuple[Any, ...]], where: str) -> dict[Any, Buckets]:
     """Group ``(w, b, n, labelled, pos, bad)`` rows (the SQL builder's output) per window ``w``;
     bad input (probabilities outside [0, 1], labels other than 0/1) is one clear line."""
-    grouped: dict[Any, list] = {}
+    grouped: dict[Any, list[tuple[Any, int, int, int]]] = {}
     bad_labels = 0
     for w, b, n, labelled, pos, bad in rows:
         grouped.setdefault(w, []).append((b, int(n or 0), int(labelled or 0), int(pos or 0)))
@@ -89,7 +96,7 @@ def buckets_from_rows(rows: Sequence[tuple], where: str) -> dict[Any, Buckets]:
     return out
 
 
-def buckets_from_arrays(scores, labels=None, where: str = "data") -> Buckets:
+def buckets_from_arrays(scores: ArrayLike, labels: ArrayLike | None = None, where: str = "data") -> Buckets:
     """The same counts from in-memory columns (``labels`` may hold missing values)."""
     s = np.asarray(scores, dtype=float)
     finite = np.isfinite(s)
@@ -132,7 +139,7 @@ class Calibrator:
     def __call__(self, index: np.ndarray) -> np.ndarray:
         if index.size == 0:
             return np.zeros(0)
-        return np.clip(self.model.predict(_midpoints(index)), 0.0, 1.0)
+        return np.asarray(np.clip(self.model.predict(_midpoints(index)), 0.0, 1.0), dtype=float)
 
 
 def _midpoints(index: np.ndarray) -> np.ndarray:
@@ -251,13 +258,10 @@ def estimate(
 
 # -- a model's scoring log -----------------------------------------------------------------------
 def estimated_performance(
-    settings, model: str, *, unit: str | None = None, start: date | None = None, end: date | None = None
+    settings: Settings, model: str, *, unit: str | None = None, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
     """Estimated ROC AUC per window of the model's scoring log (labelled or not) against the
     reference window's calibration; one engine pass for the windows, one for the reference."""
-    from services.drift.model import model_data
-    from services.drift.sql import score_buckets_query
-    from services.warehouse.sources import Window, as_date, open_backend, resolve_window
 
     data = model_data(settings, model)
     if not (data.timestamp and data.label and data.prediction):
@@ -265,33 +269,28 @@ def estimated_performance(
             f"model {model!r} needs timestamp, label and prediction columns configured to estimate performance"
         )
     unit = unit or str(settings.section("drift").get("window", "day"))
+    columns = {"ts": data.timestamp, "label": data.label, "prediction": data.prediction}
+    windows = ((unit, Window(timestamp=data.timestamp, start=start, end=end)), (None, data.reference))
     with open_backend(data.source, settings) as b:
-        results = []
-        for group, win in ((unit, Window(timestamp=data.timestamp, start=start, end=end)), (None, data.reference)):
-            bounds = resolve_window(b, win)
-            sql, params = score_buckets_query(
-                b.table,
-                b.dialect,
-                ts=data.timestamp,
-                label=data.label,
-                prediction=data.prediction,
-                group_by=group,
-                start=bounds[0],
-                end=bounds[1],
-            )
-            results.append(b.execute(sql, params))
+        results = [
+            b.execute(*log_query(score_buckets_query, b, win, group_by=group, **columns)) for group, win in windows
+        ]
     where = f"model {model!r}"
     per = buckets_from_rows(results[0], where)
     ref = buckets_from_rows(results[1], f"{where}, reference window").get(0)
     if ref is None:
         raise BadInput(f"{where}: the reference window has no rows to calibrate on")
-    windows = sorted(((as_date(w).isoformat() if as_date(w) else str(w)), bk) for w, bk in per.items())
-    doc = estimate(ref, windows)
+    doc = estimate(ref, sorted((_window_name(w), bk) for w, bk in per.items()))
     doc.update(model=model, unit=unit)
     return doc
 
 
-def estimate_frames(reference, current, *, prediction: str, label: str) -> dict[str, Any]:
+def _window_name(w: Any) -> str:
+    day = as_date(w)
+    return day.isoformat() if day else str(w)
+
+
+def estimate_frames(reference: Any, current: Any, *, prediction: str, label: str) -> dict[str, Any]:
     """The estimate for one current table (pandas) against a labelled reference table."""
     for side, frame in (("reference", reference), ("current", current)):
         for col in (prediction,) + ((label,) if side == "reference" else ()):

@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from services.drift import stats as S
-from services.drift.engine import Policy, compare, profile_key, sql_profile, weighted_share
+from services.drift.engine import build_reference_profile, profile_key
+from services.drift.policy import Policy, compare, weighted_share
 from services.drift.profile import Profile
+from services.drift.pushdown import profiles_by_window, sql_profile
 from services.errors import BadInput, NotFound
 from services.registry.lifecycle import make_lifecycle
 from services.warehouse.sources import (
@@ -134,8 +136,8 @@ def _infer_features(backend, cfg, features, numerical, categorical) -> tuple[lis
     if not features and out:  # only guess when the features were not configured
         from sqlglot import exp
 
-        from services.drift.sql import column as col_expr
-        from services.drift.sql import render
+        from services.warehouse.sql import column as col_expr
+        from services.warehouse.sql import render
 
         cats = [n for n, k in out if k == "categorical"]
         ints = [n for n, k in out if k == "numeric" and "INT" in backend.columns[n].upper()]
@@ -183,19 +185,7 @@ def reference_profile(
             return Profile.load(path)
         except BadInput:
             pass  # unreadable: recompute
-    with open_backend(source, settings) as b:
-        bounds = resolve_window(b, window)
-        prof = sql_profile(
-            b,
-            feats,
-            side="reference",
-            bounds=bounds,
-            ts=window.timestamp,
-            source=source.name,
-            window=window.describe(),
-            progress=progress,
-        )
-    prof.key = key
+    prof = build_reference_profile(source, feats, window=window, settings=settings, progress=progress)
     try:
         prof.save(path)
     except OSError:
@@ -458,7 +448,7 @@ def drift_over_time(
         bounds = resolve_window(b, win)
         per, store = _stored_windows(settings, model, b, data, feats, ref, bounds, unit, use_store, now, progress)
         if per is None:
-            per = sql_profile(
+            per = profiles_by_window(
                 b,
                 feats,
                 side="current",
@@ -535,7 +525,7 @@ def _stored_range(settings, model, backend, data: ModelData, feats, ref, bounds,
     from services.drift import window_store
 
     def profiler(run):
-        return sql_profile(
+        return profiles_by_window(
             backend,
             feats,
             side="current",
@@ -580,7 +570,7 @@ def _stored_windows(settings, model, backend, data: ModelData, feats, ref, bound
     from services.drift import window_store
 
     def profiler(run):
-        return sql_profile(
+        return profiles_by_window(
             backend,
             feats,
             side="current",
@@ -609,7 +599,7 @@ def performance_over_time(
 ) -> dict[str, Any]:
     """ROC AUC (from score buckets of 0.001), accuracy at 0.5 and label rate per window, from
     the rows whose (delayed) label has arrived; plus the same on the reference window."""
-    from services.drift.sql import performance_query
+    from services.drift.log_sql import performance_query
 
     data = model_data(settings, model)
     if not (data.timestamp and data.label and data.prediction):
@@ -668,7 +658,7 @@ def data_dates(settings, model: str) -> tuple[date | None, date | None]:
     without a timestamp): what a date picker defaults to and what an empty window names."""
     from sqlglot import exp
 
-    from services.drift.sql import column, render
+    from services.warehouse.sql import column, render
 
     data = model_data(settings, model)
     if not data.timestamp:

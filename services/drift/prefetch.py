@@ -13,32 +13,39 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.drift.cells import CellSpec
+    from services.warehouse.sources import Backend
+
+Query = tuple[str, dict[str, Any]]
+Rows = list[tuple[Any, ...]]
 
 # Set by the report while the reference is profiled: called with {column: exact CellSpec} after the
 # reference's cells pass (see engine._duck_reference).
-ON_REFERENCE_CELLS: contextvars.ContextVar[Callable[[dict], None] | None] = contextvars.ContextVar(
+ON_REFERENCE_CELLS: contextvars.ContextVar[Callable[[dict[str, CellSpec]], None] | None] = contextvars.ContextVar(
     "driftgate_on_reference_cells", default=None
 )
 
 
-def _key(query: tuple[str, dict[str, Any]]) -> tuple[str, str]:
+def _key(query: Query) -> tuple[str, str]:
     return query[0], json.dumps(query[1], sort_keys=True, default=repr)
 
 
 class Prefetch:
     """Statements for ``backend`` run early; install with :meth:`install`, always :meth:`close`."""
 
-    def __init__(self, backend):
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._run = backend.execute_many  # the class's method (before install)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftgate-prefetch")
-        self._pending: dict[tuple[str, str], tuple[Future, int]] = {}
+        self._pending: dict[tuple[str, str], tuple[Future[list[Rows]], int]] = {}
         self.hits = 0
 
-    def submit(self, queries: list[tuple[str, dict[str, Any]]]) -> None:
+    def submit(self, queries: list[Query]) -> None:
         todo = [q for q in queries if _key(q) not in self._pending]
         if not todo:
             return
@@ -47,7 +54,8 @@ class Prefetch:
             self._pending[_key(q)] = (future, i)
 
     def install(self) -> Prefetch:
-        self.backend.execute_many = self.execute_many  # instance attribute: shadows the method
+        # an instance attribute shadowing the class's method (undone by close)
+        self.backend.execute_many = self.execute_many  # type: ignore[method-assign]
         return self
 
     def wait(self) -> None:
@@ -56,9 +64,9 @@ class Prefetch:
         for future, _ in list(self._pending.values()):
             future.exception()
 
-    def execute_many(self, queries: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
+    def execute_many(self, queries: Sequence[Query]) -> list[Rows]:
         self.wait()
-        out: list[list[tuple] | None] = []
+        out: list[Rows | None] = []
         for q in queries:
             hit = self._pending.pop(_key(q), None)
             rows = None
@@ -69,8 +77,8 @@ class Prefetch:
         missing = [q for q, rows in zip(queries, out) if rows is None]
         if missing:
             ran = iter(self._run(missing))
-            out = [rows if rows is not None else next(ran) for rows in out]
-        return out  # type: ignore[return-value]
+            return [rows if rows is not None else next(ran) for rows in out]
+        return [rows for rows in out if rows is not None]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

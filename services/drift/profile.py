@@ -11,17 +11,33 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
-from services.drift.sql import CellSpec
+from services.drift.cells import CellSpec
 from services.errors import BadInput
 
 PROFILE_FORMAT = 1
+Progress = Callable[[str], None]
+Features = Sequence[tuple[str, str]]  # (column, "numeric" | "categorical") in report order
+Bounds = tuple[datetime | None, datetime | None]  # a window's [start, end)
+
+
+class ProfileArgs(TypedDict):
+    """What every profiler (memory, pushdown) takes beside the backend and the features."""
+
+    side: str  # "reference" | "current" (messages)
+    bounds: Bounds
+    ts: str | None  # the timestamp column of a windowed source
+    reference: NotRequired[Profile | None]  # a current window: profiled against these edges/cells
+    source: NotRequired[str]
+    window: NotRequired[str]
+    progress: NotRequired[Progress | None]
 
 
 @dataclass

@@ -16,7 +16,6 @@ is :class:`NotFound`, a server that cannot be reached is :class:`Unavailable`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 
 from services.config import Settings
 from services.errors import BadInput, NotFound
+from services.numbers import finite_or_none
 from services.registry.errors import mlflow_call
 from services.registry.tags import (
     CODE_VERSION,
@@ -69,10 +69,9 @@ def from_ms(ms: int | None) -> datetime | None:
 def _clean_metric(value: Any) -> float | None:
     """MLflow metrics may be NaN/inf; those count as 'no value' for ranking."""
     try:
-        f = float(value)
+        return finite_or_none(value)
     except (TypeError, ValueError):
         return None
-    return f if math.isfinite(f) else None
 
 
 @dataclass(frozen=True)

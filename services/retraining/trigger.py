@@ -42,6 +42,7 @@ from typing import Any
 
 from services.config import Settings
 from services.errors import BadInput, DriftGateError, NotFound
+from services.numbers import finite_or_none
 from services.registry.errors import translate
 from services.registry.tags import champion_since
 
@@ -297,13 +298,6 @@ def _aware(t: Any) -> dt.datetime | None:
     return None
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 # --------------------------------------------------------------------------------------------
 # Evidence per window: the drift engine's public per-window functions
 # --------------------------------------------------------------------------------------------
@@ -340,7 +334,7 @@ def window_evidence(
     Returns ``(rows_by_start, drift_by_start, performance, notes)`` keyed by window start date;
     ``performance`` is the engine's document (with ``reference``) or None."""
     from services.drift import drift_over_time, performance_over_time
-    from services.drift.sql import rows_query
+    from services.drift.log_sql import rows_query
     from services.warehouse.sources import open_backend, source_from_settings
 
     notes: list[str] = []
@@ -389,7 +383,7 @@ def _estimated(
     """Advisory estimate for a window without (enough) labels; counted when the policy says so."""
     if not est or doc is None:
         return
-    value = _num(est.get("estimated_roc_auc" if metric == "roc_auc" else "estimated_accuracy"))
+    value = finite_or_none(est.get("estimated_roc_auc" if metric == "roc_auc" else "estimated_accuracy"))
     if value is None:
         return
     w.estimated_performance = value
@@ -760,7 +754,7 @@ def evaluate(
         if champ is not None and (champ.start, champ.end) != (spec.reference_start, spec.reference_end):
             settings = _with_reference(settings, model, champ.start, champ.end)
             spec = dataclasses.replace(spec, reference_start=champ.start, reference_end=champ.end)
-            champion_perf = _num(champ.metrics.get(metric))
+            champion_perf = finite_or_none(champ.metrics.get(metric))
             ref_source = f"champion v{champ.version}"
             reasons_pre.append(
                 f"reference: champion v{champ.version}'s training window "
@@ -790,7 +784,7 @@ def evaluate(
     if ref_perf is None and perf_doc is not None:
         ref = perf_doc.get("reference") or {}
         if (ref.get("labelled") or 0) >= policy.min_labels:
-            ref_perf = _num(ref.get(metric))
+            ref_perf = finite_or_none(ref.get(metric))
         if ref_perf is None:
             reasons_pre.append(
                 f"no labelled reference performance ({metric}) in the reference window: performance drop not evaluated"
@@ -817,14 +811,14 @@ def evaluate(
             elif d is None or d.get("drift_share") is None:
                 w.notes.append("drift not evaluated for this window")
             else:
-                w.drift_share = _num(d["drift_share"])
+                w.drift_share = finite_or_none(d["drift_share"])
                 w.drifted_features = list(d.get("drifted_features") or [])
                 w.drift_breach = w.drift_share is not None and w.drift_share >= policy.drift_share_threshold - 1e-12
         # performance from delayed labels
         if has_labels:
             p = perf_by.get(key) or {}
             w.labelled_rows = int(p.get("labelled") or 0)
-            value = _num(p.get(metric))
+            value = finite_or_none(p.get(metric))
             if w.labelled_rows < policy.min_labels or value is None:
                 w.notes.append(
                     "no labels yet (no performance evidence)"

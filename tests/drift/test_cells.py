@@ -12,14 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.drift import stats as S
-from services.drift.engine import (
-    _decile_ranks,
-    _deciles_from_cells,
-    build_reference_profile,
-    choose_cells,
-    drift_report,
-)
-from services.drift.sql import GRID_SAMPLE, CellSpec
+from services.drift.cells import CELLS, GRID_SAMPLE, CellSpec, choose_cells, decile_ranks, deciles_from_cells
+from services.drift.engine import build_reference_profile, drift_report
 from services.warehouse.sources import Source, source_from_path
 from tests.support.drift_data import assert_within_spec_tolerance
 
@@ -115,14 +109,14 @@ def test_deciles_from_cell_contents_equal_numpy(values, k):
     counts = np.zeros(n + 4, dtype=np.int64)
     np.add.at(counts, cell + 2, 1)
     cum = np.cumsum(counts)  # the profile's cdf: values in cells <= j at position j + 2
-    ranks = _decile_ranks(x.size, cum)
+    ranks = decile_ranks(x.size, cum)
     wanted = {c for _, c, _ in ranks}
     contents = {}
     for c in wanted:
         distinct, cnt = np.unique(x[cell == c], return_counts=True)
         contents[c] = (distinct, np.cumsum(cnt))
     doc = {"count": x.size}
-    _deciles_from_cells(doc, cum, ranks, contents)
+    deciles_from_cells(doc, cum, ranks, contents)
     expected = np.quantile(x, S.DECILES)
     assert doc["deciles"] == [float(e) for e in expected]
     assert doc["cumulative"] == [int((x <= e).sum()) for e in doc["edges"]]
@@ -164,16 +158,16 @@ def test_values_beyond_the_sampled_range_are_clamped_into_the_outer_cells(pair, 
     Here the map is forced to cover only the middle 40 % of the column, so a fifth of the values
     on each side fall into hundreds of keys beyond cells -1 and n, and four deciles lie there: the
     deciles, the counts at them and the median must still be exact."""
-    from services.drift import engine
+    from services.drift import reference
 
     ref, _ = pair
     values = pd.read_parquet(ref)["normal"].to_numpy(dtype=float)
     lo, hi = (float(q) for q in np.quantile(values, [0.3, 0.7]))
 
-    def narrow(grid, lo_, hi_, count, n=engine.CELLS):
+    def narrow(grid, lo_, hi_, count, n=CELLS):
         return CellSpec("linear", lo=lo, k=256 / (hi - lo), n=256, shift=0.0, min=lo, max=hi)
 
-    monkeypatch.setattr(engine, "choose_cells", narrow)
+    monkeypatch.setattr(reference, "choose_cells", narrow)
     f = build_reference_profile(Source("parquet", str(ref)), [("normal", "numeric")]).features["normal"]
     assert f.cells is not None and f.cells.n == 256
     beyond = np.floor((values - lo) * f.cells.k)
@@ -191,7 +185,7 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
     more keys than cells. Here one reference value sits at 1e6 far beyond the sampled bulk and the
     window drifts into that gap: the keys are clamped in SQL (a group per cell, not per value),
     the tails are counted, and the report still agrees with the exact memory engine."""
-    from services.drift import engine
+    from services.drift import reference
     from services.warehouse.sources import Backend
 
     r = np.random.default_rng(11)
@@ -201,9 +195,9 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
     rp, cp = write_pair(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}))
     lo, hi = (float(q) for q in np.quantile(ref, [0.0001, 0.9999]))
     monkeypatch.setattr(
-        engine,
+        reference,
         "choose_cells",
-        lambda grid, lo_, hi_, count, n=engine.CELLS: CellSpec(
+        lambda grid, lo_, hi_, count, n=CELLS: CellSpec(
             "linear", lo=lo, k=2048 / (hi - lo), n=2048, shift=0.0, min=lo, max=hi
         ),
     )

@@ -162,7 +162,8 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
     """numeric_query renders once per shape and rebuilds the parameters: they must be exactly the
     ones the builder binds, for every mix of edges, deciles, points and window bounds — and a
     second call with other values must reuse the text but bind the new values."""
-    from services.drift.sql import NumericSpec, build_numeric_query, numeric_query
+    from services.drift.numeric_sql import build_numeric_query, numeric_query
+    from services.drift.sql import NumericSpec
     from services.warehouse.sql import table_expression
 
     table = table_expression("cat.sch.events")
@@ -178,7 +179,7 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
             NumericSpec("c", deciles=True),
         ]
         for bounds in ((start, end), (None, end), (None, None)):
-            kw = dict(ts="ts", start=bounds[0], end=bounds[1], only_bins=only_bins)
-            sql, params = numeric_query(table, dialect, specs, **kw)
-            ref_sql, ref_params = build_numeric_query(table, dialect, specs, **kw)
+            scope = {"ts": "ts", "start": bounds[0], "end": bounds[1]}
+            sql, params = numeric_query(table, dialect, specs, only_bins=only_bins, **scope)
+            ref_sql, ref_params = build_numeric_query(table, dialect, specs, scope, only_bins=only_bins)
             assert sql == ref_sql and params == ref_params

@@ -196,7 +196,7 @@ def test_duckdb_sampled_points_stay_within_tolerance(write_pair):
     """Above the reservoir size the CDF points come from a sample: the counts at them are still
     exact, so KS/Wasserstein stay within the spec's tolerance on skewed, tied and outlier-laden
     columns, and the binned statistics and summaries equal the memory engine's."""
-    from services.drift.sql import GRID_SAMPLE
+    from services.drift.cells import GRID_SAMPLE
 
     n = 3 * GRID_SAMPLE
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from scipy import stats as sstats
 from scipy.spatial.distance import jensenshannon as scipy_js
 
-from services.drift.engine import Policy, drift_report, frames_report
+from services.drift.engine import drift_report, frames_report
+from services.drift.policy import Policy
 from services.errors import BadInput
 from services.warehouse.sources import Source
 from tests.support.drift_data import synthetic

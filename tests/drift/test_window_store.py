@@ -16,8 +16,8 @@ from services.cli import main as cli
 from services.config import load_settings
 from services.drift import drift_over_time
 from services.drift import window_store as W
-from services.drift.engine import sql_profile
 from services.drift.model import _select, model_data, reference_profile
+from services.drift.pushdown import profiles_by_window
 from services.warehouse.sources import as_date, open_backend
 
 START = date(2026, 3, 1)
@@ -118,7 +118,7 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
     with open_backend(data.source, settings) as b:
 
         def profiler(run, unit="day"):
-            return sql_profile(
+            return profiles_by_window(
                 b, feats, side="current", bounds=run, ts="event_time", reference=ref, source="log", group_by=unit
             )
 
@@ -127,7 +127,7 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
         assert info.reused == [d.isoformat() for d, _ in days] and not info.profiled
         full = {as_date(w): p for w, p in profiler((None, None))}
         lo, hi = datetime(2026, 3, 3), datetime(2026, 3, 10)
-        ((_, week_full),) = sql_profile(
+        ((_, week_full),) = profiles_by_window(
             b, feats, side="current", bounds=(lo, hi), ts="event_time", reference=ref, source="log", group_by="month"
         )
     assert sorted(full) == [d for d, _ in days]

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from services.config import Settings
-from services.drift.engine import sql_profile
 from services.drift.model import _select, drift_over_time, model_data, reference_profile
 from services.drift.profile import Profile
+from services.drift.pushdown import profiles_by_window
 from services.drift.window_store.store import StoreUnavailable, WindowStore, store_path
 from services.drift.window_store.windows import Progress, window_profiles
 from services.errors import BadInput
@@ -58,7 +58,7 @@ def profile_model(
     with open_backend(data.source, settings) as b:
 
         def profiler(run: tuple[datetime, datetime]) -> list[tuple[Any, Profile]]:
-            got = sql_profile(
+            got = profiles_by_window(
                 b,
                 feats,
                 side="current",

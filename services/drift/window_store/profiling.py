@@ -39,18 +39,14 @@ import numpy as np
 from sqlglot import exp
 
 from services.drift import stats as S
-from services.drift.engine import _summary_from_cells, is_float_type
+from services.drift.cell_sql import _cell_expression, _cell_params
+from services.drift.cells import CellSpec, cell_keys
+from services.drift.cells import summary_from_cells as _summary_from_cells
+from services.drift.features import is_float_type
 from services.drift.profile import FeatureProfile, Profile
-from services.drift.sql import (
-    CellSpec,
-    _cell_expression,
-    _cell_params,
-    _union_all,
-    categorical_query,
-    cell_keys,
-    numeric_value,
-)
+from services.drift.sql import _union_all, categorical_query, numeric_value
 from services.drift.window_store.merging import median_from_cdf
+from services.numbers import finite_or_none
 from services.warehouse.sources import Backend, Source, as_date
 from services.warehouse.sql import column, date_bucket, render, window_condition, window_params
 
@@ -223,9 +219,9 @@ def _numeric_feature(
         cumulative = [0] * len(at)
     median, _ = median_from_cdf(ref_f.points, d["cdf"], count)
     summary: dict[str, Any] = {"count": count, "missing_share": (rows - count) / rows if rows else 0.0}
-    summary.update((key, S._f(d[key])) for key in ("mean", "std", "min"))
-    summary["median"] = S._f(median) if count else None
-    summary["max"] = S._f(d["max"])
+    summary.update((key, finite_or_none(d[key])) for key in ("mean", "std", "min"))
+    summary["median"] = finite_or_none(median) if count else None
+    summary["max"] = finite_or_none(d["max"])
     return FeatureProfile(
         name,
         "numeric",

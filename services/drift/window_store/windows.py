@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from typing import Any
 import duckdb
 
 from services.config import Settings
-from services.drift import stats as S
 from services.drift.profile import Profile
 from services.drift.window_store import profiling
 from services.drift.window_store.store import (
@@ -166,7 +164,7 @@ def window_profiles(
 ) -> tuple[list[tuple[date, Profile]] | None, StoreInfo]:
     """Day profiles for every day with rows inside ``bounds``: stored ones reused, the others
     profiled — on DuckDB by :func:`profiling.day_profiles` (every day to scan in one grouped
-    pass), elsewhere by ``profiler((start, end))`` (the engine's grouped ``sql_profile``) — and
+    pass), elsewhere by ``profiler((start, end))`` (the engine's ``profiles_by_window``) — and
     stored when closed. ``(None, info)`` when the store cannot be used: the caller re-scans."""
     info = StoreInfo()
     where = open_store(settings, backend, source)
@@ -270,10 +268,7 @@ def _decision_code_key() -> str:
     if not _CODE_KEY:
         from services.drift import engine
 
-        h = hashlib.sha256()
-        for mod in (engine, S):
-            h.update(Path(str(mod.__file__)).read_bytes())
-        _CODE_KEY.append(h.hexdigest()[:16])
+        _CODE_KEY.append(engine.code_fingerprint())
     return _CODE_KEY[0]
 
 
