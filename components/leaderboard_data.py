@@ -13,6 +13,7 @@ import streamlit as st
 
 from services.compare import leaderboard as lb
 from services.compare import shap as sc
+from services.registry import model_versions
 from services.registry import runs as rs
 
 
@@ -118,11 +119,11 @@ def history(ctx: Any, run_id: str, keys: tuple[str, ...]) -> list[dict]:
 
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
-def _versions(key: str, model: str, lifecycle: str, _client: Any) -> rs.VersionsView:
-    return rs.versions_comparison(_client, model, lifecycle)
+def _versions(key: str, model: str, lifecycle: str, _client: Any) -> model_versions.VersionsView:
+    return model_versions.versions_comparison(_client, model, lifecycle)
 
 
-def versions(ctx: Any, model: str) -> rs.VersionsView:
+def versions(ctx: Any, model: str) -> model_versions.VersionsView:
     return _versions(key_of(ctx), model, ctx.settings.lifecycle, ctx.client)
 
 

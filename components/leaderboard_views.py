@@ -14,7 +14,7 @@ from components.tables import dashed, num
 from components.text import code, md
 from services.compare.leaderboard import Leaderboard
 from services.errors import DriftGateError
-from services.registry.runs import VersionsView, version_of_runs
+from services.registry.model_versions import VersionsView, version_of_runs
 
 
 def banner(board: Leaderboard) -> None:

@@ -16,11 +16,11 @@ from components.shell import page_shell, shown_errors
 from components.text import md
 from services.compare.leaderboard import lower_is_better_default
 from services.errors import DriftGateError
+from services.registry.model_versions import version_of_runs
 from services.registry.runs import (
     metric_keys,
     run_table,
     varying_params,
-    version_of_runs,
 )
 
 ctx = page_shell("Leaderboard")

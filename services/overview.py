@@ -21,6 +21,7 @@ from services.drift.model import model_drift_report
 from services.errors import DriftGateError
 from services.promotion import audit
 from services.promotion.audit import registered_at
+from services.registry import tags
 from services.registry.errors import mlflow_errors
 from services.registry.lifecycle import VersionView, make_lifecycle
 from services.registry.runs import retraining_runs
@@ -146,7 +147,7 @@ def champion_since(settings: Settings, model: str, views: list[VersionView], cha
     if periods:
         start: str | None = periods[-1]["start"]
         return start
-    return champ_view.tags.get("driftgate.champion_since") or registered_at(champ_view)
+    return tags.champion_since(champ_view.tags) or registered_at(champ_view)
 
 
 def _when_iso(value: str | None) -> str | None:

@@ -9,13 +9,15 @@ metric, or an unreachable server.
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
 from services.errors import BadInput
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:  # argparse's private _SubParsersAction
     p = sub.add_parser(
         "leaderboard",
         help="rank a retraining run's candidates by a metric against the champion baseline",
@@ -29,19 +31,13 @@ def register(sub) -> None:
     )
     p.add_argument("--lower-is-better", action="store_true", help="rank ascending (e.g. log_loss)")
     p.add_argument("--filter", default="", metavar="EXPR", help="extra MLflow search filter on the runs")
-    p.add_argument("--page-size", type=int, default=1000, help=argparse_suppress())
+    p.add_argument("--page-size", type=int, default=1000, help=argparse.SUPPRESS)
     add_config(p)
     add_format(p, default="json")
     p.set_defaults(handler=run)
 
 
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
-
-
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from services.compare.leaderboard import build_leaderboard
     from services.registry.mlflow_client import make_client
     from services.registry.runs import model_settings_for_experiment

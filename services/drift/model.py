@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sqlglot import exp
 
@@ -40,7 +40,7 @@ from services.drift.stored_windows import Bounds, StoredDays, grouped_profile, s
 from services.errors import BadInput, NotFound
 from services.registry import tags
 from services.registry.errors import mlflow_errors
-from services.registry.lifecycle import champion_version
+from services.registry.lifecycle import make_lifecycle
 from services.warehouse.base import Warehouse
 from services.warehouse.sources import (
     Source,
@@ -251,19 +251,16 @@ def model_drift_report(
             stored = StoredDays(settings, model, b, data, feats, ref, progress)
             cur, store_notes = stored.current(bounds, _describe(bounds, cur_window), now)
         if cur is None:
-            cur = cast(
-                Profile,
-                sql_profile(
-                    b,
-                    feats,
-                    side="current",
-                    bounds=bounds,
-                    ts=cur_window.timestamp,
-                    reference=ref,
-                    source=source.name,
-                    window=_describe(bounds, cur_window),
-                    progress=progress,
-                ),
+            cur = sql_profile(
+                b,
+                feats,
+                side="current",
+                bounds=bounds,
+                ts=cur_window.timestamp,
+                reference=ref,
+                source=source.name,
+                window=_describe(bounds, cur_window),
+                progress=progress,
             )
     report = compare(ref, cur, policy, order=[n for n, _ in feats], progress=progress)
     report["engine"] = data.source.type if data.source.type in ("databricks", "spark") else "duckdb"
@@ -322,13 +319,10 @@ def champion_run_id(client: Any, settings: Settings, model: str) -> str | None:
     line: a report never silently falls back to another reference."""
     try:
         with mlflow_errors(f"the champion of {model!r}", client):
-            version = champion_version(settings, client, model)
-            if version is None:
-                return None
-            run_id = client.get_model_version(model, version).run_id
+            view = make_lifecycle(settings, client, model).champion()
     except NotFound:
         return None
-    return str(run_id) if run_id else None
+    return str(view.run_id) if view is not None and view.run_id else None
 
 
 def champion_training_window(client: Any, settings: Settings, model: str, timestamp: str | None) -> Window | None:

@@ -44,6 +44,8 @@ def grouped_profile(
 ) -> PerWindow:
     """One grouped pass over ``bounds`` of the model's scoring log: a profile per ``unit`` window
     against the reference ``ref``."""
+    if not data.timestamp:
+        raise BadInput(f"{data.source.name}: no timestamp column configured: windows cannot be profiled")
     return profiles_by_window(
         backend,
         feats,

@@ -40,28 +40,33 @@ import copy
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.config import GATE_CHECKS
-from services.errors import DriftGateError
+import mlflow.artifacts
+from mlflow.models import Model
+
+from services import drift
+from services.config import GATE_CHECKS, Settings
+from services.errors import DriftGateError, NotFound
 from services.registry import tags as tag
 from services.registry.lifecycle import Lifecycle, VersionView, make_lifecycle, normalise_version
+from services.warehouse.sources import Window
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
 
 # Reading MLmodel files must not draw download progress bars on a CLI's stderr.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-CHECK_NAMES = GATE_CHECKS  # the config schema's list, in the checklist's order
 
 DEFAULTS: dict[str, Any] = {
     "selection_metric": "roc_auc",
     "greater_is_better": True,
     "min_improvement": 0.005,
     "approvals_required": 1,
-    "required": [n for n in CHECK_NAMES if n != "feature_consistency"],
+    "required": [n for n in GATE_CHECKS if n != "feature_consistency"],
     "advisory": ["feature_consistency"],
     "guards": {"brier": {"tolerance": 0.01, "greater_is_better": False}},
     "limits": {},
@@ -69,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def gate_config(settings, model: str) -> dict[str, Any]:
+def gate_config(settings: Settings, model: str) -> dict[str, Any]:
     cfg = copy.deepcopy(DEFAULTS)
     model_cfg = settings.model(model) if settings is not None else {}
     for layer in (settings.explicit("gate") if settings is not None else {}, model_cfg, model_cfg.get("gate") or {}):
@@ -129,6 +134,9 @@ class GateResult:
     lifecycle: str
     config: dict[str, Any]
     author: str | None = None
+    #: Every author of the candidate as the gate read them (its source run included): an approval
+    #: with this result checks four-eyes without reading the run again.
+    authors: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -155,7 +163,15 @@ def _fmt(x: float | None) -> str:
 class _Ctx:
     """Lazily fetched MLflow objects shared by the checks."""
 
-    def __init__(self, settings, client, lc: Lifecycle, view: VersionView, champion: VersionView | None, cfg):
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any,
+        lc: Lifecycle,
+        view: VersionView,
+        champion: VersionView | None,
+        cfg: dict[str, Any],
+    ) -> None:
         self.settings, self.client, self.lc, self.view, self.champion, self.cfg = (
             settings,
             client,
@@ -166,7 +182,7 @@ class _Ctx:
         )
         self._runs: dict[str, Any] = {}
 
-    def run(self, run_id: str | None):
+    def run(self, run_id: str | None) -> Any:
         if not run_id:
             return None
         if run_id not in self._runs:
@@ -177,7 +193,7 @@ class _Ctx:
         return self._runs[run_id]
 
     @property
-    def cand_run(self):
+    def cand_run(self) -> Any:
         return self.run(self.view.run_id)
 
     @property
@@ -188,7 +204,7 @@ class _Ctx:
     _baseline_cache: Any = None
     _baseline_done = False
 
-    def baseline(self):
+    def baseline(self) -> Any:
         """The champion's evaluation on the candidate's data: sibling with driftgate.role=champion."""
         if self._baseline_done:
             return self._baseline_cache
@@ -210,7 +226,7 @@ class _Ctx:
         self._baseline_cache = found[0] if found else None
         return self._baseline_cache
 
-    def link(self, run) -> str | None:
+    def link(self, run: Any) -> str | None:
         uri = self.settings.tracking_uri if self.settings is not None else ""
         if run is None or not uri.startswith(("http://", "https://")):
             return None
@@ -281,7 +297,7 @@ def check_same_window(ctx: _Ctx) -> Check:
     return Check("same_eval_window", PASS, f"candidate and champion both evaluated on {cw}", evidence=ev)
 
 
-def _metric(run, name: str) -> float | None:
+def _metric(run: Any, name: str) -> float | None:
     if run is None:
         return None
     v = run.data.metrics.get(name)
@@ -323,7 +339,7 @@ def check_guards(ctx: _Ctx) -> Check:
             problems.append(f"{name} missing on the candidate")
         elif champ is None:
             warns.append(f"{name}: no champion value")
-        elif worse > tol:
+        elif worse is not None and worse > tol:
             problems.append(f"{name} {_fmt(cand)} worse than champion {_fmt(champ)} by {worse:.4f} > {tol}")
         else:
             notes.append(f"{name} {_fmt(cand)} vs {_fmt(champ)}")
@@ -348,11 +364,8 @@ def check_guards(ctx: _Ctx) -> Check:
     return Check("guard_metrics", PASS, "; ".join(notes), evidence=ev)
 
 
-def model_signature_inputs(settings, client, model: str, version: str) -> list[dict[str, Any]] | None:
+def model_signature_inputs(settings: Settings, client: Any, model: str, version: str) -> list[dict[str, Any]] | None:
     """The input schema (list of {name, type, ...}) of a registered version, or None if unsigned."""
-    import mlflow.artifacts
-    from mlflow.models import Model
-
     uri = client.get_model_version_download_uri(model, version)
     with tempfile.TemporaryDirectory() as tmp:
         path = mlflow.artifacts.download_artifacts(
@@ -458,7 +471,7 @@ def check_feature_consistency(ctx: _Ctx) -> Check:
         return Check("feature_consistency", WARN, f"not evaluated: drift engine unavailable ({type(exc).__name__})")
 
 
-_SKEW_CACHE: dict[tuple, tuple[float, dict[str, Any]]] = {}
+_SKEW_CACHE: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
 _SKEW_TTL = 300.0
 
 
@@ -467,11 +480,6 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     on its run, ``START..END``) vs the recent scoring window, through the drift engine
     (``services.drift.model_drift_report``). fail: dataset drift share >= ``max_drift_share``;
     warn: some features drifted; pass: none."""
-    import time
-
-    from services.drift import model_drift_report
-    from services.warehouse.sources import Window
-
     opts = ctx.cfg.get("feature_consistency") or {}
     if opts.get("enabled", True) is False:
         return Check("feature_consistency", WARN, "disabled in the config ([gate] feature_consistency.enabled)")
@@ -492,7 +500,7 @@ def _feature_consistency(ctx: _Ctx) -> Check:
     if hit and time.monotonic() - hit[0] < _SKEW_TTL:
         report = hit[1]
     else:
-        report = model_drift_report(
+        report = drift.model_drift_report(
             ctx.settings, ctx.lc.model, reference=Window(timestamp=model_cfg.get("timestamp"), start=start, end=end)
         )
         _SKEW_CACHE[key] = (time.monotonic(), report)
@@ -538,14 +546,14 @@ CHECKS = {
 }
 
 
-def evaluate(settings, client, model: str, version: object, lifecycle: Lifecycle | None = None) -> GateResult:
+def evaluate(
+    settings: Settings, client: Any, model: str, version: object, lifecycle: Lifecycle | None = None
+) -> GateResult:
     """Run every check for ``model`` version ``version``. Unknown model/version -> NotFound."""
     lc = lifecycle or make_lifecycle(settings, client, model)
     v = normalise_version(version)
     views = {x.version: x for x in lc.versions()}
     if v not in views:
-        from services.errors import NotFound
-
         raise NotFound(f"version {v} of model {lc.model!r} not found")
     state = lc.state()
     champion = views.get(state.champion) if state.champion else None
@@ -560,4 +568,6 @@ def evaluate(settings, client, model: str, version: object, lifecycle: Lifecycle
             chk = Check(name, FAIL, f"check could not run ({type(exc).__name__})")
         chk.required = name in required
         checks.append(chk)
-    return GateResult(lc.model, v, checks, champion.version if champion else None, lc.mode, cfg, views[v].created_by)
+    cand = lc.get_version(v)  # with the source run's authors (read once; a listing may have them)
+    champ = champion.version if champion else None
+    return GateResult(lc.model, v, checks, champ, lc.mode, cfg, cand.created_by, cand.authors)

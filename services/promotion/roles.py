@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.config import Settings
 from services.errors import BadInput
 
 APPROVER = "approver"
@@ -59,17 +60,17 @@ def clean_identity(user: object) -> str:
     return text
 
 
-def _config(settings) -> dict[str, Any]:
+def _config(settings: Settings | None) -> dict[str, Any]:
     return settings.section("roles") if settings is not None else {}
 
 
-def _match_local_part(settings) -> bool:
+def _match_local_part(settings: Settings | None) -> bool:
     if settings is None:
         return False
     return bool(_config(settings).get("match_local_part")) or bool(settings.section("auth").get("match_local_part"))
 
 
-def _listed(settings, user: str, key: str) -> bool:
+def _listed(settings: Settings | None, user: str, key: str) -> bool:
     cfg = _config(settings)
     names = {_norm(u) for u in (cfg.get(key) or [])}
     u = _norm(user)
@@ -114,13 +115,13 @@ def _authors(author: object) -> list[str]:
     return distinct_users(author)  # type: ignore[arg-type]
 
 
-def roles_for(settings, user: str | None, author: object = None) -> set[str]:
+def roles_for(settings: Settings | None, user: str | None, author: object = None) -> set[str]:
     """The roles of ``user``; ``author`` (a name, a list of the version's authors, or the
     VersionView itself) adds ``author`` when any of them is this user."""
     if not _norm(user):
         return set()
     out = {VIEWER}
-    if _listed(settings, user, "approvers"):
+    if _listed(settings, str(user), "approvers"):
         out.add(APPROVER)
     if any(same_user(user, a) for a in _authors(author)):
         out.add(AUTHOR)
@@ -136,7 +137,7 @@ class Permission:
         return self.allowed
 
 
-def can_approve(settings, user: str | None, author: object) -> Permission:
+def can_approve(settings: Settings | None, user: str | None, author: object) -> Permission:
     """Approver role and never the candidate's own author (four-eyes)."""
     if not _norm(user):
         return Permission(False, "sign in to approve")
@@ -148,16 +149,20 @@ def can_approve(settings, user: str | None, author: object) -> Permission:
     return Permission(True, f"{user} may approve")
 
 
-def can_reject(settings, user: str | None, author: object) -> Permission:
+def _approver_or_author(settings: Settings | None, user: str | None, author: object, what: str) -> Permission:
     if not _norm(user):
-        return Permission(False, "sign in to reject")
+        return Permission(False, f"sign in to {what}")
     roles = roles_for(settings, user, author)
     if APPROVER in roles or AUTHOR in roles:
-        return Permission(True, f"{user} may reject")
+        return Permission(True, f"{user} may {what}")
     return Permission(False, f"{user} is neither an approver nor this version's author")
 
 
-def can_rollback(settings, user: str | None) -> Permission:
+def can_reject(settings: Settings | None, user: str | None, author: object) -> Permission:
+    return _approver_or_author(settings, user, author, "reject")
+
+
+def can_rollback(settings: Settings | None, user: str | None) -> Permission:
     if not _norm(user):
         return Permission(False, "sign in to roll back")
     if APPROVER in roles_for(settings, user):
@@ -165,13 +170,8 @@ def can_rollback(settings, user: str | None) -> Permission:
     return Permission(False, f"{user} does not hold the approver role")
 
 
-def can_request(settings, user: str | None, author: object) -> Permission:
-    if not _norm(user):
-        return Permission(False, "sign in to request a review")
-    roles = roles_for(settings, user, author)
-    if AUTHOR in roles or APPROVER in roles:
-        return Permission(True, f"{user} may request a review")
-    return Permission(False, f"{user} is neither an approver nor this version's author")
+def can_request(settings: Settings | None, user: str | None, author: object) -> Permission:
+    return _approver_or_author(settings, user, author, "request a review")
 
 
 # -- identity (pure; components/identity.py feeds it st.user / st.context.headers) ------------
@@ -195,7 +195,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def identity_from(
-    settings,
+    settings: Settings | None,
     oidc_user: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     env_user: str | None = None,

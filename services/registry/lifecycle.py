@@ -1,17 +1,22 @@
 """Lifecycle adapter: where a registered model's champion lives, behind one interface.
 
-Two implementations, chosen by ``[mlflow] lifecycle`` (``settings.lifecycle``):
+:class:`Lifecycle` (an abc) is the only reader of "which version is the champion"; two
+implementations, chosen by ``[mlflow] lifecycle`` (``settings.lifecycle``):
 
 * :class:`StagesLifecycle` — the workspace registry's stages: the champion is the version in
   ``Production``; a replaced champion goes to ``Archived``; the rollback target (the previous
   champion) is remembered in the registered-model tag ``driftgate.previous_champion``.
 * :class:`AliasesLifecycle` — aliases (Unity Catalog compatible): ``champion``, ``previous``
   (rollback target) and ``challenger`` (optional pointer to a candidate under review); a replaced
-  champion carries the version tag ``driftgate.archived_at``.
+  champion carries the version tag ``driftgate.replaced_by`` (older stores: ``driftgate.archived_at``).
 
 Both derive the same per-version ``state``: ``champion`` > ``previous`` > ``rejected`` (version tag
 ``driftgate.decision=rejected``) > ``archived`` > ``candidate``. Versions are always ``str``
 (MLflow returns ints from SQLite stores and strings over REST).
+
+One registry snapshot per operation: with :attr:`Lifecycle.cache` on, the registered model and
+its versions are read once (two calls) and every later question of the operation (the gate, the
+stale-state check, the plan, the restore record) is answered from that read until a write.
 
 Transitions are *plans*: lists of :class:`Step` (one registry write each) that the approvals
 service runs inside its cross-process guard. Before a plan runs, :meth:`Lifecycle.snapshot`
@@ -21,125 +26,64 @@ is how a transition that fails midway is compensated (never zero or two champion
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
 
 from services.errors import BadInput, NotFound
 from services.registry import tags as tag
 from services.registry.errors import mlflow_call
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-PREVIOUS = "previous"
-MANAGED_ALIASES = (CHAMPION, PREVIOUS, CHALLENGER)
-
-PRODUCTION = "Production"
-ARCHIVED = "Archived"
-
-#: Version tags a transition may write; a snapshot records (and a restore resets) all of them.
-MANAGED_VERSION_TAGS = (
-    tag.DECISION,
-    tag.DECISION_BY,
-    tag.DECISION_AT,
-    tag.DECISION_COMMENT,
-    tag.CHAMPION_SINCE,
-    tag.ARCHIVED_AT,
-    tag.REPLACED_BY,
+from services.registry.views import (
+    ARCHIVED,
+    CHALLENGER,
+    CHAMPION,
+    MANAGED_ALIASES,
+    MANAGED_VERSION_TAGS,
+    PREVIOUS,
+    PRODUCTION,
+    TAG_VALUE_MAX,
+    RegistryState,
+    Step,
+    VersionView,
+    iso_ms,
+    normalise_version,
+    transition_stage,
+    utc_now,
 )
 
-TAG_VALUE_MAX = 5000  # MLflow allows more; Databricks' workspace registry is stricter
+__all__ = [
+    "CHAMPION",
+    "LIFECYCLES",
+    "AliasesLifecycle",
+    "Lifecycle",
+    "RegistryState",
+    "StagesLifecycle",
+    "Step",
+    "VersionView",
+    "champion_version",
+    "list_versions",
+    "make_lifecycle",
+    "normalise_version",
+    "utc_now",
+]
 
 
-def normalise_version(version: object) -> str:
-    """``1``, ``"1"``, ``" 01 "`` -> ``"1"``; anything else is :class:`BadInput`."""
-    text = str(version).strip() if version is not None else ""
-    # ASCII digits only: "²".isdigit() is true and "٢" would become 2.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise BadInput(f"not a model version: {text[:40]!r}")
-    return str(int(text))
+def _known(names: Sequence[object]) -> tuple[str, ...]:
+    """Real user names (``unknown`` and blanks dropped) without exact repeats, first seen first;
+    telling spellings of one person apart is :func:`services.promotion.roles.distinct_users`'s job."""
+    kept = [str(n).strip() for n in names if n and str(n).strip() and str(n).strip().lower() != "unknown"]
+    return tuple(dict.fromkeys(kept))
 
 
-def iso_ms(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+class Lifecycle(ABC):
+    """Reading and plan building common to both lifecycles; subclasses say where the champion lives."""
 
+    mode: ClassVar[str] = "?"
+    #: ``state()`` needs the version listing (stages) or the registered model alone (aliases).
+    state_needs_versions: ClassVar[bool] = False
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class VersionView:
-    """One registered model version as DriftGate sees it."""
-
-    model: str
-    version: str
-    stage: str
-    aliases: tuple[str, ...]
-    state: str
-    run_id: str | None
-    created_by: str | None
-    tags: dict[str, str] = field(default_factory=dict)
-    status: str = "READY"
-    source: str | None = None
-    created_at: str | None = None
-    #: Everyone four-eyes counts as an author, read from what MLflow recorded: the version's
-    #: ``user_id``, the source run's ``user_id`` and ``mlflow.user`` tag, and the
-    #: ``driftgate.author`` tag (comma-separated co-authors). A tag can add authors, never remove
-    #: one; :mod:`services.promotion.approvals` adds the authors DriftGate recorded when it first saw it.
-    authors: tuple[str, ...] = ()
-    user_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "stage": self.stage,
-            "aliases": list(self.aliases),
-            "state": self.state,
-            "run_id": self.run_id,
-            "created_by": self.created_by,
-        }
-
-
-@dataclass(frozen=True)
-class RegistryState:
-    """What a user is shown and what a decision is checked against (stale -> refused)."""
-
-    champion: str | None
-    previous: str | None
-
-    @property
-    def token(self) -> str:
-        """Compact, comparable form: the champion version or ``""`` when there is none."""
-        return self.champion or ""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One registry write of a transition plan."""
-
-    name: str
-    run: Callable[[], Any]
-
-
-def _transition_stage(client, model: str, version: str, stage: str, archive_existing: bool) -> Any:
-    """Stage transition without MLflow's deprecation warning noise (stages are still supported)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return client.transition_model_version_stage(model, version, stage, archive_existing_versions=archive_existing)
-
-
-class Lifecycle:
-    """Common code; subclasses define where the champion lives."""
-
-    mode = "?"
-
-    def __init__(self, client, model: str):
+    def __init__(self, client: Any, model: str) -> None:
         if not model or not str(model).strip():
             raise BadInput("a registered model name is required")
         self.client = client
@@ -154,12 +98,18 @@ class Lifecycle:
         self.read_authors = True
         self._memo: dict[str, Any] = {}
 
+    def share_snapshot(self, other: Lifecycle) -> None:
+        """Answer from ``other``'s registry snapshot and run look-ups (same operation, e.g. a
+        fenced client for the writes)."""
+        self._memo = dict(other._memo)
+        self._run_users = other._run_users
+
     def invalidate(self) -> None:
         """Forget the cached snapshot (after a registry write)."""
         self._memo.clear()
 
     # -- reading -----------------------------------------------------------------------------
-    def _registered_model(self):
+    def _registered_model(self) -> Any:
         if self.cache and "rm" in self._memo:
             return self._memo["rm"]
         rm = mlflow_call(self.client, f"registered model {self.model!r}", self.client.get_registered_model, self.model)
@@ -169,7 +119,8 @@ class Lifecycle:
 
     def _raw_versions(self, check: bool = True) -> list[Any]:
         if self.cache and "versions" in self._memo:
-            return self._memo["versions"]
+            cached: list[Any] = self._memo["versions"]
+            return cached
         if check:
             self._registered_model()  # unknown model -> NotFound
         out = self._fetch_versions()
@@ -194,7 +145,7 @@ class Lifecycle:
             if not token:
                 return out
 
-    def alias_map(self, rm=None) -> dict[str, str]:
+    def alias_map(self, rm: Any = None) -> dict[str, str]:
         """alias -> version (from the registered model: search results omit aliases on SQL stores)."""
         rm = rm if rm is not None else self._registered_model()
         aliases = getattr(rm, "aliases", None) or {}
@@ -202,14 +153,14 @@ class Lifecycle:
             return {str(a): normalise_version(v) for a, v in aliases.items()}
         return {str(a.alias): normalise_version(a.version) for a in aliases}
 
-    def model_tags(self, rm=None) -> dict[str, str]:
+    def model_tags(self, rm: Any = None) -> dict[str, str]:
         rm = rm if rm is not None else self._registered_model()
         return dict(getattr(rm, "tags", None) or {})
 
-    def _tags(self, mv) -> dict[str, str]:
+    def _tags(self, mv: Any) -> dict[str, str]:
         # Unity Catalog search results carry no tags (``tags`` is a method that raises): read the version.
-        tags = mv.tags
-        if callable(tags):
+        found = mv.tags
+        if callable(found):
             full = mlflow_call(
                 self.client,
                 f"version {mv.version} of {self.model!r}",
@@ -217,8 +168,8 @@ class Lifecycle:
                 self.model,
                 str(mv.version),
             )
-            tags = full.tags
-        return dict(tags or {})
+            found = full.tags
+        return dict(found or {})
 
     def _run_user(self, run_id: str | None) -> tuple[str | None, str | None]:
         """(``run.info.user_id``, ``mlflow.user`` tag) of the source run; cached per instance."""
@@ -228,92 +179,115 @@ class Lifecycle:
             try:
                 run = self.client.get_run(run_id)
                 self._run_users[run_id] = (run.info.user_id or None, run.data.tags.get("mlflow.user") or None)
-            except Exception:
+            except Exception:  # authors are best effort: the version's own user and tags still count
                 self._run_users[run_id] = (None, None)
         return self._run_users[run_id]
 
-    def _authors(self, mv, tags: dict[str, str], with_run: bool = True) -> tuple[str, ...]:
+    def _authors(self, mv: Any, version_tags: Mapping[str, str], with_run: bool = True) -> tuple[str, ...]:
         """Everyone who counts as an author (see :attr:`VersionView.authors`), recorded ones first."""
         run_user, run_tag = self._run_user(getattr(mv, "run_id", None)) if with_run else (None, None)
-        names = [
-            getattr(mv, "user_id", None),
-            run_user,
-            run_tag,
-            *[a.strip() for a in str(tags.get(tag.AUTHOR) or "").split(",")],
-        ]
-        names = [n for n in names if n and str(n).strip() and str(n).strip().lower() != "unknown"]
-        from services.promotion.roles import distinct_users  # local: roles imports nothing from here
+        co_authors = [a.strip() for a in str(version_tags.get(tag.AUTHOR) or "").split(",")]
+        return _known([getattr(mv, "user_id", None), run_user, run_tag, *co_authors])
 
-        return tuple(distinct_users(names))
+    def _view(
+        self, mv: Any, aliases_of: Mapping[str, list[str]], rm_tags: Mapping[str, str], with_run: bool
+    ) -> VersionView:
+        v = normalise_version(mv.version)
+        stage = str(mv.current_stage or "None")
+        version_tags = self._tags(mv)
+        aliases = tuple(sorted(aliases_of.get(v, [])))
+        authors = self._authors(mv, version_tags, with_run=with_run)
+        return VersionView(
+            model=self.model,
+            version=v,
+            stage=stage,
+            aliases=aliases,
+            state=self._state(v, stage, aliases, version_tags, rm_tags),
+            run_id=getattr(mv, "run_id", None) or None,
+            created_by=authors[0] if authors else None,
+            tags=version_tags,
+            status=str(getattr(mv, "status", "READY") or "READY"),
+            source=getattr(mv, "source", None),
+            created_at=iso_ms(getattr(mv, "creation_timestamp", None)),
+            authors=authors,
+            user_id=getattr(mv, "user_id", None) or None,
+        )
 
-    def _created_by(self, mv, tags: dict[str, str] | None = None) -> str | None:
-        """Who created the version: what MLflow recorded (version, then source run) before the
-        rewritable ``driftgate.author`` tag."""
-        authors = self._authors(mv, self._tags(mv) if tags is None else tags)
-        return authors[0] if authors else None
+    def _aliases_of(self, rm: Any) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for alias, v in self.alias_map(rm).items():
+            out.setdefault(v, []).append(alias)
+        return out
 
     def versions(self) -> list[VersionView]:
         """Every version, oldest first."""
         rm = self._registered_model()  # unknown model -> NotFound; read once per listing
         raws = self._raw_versions(check=False)
-        by_alias = self.alias_map(rm)
-        rm_tags = self.model_tags(rm)
-        aliases_of: dict[str, list[str]] = {}
-        for alias, v in by_alias.items():
-            aliases_of.setdefault(v, []).append(alias)
-        views = []
-        for mv in sorted(raws, key=lambda m: int(m.version)):
-            v = normalise_version(mv.version)
-            stage = str(mv.current_stage or "None")
-            tags = self._tags(mv)
-            aliases = tuple(sorted(aliases_of.get(v, [])))
-            authors = self._authors(mv, tags, with_run=self.read_authors)
-            views.append(
-                VersionView(
-                    model=self.model,
-                    version=v,
-                    stage=stage,
-                    aliases=aliases,
-                    state=self._state(v, stage, aliases, tags, rm_tags),
-                    run_id=getattr(mv, "run_id", None) or None,
-                    created_by=authors[0] if authors else None,
-                    tags=tags,
-                    status=str(getattr(mv, "status", "READY") or "READY"),
-                    source=getattr(mv, "source", None),
-                    created_at=iso_ms(getattr(mv, "creation_timestamp", None)),
-                    authors=authors,
-                    user_id=getattr(mv, "user_id", None) or None,
-                )
-            )
-        return views
+        aliases_of, rm_tags = self._aliases_of(rm), self.model_tags(rm)
+        return [
+            self._view(mv, aliases_of, rm_tags, self.read_authors) for mv in sorted(raws, key=lambda m: int(m.version))
+        ]
 
-    def get_version(self, version: object) -> VersionView:
+    def find(self, version: object) -> VersionView:
+        """One version from the listing, without a look-up of its run's authors."""
         v = normalise_version(version)
         for view in self.versions():
             if view.version == v:
-                if not self.read_authors and view.run_id:
-                    run_user, run_tag = self._run_user(view.run_id)
-                    from services.promotion.roles import distinct_users
-
-                    names = [
-                        n
-                        for n in (view.user_id, run_user, run_tag, *view.authors)
-                        if n and str(n).strip().lower() != "unknown"
-                    ]
-                    authors = tuple(distinct_users(names))
-                    view = dataclasses.replace(view, authors=authors, created_by=authors[0] if authors else None)
                 return view
         raise NotFound(f"version {v} of model {self.model!r} not found")
 
-    def state(self) -> RegistryState:
-        raise NotImplementedError
+    def get_version(self, version: object) -> VersionView:
+        """One version with every author (its source run's user read once when the listing did not)."""
+        view = self.find(version)
+        if self.read_authors or not view.run_id:
+            return view
+        authors = _known([view.user_id, *self._run_user(view.run_id), *view.authors])
+        return replace(view, authors=authors, created_by=authors[0] if authors else None)
 
-    def _state(self, v, stage, aliases, tags, rm_tags) -> str:
-        raise NotImplementedError
+    def state(self) -> RegistryState:
+        rm = self._registered_model()
+        raws = self._raw_versions(check=False) if self.state_needs_versions else []
+        aliases = self.alias_map(rm)
+        return RegistryState(
+            champion=self.champion_in(raws, aliases), previous=self.previous_in(aliases, self.model_tags(rm))
+        )
+
+    def champion(self) -> VersionView | None:
+        """The champion's version (no author look-ups), or ``None`` when there is none."""
+        rm = self._registered_model()
+        aliases = self.alias_map(rm)
+        raws = self._raw_versions(check=False) if self.state_needs_versions else []
+        version = self.champion_in(raws, aliases)
+        if version is None:
+            return None
+        mv = next((m for m in raws if normalise_version(m.version) == version), None)
+        if mv is None:
+            mv = mlflow_call(
+                self.client, f"version {version} of {self.model!r}", self.client.get_model_version, self.model, version
+            )
+        return self._view(mv, self._aliases_of(rm), self.model_tags(rm), with_run=False)
 
     @staticmethod
-    def _base_state(tags: dict[str, str], archived: bool) -> str:
-        if tags.get(tag.DECISION) == "rejected":
+    @abstractmethod
+    def champion_in(raw_versions: Sequence[Any], aliases: Mapping[str, str]) -> str | None:
+        """The champion among MLflow ``ModelVersion`` objects and the model's alias map."""
+
+    @staticmethod
+    @abstractmethod
+    def previous_in(aliases: Mapping[str, str], rm_tags: Mapping[str, str]) -> str | None:
+        """The rollback target."""
+
+    @abstractmethod
+    def _state(
+        self, v: str, stage: str, aliases: tuple[str, ...], version_tags: Mapping[str, str], rm_tags: Mapping[str, str]
+    ) -> str: ...
+
+    @abstractmethod
+    def champion_count(self) -> int: ...
+
+    @staticmethod
+    def _base_state(version_tags: Mapping[str, str], archived: bool) -> str:
+        if version_tags.get(tag.DECISION) == "rejected":
             return "rejected"
         if archived:
             return "archived"
@@ -327,10 +301,17 @@ class Lifecycle:
     def _del_tag(self, version: str, key: str) -> Step:
         return Step(f"untag v{version} {key}", lambda: self.client.delete_model_version_tag(self.model, version, key))
 
+    def _del_tags_if(self, version: str, *keys: str) -> list[Step]:
+        try:
+            present = self.find(version).tags
+        except NotFound:
+            return []
+        return [self._del_tag(version, k) for k in keys if k in present]
+
     def _stage(self, version: str, stage: str, archive_existing: bool) -> Step:
         return Step(
             f"stage v{version} -> {stage}",
-            lambda: _transition_stage(self.client, self.model, version, stage, archive_existing),
+            lambda: transition_stage(self.client, self.model, version, stage, archive_existing),
         )
 
     def _alias(self, alias: str, version: str) -> Step:
@@ -341,13 +322,26 @@ class Lifecycle:
     def _unalias(self, alias: str) -> Step:
         return Step(f"remove alias {alias}", lambda: self.client.delete_registered_model_alias(self.model, alias))
 
+    def _model_tag(self, value: str | None) -> Step:
+        """Remember (or forget, ``None``) the rollback target in the registered-model tag."""
+        if value is None:
+            return Step(
+                "forget previous", lambda: self.client.delete_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION)
+            )
+        return Step(
+            f"remember previous v{value}",
+            lambda: self.client.set_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION, value),
+        )
+
     def _stage_of(self, version: str) -> str | None:
         try:
-            return self.get_version(version).stage
+            return self.find(version).stage
         except NotFound:
             return None
 
     def decision_steps(self, version: str, decision: str, user: str, at: str, comment: str | None) -> list[Step]:
+        """The decision as version tags: what, who, when, why. An approval's time is also when the
+        version became champion (:func:`services.registry.tags.champion_since`)."""
         steps = [
             self._set_tag(version, tag.DECISION, decision),
             self._set_tag(version, tag.DECISION_BY, user),
@@ -357,19 +351,46 @@ class Lifecycle:
             steps.append(self._set_tag(version, tag.DECISION_COMMENT, comment))
         return steps
 
-    def promote_plan(
-        self, candidate: str, user: str, at: str, comment: str | None, extra_tags: dict[str, str] | None = None
+    def _approval_steps(
+        self, candidate: str, old: str | None, user: str, at: str, comment: str | None, extra: Mapping[str, str] | None
     ) -> list[Step]:
-        raise NotImplementedError
+        steps = self.decision_steps(candidate, "approved", user, at, comment)
+        steps += [self._set_tag(candidate, k, val) for k, val in (extra or {}).items()]
+        if old:
+            steps.append(self._set_tag(old, tag.REPLACED_BY, candidate))
+        return steps
 
-    def rollback_plan(self, user: str, at: str, comment: str | None) -> list[Step]:
-        raise NotImplementedError
+    def _rollback_steps(self, st: RegistryState, target: str, user: str, at: str, comment: str | None) -> list[Step]:
+        steps: list[Step] = []
+        if st.champion:
+            steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
+            steps.append(self._set_tag(st.champion, tag.REPLACED_BY, target))
+        steps += self._del_tags_if(target, tag.ARCHIVED_AT, tag.REPLACED_BY)
+        steps.append(self._set_tag(target, tag.CHAMPION_SINCE, at))
+        return steps
+
+    @abstractmethod
+    def promote_plan(
+        self, candidate: str, user: str, at: str, comment: str | None, extra_tags: Mapping[str, str] | None = None
+    ) -> list[Step]: ...
+
+    @abstractmethod
+    def rollback_plan(self, user: str, at: str, comment: str | None) -> list[Step]: ...
 
     def reject_plan(self, version: str, user: str, at: str, comment: str) -> list[Step]:
-        return self.decision_steps(version, "rejected", user, at, comment)
+        steps = self.decision_steps(version, "rejected", user, at, comment)
+        if self.alias_map().get(CHALLENGER) == version:
+            steps.append(self._unalias(CHALLENGER))
+        return steps
+
+    def _rollback_target(self) -> tuple[RegistryState, str]:
+        st = self.state()
+        if not st.previous:
+            raise BadInput("no previous champion to roll back to")
+        return st, st.previous
 
     # -- snapshot / restore (compensation and crash recovery) ----------------------------------
-    def snapshot(self, involved: list[str]) -> dict[str, Any]:
+    def snapshot(self, involved: Sequence[str | None]) -> dict[str, Any]:
         """A JSON-able record of everything a plan over ``involved`` versions may change."""
         views = {v.version: v for v in self.versions()}
         involved_set = {normalise_version(v) for v in involved if v}
@@ -388,24 +409,25 @@ class Lifecycle:
             },
         }
 
-    def restore(self, snap: dict[str, Any]) -> None:
+    def _fresh_views(self) -> dict[str, VersionView]:
+        self.invalidate()
+        return {v.version: v for v in self.versions()}
+
+    def restore(self, snap: Mapping[str, Any]) -> None:
         """Put the registry back as ``snap`` recorded it (idempotent; safe to retry)."""
         c, m = self.client, self.model
-        self.invalidate()
-        views = {v.version: v for v in self.versions()}
+        views = self._fresh_views()
         # Stages (both modes: aliases mode mirrors stages only where a version was in Production).
         wanted = {v: s["stage"] for v, s in snap["versions"].items()}
         # First put the snapshot's champion back, then demote the others: never zero champions.
         for v in sorted(wanted, key=lambda v: wanted[v] != PRODUCTION):
             if v in views and views[v].stage != wanted[v]:
-                _transition_stage(c, m, v, wanted[v], False)
+                transition_stage(c, m, v, wanted[v], False)
         # Re-read: the views above predate these stage changes (demoting from them would archive a
         # version just put back to None, and recovery would need a second attempt).
-        self.invalidate()
-        views = {v.version: v for v in self.versions()}
-        for v, view in views.items():
+        for v, view in self._fresh_views().items():
             if view.stage == PRODUCTION and wanted.get(v, view.stage) != PRODUCTION:
-                _transition_stage(c, m, v, ARCHIVED, False)
+                transition_stage(c, m, v, ARCHIVED, False)
         self.invalidate()
         current_prev = self.model_tags().get(tag.PREVIOUS_CHAMPION)
         want_prev = snap["model_tags"].get(tag.PREVIOUS_CHAMPION)
@@ -422,46 +444,52 @@ class Lifecycle:
                 c.set_registered_model_alias(m, alias, want)
             elif not want and alias in current:
                 c.delete_registered_model_alias(m, alias)
-        self.invalidate()
-        views = {v.version: v for v in self.versions()}
+        views = self._fresh_views()
         for v, s in snap["versions"].items():
-            if v not in views:
-                continue
-            have = views[v].tags
-            for key in MANAGED_VERSION_TAGS:
-                want = s["tags"].get(key)
-                if want is not None and have.get(key) != want:
-                    c.set_model_version_tag(m, v, key, want)
-                elif want is None and key in have:
-                    c.delete_model_version_tag(m, v, key)
+            if v in views:
+                self._restore_tags(v, views[v].tags, s["tags"])
         self.invalidate()
 
-    def matches(self, snap: dict[str, Any]) -> bool:
+    def _restore_tags(self, version: str, have: Mapping[str, str], want_tags: Mapping[str, str]) -> None:
+        for key in MANAGED_VERSION_TAGS:
+            want = want_tags.get(key)
+            if want is not None and have.get(key) != want:
+                self.client.set_model_version_tag(self.model, version, key, want)
+            elif want is None and key in have:
+                self.client.delete_model_version_tag(self.model, version, key)
+
+    def matches(self, snap: Mapping[str, Any]) -> bool:
         """True when the registry is exactly as ``snap`` (for the parts a plan touches)."""
         return self.snapshot(list(snap["versions"])) == snap
-
-    def champion_count(self) -> int:
-        raise NotImplementedError
 
 
 class AliasesLifecycle(Lifecycle):
     mode = "aliases"
 
-    def state(self) -> RegistryState:
-        aliases = self.alias_map()
-        return RegistryState(champion=aliases.get(CHAMPION), previous=aliases.get(PREVIOUS))
+    @staticmethod
+    def champion_in(raw_versions: Sequence[Any], aliases: Mapping[str, str]) -> str | None:
+        return aliases.get(CHAMPION)
 
-    def _state(self, v, stage, aliases, tags, rm_tags) -> str:
+    @staticmethod
+    def previous_in(aliases: Mapping[str, str], rm_tags: Mapping[str, str]) -> str | None:
+        return aliases.get(PREVIOUS)
+
+    def _state(
+        self, v: str, stage: str, aliases: tuple[str, ...], version_tags: Mapping[str, str], rm_tags: Mapping[str, str]
+    ) -> str:
         if CHAMPION in aliases:
             return "champion"
         if PREVIOUS in aliases:
             return "previous"
-        return self._base_state(tags, archived=tag.ARCHIVED_AT in tags)
+        replaced = tag.REPLACED_BY in version_tags or tag.ARCHIVED_AT in version_tags
+        return self._base_state(version_tags, archived=replaced)
 
     def champion_count(self) -> int:
         return 1 if CHAMPION in self.alias_map() else 0
 
-    def promote_plan(self, candidate, user, at, comment, extra_tags=None):
+    def promote_plan(
+        self, candidate: str, user: str, at: str, comment: str | None, extra_tags: Mapping[str, str] | None = None
+    ) -> list[Step]:
         candidate = normalise_version(candidate)
         aliases = self.alias_map()
         old = aliases.get(CHAMPION)
@@ -476,64 +504,45 @@ class AliasesLifecycle(Lifecycle):
             steps.append(self._stage(candidate, PRODUCTION, True))
         if aliases.get(CHALLENGER) == candidate:
             steps.append(self._unalias(CHALLENGER))
-        steps += self.decision_steps(candidate, "approved", user, at, comment)
-        steps.append(self._set_tag(candidate, tag.CHAMPION_SINCE, at))
-        for k, val in (extra_tags or {}).items():
-            steps.append(self._set_tag(candidate, k, val))
-        if old:
-            steps += [self._set_tag(old, tag.ARCHIVED_AT, at), self._set_tag(old, tag.REPLACED_BY, candidate)]
-        return steps
+        return steps + self._approval_steps(candidate, old, user, at, comment, extra_tags)
 
-    def rollback_plan(self, user, at, comment):
-        st = self.state()
-        if not st.previous:
-            raise BadInput("no previous champion to roll back to")
-        steps = [self._alias(CHAMPION, st.previous), self._unalias(PREVIOUS)]
+    def rollback_plan(self, user: str, at: str, comment: str | None) -> list[Step]:
+        st, target = self._rollback_target()
+        steps = [self._alias(CHAMPION, target), self._unalias(PREVIOUS)]
         if st.champion and self._stage_of(st.champion) == PRODUCTION:
-            steps.append(self._stage(st.previous, PRODUCTION, True))
-        if st.champion:
-            steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
-            steps += [
-                self._set_tag(st.champion, tag.ARCHIVED_AT, at),
-                self._set_tag(st.champion, tag.REPLACED_BY, st.previous),
-            ]
-        steps += [self._del_tag_if(st.previous, tag.ARCHIVED_AT), self._set_tag(st.previous, tag.CHAMPION_SINCE, at)]
-        return [s for s in steps if s is not None]
-
-    def _del_tag_if(self, version: str, key: str) -> Step | None:
-        try:
-            present = key in self.get_version(version).tags
-        except NotFound:
-            present = False
-        return self._del_tag(version, key) if present else None
-
-    def reject_plan(self, version, user, at, comment):
-        steps = super().reject_plan(version, user, at, comment)
-        if self.alias_map().get(CHALLENGER) == version:
-            steps.append(self._unalias(CHALLENGER))
-        return steps
+            steps.append(self._stage(target, PRODUCTION, True))
+        return steps + self._rollback_steps(st, target, user, at, comment)
 
 
 class StagesLifecycle(Lifecycle):
     mode = "stages"
+    state_needs_versions = True
 
-    def state(self) -> RegistryState:
-        prod = [v.version for v in self.versions() if v.stage == PRODUCTION]
-        prev = self.model_tags().get(tag.PREVIOUS_CHAMPION)
+    @staticmethod
+    def champion_in(raw_versions: Sequence[Any], aliases: Mapping[str, str]) -> str | None:
+        prod = sorted(int(mv.version) for mv in raw_versions if str(mv.current_stage or "") == PRODUCTION)
         # Several versions in Production (possible outside DriftGate): the newest serves.
-        return RegistryState(champion=prod[-1] if prod else None, previous=prev or None)
+        return str(prod[-1]) if prod else None
 
-    def _state(self, v, stage, aliases, tags, rm_tags) -> str:
+    @staticmethod
+    def previous_in(aliases: Mapping[str, str], rm_tags: Mapping[str, str]) -> str | None:
+        return rm_tags.get(tag.PREVIOUS_CHAMPION) or None
+
+    def _state(
+        self, v: str, stage: str, aliases: tuple[str, ...], version_tags: Mapping[str, str], rm_tags: Mapping[str, str]
+    ) -> str:
         if stage == PRODUCTION:
             return "champion"
         if rm_tags.get(tag.PREVIOUS_CHAMPION) == v:
             return "previous"
-        return self._base_state(tags, archived=stage == ARCHIVED)
+        return self._base_state(version_tags, archived=stage == ARCHIVED)
 
     def champion_count(self) -> int:
-        return sum(1 for v in self.versions() if v.stage == PRODUCTION)
+        return sum(1 for mv in self._raw_versions() if str(mv.current_stage or "") == PRODUCTION)
 
-    def promote_plan(self, candidate, user, at, comment, extra_tags=None):
+    def promote_plan(
+        self, candidate: str, user: str, at: str, comment: str | None, extra_tags: Mapping[str, str] | None = None
+    ) -> list[Step]:
         candidate = normalise_version(candidate)
         st = self.state()
         # One call moves the candidate into Production and archives the old champion(s).
@@ -542,67 +551,37 @@ class StagesLifecycle(Lifecycle):
         if CHAMPION in aliases:  # mirror onto aliases where they are in use
             steps += [self._alias(PREVIOUS, aliases[CHAMPION]), self._alias(CHAMPION, candidate)]
         if st.champion:
-            steps.append(
-                Step(
-                    f"remember previous v{st.champion}",
-                    lambda: self.client.set_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION, st.champion),
-                )
-            )
+            steps.append(self._model_tag(st.champion))
         elif st.previous:
-            steps.append(
-                Step(
-                    "forget previous",
-                    lambda: self.client.delete_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION),
-                )
-            )
-        steps += self.decision_steps(candidate, "approved", user, at, comment)
-        steps.append(self._set_tag(candidate, tag.CHAMPION_SINCE, at))
-        for k, val in (extra_tags or {}).items():
-            steps.append(self._set_tag(candidate, k, val))
-        if st.champion:
-            steps += [
-                self._set_tag(st.champion, tag.ARCHIVED_AT, at),
-                self._set_tag(st.champion, tag.REPLACED_BY, candidate),
-            ]
-        return steps
+            steps.append(self._model_tag(None))
+        return steps + self._approval_steps(candidate, st.champion, user, at, comment, extra_tags)
 
-    def rollback_plan(self, user, at, comment):
-        st = self.state()
-        if not st.previous:
-            raise BadInput("no previous champion to roll back to")
-        steps = [
-            self._stage(st.previous, PRODUCTION, True),
-            Step("forget previous", lambda: self.client.delete_registered_model_tag(self.model, tag.PREVIOUS_CHAMPION)),
-        ]
+    def rollback_plan(self, user: str, at: str, comment: str | None) -> list[Step]:
+        st, target = self._rollback_target()
+        steps = [self._stage(target, PRODUCTION, True), self._model_tag(None)]
         aliases = self.alias_map()
         if CHAMPION in aliases:
-            steps.append(self._alias(CHAMPION, st.previous))
+            steps.append(self._alias(CHAMPION, target))
             if PREVIOUS in aliases:
                 steps.append(self._unalias(PREVIOUS))
-        if st.champion:
-            steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
-            steps += [
-                self._set_tag(st.champion, tag.ARCHIVED_AT, at),
-                self._set_tag(st.champion, tag.REPLACED_BY, st.previous),
-            ]
-        if tag.ARCHIVED_AT in self.get_version(st.previous).tags:
-            steps.append(self._del_tag(st.previous, tag.ARCHIVED_AT))
-        steps.append(self._set_tag(st.previous, tag.CHAMPION_SINCE, at))
-        return steps
+        return steps + self._rollback_steps(st, target, user, at, comment)
 
 
-def make_lifecycle(settings, client, model: str) -> Lifecycle:
+LIFECYCLES: dict[str, type[Lifecycle]] = {"aliases": AliasesLifecycle, "stages": StagesLifecycle}
+
+
+def make_lifecycle(settings: Any, client: Any, model: str) -> Lifecycle:
     """The adapter ``[mlflow] lifecycle`` asks for (``aliases`` by default)."""
     mode = getattr(settings, "lifecycle", "aliases")
-    return StagesLifecycle(client, model) if mode == "stages" else AliasesLifecycle(client, model)
+    return LIFECYCLES.get(mode, AliasesLifecycle)(client, model)
 
 
-def champion_version(settings, client, model: str) -> str | None:
+def champion_version(settings: Any, client: Any, model: str) -> str | None:
     """The champion version of ``model`` under the configured lifecycle (for other pages)."""
     return make_lifecycle(settings, client, model).state().champion
 
 
-def list_versions(settings, client, model: str) -> dict[str, Any]:
+def list_versions(settings: Any, client: Any, model: str) -> dict[str, Any]:
     """The ``versions`` CLI document."""
     lc = make_lifecycle(settings, client, model)
     return {"model": lc.model, "lifecycle": lc.mode, "versions": [v.to_json() for v in lc.versions()]}

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from mlflow import MlflowClient
+from mlflow.tracking._model_registry import utils as registry_utils
 from mlflow.tracking._model_registry.client import ModelRegistryClient
+from mlflow.utils.rest_utils import MlflowHostCreds
 
 from services.config import Secret, Settings, redact_uri
 from services.errors import BadInput, Unavailable
@@ -42,7 +46,7 @@ def _bound_databricks_sdk() -> None:
     dead host for 300 s by default, inside ``Config()``, where no caller can pass a limit: give
     every ``Config`` the configured retry and HTTP timeouts unless the caller set them."""
     try:
-        from databricks.sdk import config as sdk_config
+        from databricks.sdk import config as sdk_config  # optional at run time: only Databricks URIs need it
     except ImportError:  # pragma: no cover - the SDK is pinned in requirements.txt
         return
     cls = sdk_config.Config
@@ -50,7 +54,7 @@ def _bound_databricks_sdk() -> None:
         return
     original = cls.__init__
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("retry_timeout_seconds") is None:  # MLflow passes None explicitly
             kwargs["retry_timeout_seconds"] = max(1, int(_SDK_TIMEOUT[0]))
         if kwargs.get("http_timeout_seconds") is None:
@@ -58,7 +62,7 @@ def _bound_databricks_sdk() -> None:
         original(self, *args, **kwargs)
 
     __init__._driftgate_bounded = True  # type: ignore[attr-defined]
-    cls.__init__ = __init__
+    cls.__init__ = __init__  # type: ignore[method-assign]
 
 
 def apply_timeouts(settings: Settings) -> None:
@@ -85,7 +89,7 @@ def make_client(settings: Settings) -> MlflowClient:
     apply_timeouts(settings)
     try:
         client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
-        client._get_registry_client()  # an unsupported registry URI fails here, not at the first call
+        client._get_registry_client()  # type: ignore[no-untyped-call]  # an unsupported registry URI fails here
     except Exception as exc:
         raise BadInput(
             f"MLflow URI {redact_uri(settings.tracking_uri)} cannot be used ({type(exc).__name__}); "
@@ -112,13 +116,13 @@ class _UserRegistryClient(ModelRegistryClient):
     """A registry client bound to one store instance (MLflow's own would come from a process-wide
     cache keyed on the URI, i.e. with the app's credentials)."""
 
-    def __init__(self, registry_uri: str, tracking_uri: str, store):
+    def __init__(self, registry_uri: str, tracking_uri: str, store: Any) -> None:
         self.registry_uri = registry_uri
         self.tracking_uri = tracking_uri
         self._user_store = store
 
     @property
-    def store(self):
+    def store(self) -> Any:
         return self._user_store
 
 
@@ -128,29 +132,27 @@ class UserMlflowClient(MlflowClient):
     Tracking calls (runs, metrics, artifacts) still use the app's configured credentials.
     """
 
-    def __init__(self, tracking_uri: str, registry_uri: str, registry_store):
+    def __init__(self, tracking_uri: str, registry_uri: str, registry_store: Any) -> None:
         super().__init__(tracking_uri=tracking_uri, registry_uri=registry_uri)
-        self._user_registry = _UserRegistryClient(self._registry_uri, self.tracking_uri, registry_store)
+        self._user_registry = _UserRegistryClient(str(self._registry_uri), self.tracking_uri, registry_store)
 
-    def user_host_creds(self):
+    def user_host_creds(self) -> Any:
         """The ``MlflowHostCreds`` (host, user's token) this client acts with, e.g. for a
         ``databricks-sdk`` call made for the same user. Never log or render it."""
         return self._user_registry.store.get_host_creds()
 
-    def _get_registry_client(self):
+    def _get_registry_client(self) -> Any:
         return self._user_registry
 
     def __repr__(self) -> str:
         return f"UserMlflowClient(registry={self._registry_uri!r})"
 
 
-def _user_host_creds(host: str, token: Secret):
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
+def _user_host_creds(host: str, token: Secret) -> Callable[[], MlflowHostCreds]:
     def creds() -> MlflowHostCreds:
         # Built per request; plain bearer auth (no Databricks SDK profile/env resolution, which
         # would pick up the app's own credentials).
-        return MlflowHostCreds(host, token=token.get(), use_databricks_sdk=False)
+        return MlflowHostCreds(host, token=token.get(), use_databricks_sdk=False)  # type: ignore[no-untyped-call]
 
     return creds
 
@@ -168,13 +170,11 @@ def make_user_client(settings: Settings, user_token: str | None) -> MlflowClient
     """
     if not user_token or not is_databricks_registry(settings):
         return make_client(settings)
-    from mlflow.tracking._model_registry import utils as registry_utils
-
     token = Secret(str(user_token).strip())
     host = _databricks_host(settings)
     registry_uri = str(settings.registry_uri)
     try:
-        builder = registry_utils._get_store_registry().get_store_builder(registry_uri)
+        builder = registry_utils._get_store_registry().get_store_builder(registry_uri)  # type: ignore[no-untyped-call]
         store = builder(store_uri=registry_uri, tracking_uri=settings.tracking_uri)
     except Exception as exc:
         raise Unavailable(

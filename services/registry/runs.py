@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from services.errors import BadInput, DriftGateError, NotFound
+from services.config import Settings
+from services.errors import BadInput, NotFound
 from services.numbers import finite_or_none
 from services.registry.errors import mlflow_call
 from services.registry.tags import (
     CODE_VERSION,
     EVAL_WINDOW,
-    MODEL_VERSION,
     ROLE,
     TRAINING_DATA,
     TRAINING_WINDOW,
@@ -62,7 +62,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------------------------
 # Plain data (picklable: safe to return from st.cache_data)
 # --------------------------------------------------------------------------------------------
-def _ts(ms: int | None) -> datetime | None:
+def from_ms(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
 
 
@@ -107,10 +107,6 @@ class RunRow:
     def trigger(self) -> str | None:
         return self.tags.get(TRIGGER)
 
-    @property
-    def raw_metrics(self) -> dict[str, float | None]:
-        return self.metrics
-
     @classmethod
     def from_mlflow(cls, run: Any) -> RunRow:
         info, data = run.info, run.data
@@ -121,8 +117,8 @@ class RunRow:
             run_name=str(name),
             experiment_id=str(info.experiment_id),
             status=str(info.status),
-            start_time=_ts(info.start_time),
-            end_time=_ts(info.end_time),
+            start_time=from_ms(info.start_time),
+            end_time=from_ms(info.end_time),
             parent_run_id=tags.get(PARENT_TAG),
             lifecycle_stage=str(info.lifecycle_stage),
             # NaN/inf are kept as NaN so they are visible, and ranked as missing.
@@ -203,7 +199,7 @@ def _experiment_row(exp: Any) -> ExperimentRow:
         experiment_id=str(exp.experiment_id),
         name=str(exp.name),
         lifecycle_stage=str(exp.lifecycle_stage),
-        last_update=_ts(getattr(exp, "last_update_time", None)),
+        last_update=from_ms(getattr(exp, "last_update_time", None)),
         tags=dict(getattr(exp, "tags", {}) or {}),
     )
 
@@ -332,8 +328,7 @@ def pick_winner(children: Iterable[RunRow], metric: str | None, greater_is_bette
     """The best candidate (champion baseline excluded) by ``metric``; ties by earliest start."""
     if not metric:
         return None
-    scored = [(c.metric(metric), c) for c in children if not c.is_champion_baseline]
-    scored = [(v, c) for v, c in scored if v is not None]
+    scored = [(v, c) for c in children if not c.is_champion_baseline and (v := c.metric(metric)) is not None]
     if not scored:
         return None
     sign = -1.0 if greater_is_better else 1.0
@@ -362,7 +357,7 @@ def group_retraining(
         seen = set()
         while r.parent_run_id in by_id and r.run_id not in seen:
             seen.add(r.run_id)
-            r = by_id[r.parent_run_id]  # type: ignore[index]
+            r = by_id[str(r.parent_run_id)]
         return r
 
     parents = []
@@ -404,26 +399,6 @@ def lineage(run: RunRow) -> dict[str, str]:
     return out
 
 
-def registered_versions_of_run(client: Any, run_id: str) -> list[dict[str, Any]]:
-    """Registered model versions created from ``run_id`` (one call)."""
-    safe = str(run_id).replace("'", "")
-    try:
-        versions = mlflow_call(
-            client, f"model versions of run '{safe}'", client.search_model_versions, f"run_id = '{safe}'"
-        )
-    except NotFound:
-        return []
-    return [
-        {
-            "model": v.name,
-            "version": str(v.version),
-            "stage": getattr(v, "current_stage", None),
-            "aliases": list(getattr(v, "aliases", []) or []),
-        }
-        for v in versions
-    ]
-
-
 def metric_history(client: Any, run_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Metric history rows ``{key, step, timestamp, value}`` for up to MAX_HISTORY_KEYS keys.
 
@@ -436,7 +411,7 @@ def metric_history(client: Any, run_id: str, keys: Sequence[str]) -> list[dict[s
             client, f"history of metric '{key}' of run '{run_id}'", client.get_metric_history, run_id, key
         ):
             out.append(
-                {"key": key, "step": int(m.step), "timestamp": _ts(m.timestamp), "value": _clean_metric(m.value)}
+                {"key": key, "step": int(m.step), "timestamp": from_ms(m.timestamp), "value": _clean_metric(m.value)}
             )
     return out
 
@@ -487,173 +462,8 @@ def model_settings_for_experiment(settings: Any, experiment_name: str) -> tuple[
     return None, {}
 
 
-# --------------------------------------------------------------------------------------------
-# Registered model versions side by side
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class VersionRow:
-    version: str
-    created: datetime | None
-    stage: str | None
-    aliases: tuple[str, ...]
-    run_id: str | None
-    run_name: str | None
-    metrics: dict[str, float | None]
-    tags: dict[str, str]
-    is_champion: bool
-    trained: datetime | None = None  # the source run's start (the registry timestamp may be later)
-    eval_window: str | None = None
-
-
-@dataclass(frozen=True)
-class Reevaluation:
-    """A run that re-evaluated a registered version (tag ``driftgate.model_version``) on newer data."""
-
-    version: str
-    run_id: str
-    run_name: str
-    when: datetime | None
-    eval_window: str | None
-    metrics: dict[str, float | None]
-
-
-@dataclass(frozen=True)
-class VersionsView:
-    model: str
-    versions: tuple[VersionRow, ...]
-    reevaluations: tuple[Reevaluation, ...]
-    champion_version: str | None
-    calls: int
-
-
-def _version_key(v: Any) -> int:
-    try:
-        return int(str(v))
-    except ValueError:
-        return 0
-
-
-def champion_version_of(versions: Sequence[Any], lifecycle: str = "aliases") -> str | None:
-    """The champion among MLflow ModelVersion objects: alias ``champion`` or stage Production."""
-    alias = [v for v in versions if "champion" in (getattr(v, "aliases", None) or [])]
-    prod = [v for v in versions if str(getattr(v, "current_stage", "") or "") == "Production"]
-    first, second = (alias, prod) if lifecycle == "aliases" else (prod, alias)
-    pick = first or second
-    return str(max(pick, key=lambda v: _version_key(v.version)).version) if pick else None
-
-
-def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max_versions: int = 50) -> VersionsView:
-    """A registered model's versions with their source runs' metrics and later re-evaluations.
-
-    Calls: one paginated ``search_model_versions``; one ``search_runs`` per experiment holding the
-    versions' runs (``run_id IN (...)``); one search for re-evaluation runs in those experiments.
-    """
-    name = str(model or "").strip()
-    if not name:
-        raise BadInput("no registered model given")
-    calls = 0
-    found: list[Any] = []
-    token = None
-    safe = name.replace("'", "")
-    while True:
-        page = mlflow_call(
-            client,
-            f"model '{name}'",
-            client.search_model_versions,
-            f"name = '{safe}'",
-            max_results=200,
-            page_token=token,
-        )
-        calls += 1
-        found.extend(page)
-        token = getattr(page, "token", None)
-        if not token:
-            break
-    if not found:
-        raise NotFound(f"registered model '{name}' not found or has no versions")
-    found.sort(key=lambda v: _version_key(v.version), reverse=True)
-    found = found[:max_versions]
-    try:  # search_model_versions does not fill aliases on every store: the registered model does
-        reg = mlflow_call(client, f"model '{name}'", client.get_registered_model, name)
-        calls += 1
-        by_version: dict[str, list[str]] = {}
-        for alias, ver in (getattr(reg, "aliases", None) or {}).items():
-            by_version.setdefault(str(ver), []).append(str(alias))
-        for v in found:
-            if by_version.get(str(v.version)) and not getattr(v, "aliases", None):
-                v._aliases = by_version[str(v.version)]
-    except DriftGateError:
-        pass
-    champ = champion_version_of(found, lifecycle)
-    run_ids = [v.run_id for v in found if getattr(v, "run_id", None)]
-    runs: dict[str, RunRow] = {}
-    if run_ids:
-        first = get_run(client, run_ids[0])
-        calls += 1
-        runs[first.run_id] = first
-        exp_ids = [first.experiment_id]
-        quoted = ", ".join(f"'{r.replace(chr(39), '')}'" for r in dict.fromkeys(run_ids))
-        rows, _ = search_runs_paged(client, exp_ids, f"attributes.run_id IN ({quoted})", limit=None)
-        calls += 1
-        runs.update({r.run_id: r for r in rows})
-        for rid in run_ids:  # versions whose runs live in other experiments (rare): bounded
-            if rid not in runs:
-                try:
-                    runs[rid] = get_run(client, rid)
-                except NotFound:
-                    continue
-                calls += 1
-        exp_ids = sorted({r.experiment_id for r in runs.values()})
-        try:  # re-evaluations are extra information: a server refusing the filter must not hide versions
-            reeval_rows, _ = search_runs_paged(client, exp_ids, f"tags.`{MODEL_VERSION}` != ''", limit=2000)
-        except BadInput:
-            reeval_rows = []
-        calls += 1
-    else:
-        reeval_rows = []
-    versions = []
-    for v in found:
-        run = runs.get(getattr(v, "run_id", None) or "")
-        versions.append(
-            VersionRow(
-                version=str(v.version),
-                created=_ts(getattr(v, "creation_timestamp", None)),
-                stage=getattr(v, "current_stage", None),
-                aliases=tuple(getattr(v, "aliases", None) or ()),
-                run_id=getattr(v, "run_id", None),
-                run_name=run.run_name if run else None,
-                metrics={k: run.metric(k) for k in run.metrics} if run else {},
-                tags=dict(getattr(v, "tags", None) or {}),
-                is_champion=str(v.version) == champ,
-                trained=run.start_time if run else None,
-                eval_window=run.tags.get(EVAL_WINDOW) if run else None,
-            )
-        )
-    known = {v.version for v in versions}
-    reevals = [
-        Reevaluation(
-            str(r.tags[MODEL_VERSION]),
-            r.run_id,
-            r.run_name,
-            r.start_time,
-            r.tags.get(EVAL_WINDOW),
-            {k: r.metric(k) for k in r.metrics},
-        )
-        for r in reeval_rows
-        if str(r.tags.get(MODEL_VERSION)) in known
-        and r.run_id != next((v.run_id for v in versions if v.version == str(r.tags.get(MODEL_VERSION))), None)
-    ]
-    reevals.sort(key=lambda e: e.when or datetime.min.replace(tzinfo=UTC))
-    return VersionsView(name, tuple(versions), tuple(reevals), champ, calls)
-
-
-def version_of_runs(view: VersionsView) -> dict[str, str]:
-    """run_id -> registered version, from a :class:`VersionsView`."""
-    return {v.run_id: v.version for v in view.versions if v.run_id}
-
-
 def mlflow_ui_links(
-    settings,
+    settings: Settings,
     model: str | None = None,
     version: str | None = None,
     run_id: str | None = None,

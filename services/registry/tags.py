@@ -78,3 +78,23 @@ def training_window(tags: Mapping[str, str] | None) -> TrainingWindow | None:
     except ValueError:
         return None
     return TrainingWindow(text, start, end) if start <= end else None
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def champion_since(version_tags: Mapping[str, str] | None) -> str | None:
+    """When a version last became champion, from its tags: the later of ``driftgate.champion_since``
+    (written by a rollback to it; seeded history) and, for an approved version, its decision time
+    (an approval writes no separate tag for it). ``None`` when neither is there."""
+    found = dict(version_tags or {})
+    times = [found.get(CHAMPION_SINCE)]
+    if found.get(DECISION) == "approved":
+        times.append(found.get(DECISION_AT))
+    present = [t for t in times if t]
+    return max(present, key=_instant) if present else None

@@ -88,7 +88,7 @@ def champion_reference(settings: Settings, client: Any, model: str) -> ChampionR
 
 
 def _champion_since(version_tags: Mapping[str, str]) -> dt.datetime | None:
-    text = version_tags.get(tags.CHAMPION_SINCE)
+    text = tags.champion_since(version_tags)
     if not text:
         return None
     try:

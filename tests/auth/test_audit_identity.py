@@ -87,6 +87,5 @@ def test_an_old_postgresql_store_gains_the_column(tmp_path):
         with pytest.raises(Exception, match="append-only"), audit.engine(settings).begin() as conn:
             conn.exec_driver_sql("DELETE FROM audit_records")
     finally:
-        for key in [k for k in audit._engines if k[0].startswith("postgresql")]:
-            audit._engines.pop(key).dispose()
+        audit.dispose_stores("postgresql")
         server.stop()

@@ -1,5 +1,5 @@
-"""Issue 12: an approval reads the registry once per operation — at most 10 MLflow read calls
-issued by DriftGate (counted on the real client against the real store), beside its writes."""
+"""Issues 12 and 15: an approval reads the registry once per operation — at most 10 MLflow calls in
+total, reads and writes, issued by DriftGate (counted on the real client against the real store)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class Counting:
         return sum(n for name, n in self.calls.items() if name in REGISTRY_WRITES)
 
 
-def test_an_approval_reads_the_registry_at_most_10_times(demo_copy):
+def test_an_approval_makes_at_most_10_mlflow_calls(demo_copy):
     settings = settings_with(demo_copy.home)
     client = make_client(settings)
     gate = evaluate(settings, client, MODEL, "2")  # the page shows the gate and passes its result
@@ -46,6 +46,6 @@ def test_an_approval_reads_the_registry_at_most_10_times(demo_copy):
     rec = approve(settings, MODEL, "2", "alice", comment="ok", client=counting, gate=gate)
     assert rec["outcome"] == "done" and make_lifecycle(settings, client, MODEL).state().champion == "2"
     print("approval MLflow calls:", dict(counting.calls))
-    assert counting.reads <= 10, dict(counting.calls)
-    assert counting.calls["get_registered_model"] <= 4 and counting.calls["search_model_versions"] <= 2
-    assert 0 < counting.writes <= 12, dict(counting.calls)
+    assert counting.reads + counting.writes <= 10, dict(counting.calls)
+    assert counting.calls["get_registered_model"] == 1 and counting.calls["search_model_versions"] == 1
+    assert counting.writes > 0, dict(counting.calls)

@@ -126,7 +126,7 @@ def test_sigkill_mid_transition_is_recovered_by_the_next_decision_first_time(dem
 
 def test_a_fresh_lease_of_a_live_owner_is_never_taken_over(demo_copy):
     settings = settings_with(demo_copy.home, "[audit]\nlease_seconds = 30\n")
-    assert audit.claim(settings, MODEL, "t-live", "approve", "now", time.time()) is None
+    assert audit.store_for(settings).claim(MODEL, "t-live", "approve", "now", time.time()) is None
     row = audit.in_progress(settings)[0]
     assert not claim_is_stale(settings, row)  # this process holds t-live
     assert recover(settings, make_client(settings), MODEL) == []
@@ -135,41 +135,40 @@ def test_a_fresh_lease_of_a_live_owner_is_never_taken_over(demo_copy):
     assert claim_is_stale(settings, row, now=row["started_epoch"] + 31)
     # the take-over is conditional on the lease seen: a heartbeat in between wins
     seen = row["started_epoch"]
-    assert audit.renew(settings, MODEL, "t-live", seen + 1)
-    assert not audit.take_over(settings, MODEL, "t-live", "t-new", seen)
-    audit.release(settings, MODEL, "t-live", "")
+    assert audit.store_for(settings).renew(MODEL, "t-live", seen + 1)
+    assert not audit.store_for(settings).take_over(MODEL, "t-live", "t-new", seen)
+    audit.store_for(settings).release(MODEL, "t-live", "")
 
 
 def test_heartbeat_renews_the_lease_while_the_owner_works(demo_copy):
     settings = settings_with(demo_copy.home, "[audit]\nlease_seconds = 10\n")
-    assert audit.claim(settings, MODEL, "t-beat", "approve", "now", 1000.0) is None
-    fence = Fence(settings, MODEL, "t-beat")
+    assert audit.store_for(settings).claim(MODEL, "t-beat", "approve", "now", 1000.0) is None
+    fence = Fence(settings, audit.store_for(settings), MODEL, "t-beat")
     fence.interval = 0.05
     with fence:
         deadline = time.monotonic() + 20
         while audit.in_progress(settings)[0]["started_epoch"] == 1000.0 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert audit.in_progress(settings)[0]["started_epoch"] > 1000.0
-    assert audit.release(settings, MODEL, "t-beat", "") is None
+    assert audit.store_for(settings).release(MODEL, "t-beat", "") is None
 
 
 def test_release_and_writes_after_a_take_over_are_refused(demo_copy):
     settings = settings_with(demo_copy.home)
-    assert audit.claim(settings, MODEL, "t-old", "approve", "now", time.time()) is None
-    assert audit.take_over(settings, MODEL, "t-old", "t-new")
+    assert audit.store_for(settings).claim(MODEL, "t-old", "approve", "now", time.time()) is None
+    assert audit.store_for(settings).take_over(MODEL, "t-old", "t-new")
     n = len(audit.query(settings))
     with pytest.raises(audit.LostClaim):
-        audit.release(
-            settings,
+        audit.store_for(settings).release(
             MODEL,
             "t-old",
             "2",
             {"at": "x", "user": "alice", "action": "approve", "outcome": "done", "model": MODEL},
         )
     assert len(audit.query(settings)) == n  # no "done" record for a transition it no longer owns
-    assert not audit.renew(settings, MODEL, "t-old")
+    assert not audit.store_for(settings).renew(MODEL, "t-old")
     assert [r["txn"] for r in audit.in_progress(settings)] == ["t-new"]
-    audit.release(settings, MODEL, "t-new", "")
+    audit.store_for(settings).release(MODEL, "t-new", "")
 
 
 def test_owner_whose_claim_is_taken_over_mid_plan_stops_writing(demo_copy, monkeypatch):

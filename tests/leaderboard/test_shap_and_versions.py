@@ -12,7 +12,7 @@ from services.compare.shap import compare_versions, explain, load_model, recent_
 from services.demo import seed as demo
 from services.errors import NotFound
 from services.registry.mlflow_client import make_client
-from services.registry.runs import versions_comparison
+from services.registry.model_versions import versions_comparison
 
 
 @pytest.fixture(scope="module")

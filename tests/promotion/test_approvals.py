@@ -11,6 +11,7 @@ from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
 from services.registry.tags import DECISION as TAG_DECISION
 from services.registry.tags import DECISION_COMMENT as TAG_DECISION_COMMENT
+from services.registry.tags import champion_since
 from tests.support.demo import MODEL, settings_with
 from tests.support.registry import registry_view
 
@@ -187,6 +188,8 @@ def test_uc_approval_tag_and_decision_tags(demo_copy):
     tags = make_lifecycle(settings, client, MODEL).get_version("2").tags
     assert tags["Approval_Check"] == "Approved"
     assert (tags["driftgate.decision"], tags["driftgate.decision_by"]) == ("approved", "alice")
-    assert tags["driftgate.decision_comment"] == "ok" and tags["driftgate.champion_since"].endswith("Z")
-    old = make_lifecycle(settings, client, MODEL).get_version("1").tags
-    assert old["driftgate.replaced_by"] == "2" and "driftgate.archived_at" in old
+    # champion since the approval (its decision time: no separate tag write)
+    assert tags["driftgate.decision_comment"] == "ok" and champion_since(tags) == tags["driftgate.decision_at"]
+    assert champion_since(tags).endswith("Z")
+    old = make_lifecycle(settings, client, MODEL).get_version("1")
+    assert old.tags["driftgate.replaced_by"] == "2" and old.state == "previous"

@@ -293,7 +293,7 @@ def test_append_only_enforced_by_postgres(pg_ws, postgres):
     ]
     # a second start (another replica) finds the triggers and adds none
     with audit.engine(settings).begin() as conn:
-        audit._create_schema(conn)
+        audit.store_for(settings).create_schema(conn)
     assert rows(postgres, db, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname") == [
         ("audit_no_truncate",),
         ("audit_no_update_delete",),
@@ -336,7 +336,7 @@ def test_replicas_starting_together_create_the_schema_once(postgres, tmp_path):
     db = url.rsplit("/", 1)[1]
     assert rows(postgres, db, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(4,)]
     assert rows(postgres, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [
-        (len(audit._meta.tables),)
+        (len(audit.metadata.tables),)
     ]
 
 
@@ -360,8 +360,8 @@ def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "app-pw-7")  # libpq reads it
     app = load_settings(env={"DRIFTGATE_HOME": str(settings.home)}, config_file=cfg)
     assert audit.append(app, _record(1)) == 2
-    assert audit.claim(app, MODEL, "t1", "approve", "now", 0.0) is None
-    assert audit.claim(app, MODEL, "t2", "approve", "now", 0.0)["txn"] == "t1"
+    assert audit.store_for(app).claim(MODEL, "t1", "approve", "now", 0.0) is None
+    assert audit.store_for(app).claim(MODEL, "t2", "approve", "now", 0.0)["txn"] == "t1"
     with audit.engine(app).connect() as conn:
         for stmt in (
             "DROP TRIGGER audit_no_update_delete ON audit_records",
@@ -407,13 +407,13 @@ def test_server_lost_after_start_is_one_line_then_reconnects(tmp_path, capsys):
         cfg = write_config(tmp_path / "c.toml", tmp_path, url)
         settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
         audit.append(settings, _record(0))
-        assert audit.claim(settings, MODEL, "t1", "approve", "now", 0.0) is None
+        assert audit.store_for(settings).claim(MODEL, "t1", "approve", "now", 0.0) is None
         server.halt()
         shown = f"audit store postgresql+psycopg://***@127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]} is unavailable"
         for call in (
             lambda: audit.query(settings),
             lambda: audit.in_progress(settings),
-            lambda: audit.release(settings, MODEL, "t1", "1", _record(1)),
+            lambda: audit.store_for(settings).release(MODEL, "t1", "1", _record(1)),
             lambda: audit.append(settings, _record(2)),
             lambda: audit.latest_id(settings),
         ):
@@ -425,7 +425,7 @@ def test_server_lost_after_start_is_one_line_then_reconnects(tmp_path, capsys):
         server.resume()
         assert [r["version"] for r in audit.query(settings)] == ["0"]  # nothing half-written
         assert [r["txn"] for r in audit.in_progress(settings)] == ["t1"]
-        audit.release(settings, MODEL, "t1", "1", _record(1))
+        audit.store_for(settings).release(MODEL, "t1", "1", _record(1))
         assert [r["version"] for r in audit.query(settings)] == ["0", "1"] and audit.in_progress(settings) == []
     finally:
         server.stop()

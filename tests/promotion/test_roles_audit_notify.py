@@ -106,11 +106,11 @@ def test_audit_absent_then_append_only(settings):
 
 
 def test_claim_exactly_one_winner(settings):
-    assert audit.claim(settings, "m", "t1", "approve", "now", 0.0) is None
-    other = audit.claim(settings, "m", "t2", "approve", "now", 0.0)
+    assert audit.store_for(settings).claim("m", "t1", "approve", "now", 0.0) is None
+    other = audit.store_for(settings).claim("m", "t2", "approve", "now", 0.0)
     assert other is not None and other["txn"] == "t1"
-    audit.release(settings, "m", "t1", "1")
-    assert audit.claim(settings, "m", "t2", "approve", "now", 0.0) is None
+    audit.store_for(settings).release("m", "t1", "1")
+    assert audit.store_for(settings).claim("m", "t2", "approve", "now", 0.0) is None
 
 
 class _Hook(BaseHTTPRequestHandler):

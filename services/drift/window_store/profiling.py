@@ -311,8 +311,8 @@ def day_profiles(
         for k, (name, kind) in enumerate(features):
             ref_f = ref.features[name]
             if kind == "numeric":
-                table = groups.get((k, as_date(w)), _EMPTY)
-                feats[name] = _numeric_feature(name, ref_f, rows, table, at.get(k, []), slots[k])
+                cells = groups.get((k, as_date(w)), _EMPTY)
+                feats[name] = _numeric_feature(name, ref_f, rows, cells, at.get(k, []), slots[k])
             else:
                 cc = counts.get(as_date(w), {}).get(name, {})
                 feats[name] = FeatureProfile(
