@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint install install-dev clean-demo
+.PHONY: run test test-fast lint lint-tests install install-dev clean-demo
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ run: install
 
 # Install dev requirements (Spark included: requirements-spark.txt) and run the whole suite,
 # browser and Spark tests included.
-test: install-dev
+test: lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # Unit tests only: no browser, server process, Spark, PostgreSQL, seeded demo or AppTest (the
@@ -36,11 +36,16 @@ FAST := not (e2e or server or spark or postgres or demo or apptest or databricks
 test-fast: install-dev
 	$(PY) -m pytest -n 2 -m "$(FAST)"
 
-# Format, lint and types (configuration: pyproject.toml).
+# Format, lint and types (configuration: pyproject.toml); `make test` runs it first, so CI fails
+# on a lint or type error. mypy: strict on services/, check_untyped_defs on the UI.
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services components pages app.py tests bench
+	$(VENV)/bin/mypy services components pages app.py
+
+# Types of tests/ and bench/ (check_untyped_defs): not yet clean (about 110 errors), so not in CI.
+lint-tests: install-dev
+	$(VENV)/bin/mypy tests bench
 
 clean-demo:
 	rm -rf .driftgate
