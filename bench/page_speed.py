@@ -40,18 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = os.environ.get("DRIFTGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - after the sys.path line above
+
 PAGES = ["/", "/drift", "/runs", "/leaderboard", "/promotions"]
 MODEL = "churn_classifier"
 
