@@ -39,17 +39,13 @@ def retraining(ctx: Any, experiment: str, metric: str | None, greater: bool) -> 
     return _retraining(key_of(ctx), experiment, metric, greater, ctx.client)
 
 
+# experiment, metric, parent run, greater is better, filter, guard metrics
+BoardQuery = tuple[str, str, str | None, bool, str, tuple[str, ...] | None]
+
+
 @st.cache_data(ttl=30, max_entries=32, show_spinner=False)
-def _board(
-    key: str,
-    experiment: str,
-    metric: str,
-    parent: str | None,
-    greater: bool,
-    flt: str,
-    guards: tuple[str, ...] | None,
-    _client: Any,
-) -> lb.Leaderboard:
+def _board(key: str, query: BoardQuery, _client: Any) -> lb.Leaderboard:
+    experiment, metric, parent, greater, flt, guards = query
     return lb.build_leaderboard(
         _client,
         experiment,
@@ -61,6 +57,11 @@ def _board(
     )
 
 
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _board_with_intervals(key: str, query: BoardQuery, _client: Any) -> lb.Leaderboard:
+    return lb.with_intervals(_client, _board(key, query, _client))
+
+
 def board(
     ctx: Any,
     experiment: str,
@@ -69,35 +70,12 @@ def board(
     greater: bool,
     flt: str = "",
     guards: tuple[str, ...] | None = None,
+    intervals: bool = False,
 ) -> lb.Leaderboard:
-    return _board(key_of(ctx), experiment, metric, parent, greater, flt, guards, ctx.client)
-
-
-@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
-def _board_ci(
-    key: str,
-    experiment: str,
-    metric: str,
-    parent: str | None,
-    greater: bool,
-    flt: str,
-    guards: tuple[str, ...] | None,
-    _client: Any,
-) -> lb.Leaderboard:
-    base = _board(key, experiment, metric, parent, greater, flt, guards, _client)
-    return lb.with_intervals(_client, base)
-
-
-def board_with_intervals(
-    ctx: Any,
-    experiment: str,
-    metric: str,
-    parent: str | None,
-    greater: bool,
-    flt: str = "",
-    guards: tuple[str, ...] | None = None,
-) -> lb.Leaderboard:
-    return _board_ci(key_of(ctx), experiment, metric, parent, greater, flt, guards, ctx.client)
+    """The leaderboard (cached 30 s); ``intervals``: with the bootstrap intervals of Δ vs the
+    champion (cached 5 min)."""
+    load = _board_with_intervals if intervals else _board
+    return load(key_of(ctx), (experiment, metric, parent, greater, flt, guards), ctx.client)
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)

@@ -62,9 +62,13 @@ def render_model_overview(ov: ModelOverview) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Latest retraining run**")
-        run = ov.latest_retraining
-        if run:
-            st.markdown(f"{code(run.name)} · started {run.started} · {md(run.status)} · {run.children} child runs")
+        latest = ov.latest_retraining
+        if latest:
+            run = latest.run
+            started = run.start_time.strftime("%Y-%m-%d %H:%M UTC") if run.start_time else ""
+            st.markdown(
+                f"{code(run.run_name)} · started {started} · {md(run.status)} · {len(latest.children)} child runs"
+            )
             if run.trigger:
                 st.info(f"Trigger: {md(run.trigger, limit=2000)}", icon=":material/bolt:")
             st.page_link(

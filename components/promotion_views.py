@@ -348,19 +348,7 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 
 # -- audit log ----------------------------------------------------------------------------------------
-AUDIT_COLUMNS = [
-    "at",
-    "user",
-    "identity",
-    "action",
-    "outcome",
-    "model",
-    "version",
-    "version_before",
-    "version_after",
-    "reason",
-    "comment",
-]
+AUDIT_COLUMNS = list(audit.RECORD_KEYS)
 
 
 AUDIT_TEXT_PX = 560  # the widest a comment/reason column gets; longer comments are listed in full below

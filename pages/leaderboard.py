@@ -73,7 +73,7 @@ with st.expander("Filter runs and options"):
 guards = cfg.get("guard_metrics")
 with shown_errors(stop=True):
     args = (ctx, experiment, metric, parent_id, not lower, flt.strip(), tuple(guards) if guards else None)
-    board = data.board_with_intervals(*args) if intervals else data.board(*args)
+    board = data.board(*args, intervals=intervals)
 
 views.banner(board)
 rows = board.table()

@@ -24,7 +24,7 @@ from services.promotion.audit import registered_at
 from services.registry import tags
 from services.registry.errors import mlflow_errors
 from services.registry.lifecycle import VersionView, make_lifecycle
-from services.registry.runs import retraining_runs
+from services.registry.runs import ParentRun, retraining_runs
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
 
@@ -39,23 +39,12 @@ class Champion:
 
 
 @dataclass
-class RetrainingRun:
-    run_id: str
-    name: str
-    started: str
-    status: str
-    trigger: str | None
-    children: int
-    experiment_id: str
-
-
-@dataclass
 class ModelOverview:
     name: str
     lifecycle: str
     champion: Champion | None
     candidates: list[dict[str, Any]] = field(default_factory=list)
-    latest_retraining: RetrainingRun | None = None
+    latest_retraining: ParentRun | None = None
     description: str = ""
 
 
@@ -68,23 +57,10 @@ def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion
     return champion_run.info.experiment_id if champion_run is not None else None
 
 
-def latest_retraining_run(client: MlflowClient, experiment_id: str) -> RetrainingRun | None:
+def latest_retraining_run(client: MlflowClient, experiment_id: str) -> ParentRun | None:
     """The most recent retraining (parent) run, grouped by the same rule as the Runs page."""
     parents = retraining_runs(client, experiment_id).parents  # most recent first
-    if not parents:
-        return None
-    parent = parents[0]
-    run = parent.run
-    started = run.start_time.strftime("%Y-%m-%d %H:%M UTC") if run.start_time else ""
-    return RetrainingRun(
-        run_id=run.run_id,
-        name=run.run_name or run.run_id[:8],
-        started=started,
-        status=run.status,
-        trigger=run.trigger,
-        children=len(parent.children),
-        experiment_id=experiment_id,
-    )
+    return parents[0] if parents else None
 
 
 def model_overview(client: MlflowClient, settings: Settings, name: str) -> ModelOverview:

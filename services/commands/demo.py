@@ -6,16 +6,20 @@ import argparse
 import sys
 from typing import Any
 
-from services.commands.common import print_json, settings_from_args
+from services.commands.common import add_format, print_json, settings_from_args
 from services.errors import BadInput
+
+_DESCRIPTION = (
+    "Seed the embedded demo workspace (real MLflow store, scoring log, ground truth) "
+    "into $DRIFTGATE_HOME. Only when no MLFLOW_TRACKING_URI is configured."
+)
 
 
 def register(sub: Any) -> None:  # argparse's private _SubParsersAction
     p = sub.add_parser(
         "demo",
         help="seed (or --reset, or advance) the embedded demo workspace in $DRIFTGATE_HOME",
-        description="Seed the embedded demo workspace (real MLflow store, scoring log, ground truth) "
-        "into $DRIFTGATE_HOME. Only when no MLFLOW_TRACKING_URI is configured.",
+        description=_DESCRIPTION,
     )
     p.add_argument(
         "action",
@@ -26,7 +30,7 @@ def register(sub: Any) -> None:  # argparse's private _SubParsersAction
     )
     p.add_argument("--reset", action="store_true", help="wipe the workspace's own files and seed again")
     p.add_argument("--days", type=int, default=1, help="with advance: number of daily batches to append")
-    p.add_argument("--format", choices=("json", "text"), default="text", help="output format")
+    add_format(p, "text")
     p.set_defaults(handler=run)
 
 

@@ -76,22 +76,9 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _print_decision(args: argparse.Namespace, rec: dict[str, Any], identity: str) -> None:
-    doc = {
-        k: rec.get(k)
-        for k in (
-            "at",
-            "user",
-            "action",
-            "outcome",
-            "model",
-            "version",
-            "version_before",
-            "version_after",
-            "reason",
-            "comment",
-        )
-    }
-    doc["identity"] = identity
+    from services.promotion.audit.export import spec_record
+
+    doc = spec_record(rec) | {"identity": identity}
     if args.format == "json":
         print_json(doc)
     else:
@@ -170,34 +157,24 @@ def register(sub: Any) -> None:
     add_config(p)
     p.set_defaults(handler=_gate)
 
-    for name, helptext in (
-        ("approve", "approve (promote) a candidate version"),
-        ("reject", "reject a candidate version (comment required)"),
+    for name, helptext, comment_help in (
+        ("approve", "approve (promote) a candidate version", "free text, up to 5000 characters"),
+        ("reject", "reject a candidate version (comment required)", "free text, up to 5000 characters"),
+        ("rollback", "restore the previous champion (comment required)", "why (required, up to 5000 characters)"),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--model", required=True)
-        p.add_argument("--version", required=True)
+        if name != "rollback":
+            p.add_argument("--version", required=True)
         p.add_argument(
             "--user",
             help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
             "unless the tracking server authenticates, which then decides who you are",
         )
-        p.add_argument("--comment", help="free text, up to 5000 characters")
+        p.add_argument("--comment", help=comment_help)
         add_format(p, "text")
         add_config(p)
         p.set_defaults(handler=_decision(name))
-
-    p = sub.add_parser("rollback", help="restore the previous champion (comment required)")
-    p.add_argument("--model", required=True)
-    p.add_argument(
-        "--user",
-        help="who decides (default: $DRIFTGATE_USER); recorded as self-asserted "
-        "unless the tracking server authenticates, which then decides who you are",
-    )
-    p.add_argument("--comment", help="why (required, up to 5000 characters)")
-    add_format(p, "text")
-    add_config(p)
-    p.set_defaults(handler=_decision("rollback"))
 
     p = sub.add_parser("versions", help="list a registered model's versions and their states")
     p.add_argument("--model", required=True)

@@ -3,39 +3,13 @@ window and score buckets (aggregates only; every value a named parameter)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlglot import exp
 
 from services.drift.sql import Query
-from services.warehouse.sources import Backend, Window, resolve_window
 from services.warehouse.sql import column, date_bucket, param, render, window_condition
-
-
-def log_query(
-    build: Callable[..., Query],
-    backend: Backend,
-    window: Window,
-    *,
-    ts: str,
-    label: str,
-    prediction: str,
-    group_by: str | None,
-) -> Query:
-    """``build``'s statement over ``backend``'s rows in ``window`` (bounds resolved on the backend)."""
-    start, end = resolve_window(backend, window)
-    return build(
-        backend.table,
-        backend.dialect,
-        ts=ts,
-        label=label,
-        prediction=prediction,
-        group_by=group_by,
-        start=start,
-        end=end,
-    )
 
 
 def performance_query(

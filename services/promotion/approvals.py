@@ -21,6 +21,7 @@ calls on a demo-like registry: 2 reads (registered model, versions) and 8 writes
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +31,15 @@ from services.promotion import audit, notify
 from services.promotion.gate import GateResult, evaluate
 from services.promotion.lease import REGISTRY_WRITES, Fence, claim_is_stale
 from services.promotion.recovery import interrupted_notice, recover
-from services.promotion.roles import can_approve, can_reject, can_request, can_rollback, clean_identity, distinct_users
+from services.promotion.roles import (
+    Permission,
+    can_approve,
+    can_reject,
+    can_request,
+    can_rollback,
+    clean_identity,
+    distinct_users,
+)
 from services.promotion.transition import (
     AuditRecord,
     Transition,
@@ -96,8 +105,23 @@ def _same(a: str | None, b: str | None) -> bool:
 class _Operation:
     """One decision's registry snapshot: recovery first, then the audit generation, then one read."""
 
-    def __init__(self, settings: Settings, client: Any, model: str, action: str, user: str | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any,
+        model: str,
+        action: str,
+        user: str | None,
+        comment: str | None,
+        *,
+        version: object = UNSET,
+        comment_for: str | None = None,
+    ) -> None:
+        """Usage first (user, comment — required when ``comment_for`` names the decision —,
+        version: :class:`BadInput`, nothing read yet), then the snapshot."""
         self.settings, self.action, self.user = settings, action, clean_identity(user)
+        self.comment = clean_comment(comment, required=comment_for is not None, what=comment_for or "this decision")
+        self.version = "" if version is UNSET else normalise_version(version)
         client = client if client is not None else make_client(settings)
         self.lc = operation_lifecycle(settings, client, model)  # a blank model name -> BadInput
         self.store = audit.store_for(settings)
@@ -127,6 +151,18 @@ class _Operation:
             if tail:
                 reason += f", not {shown or 'none'} as shown"
             self.refuse(record(**base, outcome="refused", reason=reason))
+
+    def admit(
+        self, expected_champion: Any, version: str | None, permission: Callable[[], Permission], tail: bool = False
+    ) -> dict[str, Any]:
+        """The decision's record fields once the champion shown is the snapshot's and
+        ``permission()`` (asked only then: it may record authors) allows it; else refused."""
+        base = self.base(version, self.comment)
+        self.check_shown(expected_champion, base, tail=tail)
+        perm = permission()
+        if not perm:
+            self.refuse(record(**base, outcome="refused", reason=perm.reason))
+        return base
 
     def refuse(self, rec: AuditRecord) -> None:
         refuse(self.settings, self.store, rec)
@@ -172,17 +208,13 @@ def approve(
     gate: GateResult | None = None,
 ) -> AuditRecord:
     """Promote ``version`` to champion (see module doc). Returns the audit record."""
-    clean_identity(user)
-    comment = clean_comment(comment)
-    v = normalise_version(version)
-    op = _Operation(settings, client, model, "approve", user)
+    op = _Operation(settings, client, model, "approve", user, comment, version=version)
+    v, comment = op.version, op.comment
     op.lc.find(v)  # unknown version -> NotFound
-    base = op.base(v, comment)
-    op.check_shown(expected_champion, base, tail=True)
     usable = _usable_gate(op, v, gate)
-    perm = can_approve(settings, op.user, _approval_authors(op, v, usable))
-    if not perm:
-        op.refuse(record(**base, outcome="refused", reason=perm.reason))
+    base = op.admit(
+        expected_champion, v, lambda: can_approve(settings, op.user, _approval_authors(op, v, usable)), tail=True
+    )
     result = usable or evaluate(settings, op.lc.client, op.lc.model, v, op.lc)  # on the snapshot
     evidence = result.to_json()
     base["evidence"] = evidence
@@ -226,17 +258,13 @@ def reject(
     expected_champion: Any = UNSET,
     client: Any = None,
 ) -> AuditRecord:
-    """Tag ``version`` rejected (approver or its author; comment required)."""
-    clean_identity(user)
-    comment = clean_comment(comment, required=True, what="a rejection")
-    v = normalise_version(version)
-    op = _Operation(settings, client, model, "reject", user)
+    """Tag ``version`` rejected (approver or its author; comment required).
+
+    The champion stays as it is; a rejected version can no longer be approved."""
+    op = _Operation(settings, client, model, "reject", user, comment, version=version, comment_for="a rejection")
+    v, comment = op.version, op.comment
     view = op.lc.get_version(v)
-    base = op.base(v, comment)
-    op.check_shown(expected_champion, base)
-    perm = can_reject(settings, op.user, authors(settings, op.lc, view))
-    if not perm:
-        op.refuse(record(**base, outcome="refused", reason=perm.reason))
+    base = op.admit(expected_champion, v, lambda: can_reject(settings, op.user, authors(settings, op.lc, view)))
     if view.state in ("champion", "rejected"):
         why = "is the champion: roll back instead" if view.state == "champion" else "is already rejected"
         op.refuse(record(**base, outcome="refused", reason=f"version {v} {why}"))
@@ -262,15 +290,10 @@ def rollback(
     client: Any = None,
 ) -> AuditRecord:
     """Restore the previous champion (approver; comment required)."""
-    clean_identity(user)
-    comment = clean_comment(comment, required=True, what="a rollback")
-    op = _Operation(settings, client, model, "rollback", user)
+    op = _Operation(settings, client, model, "rollback", user, comment, comment_for="a rollback")
+    comment = op.comment
     state = op.state
-    base = op.base(state.previous, comment)
-    op.check_shown(expected_champion, base)
-    perm = can_rollback(settings, op.user)
-    if not perm:
-        op.refuse(record(**base, outcome="refused", reason=perm.reason))
+    base = op.admit(expected_champion, state.previous, lambda: can_rollback(settings, op.user))
     if not state.previous:
         op.refuse(record(**base, outcome="refused", reason="no previous champion to roll back to"))
     target = state.previous

@@ -185,28 +185,19 @@ def resolve(
     if auth is None:
         return CliIdentity(claimed or settings.user or None, SELF_ASSERTED)
     user, source = auth.user, auth.source
+    reason = None
     if claimed and identity_key(claimed) != identity_key(user):
-        _refuse(
-            settings,
-            action,
-            model,
-            version,
-            user,
-            source,
+        reason = (
             f"--user {claimed} is not who the tracking server authenticated ({user}): "
-            "decisions are recorded as the authenticated user; drop --user",
+            "decisions are recorded as the authenticated user; drop --user"
         )
-    if source == MLFLOW and writes_registry and not auth.is_admin:
+    elif source == MLFLOW and writes_registry and not auth.is_admin:
         permission = registry_permission(settings, user, model)
         if permission is not None and permission != NEEDED_PERMISSION:
-            _refuse(
-                settings,
-                action,
-                model,
-                version,
-                user,
-                source,
+            reason = (
                 f"{user} may not change registered model {model} on the tracking server "
-                f"(MLflow permission {permission}; {action} needs {NEEDED_PERMISSION})",
+                f"(MLflow permission {permission}; {action} needs {NEEDED_PERMISSION})"
             )
+    if reason is not None:
+        _refuse(settings, action, model, version, user, source, reason)
     return CliIdentity(user, source)

@@ -28,7 +28,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from services.config import Settings
-from services.promotion.audit.export import champion_history, csv_cell, csv_export, registered_at, spec_record
+from services.promotion.audit.export import (
+    RECORD_KEYS,
+    champion_history,
+    csv_cell,
+    csv_export,
+    registered_at,
+    spec_record,
+)
 from services.promotion.audit.schema import ACTIONS, COMMENT_MAX, IDENTITIES, OUTCOMES, metadata, records
 from services.promotion.audit.store import (
     UNSEEN,
@@ -48,6 +55,7 @@ from services.promotion.audit.store import (
 )
 
 __all__ = [
+    "RECORD_KEYS",
     "ACTIONS",
     "COMMENT_MAX",
     "IDENTITIES",
@@ -125,20 +133,14 @@ def append(settings: Settings, record: Record) -> int:
     return store_for(settings).append(record)
 
 
-def query(
-    settings: Settings,
-    model: str | None = None,
-    limit: int | None = None,
-    user: str | None = None,
-    action: str | None = None,
-    outcome: str | None = None,
-) -> list[Record]:
-    return store_for(settings).query(model=model, limit=limit, user=user, action=action, outcome=outcome)
+def query(settings: Settings, model: str | None = None, limit: int | None = None, **match: str | None) -> list[Record]:
+    """The configured store's records (``match``: ``user`` / ``action`` / ``outcome``; see ``AuditStore.query``)."""
+    return store_for(settings).query(model=model, limit=limit, **match)
 
 
 def recent_records(settings: Settings, model: str | None = None, limit: int = 20) -> list[Record]:
     """The newest ``limit`` records, oldest first (``[]`` when no store exists yet)."""
-    return store_for(settings).query(model=model, limit=limit)
+    return query(settings, model=model, limit=limit)
 
 
 def latest_id(settings: Settings) -> int:

@@ -8,24 +8,26 @@ from typing import Any
 
 from services.registry import tags
 
+RECORD_KEYS = (
+    "at",
+    "user",
+    "action",
+    "outcome",
+    "model",
+    "version",
+    "reason",
+    "comment",
+    "version_before",
+    "version_after",
+    "identity",
+)
+"""The fields a person is shown of an audit record (CLI ``audit`` / decision JSON, the page's
+table, its CSV export): the spec's ``audit`` keys first, then before/after and ``identity``."""
+
 
 def spec_record(rec: dict[str, Any]) -> dict[str, Any]:
-    """The keys the spec's ``audit`` JSON lists, plus before/after and ``identity`` (extra keys
-    are allowed)."""
-    keys = (
-        "at",
-        "user",
-        "action",
-        "outcome",
-        "model",
-        "version",
-        "reason",
-        "comment",
-        "version_before",
-        "version_after",
-        "identity",
-    )
-    return {k: rec.get(k) for k in keys}
+    """``rec`` as the spec's ``audit`` JSON lists it (:data:`RECORD_KEYS`; extra keys are allowed)."""
+    return {k: rec.get(k) for k in RECORD_KEYS}
 
 
 # -- export --------------------------------------------------------------------------------------

@@ -53,28 +53,30 @@ transitions = sa.Table(
     sa.Column("snapshot", sa.Text),
     sa.Column("state_token", sa.String(40)),
 )
-votes = sa.Table(
+
+
+def _per_version(name: str, *columns: sa.Column[str]) -> sa.Table:
+    """An append-only row about one model version: id, model, version, ``columns``, at."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model", sa.String(500), nullable=False),
+        sa.Column("version", sa.String(40), nullable=False),
+        *columns,
+        sa.Column("at", sa.String(40), nullable=False),
+    )
+
+
+votes = _per_version(
     "approval_votes",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("model", sa.String(500), nullable=False),
-    sa.Column("version", sa.String(40), nullable=False),
     sa.Column("user", sa.String(320), nullable=False),
     sa.Column("champion_token", sa.String(40), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
 )
 
 # Who authored a version, as DriftGate first saw it (and every author seen later): four-eyes
 # keeps counting them whatever the registry's tags say afterwards. Append-only like the records.
-version_authors = sa.Table(
-    "version_authors",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("model", sa.String(500), nullable=False),
-    sa.Column("version", sa.String(40), nullable=False),
-    sa.Column("author", sa.String(320), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
-)
+version_authors = _per_version("version_authors", sa.Column("author", sa.String(320), nullable=False))
 sa.Index("ix_version_authors", version_authors.c.model, version_authors.c.version)
 
 SQLITE_APPEND_ONLY = (
