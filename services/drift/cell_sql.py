@@ -13,9 +13,9 @@ from typing import Any, Unpack
 from sqlglot import exp
 
 from services.drift.cells import _TINY, GRID_SAMPLE, CellSpec
-from services.drift.sql import NumericSpec, Query, Scope, _cached, _quantiles, _union_all, _values_source, numeric_value
+from services.drift.sql import NumericSpec, Query, Scope, _cached, _union_all, _values_source, numeric_value
 from services.drift.stats import DECILES
-from services.warehouse.sql import column, date_bucket, param, render, window_condition, window_params
+from services.warehouse.sql import DUCKDB, column, date_bucket, param, render, window_condition, window_params
 
 
 def _greatest(*args: exp.Expr) -> exp.Expr:
@@ -318,7 +318,7 @@ def reference_quantiles_query(
             exp.StddevPop(this=v.copy()),
             exp.Min(this=v.copy()),
             exp.Max(this=v.copy()),
-            _quantiles(v.copy(), DECILES, "duckdb", discrete=False),
+            DUCKDB.quantiles(v.copy(), DECILES, discrete=False),
         ]
 
     shape = tuple((k, s.name) for k, s in specs)

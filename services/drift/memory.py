@@ -15,7 +15,7 @@ from services.drift.profile import FeatureProfile, Features, Profile, ProfileArg
 from services.drift.sql import numeric_value
 from services.errors import BadInput
 from services.warehouse.sources import Backend
-from services.warehouse.sql import column, render, window_condition
+from services.warehouse.sql import column, window_condition
 
 
 def memory_profile(backend: Backend, features: Features, **args: Unpack[ProfileArgs]) -> Profile:
@@ -31,13 +31,11 @@ def memory_profile(backend: Backend, features: Features, **args: Unpack[ProfileA
     cond = window_condition(ts, bounds[0], bounds[1], params)
     if cond is not None:
         q = q.where(cond)
-    sql = render(q, backend.dialect)
-    if backend.dialect == "duckdb":
-        arrays = backend.conn.execute(sql, params).fetchnumpy()
-        cols = [arrays[f"f{i}"] for i in range(len(features))]
-        rows = len(cols[0]) if cols else 0
-    else:  # the memory engine reads local data; a warehouse or Spark table stays where it is
+    if not backend.in_process:  # the memory engine reads local data; a warehouse or Spark table stays where it is
         raise BadInput(f"the memory engine reads local files only; use --engine duckdb for {backend.engine} tables")
+    arrays = backend.fetch_arrays(backend.render(q), params)
+    cols = [arrays[f"f{i}"] for i in range(len(features))]
+    rows = len(cols[0]) if cols else 0
     if rows == 0:
         raise BadInput(f"the {side} window is empty (0 rows)")
     out: dict[str, FeatureProfile] = {}

@@ -11,9 +11,9 @@ from typing import Any, Unpack
 from sqlglot import exp
 
 from services.drift.cells import GRID_SAMPLE
-from services.drift.sql import NumericSpec, Params, Query, Scope, _cached, _quantiles, hist_bounds, numeric_value
+from services.drift.sql import NumericSpec, Params, Query, Scope, _cached, hist_bounds, numeric_value
 from services.drift.stats import DECILES, grid_probs
-from services.warehouse.sql import date_bucket, param, render, window_condition, window_params
+from services.warehouse.sql import DUCKDB, date_bucket, param, render, sql_dialect, window_condition, window_params
 
 
 def numeric_query(
@@ -62,9 +62,10 @@ def numeric_params(
 ) -> dict[str, Any]:
     """The named parameters :func:`build_numeric_query` binds (kept in step by a test)."""
     params = window_params(start, end)
-    sorted_path = dialect == "duckdb" and not only_bins
+    lists = sql_dialect(dialect).list_aggregates
+    sorted_path = lists and not only_bins
     for i, spec in enumerate(specs):
-        if dialect == "duckdb" and spec.points:
+        if lists and spec.points:
             params[f"h{i}"] = hist_bounds(spec)
             if sorted_path:
                 params[f"lo{i}"], params[f"hi{i}"] = float(spec.points[0]), float(spec.points[-1])
@@ -101,7 +102,8 @@ def build_numeric_query(
     cond = window_condition(ts, start, end, params)
     if cond is not None:
         inner = inner.where(cond)
-    if dialect == "duckdb" and not only_bins:
+    sql = sql_dialect(dialect)
+    if sql.list_aggregates and not only_bins:
         return _numeric_query_sorted(inner, specs, probs, params, group_by)
     inf = exp.cast(exp.Literal.string("Infinity"), "DOUBLE")
     select: list[exp.Expr] = []
@@ -119,14 +121,14 @@ def build_numeric_query(
                 exp.StddevPop(this=v.copy()),
                 exp.Min(this=v.copy()),
                 exp.Max(this=v.copy()),
-                _quantiles(v.copy(), [0.5], dialect, discrete=False),
+                sql.quantiles(v.copy(), [0.5], discrete=False),
                 exp.CountIf(this=exp.EQ(this=exp.Abs(this=v.copy()), expression=inf.copy())),
-                _quantiles(v.copy(), probs, dialect, discrete=True),
+                sql.quantiles(v.copy(), probs, discrete=True),
             ]
         )
         if spec.deciles and not only_bins:
-            fields.append(_quantiles(v.copy(), DECILES, dialect, discrete=False))
-        if only_bins and spec.points and dialect == "duckdb":  # one HISTOGRAM: points and edges
+            fields.append(sql.quantiles(v.copy(), DECILES, discrete=False))
+        if only_bins and spec.points and sql.list_aggregates:  # one HISTOGRAM: points and edges
             params[f"h{i}"] = hist_bounds(spec)
             fields.append(exp.Anonymous(this="HISTOGRAM", expressions=[v.copy(), param(f"h{i}")]))
         else:
@@ -138,7 +140,7 @@ def build_numeric_query(
     q = exp.select(*select, copy=False).from_(inner.subquery("src", copy=False), copy=False)
     if group_by:
         q = q.group_by(exp.column("w", quoted=True), copy=False).order_by(exp.column("w", quoted=True), copy=False)
-    return render(q, dialect), params
+    return sql.render(q), params
 
 
 def _infinite(i: int) -> exp.Expr:
@@ -230,7 +232,7 @@ def _numeric_query_sorted(
             ),
         ]
         if spec.deciles:  # the deciles' 5th is the median (0.5): one QUANTILE_CONT for both
-            mid.append(exp.alias_(_quantiles(v.copy(), DECILES, "duckdb", discrete=False), f"c{i}_d", quoted=True))
+            mid.append(exp.alias_(DUCKDB.quantiles(v.copy(), DECILES, discrete=False), f"c{i}_d", quoted=True))
             median: exp.Expr = exp.Bracket(
                 this=exp.column(f"c{i}_d", quoted=True), expressions=[exp.Literal.number(DECILES.index(0.5))]
             )  # 0-based here, DuckDB [5]

@@ -108,7 +108,7 @@ def _scan(
     "counts": {column: {category: n}}}``."""
     numeric = [n for n, k in features if k == "numeric"]
     cats = [n for n, k in features if k == "categorical"]
-    duck = backend.dialect == "duckdb"
+    duck = backend.list_aggregates
     # A DuckDB reference's first pass: the row count, category counts and a sample of rows only;
     # its summaries and exact deciles come from the later passes (see duck_reference).
     duck_ref = duck and reference is None and not group_by
@@ -243,7 +243,7 @@ def _numeric_pass(
     the same batch; their rows come back second."""
     groups = column_groups(specs, backend.parallelism) or [[]]
     grouped = bool(group_by)
-    by_cells = not grouped and not only_bins and backend.dialect == "duckdb"
+    by_cells = not grouped and not only_bins and backend.list_aggregates
     plain = [[s for s in g if not (by_cells and s.cells is not None)] for g in groups]
     cell_groups = [[(k, s) for k, s in enumerate(g) if s.cells is not None] for g in groups] if by_cells else []
     # groups whose columns all have cells need no statement, but one statement always counts the rows
@@ -266,7 +266,7 @@ def _numeric_pass(
     for gi, result in zip(run, results):
         for row in result:
             w, rows, per = decode_numeric(
-                row, plain[gi], grouped=grouped, only_bins=only_bins, sorted_lists=backend.dialect == "duckdb"
+                row, plain[gi], grouped=grouped, only_bins=only_bins, sorted_lists=backend.list_aggregates
             )
             if w not in decoded:
                 decoded[w] = (rows, [[] for _ in groups])
@@ -300,7 +300,7 @@ def _grouped_cell_queries(
 ) -> tuple[list[Query], list[int]]:
     """DuckDB per-window passes: one grouped cells statement per column group with cells (run in
     the same batch as the grouped numeric statements), and the groups they belong to."""
-    if backend.dialect != "duckdb":
+    if not backend.list_aggregates:
         return [], []
     queries: list[Query] = []
     where: list[int] = []
@@ -403,7 +403,7 @@ def prefetch_current(
     """DuckDB files on both sides: a :class:`~services.drift.prefetch.Prefetch` on the current's
     backend (its category counts start now, its cell counts once the reference's cell maps are
     final) and the hook that submits the latter; None when it does not apply."""
-    if not (ref.dialect == cur_b.dialect == "duckdb" and ref.cursor is not None and cur_b.cursor is not None):
+    if not (ref.list_aggregates and cur_b.list_aggregates and ref.cursor is not None and cur_b.cursor is not None):
         return None
     try:
         cb = resolve_window(cur_b, current_window)

@@ -40,19 +40,6 @@ def numeric_value(name: str) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=exp.IsNan(this=c.copy()), true=exp.null())], default=c)
 
 
-def _quantiles(value: exp.Expr, probs: Sequence[float], dialect: str, discrete: bool) -> exp.Expr:
-    arr = exp.Array(expressions=[_lit(p) for p in probs])
-    if dialect == "duckdb":
-        fn = "QUANTILE_DISC" if discrete else "QUANTILE_CONT"
-        return exp.Anonymous(this=fn, expressions=[value, arr])
-    if discrete:  # Databricks: exact discrete percentiles over an array literal
-        return exp.WithinGroup(
-            this=exp.Anonymous(this="PERCENTILE_DISC", expressions=[arr]),
-            expression=exp.Order(expressions=[exp.Ordered(this=value, nulls_first=False)]),
-        )
-    return exp.Anonymous(this="PERCENTILE", expressions=[value, arr])  # exact, linear interpolation
-
-
 Params = dict[str, Any]
 Query = tuple[str, Params]  # a statement and its named parameters
 

@@ -56,8 +56,13 @@ Files = dict[date, set[str]]  # the Parquet files holding rows of each day (from
 
 
 def can_profile(backend: Backend, ref: Profile, features: Sequence[tuple[str, str]]) -> bool:
-    """The one-pass profiler needs DuckDB and a reference whose numeric columns have cell maps."""
-    return backend.dialect == "duckdb" and all(ref.features[n].cells is not None for n, k in features if k == "numeric")
+    """The one-pass profiler needs an in-process engine with HISTOGRAM / LIST (DuckDB: it fetches
+    numpy columns on its connections) and a reference whose numeric columns have cell maps."""
+    return (
+        backend.in_process
+        and backend.list_aggregates
+        and all(ref.features[n].cells is not None for n, k in features if k == "numeric")
+    )
 
 
 def _edge_cells(backend: Backend, specs: Sequence[tuple[int, CellSpec, list[float]]]) -> dict[int, list[int]]:
@@ -382,7 +387,7 @@ def watermarks(backend: Backend, src: Source, ts: str, bounds: Bounds) -> tuple[
     cond = window_condition(ts, bounds[0], bounds[1], params)
     q = q.where(exp.and_(cond, present) if cond is not None else present).group_by(date_bucket(ts, "day"))
     out: Marks = {}
-    for w, n, m in backend.execute(render(q, backend.dialect), params):
+    for w, n, m in backend.execute(backend.render(q), params):
         d = as_date(w)
         if d is not None:
             out[d] = (int(n), None if m is None else str(m))
