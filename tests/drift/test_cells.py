@@ -232,3 +232,43 @@ def test_the_sql_clamp_is_kept_only_for_references_with_far_outliers():
     assert CellSpec("linear", lo=-4.0, k=256.0, n=2048, shift=0.0, min=-4.5, max=1e6).needs_clamp()
     assert CellSpec("log", lo=-3.0, k=200.0, n=2048, shift=-1.0, min=-0.5, max=1e300).needs_clamp()
     assert not CellSpec("log", lo=-3.0, k=200.0, n=2048, shift=-1.0, min=-0.5, max=20.0).needs_clamp()
+
+
+def test_a_reference_ordered_by_a_column_is_sampled_again_from_every_row(write_pair, monkeypatch):
+    """A large reference's grid comes from a sample of its first rows. Here the window is larger
+    than that prefix and one column is sorted, so its first rows hold only its lowest values: the
+    cells chosen on them would put most of the column into one outer cell. The column is sampled
+    again from every row; the report agrees with the exact memory engine, the shuffled column
+    keeps its first-rows sample, and the deciles, their counts and the median stay exact."""
+    from services.drift import pushdown, reference
+
+    for module in (pushdown, reference):
+        monkeypatch.setattr(module, "SAMPLE_PREFIX", GRID_SAMPLE)
+    r = np.random.default_rng(5)
+    ref = pd.DataFrame({"ordered": np.sort(r.normal(0, 1, N)), "shuffled": r.normal(0, 1, N)})
+    cur = pd.DataFrame({"ordered": r.normal(0.05, 1, N), "shuffled": r.normal(0.05, 1, N)})
+    rp, cp = write_pair(ref, cur)
+    sampled = []
+    sample_queries = reference.sample_queries
+
+    def recording(backend, names, window, prefix):
+        sampled.append((tuple(names), prefix))
+        return sample_queries(backend, names, window, prefix)
+
+    monkeypatch.setattr(reference, "sample_queries", recording)
+    monkeypatch.setattr(pushdown, "sample_queries", recording)
+    cols = [("ordered", "numeric"), ("shuffled", "numeric")]
+    prof = build_reference_profile(Source("parquet", str(rp)), cols)
+    assert sampled == [(("ordered", "shuffled"), GRID_SAMPLE), (("ordered",), None)]
+    for name, f in prof.features.items():
+        values = ref[name].to_numpy()
+        assert f.cells is not None, name
+        assert f.edges == S.dedupe_edges(np.quantile(values, S.DECILES)), name
+        assert f.bins == S.bin_counts(values, f.edges), name
+        assert f.summary["median"] == pytest.approx(float(np.median(values)), rel=1e-12), name
+        # no cell of distinct values holds more than a few thousandths of the column
+        assert np.diff(f.cdf).max() < 0.005 * N, name
+    assert_within_spec_tolerance(
+        drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), engine="memory"),
+        drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), engine="duckdb"),
+    )
