@@ -108,6 +108,7 @@ def test_sigkill_mid_transition_is_recovered_by_the_next_decision_first_time(dem
         text=True,
     )
     try:
+        assert proc.stdout is not None  # stdout=PIPE
         assert proc.stdout.readline().strip() == "stuck"
         # alive and heart-beating: its claim is not stale, whatever the lease
         row = audit.in_progress(settings)[0]

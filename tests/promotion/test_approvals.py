@@ -190,6 +190,7 @@ def test_uc_approval_tag_and_decision_tags(demo_copy):
     assert (tags["driftgate.decision"], tags["driftgate.decision_by"]) == ("approved", "alice")
     # champion since the approval (its decision time: no separate tag write)
     assert tags["driftgate.decision_comment"] == "ok" and champion_since(tags) == tags["driftgate.decision_at"]
-    assert champion_since(tags).endswith("Z")
+    since = champion_since(tags)
+    assert since is not None and since.endswith("Z")
     old = make_lifecycle(settings, client, MODEL).get_version("1")
     assert old.tags["driftgate.replaced_by"] == "2" and old.state == "previous"

@@ -161,6 +161,7 @@ def test_two_processes_race_on_postgres(pg_ws, postgres):
         _race(settings.home, workers, "aliases", settings=settings, rounds=20)
     finally:
         for p in workers:
+            assert p.stdin is not None  # stdin=PIPE
             p.stdin.close()
             p.wait(timeout=30)
     counts = dict(
@@ -194,6 +195,7 @@ def test_killed_mid_transition_is_recovered(pg_ws):
         text=True,
     )
     try:
+        assert proc.stdout is not None  # stdout=PIPE
         assert proc.stdout.readline().strip() == "stuck"
         claimed = audit.in_progress(settings)
         assert [r["model"] for r in claimed] == [MODEL] and str(proc.pid) in claimed[0]["owner"]

@@ -144,7 +144,9 @@ def test_webhook_notify_and_failure_is_swallowed(tmp_path):
             "reason": "version 2 promoted",
             "comment": "ok",
         }
-        notify.send(s, rec).join(10)
+        thread = notify.send(s, rec)
+        assert thread is not None  # a webhook is configured: a delivery thread starts
+        thread.join(10)
         assert _Hook.received and "alice approved m v2" in _Hook.received[-1]["text"]
         assert notify.send(s, {**rec, "outcome": "refused"}) is None  # refusals not sent by default
     finally:
@@ -154,7 +156,9 @@ def test_webhook_notify_and_failure_is_swallowed(tmp_path):
     )
     s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg)
     failed = notify.stats["failed"]
-    notify.send(s, rec).join(10)  # nothing listens: swallowed
+    thread = notify.send(s, rec)
+    assert thread is not None  # a webhook is configured: a delivery thread starts
+    thread.join(10)  # nothing listens: swallowed
     assert notify.stats["failed"] == failed + 1
 
 
@@ -200,8 +204,10 @@ def test_databricks_mirroring_with_a_fake_workspace(monkeypatch, tmp_path):
         config_file=cfg,
     )
     rec = {"user": "alice", "action": "approve", "outcome": "done", "model": "m", "version": "2", "reason": "promoted"}
-    notify.mirror_databricks(s, rec).join(10)
-    notify.mirror_databricks(s, {**rec, "action": "request", "user": "bob"}).join(10)
+    for mirrored in (rec, {**rec, "action": "request", "user": "bob"}):
+        thread = notify.mirror_databricks(s, mirrored)
+        assert thread is not None  # Databricks mirroring is configured: a thread starts
+        thread.join(10)
     assert _FakeRegistry.calls[0][:3] == ("comment", "m", "2") and "alice approved m v2" in _FakeRegistry.calls[0][3]
     assert _FakeRegistry.calls[1][:4] == ("request", "m", "2", "Production")
     assert notify.mirror_databricks(s, {**rec, "outcome": "refused"}) is None

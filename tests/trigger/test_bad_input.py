@@ -248,6 +248,7 @@ def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
     mv = client.get_model_version("m", "1")
     assert mv.tags["driftgate.author"] == "erin"
     assert champion_version(s, client, "m") is None
+    assert mv.run_id is not None  # the version was registered from a run
     run = client.get_run(mv.run_id)
     assert run.data.params["features"] == "c,x"  # categorical first, then numeric (build_pipeline)
 

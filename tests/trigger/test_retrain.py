@@ -85,6 +85,7 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
         ids = sorted(pred["row_id"])
         assert row_ids is None or ids == row_ids  # the same evaluation rows for everyone
         row_ids = ids
+    assert row_ids is not None  # at least one candidate was scored
     assert len(row_ids) == doc["rows"]["eval"] == 2 * demo.ROWS_PER_DAY
 
     # the winner by the explicit rule is registered as a candidate version by dave
