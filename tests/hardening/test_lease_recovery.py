@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -194,7 +195,7 @@ def test_owner_whose_claim_is_taken_over_mid_plan_stops_writing(demo_copy, monke
         return real_check(self, what)
 
     monkeypatch.setattr(approvals.Fence, "check", stalling_check)
-    out = {}
+    out: dict[str, Any] = {}
 
     def owner():
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.config import load_settings
+from services.config.schema import validate_config
 from services.promotion import audit, notify
 from services.promotion.roles import (
     can_approve,
@@ -49,15 +51,18 @@ def test_roles(settings):
     assert can_rollback(settings, "alice").allowed and not can_rollback(settings, "carol").allowed
 
 
-@given(st.text(min_size=1, max_size=20).filter(lambda s: s.strip()))
-def test_nobody_approves_own_version(name):
-    cfg = {"roles": {"approvers": [name]}}
+@pytest.fixture(scope="module")
+def bare_settings(tmp_path_factory):
+    """Settings with no roles configured (module scope: hypothesis reruns the test body)."""
+    cwd = tmp_path_factory.mktemp("roles")
+    return load_settings(env={"DRIFTGATE_HOME": str(cwd / "home"), "MLFLOW_TRACKING_URI": "sqlite:///x.db"}, cwd=cwd)
 
-    class S:
-        def section(self, *keys):
-            return cfg.get(keys[0], {})
 
-    assert not can_approve(S(), name, name).allowed
+@given(name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip()))
+def test_nobody_approves_own_version(bare_settings, name):
+    raw = {**bare_settings.raw, "roles": {"approvers": [name]}}
+    settings = dataclasses.replace(bare_settings, raw=raw, sections=validate_config(raw))
+    assert not can_approve(settings, name, name).allowed
     # one normalisation (NFKC + casefold): a name and its upper case are the same person
     assert same_user(name, name.upper()) == (identity_key(name) == identity_key(name.upper()))
 

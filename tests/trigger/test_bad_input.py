@@ -201,7 +201,8 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
     published: dict = {}
     task_values = types.SimpleNamespace(set=lambda key, value: published.__setitem__(key, value))
     runtime = types.ModuleType("databricks.sdk.runtime")
-    runtime.dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
+    dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
+    monkeypatch.setattr(runtime, "dbutils", dbutils, raising=False)  # a new module has no attributes
     monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
     assert (
         main(
