@@ -112,9 +112,8 @@ def test_deciles_from_cell_contents_equal_numpy(values, k):
     cell = np.clip(np.floor((x - lo) * k), -1, n).astype(int)  # a monotone map, like the SQL one
     counts = np.zeros(n + 4, dtype=np.int64)
     np.add.at(counts, cell + 2, 1)
-    cum = np.cumsum(
-        counts
-    ).tolist()  # a list, as the profile stores it; the profile's cdf: values in cells <= j at position j + 2
+    # the profile's cdf (a list, as the profile stores it): values in cells <= j at position j + 2
+    cum = np.cumsum(counts).tolist()
     ranks = decile_ranks(x.size, cum)
     wanted = {c for _, c, _ in ranks}
     contents = {}
