@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint lint-tests install install-dev clean-demo
+.PHONY: run test test-fast lint install install-dev clean-demo
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,15 +37,12 @@ test-fast: install-dev
 	$(PY) -m pytest -n 2 -m "$(FAST)"
 
 # Format, lint and types (configuration: pyproject.toml); `make test` runs it first, so CI fails
-# on a lint or type error. mypy: strict on services/, check_untyped_defs on the UI.
+# on a lint or type error. mypy: strict on services/, check_untyped_defs on the UI, tests/ and
+# bench/.
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services components pages app.py
-
-# Types of tests/ and bench/ (check_untyped_defs): not yet clean (about 110 errors), so not in CI.
-lint-tests: install-dev
-	$(VENV)/bin/mypy tests bench
+	$(VENV)/bin/mypy services components pages app.py tests bench
 
 clean-demo:
 	rm -rf .driftgate

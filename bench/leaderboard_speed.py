@@ -213,13 +213,15 @@ def bench_shap(rows: int = 1000) -> None:
 
     from services.compare.shap import compare_importance, explain
     from services.demo import seed as demo
+    from services.demo.data import generate_days
+    from services.retraining.training import build_pipeline, model_input
 
-    train = demo.generate_days(62, 68, n=1000)
-    recent = demo.generate_days(69, 71, n=1000).head(rows)
-    X_train = demo._as_model_input(train, demo.CATEGORICAL_FEATURES + demo.NUMERIC_FEATURES)
-    X = demo._as_model_input(recent, demo.CATEGORICAL_FEATURES + demo.NUMERIC_FEATURES)
+    train = generate_days(62, 68, n=1000)
+    recent = generate_days(69, 71, n=1000).head(rows)
+    cat, num = demo.CATEGORICAL_FEATURES, demo.NUMERIC_FEATURES
+    X_train, X = model_input(train, cat + num, cat), model_input(recent, cat + num, cat)
     y_train, y = train[demo.LABEL].to_numpy(int), recent[demo.LABEL].to_numpy(int)
-    models = {k: demo.build_pipeline(k).fit(X_train, y_train) for k in ("gbm", "rf")}
+    models = {k: build_pipeline(k, numeric=num, categorical=cat).fit(X_train, y_train) for k in ("gbm", "rf")}
     t = time.perf_counter()
     imps = {k: explain(m, X, y, k) for k, m in models.items()}
     compare_importance(imps["gbm"].values, imps["rf"].values)

@@ -49,6 +49,7 @@ def test_registry_story(demo_settings):
 def test_retraining_run_with_children(demo_settings):
     client = make_client(demo_settings)
     exp = client.get_experiment_by_name(demo.EXPERIMENT)
+    assert exp is not None  # the demo created its experiment
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if "driftgate.trigger" in r.data.tags]
     assert len(parents) == 1
@@ -98,6 +99,7 @@ def _window(con, first_day, last_day, start, column):
 
 def test_scoring_log_carries_the_documented_ground_truth(demo_settings):
     manifest = demo.read_manifest(demo_settings.home)
+    assert manifest is not None  # the demo wrote its manifest
     start = __import__("datetime").date.fromisoformat(manifest["start_date"])
     con = _con(demo_settings)
     n, days, unlabeled_days = con.execute(
@@ -166,7 +168,9 @@ def test_label_and_prediction_drift_only_after_the_shift(demo_settings):
     from services.drift.model import model_drift_report
     from services.warehouse.sources import Window
 
-    start = __import__("datetime").date.fromisoformat(demo.read_manifest(demo_settings.home)["start_date"])
+    manifest = demo.read_manifest(demo_settings.home)
+    assert manifest is not None  # the demo wrote its manifest
+    start = __import__("datetime").date.fromisoformat(manifest["start_date"])
     after = model_drift_report(demo_settings, demo.MODEL_NAME, targets=True)
     assert {f["feature"]: f["drifted"] for f in after["features"]} == {"prediction": True, "label": True}
     before = model_drift_report(

@@ -20,6 +20,7 @@ from typing import Any
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
 from services.config import Settings
+from services.registry.views import normalise_version
 
 # The services below are imported inside the handlers: importing them (MLflow, SQLAlchemy, the
 # drift engine) costs 7.6 s at a loaded CLI start (measured, load 24) that `drift` and the other
@@ -47,6 +48,8 @@ def _identity(settings: Settings, args: argparse.Namespace, action: str, version
 def _decide(args: argparse.Namespace, action: str, run: Handler) -> int:
     from services.promotion.approvals import clean_comment
 
+    if getattr(args, "version", None) is not None:  # bad input first: before any connection
+        args.version = normalise_version(args.version)
     settings = settings_from_args(args)
     if action in ("reject", "rollback"):  # usage first: a missing comment is exit 2, never audited
         clean_comment(args.comment, required=True, what=f"a {'rejection' if action == 'reject' else action}")
@@ -59,8 +62,9 @@ def _decide(args: argparse.Namespace, action: str, run: Handler) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from services.promotion.gate import evaluate
 
+    version = normalise_version(args.version)  # bad input first: before any connection
     settings = settings_from_args(args)
-    res = evaluate(settings, _client(settings), args.model, args.version)
+    res = evaluate(settings, _client(settings), args.model, version)
     doc = res.to_json()
     if args.format == "json":
         print_json(doc)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from services.drift.stats import DECILES, dedupe_edges
+from services.drift.stats import DECILES, GRID_SIZE, dedupe_edges
 
 # Cells per column when the reference is larger than the reservoir, and the most reservoir-grid
 # slots (1/G of mass each) a cell of distinct values may be predicted to hold; columns no transform
@@ -27,6 +27,13 @@ CELL_MAX_SLOTS = 2
 # DuckDB reference profiles: the quantile grid (only used to choose the cell maps and points where
 # the CDFs are then counted exactly) comes from a reservoir sample of this many rows.
 GRID_SAMPLE = 8192
+# ... drawn from the window's first SAMPLE_PREFIX rows (a row group of most Parquet writers): a
+# tenth of a pass over 1M rows instead of a whole one. Data ordered by a column makes such a
+# sample unrepresentative; the cells it picks then hold too much mass (CELL_GATE of a column's
+# values in one cell of distinct values, twice the most a representative sample predicts), and
+# those columns are sampled again from every row (see reference.duck_reference).
+SAMPLE_PREFIX = 131_072
+CELL_GATE = 2 * CELL_MAX_SLOTS / GRID_SIZE
 FloatArray = NDArray[np.float64]
 _TINY = 1e-300
 
@@ -280,3 +287,20 @@ def summary_from_cells(table: np.ndarray | None, cells: CellSpec, tails: bool = 
     m2 = math.fsum((n * var + n * (sums / n - mean) ** 2).tolist())
     out.update(mean=mean, std=math.sqrt(max(m2, 0.0) / count))
     return out
+
+
+def cells_well_spread(table: np.ndarray | None, cells: CellSpec, share: float = CELL_GATE) -> bool:
+    """Whether no cell of distinct values (its min < its max) holds more than ``share`` of a
+    reference column's values, from the column's rows ``(key, n, sum, min, max, …)`` of its cells
+    pass (keys as :func:`cell_keys` without tails). KS and Wasserstein are off by at most the mass
+    inside one such cell."""
+    if table is None or not table.size:
+        return True
+    cell = cell_keys(table[:, 0], cells.n, tails=False) + 1
+    counts = np.bincount(cell, weights=table[:, 1], minlength=cells.n + 2)
+    lows = np.full(cells.n + 2, np.inf)
+    highs = np.full(cells.n + 2, -np.inf)
+    np.minimum.at(lows, cell, table[:, 3])
+    np.maximum.at(highs, cell, table[:, 4])
+    spread = highs > lows
+    return not bool(np.any(counts[spread] > share * counts.sum()))

@@ -20,14 +20,22 @@ from typing import Any, Unpack
 import numpy as np
 
 from services.drift import stats as S
-from services.drift.cell_sql import cells_query, grouped_cells_query, range_values_query, sample_query
-from services.drift.cells import CellSpec, cells_cdf, lerp, order_ranks, rank_cells, summary_from_cells
+from services.drift.cell_sql import cells_query, grouped_cells_query, range_values_query
+from services.drift.cells import (
+    SAMPLE_PREFIX,
+    CellSpec,
+    cells_cdf,
+    lerp,
+    order_ranks,
+    rank_cells,
+    summary_from_cells,
+)
 from services.drift.decode import Doc, Rows, decode_numeric, split_cells
 from services.drift.features import check_categorical, check_numeric, is_float_type
 from services.drift.numeric_sql import numeric_query
 from services.drift.prefetch import Prefetch
 from services.drift.profile import Bounds, FeatureProfile, Features, Profile, ProfileArgs, Progress
-from services.drift.reference import column_groups, duck_reference
+from services.drift.reference import column_groups, duck_reference, read_grids, sample_queries
 from services.drift.sql import NumericSpec, Query, Scope, categorical_query
 from services.errors import BadInput
 from services.numbers import finite_or_none
@@ -130,16 +138,13 @@ def _scan(
     if cats:
         meta = [(n, is_float_type(backend.columns.get(n, ""))) for n in cats]
         batch.append(categorical_query(backend.table, backend.dialect, meta, group_by=group_by, **window))
-    sample_groups = column_groups(numeric, backend.parallelism) if duck_ref else []
-    batch += [sample_query(backend.table, g, **window) for g in sample_groups]  # each scans on one thread
+    sample_groups, samples = sample_queries(backend, numeric if duck_ref else [], window, prefix=SAMPLE_PREFIX)
+    batch += samples
     passed, beside = _numeric_pass(backend, specs, window, group_by=group_by, alongside=batch)
     for w, rows, per in passed:
         windows[w] = {"rows": rows, "numeric": dict(zip(numeric, per)), "counts": {n: {} for n in cats}}
     if sample_groups and None in windows:
-        for g, (sample,) in zip(sample_groups, beside[len(beside) - len(sample_groups) :]):
-            for i, n in enumerate(g):
-                col = np.asarray(sample[i] or [], dtype=float)
-                windows[None]["numeric"][n] = {"grid": S.quantile_grid(col) if col.size else []}
+        read_grids(sample_groups, beside[len(beside) - len(sample_groups) :], windows[None]["numeric"])
     if cats:
         for row in beside[0]:
             w, (k, v, n) = (row[0], row[1:]) if group_by else (None, row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -80,7 +81,21 @@ def apply_timeouts(settings: Settings) -> None:
         if key not in _OPERATOR_ENV:
             os.environ[key] = value
     _SDK_TIMEOUT[0] = float(settings.section("databricks")["timeout_seconds"])
-    _bound_databricks_sdk()
+    if _uses_databricks(settings):  # importing the SDK costs ~1 s at a CLI start; local stores skip it
+        _bound_databricks_sdk()
+
+
+def _uses_databricks(settings: Settings) -> bool:
+    """Whether anything of ``settings`` can reach a Databricks workspace through databricks-sdk:
+    a ``databricks`` tracking / registry URI, or a configured workspace host."""
+    uris = (str(settings.tracking_uri or ""), str(settings.registry_uri or ""))
+    return (
+        any(u.startswith("databricks") for u in uris)
+        or bool(settings.databricks.host)
+        or bool(settings.section("databricks")["mirror_registry"])
+        or bool(os.environ.get("DATABRICKS_HOST"))
+        or "databricks.sdk" in sys.modules
+    )
 
 
 def make_client(settings: Settings) -> MlflowClient:

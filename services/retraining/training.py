@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ from services.config import Settings
 from services.errors import BadInput
 
 KINDS = ("gbm", "rf", "logreg")
+
+
+def pip_requirements() -> list[str]:
+    """The logged model's requirements, pinned to what trained it. Given explicitly so that
+    ``log_model`` does not infer them: inference starts a Python subprocess that loads the model
+    (seconds per model; most of a demo seeding's time)."""
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "numpy", "pandas", "scipy")]
 
 
 def build_pipeline(kind: str, *, numeric: Sequence[str], categorical: Sequence[str], random_state: int = 0) -> Pipeline:
@@ -237,7 +245,11 @@ def log_candidate_run(
             warnings.simplefilter("ignore")  # MLflow's integer-column hint: the logs have no missing ints
             signature = infer_signature(x_train.head(200), pipeline.predict(x_train.head(200)))
             info = mlflow.sklearn.log_model(
-                pipeline, name="model", signature=signature, serialization_format="cloudpickle"
+                pipeline,
+                name="model",
+                signature=signature,
+                serialization_format="cloudpickle",
+                pip_requirements=pip_requirements(),
             )
         model_uri = info.model_uri
     end = max(now_ms(), t0 + 1) if start_ms is None else t0 + duration_s * 1000

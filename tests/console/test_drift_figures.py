@@ -86,6 +86,7 @@ def test_default_range_is_the_last_days_with_data():
     last, first = date(2026, 11, 30), date(2026, 9, 2)
     assert default_range(None, None, last, first) == ((date(2026, 11, 24), last), None)
     picked, note = default_range("2026-12-03", "2026-12-09", last, first)
+    assert note is not None  # a range outside the data is explained
     assert picked == (date(2026, 11, 24), last) and "No rows from 2026-12-03 to 2026-12-09" in note
     assert "2026-09-02 to 2026-11-30" in note
     assert default_range("2026-11-01", "2026-11-10", last, first) == ((date(2026, 11, 1), date(2026, 11, 10)), None)

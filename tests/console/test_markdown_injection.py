@@ -62,7 +62,9 @@ def test_query_parameters_are_escaped(demo_settings, monkeypatch, page, params):
 
 def test_stored_trigger_tag_is_escaped(demo_copy, monkeypatch):
     client = make_client(demo_copy)
-    pid = demo.read_manifest(demo_copy.home)["parent_run_id"]
+    manifest = demo.read_manifest(demo_copy.home)
+    assert manifest is not None  # the demo wrote its manifest
+    pid = manifest["parent_run_id"]
     client.set_tag(pid, "driftgate.trigger", PAYLOAD)
     monkeypatch.setenv("DRIFTGATE_HOME", str(demo_copy.home))
     for page in ("app.py", "pages/runs.py"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from services.config import Settings, load_settings
 from services.registry.runs import mlflow_ui_links, varying_params
 
 
@@ -21,20 +22,27 @@ def test_varying_params_drop_placeholders():
     assert varying_params(runs) == ["depth"]
 
 
-def test_ui_links_per_store():
-    http = SimpleNamespace(tracking_uri="http://127.0.0.1:5000", registry_uri="http://127.0.0.1:5000", databricks=None)
+def _store(tmp_path, tracking: str, registry: str, **env: str) -> Settings:
+    """Real settings for a tracking/registry store (``cwd`` has no config or secrets file)."""
+    env = {
+        "DRIFTGATE_HOME": str(tmp_path / "home"),
+        "MLFLOW_TRACKING_URI": tracking,
+        "MLFLOW_REGISTRY_URI": registry,
+        **env,
+    }
+    return load_settings(env=env, cwd=tmp_path)
+
+
+def test_ui_links_per_store(tmp_path):
+    http = _store(tmp_path, "http://127.0.0.1:5000", "http://127.0.0.1:5000")
     links = mlflow_ui_links(http, "churn", "2", "abc", "7")
     assert links == {
         "version": "http://127.0.0.1:5000/#/models/churn/versions/2",
         "run": "http://127.0.0.1:5000/#/experiments/7/runs/abc",
     }
-    local = SimpleNamespace(tracking_uri="sqlite:///x.db", registry_uri="sqlite:///x.db", databricks=None)
+    local = _store(tmp_path, "sqlite:///x.db", "sqlite:///x.db")
     assert mlflow_ui_links(local, "churn", "2", "abc", "7") == {}
-    dbx = SimpleNamespace(
-        tracking_uri="databricks",
-        registry_uri="databricks-uc",
-        databricks=SimpleNamespace(host="adb-1.azuredatabricks.net"),
-    )
+    dbx = _store(tmp_path, "databricks", "databricks-uc", DATABRICKS_HOST="adb-1.azuredatabricks.net")
     links = mlflow_ui_links(dbx, "main.ml.churn", "2", "abc", "7")
     assert links["version"] == "https://adb-1.azuredatabricks.net/explore/data/models/main/ml/churn/version/2"
     assert links["run"] == "https://adb-1.azuredatabricks.net/ml/experiments/7/runs/abc"

@@ -5,6 +5,8 @@ The cell path only runs above the reservoir size, so these tests use columns of 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,7 +91,9 @@ def test_small_or_degenerate_columns_keep_the_histogram():
     grid = list(np.linspace(0, 1, 1001))
     assert choose_cells(grid, 0.0, 1.0, count=GRID_SAMPLE) is None  # small: the grid is exact anyway
     assert choose_cells([5.0] * 1001, 5.0, 5.0, count=10 * GRID_SAMPLE) is None  # constant
-    assert choose_cells(grid, 0.0, 1.0, count=10 * GRID_SAMPLE).transform == "linear"
+    spec = choose_cells(grid, 0.0, 1.0, count=10 * GRID_SAMPLE)
+    assert spec is not None  # a large spread column gets cells
+    assert spec.transform == "linear"
 
 
 @settings(max_examples=60, deadline=None)
@@ -108,14 +112,15 @@ def test_deciles_from_cell_contents_equal_numpy(values, k):
     cell = np.clip(np.floor((x - lo) * k), -1, n).astype(int)  # a monotone map, like the SQL one
     counts = np.zeros(n + 4, dtype=np.int64)
     np.add.at(counts, cell + 2, 1)
-    cum = np.cumsum(counts)  # the profile's cdf: values in cells <= j at position j + 2
+    # the profile's cdf (a list, as the profile stores it): values in cells <= j at position j + 2
+    cum = np.cumsum(counts).tolist()
     ranks = decile_ranks(x.size, cum)
     wanted = {c for _, c, _ in ranks}
     contents = {}
     for c in wanted:
         distinct, cnt = np.unique(x[cell == c], return_counts=True)
         contents[c] = (distinct, np.cumsum(cnt))
-    doc = {"count": x.size}
+    doc: dict[str, Any] = {"count": x.size}
     deciles_from_cells(doc, cum, ranks, contents)
     expected = np.quantile(x, S.DECILES)
     assert doc["deciles"] == [float(e) for e in expected]
@@ -201,7 +206,7 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
             "linear", lo=lo, k=2048 / (hi - lo), n=2048, shift=0.0, min=lo, max=hi
         ),
     )
-    rows_back = []
+    rows_back: list[int] = []
     execute_many = Backend.execute_many
 
     def counting(self, queries):
@@ -211,7 +216,9 @@ def test_a_window_drifting_into_a_references_outlier_gap_is_clamped_in_sql(write
 
     monkeypatch.setattr(Backend, "execute_many", counting)
     prof = build_reference_profile(Source("parquet", str(rp)), [("x", "numeric")])
-    assert prof.features["x"].cells.needs_clamp() and prof.features["x"].summary["max"] == 1e6
+    cells = prof.features["x"].cells
+    assert cells is not None  # the monkeypatched choice gave the column cells
+    assert cells.needs_clamp() and prof.features["x"].summary["max"] == 1e6
     rows_back.clear()
     duck = drift_report(prof, Source("parquet", str(cp)), engine="duckdb")
     assert max(rows_back) <= 2048 + 4  # cells -2 .. n + 1 at most, not one group per value
@@ -232,3 +239,43 @@ def test_the_sql_clamp_is_kept_only_for_references_with_far_outliers():
     assert CellSpec("linear", lo=-4.0, k=256.0, n=2048, shift=0.0, min=-4.5, max=1e6).needs_clamp()
     assert CellSpec("log", lo=-3.0, k=200.0, n=2048, shift=-1.0, min=-0.5, max=1e300).needs_clamp()
     assert not CellSpec("log", lo=-3.0, k=200.0, n=2048, shift=-1.0, min=-0.5, max=20.0).needs_clamp()
+
+
+def test_a_reference_ordered_by_a_column_is_sampled_again_from_every_row(write_pair, monkeypatch):
+    """A large reference's grid comes from a sample of its first rows. Here the window is larger
+    than that prefix and one column is sorted, so its first rows hold only its lowest values: the
+    cells chosen on them would put most of the column into one outer cell. The column is sampled
+    again from every row; the report agrees with the exact memory engine, the shuffled column
+    keeps its first-rows sample, and the deciles, their counts and the median stay exact."""
+    from services.drift import pushdown, reference
+
+    for module in (pushdown, reference):
+        monkeypatch.setattr(module, "SAMPLE_PREFIX", GRID_SAMPLE)
+    r = np.random.default_rng(5)
+    ref = pd.DataFrame({"ordered": np.sort(r.normal(0, 1, N)), "shuffled": r.normal(0, 1, N)})
+    cur = pd.DataFrame({"ordered": r.normal(0.05, 1, N), "shuffled": r.normal(0.05, 1, N)})
+    rp, cp = write_pair(ref, cur)
+    sampled = []
+    sample_queries = reference.sample_queries
+
+    def recording(backend, names, window, prefix):
+        sampled.append((tuple(names), prefix))
+        return sample_queries(backend, names, window, prefix)
+
+    monkeypatch.setattr(reference, "sample_queries", recording)
+    monkeypatch.setattr(pushdown, "sample_queries", recording)
+    cols = [("ordered", "numeric"), ("shuffled", "numeric")]
+    prof = build_reference_profile(Source("parquet", str(rp)), cols)
+    assert sampled == [(("ordered", "shuffled"), GRID_SAMPLE), (("ordered",), None)]
+    for name, f in prof.features.items():
+        values = ref[name].to_numpy()
+        assert f.cells is not None, name
+        assert f.edges == S.dedupe_edges(np.quantile(values, S.DECILES)), name
+        assert f.bins == S.bin_counts(values, f.edges), name
+        assert f.summary["median"] == pytest.approx(float(np.median(values)), rel=1e-12), name
+        # no cell of distinct values holds more than a few thousandths of the column
+        assert np.diff(f.cdf).max() < 0.005 * N, name
+    assert_within_spec_tolerance(
+        drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), engine="memory"),
+        drift_report(Source("parquet", str(rp)), Source("parquet", str(cp)), engine="duckdb"),
+    )

@@ -34,6 +34,7 @@ def cli_inproc(capsys):
         try:
             code = main(["drift", *args])
         except SystemExit as exc:  # argparse usage errors
+            assert isinstance(exc.code, int)  # argparse exits with a status number
             code = exc.code
         out = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out.out, out.err)

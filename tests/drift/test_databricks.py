@@ -163,7 +163,7 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
     ones the builder binds, for every mix of edges, deciles, points and window bounds — and a
     second call with other values must reuse the text but bind the new values."""
     from services.drift.numeric_sql import build_numeric_query, numeric_query
-    from services.drift.sql import NumericSpec
+    from services.drift.sql import NumericSpec, Scope
     from services.warehouse.sql import table_expression
 
     table = table_expression("cat.sch.events")
@@ -179,7 +179,7 @@ def test_cached_statements_bind_the_builders_parameters(dialect, only_bins):
             NumericSpec("c", deciles=True),
         ]
         for bounds in ((start, end), (None, end), (None, None)):
-            scope = {"ts": "ts", "start": bounds[0], "end": bounds[1]}
+            scope: Scope = {"ts": "ts", "start": bounds[0], "end": bounds[1]}
             sql, params = numeric_query(table, dialect, specs, only_bins=only_bins, **scope)
             ref_sql, ref_params = build_numeric_query(table, dialect, specs, scope, only_bins=only_bins)
             assert sql == ref_sql and params == ref_params

@@ -39,7 +39,6 @@ def test_memory_engine_on_the_delta_log_agrees(demo_settings):
         start=date.fromisoformat(gt["reference_window"]["start"]),
         end=date.fromisoformat(gt["reference_window"]["end"]),
     )
-    kinds = dict(numerical=demo.NUMERIC_FEATURES, categorical=demo.CATEGORICAL_FEATURES)
     exact = drift_report(
         Source("delta", path),
         Source("delta", path),
@@ -47,7 +46,8 @@ def test_memory_engine_on_the_delta_log_agrees(demo_settings):
         columns=demo.FEATURES,
         reference_window=ref_w,
         current_window=Window("event_time", days=7),
-        **kinds,
+        numerical=demo.NUMERIC_FEATURES,
+        categorical=demo.CATEGORICAL_FEATURES,
     )
     assert exact["approximate"] is False
     assert _drifted(exact) == sorted(gt["drifted_features"])
@@ -112,7 +112,7 @@ def test_reference_defaults_to_the_champions_training_window(demo_settings):
     client = make_client(demo_settings)
     gt = demo.ground_truth(demo_settings.home)
     window = champion_training_window(client, demo_settings, demo.MODEL_NAME, demo.TIMESTAMP)
-    assert window is not None
+    assert window is not None and window.start is not None and window.end is not None
     assert (window.start.isoformat(), window.end.isoformat()) == (
         gt["reference_window"]["start"],
         gt["reference_window"]["end"],

@@ -132,15 +132,15 @@ def test_bad_inputs_raise_one_line_errors(write_pair, engine):
     cur = pd.DataFrame({"a": [1.0, np.inf, 3.0], "t": ["x", "y", "z"], "empty": [np.nan] * 3, "b": [1, 2, 3]})
     rp, cp = write_pair(ref, cur)
     R, C = Source("parquet", str(rp)), Source("parquet", str(cp))
-    cases = [
-        (dict(columns=["b"]), "missing from the reference"),
-        (dict(numerical=["t"]), "forced numerical"),
-        (dict(columns=["a"]), "infinite values"),
-        (dict(columns=["empty"]), "no non-missing values"),
+    cases: list[tuple[list[str] | None, list[str], str]] = [  # columns, forced numerical, error
+        (["b"], [], "missing from the reference"),
+        (None, ["t"], "forced numerical"),
+        (["a"], [], "infinite values"),
+        (["empty"], [], "no non-missing values"),
     ]
-    for kwargs, message in cases:
+    for columns, numerical, message in cases:
         with pytest.raises(BadInput, match=message) as info:
-            drift_report(R, C, engine=engine, **kwargs)
+            drift_report(R, C, engine=engine, columns=columns, numerical=numerical)
         assert "\n" not in str(info.value)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -126,14 +126,15 @@ def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configure
     assert last["estimated_performance"] is not None and last["performance_estimated"] is False
     assert any("advisory, not counted" in n and UNRELIABLE in n for n in last["notes"])
     # counted when configured and the estimates are reliable
-    w = TriggerWindow(start=None, end=None)
+    start, end = datetime(2026, 3, 1), datetime(2026, 3, 8)  # a week: the dates play no part
+    w = TriggerWindow(start=start, end=end)
     est = {"estimated_roc_auc": 0.70, "band": [0.66, 0.74]}
     mark_estimated(w, est, {"unreliable": False}, TriggerPolicy(estimated_performance=True), "roc_auc", 0.78)
     assert w.performance_estimated and w.performance_breach and w.performance_drop == pytest.approx(0.08)
-    w2 = TriggerWindow(start=None, end=None)
+    w2 = TriggerWindow(start=start, end=end)
     mark_estimated(w2, est, {"unreliable": False}, TriggerPolicy(), "roc_auc", 0.78)
     assert not w2.performance_breach and w2.estimated_performance == 0.70 and "advisory" in w2.notes[0]
-    w3 = TriggerWindow(start=None, end=None)
+    w3 = TriggerWindow(start=start, end=end)
     mark_estimated(
         w3, est, {"unreliable": True, "warning": UNRELIABLE}, TriggerPolicy(estimated_performance=True), "roc_auc", 0.78
     )

@@ -80,11 +80,15 @@ def test_spark_reads_delta_at_a_version(spark_session, tmp_path):
 def test_spark_table_by_name_with_windows(scoring_log):
     ref_w = Window("event_time", start=date(2026, 3, 1), end=date(2026, 3, 20))
     cur_w = Window("event_time", days=7)
-    kw = dict(reference_window=ref_w, current_window=cur_w, columns=["amount", "calls", "plan"])
-    table = Source("spark", table="spark_catalog.ml.scoring_log")
-    spark = drift_report(table, table, engine="spark", **kw)
-    files = Source("parquet", path=str(scoring_log / "part-0.parquet"))
-    duck = drift_report(files, files, engine="duckdb", **kw)
+
+    def report(source: Source, engine: str) -> dict:
+        columns = ["amount", "calls", "plan"]
+        return drift_report(
+            source, source, engine=engine, reference_window=ref_w, current_window=cur_w, columns=columns
+        )
+
+    spark = report(Source("spark", table="spark_catalog.ml.scoring_log"), "spark")
+    duck = report(Source("parquet", path=str(scoring_log / "part-0.parquet")), "duckdb")
     _same_decisions(spark, duck)
     assert_within_spec_tolerance(duck, spark)
     ts = pd.read_parquet(scoring_log / "part-0.parquet")["event_time"]

@@ -32,7 +32,7 @@ def _feature(report, name):
 def _reference_bins(ref: np.ndarray, cur: np.ndarray):
     """Independent binning: pandas.cut with right-closed bins over the reference deciles."""
     edges = np.unique(np.quantile(ref, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]))
-    bins = np.concatenate([[-np.inf], edges, [np.inf]])
+    bins = [-math.inf, *edges.tolist(), math.inf]
     rc = pd.cut(pd.Series(ref), bins, right=True).value_counts(sort=False).to_numpy()
     cc = pd.cut(pd.Series(cur), bins, right=True).value_counts(sort=False).to_numpy()
     return rc, cc

@@ -17,6 +17,7 @@ from services.config import load_settings
 from services.drift import drift_over_time
 from services.drift import window_store as W
 from services.drift.model import _select, model_data, reference_profile
+from services.drift.profile import Profile
 from services.drift.pushdown import profiles_by_window
 from services.warehouse.sources import as_date, open_backend
 
@@ -124,8 +125,13 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
 
         W.window_profiles(settings, "m", b, data.source, feats, "event_time", ref, (None, None), profiler)
         days, info = W.window_profiles(settings, "m", b, data.source, feats, "event_time", ref, (None, None), profiler)
+        assert days is not None  # a source with a timestamp is profiled by day
         assert info.reused == [d.isoformat() for d, _ in days] and not info.profiled
-        full = {as_date(w): p for w, p in profiler((None, None))}
+        full: dict[date, Profile] = {}
+        for w, p in profiler((None, None)):
+            day = as_date(w)
+            assert day is not None  # every window of a re-scan starts on a day
+            full[day] = p
         lo, hi = datetime(2026, 3, 3), datetime(2026, 3, 10)
         ((_, week_full),) = profiles_by_window(
             b, feats, side="current", bounds=(lo, hi), ts="event_time", reference=ref, source="log", group_by="month"
@@ -143,7 +149,8 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
             for key in ("count", "mean", "std", "min", "max", "missing_share"):
                 assert f.summary[key] == pytest.approx(g.summary[key], rel=1e-9), (d, name, key)
             # a day's median is interpolated inside its CDF cell (the re-scan's is exact)
-            assert abs(f.summary["median"] - g.summary["median"]) <= W.median_error(prof, name) + 1e-12
+            bound = W.median_error(prof, name)
+            assert bound is not None and abs(f.summary["median"] - g.summary["median"]) <= bound + 1e-12
     combined = W.combine([p for d, p in days if lo.date() <= d < hi.date()], ref, "3 to 9 March")
     assert combined.rows == week_full.rows
     for name, f in combined.features.items():
@@ -154,7 +161,8 @@ def test_stored_counts_are_identical_to_the_grouped_rescan(log):
             for key in ("mean", "std", "min", "max", "missing_share"):
                 assert f.summary[key] == pytest.approx(g.summary[key], rel=1e-9), (name, key)
             # the median of a combined range is the one approximate figure: within its cell
-            assert abs(f.summary["median"] - g.summary["median"]) <= W.median_error(combined, name) + 1e-12
+            bound = W.median_error(combined, name)
+            assert bound is not None and abs(f.summary["median"] - g.summary["median"]) <= bound + 1e-12
 
 
 def test_a_late_row_reprofiles_its_already_stored_day(log):
@@ -369,7 +377,12 @@ def test_footer_watermarks_equal_the_counted_ones_and_a_new_day_reads_its_file_o
     drift_over_time(settings, "m", unit="day")
     read: list[list[str] | None] = []
     real = profiling.day_profiles
-    monkeypatch.setattr(profiling, "day_profiles", lambda *a: read.append(a[-1]) or real(*a))
+
+    def recording(*a):
+        read.append(a[-1])
+        return real(*a)
+
+    monkeypatch.setattr(profiling, "day_profiles", recording)
     rng = np.random.default_rng(5)
     _day_frame(rng, date(2026, 3, 11), ROWS).to_parquet(log["folder"] / "day-2026-03-11.parquet", index=False)
     after = drift_over_time(settings, "m", unit="day", now=datetime(2026, 3, 12, 1))

@@ -16,7 +16,8 @@ class Counting:
     """The real MlflowClient; counts the calls DriftGate makes (not MLflow's nested ones)."""
 
     def __init__(self, client):
-        self._client, self.calls = client, collections.Counter()
+        self._client = client
+        self.calls: collections.Counter[str] = collections.Counter()
 
     def __getattr__(self, name):
         attr = getattr(self._client, name)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -108,6 +109,7 @@ def test_sigkill_mid_transition_is_recovered_by_the_next_decision_first_time(dem
         text=True,
     )
     try:
+        assert proc.stdout is not None  # stdout=PIPE
         assert proc.stdout.readline().strip() == "stuck"
         # alive and heart-beating: its claim is not stale, whatever the lease
         row = audit.in_progress(settings)[0]
@@ -193,7 +195,7 @@ def test_owner_whose_claim_is_taken_over_mid_plan_stops_writing(demo_copy, monke
         return real_check(self, what)
 
     monkeypatch.setattr(approvals.Fence, "check", stalling_check)
-    out = {}
+    out: dict[str, Any] = {}
 
     def owner():
         try:

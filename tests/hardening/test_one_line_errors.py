@@ -111,8 +111,25 @@ def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path):
     assert s.section("mlflow")["http_timeout_seconds"] <= 30 and s.section("databricks")["timeout_seconds"] <= 30
     cfg = tmp_path / "t.toml"
     cfg.write_text("[databricks]\ntimeout_seconds = 4\n")
-    apply_timeouts(load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg))
+    env = {"DRIFTGATE_HOME": str(tmp_path), "DATABRICKS_HOST": "https://127.0.0.1:9"}
+    apply_timeouts(load_settings(env=env, config_file=cfg))
     from databricks.sdk.config import Config
 
     c = Config(host="https://127.0.0.1:9", token="x", auth_type="pat")
     assert (c.retry_timeout_seconds, c.http_timeout_seconds) == (4, 4.0)
+
+
+def test_a_local_store_does_not_import_the_databricks_sdk(tmp_path):
+    """The SDK is bounded only where it can be used: a local store's CLI start skips its import."""
+    code = (
+        "import sys; from services.config import load_settings; "
+        "from services.registry.mlflow_client import make_client; "
+        f"make_client(load_settings(env={{'DRIFTGATE_HOME': {str(tmp_path)!r}}})); "
+        "print('databricks.sdk' in sys.modules)"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "MLFLOW_TRACKING", "MLFLOW_REGISTRY"))
+    }
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import plotly.graph_objects as go
 import pytest
@@ -26,7 +27,7 @@ from components.leaderboard_charts import (
 from components.runs_charts import candidates_strip, metric_history_lines
 from services.compare.shap import compare_importance
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {
         "run_name": "gbm",
         "role": "winner",
@@ -134,7 +135,7 @@ def test_pareto_scatter_marks_roles_and_front():
 
 
 def test_parallel_coordinates_numeric_and_categorical():
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"roc_auc": 0.8, "param:depth": "3", "param:kind": "gbm"},
         {"roc_auc": 0.7, "param:depth": "8", "param:kind": "rf"},
         {"roc_auc": None, "param:depth": "5", "param:kind": "rf"},

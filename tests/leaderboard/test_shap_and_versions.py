@@ -87,11 +87,12 @@ def test_unexplainable_model_falls_back_to_permutation_importance(client, sample
             return pipeline.predict_proba(Z)
 
     imp = explain(Opaque(), X, y, "opaque")
-    assert imp.method == "permutation_importance" and "permutation importance" in imp.message
+    assert imp.method == "permutation_importance" and imp.message is not None
+    assert "permutation importance" in imp.message
     direct = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=5, random_state=0)
     assert imp.values == pytest.approx({c: max(v, 0.0) for c, v in zip(X.columns, direct.importances_mean)})
     none = explain(Opaque(), X, None, "opaque")
-    assert none.method == "none" and "cannot be explained" in none.message
+    assert none.method == "none" and none.message is not None and "cannot be explained" in none.message
     assert roc_auc_score(y, pipeline.predict_proba(X)[:, 1]) > 0.5
 
 
@@ -116,7 +117,8 @@ def test_versions_side_by_side(client, demo_settings):
     assert view.versions[1].tags.get("driftgate.author") == "bob"
     # v1 was re-evaluated on the recent window by the retraining run and scored lower than at training.
     assert [r.version for r in view.reevaluations] == ["1"]
-    assert view.reevaluations[0].metrics["roc_auc"] < v1.metrics["roc_auc"]
+    reevaluated, at_training = view.reevaluations[0].metrics["roc_auc"], v1.metrics["roc_auc"]
+    assert reevaluated is not None and at_training is not None and reevaluated < at_training
     assert view.calls <= 6
     with pytest.raises(NotFound):
         versions_comparison(client, "no_such_model")
@@ -138,6 +140,7 @@ def test_candidate_vs_champion_for_a_version(client):
 def test_shap_importance_logged_with_the_run_is_used(demo_copy, sample):
     client = make_client(demo_copy)
     run_id = client.get_model_version(demo.MODEL_NAME, "2").run_id
+    assert run_id is not None  # v2 was registered from a run
     # Written into the copy's local artifact store directly: MLflow caches artifact repositories by
     # run id per process, and the copy's run ids are the shared demo's, so log_dict would write there.
     import json
@@ -151,6 +154,7 @@ def test_shap_importance_logged_with_the_run_is_used(demo_copy, sample):
         json.dumps({"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25})
     )
     comp = compare_versions(client, demo_copy, demo.MODEL_NAME, "2", "1", sample=sample)
-    assert comp.candidate.method == "artifact" and "shap/importance.json" in comp.candidate.message
+    assert comp.candidate.method == "artifact" and comp.candidate.message is not None
+    assert "shap/importance.json" in comp.candidate.message
     assert comp.candidate.values == {"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25}
     assert comp.champion.method == "tree_shap"

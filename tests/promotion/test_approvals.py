@@ -137,11 +137,12 @@ def test_champion_changing_during_gate_evaluation_is_stale_state(demo_copy, monk
     """The window a CI race run hit: the state read says v1, another approval lands before the gate
     is evaluated. The loser must hear "stale state — reload", not a gate failure, and change nothing."""
     import services.promotion.approvals as approvals
+    from services.promotion import gate
 
     settings = settings_with(demo_copy.home, '[roles]\napprovers = ["alice", "dave"]\n')
     client = make_client(settings)
-    real_evaluate = approvals.evaluate
-    calls = []
+    real_evaluate = gate.evaluate  # what approvals calls as ``evaluate``
+    calls: list[int] = []
 
     def racing_evaluate(*args, **kwargs):
         if not calls:  # the first evaluation belongs to "dave"; "alice" wins in between
@@ -190,6 +191,7 @@ def test_uc_approval_tag_and_decision_tags(demo_copy):
     assert (tags["driftgate.decision"], tags["driftgate.decision_by"]) == ("approved", "alice")
     # champion since the approval (its decision time: no separate tag write)
     assert tags["driftgate.decision_comment"] == "ok" and champion_since(tags) == tags["driftgate.decision_at"]
-    assert champion_since(tags).endswith("Z")
+    since = champion_since(tags)
+    assert since is not None and since.endswith("Z")
     old = make_lifecycle(settings, client, MODEL).get_version("1")
     assert old.tags["driftgate.replaced_by"] == "2" and old.state == "previous"

@@ -161,6 +161,7 @@ def test_two_processes_race_on_postgres(pg_ws, postgres):
         _race(settings.home, workers, "aliases", settings=settings, rounds=20)
     finally:
         for p in workers:
+            assert p.stdin is not None  # stdin=PIPE
             p.stdin.close()
             p.wait(timeout=30)
     counts = dict(
@@ -194,6 +195,7 @@ def test_killed_mid_transition_is_recovered(pg_ws):
         text=True,
     )
     try:
+        assert proc.stdout is not None  # stdout=PIPE
         assert proc.stdout.readline().strip() == "stuck"
         claimed = audit.in_progress(settings)
         assert [r["model"] for r in claimed] == [MODEL] and str(proc.pid) in claimed[0]["owner"]
@@ -331,7 +333,10 @@ def test_replicas_starting_together_create_the_schema_once(postgres, tmp_path):
         )
         for _ in range(4)
     ]
-    results = [(p.wait(timeout=120), p.stdout.read().strip(), p.stderr.read().strip()[-300:]) for p in procs]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        results.append((p.returncode, out.strip(), err.strip()[-300:]))
     assert results == [(0, "opened", "")] * 4, results
     db = url.rsplit("/", 1)[1]
     assert rows(postgres, db, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(4,)]
@@ -361,7 +366,8 @@ def test_least_privilege_role(pg_ws, postgres, tmp_path, monkeypatch):
     app = load_settings(env={"DRIFTGATE_HOME": str(settings.home)}, config_file=cfg)
     assert audit.append(app, _record(1)) == 2
     assert audit.store_for(app).claim(MODEL, "t1", "approve", "now", 0.0) is None
-    assert audit.store_for(app).claim(MODEL, "t2", "approve", "now", 0.0)["txn"] == "t1"
+    held = audit.store_for(app).claim(MODEL, "t2", "approve", "now", 0.0)
+    assert held is not None and held["txn"] == "t1"
     with audit.engine(app).connect() as conn:
         for stmt in (
             "DROP TRIGGER audit_no_update_delete ON audit_records",
@@ -417,9 +423,9 @@ def test_server_lost_after_start_is_one_line_then_reconnects(tmp_path, capsys):
             lambda: audit.append(settings, _record(2)),
             lambda: audit.latest_id(settings),
         ):
-            with pytest.raises(Unavailable) as err:
+            with pytest.raises(Unavailable) as info:
                 call()
-            assert str(err.value).startswith(shown) and PASSWORD not in str(err.value), str(err.value)
+            assert str(info.value).startswith(shown) and PASSWORD not in str(info.value), str(info.value)
         code, out, err = run_cli(capsys, "audit", "--config", str(cfg), "--format", "json")
         assert _one_line(code, out, err, PASSWORD).startswith(f"error: {shown}")
         server.resume()

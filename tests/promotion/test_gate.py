@@ -88,6 +88,7 @@ def test_window_and_lineage_failures(demo_copy):
     s = settings_with(demo_copy.home)
     client = make_client(s)
     run_id = make_lifecycle(s, client, MODEL).get_version("2").run_id
+    assert run_id is not None  # demo version 2 comes from a run
     client.set_tag(run_id, "driftgate.eval_window", "1999-01-01..1999-01-03")
     client.delete_tag(run_id, "driftgate.training_data")
     res = by_name(evaluate(s, client, MODEL, "2"))

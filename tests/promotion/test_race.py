@@ -28,6 +28,7 @@ def _worker(home: Path) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert proc.stdout is not None  # stdout=PIPE
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -40,6 +41,7 @@ def test_two_processes_race(demo_copy):
             _race(demo_copy.home, workers, lifecycle)
     finally:
         for p in workers:
+            assert p.stdin is not None  # stdin=PIPE
             p.stdin.close()
             p.wait(timeout=30)
 

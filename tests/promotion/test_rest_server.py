@@ -33,7 +33,7 @@ def test_over_rest(rest_model, tmp_path, lifecycle):
     )
     settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "home")}, config_file=cfg)
     client = make_client(settings)
-    assert isinstance(client.get_model_version(name, 1).version, str)  # REST: strings
+    assert isinstance(client.get_model_version(name, "1").version, str)  # REST: strings
     doc = list_versions(settings, client, name)
     assert [(v["version"], v["state"]) for v in doc["versions"]] == [
         ("1", "champion"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.config import load_settings
+from services.config.schema import validate_config
 from services.promotion import audit, notify
 from services.promotion.roles import (
     can_approve,
@@ -49,15 +51,18 @@ def test_roles(settings):
     assert can_rollback(settings, "alice").allowed and not can_rollback(settings, "carol").allowed
 
 
-@given(st.text(min_size=1, max_size=20).filter(lambda s: s.strip()))
-def test_nobody_approves_own_version(name):
-    cfg = {"roles": {"approvers": [name]}}
+@pytest.fixture(scope="module")
+def bare_settings(tmp_path_factory):
+    """Settings with no roles configured (module scope: hypothesis reruns the test body)."""
+    cwd = tmp_path_factory.mktemp("roles")
+    return load_settings(env={"DRIFTGATE_HOME": str(cwd / "home"), "MLFLOW_TRACKING_URI": "sqlite:///x.db"}, cwd=cwd)
 
-    class S:
-        def section(self, *keys):
-            return cfg.get(keys[0], {})
 
-    assert not can_approve(S(), name, name).allowed
+@given(name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip()))
+def test_nobody_approves_own_version(bare_settings, name):
+    raw = {**bare_settings.raw, "roles": {"approvers": [name]}}
+    settings = dataclasses.replace(bare_settings, raw=raw, sections=validate_config(raw))
+    assert not can_approve(settings, name, name).allowed
     # one normalisation (NFKC + casefold): a name and its upper case are the same person
     assert same_user(name, name.upper()) == (identity_key(name) == identity_key(name.upper()))
 
@@ -144,7 +149,9 @@ def test_webhook_notify_and_failure_is_swallowed(tmp_path):
             "reason": "version 2 promoted",
             "comment": "ok",
         }
-        notify.send(s, rec).join(10)
+        thread = notify.send(s, rec)
+        assert thread is not None  # a webhook is configured: a delivery thread starts
+        thread.join(10)
         assert _Hook.received and "alice approved m v2" in _Hook.received[-1]["text"]
         assert notify.send(s, {**rec, "outcome": "refused"}) is None  # refusals not sent by default
     finally:
@@ -154,7 +161,9 @@ def test_webhook_notify_and_failure_is_swallowed(tmp_path):
     )
     s = load_settings(env={"DRIFTGATE_HOME": str(tmp_path)}, config_file=cfg)
     failed = notify.stats["failed"]
-    notify.send(s, rec).join(10)  # nothing listens: swallowed
+    thread = notify.send(s, rec)
+    assert thread is not None  # a webhook is configured: a delivery thread starts
+    thread.join(10)  # nothing listens: swallowed
     assert notify.stats["failed"] == failed + 1
 
 
@@ -200,8 +209,10 @@ def test_databricks_mirroring_with_a_fake_workspace(monkeypatch, tmp_path):
         config_file=cfg,
     )
     rec = {"user": "alice", "action": "approve", "outcome": "done", "model": "m", "version": "2", "reason": "promoted"}
-    notify.mirror_databricks(s, rec).join(10)
-    notify.mirror_databricks(s, {**rec, "action": "request", "user": "bob"}).join(10)
+    for mirrored in (rec, {**rec, "action": "request", "user": "bob"}):
+        thread = notify.mirror_databricks(s, mirrored)
+        assert thread is not None  # Databricks mirroring is configured: a thread starts
+        thread.join(10)
     assert _FakeRegistry.calls[0][:3] == ("comment", "m", "2") and "alice approved m v2" in _FakeRegistry.calls[0][3]
     assert _FakeRegistry.calls[1][:4] == ("request", "m", "2", "Production")
     assert notify.mirror_databricks(s, {**rec, "outcome": "refused"}) is None

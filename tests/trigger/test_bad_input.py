@@ -201,7 +201,8 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
     published: dict = {}
     task_values = types.SimpleNamespace(set=lambda key, value: published.__setitem__(key, value))
     runtime = types.ModuleType("databricks.sdk.runtime")
-    runtime.dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
+    dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
+    monkeypatch.setattr(runtime, "dbutils", dbutils, raising=False)  # a new module has no attributes
     monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
     assert (
         main(
@@ -248,6 +249,7 @@ def test_retrain_on_a_configured_non_demo_model(config, tmp_path, monkeypatch):
     mv = client.get_model_version("m", "1")
     assert mv.tags["driftgate.author"] == "erin"
     assert champion_version(s, client, "m") is None
+    assert mv.run_id is not None  # the version was registered from a run
     run = client.get_run(mv.run_id)
     assert run.data.params["features"] == "c,x"  # categorical first, then numeric (build_pipeline)
 

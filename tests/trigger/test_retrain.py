@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from importlib.metadata import version
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -45,6 +47,11 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
     n_versions = len(client.search_model_versions(f"name='{demo.MODEL_NAME}'"))
 
     monkeypatch.setenv("DRIFTGATE_USER", "dave")
+
+    def no_inference(*args, **kwargs):  # a subprocess that loads the model: seconds per model
+        raise AssertionError("log_model inferred the requirements instead of using the given ones")
+
+    monkeypatch.setattr("mlflow.utils.environment._infer_requirements", no_inference)
     rc = main(["retrain", "--model", demo.MODEL_NAME, "--config", cfg, "--format", "json"])
     out = capsys.readouterr().out
     assert rc == 0
@@ -85,6 +92,7 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
         ids = sorted(pred["row_id"])
         assert row_ids is None or ids == row_ids  # the same evaluation rows for everyone
         row_ids = ids
+    assert row_ids is not None  # at least one candidate was scored
     assert len(row_ids) == doc["rows"]["eval"] == 2 * demo.ROWS_PER_DAY
 
     # the winner by the explicit rule is registered as a candidate version by dave
@@ -102,6 +110,8 @@ def test_retrain_end_to_end(fast_settings, capsys, monkeypatch):
     )
     info = mlflow.models.Model.load(local)
     assert info.signature is not None
+    pinned = (Path(local) / "requirements.txt").read_text().split()
+    assert {f"scikit-learn=={version('scikit-learn')}", f"pandas=={version('pandas')}"} <= set(pinned)
     assert set(info.signature.inputs.input_names()) == set(demo.FEATURES)
 
     # the leaderboard ranks this parent's candidates against the champion baseline

@@ -35,6 +35,7 @@ def test_fresh_demo_is_due_with_reasons(fresh, demo_settings):
     assert "roc_auc dropped" in text
     # the demo's retraining run (day 72) was found and its cool-down has passed
     manifest = demo.read_manifest(demo_settings.home)
+    assert manifest is not None  # the demo wrote its manifest
     assert fresh.last_retraining.run_id == manifest["parent_run_id"]
     assert "has passed" in text
     assert fresh.streak > fresh.policy.consecutive_windows
@@ -132,10 +133,14 @@ def test_after_a_promotion_the_champion_training_window_is_the_reference(demo_co
     client.set_registered_model_alias(demo.MODEL_NAME, "champion", "2")
     d = trigger.evaluate(demo_copy, demo.MODEL_NAME, client=client)
     train = demo.TRAIN_DAYS
-    assert d.reference_window[0].date() == demo_start + dt.timedelta(days=train[0])
-    assert d.reference_window[1].date() == demo_start + dt.timedelta(days=train[1] + 1)
+    start, end = d.reference_window
+    assert start is not None and end is not None  # the champion logged its training window
+    assert start.date() == demo_start + dt.timedelta(days=train[0])
+    assert end.date() == demo_start + dt.timedelta(days=train[1] + 1)
     assert d.to_dict()["reference_window"]["source"] == "champion v2"
-    v2_auc = demo.read_manifest(demo_copy.home)["metrics"]["gbm_recent"]["roc_auc"]
+    manifest = demo.read_manifest(demo_copy.home)
+    assert manifest is not None  # the demo wrote its manifest
+    v2_auc = manifest["metrics"]["gbm_recent"]["roc_auc"]
     assert d.reference_performance == pytest.approx(v2_auc)
     assert not any(set(w.drifted_features) & {"monthly_charges", "contract"} for w in d.windows)
     assert d.retrain is False
