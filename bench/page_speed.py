@@ -1,6 +1,6 @@
 """Page speed in a real browser, as ratios against a bare Streamlit page measured in the same run.
 
-    python bench/page_speed.py [--home DIR] [--repeat 5] [--pages /,/drift,...] [--skip-restart] [--skip-widgets]
+    python bench/page_speed.py [--home DIR] [--repeat 5] [--pages /,/drift,...] [--skip-restart] [--restart-repeat 2] [--skip-widgets]
 
 The bare page (title + one Plotly chart + one table + one selectbox) and the DriftGate app run as
 ``streamlit run`` servers on 127.0.0.1 (free ports), both driven by Debian chromium through
@@ -289,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--pages", default=",".join(PAGES))
     ap.add_argument("--skip-restart", action="store_true", help="skip the first-request-after-restart series")
+    ap.add_argument("--restart-repeat", type=int, default=2, help="rounds of the after-restart series")
     ap.add_argument("--skip-widgets", action="store_true", help="skip the every-widget series")
     args = ap.parse_args(argv)
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
@@ -319,18 +320,18 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             # 2. first deep link after a restart (first: nothing is warm yet)
-            if not args.skip_restart:
-                for path in pages:
-                    bare.restart()
-                    results.setdefault("restart bare", []).append(visit(browser, bare.url))
-                    app.restart()
-                    secs = visit(browser, f"{app.url}{path}{q}")
-                    results.setdefault(f"restart {path}", []).append(secs)
-                    print(
-                        f"first request after restart  {path:<13} {secs:7.2f} s   bare "
-                        f"{results['restart bare'][-1]:5.2f} s",
-                        flush=True,
-                    )
+            rounds = 0 if args.skip_restart else args.restart_repeat
+            for path in [p for _ in range(rounds) for p in pages]:  # bare and app side by side
+                bare.restart()
+                results.setdefault("restart bare", []).append(visit(browser, bare.url))
+                app.restart()
+                secs = visit(browser, f"{app.url}{path}{q}")
+                results.setdefault(f"restart {path}", []).append(secs)
+                print(
+                    f"first request after restart  {path:<13} {secs:7.2f} s   bare "
+                    f"{results['restart bare'][-1]:5.2f} s",
+                    flush=True,
+                )
             if bare.proc is None:
                 bare.start()
             if app.proc is None:

@@ -24,7 +24,20 @@ LAYER_FIXTURES = {
 }
 
 
+# What a test of each layer roughly costs, relative to a unit test (for the order below).
+LAYER_WEIGHT = {"spark": 30, "e2e": 10, "server": 8, "postgres": 5, "demo": 2, "apptest": 2}
+
+
+def _group(item: pytest.Item) -> str:
+    """The xdist group (``--dist loadgroup``): a test module runs on one worker, as with
+    ``--dist loadfile``, except that every Spark test runs on the same worker (one JVM, not one
+    per worker: a session takes ~30 s to start)."""
+    return "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    weight: dict[str, int] = {}
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for marker, fixtures in LAYER_FIXTURES.items():
@@ -32,6 +45,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
         if hasattr(getattr(item, "module", None), "app_test"):
             item.add_marker("apptest")
+        group = _group(item)
+        item.add_marker(pytest.mark.xdist_group(group))
+        cost = 1 + sum(w for m, w in LAYER_WEIGHT.items() if item.get_closest_marker(m))
+        weight[group] = weight.get(group, 0) + cost
+    # Heaviest groups first (stable: a module keeps its order), so that no long module is handed
+    # out last and runs alone while the other worker idles.
+    items.sort(key=lambda item: -weight[_group(item)])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,11 +91,13 @@ def _restore_mlflow_uris():
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> Path:
-    """A demo workspace seeded once per test session (read-only for tests)."""
+def demo_home(tmp_path_factory, worker_id) -> Path:
+    """A demo workspace seeded once per test run (read-only for tests): the xdist workers share
+    it (their base folders have a common parent; the seeding lock lets one of them seed it)."""
     from services.demo import seed as demo
 
-    home = tmp_path_factory.mktemp("demo") / "home"
+    root = tmp_path_factory.getbasetemp()
+    home = (root if worker_id == "master" else root.parent) / "shared-demo" / "home"
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
     demo.ensure_demo(settings)
     return home
