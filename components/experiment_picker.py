@@ -22,7 +22,9 @@ def pick_experiment(ctx: PageContext, where: Any = st) -> tuple[str, dict[str, A
         st.info("This tracking server has no experiments yet.")
         st.stop()
     wanted = st.query_params.get("experiment") or str(ctx.settings.model(ctx.model or "").get("experiment") or "")
-    experiment: str = where.selectbox("Experiment", names, index=names.index(wanted) if wanted in names else 0)
+    experiment: str = where.selectbox(
+        "Experiment", names, index=names.index(wanted) if wanted in names else 0, key="dg_experiment"
+    )
     if wanted and wanted not in names:
         st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
     st.query_params["experiment"] = experiment

@@ -153,6 +153,7 @@ def shap_section(ctx: Any, model: str | None, versions: VersionsView | None, boa
         options,
         index=options.index(wanted) if wanted in options else 0,
         format_func=lambda v: f"v{v}",
+        key="dg_shap_version",
     )
     st.query_params["version"] = cand
     n_rows = st.select_slider("Rows of recent data", [200, 500, 1000, 2000], value=1000)

@@ -47,6 +47,9 @@ if model != ctx.model:
 key = data.workspace_key(ctx.settings)
 
 # -- window pickers ------------------------------------------------------------------------------
+# Widgets synced to the URL have keys (on every page): a keyless widget's identity includes its
+# default, and a default read from the URL the widget writes changed it after each pick, so every
+# second pick snapped back (tests/drift/test_page_drift.py).
 DAY_OPTIONS = [1, 3, 7, 14, 30]
 with shown_errors(stop=True):
     first_day, last_day = data.data_dates(key, model, ctx.settings)
@@ -58,6 +61,7 @@ mode = c1.radio(
     horizontal=True,
     index=1 if qp.get("start") else 0,
     help="The current window is compared with the reference window (below).",
+    key="dg_drift_mode",
 )
 start = end = days = None
 if mode == "Last N days":
@@ -69,6 +73,7 @@ if mode == "Last N days":
         DAY_OPTIONS,
         value=wanted,
         help="the last N days that have data (up to the newest row of the scoring log)",
+        key="dg_drift_days",
     )
     qp["days"] = str(days)
     for stale in ("start", "end"):
@@ -83,6 +88,7 @@ else:
         min_value=first_day,
         max_value=last_day,
         help="inclusive days; defaults to the last 7 days that have data",
+        key="dg_drift_range",
     )
     if len(picked) != 2:
         st.info("Pick the last day of the range.")
@@ -95,6 +101,7 @@ unit = c3.selectbox(
     ["day", "week"],
     index=1 if qp.get("unit") == "week" else 0,
     help="size of each window in the drift-over-time charts",
+    key="dg_drift_unit",
 )
 qp["unit"] = unit
 data_span = (
@@ -158,7 +165,9 @@ render_sensitivity_notes(st, report)
 def feature_detail() -> None:
     names = list(frame["feature"])
     wanted = qp.get("feature")
-    feature = st.selectbox("Feature", names, index=names.index(wanted) if wanted in names else 0)
+    feature = st.selectbox(
+        "Feature", names, index=names.index(wanted) if wanted in names else 0, key="dg_drift_feature"
+    )
     qp["feature"] = feature
     row = next(f for f in report["features"] if f["feature"] == feature)
     dist = report["distributions"][feature]

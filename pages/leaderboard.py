@@ -40,6 +40,7 @@ picked_run: str = c_run.selectbox(
     "Retraining run",
     ids or ["(all runs)"],
     index=ids.index(run_param) if run_param in ids else 0,
+    key="dg_board_run",
     format_func=lambda i: (
         f"{parents[i].run.run_name} · {parents[i].run.start_time:%Y-%m-%d} · {parents[i].n_candidates} candidates"
         if i in parents
@@ -55,7 +56,9 @@ if not mkeys:
     st.info("The runs logged no metrics to rank.")
     st.stop()
 default_metric = st.query_params.get("metric") or cfg.get("selection_metric") or mkeys[0]
-metric = c_metric.selectbox("Metric", mkeys, index=mkeys.index(default_metric) if default_metric in mkeys else 0)
+metric = c_metric.selectbox(
+    "Metric", mkeys, index=mkeys.index(default_metric) if default_metric in mkeys else 0, key="dg_board_metric"
+)
 st.query_params["metric"] = metric
 default_lower = (
     (not cfg.get("greater_is_better", True))

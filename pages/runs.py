@@ -105,7 +105,11 @@ def run_details() -> None:
     labels = {r.run_id: (f"{r.run_name} (retraining run)" if r is parent.run else r.run_name) for r in choices}
     ids = [r.run_id for r in choices]
     sel: str = st.selectbox(
-        "Run details", ids, index=ids.index(run_param) if run_param in ids else 0, format_func=lambda i: labels[i]
+        "Run details",
+        ids,
+        index=ids.index(run_param) if run_param in ids else 0,
+        format_func=lambda i: labels[i],
+        key="dg_runs_detail",
     )
     st.query_params["run"] = sel
     run = next(r for r in choices if r.run_id == sel)

@@ -91,13 +91,14 @@ def _restore_mlflow_uris():
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory, worker_id) -> Path:
+def demo_home(tmp_path_factory) -> Path:
     """A demo workspace seeded once per test run (read-only for tests): the xdist workers share
     it (their base folders have a common parent; the seeding lock lets one of them seed it)."""
     from services.demo import seed as demo
 
     root = tmp_path_factory.getbasetemp()
-    home = (root if worker_id == "master" else root.parent) / "shared-demo" / "home"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # not the worker_id fixture: runs without xdist too
+    home = (root.parent if worker else root) / "shared-demo" / "home"
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
     demo.ensure_demo(settings)
     return home

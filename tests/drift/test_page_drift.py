@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.demo import seed as demo
@@ -115,3 +117,26 @@ def test_performance_chart_has_the_dashed_estimated_series():
     assert list(by_name["estimated roc_auc (labelled windows)"].y) == [0.79]
     assert by_name["roc_auc"].line.dash is None
     assert estimate_caption(est).startswith("2 window(s) without labels: estimated ROC AUC 0.760 (band 0.720–0.800)")
+
+
+def _feature_box(at):
+    return next(s for s in at.selectbox if s.label == "Feature")
+
+
+def test_every_pick_of_a_widget_synced_to_the_url_takes(at):
+    """Widgets whose default comes from the query string they write (feature, days) keep each pick:
+    a default that followed the previous pick used to give the widget a new identity, so every
+    second pick snapped back to the previous value."""
+    at.run()
+    for name in ("support_calls", "tenure_months", "contract", "support_calls"):
+        _feature_box(at).set_value(name).run()
+        assert not at.exception, at.exception
+        assert _feature_box(at).value == name
+        assert at.query_params["feature"] in (name, [name])
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        titles = [str((s.get("layout", {}).get("title") or {}).get("text", "")) for s in specs]
+        assert any(f"{name}: distribution" in t for t in titles), titles
+    for days in (3, 14, 1, 30):
+        at.select_slider[0].set_value(days).run()
+        assert not at.exception, at.exception
+        assert at.select_slider[0].value == days and at.query_params["days"] in (str(days), [str(days)])
