@@ -168,10 +168,9 @@ def widget_change(browser, url: str, label: str, options: list[str], chart_title
         for i in range(rounds + 1):
             option = options[(i + 1) % len(options)]
             box = page.get_by_role("combobox", name=label)
-            box.click()
-            box.fill(option)  # the box filters its list by the typed text (a selected value included)
+            box.click()  # opens the list of every option (a typed filter left stale lists behind)
             page.get_by_role("option", name=option, exact=True).first.wait_for()
-            page.wait_for_timeout(300)  # the filtered list settles (it re-renders once)
+            page.wait_for_timeout(300)  # the list settles
             t0 = time.perf_counter()
             page.get_by_role("option", name=option, exact=True).first.click()
             title = chart_title.format(option)
