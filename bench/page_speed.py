@@ -224,10 +224,8 @@ def _act(page, kind: str, label: str, value: str) -> None:
     """Change one widget to ``value`` (a click, a key or a pick from its list)."""
     if kind in ("selectbox", "multiselect"):
         box = page.get_by_role("combobox", name=label).first
-        box.click()
-        if kind == "selectbox":
-            box.fill(value)  # the box filters its list by the typed text
-        page.get_by_role("option", name=value).first.click()
+        box.click()  # opens the list of every option (a typed filter left stale lists behind)
+        page.get_by_role("option", name=value, exact=True).first.click()
         if kind == "multiselect":
             page.keyboard.press("Escape")
     elif kind == "radio":
