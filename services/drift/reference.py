@@ -87,12 +87,15 @@ def duck_reference(
     """
     cells = {n: _choose(docs[n], rows) for n in numeric}
     partial = rows > SAMPLE_PREFIX
+    entry = {n: dict(docs[n]) for n in numeric} if partial else {}  # what pass 1 gave each column
     if partial:
         _resample(backend, [n for n in numeric if cells[n] is None], docs, rows, cells, window)
     cell_cdf: dict[str, list[int]] = {}
     with_cells, others, spread = _second_pass(backend, numeric, cells, docs, cell_cdf, side=side, window=window)
     poor = [s.name for s in with_cells if not spread[s.name]] if partial else []
     if poor:
+        for n in poor:  # counted again from scratch: nothing of the first count stays in its doc
+            docs[n] = dict(entry[n])
         _resample(backend, poor, docs, rows, cells, window)
         again, more, _ = _second_pass(backend, poor, cells, docs, cell_cdf, side=side, window=window)
         with_cells = [s for s in with_cells if s.name not in poor] + again
