@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -167,12 +168,10 @@ def widget_change(browser, url: str, label: str, options: list[str], chart_title
         page.wait_for_function(SHOWN_JS, polling=100)
         for i in range(rounds + 1):
             option = options[(i + 1) % len(options)]
-            box = page.get_by_role("combobox", name=label)
-            box.click()  # opens the list of every option (a typed filter left stale lists behind)
-            page.get_by_role("option", name=option, exact=True).first.wait_for()
+            _open_list(page, label, option)
             page.wait_for_timeout(300)  # the list settles
             t0 = time.perf_counter()
-            page.get_by_role("option", name=option, exact=True).first.click()
+            _option(page, option).click()
             title = chart_title.format(option)
             page.wait_for_function(
                 "t => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el => "
@@ -199,47 +198,97 @@ WIDGETS: list[tuple[str, str, str, tuple[str, str]]] = [
     ("/drift", "selectbox", "Feature", ("support_calls", "tenure_months")),
     ("/runs", "selectbox", "Run details", ("gbm_recent", "rf_recent")),
     ("/runs", "tab", "Metric history", ("Metric history", "Metrics")),
-    ("/leaderboard", "selectbox", "Metric", ("val_log_loss", "val_roc_auc")),
+    ("/leaderboard", "selectbox", "Metric", ("log_loss", "roc_auc")),
     ("/leaderboard", "toggle", "Lower is better", ("on", "off")),
-    ("/leaderboard", "selectbox", "y", ("val_brier", "val_log_loss")),
-    ("/promotions", "selectbox", "Version", ("1", "2")),
+    ("/leaderboard", "selectbox", "y", ("brier", "f1")),
+    ("/promotions", "selectbox", "Version", ("v1", "v2")),
     ("/promotions", "multiselect", "Action", ("approve", "approve")),
 ]
 BARE_WIDGETS = [("/", "selectbox", "Series", ("cos", "sin"))]
 
-# Counts finished script runs (the app's script state turning "notRunning") and when the last one
+# Counts finished script runs (the app's script state leaving "running") and when the last one
 # finished, in the page's own clock: a rerun is settled when it finished and its charts are drawn.
 RUNS_JS = """
 window.__runs = 0; window.__ranAt = 0;
-new MutationObserver(() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const state = app && app.getAttribute('data-test-script-state');
-  if (state === 'notRunning' && window.__last !== 'notRunning') { window.__runs += 1; window.__ranAt = performance.now(); }
-  window.__last = state;
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+new MutationObserver(records => {
+  // Per record, not the attribute's current value: a fast run flips running -> notRunning within
+  // one batch of records, and reading the current value alone missed it.
+  for (const r of records) {
+    if (r.oldValue === 'running' && r.target.getAttribute('data-test-script-state') !== 'running') {
+      window.__runs += 1; window.__ranAt = performance.now();
+    }
+  }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state']});
+// A fragment's rerun can finish before the state ever shows "running" (nothing to count): then
+// the last change of the page's content tells when it was drawn.
+window.__mutAt = 0;
+new MutationObserver(() => { window.__mutAt = performance.now(); })
+  .observe(document, {subtree: true, childList: true, characterData: true});
 """
 
 
-def _act(page, kind: str, label: str, value: str) -> None:
-    """Change one widget to ``value`` (a click, a key or a pick from its list)."""
-    if kind in ("selectbox", "multiselect"):
-        box = page.get_by_role("combobox", name=label).first
-        box.click()  # opens the list of every option (a typed filter left stale lists behind)
-        page.get_by_role("option", name=value, exact=True).first.click()
-        if kind == "multiselect":
+def _option(page, value: str):
+    """The list option whose label is ``value`` or starts with it and a separator ("bob — reviewer",
+    "v2 · by …"): exact on the value, whatever the label adds."""
+    return page.get_by_role("option", name=re.compile(rf"^{re.escape(value)}(\s|$)")).first
+
+
+def _open_list(page, label: str, option: str, tries: int = 4) -> None:
+    """Open the ``label`` box's list of every option (a typed filter left stale lists behind) until
+    ``option`` shows: a click while the page is still settling can leave the list closed."""
+    for attempt in range(tries):
+        page.get_by_role("combobox", name=label, exact=True).first.click()
+        try:
+            _option(page, option).wait_for(timeout=5_000)
+            return
+        except Exception:
+            if attempt == tries - 1:
+                raise
             page.keyboard.press("Escape")
+
+
+def _now(page) -> float:
+    return float(page.evaluate("performance.now()"))
+
+
+def _act(page, kind: str, label: str, value: str) -> float:
+    """Change one widget to ``value`` (a click, a key or a pick from its list); returns the page's
+    clock just before the change is committed (an option list is opened before that). A
+    multiselect adds ``value``, or removes it (the last chosen, by Backspace) when it is chosen
+    already."""
+    if kind == "selectbox":
+        _open_list(page, label, value)
+        t0 = _now(page)
+        _option(page, value).click()
+    elif kind == "multiselect":
+        page.get_by_role("combobox", name=label, exact=True).first.click()
+        try:
+            _option(page, value).wait_for(timeout=2_000)
+            t0 = _now(page)
+            _option(page, value).click()
+        except Exception:
+            t0 = _now(page)
+            page.keyboard.press("Backspace")
+        page.keyboard.press("Escape")
     elif kind == "radio":
-        page.get_by_text(value, exact=True).first.click()
+        target = page.get_by_text(value, exact=True).first
+        t0 = _now(page)
+        target.click()
     elif kind == "toggle":
-        page.get_by_text(label, exact=True).first.click()
+        target = page.get_by_text(label, exact=True).first
+        t0 = _now(page)
+        target.click()
     elif kind == "tab":
-        page.get_by_role("tab", name=value).first.click()
+        target = page.get_by_role("tab", name=value).first
+        t0 = _now(page)
+        target.click()
     elif kind == "slider":
-        handle = page.get_by_role("slider", name=label).first
-        handle.focus()
+        page.get_by_role("slider", name=label).first.focus()
+        t0 = _now(page)
         page.keyboard.press("ArrowLeft" if value == "left" else "ArrowRight")
     else:
         raise ValueError(kind)
+    return t0
 
 
 def widget_series(browser, base: str, widgets, rounds: int, query: str = "") -> dict[str, list[float]]:
@@ -251,22 +300,33 @@ def widget_series(browser, base: str, widgets, rounds: int, query: str = "") -> 
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.add_init_script(RUNS_JS)
         page = context.new_page()
-        page.set_default_timeout(300_000)
+        page.set_default_timeout(60_000)
         name = f"{path} {kind} '{label}'"
         try:
             page.goto(f"{base}{path}{query}")
             page.wait_for_function(SHOWN_JS, polling=100)
+            if kind in ("selectbox", "multiselect"):
+                try:
+                    page.get_by_role("combobox", name=label, exact=True).first.wait_for(timeout=10_000)
+                except Exception:  # e.g. the audit filters of a workspace without decisions yet
+                    print(f"  {name}: not on the page in this workspace", flush=True)
+                    continue
             for i in range(rounds + 1):
+                page.wait_for_timeout(300)  # the page settles (widgets take input again)
                 runs = page.evaluate("window.__runs")
-                t0 = page.evaluate("performance.now()")
-                _act(page, kind, label, values[i % 2])
+                t0 = _act(page, kind, label, values[i % 2])
                 if kind == "tab":
                     page.wait_for_function(SHOWN_JS, polling=20)
-                    secs = (page.evaluate("performance.now()") - t0) / 1000
+                    secs = (_now(page) - t0) / 1000
                 else:
-                    page.wait_for_function("n => window.__runs > n", arg=runs, polling=20)
+                    page.wait_for_function(
+                        "([n, t0]) => window.__runs > n || window.__mutAt > t0", arg=[runs, t0], polling=20
+                    )
                     page.wait_for_function(SHOWN_JS, polling=20)
-                    secs = (max(page.evaluate("window.__ranAt"), t0) - t0) / 1000
+                    page.wait_for_function("() => performance.now() - window.__mutAt > 500", polling=50)
+                    counted = page.evaluate("window.__runs") > runs
+                    done = page.evaluate("window.__ranAt") if counted else page.evaluate("window.__mutAt")
+                    secs = (max(done, t0) - t0) / 1000
                 if i:  # the first change loads the widget's code: a warm-up
                     out.setdefault(name, []).append(secs)
         except Exception as exc:
