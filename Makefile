@@ -32,7 +32,7 @@ test: lint
 
 # Unit tests only: no browser, server process, Spark, PostgreSQL, seeded demo or AppTest (the
 # markers come from the fixtures a test uses: tests/conftest.py) and none marked slow.
-FAST := not (e2e or server or spark or postgres or demo or apptest or databricks or slow)
+FAST := not (e2e or server or spark or postgres or demo or apptest or databricks or slow or cli)
 test-fast: install-dev
 	$(PY) -m pytest -n 2 -m "$(FAST)"
 

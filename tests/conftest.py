@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def _group(item: pytest.Item) -> str:
     ``--dist loadfile``, except that every Spark test runs on the same worker (one JVM, not one
     per worker: a session takes ~30 s to start)."""
     return "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Every test module is imported now: move that heap (mlflow, pandas, plotly, duckdb, pyspark)
+    # out of the cyclic collector's view, so the tests' own allocations no longer set off full
+    # collections over it (the app does the same per page: components/shell.py).
+    gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks

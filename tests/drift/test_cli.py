@@ -63,6 +63,7 @@ def files(tmp_path_factory):
     return d
 
 
+@pytest.mark.cli
 def test_json_report_matches_scipy(files):
     res = cli("--reference", str(files / "ref.csv"), "--current", str(files / "cur.parquet"), "--format", "json")
     assert res.returncode == 0 and res.stderr == ""
@@ -246,6 +247,7 @@ SUBPROCESS_CASES = {"missing file", "forced numeric text", "unknown option", "in
         ("bad profile", "duckdb", ["--reference-profile", "{d}/notes.xyz", "--current", "{d}/cur.parquet"]),
     ],
 )
+@pytest.mark.cli
 def test_bad_input_exit_2_one_line_nothing_on_stdout(files, case, engine, args, cli_inproc):
     run = cli if case in SUBPROCESS_CASES and engine == "memory" else cli_inproc
     res = run(*[a.format(d=files) for a in args], "--format", "json", "--engine", engine)
@@ -255,6 +257,7 @@ def test_bad_input_exit_2_one_line_nothing_on_stdout(files, case, engine, args, 
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr
 
 
+@pytest.mark.cli
 def test_odd_column_names_and_constant_columns(files):
     res = cli(
         "--reference",

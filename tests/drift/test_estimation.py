@@ -169,6 +169,7 @@ def est_files(tmp_path_factory):
     return d
 
 
+@pytest.mark.cli
 def test_cli_estimate_on_files(est_files):
     import json
 
@@ -191,6 +192,7 @@ def test_cli_estimate_on_files(est_files):
         ("ref3.parquet", "cur.parquet", "binary label (0/1)"),
     ],
 )
+@pytest.mark.cli
 def test_cli_estimate_bad_input_is_one_line_exit_2(est_files, ref, cur, needle):
     res = _cli("--reference", str(est_files / ref), "--current", str(est_files / cur), "--format", "json")
     assert res.returncode == 2 and res.stdout == ""

@@ -124,6 +124,7 @@ def test_cli_through_spark_connect(connect_server, pair):
     _check(res, duck)
 
 
+@pytest.mark.cli
 def test_without_pyspark_one_line_how_to_install(pair):
     ref, cur, _ = pair
     code = "import sys; sys.modules['pyspark'] = None\nfrom services.cli import main\nsys.exit(main(sys.argv[1:]))"
@@ -138,6 +139,7 @@ def test_without_pyspark_one_line_how_to_install(pair):
     assert res.stderr.splitlines() == ["error: the spark engine needs PySpark: pip install -r requirements-spark.txt"]
 
 
+@pytest.mark.cli
 def test_unreachable_spark_remote_is_one_line_without_its_token(pair):
     ref, cur, _ = pair
     port = free_port()  # nothing listens there

@@ -59,12 +59,14 @@ def test_garbage_tracking_uri_is_one_line(tmp_path, args):
 @pytest.mark.parametrize(
     "args", [["versions", "--model", MODEL], ["approve", "--model", MODEL, "--version", "2", "--user", "alice"]]
 )
+@pytest.mark.cli
 def test_home_that_is_a_file_is_one_line(tmp_path, args):
     f = tmp_path / "home-file"
     f.write_text("x")
     _one_line_exit_2(_cli(args, {"DRIFTGATE_HOME": str(f)}), "DRIFTGATE_HOME is not a folder")
 
 
+@pytest.mark.cli
 def test_home_under_proc_is_one_line():
     _one_line_exit_2(_cli(["demo"], {"DRIFTGATE_HOME": "/proc/driftgate-cannot-exist"}))
 
@@ -82,6 +84,7 @@ def _databricks_env(tmp_path, toml=""):
     }
 
 
+@pytest.mark.cli
 def test_unreachable_databricks_sql_source_is_bounded_and_one_line(tmp_path):
     env = _databricks_env(
         tmp_path,
@@ -119,6 +122,7 @@ def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path):
     assert (c.retry_timeout_seconds, c.http_timeout_seconds) == (4, 4.0)
 
 
+@pytest.mark.cli
 def test_a_local_store_does_not_import_the_databricks_sdk(tmp_path):
     """The SDK is bounded only where it can be used: a local store's CLI start skips its import."""
     code = (
