@@ -1,11 +1,17 @@
-"""The Drift page's window selection from the query string: validated, one clear line on bad input."""
+"""The Drift page's window selection: its widgets, synced to the query string (``days`` |
+``start`` + ``end``, ``unit``), validated, one clear line on bad input."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
+import streamlit as st
+
 from components.text import md
+
+DAY_OPTIONS = [1, 3, 7, 14, 30]
 
 
 def parse_days(raw: object, options: Sequence[int], default: int = 7) -> tuple[int, str | None]:
@@ -50,3 +56,73 @@ def default_range(
     if clipped != asked:
         return clipped, f"{span}: showing {clipped[0]} to {clipped[1]}."
     return asked, None
+
+
+@dataclass(frozen=True)
+class PickedWindow:
+    """The current window: the last ``days`` days with data, or ``start``..``end``; and the size
+    of each window of the over-time charts."""
+
+    start: date | None
+    end: date | None
+    days: int | None
+    unit: str
+
+
+def pick_window(first_day: date | None, last_day: date | None) -> PickedWindow:
+    """Draw the current-window pickers (mode, days or date range, window unit) and write the choice
+    to the URL. Each widget has a key: a keyless widget's identity includes its default, and a
+    default read from the URL the widget writes changed it after each pick, so every second pick
+    snapped back (tests/drift/test_page_drift.py)."""
+    qp = st.query_params
+    c1, c2, c3 = st.columns([2, 3, 1])
+    mode = c1.radio(
+        "Current window",
+        ["Last N days", "Date range"],
+        horizontal=True,
+        index=1 if qp.get("start") else 0,
+        help="The current window is compared with the reference window (below).",
+        key="dg_drift_mode",
+    )
+    start = end = days = None
+    if mode == "Last N days":
+        wanted, problem = parse_days(qp.get("days"), DAY_OPTIONS, default=7)
+        if problem:
+            st.warning(problem)
+        days = c2.select_slider(
+            "days",
+            DAY_OPTIONS,
+            value=wanted,
+            help="the last N days that have data (up to the newest row of the scoring log)",
+            key="dg_drift_days",
+        )
+        qp["days"] = str(days)
+        for stale in ("start", "end"):
+            qp.pop(stale, None)
+    else:
+        default, problem = default_range(qp.get("start"), qp.get("end"), last_day or date.today(), first_day)
+        if problem:
+            st.warning(problem)
+        picked = c2.date_input(
+            "from – to",
+            value=default,
+            min_value=first_day,
+            max_value=last_day,
+            help="inclusive days; defaults to the last 7 days that have data",
+            key="dg_drift_range",
+        )
+        if len(picked) != 2:
+            st.info("Pick the last day of the range.")
+            st.stop()
+        start, end = picked
+        qp["start"], qp["end"] = start.isoformat(), end.isoformat()
+        qp.pop("days", None)
+    unit = c3.selectbox(
+        "Windows",
+        ["day", "week"],
+        index=1 if qp.get("unit") == "week" else 0,
+        help="size of each window in the drift-over-time charts",
+        key="dg_drift_unit",
+    )
+    qp["unit"] = unit
+    return PickedWindow(start=start, end=end, days=days, unit=unit)

@@ -25,7 +25,7 @@ from components.drift_tables import (
     render_sensitivity_notes,
     summary_frame,
 )
-from components.drift_window import default_range, parse_days
+from components.drift_window import pick_window
 from components.shell import page_shell, show_error, shown_errors
 from components.tables import fitted
 from components.text import code, md
@@ -46,64 +46,11 @@ if model != ctx.model:
     st.caption(f"Model {code(ctx.model)} has no drift configuration; showing {code(model)}.")
 key = data.workspace_key(ctx.settings)
 
-# -- window pickers ------------------------------------------------------------------------------
-# Widgets synced to the URL have keys (on every page): a keyless widget's identity includes its
-# default, and a default read from the URL the widget writes changed it after each pick, so every
-# second pick snapped back (tests/drift/test_page_drift.py).
-DAY_OPTIONS = [1, 3, 7, 14, 30]
+# -- window pickers (synced to the URL) ----------------------------------------------------------
 with shown_errors(stop=True):
     first_day, last_day = data.data_dates(key, model, ctx.settings)
-c1, c2, c3 = st.columns([2, 3, 1])
-modes = ["Last N days", "Date range"]
-mode = c1.radio(
-    "Current window",
-    modes,
-    horizontal=True,
-    index=1 if qp.get("start") else 0,
-    help="The current window is compared with the reference window (below).",
-    key="dg_drift_mode",
-)
-start = end = days = None
-if mode == "Last N days":
-    wanted, problem = parse_days(qp.get("days"), DAY_OPTIONS, default=7)
-    if problem:
-        st.warning(problem)
-    days = c2.select_slider(
-        "days",
-        DAY_OPTIONS,
-        value=wanted,
-        help="the last N days that have data (up to the newest row of the scoring log)",
-        key="dg_drift_days",
-    )
-    qp["days"] = str(days)
-    for stale in ("start", "end"):
-        qp.pop(stale, None)
-else:
-    default, problem = default_range(qp.get("start"), qp.get("end"), last_day or date.today(), first_day)
-    if problem:
-        st.warning(problem)
-    picked = c2.date_input(
-        "from – to",
-        value=default,
-        min_value=first_day,
-        max_value=last_day,
-        help="inclusive days; defaults to the last 7 days that have data",
-        key="dg_drift_range",
-    )
-    if len(picked) != 2:
-        st.info("Pick the last day of the range.")
-        st.stop()
-    start, end = picked
-    qp["start"], qp["end"] = start.isoformat(), end.isoformat()
-    qp.pop("days", None)
-unit = c3.selectbox(
-    "Windows",
-    ["day", "week"],
-    index=1 if qp.get("unit") == "week" else 0,
-    help="size of each window in the drift-over-time charts",
-    key="dg_drift_unit",
-)
-qp["unit"] = unit
+picked = pick_window(first_day, last_day)
+start, end, days, unit = picked.start, picked.end, picked.days, picked.unit
 data_span = (
     f"the scoring log has rows from {first_day} to {last_day}" if first_day else "the scoring log has no rows yet"
 )
