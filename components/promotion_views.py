@@ -6,6 +6,7 @@ User-supplied text (comments, reasons, user names) is only ever shown through ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -225,8 +226,8 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
     comment = comment_area("Comment", "dg_approve_comment", required=False)
     c1, c2 = st.columns(2)
     if c1.button("Confirm approval", type="primary", key="dg_approve_confirm"):
-        try:
-            rec = approvals.approve(
+        _submit(
+            lambda: approvals.approve(
                 ctx.settings,
                 model,
                 view.version,
@@ -235,16 +236,26 @@ def _approve_dialog(ctx, model: str, view: VersionView, state: RegistryState, sh
                 expected_champion=shown or "",
                 client=data.decision_client(ctx),
                 identity=ctx.identity,
-            )
-        except BadInput as exc:  # fix the input in place (e.g. the comment)
-            st.error(str(exc))
-            return
-        except DriftGateError as exc:
-            _refused(exc)
-        _done(rec.get("reason") or "approved")
+            ),
+            "approved",
+        )
     if c2.button("Cancel", key="dg_approve_cancel"):
         _close_dialog()
         st.rerun()
+
+
+def _submit(decide: Callable[[], dict[str, Any]], done: str) -> None:
+    """Run a dialog's decision: bad input is shown in place to be fixed (the dialog stays open);
+    a refusal or a finished decision closes the dialog and reloads the state (:func:`_refused`,
+    :func:`_done`)."""
+    try:
+        rec = decide()
+    except BadInput as exc:  # fix the input in place (e.g. the comment)
+        st.error(str(exc))
+        return
+    except DriftGateError as exc:
+        _refused(exc)
+    _done(rec.get("reason") or done)
 
 
 @st.dialog("Confirm rollback", on_dismiss=_close_dialog)
@@ -259,8 +270,8 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
         _close_dialog()
         st.rerun()
     if c1.button("Confirm rollback", type="primary", key="dg_rollback_confirm"):
-        try:
-            rec = approvals.rollback(
+        _submit(
+            lambda: approvals.rollback(
                 ctx.settings,
                 model,
                 ctx.user,
@@ -268,13 +279,9 @@ def _rollback_dialog(ctx, model: str, state: RegistryState, shown: str | None) -
                 expected_champion=shown or "",
                 client=data.decision_client(ctx),
                 identity=ctx.identity,
-            )
-        except BadInput as exc:  # fix the input in place (e.g. the comment)
-            st.error(str(exc))
-            return
-        except DriftGateError as exc:
-            _refused(exc)
-        _done(rec.get("reason") or "rolled back")
+            ),
+            "rolled back",
+        )
 
 
 def decision_panel(ctx, model: str, view: VersionView, state: RegistryState, result: GateResult) -> None:
