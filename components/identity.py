@@ -222,6 +222,13 @@ def current_user(settings: Settings) -> str | None:
     return None
 
 
+def with_persona(params: dict[str, str]) -> dict[str, str]:
+    """``params`` plus this session's demo persona: a link to another page (not only the sidebar's)
+    carries it, so the acting user stays who they picked."""
+    persona = st.session_state.get(PERSONA_CHOICE)
+    return {**params, PERSONA_PARAM: persona} if isinstance(persona, str) and persona else dict(params)
+
+
 def navigation_params(model: str | None, user: str | None, settings: Settings) -> dict[str, str]:
     """Query parameters every navigation link carries: the model and (demo) the persona."""
     params = {"model": model} if model else {}

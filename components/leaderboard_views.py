@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components import leaderboard_data as data
+from components.identity import with_persona
 from components.leaderboard_charts import shap_bars, shap_detail, versions_over_time
 from components.tables import dashed, num
 from components.text import code, md
@@ -129,7 +130,7 @@ def review_links(board: Leaderboard, run_versions: dict[str, str] | None, model:
             "pages/promotions.py",
             label=f"Review v{version} ({r.run.run_name}) in Promotions",
             icon=":material/verified:",
-            query_params={"model": model, "version": str(version)},
+            query_params=with_persona({"model": model, "version": str(version)}),
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from components.identity import with_persona
 from components.text import code, md
 from services.overview import ModelOverview
 
@@ -75,7 +76,7 @@ def render_model_overview(ov: ModelOverview) -> None:
                 "pages/runs.py",
                 label="Open in Retraining runs",
                 icon=":material/arrow_forward:",
-                query_params={"model": ov.name, "experiment": run.experiment_id, "run": run.run_id},
+                query_params=with_persona({"model": ov.name, "experiment": run.experiment_id, "run": run.run_id}),
             )
         else:
             st.caption("No retraining (parent) run found in this model's experiment.")
@@ -99,7 +100,7 @@ def render_model_overview(ov: ModelOverview) -> None:
                 "pages/promotions.py",
                 label="Review in Promotions",
                 icon=":material/arrow_forward:",
-                query_params={"model": ov.name, "version": ov.candidates[-1]["version"]},
+                query_params=with_persona({"model": ov.name, "version": ov.candidates[-1]["version"]}),
             )
         else:
             st.caption("No open candidates.")
@@ -122,7 +123,10 @@ def render_drift_verdict(verdict: dict[str, Any] | None, model: str) -> None:
     else:
         st.success(f"No drift: {share} · {md(window)}", icon=":material/check_circle:")
     st.page_link(
-        "pages/drift.py", label="Open in Drift", icon=":material/arrow_forward:", query_params={"model": model}
+        "pages/drift.py",
+        label="Open in Drift",
+        icon=":material/arrow_forward:",
+        query_params=with_persona({"model": model}),
     )
 
 

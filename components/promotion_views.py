@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from components import promotion_data as data
+from components.identity import with_persona
 from components.tables import fitted, overflow
 from components.text import md
 from services.errors import BadInput, DriftGateError
@@ -118,13 +119,8 @@ def mlflow_links(links: dict[str, str], view: VersionView) -> None:
             "pages/runs.py",
             label="Run in Retraining runs",
             icon=":material/model_training:",
-            query_params={"model": view.model, "run": view.run_id, **_persona_param()},
+            query_params=with_persona({"model": view.model, "run": view.run_id}),
         )
-
-
-def _persona_param() -> dict[str, str]:
-    persona = st.query_params.get("persona")
-    return {"persona": persona} if persona else {}
 
 
 def registry_table(versions: list[VersionView], state: RegistryState, lifecycle: str) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
 from components import leaderboard_data as data
 from components.experiment_picker import pick_experiment
+from components.identity import with_persona
 from components.runs_charts import candidates_strip, metric_history_lines
 from components.runs_tables import children_table, kv_table, lineage_list, parents_table
 from components.shell import page_shell, shown_errors
@@ -92,7 +93,9 @@ st.page_link(
     "pages/leaderboard.py",
     label="Open this run's leaderboard",
     icon=":material/leaderboard:",
-    query_params={"experiment": experiment, "run": parent.run.run_id, **({"model": ctx.model} if ctx.model else {})},
+    query_params=with_persona(
+        {"experiment": experiment, "run": parent.run.run_id, **({"model": ctx.model} if ctx.model else {})}
+    ),
 )
 
 st.divider()

@@ -78,6 +78,24 @@ def test_bob_stays_bob_through_every_page(shared_server, browser_page):
             assert "as bob" in main and "as alice" not in main
             assert page.locator('[data-testid="stMainBlockContainer"] button', has_text="Approve").first.is_disabled()
             assert "four-eyes" in main
+    # ...and through the links inside the pages (Overview -> Runs -> Leaderboard -> Promotions -> Runs)
+    page.locator('[data-testid="stSidebar"] a', has_text="Overview").first.click()
+    page.wait_for_url("**/?**")
+    for link, title in [
+        ("Open in Retraining runs", "Retraining runs"),
+        ("Open this run's leaderboard", "Leaderboard"),
+        ("in Promotions", "Promotions"),
+        ("Run in Retraining runs", "Retraining runs"),
+    ]:
+        assert_page_ok(page)
+        page.locator('[data-testid="stMainBlockContainer"] a', has_text=link).first.click()
+        page.wait_for_function(
+            "t => document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')?.innerText.trim() === t",
+            arg=title,
+        )
+        assert_page_ok(page)
+        assert _acting_user(page) == "bob", link
+        assert "persona=bob" in page.url, (link, page.url)
 
 
 def test_stale_state_race_closes_the_dialog_and_shows_the_new_champion(demo_copy, streamlit_server, browser_page):
