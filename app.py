@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import components.first_start  # noqa: F401 - first: on a fresh demo home it shows the seeding at once, before the heavy imports below
+from components.drift_data import decisions_key
 from components.overview import render_audit, render_drift_verdict, render_model_overview
 from components.shell import page_shell, shown_errors
 from components.trigger_panel import render_trigger_panel
@@ -26,7 +27,8 @@ def _overview(tracking_uri: str, registry_uri: str, lifecycle: str, model: str, 
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner="Checking the latest window for drift…")
-def _verdict(tracking_uri: str, model: str, config: str):
+def _verdict(tracking_uri: str, model: str, config: str, audit_id: int):
+    # audit_id: a promotion (page or CLI) changes the champion, hence the reference window
     return drift_verdict(ctx.settings, ctx.client, model)
 
 
@@ -45,7 +47,10 @@ if ctx.mlflow_ok and ctx.model:
         )
     with shown_errors():
         render_drift_verdict(
-            _verdict(ctx.settings.tracking_uri, ctx.model, repr(ctx.settings.model(ctx.model))), ctx.model
+            _verdict(
+                ctx.settings.tracking_uri, ctx.model, repr(ctx.settings.model(ctx.model)), decisions_key(ctx.settings)
+            ),
+            ctx.model,
         )
     render_trigger_panel(ctx)
 elif ctx.mlflow_ok:

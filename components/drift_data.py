@@ -11,12 +11,24 @@ import streamlit as st
 from services.drift import champion_importance, drift_over_time, model_drift_report, performance_over_time
 from services.drift import model as drift_model
 from services.drift.estimation import estimated_performance
+from services.errors import DriftGateError
+from services.promotion import audit
 
 TTL = 300
 
 
+def decisions_key(settings) -> int:
+    """The newest audit record's id: it changes with every decision, from the page or the CLI. A
+    promotion changes the champion and so the reference window and metric: whatever was cached
+    against the old champion is not shown after it."""
+    try:
+        return audit.latest_id(settings)
+    except DriftGateError:  # an unreadable audit store: the TTL alone bounds staleness
+        return 0
+
+
 def workspace_key(settings) -> tuple:
-    return (str(settings.home), str(settings.config_path), settings.tracking_uri)
+    return (str(settings.home), str(settings.config_path), settings.tracking_uri, decisions_key(settings))
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)

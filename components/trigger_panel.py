@@ -12,6 +12,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from components.drift_charts import BAD, GOOD, NO_DATA
+from components.drift_data import workspace_key
 from components.text import code, md
 from services.errors import DriftGateError
 from services.retraining.trigger import evaluate, state_token
@@ -192,7 +193,7 @@ def render_trigger_panel(ctx, model: str | None = None) -> None:
             "cannot evaluate it."
         )
         return
-    key = (str(ctx.settings.home), str(ctx.settings.config_path), ctx.settings.tracking_uri)
+    key = workspace_key(ctx.settings)  # with the newest decision: a promotion changes the reference
     try:
         state = trigger_state(key, model, ctx.settings, ctx.client)
         doc = trigger_decision(key, model, state, ctx.settings, ctx.client)

@@ -33,3 +33,28 @@ def test_promotion_resets_the_evidence(demo_copy, monkeypatch):
     ).replace("\\", "")
     assert "champion changed: v2 is champion since" in shown
     assert "Retraining is due" not in shown
+
+
+def _shown(at) -> str:
+    return " ".join(
+        m.value for m in list(at.markdown) + list(at.info) + list(at.success) + list(at.warning) + list(at.caption)
+    ).replace("\\", "")
+
+
+def test_pages_drop_what_they_cached_against_the_old_champion(demo_copy, monkeypatch):
+    # A promotion made elsewhere (the CLI, another reviewer) within the caches' TTL: the Overview's
+    # trigger follows the new champion at once (browser QA found it still "due" minutes later).
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_copy.home))
+    params = {"model": demo.MODEL_NAME}
+    overview = app_test("app.py", params).run()
+    assert_no_exception(overview)
+    assert "Retraining is due" in _shown(overview)
+
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    approve(s, demo.MODEL_NAME, "2", "dave")
+
+    overview = app_test("app.py", params).run()
+    assert_no_exception(overview)
+    shown = _shown(overview)
+    assert "Retraining is due" not in shown
+    assert "champion changed: v2 is champion since" in shown
