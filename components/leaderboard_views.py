@@ -11,7 +11,7 @@ import streamlit as st
 from components import leaderboard_data as data
 from components.identity import with_persona
 from components.leaderboard_charts import shap_bars, shap_detail, versions_over_time
-from components.tables import dashed, num
+from components.tables import dashed, num, stage_text
 from components.text import code, md
 from services.compare.leaderboard import Leaderboard
 from services.errors import DriftGateError
@@ -240,7 +240,7 @@ def versions_section(versions: VersionsView | None, metric: str) -> None:
             {
                 "version": v.version,
                 "champion": v.is_champion,
-                "stage": v.stage or "",
+                "stage": stage_text(v.stage),
                 "aliases": ", ".join(v.aliases),
                 "source run": v.run_name,
                 f"{metric} at training": v.metrics.get(metric),

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components.identity import with_persona
+from components.tables import stage_text
 from components.text import code, md
 from services.overview import ModelOverview
 
@@ -84,6 +85,7 @@ def render_model_overview(ov: ModelOverview) -> None:
         st.markdown("**Candidates awaiting a decision**")
         if ov.candidates:
             frame = pd.DataFrame(ov.candidates)[["version", "author", "created", "stage", "aliases"]]
+            frame["stage"] = [stage_text(v) for v in frame["stage"]]
             st.dataframe(
                 frame,
                 hide_index=True,

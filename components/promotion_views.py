@@ -14,7 +14,7 @@ import streamlit as st
 
 from components import promotion_data as data
 from components.identity import with_persona
-from components.tables import fitted, overflow
+from components.tables import fitted, overflow, stage_text
 from components.text import md
 from services.errors import BadInput, DriftGateError
 from services.promotion import approvals, audit
@@ -97,7 +97,7 @@ def pick_version(versions: list[VersionView]) -> VersionView:
     if st.query_params.get("version") != choice:
         st.query_params["version"] = choice
     st.caption(
-        f"State: **{by_id[choice].state}** · stage {by_id[choice].stage} · aliases {', '.join(by_id[choice].aliases) or '-'}"
+        f"State: **{by_id[choice].state}** · stage {stage_text(by_id[choice].stage)} · aliases {', '.join(by_id[choice].aliases) or '-'}"
     )
     return by_id[choice]
 
@@ -128,7 +128,7 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
         {
             "version": f"v{v.version}",
             "state": v.state,
-            "stage": v.stage,
+            "stage": stage_text(v.stage),
             "aliases": ", ".join(v.aliases),
             "created by": v.created_by,
             "registered": registered_at(v),

@@ -24,6 +24,12 @@ def dashed(frame: pd.DataFrame, column: str, fmt: Callable[[Any], str]) -> pd.Da
     return frame
 
 
+def stage_text(stage: object) -> str:
+    """A registry stage as shown: MLflow's "None" (no stage; the aliases lifecycle never sets one)
+    is an em dash, not the word."""
+    return DASH if stage is None or stage in ("", "None") else str(stage)
+
+
 def num(pattern: str) -> Callable[[Any], str]:
     return lambda v: format(float(v), pattern)
 

@@ -58,3 +58,21 @@ def test_gate_wording(demo_copy):
         if c.name == "candidate_state"
     )
     assert check.detail == "version 2 is a candidate awaiting a decision"
+
+
+def test_no_literal_none_stage_on_the_pages(demo_settings, monkeypatch):
+    # MLflow gives a version without a stage the stage "None": the pages show an em dash instead
+    # (browser QA found "stage None" in the Promotions caption and the versions tables).
+    from components.tables import DASH, stage_text
+    from tests.support.app import app_test, assert_no_exception
+
+    assert [stage_text(s) for s in ("None", None, "", "Production")] == [DASH, DASH, DASH, "Production"]
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+    for page in ("app.py", "pages/promotions.py"):
+        at = app_test(page, {"model": "churn_classifier"}).run()
+        assert_no_exception(at)
+        captions = " ".join(c.value for c in at.caption)
+        assert "stage None" not in captions, captions
+        for frame in at.dataframe:
+            if "stage" in frame.value:
+                assert "None" not in set(map(str, frame.value["stage"])), page
