@@ -331,7 +331,7 @@ def _retraining(
     )
     parent = seeding.client.create_run(
         seeding.experiment_id,
-        start_time=_ms(seeding.day(RETRAIN_DAY), 6),
+        start_time=_ms(seeding.day(RETRAIN_DAY), 8),  # its children start at 09:00
         run_name=f"retrain-{seeding.day(RETRAIN_DAY)}",
         tags={
             "mlflow.user": "bob",
@@ -414,7 +414,7 @@ def _retraining(
             columns=columns,
             parent_run_id=pid,
         )
-    seeding.client.set_terminated(pid, "FINISHED", end_time=_ms(seeding.day(RETRAIN_DAY), 7))
+    seeding.client.set_terminated(pid, "FINISHED", end_time=_ms(seeding.day(RETRAIN_DAY), 10))  # after them
     return pid, logged
 
 
@@ -432,7 +432,7 @@ def _register(seeding: _Seeding, v1: Logged, gbm: Logged, stale: Logged, progres
         (stale, "bob", "Candidate: logistic regression on old data without payment_method.", RETRAIN_DAY),
     ):
         # MLflow stamps a version with the time of this seeding; the tag keeps the scenario's date.
-        registered = datetime.fromtimestamp(_ms(seeding.day(day), 7) / 1000, tz=UTC)
+        registered = datetime.fromtimestamp(_ms(seeding.day(day), 11) / 1000, tz=UTC)  # after its run (09:00-)
         mv = client.create_model_version(
             MODEL_NAME,
             source=logged.model_uri,

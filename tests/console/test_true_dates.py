@@ -59,6 +59,20 @@ def test_seeded_demo_has_no_future_and_true_registration_dates(demo_settings):
     assert dt.datetime.fromisoformat(views["1"].tags["driftgate.registered_at"]).date() == start + dt.timedelta(
         days=demo.CHAMPION_TRAINED_DAY
     )
+    # ...and in the order things happened: a retraining run's children inside it, a version
+    # registered after its source run started (browser QA: children began after their parent ended,
+    # versions were registered two hours before their runs)
+    by_id = {r.info.run_id: r for r in runs}
+    for r in runs:
+        parent = by_id.get(r.data.tags.get("mlflow.parentRunId", ""))
+        if parent is not None:
+            assert parent.info.start_time <= r.info.start_time <= r.info.end_time <= parent.info.end_time, (
+                r.info.run_name
+            )
+    for v in ("1", "2", "3"):
+        registered_ms = dt.datetime.fromisoformat(views[v].tags["driftgate.registered_at"]).timestamp() * 1000
+        assert views[v].run_id is not None
+        assert registered_ms >= by_id[views[v].run_id].info.start_time, v
 
 
 def _view(v, state, created, since=None):
