@@ -11,7 +11,7 @@ from services.errors import BadInput, DriftGateError, NotFound
 from services.registry.errors import mlflow_call
 from services.registry.lifecycle import LIFECYCLES, AliasesLifecycle
 from services.registry.runs import RunRow, from_ms, get_run, search_runs_paged
-from services.registry.tags import EVAL_WINDOW, MODEL_VERSION
+from services.registry.tags import EVAL_WINDOW, MODEL_VERSION, REGISTERED_AT
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
         versions.append(
             VersionRow(
                 version=str(v.version),
-                created=from_ms(getattr(v, "creation_timestamp", None)),
+                created=_registered(v),
                 stage=getattr(v, "current_stage", None),
                 aliases=tuple(getattr(v, "aliases", None) or ()),
                 run_id=getattr(v, "run_id", None),
@@ -170,3 +170,16 @@ def versions_comparison(client: Any, model: str, lifecycle: str = "aliases", max
 def version_of_runs(view: VersionsView) -> dict[str, str]:
     """run_id -> registered version, from a :class:`VersionsView`."""
     return {v.run_id: v.version for v in view.versions if v.run_id}
+
+
+def _registered(version: Any) -> datetime | None:
+    """When a version was registered: its ``driftgate.registered_at`` tag (seeded or imported
+    history, whose MLflow creation time is the time of the import), else MLflow's creation time."""
+    tag = (getattr(version, "tags", None) or {}).get(REGISTERED_AT)
+    if tag:
+        try:
+            t = datetime.fromisoformat(str(tag).replace("Z", "+00:00"))
+            return t if t.tzinfo else t.replace(tzinfo=UTC)
+        except ValueError:
+            pass  # a hand-edited tag: MLflow's own time below
+    return from_ms(getattr(version, "creation_timestamp", None))

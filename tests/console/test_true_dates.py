@@ -73,6 +73,12 @@ def test_seeded_demo_has_no_future_and_true_registration_dates(demo_settings):
         registered_ms = dt.datetime.fromisoformat(views[v].tags["driftgate.registered_at"]).timestamp() * 1000
         assert views[v].run_id is not None
         assert registered_ms >= by_id[views[v].run_id].info.start_time, v
+    # the Leaderboard's versions table shows the same registration dates as Promotions (not the seeding's clock)
+    from services.registry.model_versions import versions_comparison
+
+    shown = {r.version: r.created for r in versions_comparison(client, demo.MODEL_NAME).versions}
+    for v in ("1", "2", "3"):
+        assert shown[v] == dt.datetime.fromisoformat(views[v].tags["driftgate.registered_at"]), v
 
 
 def _view(v, state, created, since=None):
