@@ -14,7 +14,7 @@ import streamlit as st
 
 from components import promotion_data as data
 from components.identity import with_persona
-from components.tables import fitted, overflow, stage_text
+from components.tables import fitted, overflow, stage_text, utc_minute
 from components.text import md
 from services.errors import BadInput, DriftGateError
 from services.promotion import approvals, audit
@@ -131,7 +131,7 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
             "stage": stage_text(v.stage),
             "aliases": ", ".join(v.aliases),
             "created by": v.created_by,
-            "registered": registered_at(v),
+            "registered": utc_minute(registered_at(v)),
             "decision": v.tags.get("driftgate.decision", ""),
             "decided by": v.tags.get("driftgate.decision_by", ""),
         }

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.tables import fitted, overflow, show_in_full
+from components.tables import dashed, fitted, num, overflow, show_in_full
 from components.text import code, md
 
 
@@ -73,8 +73,9 @@ def children_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> No
         "role": st.column_config.TextColumn("role"),
         "parent_run_id": None,
     }
-    for m in metrics:
-        config[m] = st.column_config.NumberColumn(m, format="%.4f")
+    for m in metrics:  # text: an em dash, not "None", where a run logged no such metric
+        df = dashed(df, m, num(".4f"))
+        config[m] = st.column_config.TextColumn(m, help="— : this run logged no such metric")
     order = [
         c for c in ["run_name", "role", *metrics, "status", "start_time", "duration_s", "run_id"] if c in df.columns
     ]

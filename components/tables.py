@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,20 @@ def dashed(frame: pd.DataFrame, column: str, fmt: Callable[[Any], str]) -> pd.Da
     if column in frame:
         frame[column] = [DASH if _missing(v) else fmt(v) for v in frame[column]]
     return frame
+
+
+def utc_minute(iso: object) -> str:
+    """An ISO timestamp as the pages show times: ``2026-10-03 07:00 UTC`` (an em dash when missing;
+    the text itself when it is not a timestamp)."""
+    if _missing(iso) or iso == "":
+        return DASH
+    try:
+        t = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return f"{t:%Y-%m-%d %H:%M} UTC"
 
 
 def stage_text(stage: object) -> str:

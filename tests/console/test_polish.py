@@ -76,3 +76,18 @@ def test_no_literal_none_stage_on_the_pages(demo_settings, monkeypatch):
         for frame in at.dataframe:
             if "stage" in frame.value:
                 assert "None" not in set(map(str, frame.value["stage"])), page
+    # the Runs page's candidates: a metric a run did not log is an em dash, not "None"
+    at = app_test("pages/runs.py", {"model": "churn_classifier"}).run()
+    assert_no_exception(at)
+    frames = [f.value for f in at.dataframe if "run_name" in f.value and "role" in f.value]
+    assert frames
+    for table in frames:
+        metric_cols = [c for c in table.columns if c.startswith(("val_", "train_"))]
+        assert metric_cols
+        for c in metric_cols:
+            assert not any(v is None or str(v) in ("None", "nan") for v in table[c]), c
+    # Promotions: registration times in one format
+    from components.tables import utc_minute
+
+    assert utc_minute("2026-10-03T07:00:00+00:00") == "2026-10-03 07:00 UTC"
+    assert utc_minute(None) == DASH
