@@ -10,7 +10,6 @@ from components.overview import render_audit, render_drift_verdict, render_model
 from components.shell import page_shell, shown_errors
 from components.trigger_panel import render_trigger_panel
 from services.overview import drift_verdict, model_overview, recent_audit
-from services.promotion import audit
 from services.promotion.approvals import interrupted_notice
 
 ctx = page_shell("Overview")
@@ -35,6 +34,7 @@ def _verdict(tracking_uri: str, model: str, config: str, audit_id: int):
 if ctx.model and (notice := interrupted_notice(ctx.settings, ctx.model)):
     st.warning(notice["text"])  # plain text: our own sentence and timestamps
 if ctx.mlflow_ok and ctx.model:
+    decided = decisions_key(ctx.settings)  # one audit read keys both caches below
     with shown_errors():
         render_model_overview(
             _overview(
@@ -42,14 +42,12 @@ if ctx.mlflow_ok and ctx.model:
                 ctx.settings.registry_uri,
                 ctx.settings.lifecycle,
                 ctx.model,
-                audit.latest_id(ctx.settings),
+                decided,
             )
         )
     with shown_errors():
         render_drift_verdict(
-            _verdict(
-                ctx.settings.tracking_uri, ctx.model, repr(ctx.settings.model(ctx.model)), decisions_key(ctx.settings)
-            ),
+            _verdict(ctx.settings.tracking_uri, ctx.model, repr(ctx.settings.model(ctx.model)), decided),
             ctx.model,
         )
     render_trigger_panel(ctx)
