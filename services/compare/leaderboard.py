@@ -18,6 +18,7 @@ delta vs the champion gets a paired bootstrap confidence interval on the rows bo
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -395,12 +396,13 @@ def _safe(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, s: np.nd
 
 def load_predictions(client: Any, run_id: str, dst: str | Path | None = None) -> Any | None:
     """The run's ``eval/predictions.parquet`` as a DataFrame, or None when it was not logged."""
-    tmp = tempfile.mkdtemp(prefix="dg-pred-") if dst is None else str(dst)
-    try:
-        local = client.download_artifacts(run_id, PREDICTIONS_ARTIFACT, tmp)
-        df = pd.read_parquet(local)
-    except Exception:
-        return None
+    with contextlib.ExitStack() as stack:  # a download of our own is deleted once it is read
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dg-pred-")) if dst is None else str(dst)
+        try:
+            local = client.download_artifacts(run_id, PREDICTIONS_ARTIFACT, tmp)
+            df = pd.read_parquet(local)
+        except Exception:
+            return None
     need = {"row_id", "y_true", "y_score"}
     return df if need.issubset(df.columns) else None
 

@@ -18,9 +18,11 @@ No Streamlit here; the page caches :func:`compare_versions` by (model, versions,
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,29 +77,38 @@ def load_model(client: Any, model: str, version: str) -> Any:
     uri = mlflow_call(
         client, f"model '{model}' version {version}", client.get_model_version_download_uri, model, str(version)
     )
+    # The download is deleted once the model is in memory (a scikit-learn model), or when the
+    # loaded object is garbage-collected (a pyfunc model may read its files lazily).
+    tmp = tempfile.mkdtemp(prefix="dg-model-")
     try:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=uri,
-            dst_path=tempfile.mkdtemp(prefix="dg-model-"),
+            dst_path=tmp,
             tracking_uri=client.tracking_uri,
             registry_uri=getattr(client, "_registry_uri", None),
         )
     except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise Unavailable(f"model '{model}' version {version} cannot be downloaded ({type(exc).__name__})") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             import mlflow.sklearn
 
-            return mlflow.sklearn.load_model(local)
+            loaded = mlflow.sklearn.load_model(local)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return loaded
         except Exception:
             pass
         try:
             import mlflow.pyfunc
 
-            return mlflow.pyfunc.load_model(local)
+            loaded = mlflow.pyfunc.load_model(local)
         except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
             raise BadInput(f"model '{model}' version {version} cannot be loaded ({type(exc).__name__})") from None
+        weakref.finalize(loaded, shutil.rmtree, tmp, True)
+        return loaded
 
 
 def model_input_features(model: Any) -> list[str] | None:
@@ -269,8 +280,9 @@ def importance_artifact(client: Any, run_id: str | None, label: str) -> Importan
     if not run_id:
         return None
     try:
-        local = client.download_artifacts(run_id, SHAP_ARTIFACT, tempfile.mkdtemp(prefix="dg-shap-"))
-        doc = json.loads(Path(local).read_text())
+        with tempfile.TemporaryDirectory(prefix="dg-shap-") as tmp:
+            local = client.download_artifacts(run_id, SHAP_ARTIFACT, tmp)
+            doc = json.loads(Path(local).read_text())
         values = {str(k): float(v) for k, v in doc.items()}
     except Exception:
         return None

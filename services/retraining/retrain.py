@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 import os
 import subprocess
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +105,11 @@ def load_version_model(settings: Settings, client: Any, model: str, version: str
         uri = client.get_model_version_download_uri(model, str(version))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=settings.tracking_uri)
-            loaded: Pipeline = mlflow.sklearn.load_model(local)
+            with tempfile.TemporaryDirectory(prefix="dg-model-") as tmp:  # deleted once the model is in memory
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=tmp, tracking_uri=settings.tracking_uri
+                )
+                loaded: Pipeline = mlflow.sklearn.load_model(local)
             return loaded
     except Exception as exc:
         raise Unavailable(f"model {model} version {version} cannot be loaded ({type(exc).__name__})") from None

@@ -158,3 +158,23 @@ def test_shap_importance_logged_with_the_run_is_used(demo_copy, sample):
     assert "shap/importance.json" in comp.candidate.message
     assert comp.candidate.values == {"support_calls": 0.5, "contract": 0.25, "tenure_months": 0.25}
     assert comp.champion.method == "tree_shap"
+
+
+def test_model_and_artifact_downloads_leave_no_files_behind(client, demo_settings, tmp_path, monkeypatch):
+    """Every page view downloads models and artifacts; a long-running console must not fill /tmp."""
+    import tempfile
+
+    from services.compare.leaderboard import load_predictions
+    from services.compare.shap import importance_artifact
+    from services.retraining.retrain import load_version_model
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    run_id = client.get_model_version(demo.MODEL_NAME, "2").run_id
+    assert load_model(client, demo.MODEL_NAME, "2") is not None
+    assert load_version_model(demo_settings, client, demo.MODEL_NAME, "1") is not None
+    preds = load_predictions(client, run_id)
+    assert preds is not None and len(preds) > 0  # the download did happen
+    assert importance_artifact(client, run_id, "v2") is None  # the demo logs none: a failed download
+    assert sorted(p.name for p in scratch.iterdir()) == []
