@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from components.chart_labels import label_positions, padded_range
 from components.theme import ink, reference_line
+from services.registry.runs import NOISE_PARAM_VALUES
 
 WINNER = "#16a34a"
 CHAMPION = "#6b7280"
@@ -87,8 +88,7 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
             orientation="h",
             marker_color=colours,
             text=texts,
-            textposition="outside",
-            cliponaxis=False,
+            textposition="none",  # drawn as annotations past the interval's end (below)
             hovertext=hover,
             hoverinfo="text",
             error_x=dict(
@@ -110,10 +110,17 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
             annotation_text=f"champion {cval:.4f}",
             annotation_position="top",
         )
+    # Each bar's label starts where its bar or its interval ends, whichever is further right, so
+    # a label never sits on an error bar.
+    for name, v, plus, text in zip(names, values, err_plus, texts):
+        fig.add_annotation(
+            x=v + plus, y=name, text=text, showarrow=False, xanchor="left", xshift=6, font=dict(color=ink())
+        )
     finite = [v for v, r in zip(values, rows) if _finite(r.get("value"))]
     if finite:
         lo_x = min(finite + ([cval] if _finite(cval) else []))
-        hi_x = max(finite + ([cval] if _finite(cval) else []))
+        hi_x = max([v + p for v, p, r in zip(values, err_plus, rows) if _finite(r.get("value"))] + finite)
+        hi_x = max(hi_x, cval) if _finite(cval) else hi_x
         pad = (hi_x - lo_x) * 0.35 or abs(hi_x) * 0.05 or 1.0
         fig.update_xaxes(range=[lo_x - pad, hi_x + 1.6 * pad])
     fig.update_yaxes(autorange="reversed")
@@ -205,30 +212,65 @@ def pareto_scatter(
     return fig
 
 
+def _is_placeholder(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in NOISE_PARAM_VALUES
+
+
+def _short(text: str, width: int = 16) -> str:
+    """A tick label that fits beside its axis: a logged list as its length, long text cut."""
+    inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    items = [t for t in inner.split(",") if t.strip()]
+    if len(items) >= 3 or inner is not text:  # a list, logged as "[a, b]" or "a,b,c"
+        return f"{len(items)} items"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _param_dimension(name: str, raw: Sequence[Any]) -> dict[str, Any]:
+    """One parallel-coordinates axis. Numbers stay numeric; a run that did not set the param
+    (MLflow's "None", scikit-learn's "deprecated"/"warn") sits on a "not set" tick below the
+    values instead of being an extra category among them."""
+    unset = [_is_placeholder(v) for v in raw]
+    real = [v for v, u in zip(raw, unset) if not u]
+    nums = _floats(real)
+    if real and nums is not None and all(math.isfinite(n) for n in nums):
+        lo, hi = min(nums), max(nums)
+        below = lo - max((hi - lo) * 0.2, 1.0 if hi == lo else 0.0)
+        it = iter(nums)
+        values = [below if u else next(it) for u in unset]
+        ticks = sorted(set(nums))
+        dim: dict[str, Any] = dict(label=name, values=values)
+        if len(ticks) <= 8:  # few distinct values: a tick at each, no invented in-between numbers
+            dim.update(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+        if any(unset):
+            dim.update(
+                tickvals=[below, *dim.get("tickvals", [lo, hi])],
+                ticktext=["not set", *dim.get("ticktext", [f"{lo:g}", f"{hi:g}"])],
+            )
+        return dim
+    cats = sorted({str(v) for v in real})
+    if any(unset):
+        cats = ["not set", *cats]
+    pos = {c: i for i, c in enumerate(cats)}
+    labels = [_short(c) for c in cats]
+    if len(set(labels)) < len(labels):  # two lists of one length: cut text tells them apart
+        labels = [c if len(c) <= 16 else c[:15] + "…" for c in cats]
+    return dict(
+        label=name,
+        values=[pos["not set" if u else str(v)] for v, u in zip(raw, unset)],
+        tickvals=list(range(len(cats))),
+        ticktext=labels,
+    )
+
+
 def parallel_coordinates(rows: Sequence[dict[str, Any]], params: Sequence[str], metric: str) -> go.Figure:
     """Params (numeric or categorical) against the metric; lines coloured by the metric.
 
     ``rows``: dicts with the param values under ``param:<name>`` (strings as MLflow stores them)
-    and the metric value under ``metric``. Non-numeric params get categorical tick labels.
+    and the metric value under ``metric``. Non-numeric params get categorical tick labels; runs
+    that left a param unset share one "not set" tick.
     """
     use = [r for r in rows if _finite(r.get(metric))]
-    dims = []
-    for p in params:
-        raw = [r.get(f"param:{p}") for r in use]
-        nums = _floats(raw)
-        if nums is not None and all(math.isfinite(n) for n in nums):
-            dims.append(dict(label=p, values=nums))
-        else:
-            cats = sorted({str(v) for v in raw})
-            pos = {c: i for i, c in enumerate(cats)}
-            dims.append(
-                dict(
-                    label=p,
-                    values=[pos[str(v)] for v in raw],
-                    tickvals=list(range(len(cats))),
-                    ticktext=[c[:18] for c in cats],
-                )
-            )
+    dims = [_param_dimension(p, [r.get(f"param:{p}") for r in use]) for p in params]
     vals = [float(r[metric]) for r in use]
     dims.append(dict(label=metric, values=vals))
     fig = go.Figure(
@@ -237,9 +279,12 @@ def parallel_coordinates(rows: Sequence[dict[str, Any]], params: Sequence[str], 
             if vals
             else dict(),
             dimensions=dims,
+            labelangle=0,
+            labelside="top",
         )
     )
-    fig.update_layout(title=f"params against {metric}", height=440, margin=dict(l=60, r=60, t=80, b=30))
+    # The first axis's tick labels are drawn to its left: room for 16 characters.
+    fig.update_layout(title=f"params against {metric}", height=440, margin=dict(l=110, r=60, t=90, b=30))
     return fig
 
 

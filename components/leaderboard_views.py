@@ -18,6 +18,15 @@ from services.errors import DriftGateError
 from services.registry.model_versions import VersionsView, version_of_runs
 
 
+def run_option(parent: Any) -> str:
+    """A retraining run in the picker: its name, its start date unless the name says it already,
+    and its candidates ("retrain-2026-11-14 · 3 candidates")."""
+    name, day = str(parent.run.run_name), f"{parent.run.start_time:%Y-%m-%d}"
+    n = parent.n_candidates
+    parts = [name] if day in name else [name, day]
+    return " · ".join([*parts, f"{n} candidate{'s' if n != 1 else ''}"])
+
+
 def banner(board: Leaderboard) -> None:
     """Winner and champion baseline at a glance, the selection rule, the like-for-like flag."""
     w, c = board.winner, board.champion

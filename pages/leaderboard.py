@@ -26,7 +26,7 @@ from services.registry.runs import (
 ctx = page_shell("Leaderboard")
 if not ctx.mlflow_ok:
     st.stop()
-c_exp, c_run, c_metric, c_dir = st.columns([3, 3, 2, 1.3])
+c_exp, c_run, c_metric, c_dir = st.columns([2.4, 3.2, 1.8, 1.7], vertical_alignment="bottom")
 experiment, cfg = pick_experiment(ctx, c_exp)
 with shown_errors(stop=True):
     view = data.retraining(ctx, experiment, None, True)
@@ -41,11 +41,7 @@ picked_run: str = c_run.selectbox(
     ids or ["(all runs)"],
     index=ids.index(run_param) if run_param in ids else 0,
     key="dg_board_run",
-    format_func=lambda i: (
-        f"{parents[i].run.run_name} · {parents[i].run.start_time:%Y-%m-%d} · {parents[i].n_candidates} candidates"
-        if i in parents
-        else i
-    ),
+    format_func=lambda i: views.run_option(parents[i]) if i in parents else i,
 )
 parent_id = picked_run if picked_run in parents else None
 if parent_id:

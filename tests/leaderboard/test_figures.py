@@ -194,3 +194,34 @@ def test_metric_history_lines_and_strip():
         "auc",
     )
     assert list(strip.data[0].x) == [0.8] and list(strip.data[0].marker.color) == ["#16a34a"]
+
+
+def test_parallel_coordinates_put_unset_params_on_one_tick_below_the_values():
+    """What the demo logs: scikit-learn's unset max_depth is "None", a features list is long text."""
+    feats_a = "['contract', 'monthly_charges', 'payment_method', 'region', 'support_calls']"
+    feats_b = "contract,monthly_charges,region,support_calls"  # the demo's way
+    rows: list[dict[str, Any]] = [
+        {"roc_auc": 0.75, "param:max_depth": "3", "param:features": feats_a, "param:C": "None"},
+        {"roc_auc": 0.74, "param:max_depth": "8", "param:features": feats_a, "param:C": "deprecated"},
+        {"roc_auc": 0.59, "param:max_depth": "None", "param:features": feats_b, "param:C": "0.5"},
+    ]
+    depth, feats, c, _ = parallel_coordinates(rows, ["max_depth", "features", "C"], "roc_auc").data[0].dimensions
+    # Numeric axis: the real values keep their place, the unset run sits below them on "not set".
+    assert list(depth.values)[:2] == [3.0, 8.0] and depth.values[2] < 3.0
+    assert list(depth.ticktext) == ["not set", "3", "8"] and depth.tickvals[0] == depth.values[2]
+    assert "None" not in list(depth.ticktext) + list(c.ticktext)
+    # "None" and "deprecated" are both "not set": one tick, not two categories.
+    assert list(c.ticktext) == ["not set", "0.5"] and c.values[0] == c.values[1] != c.values[2]
+    # A logged list is labelled by its length, short enough not to be clipped at the left edge.
+    assert list(feats.ticktext) == ["5 items", "4 items"] and list(feats.values) == [0, 0, 1]
+
+
+def test_ranked_bar_labels_start_past_the_interval():
+    fig = ranked_bars(ROWS, "roc_auc")
+    bar = fig.data[0]
+    notes = {a.y: a for a in fig.layout.annotations if a.y in bar.y}
+    # gbm's interval ends at 0.85: its label starts there, not on the error bar.
+    assert notes["#1 gbm"].x == pytest.approx(0.85) and notes["#1 gbm"].xanchor == "left"
+    assert notes["#1 gbm"].text == bar.text[0] and notes["#2 rf"].x == pytest.approx(0.75)
+    assert bar.textposition == "none"
+    assert fig.layout.xaxis.range[1] > 0.85  # the label has room
