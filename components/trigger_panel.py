@@ -156,11 +156,12 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
         )
     fig.update_yaxes(range=[0, 1.05], row=1, col=1)
     fig.update_layout(
-        height=420,
-        margin={"l": 40, "r": 10, "t": 50, "b": 30},
+        height=480,
+        # The legend hangs below the dates (two lines: "Nov 1" over "2026"), never on them.
+        margin={"l": 40, "r": 10, "t": 50, "b": 110},
         bargap=0.15,
         barmode="overlay",
-        legend={"orientation": "h", "y": -0.12},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.14},
         title=None,
     )
     return fig

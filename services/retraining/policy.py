@@ -373,6 +373,12 @@ def decide(
     )
 
 
+def _span(values: Sequence[float], fmt: str) -> str:
+    """``0.50–0.67``, or ``0.50`` when every window had the same value (not "0.50–0.50")."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def _breach_reasons(
     windows: Sequence[TriggerWindow], streak: int, policy: TriggerPolicy, metric: str, ref_perf: float | None
 ) -> list[str]:
@@ -392,7 +398,7 @@ def _breach_reasons(
         top = ", ".join(f for f, _ in sorted(feats.items(), key=lambda kv: (-kv[1], kv[0])))
         shares = [w.drift_share for w in d_ws if w.drift_share is not None]
         reasons.append(
-            f"dataset drift in {len(d_ws)} of them: drift share {min(shares):.2f}–{max(shares):.2f} "
+            f"dataset drift in {len(d_ws)} of them: drift share {_span(shares, '.2f')} "
             f">= {policy.drift_share_threshold:g} (drifted: {top})"
         )
     p_ws = [w for w in streak_ws if w.performance_breach]
@@ -400,7 +406,7 @@ def _breach_reasons(
         drops = [w.performance_drop for w in p_ws if w.performance_drop is not None]
         n_est = sum(w.performance_estimated for w in p_ws)
         reasons.append(
-            f"{metric} dropped in {len(p_ws)} of them by {min(drops):.3f}–{max(drops):.3f} vs the reference "
+            f"{metric} dropped in {len(p_ws)} of them by {_span(drops, '.3f')} vs the reference "
             f"{ref_perf:.3f} (threshold {policy.performance_drop_threshold:g})"
             + (f"; {n_est} of them estimated from the scores (no labels yet)" if n_est else "")
         )

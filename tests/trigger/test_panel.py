@@ -62,6 +62,9 @@ def test_figure_marks_breaches_gaps_and_thresholds():
     assert list(by_name["reference − allowed drop"].y) == pytest.approx([0.75] * 5)
     assert "no labels yet" in calm.hovertext[2] and "BREACH" in drifted.hovertext[0]
     assert not fig.layout.annotations or all("cool-down" not in a.text for a in fig.layout.annotations)
+    # The legend hangs from below the date axis (whose ticks take two lines), not across it.
+    legend, margin = fig.layout.legend, fig.layout.margin
+    assert legend.yanchor == "top" and legend.y < -0.1 and margin.b >= 100
 
 
 def test_figure_shows_cooldown_and_handles_no_reference():

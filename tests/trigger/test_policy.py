@@ -145,7 +145,10 @@ def test_performance_breach_alone_counts():
         w.performance, w.performance_drop, w.performance_breach = 0.7, 0.1, True
     d = decide("m", ws, TriggerPolicy(), as_of=as_of(ws), last_run=None, metric="roc_auc", reference_performance=0.8)
     assert d.retrain
-    assert any("roc_auc dropped in 3 of them by 0.100" in r for r in d.reasons)
+    assert any("roc_auc dropped in 3 of them by 0.100 vs" in r for r in d.reasons)  # one value, not 0.100–0.100
+    ws[0].performance_drop = 0.2
+    d = decide("m", ws, TriggerPolicy(), as_of=as_of(ws), last_run=None, metric="roc_auc", reference_performance=0.8)
+    assert any("roc_auc dropped in 3 of them by 0.100–0.200 vs" in r for r in d.reasons)
 
 
 def test_json_shape_has_the_spec_keys():
@@ -173,3 +176,12 @@ def test_retrain_iff_last_n_windows_breached_and_no_cooldown(flags, n, cooldown,
     assert d.retrain == (persisted and not in_cooldown)
     assert (d.cooldown_until is not None) == in_cooldown
     assert d.reasons  # every decision is explained
+
+
+def test_the_reasons_name_one_drift_share_when_every_window_had_it():
+    ws = windows_from([True, True, True])
+    d = decide("m", ws, TriggerPolicy(), as_of=as_of(ws), last_run=None)
+    assert any("drift share 0.60 >= 0.5" in r for r in d.reasons), d.reasons
+    ws[1].drift_share = 0.8
+    d = decide("m", ws, TriggerPolicy(), as_of=as_of(ws), last_run=None)
+    assert any("drift share 0.60–0.80 >= 0.5" in r for r in d.reasons), d.reasons
