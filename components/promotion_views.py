@@ -30,6 +30,16 @@ _BADGE = {
     "fail": ":red-badge[:material/cancel: FAIL]",
     "warn": ":orange-badge[:material/warning: warn]",
 }
+# An advisory check that fails does not block: amber like a warning, still saying FAIL.
+_ADVISORY_FAIL = ":orange-badge[:material/cancel: FAIL]"
+
+
+def check_line(name: str, status: str, required: bool) -> str:
+    """One checklist line: badge, name and whether it blocks the approval."""
+    if required:
+        return f"{_BADGE.get(status, md(status))} **{md(name)}** · required"
+    badge = _ADVISORY_FAIL if status == "fail" else _BADGE.get(status, md(status))
+    return f"{badge} **{md(name)}** · advisory" + (" — does not block the approval" if status == "fail" else "")
 
 
 def flash() -> None:
@@ -97,7 +107,7 @@ def pick_version(versions: list[VersionView]) -> VersionView:
     if st.query_params.get("version") != choice:
         st.query_params["version"] = choice
     st.caption(
-        f"State: **{by_id[choice].state}** · stage {stage_text(by_id[choice].stage)} · aliases {', '.join(by_id[choice].aliases) or '-'}"
+        f"State: **{by_id[choice].state}** · stage {stage_text(by_id[choice].stage)} · aliases {', '.join(by_id[choice].aliases) or '—'}"
     )
     return by_id[choice]
 
@@ -141,6 +151,10 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
     previous = f"v{state.previous}" if state.previous else "none yet"
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **{champion}** · rollback target: **{previous}**")
     frame = pd.DataFrame(rows)
+    # Before any decision the decision columns are empty: left out, so the table fits its column.
+    frame = frame.drop(
+        columns=[c for c in ("decision", "decided by") if c in frame and not frame[c].astype(bool).any()]
+    )
     st.dataframe(
         frame,
         hide_index=True,
@@ -161,13 +175,14 @@ def checklist(result: GateResult, view: VersionView | None = None) -> None:
         st.info(f"v{view.version} is the current champion: nothing to approve. Pick a candidate version.")
         return
     verdict = "passes" if result.passed else "fails"
+    advisory = [c.name for c in result.checks if not c.required and c.status != "pass"]
     (st.success if result.passed else st.error)(
         f"Gate {verdict} for v{result.version} against champion v{result.champion or '-'}"
         + ("" if result.passed else f": {', '.join(c.name for c in result.blocking)}")
+        + (f" · advisory, not blocking: {', '.join(advisory)}" if advisory else "")
     )
     for c in result.checks:
-        kind = "required" if c.required else "advisory"
-        st.markdown(f"{_BADGE.get(c.status, md(c.status))} **{md(c.name)}** · {kind}")
+        st.markdown(check_line(c.name, c.status, c.required))
         st.text(c.detail)
         for key, link in c.evidence.items():
             if key.endswith("link") and link:

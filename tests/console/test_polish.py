@@ -91,3 +91,27 @@ def test_no_literal_none_stage_on_the_pages(demo_settings, monkeypatch):
 
     assert utc_minute("2026-10-03T07:00:00+00:00") == "2026-10-03 07:00 UTC"
     assert utc_minute(None) == DASH
+
+
+def test_an_advisory_failure_looks_unlike_a_blocking_one(demo_settings, monkeypatch):
+    """v3 fails feature_consistency (advisory) and beats_champion (required): the page must not draw
+    both in the same red."""
+    from components.promotion_views import check_line
+    from tests.support.app import app_test, assert_no_exception
+
+    blocking, advisory = check_line("beats_champion", "fail", True), check_line("feature_consistency", "fail", False)
+    assert blocking.startswith(":red-badge[") and "does not block" not in blocking
+    assert advisory.startswith(":orange-badge[") and "FAIL" in advisory and "does not block" in advisory
+    assert check_line("x", "warn", False).startswith(":orange-badge[:material/warning: warn]")
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+    at = app_test("pages/promotions.py", {"model": "churn_classifier", "version": "3"}).run()
+    assert_no_exception(at)
+    lines = [m.value.replace("\\", "") for m in at.markdown]  # md() escapes the underscores
+    line = next(v for v in lines if "feature_consistency" in v)
+    assert line.startswith(":orange-badge[:material/cancel: FAIL]") and "does not block" in line
+    assert next(v for v in lines if "**beats_champion**" in v).startswith(":red-badge[")
+    verdict = next(e.value.replace("\\", "") for e in at.error if "Gate fails for v3" in e.value)
+    assert "advisory, not blocking: feature_consistency" in verdict
+    # No decision yet: the registered-versions table has no empty decision columns to scroll to.
+    table = next(d.value for d in at.dataframe if "created by" in d.value.columns)
+    assert "decision" not in table.columns and "decided by" not in table.columns
