@@ -143,7 +143,8 @@ def heatmap_figure(over_time: dict[str, Any], title: str = "Drift over time") ->
     )
     fig.update_layout(
         title=title,
-        height=120 + 36 * len(feats),
+        # At least 240 px: with two rows (prediction, label) the colour bar needs room for its ticks.
+        height=max(240, 120 + 36 * len(feats)),
         margin=dict(l=10, r=10, t=50, b=40),
         xaxis_title=f"window ({over_time.get('unit', 'day')})",
     )
@@ -195,19 +196,25 @@ def performance_figure(perf: dict[str, Any], metrics: Sequence[str] = ("roc_auc"
             )
         )
         ref = (perf.get("reference") or {}).get(m)
-        if ref is not None:
-            fig.add_hline(
-                y=ref,
-                line_dash="dash",
-                line_color=threshold_line(),  # readable in both themes; the label names the metric
-                annotation_text=f"reference {m} {ref:.3f}",
-                annotation_position="bottom left",
+        if ref is not None and x:
+            # A dashed line in the metric's colour, named in the legend: a label written on the
+            # plot sat on the metric's own points.
+            fig.add_trace(
+                go.Scatter(
+                    x=[x[0], x[-1]],
+                    y=[ref, ref],
+                    mode="lines",
+                    name=f"reference {m} {ref:.3f}",
+                    line=dict(color=colors[i % 3], dash="dash", width=1.5),
+                    hovertemplate=f"reference {m} {ref:.3f}<extra></extra>",
+                )
             )
     fig.update_layout(
         title="Model performance over time (labelled rows)",
-        height=340,
-        margin=dict(l=10, r=10, t=50, b=40),
-        legend=dict(orientation="h", y=1.1),
+        # Up to seven series with the estimates: the legend goes under the dates, not over the data.
+        height=440,
+        margin=dict(l=10, r=10, t=50, b=120),
+        legend=dict(orientation="h", yanchor="top", y=-0.16),
     )
     return fig
 

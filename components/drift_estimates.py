@@ -31,6 +31,7 @@ def add_estimated_series(fig: go.Figure, est: dict[str, Any] | None) -> go.Figur
             go.Scatter(
                 x=x + x[::-1],
                 y=hi + lo[::-1],
+                mode="lines",  # a shaded area only: no dots at its corners that read as data points
                 fill="toself",
                 fillcolor="rgba(124,58,237,0.15)",
                 line=dict(width=0),

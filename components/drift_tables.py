@@ -95,7 +95,8 @@ def render_feature_table(st, frame: pd.DataFrame) -> None:
         column_config=fitted(
             shown,
             {
-                "feature": st.column_config.TextColumn("feature"),
+                # A wide table scrolls sideways: the feature's name stays in view.
+                "feature": st.column_config.TextColumn("feature", pinned=True),
                 "drifted": st.column_config.CheckboxColumn(
                     "drifted",
                     help="drifted = the change is both significant (BH-adjusted p below alpha) and at "

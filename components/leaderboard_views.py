@@ -90,7 +90,7 @@ def table(board: Leaderboard, run_versions: dict[str, str] | None = None) -> Non
             "rank",
             help="1 = best. — : the champion baseline (not ranked) or a run that did not log the metric (listed last)",
         ),
-        "run_name": st.column_config.TextColumn("run", width="medium"),
+        "run_name": st.column_config.TextColumn("run", width="medium", pinned=True),  # stays while scrolling
         "role": st.column_config.TextColumn(
             "role",
             help="winner = best candidate by the selection rule; "

@@ -150,42 +150,40 @@ with shown_errors():
         st.info(f"No window has rows yet: {data_span}.")
 
 st.subheader("Label and prediction drift")
-t1, t2 = st.columns(2)
-with t1:
-    # Labels arrive late: a short, recent window may have none yet. Then the prediction is tested
-    # alone and the label's row says when labels last arrived.
-    targets, label_note = None, None
-    win_lo, win_hi = (
-        (start, end)
-        if start
-        else ((last_day - timedelta(days=(days or 1) - 1), last_day) if last_day else (None, None))
+# The table spans the page (as wide as the features table); the two charts share the row below.
+# Labels arrive late: a short, recent window may have none yet. Then the prediction is tested
+# alone and the label's row says when labels last arrived.
+targets, label_note = None, None
+win_lo, win_hi = (
+    (start, end) if start else ((last_day - timedelta(days=(days or 1) - 1), last_day) if last_day else (None, None))
+)
+# Daily windows: the newest labelled day is already in ``perf`` (no second performance query).
+if unit == "day" and perf_error is None:
+    last_label_day = date.fromisoformat(labelled[-1]["start"][:10]) if labelled else None
+else:
+    last_label_day = data.latest_labelled_day(key, model, ctx.settings)
+has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
+only = None if has_labels else ((prediction_col,) if prediction_col else ())
+if label_col and not has_labels:
+    label_note = (
+        f"Labels for this window have not arrived yet — latest labelled day {last_label_day}."
+        if last_label_day
+        else "No labels have arrived yet."
     )
-    # Daily windows: the newest labelled day is already in ``perf`` (no second performance query).
-    if unit == "day" and perf_error is None:
-        last_label_day = date.fromisoformat(labelled[-1]["start"][:10]) if labelled else None
-    else:
-        last_label_day = data.latest_labelled_day(key, model, ctx.settings)
-    has_labels = bool(label_col and last_label_day and win_lo and last_label_day >= win_lo)
-    only = None if has_labels else ((prediction_col,) if prediction_col else ())
-    if label_col and not has_labels:
-        label_note = (
-            f"Labels for this window have not arrived yet — latest labelled day {last_label_day}."
-            if last_label_day
-            else "No labels have arrived yet."
-        )
-    try:
-        if only != ():
-            targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
-    except Exception as exc:
-        show_error(exc)
-    if targets is not None:
-        render_feature_table(st, feature_frame(targets))
-    if label_note:
-        st.info(label_note)
-    with shown_errors():
-        targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
-        if targets_over["windows"]:
-            st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
+try:
+    if only != ():
+        targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
+except Exception as exc:
+    show_error(exc)
+if targets is not None:
+    render_feature_table(st, feature_frame(targets))
+if label_note:
+    st.info(label_note)
+t1, t2 = st.columns(2)
+with t1, shown_errors():
+    targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
+    if targets_over["windows"]:
+        st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
 with t2:
     if labelled:
         st.plotly_chart(label_rate_figure({**perf, "windows": labelled}), key="label_rate")

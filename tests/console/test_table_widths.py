@@ -73,3 +73,8 @@ def test_runs_and_drift_tables_show_every_value(demo_home, monkeypatch):
     assert_no_exception(drift)
     assert len(drift.dataframe) >= 2  # features + label / prediction
     assert _cut(drift) == []
+    # Twelve columns scroll sideways at 1400 px: the feature column is pinned, so a row stays named.
+    feature_tables = [df for df in drift.dataframe if "p_value" in df.value.columns]
+    assert len(feature_tables) == 2  # the features and the label / prediction tables
+    for df in feature_tables:
+        assert json.loads(df.proto.columns)["feature"].get("pinned") is True

@@ -106,6 +106,7 @@ def test_heatmap_and_share():
     assert list(hm.y) == ["a", "b"] and list(hm.x) == ["2026-01-01", "2026-01-02"]
     assert hm.z[0][1] == 3.0 and hm.z[0][0] == pytest.approx(0.5)
     assert hm.text[0] == ("", "✕") or list(hm.text[0]) == ["", "✕"]
+    assert fig.layout.height >= 240  # two rows still leave the colour bar room for its ticks
     share = {t.name: t for t in drift_share_figure(over, 0.5).data}
     assert list(share["drift share ≥ threshold (dataset drift)"].y) == [0.5]
     assert list(share["drift share below threshold"].y) == [0.0]
@@ -120,7 +121,14 @@ def test_performance_figures():
         ],
     }
     fig = performance_figure(perf)
-    assert [t.name for t in fig.data] == ["roc_auc", "accuracy"] and list(fig.data[0].y) == [0.79, 0.6]
-    assert len(fig.layout.shapes) == 2  # the reference lines
+    names = [t.name for t in fig.data]
+    assert names == ["roc_auc", "reference roc_auc 0.800", "accuracy", "reference accuracy 0.700"]
+    assert list(fig.data[0].y) == [0.79, 0.6]
+    # The reference lines: dashed, in their metric's colour, across the windows, named in the legend
+    # (no text annotation drawn over the points).
+    ref = fig.data[1]
+    assert list(ref.y) == [0.8, 0.8] and list(ref.x) == ["2026-01-01", "2026-01-02"]
+    assert ref.line.dash == "dash" and ref.line.color == fig.data[0].line.color
+    assert not fig.layout.annotations
     lr = label_rate_figure(perf)
     assert list(lr.data[0].y) == [0.31, 0.45]

@@ -113,6 +113,8 @@ def test_performance_chart_has_the_dashed_estimated_series():
     assert dashed.line.dash == "dash" and list(dashed.x) == ["2026-01-02", "2026-01-03"]
     assert list(dashed.y) == [0.77, 0.76]
     band = by_name["estimate band (95%)"]
+    assert band.mode == "lines" and band.fill == "toself"  # no corner dots that read as data
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y < 0  # under the dates
     assert list(band.y) == [0.81, 0.80, 0.72, 0.73]
     assert list(by_name["estimated roc_auc (labelled windows)"].y) == [0.79]
     assert by_name["roc_auc"].line.dash is None
