@@ -17,15 +17,17 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
     df = pd.DataFrame(
         rows,
         columns=[
+            # The short columns first and the long trigger reason last: at 1400 px the reason
+            # would push status, candidates and winner out of view.
             "run_name",
             "start_time",
-            "trigger",
             "status",
             "duration_s",
             "candidates",
-            "champion_baseline",
             "winner",
             "winner_value",
+            "champion_baseline",
+            "trigger",
             "run_id",
         ],
     )
@@ -39,7 +41,7 @@ def parents_table(rows: Sequence[dict[str, Any]], key: str) -> int | None:
         column_config=fitted(
             df,
             {
-                "run_name": st.column_config.TextColumn("retraining run", width="medium"),
+                "run_name": st.column_config.TextColumn("retraining run", width="medium", pinned=True),
                 "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
                 "trigger": st.column_config.TextColumn("trigger reason", width="large"),
                 "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
