@@ -34,12 +34,20 @@ def champion_timeline(segments: list[dict[str, Any]]) -> go.Figure:
                 hovertemplate="%{y}: %{customdata[0]} → %{customdata[1]}<extra>%{fullData.name}</extra>",
             )
         )
+    # Decisions minutes apart are slivers beside a champion of months: buttons zoom to the last
+    # day or week (the range slider would double the chart's height).
+    zoom = [
+        {"count": 1, "label": "last day", "step": "day", "stepmode": "backward"},
+        {"count": 7, "label": "last week", "step": "day", "stepmode": "backward"},
+        {"step": "all", "label": "all"},
+    ]
     fig.update_layout(
         barmode="overlay",
-        height=120 + 40 * len({s["version"] for s in segments}),
-        xaxis={"type": "date", "title": "champion from → to (UTC)"},
+        height=170 + 40 * len({s["version"] for s in segments}),
+        xaxis={"type": "date", "title": "champion from → to (UTC)", "rangeselector": {"buttons": zoom, "y": 1.0}},
         yaxis={"title": "version", "categoryorder": "category ascending"},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        legend={"orientation": "h", "y": 1.15},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        # Top right, beside the zoom buttons: not over the newest version's bar or the axis title.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
     )
     return fig

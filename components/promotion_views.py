@@ -14,7 +14,7 @@ import streamlit as st
 
 from components import promotion_data as data
 from components.identity import with_persona
-from components.tables import fitted, overflow, stage_text, utc_minute
+from components.tables import fitted, overflow, stage_text, utc_minute, utc_second
 from components.text import md
 from services.errors import BadInput, DriftGateError
 from services.promotion import approvals, audit
@@ -367,6 +367,8 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 # -- audit log ----------------------------------------------------------------------------------------
 AUDIT_COLUMNS = list(audit.RECORD_KEYS)
+_FIRST = ("at", "user", "action", "outcome", "version", "reason", "comment")
+AUDIT_ORDER = [*_FIRST, *(c for c in AUDIT_COLUMNS if c not in _FIRST)]
 
 
 AUDIT_TEXT_PX = 560  # the widest a comment/reason column gets; longer comments are listed in full below
@@ -391,11 +393,14 @@ def audit_log(records: list[dict[str, Any]]) -> None:
         df = df[df["action"].isin(actions)]
     if outcomes:
         df = df[df["outcome"].isin(outcomes)]
-    shown = df.iloc[::-1]
+    shown = df.iloc[::-1].assign(at=lambda f: f["at"].map(utc_second))  # the CSV keeps the ISO times
     st.dataframe(
         shown,
         hide_index=True,
         width="stretch",
+        # What a reviewer reads first (the model is the one picked in the sidebar) before the model,
+        # so reason and comment are in view at 1400 px.
+        column_order=[c for c in AUDIT_ORDER if c in shown.columns],
         column_config=fitted(
             shown,
             {"comment": st.column_config.TextColumn("comment"), "reason": st.column_config.TextColumn("reason")},

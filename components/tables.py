@@ -28,6 +28,15 @@ def dashed(frame: pd.DataFrame, column: str, fmt: Callable[[Any], str]) -> pd.Da
 def utc_minute(iso: object) -> str:
     """An ISO timestamp as the pages show times: ``2026-10-03 07:00 UTC`` (an em dash when missing;
     the text itself when it is not a timestamp)."""
+    return _utc(iso, "%Y-%m-%d %H:%M")
+
+
+def utc_second(iso: object) -> str:
+    """Like :func:`utc_minute` to the second (``2026-12-02 05:59:58 UTC``): decisions seconds apart."""
+    return _utc(iso, "%Y-%m-%d %H:%M:%S")
+
+
+def _utc(iso: object, fmt: str) -> str:
     if _missing(iso) or iso == "":
         return DASH
     try:
@@ -36,7 +45,7 @@ def utc_minute(iso: object) -> str:
         return str(iso)
     if t.tzinfo is not None:
         t = t.astimezone(UTC)
-    return f"{t:%Y-%m-%d %H:%M} UTC"
+    return f"{t.strftime(fmt)} UTC"
 
 
 def stage_text(stage: object) -> str:

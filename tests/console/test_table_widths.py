@@ -5,6 +5,7 @@ as wide as its longest value, or the value is shown in full under the table."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -61,6 +62,10 @@ def test_promotions_tables_show_every_value(demo_copy, monkeypatch):
     assert "registered (UTC)" in json.dumps([json.loads(d.proto.columns) for d in at.dataframe])
     assert _cut(at) == []
     assert LONG_COMMENT.strip()[:60] in _page_text(at)  # the long comment in full, under the table
+    log = next(d for d in at.dataframe if "reason" in d.value.columns)
+    # Reason and comment come before the model (picked in the sidebar), times to the second in UTC.
+    assert list(log.proto.column_order)[:7] == ["at", "user", "action", "outcome", "version", "reason", "comment"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", t) for t in log.value["at"])
 
 
 def test_runs_and_drift_tables_show_every_value(demo_home, monkeypatch):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pytest
+
 from services.config import load_settings
 from services.demo import seed as demo
 from services.promotion.audit import champion_history
@@ -109,6 +111,43 @@ def test_champion_history_keeps_the_first_champions_start():
         "via": "registry",
     }
     assert segs[1]["start"] == "2026-12-01T11:00:00Z" and segs[1]["version"] == "2"
+
+
+def test_champion_history_after_a_rollback_keeps_the_first_period():
+    """A rollback to v1 rewrites v1's champion_since: the period before the first decision must still
+    start at v1's registration, not shrink to a sliver at the first decision."""
+    versions = [
+        _view("1", "champion", "2026-10-03T11:00:00Z", since="2026-12-01T11:30:00Z"),  # rolled back to
+        _view("2", "archived", "2026-11-14T11:00:00Z"),
+    ]
+    recs = [
+        {"at": "2026-12-01T11:00:00Z", "action": "approve", "outcome": "done", "version_before": "1"},
+        {"at": "2026-12-01T11:30:00Z", "action": "rollback", "outcome": "done", "version_before": "2"},
+    ]
+    recs[0]["version_after"], recs[1]["version_after"] = "2", "1"
+    segs = champion_history(recs, versions, "2026-12-01T12:00:00Z")
+    assert [(s["version"], s["start"], s["end"], s["via"]) for s in segs] == [
+        ("1", "2026-10-03T11:00:00Z", "2026-12-01T11:00:00Z", "registry"),
+        ("2", "2026-12-01T11:00:00Z", "2026-12-01T11:30:00Z", "approve"),
+        ("1", "2026-12-01T11:30:00Z", "2026-12-01T12:00:00Z", "rollback"),
+    ]
+
+
+def test_champion_history_figure_zooms_to_recent_decisions_and_keeps_its_legend_off_the_bars():
+    from components.promotion_history import champion_timeline
+
+    fig = champion_timeline(
+        [
+            {"version": "1", "start": "2026-10-03T11:00:00Z", "end": "2026-12-01T11:00:00Z", "via": "registry"},
+            {"version": "2", "start": "2026-12-01T11:00:00Z", "end": "2026-12-01T12:00:00Z", "via": "approve"},
+        ]
+    )
+    labels = [b.label for b in fig.layout.xaxis.rangeselector.buttons]
+    assert labels == ["last day", "last week", "all"]
+    legend = fig.layout.legend  # above the plot on the right; the zoom buttons are on the left
+    assert (legend.yanchor, legend.y, legend.xanchor, legend.x) == ("bottom", 1.0, "right", 1.0)
+    first = fig.data[0]
+    assert first.x[0] == pytest.approx((59 * 24) * 3600 * 1000)  # Oct 3 11:00 → Dec 1 11:00, in ms
 
 
 def test_overview_champion_since_follows_the_audit_history(demo_copy):

@@ -92,6 +92,11 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
         # The champion before DriftGate's first decision: since its champion_since tag (the demo's
         # seeded history included) or its registration, never later than that first decision.
         start = since(first)
+        if start and _instant(start) > _instant(events[0]["at"]):
+            # Its tag was rewritten when it became champion again later (a rollback to it): the
+            # earlier period began no sooner than its registration.
+            view = by_v.get(str(first))
+            start = registered_at(view) if view is not None else None
         if not start or _instant(start) > _instant(events[0]["at"]):
             start = events[0]["at"]
         segments.append({"version": str(first), "start": start, "end": events[0]["at"], "via": "registry"})
