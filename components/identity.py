@@ -232,6 +232,5 @@ def with_persona(params: dict[str, str]) -> dict[str, str]:
 def navigation_params(model: str | None, user: str | None, settings: Settings) -> dict[str, str]:
     """Query parameters every navigation link carries: the model and (demo) the persona."""
     params = {"model": model} if model else {}
-    if settings.demo and user and st.session_state.get(PERSONA_CHOICE) == user:
-        params[PERSONA_PARAM] = user
-    return params
+    # The persona only while it is who is acting (sign-in or a forwarded header would win).
+    return with_persona(params) if settings.demo and user and st.session_state.get(PERSONA_CHOICE) == user else params
