@@ -18,10 +18,10 @@ from components.tables import fitted, overflow, stage_text, utc_minute, utc_seco
 from components.text import md
 from services.errors import BadInput, DriftGateError
 from services.promotion import approvals, audit
-from services.promotion.audit import registered_at
 from services.promotion.gate import GateResult
 from services.promotion.roles import can_approve, can_reject, can_request, can_rollback
 from services.registry.lifecycle import RegistryState, VersionView
+from services.registry.views import registered_at
 
 COMMENT_MAX = approvals.COMMENT_MAX
 # pass / fail / warn differ in colour, icon and word (Streamlit badges), never by colour alone.

@@ -20,11 +20,11 @@ from services.config import Settings
 from services.drift.model import model_drift_report
 from services.errors import DriftGateError
 from services.promotion import audit
-from services.promotion.audit import registered_at
 from services.registry import tags
 from services.registry.errors import mlflow_errors
 from services.registry.lifecycle import VersionView, make_lifecycle
 from services.registry.runs import ParentRun, retraining_runs
+from services.registry.views import registered_at
 
 KEY_METRICS = ("roc_auc", "accuracy", "f1", "brier")
 

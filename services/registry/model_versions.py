@@ -10,8 +10,9 @@ from typing import Any
 from services.errors import BadInput, DriftGateError, NotFound
 from services.registry.errors import mlflow_call
 from services.registry.lifecycle import LIFECYCLES, AliasesLifecycle
-from services.registry.runs import RunRow, from_ms, get_run, search_runs_paged
-from services.registry.tags import EVAL_WINDOW, MODEL_VERSION, REGISTERED_AT
+from services.registry.runs import RunRow, get_run, search_runs_paged
+from services.registry.tags import EVAL_WINDOW, MODEL_VERSION
+from services.registry.views import registered_at
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,13 +174,9 @@ def version_of_runs(view: VersionsView) -> dict[str, str]:
 
 
 def _registered(version: Any) -> datetime | None:
-    """When a version was registered: its ``driftgate.registered_at`` tag (seeded or imported
-    history, whose MLflow creation time is the time of the import), else MLflow's creation time."""
-    tag = (getattr(version, "tags", None) or {}).get(REGISTERED_AT)
-    if tag:
-        try:
-            t = datetime.fromisoformat(str(tag).replace("Z", "+00:00"))
-            return t if t.tzinfo else t.replace(tzinfo=UTC)
-        except ValueError:
-            pass  # a hand-edited tag: MLflow's own time below
-    return from_ms(getattr(version, "creation_timestamp", None))
+    """:func:`services.registry.views.registered_at` as a datetime (UTC)."""
+    text = registered_at(version)
+    if not text:
+        return None
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)

@@ -49,6 +49,22 @@ def iso_ms(ms: int | None) -> str | None:
     return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def registered_at(version: Any) -> str | None:
+    """When a version was registered (ISO 8601): its ``driftgate.registered_at`` tag (seeded or
+    imported history, whose MLflow creation time is the time of the import), else MLflow's creation
+    time (a :class:`VersionView`'s ``created_at`` or a ModelVersion's ``creation_timestamp``). A tag
+    that is not a timestamp (hand-edited) is ignored."""
+    value = (getattr(version, "tags", None) or {}).get(tag.REGISTERED_AT)
+    if value:
+        try:
+            dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return str(value)
+        except ValueError:
+            pass
+    created = getattr(version, "created_at", None)
+    return str(created) if created else iso_ms(getattr(version, "creation_timestamp", None))
+
+
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

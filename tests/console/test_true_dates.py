@@ -198,3 +198,19 @@ def test_overview_shows_the_rollback_as_the_champions_start(demo_copy, monkeypat
     assert champion.value == "v1"
     assert since.value == f"{at_rollback:%Y-%m-%d}"
     assert f"{at_rollback:%Y-%m-%d %H:%M} UTC" in since.help
+
+
+def test_one_registration_time_rule_for_views_and_mlflow_versions():
+    from types import SimpleNamespace
+
+    from services.registry.model_versions import _registered
+    from services.registry.views import registered_at
+
+    seeded = {"driftgate.registered_at": "2026-10-03T11:00:00+00:00"}
+    view = _view("1", "champion", "2026-12-01T10:00:00Z")
+    assert registered_at(view) == "2026-12-01T10:00:00Z"  # no tag: MLflow's time
+    mv = SimpleNamespace(tags=seeded, creation_timestamp=1_764_583_200_000)
+    assert registered_at(mv) == "2026-10-03T11:00:00+00:00"
+    assert _registered(mv) == dt.datetime(2026, 10, 3, 11, tzinfo=UTC)
+    edited = SimpleNamespace(tags={"driftgate.registered_at": "last tuesday"}, creation_timestamp=1_764_583_200_000)
+    assert registered_at(edited) == "2025-12-01T10:00:00Z"  # a hand-edited tag is ignored

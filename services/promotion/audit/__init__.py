@@ -33,7 +33,6 @@ from services.promotion.audit.export import (
     champion_history,
     csv_cell,
     csv_export,
-    registered_at,
     spec_record,
 )
 from services.promotion.audit.schema import ACTIONS, COMMENT_MAX, IDENTITIES, OUTCOMES, metadata, records
@@ -86,7 +85,6 @@ __all__ = [
     "recent_records",
     "recorded_authors",
     "records",
-    "registered_at",
     "remember_authors",
     "spec_record",
     "store_for",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.registry import tags
+from services.registry.views import registered_at
 
 RECORD_KEYS = (
     "at",
@@ -104,13 +105,6 @@ def champion_history(records: list[dict[str, Any]], versions: list[Any], now: st
         end = events[i + 1]["at"] if i + 1 < len(events) else now
         segments.append({"version": str(ev["version_after"]), "start": ev["at"], "end": end, "via": ev["action"]})
     return segments
-
-
-def registered_at(view: Any) -> str | None:
-    """When a version was registered: the ``driftgate.registered_at`` tag (seeded/imported history,
-    whose MLflow creation time is the time of the import) or MLflow's creation time."""
-    tags = getattr(view, "tags", None) or {}
-    return tags.get("driftgate.registered_at") or getattr(view, "created_at", None)
 
 
 def _instant(value: str) -> datetime:
