@@ -36,11 +36,9 @@ from services.drift.engine import build_reference_profile, profile_key
 from services.drift.policy import Policy, compare, weighted_share
 from services.drift.profile import Profile, Progress
 from services.drift.pushdown import sql_profile
+from services.drift.reference_window import champion_view, choose_reference
 from services.drift.stored_windows import Bounds, StoredDays, grouped_profile, store_module
 from services.errors import BadInput, NotFound
-from services.registry import tags
-from services.registry.errors import mlflow_errors
-from services.registry.lifecycle import make_lifecycle
 from services.warehouse.base import Warehouse
 from services.warehouse.sources import (
     Source,
@@ -221,19 +219,21 @@ def model_drift_report(
     use_store: bool = True,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Drift report (spec JSON) for model ``model``: reference window (default: the configured
-    reference window) vs current window (default: the last ``[drift] current_days`` days).
+    """Drift report (spec JSON) for model ``model``: reference window (default: with a ``client``,
+    the one :func:`~services.drift.reference_window.choose_reference` picks — the champion's
+    training window or the configured one, as the trigger; without, the configured one) vs current
+    window (default: the last ``[drift] current_days`` days).
     ``targets=True`` tests the prediction (numeric) and label (categorical) instead of features.
     A date-range current window ("last N days") combines the stored day profiles
     (:mod:`services.drift.window_store`; only days not stored yet are scanned) — every count and
     statistic as a full scan; the notes say so and bound the one interpolated figure (the median)."""
-    data = model_data(settings, model)
+    chosen = choose_reference(settings, model, client) if reference is None and client is not None else None
+    data = model_data(settings, model, reference=chosen.window if chosen else None)
     feats = _select(data, features, targets)
     if importance is None and client is not None and not targets:
-        importance = champion_importance(client, settings, model)
+        run_id = chosen.champion.run_id if chosen and chosen.champion else None
+        importance = champion_importance(client, settings, model, run_id=run_id)
     policy = Policy.from_settings(settings, importance=_importance(settings, model, importance))
-    if reference is None and data.reference.empty_filter and data.reference_version is None and client is not None:
-        reference = champion_training_window(client, settings, model, data.timestamp)
     ref = reference_profile(settings, model, window=reference, features=feats, data=data, progress=progress)
     cur_window = current or current_window(settings, data)
     source = data.source.at_version(current_version) if current_version is not None else data.source
@@ -317,28 +317,16 @@ def champion_run_id(client: Any, settings: Settings, model: str) -> str | None:
     """The run that produced the champion version (None: no champion, the model is not
     registered, or the version has no run). Other MLflow failures are one :class:`Unavailable`
     line: a report never silently falls back to another reference."""
-    try:
-        with mlflow_errors(f"the champion of {model!r}", client):
-            view = make_lifecycle(settings, client, model).champion()
-    except NotFound:
-        return None
+    view = champion_view(settings, client, model)
     return str(view.run_id) if view is not None and view.run_id else None
 
 
-def champion_training_window(client: Any, settings: Settings, model: str, timestamp: str | None) -> Window | None:
-    """The champion's training window from its run's lineage tag ``driftgate.training_window``,
-    used when no ``reference_window`` is configured."""
-    run_id = champion_run_id(client, settings, model)
-    if run_id is None:
-        return None
-    with mlflow_errors(f"the champion run of {model!r}", client):
-        window = tags.training_window(client.get_run(run_id).data.tags)
-    return Window(timestamp=timestamp, start=window.start, end=window.end) if window else None
-
-
-def champion_importance(client: Any, settings: Settings, model: str) -> dict[str, float] | None:
-    """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None."""
-    run_id = champion_run_id(client, settings, model)
+def champion_importance(
+    client: Any, settings: Settings, model: str, *, run_id: str | None = None
+) -> dict[str, float] | None:
+    """The champion's logged ``feature_importance.json`` (``{feature: weight}``), or None
+    (``run_id``: the champion's run when already known)."""
+    run_id = run_id or champion_run_id(client, settings, model)
     if run_id is None:
         return None
     try:

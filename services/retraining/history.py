@@ -1,8 +1,8 @@
-"""The trigger's reads from MLflow: the last retraining run (cool-down, schedule), the champion's
-training window and metrics (the reference after a promotion), and a cheap state fingerprint.
+"""The trigger's reads from MLflow: the last retraining run (cool-down, schedule), the champion
+(as the reference rule of :mod:`services.drift.reference_window` found it: training window and
+metrics, the reference after a promotion), and a cheap state fingerprint.
 
-Through :mod:`services.registry`: its champion reader, its error translator and its one parser
-of the ``driftgate.training_window`` tag.
+Through :mod:`services.registry`: its error translator and its tag names.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.config import Settings
+from services.drift.reference_window import ChampionRun
 from services.errors import DriftGateError
 from services.registry import tags
 from services.registry.errors import translate
-from services.registry.lifecycle import champion_version
 from services.retraining.evidence import delta_version
 from services.retraining.policy import UTC, ChampionReference, RetrainingRun
 
@@ -60,30 +60,19 @@ def last_retraining_run(client: Any, experiment: str, before: dt.datetime | None
         raise translate(exc, "the retraining history", client) from None
 
 
-def champion_reference(settings: Settings, client: Any, model: str) -> ChampionReference | None:
-    """The champion's training window (its source run's ``driftgate.training_window`` tag) and
-    logged metrics, or None when unknown (or MLflow cannot tell: the configured window is used)."""
-    try:
-        version = champion_version(settings, client, model)
-        if version is None:
-            return None
-        mv = client.get_model_version(model, version)
-        if not mv.run_id:
-            return None
-        run = client.get_run(mv.run_id)
-        since = _champion_since(getattr(mv, "tags", None) or {})
-    except Exception:
-        return None
-    window = tags.training_window(run.data.tags)
-    if window is None:
+def champion_reference(champ: ChampionRun | None) -> ChampionReference | None:
+    """The trigger's view of the champion the reference rule found
+    (:func:`services.drift.reference_window.choose_reference`): its training window, logged
+    metrics, when it became champion and where its metrics were measured."""
+    if champ is None:
         return None
     return ChampionReference(
-        str(version),
-        window.start_instant,
-        window.end_instant,
-        dict(run.data.metrics),
-        since=since,
-        eval_window=run.data.tags.get(tags.EVAL_WINDOW) or None,
+        champ.version,
+        champ.window.start_instant,
+        champ.window.end_instant,
+        dict(champ.metrics),
+        since=_champion_since(champ.version_tags),
+        eval_window=champ.run_tags.get(tags.EVAL_WINDOW) or None,
     )
 
 

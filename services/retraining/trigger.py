@@ -9,7 +9,8 @@ How a decision is made, for one registered model ``M`` (config ``[models.M]``):
    the last ``lookback_windows`` complete windows up to ``as_of`` are evaluated.
 2. Per window (:mod:`services.retraining.evidence`):
    * **dataset drift** of the model's ``features`` against the reference window
-     (``reference_window``, or the current champion's training window after a promotion) —
+     (``reference_window``, or the current champion's training window after a promotion: the
+     drift report's rule, :func:`services.drift.reference_window.choose_reference`) —
      computed by the drift engine, never here; the window breaches when
      ``drift_share >= drift_share_threshold``;
    * **performance** of ``prediction`` vs the delayed ``label`` (``roc_auc`` by default, or
@@ -35,7 +36,8 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from services.config import ReferenceWindow, Settings
+from services.config import Settings
+from services.drift.reference_window import CHAMPION, choose_reference
 from services.numbers import finite_or_none
 from services.registry.mlflow_client import make_client
 from services.retraining.evidence import (
@@ -108,12 +110,11 @@ def evaluate(
 
     notes: list[str] = []
     champion_perf: float | None = None
-    champ = champion_reference(settings, client, model) if policy.reference == "champion" else None
-    ref_source = "config"
-    if champ is not None and (champ.start, champ.end) != log.spec.reference.bounds:
-        log = dataclasses.replace(log, spec=log.spec.with_reference(ReferenceWindow.between(champ.start, champ.end)))
+    chosen = choose_reference(settings, model, client, policy.reference)
+    champ = champion_reference(chosen.champion)
+    if champ is not None and chosen.source == CHAMPION:
+        log = dataclasses.replace(log, spec=log.spec.with_reference(chosen.window))
         champion_perf = finite_or_none(champ.metrics.get(metric))
-        ref_source = f"champion v{champ.version}"
         notes.append(_champion_note(champ, metric, champion_perf))
 
     can_drift = True
@@ -143,7 +144,7 @@ def evaluate(
         reference_window=log.spec.reference.bounds,
         last_event=newest,
         notes=notes,
-        reference_source=ref_source,
+        reference_source=chosen.label,
     )
 
 

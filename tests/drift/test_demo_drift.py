@@ -106,13 +106,14 @@ def test_binned_auc_matches_sklearn(demo_settings):
 
 
 def test_reference_defaults_to_the_champions_training_window(demo_settings):
-    from services.drift.model import champion_training_window
+    from services.drift.reference_window import champion_run
     from services.registry.mlflow_client import make_client
 
     client = make_client(demo_settings)
     gt = demo.ground_truth(demo_settings.home)
-    window = champion_training_window(client, demo_settings, demo.MODEL_NAME, demo.TIMESTAMP)
-    assert window is not None and window.start is not None and window.end is not None
+    champ = champion_run(demo_settings, client, demo.MODEL_NAME)
+    assert champ is not None
+    window = champ.window
     assert (window.start.isoformat(), window.end.isoformat()) == (
         gt["reference_window"]["start"],
         gt["reference_window"]["end"],
