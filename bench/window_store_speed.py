@@ -136,7 +136,7 @@ from services.config import load_settings
 st.set_page_config(page_title="drift over time", layout="wide")
 st.title("Drift over time")
 settings = load_settings()
-over = data.over_time(data.workspace_key(settings), "m", "day", False, None, settings)
+over = data.over_time(data.workspace_key(settings), "m", None, "day", False, None, settings)
 st.plotly_chart(heatmap_figure(over, "Feature drift per window (x threshold)"), key="heatmap")
 st.plotly_chart(drift_share_figure(over, 0.5), key="share")
 """

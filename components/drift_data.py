@@ -8,9 +8,11 @@ from typing import Any
 
 import streamlit as st
 
+from services.config import ReferenceWindow
 from services.drift import champion_importance, drift_over_time, model_drift_report, performance_over_time
 from services.drift import model as drift_model
 from services.drift.estimation import estimated_performance
+from services.drift.reference_window import Reference, choose_reference
 from services.errors import DriftGateError
 from services.promotion import audit
 
@@ -36,10 +38,19 @@ def importance(key: tuple, model: str, _settings, _client) -> dict[str, float] |
     return champion_importance(_client, _settings, model)
 
 
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def reference(key: tuple, model: str, _settings, _client) -> Reference:
+    """The reference window of every section of the page: the trigger's rule (the champion's
+    training window or the configured one). ``key`` holds the newest decision: a promotion
+    changes it."""
+    return choose_reference(_settings, model, _client)
+
+
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Testing features…")
 def report(
     key: tuple,
     model: str,
+    ref: ReferenceWindow | None,
     start: date | None,
     end: date | None,
     days: int | None,
@@ -53,6 +64,7 @@ def report(
     return model_drift_report(
         _settings,
         model,
+        reference_window=ref,
         current=window,
         targets=targets,
         distributions=True,
@@ -84,15 +96,19 @@ def target_columns(settings, model: str) -> tuple[str | None, str | None]:
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Computing drift per window…")
-def over_time(key: tuple, model: str, unit: str, targets: bool, imp: tuple | None, _settings) -> dict[str, Any]:
-    return drift_over_time(_settings, model, unit=unit, targets=targets, importance=dict(imp) if imp else None)
+def over_time(
+    key: tuple, model: str, ref: ReferenceWindow | None, unit: str, targets: bool, imp: tuple | None, _settings
+) -> dict[str, Any]:
+    return drift_over_time(
+        _settings, model, unit=unit, targets=targets, importance=dict(imp) if imp else None, reference=ref
+    )
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Computing performance per window…")
-def performance(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
-    return performance_over_time(_settings, model, unit=unit)
+def performance(key: tuple, model: str, ref: ReferenceWindow | None, unit: str, _settings) -> dict[str, Any]:
+    return performance_over_time(_settings, model, unit=unit, reference=ref)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Estimating performance for unlabelled windows…")
-def estimates(key: tuple, model: str, unit: str, _settings) -> dict[str, Any]:
-    return estimated_performance(_settings, model, unit=unit)
+def estimates(key: tuple, model: str, ref: ReferenceWindow | None, unit: str, _settings) -> dict[str, Any]:
+    return estimated_performance(_settings, model, unit=unit, reference=ref)

@@ -58,7 +58,10 @@ data_span = (
 with shown_errors(stop=True, note=f"Note: {data_span}."):
     imp = data.importance(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
     imp_key = tuple(sorted(imp.items())) if imp else None
-    report = data.report(key, model, start, end, days, False, imp_key, ctx.settings)
+    # One reference for every section, picked as the retraining trigger picks it.
+    chosen = data.reference(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
+    ref = chosen.window if chosen else None
+    report = data.report(key, model, ref, start, end, days, False, imp_key, ctx.settings)
 
 # -- verdict -------------------------------------------------------------------------------------
 d = report["dataset"]
@@ -72,9 +75,17 @@ verdict(
     f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
     f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})"
 )
+if chosen is None:
+    ref_why = "the configured `reference_window` (MLflow unavailable: the champion's training window is unknown)"
+elif chosen.source == "champion":
+    ref_why = f"{md(chosen.why)} (its run's `driftgate.training_window` tag)"
+else:
+    ref_why = "the configured `reference_window`" + (
+        f" (= v{md(chosen.champion.version)}'s training window)" if chosen.champion else ""
+    )
 st.caption(
-    "**Reference** = the data the champion learned from (its training window: the configured "
-    '`reference_window`, or the champion\'s `driftgate.training_window` tag) — what "normal" looks like. '
+    f"**Reference** = the data the champion learned from, here {ref_why}, the retraining trigger's "
+    'reference too ([trigger] `reference`) — what "normal" looks like. '
     "**Current** = the recent rows being checked. A feature **drifted** when its change is both "
     "*significant* (unlikely to be chance after the Benjamini–Hochberg correction for testing many "
     "features) and *meaningful* (its effect size reaches the threshold)."
@@ -134,7 +145,7 @@ feature_detail()
 # -- over time (each section degrades on its own) -------------------------------------------------
 prediction_col, label_col = data.target_columns(ctx.settings, model)
 try:
-    perf = data.performance(key, model, unit, ctx.settings)
+    perf = data.performance(key, model, ref, unit, ctx.settings)
     perf_error = None
 except DriftGateError as exc:
     perf, perf_error = {"windows": [], "reference": None}, str(exc)
@@ -142,7 +153,7 @@ labelled = [w for w in perf["windows"] if w.get("labelled")]
 
 st.subheader("Drift over time")
 with shown_errors():
-    over = data.over_time(key, model, unit, False, imp_key, ctx.settings)
+    over = data.over_time(key, model, ref, unit, False, imp_key, ctx.settings)
     if over["windows"]:
         st.plotly_chart(heatmap_figure(over, "Feature drift per window (× threshold)"), key="heatmap")
         st.plotly_chart(drift_share_figure(over, d["threshold"]), key="share")
@@ -172,7 +183,7 @@ if label_col and not has_labels:
     )
 try:
     if only != ():
-        targets = data.report(key, model, start, end, days, True, None, ctx.settings, only)
+        targets = data.report(key, model, ref, start, end, days, True, None, ctx.settings, only)
 except Exception as exc:
     show_error(exc)
 if targets is not None:
@@ -181,7 +192,7 @@ if label_note:
     st.info(label_note)
 t1, t2 = st.columns(2)
 with t1, shown_errors():
-    targets_over = data.over_time(key, model, unit, True, None, ctx.settings)
+    targets_over = data.over_time(key, model, ref, unit, True, None, ctx.settings)
     if targets_over["windows"]:
         st.plotly_chart(heatmap_figure(targets_over, "Prediction / label drift per window"), key="target_heatmap")
 with t2:
@@ -195,7 +206,7 @@ with t2:
 st.subheader("Model performance over time")
 est, est_error = None, None
 try:
-    est = data.estimates(key, model, unit, ctx.settings)
+    est = data.estimates(key, model, ref, unit, ctx.settings)
 except DriftGateError as exc:
     est_error = str(exc)
 if labelled or (est and unlabelled(est)):

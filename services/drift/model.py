@@ -208,6 +208,7 @@ def model_drift_report(
     model: str,
     *,
     reference: Window | None = None,
+    reference_window: ReferenceWindow | None = None,
     current: Window | None = None,
     current_version: int | None = None,
     features: Sequence[str] | None = None,
@@ -219,19 +220,22 @@ def model_drift_report(
     use_store: bool = True,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Drift report (spec JSON) for model ``model``: reference window (default: with a ``client``,
-    the one :func:`~services.drift.reference_window.choose_reference` picks — the champion's
-    training window or the configured one, as the trigger; without, the configured one) vs current
-    window (default: the last ``[drift] current_days`` days).
+    """Drift report (spec JSON) for model ``model``: reference window (``reference``: any window of
+    the log, as the gate's training window; ``reference_window``: a reference window chosen before;
+    default: with a ``client``, the one :func:`~services.drift.reference_window.choose_reference`
+    picks — the champion's training window or the configured one, as the trigger; without, the
+    configured one) vs current window (default: the last ``[drift] current_days`` days).
     ``targets=True`` tests the prediction (numeric) and label (categorical) instead of features.
     A date-range current window ("last N days") combines the stored day profiles
     (:mod:`services.drift.window_store`; only days not stored yet are scanned) — every count and
     statistic as a full scan; the notes say so and bound the one interpolated figure (the median)."""
-    chosen = choose_reference(settings, model, client) if reference is None and client is not None else None
-    data = model_data(settings, model, reference=chosen.window if chosen else None)
+    run_id = None
+    if reference is None and reference_window is None and client is not None:
+        chosen = choose_reference(settings, model, client)
+        reference_window, run_id = chosen.window, chosen.champion.run_id if chosen.champion else None
+    data = model_data(settings, model, reference=reference_window)
     feats = _select(data, features, targets)
     if importance is None and client is not None and not targets:
-        run_id = chosen.champion.run_id if chosen and chosen.champion else None
         importance = champion_importance(client, settings, model, run_id=run_id)
     policy = Policy.from_settings(settings, importance=_importance(settings, model, importance))
     ref = reference_profile(settings, model, window=reference, features=feats, data=data, progress=progress)
