@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from services.commands.common import add_config, add_format, print_json, settings_from_args
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            doc = profile_model(settings, args.model, backfill=args.backfill)
+            doc = profile_model(settings, args.model, backfill=args.backfill, client=_client(settings))
     except (duckdb.Error, OSError) as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
         raise BadInput(f"cannot read the scoring log ({type(exc).__name__}: {first})") from None
@@ -66,3 +67,15 @@ def run(args: argparse.Namespace) -> int:
     for note in doc["notes"]:
         out.write(f"  note: {note}\n")
     return 0
+
+
+def _client(settings: Any) -> Any:
+    """The MLflow client for the champion's reference window, None when the URI is unusable (the
+    configured reference window is used then)."""
+    from services.errors import DriftGateError
+    from services.registry.mlflow_client import make_client
+
+    try:
+        return make_client(settings)
+    except DriftGateError:
+        return None

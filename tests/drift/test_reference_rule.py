@@ -10,7 +10,8 @@ import datetime as dt
 
 from services.config import ReferenceWindow
 from services.demo import seed as demo
-from services.drift import model_drift_report, performance_over_time
+from services.drift import drift_over_time, model_drift_report, performance_over_time
+from services.drift.window_store import profile_model
 from services.overview import drift_verdict
 from services.promotion.approvals import approve
 from services.registry import tags
@@ -98,3 +99,15 @@ def test_drift_page_before_any_promotion_names_the_configured_window(demo_copy, 
     assert_no_exception(at)
     shown = _shown(at).replace("\\", "")
     assert "here the configured `reference_window` (= v1's training window)" in shown
+
+
+def test_profile_job_stores_the_days_against_the_reference_the_page_and_trigger_read(demo_copy):
+    s = _approve_v2(demo_copy.home)
+    client = make_client(s)
+    v2 = _training_window(client, "2")
+    doc = profile_model(s, demo.MODEL_NAME, client=client)
+    assert "reference: v2's training window" in doc["notes"]
+    assert doc["reference"]["window"] == _named(v2.start, v2.end)
+    over = drift_over_time(s, demo.MODEL_NAME, unit="day", reference=ReferenceWindow(v2.start, v2.end))
+    assert over["store"]["profiled"] == []  # every closed day read from the store
+    assert over["store"]["invalidated"] == 0
