@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            doc = profile_model(settings, args.model, backfill=args.backfill, client=_client(settings))
+            doc = profile_model(settings, args.model, backfill=args.backfill, client=_client(settings, args.model))
     except (duckdb.Error, OSError) as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
         raise BadInput(f"cannot read the scoring log ({type(exc).__name__}: {first})") from None
@@ -69,12 +69,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(settings: Any) -> Any:
-    """The MLflow client for the champion's reference window, None when the URI is unusable (the
+def _client(settings: Any, model: str) -> Any:
+    """The MLflow client for the champion's reference window; None for a model without a scoring
+    log (bad input, reported by the job; no MLflow store is touched) or an unusable URI (the
     configured reference window is used then)."""
     from services.errors import DriftGateError
     from services.registry.mlflow_client import make_client
 
+    spec = settings.model_spec(model)
+    if spec is None or not spec.source:
+        return None
     try:
         return make_client(settings)
     except DriftGateError:
