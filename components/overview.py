@@ -45,11 +45,20 @@ def render_model_overview(ov: ModelOverview) -> None:
             help=f"{'alias champion' if ov.lifecycle == 'aliases' else 'stage Production'}",
         )
         day, moment = since_text(ov.champion.since)
+        restored = ov.champion.restored
         c2.metric(
             "Champion since",
             day,
-            help=f"champion since {moment} — from the audit history (its last approval or rollback), "
-            "else the registry's record of when it became champion",
+            delta=f"restored {since_text(restored)[1]}" if restored else None,
+            delta_color="off",
+            delta_arrow="off",
+            help=f"champion since {moment} — from the audit history (its approval), else the registry's "
+            "record of when it became champion"
+            + (
+                f". A rollback on {since_text(restored)[1]} made it champion again: its period resumed."
+                if restored
+                else ""
+            ),
         )
         c3.metric("ROC AUC (at registration)", _fmt(ov.champion.metrics.get("roc_auc")))
         c4.metric("Candidates awaiting a decision", len(ov.candidates))

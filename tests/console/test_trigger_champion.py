@@ -58,3 +58,20 @@ def test_pages_drop_what_they_cached_against_the_old_champion(demo_copy, monkeyp
     shown = _shown(overview)
     assert "Retraining is due" not in shown
     assert "champion changed: v2 is champion since" in shown
+
+
+def test_a_rollback_resumes_the_evidence_against_the_restored_champion(demo_copy):
+    """Browser QA: approve v2, roll back to v1, and the trigger said "no breach" — v1's own 28
+    breached windows were dropped as if v1 had just been promoted. A rollback resumes v1's period:
+    the windows measured against v1's reference still count."""
+    from services.promotion.approvals import rollback
+
+    before = trigger.evaluate(demo_copy, demo.MODEL_NAME)
+    assert before.retrain is True and before.streak > 3
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    approve(s, demo.MODEL_NAME, "2", "dave")
+    rollback(s, demo.MODEL_NAME, "dave", "v2 misbehaves")
+    after = trigger.evaluate(demo_copy, demo.MODEL_NAME)
+    assert after.retrain is True, after.reasons
+    assert after.streak == before.streak
+    assert [w.breach for w in after.windows] == [w.breach for w in before.windows]
