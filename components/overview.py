@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components.identity import with_persona
-from components.tables import stage_text
+from components.tables import DASH, fitted, stage_text, utc_second
 from components.text import code, md
 from services.overview import ModelOverview
 
@@ -109,9 +109,10 @@ def render_model_overview(ov: ModelOverview) -> None:
             )
             st.page_link(
                 "pages/promotions.py",
-                label="Review in Promotions",
+                label=f"Review v{ov.candidates[0]['version']} in Promotions",
                 icon=":material/arrow_forward:",
-                query_params=with_persona({"model": ov.name, "version": ov.candidates[-1]["version"]}),
+                # The table's first row (not its last: QA followed it to the failing v3).
+                query_params=with_persona({"model": ov.name, "version": ov.candidates[0]["version"]}),
             )
         else:
             st.caption("No open candidates.")
@@ -146,7 +147,12 @@ def render_audit(records: list[dict[str, Any]]) -> None:
     if not records:
         st.caption("No decisions recorded yet.")
         return
-    cols = ["at", "user", "action", "outcome", "model", "version", "reason", "comment"]
+    cols = ["at", "user", "action", "outcome", "version", "reason", "comment", "model"]
     frame = pd.DataFrame(records)
     frame = frame[[c for c in cols if c in frame.columns]]
-    st.dataframe(frame, hide_index=True, width="stretch")
+    # As on Promotions: times to the second in UTC, an em dash for no comment (not "None").
+    if "at" in frame:
+        frame["at"] = frame["at"].map(utc_second)
+    if "comment" in frame:
+        frame["comment"] = [c if isinstance(c, str) and c else DASH for c in frame["comment"]]
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=fitted(frame, cap_px=420))
