@@ -147,7 +147,7 @@ def render_audit(records: list[dict[str, Any]]) -> None:
     if not records:
         st.caption("No decisions recorded yet.")
         return
-    cols = ["at", "user", "action", "outcome", "version", "reason", "comment", "model"]
+    cols = ["at", "user", "action", "outcome", "version", "comment", "reason", "model"]
     frame = pd.DataFrame(records)
     frame = frame[[c for c in cols if c in frame.columns]]
     # As on Promotions: times to the second in UTC, an em dash for no comment (not "None").

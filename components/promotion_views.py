@@ -369,7 +369,7 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 # -- audit log ----------------------------------------------------------------------------------------
 AUDIT_COLUMNS = list(audit.RECORD_KEYS)
-_FIRST = ("at", "user", "action", "outcome", "version", "reason", "comment")
+_FIRST = ("at", "user", "action", "outcome", "version", "comment", "reason")  # the human "why" first
 AUDIT_ORDER = [*_FIRST, *(c for c in AUDIT_COLUMNS if c not in _FIRST)]
 
 

@@ -136,6 +136,6 @@ def test_overview_links_the_first_candidate_and_shows_decisions_as_promotions_do
     at = app_test("app.py", {"model": "churn_classifier"}).run()
     assert_no_exception(at)
     log = next(d.value for d in at.dataframe if "reason" in d.value.columns)
-    assert list(log.columns)[:7] == ["at", "user", "action", "outcome", "version", "reason", "comment"]
+    assert list(log.columns)[:7] == ["at", "user", "action", "outcome", "version", "comment", "reason"]
     assert list(log["comment"]) == ["—"]  # not "None"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", log["at"].iloc[0])
