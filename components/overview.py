@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components.identity import with_persona
-from components.tables import stage_text
+from components.tables import DASH, fitted, stage_text, utc_second
 from components.text import code, md
 from services.overview import ModelOverview
 
@@ -45,11 +45,20 @@ def render_model_overview(ov: ModelOverview) -> None:
             help=f"{'alias champion' if ov.lifecycle == 'aliases' else 'stage Production'}",
         )
         day, moment = since_text(ov.champion.since)
+        restored = ov.champion.restored
         c2.metric(
             "Champion since",
             day,
-            help=f"champion since {moment} — from the audit history (its last approval or rollback), "
-            "else the registry's record of when it became champion",
+            delta=f"restored {since_text(restored)[1]}" if restored else None,
+            delta_color="off",
+            delta_arrow="off",
+            help=f"champion since {moment} — from the audit history (its approval), else the registry's "
+            "record of when it became champion"
+            + (
+                f". A rollback on {since_text(restored)[1]} made it champion again: its period resumed."
+                if restored
+                else ""
+            ),
         )
         c3.metric("ROC AUC (at registration)", _fmt(ov.champion.metrics.get("roc_auc")))
         c4.metric("Candidates awaiting a decision", len(ov.candidates))
@@ -100,9 +109,10 @@ def render_model_overview(ov: ModelOverview) -> None:
             )
             st.page_link(
                 "pages/promotions.py",
-                label="Review in Promotions",
+                label=f"Review v{ov.candidates[0]['version']} in Promotions",
                 icon=":material/arrow_forward:",
-                query_params=with_persona({"model": ov.name, "version": ov.candidates[-1]["version"]}),
+                # The table's first row (not its last: QA followed it to the failing v3).
+                query_params=with_persona({"model": ov.name, "version": ov.candidates[0]["version"]}),
             )
         else:
             st.caption("No open candidates.")
@@ -137,7 +147,12 @@ def render_audit(records: list[dict[str, Any]]) -> None:
     if not records:
         st.caption("No decisions recorded yet.")
         return
-    cols = ["at", "user", "action", "outcome", "model", "version", "reason", "comment"]
+    cols = ["at", "user", "action", "outcome", "version", "comment", "reason", "model"]
     frame = pd.DataFrame(records)
     frame = frame[[c for c in cols if c in frame.columns]]
-    st.dataframe(frame, hide_index=True, width="stretch")
+    # As on Promotions: times to the second in UTC, an em dash for no comment (not "None").
+    if "at" in frame:
+        frame["at"] = frame["at"].map(utc_second)
+    if "comment" in frame:
+        frame["comment"] = [c if isinstance(c, str) and c else DASH for c in frame["comment"]]
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=fitted(frame, cap_px=420))

@@ -114,7 +114,9 @@ def pick_version(versions: list[VersionView]) -> VersionView:
 
 def mlflow_links(links: dict[str, str], view: VersionView) -> None:
     """Open the version / its run where it lives (the tracking server's UI, the Databricks workspace)."""
-    cols = st.columns(4)
+    # With links: three buttons in a row (the run link gets the widest column, its label is the
+    # longest); without, the run link on its own line, never cut to "Run in Retrain…".
+    cols = st.columns([1, 1, 1.6]) if links else [st.container()]
     if links.get("version"):
         cols[0].link_button(f"v{view.version} in MLflow", links["version"], icon=":material/open_in_new:")
     if links.get("run"):
@@ -125,7 +127,7 @@ def mlflow_links(links: dict[str, str], view: VersionView) -> None:
             "the Retraining runs page."
         )
     if view.run_id:
-        cols[2 if links else 0].page_link(
+        cols[-1].page_link(
             "pages/runs.py",
             label="Run in Retraining runs",
             icon=":material/model_training:",
@@ -142,13 +144,13 @@ def registry_table(versions: list[VersionView], state: RegistryState, lifecycle:
             "aliases": ", ".join(v.aliases),
             "created by": v.created_by,
             "registered": utc_minute(registered_at(v)),
-            "decision": v.tags.get("driftgate.decision", ""),
+            "decision": v.tags.get("driftgate.decision", "").replace("_", " "),  # "rolled back"
             "decided by": v.tags.get("driftgate.decision_by", ""),
         }
         for v in versions
     ]
     champion = f"v{state.champion}" if state.champion else "none"
-    previous = f"v{state.previous}" if state.previous else "none yet"
+    previous = f"v{state.previous}" if state.previous else "none"
     st.caption(f"Lifecycle: **{lifecycle}** · champion: **{champion}** · rollback target: **{previous}**")
     frame = pd.DataFrame(rows)
     # Before any decision the decision columns are empty: left out, so the table fits its column.
@@ -367,7 +369,7 @@ def rollback_panel(ctx, model: str, state: RegistryState) -> None:
 
 # -- audit log ----------------------------------------------------------------------------------------
 AUDIT_COLUMNS = list(audit.RECORD_KEYS)
-_FIRST = ("at", "user", "action", "outcome", "version", "reason", "comment")
+_FIRST = ("at", "user", "action", "outcome", "version", "comment", "reason")  # the human "why" first
 AUDIT_ORDER = [*_FIRST, *(c for c in AUDIT_COLUMNS if c not in _FIRST)]
 
 

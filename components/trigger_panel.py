@@ -22,6 +22,8 @@ from services.retraining.trigger import evaluate, state_token
 BREACH = BAD
 CALM = GOOD
 NO_EVIDENCE = NO_DATA
+BEFORE_PROMOTION = "#a5b4fc"  # indigo-300: scored by the previous champion, not counted
+NOT_COUNTED = "before the champion's promotion (not counted)"
 
 
 def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
@@ -51,9 +53,13 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
     # The bar's colour says what its height says: drift share at/above the threshold (red) or
     # below (green); a window that breached on performance only keeps a green bar (its red marker
     # is in the lower panel). One trace per meaning, so the legend names each colour.
+    # Windows before the champion's promotion are not evidence against it: their own colour, not
+    # a green that would claim "below threshold" for a share at 0.50.
     kinds = [
         "no data"
         if not w.get("rows") or w.get("drift_share") is None
+        else NOT_COUNTED
+        if w.get("counted") is False
         else "drift share ≥ threshold"
         if w.get("drift_breach")
         else "drift share below threshold"
@@ -62,6 +68,7 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
     for kind, color in (
         ("drift share ≥ threshold", BREACH),
         ("drift share below threshold", CALM),
+        (NOT_COUNTED, BEFORE_PROMOTION),
         ("no data", NO_EVIDENCE),
     ):
         idx = [i for i, k in enumerate(kinds) if k == kind]
@@ -100,7 +107,13 @@ def breach_timeline_figure(doc: dict[str, Any]) -> go.Figure:
             name=metric,
             connectgaps=False,
             line={"color": "#64748b"},
-            marker={"color": [BREACH if w.get("performance_breach") else CALM for w in windows], "size": 8},
+            marker={
+                "color": [
+                    BEFORE_PROMOTION if w.get("counted") is False else BREACH if w.get("performance_breach") else CALM
+                    for w in windows
+                ],
+                "size": 8,
+            },
         ),
         row=2,
         col=1,

@@ -36,6 +36,7 @@ class Champion:
     run_id: str | None
     metrics: dict[str, float]
     author: str | None
+    restored: str | None = None  # when a rollback made it champion again (its period resumed)
 
 
 @dataclass
@@ -80,9 +81,11 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
             except MlflowException:
                 champ_run = None
         metrics = {k: v for k, v in (champ_run.data.metrics.items() if champ_run else []) if k in KEY_METRICS}
+        since, restored = champion_since(settings, name, views, champ_view)
         champion = Champion(
             version=champ_view.version,
-            since=champion_since(settings, name, views, champ_view),
+            since=since,
+            restored=restored,
             run_id=champ_view.run_id,
             metrics=metrics,
             author=champ_view.created_by,
@@ -110,20 +113,31 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
     )
 
 
-def champion_since(settings: Settings, model: str, views: list[VersionView], champ_view: VersionView) -> str | None:
-    """When the current champion's period began: from the audit history (its last promotion or
-    rollback) when DriftGate made it champion, else its ``driftgate.champion_since`` tag (the
-    demo's seeded history), else its registration."""
+def champion_since(
+    settings: Settings, model: str, views: list[VersionView], champ_view: VersionView
+) -> tuple[str | None, str | None]:
+    """(when the current champion's period began, when a rollback resumed it or None).
+
+    From the audit history (its approval) when DriftGate made it champion, else its
+    ``driftgate.champion_since`` tag (the demo's seeded history), else its registration. A rollback
+    to it resumes its period: the start stays when it first became champion (the evidence against
+    it since then still counts, see the trigger), and the rollback's time is returned beside it."""
     try:
         records = audit.query(settings, model=model, limit=1000)
     except DriftGateError:
         records = []
     now = datetime.now(UTC).isoformat()
     periods = [p for p in audit.champion_history(records, views, now) if str(p["version"]) == str(champ_view.version)]
-    if periods:
-        start: str | None = periods[-1]["start"]
-        return start
-    return tags.champion_since(champ_view.tags) or registered_at(champ_view)
+    tagged = tags.champion_since(champ_view.tags) or registered_at(champ_view)
+    if not periods:
+        return tagged, None
+    last = periods[-1]
+    if last["via"] != "rollback":
+        return str(last["start"]), None
+    # Resumed: its approval (or seeded start) in the history, else its tag; never after the rollback.
+    earlier = [str(p["start"]) for p in periods[:-1]]
+    start = earlier[-1] if earlier else (tagged or str(last["start"]))
+    return start, str(last["start"])
 
 
 def _when_iso(value: str | None) -> str | None:

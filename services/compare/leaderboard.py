@@ -30,14 +30,12 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from services.errors import BadInput, NotFound
-from services.registry.errors import mlflow_call
 from services.registry.runs import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_RUN_LIMIT,
     CallCounter,
     ExperimentRow,
     RunRow,
-    children_of,
     get_run,
     group_retraining,
     resolve_experiment,
@@ -443,53 +441,3 @@ def with_intervals(
         )
         rows.append(replace(r, ci_low=iv.low, ci_high=iv.high) if iv else r)
     return replace(board, rows=tuple(rows))
-
-
-# --------------------------------------------------------------------------------------------
-# Candidate vs champion for a registered version (used by the promotion gate)
-# --------------------------------------------------------------------------------------------
-def _diff(a: float | None, b: float | None) -> float | None:
-    return a - b if a is not None and b is not None else None
-
-
-def compare_version_to_champion(client: Any, model: str, version: str, metric: str | None = None) -> dict[str, Any]:
-    """A registered candidate version against the champion baseline evaluated in the same parent run.
-
-    Returns ``{"model", "version", "candidate_run", "parent_run", "baseline_run",
-    "baseline_model_version", "like_for_like", "candidate_metrics", "baseline_metrics",
-    "deltas", "candidate_eval_window", "baseline_eval_window", "same_eval_window"}``.
-    ``baseline_run`` is None (``like_for_like`` False) when the candidate's parent has no child
-    tagged ``driftgate.role=champion``. Calls: get_model_version, get_run, one children search.
-    """
-    mv = mlflow_call(client, f"model '{model}' version {version}", client.get_model_version, model, str(version))
-    run_id = getattr(mv, "run_id", None)
-    if not run_id:
-        raise NotFound(f"model '{model}' version {version} has no source run")
-    cand = get_run(client, run_id)
-    base: RunRow | None = None
-    if cand.parent_run_id:
-        siblings, _ = children_of(client, cand.experiment_id, cand.parent_run_id)
-        champs = [s for s in siblings if s.is_champion_baseline and s.run_id != cand.run_id]
-        base = max(champs, key=lambda r: (r.start_time is not None, r.start_time)) if champs else None
-    keys = sorted(set(cand.metrics) | (set(base.metrics) if base else set()))
-    if metric:
-        keys = [metric] + [k for k in keys if k != metric]
-    cm = {k: cand.metric(k) for k in keys}
-    bm = {k: (base.metric(k) if base else None) for k in keys}
-    deltas = {k: _diff(cm[k], bm[k]) for k in keys}
-    cw, bw = cand.tags.get("driftgate.eval_window"), base.tags.get("driftgate.eval_window") if base else None
-    return {
-        "model": model,
-        "version": str(version),
-        "candidate_run": cand.run_id,
-        "parent_run": cand.parent_run_id,
-        "baseline_run": base.run_id if base else None,
-        "baseline_model_version": base.tags.get(MODEL_VERSION_TAG) if base else None,
-        "like_for_like": base is not None,
-        "candidate_metrics": cm,
-        "baseline_metrics": bm,
-        "deltas": deltas,
-        "candidate_eval_window": cw,
-        "baseline_eval_window": bw,
-        "same_eval_window": bool(base is not None and cw is not None and cw == bw),
-    }

@@ -445,7 +445,8 @@ def _register(seeding: _Seeding, v1: Logged, gbm: Logged, stale: Logged, progres
         warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated, still supported
         client.transition_model_version_stage(MODEL_NAME, versions[0], "Production")
     client.set_registered_model_alias(MODEL_NAME, "champion", versions[0])
-    since = datetime.combine(seeding.day(CHAMPION_TRAINED_DAY), datetime.min.time(), tzinfo=UTC)
+    # Champion from its registration (a version cannot serve before it is registered).
+    since = datetime.fromtimestamp(_ms(seeding.day(CHAMPION_TRAINED_DAY), 11) / 1000, tz=UTC)
     client.set_model_version_tag(MODEL_NAME, versions[0], tags.CHAMPION_SINCE, since.isoformat())
     client.set_model_version_tag(MODEL_NAME, versions[0], tags.REFERENCE_AUC, f"{v1.metrics['roc_auc']:.4f}")
     for v in versions[1:]:

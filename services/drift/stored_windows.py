@@ -110,7 +110,7 @@ class StoredDays:
         cur.source = self.data.source.name
         if len(days) > 1:
             bounds_txt = ", ".join(
-                f"{n} ±{e:.3g}"
+                f"{n} ±{e:.3g}" if e > 1e-9 else f"{n} exact"  # a cell of one value: float noise, not error
                 for n, e in ((n, store_module().median_error(cur, n)) for n, k in self.feats if k == "numeric")
                 if e is not None
             )

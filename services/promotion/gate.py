@@ -22,9 +22,9 @@ Config (defaults in :data:`DEFAULTS`; ``[gate]`` for every model, ``[models.<nam
     max = 0.05
 
 Checks: ``candidate_state`` (a READY version that is neither champion nor rejected),
-``same_eval_window`` (the candidate's parent run has a ``driftgate.role=champion`` child that
-evaluated the current champion on the same ``driftgate.eval_window``), ``beats_champion``,
-``guard_metrics`` (guards + limits), ``signature_compatible`` (same input names and types as the
+``same_eval_window`` (a run evaluated the *current* champion version on the candidate's
+``driftgate.eval_window``, see ``_Ctx.baseline``), ``beats_champion`` and ``guard_metrics``
+(guards + limits) against that run, ``signature_compatible`` (same input names and types as the
 champion's signature), ``lineage_complete`` (source run, ``driftgate.training_data``,
 ``driftgate.code_version`` or ``mlflow.source.git.commit``, the parent's ``driftgate.trigger``),
 ``rollback_target`` (a current champion that becomes the rollback target), and
@@ -160,6 +160,11 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
 
+def _evaluates(run: Any) -> str | None:
+    """The registered version a re-evaluation run names (``driftgate.model_version``)."""
+    return str(run.data.tags.get(tag.MODEL_VERSION, "")).strip() or None
+
+
 class _Ctx:
     """Lazily fetched MLflow objects shared by the checks."""
 
@@ -205,26 +210,46 @@ class _Ctx:
     _baseline_done = False
 
     def baseline(self) -> Any:
-        """The champion's evaluation on the candidate's data: sibling with driftgate.role=champion."""
-        if self._baseline_done:
-            return self._baseline_cache
-        self._baseline_done = True
-        parent, run = self.parent_id, self.cand_run
-        if not parent or not run:
-            return None
-        try:
-            found = self.client.search_runs(
-                [run.info.experiment_id],
-                filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{tag.ROLE}` = 'champion'",
-                max_results=10,
-            )
-        except Exception:
-            found = []
-        if self.champion is not None:
-            exact = [r for r in found if str(r.data.tags.get(tag.MODEL_VERSION, "")).strip() == self.champion.version]
-            found = exact or found
-        self._baseline_cache = found[0] if found else None
+        """The current champion's evaluation on the candidate's data, or None. In order: a
+        ``driftgate.role=champion`` child of the candidate's retraining run tagged with the champion's
+        ``driftgate.model_version``; the champion's source run if a sibling or on the same
+        ``driftgate.eval_window``; a run of the experiment tagged with its version and that window;
+        a role=champion child naming no version. A former champion's re-evaluation is never used.
+        Calls: one search; + get_run and one search when it finds no exact re-evaluation."""
+        if not self._baseline_done:
+            self._baseline_done = True
+            self._baseline_cache = self._find_baseline()
         return self._baseline_cache
+
+    def _search(self, experiment_id: str, filter_string: str) -> list[Any]:
+        try:
+            return list(self.client.search_runs([experiment_id], filter_string=filter_string, max_results=10))
+        except Exception:
+            return []
+
+    def _find_baseline(self) -> Any:
+        parent, run, champ = self.parent_id, self.cand_run, self.champion
+        if not parent or not run or champ is None:
+            return None
+        exp = run.info.experiment_id
+        children = self._search(exp, f"tags.mlflow.parentRunId = '{parent}' and tags.`{tag.ROLE}` = 'champion'")
+        exact = [r for r in children if _evaluates(r) == champ.version]
+        if exact:
+            return exact[0]
+        window = run.data.tags.get(tag.EVAL_WINDOW)
+        source = self.run(champ.run_id) if champ.run_id != run.info.run_id else None
+        if source is not None and (
+            source.data.tags.get("mlflow.parentRunId") == parent
+            or (window and source.data.tags.get(tag.EVAL_WINDOW) == window)
+        ):
+            return source
+        if window and not any(c in window for c in "'\\`"):  # no quoting in a filter value: no match
+            flt = f"tags.`{tag.MODEL_VERSION}` = '{champ.version}' and tags.`{tag.EVAL_WINDOW}` = '{window}'"
+            found = self._search(exp, flt)
+            if found:
+                return found[0]
+        untagged = [r for r in children if not _evaluates(r)]
+        return untagged[0] if untagged else None
 
     def link(self, run: Any) -> str | None:
         uri = self.settings.tracking_uri if self.settings is not None else ""
@@ -260,31 +285,27 @@ def check_same_window(ctx: _Ctx) -> Check:
             FAIL,
             "the candidate's run has no parent retraining run, so no like-for-like champion baseline",
         )
+    champ = ctx.champion.version
+    cw = run.data.tags.get(tag.EVAL_WINDOW)
     base = ctx.baseline()
     if base is None:
         return Check(
             "same_eval_window",
             FAIL,
-            "no champion evaluation (driftgate.role=champion) in the candidate's retraining run: baseline is not like-for-like",
+            f"no evaluation of champion v{champ} on the candidate's evaluation data (a driftgate.role=champion "
+            f"child of its retraining run, or a run tagged driftgate.model_version={champ} on its window): "
+            "baseline is not like-for-like",
+            evidence={"candidate_window": cw, "champion": champ},
         )
-    cw = run.data.tags.get(tag.EVAL_WINDOW)
     bw = base.data.tags.get(tag.EVAL_WINDOW)
-    bv = str(base.data.tags.get(tag.MODEL_VERSION, "")).strip() or None
     ev = {
         "candidate_window": cw,
         "champion_window": bw,
         "baseline_run": base.info.run_id,
-        "baseline_evaluates": bv,
-        "champion": ctx.champion.version,
+        "baseline_evaluates": champ if base.info.run_id == ctx.champion.run_id or _evaluates(base) else None,
+        "champion": champ,
         "baseline_link": ctx.link(base),
     }
-    if bv and bv != ctx.champion.version:
-        return Check(
-            "same_eval_window",
-            FAIL,
-            f"the baseline evaluated version {bv}, but the champion is now version {ctx.champion.version}",
-            evidence=ev,
-        )
     if not cw or not bw:
         return Check(
             "same_eval_window",
@@ -293,8 +314,8 @@ def check_same_window(ctx: _Ctx) -> Check:
             evidence=ev,
         )
     if cw != bw:
-        return Check("same_eval_window", FAIL, f"evaluated on {cw}, champion on {bw}", evidence=ev)
-    return Check("same_eval_window", PASS, f"candidate and champion both evaluated on {cw}", evidence=ev)
+        return Check("same_eval_window", FAIL, f"evaluated on {cw}, champion v{champ} on {bw}", evidence=ev)
+    return Check("same_eval_window", PASS, f"candidate and champion v{champ} both evaluated on {cw}", evidence=ev)
 
 
 def _metric(run: Any, name: str) -> float | None:
@@ -313,22 +334,26 @@ def check_beats(ctx: _Ctx) -> Check:
         return Check("beats_champion", FAIL, f"the candidate run has no {metric} metric", evidence=ev)
     if ctx.champion is None:
         return Check("beats_champion", WARN, f"no champion yet; candidate {metric} = {_fmt(cand)}", evidence=ev)
-    base = ctx.baseline()
+    version, base = ctx.champion.version, ctx.baseline()
     champ = _metric(base, metric)
-    ev["champion"] = champ
+    ev["champion"], ev["champion_version"] = champ, version
     if champ is None:
-        return Check("beats_champion", FAIL, f"no like-for-like champion {metric} to compare with", evidence=ev)
+        why = "no like-for-like evaluation of" if base is None else f"no {metric} logged by the evaluation of"
+        return Check("beats_champion", FAIL, f"{why} champion v{version} to compare with", evidence=ev)
     improvement = (cand - champ) if gib else (champ - cand)
     ev["improvement"] = improvement
-    text = f"{metric} {_fmt(cand)} vs champion {_fmt(champ)} (improvement {improvement:+.4f}, need >= {margin:.4f})"
+    text = f"{metric} {_fmt(cand)} vs champion v{version} {_fmt(champ)}"
+    text += f" (improvement {improvement:+.4f}, need >= {margin:.4f})"
     return Check("beats_champion", PASS if improvement >= margin else FAIL, text, evidence=ev)
 
 
 def check_guards(ctx: _Ctx) -> Check:
     cfg = ctx.cfg
     base = ctx.baseline() if ctx.champion is not None else None
+    version = ctx.champion.version if ctx.champion is not None else None
+    who = f"champion v{version}" if version else "champion"
     problems, notes, warns = [], [], []
-    ev: dict[str, Any] = {"guards": {}, "limits": {}}
+    ev: dict[str, Any] = {"guards": {}, "limits": {}, "champion_version": version}
     for name, g in (cfg.get("guards") or {}).items():
         g = g if isinstance(g, dict) else {"tolerance": float(g), "greater_is_better": not _lower_is_better(name)}
         tol, gib = float(g.get("tolerance", 0.0)), bool(g.get("greater_is_better", False))
@@ -338,9 +363,9 @@ def check_guards(ctx: _Ctx) -> Check:
         if cand is None:
             problems.append(f"{name} missing on the candidate")
         elif champ is None:
-            warns.append(f"{name}: no champion value")
+            warns.append(f"{name}: no {who} value on the same data")
         elif worse is not None and worse > tol:
-            problems.append(f"{name} {_fmt(cand)} worse than champion {_fmt(champ)} by {worse:.4f} > {tol}")
+            problems.append(f"{name} {_fmt(cand)} worse than {who} {_fmt(champ)} by {worse:.4f} > {tol}")
         else:
             notes.append(f"{name} {_fmt(cand)} vs {_fmt(champ)}")
     for name, lim in (cfg.get("limits") or {}).items():

@@ -366,7 +366,12 @@ class Lifecycle(ABC):
             steps += self.decision_steps(st.champion, "rolled_back", user, at, comment)
             steps.append(self._set_tag(st.champion, tag.REPLACED_BY, target))
         steps += self._del_tags_if(target, tag.ARCHIVED_AT, tag.REPLACED_BY)
-        steps.append(self._set_tag(target, tag.CHAMPION_SINCE, at))
+        # The target's period as champion resumes: when it first became champion (its tag or its
+        # approval) stays the start, so the evidence gathered against it since still counts and
+        # "champion since" is not reset to the rollback. Only a champion with no known start
+        # (registered outside DriftGate, no seeded tag) gets the rollback's time.
+        if tag.champion_since(self.find(target).tags) is None:
+            steps.append(self._set_tag(target, tag.CHAMPION_SINCE, at))
         return steps
 
     @abstractmethod

@@ -89,9 +89,11 @@ def _instant(text: str) -> dt.datetime:
 
 
 def champion_since(version_tags: Mapping[str, str] | None) -> str | None:
-    """When a version last became champion, from its tags: the later of ``driftgate.champion_since``
-    (written by a rollback to it; seeded history) and, for an approved version, its decision time
-    (an approval writes no separate tag for it). ``None`` when neither is there."""
+    """When a version's period as champion began, from its tags: the later of
+    ``driftgate.champion_since`` (seeded or imported history; a rollback writes it only for a
+    version with no known start — a rollback resumes a period, it does not start one) and, for an
+    approved version, its decision time (an approval writes no separate tag for it). ``None`` when
+    neither is there."""
     found = dict(version_tags or {})
     times = [found.get(CHAMPION_SINCE)]
     if found.get(DECISION) == "approved":

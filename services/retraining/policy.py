@@ -205,6 +205,7 @@ class TriggerWindow:
     estimated_performance: float | None = None
     estimated_band: list[float] | None = None
     performance_estimated: bool = False  # the breach verdict rests on the estimate
+    counted: bool = True  # False: before the champion's promotion, no evidence against it
 
     @property
     def breach(self) -> bool:
@@ -231,6 +232,7 @@ class TriggerWindow:
             "estimated_performance": self.estimated_performance,
             "estimated_band": self.estimated_band,
             "performance_estimated": self.performance_estimated,
+            "counted": self.counted,
         }
 
 
@@ -498,6 +500,7 @@ def hold_from_promotion(windows: Sequence[TriggerWindow], champ: ChampionReferen
         if w.breach:
             w.notes.append(f"before champion v{champ.version}'s promotion: not held against it")
         w.drift_breach = w.performance_breach = False
+        w.counted = False
     after = len(windows) - len(before)
     return (
         f"champion changed: v{champ.version} is champion since {champ.since.isoformat(timespec='minutes')}; "

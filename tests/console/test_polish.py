@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 from services.config import Settings, load_settings
@@ -115,3 +116,26 @@ def test_an_advisory_failure_looks_unlike_a_blocking_one(demo_settings, monkeypa
     # No decision yet: the registered-versions table has no empty decision columns to scroll to.
     table = next(d.value for d in at.dataframe if "created by" in d.value.columns)
     assert "decision" not in table.columns and "decided by" not in table.columns
+
+
+def test_overview_links_the_first_candidate_and_shows_decisions_as_promotions_does(demo_copy, monkeypatch):
+    from services.promotion.approvals import approve
+    from tests.support.app import app_test, assert_no_exception
+    from tests.support.demo import settings_with
+
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_copy.home))
+    at = app_test("app.py", {"model": "churn_classifier"}).run()
+    assert_no_exception(at)
+    review = [e.proto for e in at.get("page_link") if e.proto.label.startswith("Review")]
+    # The candidates table lists v2 then v3: the link under it opens its first row, and says so.
+    assert [p.label for p in review] == ["Review v2 in Promotions"] and "version=2" in review[0].query_string
+
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    approve(s, "churn_classifier", "2", "dave")  # no comment
+    monkeypatch.setenv("DRIFTGATE_CONFIG", str(s.config_path))
+    at = app_test("app.py", {"model": "churn_classifier"}).run()
+    assert_no_exception(at)
+    log = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(log.columns)[:7] == ["at", "user", "action", "outcome", "version", "comment", "reason"]
+    assert list(log["comment"]) == ["—"]  # not "None"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", log["at"].iloc[0])

@@ -63,8 +63,8 @@ def test_promotions_tables_show_every_value(demo_copy, monkeypatch):
     assert _cut(at) == []
     assert LONG_COMMENT.strip()[:60] in _page_text(at)  # the long comment in full, under the table
     log = next(d for d in at.dataframe if "reason" in d.value.columns)
-    # Reason and comment come before the model (picked in the sidebar), times to the second in UTC.
-    assert list(log.proto.column_order)[:7] == ["at", "user", "action", "outcome", "version", "reason", "comment"]
+    # The comment (the human why) and the reason come before the model (picked in the sidebar).
+    assert list(log.proto.column_order)[:7] == ["at", "user", "action", "outcome", "version", "comment", "reason"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", t) for t in log.value["at"])
 
 

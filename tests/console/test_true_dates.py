@@ -171,19 +171,24 @@ def test_overview_champion_since_follows_the_audit_history(demo_copy):
     assert promoted.version == "2" and promoted.since[:10] in {before, after}
     rollback(s, demo.MODEL_NAME, "dave", "back to v1")
     back = model_overview(client, s, demo.MODEL_NAME).champion
-    assert back is not None and back.since is not None
-    assert back.version == "1" and back.since > promoted.since  # champion again since the rollback
+    assert back is not None and back.since is not None and back.restored is not None
+    # A rollback resumes v1's period: "champion since" stays its first start (not "today"), and
+    # the rollback's time is shown beside it.
+    assert back.version == "1" and back.since == first.since and back.restored > promoted.since
+    assert first.restored is None and promoted.restored is None
 
 
-def test_overview_shows_the_rollback_as_the_champions_start(demo_copy, monkeypatch):
-    """After a rollback the Overview's "Champion since" is the moment of the rollback (the audit
-    record), not the restored version's old start or its registration."""
+def test_overview_shows_the_rollback_beside_the_champions_start(demo_copy, monkeypatch):
+    """After a rollback to v1 the Overview's "Champion since" is still when v1 became champion (a
+    rollback resumes its period — issue 12 lists "champion since today" as a false date), and the
+    moment of the rollback (the audit record) is shown beside it."""
     from services.promotion import audit
     from services.promotion.approvals import approve, rollback
     from tests.support.app import app_test, assert_no_exception
     from tests.support.demo import settings_with
 
     s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    seeded_start = make_client(s).get_model_version(demo.MODEL_NAME, "1").tags["driftgate.champion_since"]
     approve(s, demo.MODEL_NAME, "2", "dave")
     rollback(s, demo.MODEL_NAME, "dave", "back to v1")
     done = [r for r in audit.query(s, model=demo.MODEL_NAME, limit=50) if r["action"] == "rollback"]
@@ -196,8 +201,9 @@ def test_overview_shows_the_rollback_as_the_champions_start(demo_copy, monkeypat
     champion = next(m for m in at.metric if m.label == "Champion")
     since = next(m for m in at.metric if m.label == "Champion since")
     assert champion.value == "v1"
-    assert since.value == f"{at_rollback:%Y-%m-%d}"
-    assert f"{at_rollback:%Y-%m-%d %H:%M} UTC" in since.help
+    assert since.value == seeded_start[:10] != f"{at_rollback:%Y-%m-%d}"
+    assert since.delta == f"restored {at_rollback:%Y-%m-%d %H:%M} UTC"
+    assert f"A rollback on {at_rollback:%Y-%m-%d %H:%M} UTC made it champion again" in since.help
 
 
 def test_one_registration_time_rule_for_views_and_mlflow_versions():

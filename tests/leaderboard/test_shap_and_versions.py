@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import shap
 
-from services.compare.leaderboard import compare_version_to_champion
 from services.compare.shap import compare_versions, explain, load_model, recent_sample
 from services.demo import seed as demo
 from services.errors import NotFound
@@ -122,19 +121,6 @@ def test_versions_side_by_side(client, demo_settings):
     assert view.calls <= 6
     with pytest.raises(NotFound):
         versions_comparison(client, "no_such_model")
-
-
-def test_candidate_vs_champion_for_a_version(client):
-    doc = compare_version_to_champion(client, demo.MODEL_NAME, "2", "roc_auc")
-    assert doc["like_for_like"] and doc["baseline_model_version"] == "1" and doc["same_eval_window"]
-    assert doc["deltas"]["roc_auc"] == pytest.approx(
-        doc["candidate_metrics"]["roc_auc"] - doc["baseline_metrics"]["roc_auc"]
-    )
-    assert doc["deltas"]["roc_auc"] > 0
-    stale = compare_version_to_champion(client, demo.MODEL_NAME, "3", "roc_auc")
-    assert stale["baseline_run"] == doc["baseline_run"]
-    champ = compare_version_to_champion(client, demo.MODEL_NAME, "1")
-    assert champ["baseline_run"] is None and not champ["like_for_like"]  # training run has no parent
 
 
 def test_shap_importance_logged_with_the_run_is_used(demo_copy, sample):

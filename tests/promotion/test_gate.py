@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.promotion.approvals import approve
 from services.promotion.gate import DEFAULTS, evaluate, gate_config
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
@@ -105,6 +106,76 @@ def test_no_champion_warns(demo_copy):
     assert res.champion is None
     assert checks["rollback_target"].status == "warn" and checks["same_eval_window"].status == "warn"
     assert res.passed  # a first promotion is possible; the warnings say what could not be checked
+
+
+def _reeval(client, run, version: str):
+    """The child of ``run``'s retraining run that re-evaluated ``version`` (read from MLflow)."""
+    parent = run.data.tags["mlflow.parentRunId"]
+    flt = f"tags.mlflow.parentRunId = '{parent}' and tags.`driftgate.model_version` = '{version}'"
+    (found,) = client.search_runs([run.info.experiment_id], filter_string=flt)
+    return found
+
+
+def test_compares_with_the_current_champion_after_an_approval(demo_copy):
+    s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
+    client = make_client(s)
+    lc = make_lifecycle(s, client, MODEL)
+    v3_run = client.get_run(lc.get_version("3").run_id)
+    v2_run = client.get_run(lc.get_version("2").run_id)
+    v1_reeval = _reeval(client, v3_run, "1")
+
+    before = by_name(evaluate(s, client, MODEL, "3"))
+    want = v1_reeval.data.metrics["roc_auc"]
+    assert before["beats_champion"].evidence["champion"] == pytest.approx(want)
+    assert f"vs champion v1 {want:.4f}" in before["beats_champion"].detail
+    assert before["same_eval_window"].evidence["baseline_run"] == v1_reeval.info.run_id
+
+    assert approve(s, MODEL, "2", "dave", "better on recent data")["outcome"] == "done"
+    result = evaluate(s, client, MODEL, "3")
+    after = by_name(result)
+    assert result.champion == "2"
+    # v2 was a candidate of v3's own retraining run: its run is the like-for-like evaluation
+    want = v2_run.data.metrics["roc_auc"]
+    beats = after["beats_champion"]
+    assert beats.evidence["champion"] == pytest.approx(want) and beats.evidence["champion_version"] == "2"
+    assert f"vs champion v2 {want:.4f}" in beats.detail and beats.status == "fail"
+    window = after["same_eval_window"]
+    assert window.status == "pass" and window.evidence["baseline_run"] == v2_run.info.run_id
+    assert window.evidence["baseline_evaluates"] == "2"
+    brier = after["guard_metrics"].evidence["guards"]["brier"]
+    assert brier["champion"] == pytest.approx(v2_run.data.metrics["brier"])
+
+
+def test_no_evaluation_of_the_current_champion_is_said(demo_copy):
+    s = settings_with(demo_copy.home)
+    client = make_client(s)
+    v1 = make_lifecycle(s, client, MODEL).get_version("1")
+    # a new champion registered from v1's training run: never evaluated on the candidates' window
+    v4 = client.create_model_version(MODEL, source=f"runs:/{v1.run_id}/model", run_id=v1.run_id).version
+    client.set_registered_model_alias(MODEL, "champion", v4)
+    result = evaluate(s, client, MODEL, "2")
+    checks = by_name(result)
+    assert result.champion == str(v4) and not result.passed
+    beats, window, guards = checks["beats_champion"], checks["same_eval_window"], checks["guard_metrics"]
+    assert beats.status == "fail" and beats.evidence["champion"] is None and f"champion v{v4}" in beats.detail
+    assert window.status == "fail" and f"champion v{v4}" in window.detail
+    assert guards.status == "warn" and guards.evidence["guards"]["brier"]["champion"] is None
+    assert f"champion v{v4}" in guards.detail
+
+    # a re-evaluation of the new champion on the candidate's window, logged anywhere, is used
+    cand = client.get_run(make_lifecycle(s, client, MODEL).get_version("2").run_id)
+    window_tag = cand.data.tags["driftgate.eval_window"]
+    run = client.create_run(
+        cand.info.experiment_id,
+        tags={"driftgate.role": "champion", "driftgate.model_version": str(v4), "driftgate.eval_window": window_tag},
+    )
+    client.log_metric(run.info.run_id, "roc_auc", 0.61)
+    client.log_metric(run.info.run_id, "brier", 0.25)
+    client.set_terminated(run.info.run_id)
+    checks = by_name(evaluate(s, client, MODEL, "2"))
+    assert checks["beats_champion"].evidence["champion"] == pytest.approx(0.61)
+    assert checks["same_eval_window"].status == "pass"
+    assert checks["same_eval_window"].evidence["baseline_run"] == run.info.run_id
 
 
 def test_unknown_version(demo_copy):

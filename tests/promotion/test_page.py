@@ -30,7 +30,7 @@ def test_alice_approves_through_the_dialog(demo_copy):
     assert not approve.disabled
     assert any("Gate passes for v2" in s.value for s in at.success)
     # the registry caption names what is there in words, never a dangling "v-"
-    assert any("champion: **v1** · rollback target: **none yet**" in c.value for c in at.caption)
+    assert any("champion: **v1** · rollback target: **none**" in c.value for c in at.caption)
     approve.click().run()
     assert_no_exception(at)
     texts = [t.value for t in at.text]
