@@ -70,10 +70,11 @@ st.caption(
     f"**{report['current']['window']}** ({report['current']['rows']:,} rows) · source `{report['current']['source']}`"
     + (" · KS/Wasserstein from quantile sketches" if report["approximate"] else "")
 )
-verdict = st.warning if d["drifted"] else st.success
-verdict(
+# The Overview's colours for the same verdict: red with a warning icon for dataset drift.
+(st.error if d["drifted"] else st.success)(
     f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
-    f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})"
+    f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})",
+    icon=":material/warning:" if d["drifted"] else ":material/check_circle:",
 )
 if chosen is None:
     ref_why = "the configured `reference_window` (MLflow unavailable: the champion's training window is unknown)"

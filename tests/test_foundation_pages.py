@@ -53,6 +53,10 @@ def test_overview_reads_the_registry(demo_settings):
     assert "monthly_charges, contract, payment_method" in verdict[0]
     candidates = at.dataframe[0].value
     assert list(candidates["version"]) == ["2", "3"] and set(candidates["author"]) == {"bob"}
+    # The Drift page shows the same verdict in the same colour (it was yellow there, red here).
+    drift = app_test("pages/drift.py", {"model": "churn_classifier"}).run()
+    assert_no_exception(drift)
+    assert [e.value for e in drift.error if e.value.startswith("Dataset drift: 3 of 6")]
 
 
 def test_unreachable_server_is_one_line_not_a_traceback(monkeypatch, tmp_path):
