@@ -60,7 +60,13 @@ def render_model_overview(ov: ModelOverview) -> None:
                 else ""
             ),
         )
-        c3.metric("ROC AUC (at registration)", _fmt(ov.champion.metrics.get("roc_auc")))
+        c3.metric(
+            "ROC AUC (at registration)",
+            _fmt(ov.champion.metrics.get("roc_auc")),
+            help="logged by its training run on that run's evaluation rows. The retraining trigger's "
+            "reference is another measurement: its ROC AUC on the labelled rows of its reference "
+            "(training) window, shown in the trigger panel below.",
+        )
         c4.metric("Candidates awaiting a decision", len(ov.candidates))
     else:
         c1.metric("Champion", "none")
