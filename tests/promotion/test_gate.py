@@ -120,8 +120,8 @@ def test_compares_with_the_current_champion_after_an_approval(demo_copy):
     s = settings_with(demo_copy.home, '[roles]\napprovers = ["dave"]\n')
     client = make_client(s)
     lc = make_lifecycle(s, client, MODEL)
-    v3_run = client.get_run(lc.get_version("3").run_id)
-    v2_run = client.get_run(lc.get_version("2").run_id)
+    v3_run = client.get_run(str(lc.get_version("3").run_id))
+    v2_run = client.get_run(str(lc.get_version("2").run_id))
     v1_reeval = _reeval(client, v3_run, "1")
 
     before = by_name(evaluate(s, client, MODEL, "3"))
@@ -163,7 +163,7 @@ def test_no_evaluation_of_the_current_champion_is_said(demo_copy):
     assert f"champion v{v4}" in guards.detail
 
     # a re-evaluation of the new champion on the candidate's window, logged anywhere, is used
-    cand = client.get_run(make_lifecycle(s, client, MODEL).get_version("2").run_id)
+    cand = client.get_run(str(make_lifecycle(s, client, MODEL).get_version("2").run_id))
     window_tag = cand.data.tags["driftgate.eval_window"]
     run = client.create_run(
         cand.info.experiment_id,
