@@ -132,7 +132,7 @@ def render_drift_verdict(verdict: dict[str, Any] | None, model: str) -> None:
     share = f"{verdict['drift_share']:.0%} of {verdict['total_features']} features drifted"
     window = f"{verdict['current']} vs reference {verdict['reference']}"
     if verdict["drifted"]:
-        st.error(
+        st.warning(
             f"Dataset drift: {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}",
             icon=":material/warning:",
         )

@@ -70,8 +70,9 @@ st.caption(
     f"**{report['current']['window']}** ({report['current']['rows']:,} rows) · source `{report['current']['source']}`"
     + (" · KS/Wasserstein from quantile sketches" if report["approximate"] else "")
 )
-# The Overview's colours for the same verdict: red with a warning icon for dataset drift.
-(st.error if d["drifted"] else st.success)(
+# The Overview's colours for the same verdict: a warning with its icon for dataset drift (red is
+# kept for errors: the page could not do what was asked).
+(st.warning if d["drifted"] else st.success)(
     f"{'Dataset drift' if d['drifted'] else 'No dataset drift'}: {d['drifted_features']} of "
     f"{d['total_features']} features drifted (share {d['drift_share']:.0%}, threshold {d['threshold']:.0%})",
     icon=":material/warning:" if d["drifted"] else ":material/check_circle:",

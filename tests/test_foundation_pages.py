@@ -48,15 +48,17 @@ def test_overview_reads_the_registry(demo_settings):
     text = (" ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)).replace("\\", "")
     assert "Trigger: drift" in text and "4 child runs" in text
     # markdown source: user/MLflow text in it is escaped (components.text.md)
-    verdict = [e.value.replace("\\", "") for e in at.error if e.value.startswith("Dataset drift")]
+    verdict = [e.value.replace("\\", "") for e in at.warning if e.value.startswith("Dataset drift")]
     assert len(verdict) == 1 and "50% of 6 features drifted" in verdict[0]
     assert "monthly_charges, contract, payment_method" in verdict[0]
     candidates = at.dataframe[0].value
     assert list(candidates["version"]) == ["2", "3"] and set(candidates["author"]) == {"bob"}
-    # The Drift page shows the same verdict in the same colour (it was yellow there, red here).
+    # The Drift page shows the same verdict in the same colour and icon (it was yellow there, red here).
     drift = app_test("pages/drift.py", {"model": "churn_classifier"}).run()
     assert_no_exception(drift)
-    assert [e.value for e in drift.error if e.value.startswith("Dataset drift: 3 of 6")]
+    shown = [w for w in drift.warning if w.value.startswith("Dataset drift: 3 of 6")]
+    overview_icon = next(w.icon for w in at.warning if w.value.startswith("Dataset drift"))
+    assert shown and shown[0].icon == overview_icon == ":material/warning:" and not drift.error
 
 
 def test_unreachable_server_is_one_line_not_a_traceback(monkeypatch, tmp_path):
