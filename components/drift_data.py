@@ -34,8 +34,10 @@ def workspace_key(settings) -> tuple:
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def importance(key: tuple, model: str, _settings, _client) -> dict[str, float] | None:
-    return champion_importance(_client, _settings, model)
+def importance(key: tuple, model: str, run_id: str | None, _settings, _client) -> dict[str, float] | None:
+    """The champion's logged importances (``run_id``: its run when the reference rule already found
+    it, so the champion is not looked up a second time)."""
+    return champion_importance(_client, _settings, model, run_id=run_id)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)

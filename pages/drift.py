@@ -30,6 +30,7 @@ from components.shell import page_shell, show_error, shown_errors
 from components.tables import fitted
 from components.text import code, md
 from components.trigger_panel import render_trigger_panel
+from services.drift.reference_window import CHAMPION
 from services.errors import DriftGateError
 
 ctx = page_shell("Drift")
@@ -56,11 +57,12 @@ data_span = (
 )
 
 with shown_errors(stop=True, note=f"Note: {data_span}."):
-    imp = data.importance(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
-    imp_key = tuple(sorted(imp.items())) if imp else None
     # One reference for every section, picked as the retraining trigger picks it.
     chosen = data.reference(key, model, ctx.settings, ctx.client) if ctx.mlflow_ok else None
     ref = chosen.window if chosen else None
+    champ_run = chosen.champion.run_id if chosen and chosen.champion else None
+    imp = data.importance(key, model, champ_run, ctx.settings, ctx.client) if ctx.mlflow_ok else None
+    imp_key = tuple(sorted(imp.items())) if imp else None
     report = data.report(key, model, ref, start, end, days, False, imp_key, ctx.settings)
 
 # -- verdict -------------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ st.caption(
 )
 if chosen is None:
     ref_why = "the configured `reference_window` (MLflow unavailable: the champion's training window is unknown)"
-elif chosen.source == "champion":
+elif chosen.source == CHAMPION:
     ref_why = f"{md(chosen.why)} (its run's `driftgate.training_window` tag)"
 else:
     ref_why = "the configured `reference_window`" + (
