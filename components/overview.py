@@ -137,7 +137,11 @@ def render_drift_verdict(verdict: dict[str, Any] | None, model: str) -> None:
             icon=":material/warning:",
         )
     elif verdict["drifted_features"]:
-        st.warning(f"No dataset drift, but {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}")
+        # Below the dataset threshold: green as on the Drift page (the warning is for dataset drift).
+        st.success(
+            f"No dataset drift, but {share} ({md(', '.join(verdict['drifted_features']))}) · {md(window)}",
+            icon=":material/check_circle:",
+        )
     else:
         st.success(f"No drift: {share} · {md(window)}", icon=":material/check_circle:")
     st.page_link(

@@ -139,3 +139,31 @@ def test_overview_links_the_first_candidate_and_shows_decisions_as_promotions_do
     assert list(log.columns)[:7] == ["at", "user", "action", "outcome", "version", "comment", "reason"]
     assert list(log["comment"]) == ["—"]  # not "None"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", log["at"].iloc[0])
+
+
+def test_the_overview_verdict_is_a_warning_only_for_dataset_drift():
+    """Below the dataset threshold the Overview's verdict is green as on the Drift page, even with
+    a few drifted features; the warning (same look on both pages) means dataset drift."""
+    from streamlit.testing.v1 import AppTest
+
+    def page(drifted: bool) -> None:
+        from unittest import mock
+
+        from components import overview
+
+        verdict = {
+            "drifted": drifted,
+            "drift_share": 0.5 if drifted else 1 / 6,
+            "total_features": 6,
+            "drifted_features": ["contract", "region", "tenure"] if drifted else ["contract"],
+            "current": "2026-11-25 to 2026-12-01",
+            "reference": "2026-09-03 to 2026-10-02",
+        }
+        with mock.patch.object(overview.st, "page_link"):  # outside the app: no page to link to
+            overview.render_drift_verdict(verdict, "m")
+
+    partial = AppTest.from_function(page, kwargs={"drifted": False}).run()
+    assert not partial.exception and not partial.warning
+    assert partial.success[0].value.startswith("No dataset drift, but 17% of 6 features drifted")
+    full = AppTest.from_function(page, kwargs={"drifted": True}).run()
+    assert not full.success and full.warning[0].value.startswith("Dataset drift: 50% of 6")
