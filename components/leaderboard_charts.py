@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from components.chart_labels import label_positions, padded_range
 from components.theme import ink, reference_line
-from services.registry.runs import NOISE_PARAM_VALUES
+from services.registry.runs import is_unset_param
 
 WINNER = "#16a34a"
 CHAMPION = "#6b7280"
@@ -212,10 +212,6 @@ def pareto_scatter(
     return fig
 
 
-def _is_placeholder(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in NOISE_PARAM_VALUES
-
-
 def _short(text: str, width: int = 16) -> str:
     """A tick label that fits beside its axis: a logged list as its length, long text cut."""
     inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
@@ -229,7 +225,7 @@ def _param_dimension(name: str, raw: Sequence[Any]) -> dict[str, Any]:
     """One parallel-coordinates axis. Numbers stay numeric; a run that did not set the param
     (MLflow's "None", scikit-learn's "deprecated"/"warn") sits on a "not set" tick below the
     values instead of being an extra category among them."""
-    unset = [_is_placeholder(v) for v in raw]
+    unset = [is_unset_param(v) for v in raw]
     real = [v for v, u in zip(raw, unset) if not u]
     nums = _floats(real)
     if real and nums is not None and all(math.isfinite(n) for n in nums):

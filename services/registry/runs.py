@@ -506,6 +506,12 @@ def mlflow_ui_links(
 NOISE_PARAM_VALUES = frozenset({"", "none", "null", "nan", "deprecated", "warn"})
 
 
+def is_unset_param(value: Any) -> bool:
+    """A param value that says "not set": missing, or a placeholder scikit-learn logs for unset or
+    deprecated arguments ("None", "deprecated", "warn", ...)."""
+    return value is None or str(value).strip().lower() in NOISE_PARAM_VALUES
+
+
 def varying_params(runs: Sequence[Any]) -> list[str]:
     """Params worth a parallel-coordinates axis: logged by the runs with more than one real value.
     ``None``/``deprecated``-style placeholders (what scikit-learn logs for unset or deprecated
@@ -513,8 +519,7 @@ def varying_params(runs: Sequence[Any]) -> list[str]:
     does not vary."""
     out = []
     for p in param_keys(runs):
-        values = {str(r.params.get(p)) for r in runs if r.params.get(p) is not None}
-        real = {v for v in values if v.strip().lower() not in NOISE_PARAM_VALUES}
+        real = {str(v) for r in runs if not is_unset_param(v := r.params.get(p))}
         if len(real) > 1:
             out.append(p)
     return out
