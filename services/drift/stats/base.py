@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 
 class _Deferred:
-    """scipy.stats costs ~0.6 s to import; it is loaded on first use, or on a background thread
-    by :func:`warm_up_in_background` while a pushdown report runs its queries (so the report does
-    not pay it serially)."""
+    """A module imported on first use. ``scipy.stats`` costs ~1 s of CPU to import and only the
+    exact (memory) engine needs it (ks_2samp, wasserstein_distance); a pushdown report needs only
+    ``scipy.special`` (~0.25 s), which :func:`warm_up_in_background` imports on a thread while the
+    report runs its first statements."""
 
     def __init__(self, name: str):
         self._name = name
@@ -40,24 +41,32 @@ class _Deferred:
 
 
 sstats = _Deferred("scipy.stats")
-sdistance = _Deferred("scipy.spatial.distance")
+sspecial = _Deferred("scipy.special")
+kolmogorov = _Deferred("services.drift.stats._kolmogorov")
 
 
 def warm_up() -> None:
-    """Import scipy now (idempotent)."""
+    """Import every module a statistic may need now, scipy.stats included (idempotent)."""
     sstats.__getattr__("ks_2samp")
-    sdistance.__getattr__("jensenshannon")
+    sspecial.__getattr__("chdtrc")
+    kolmogorov.__getattr__("kstwo_sf")
+
+
+def _warm_up_pushdown() -> None:
+    sspecial.__getattr__("chdtrc")
+    kolmogorov.__getattr__("kstwo_sf")
 
 
 _warming: threading.Thread | None = None
 
 
 def warm_up_in_background() -> None:
-    """Start importing scipy on a background thread (once), so a pushdown report overlaps the
-    import with its SQL passes; the first statistic waits for it through Python's import lock."""
+    """Start importing what a pushdown report's statistics need (scipy.special, not scipy.stats)
+    on a background thread (once), so the import overlaps the report's SQL passes; the first
+    statistic waits for it through Python's import lock."""
     global _warming
-    if _warming is None and sstats._module is None:
-        _warming = threading.Thread(target=warm_up, name="driftgate-scipy-import", daemon=True)
+    if _warming is None and kolmogorov._module is None:
+        _warming = threading.Thread(target=_warm_up_pushdown, name="driftgate-scipy-import", daemon=True)
         _warming.start()
 
 
@@ -140,9 +149,22 @@ def cumulative_at(sorted_values: np.ndarray, points: Sequence[float]) -> list[in
 
 # -- multiple testing ----------------------------------------------------------------------------
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, as ``scipy.stats.false_discovery_control(p,
+    method="bh")``: p_(i) * m / i, made monotone from the largest down, clipped to [0, 1]."""
     if not p_values:
         return []
-    return [float(p) for p in sstats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
+    ps = np.asarray(p_values, dtype=float)
+    order = np.argsort(ps)
+    adjusted = ps[order] * (len(ps) / np.arange(1, len(ps) + 1, dtype=float))
+    np.minimum.accumulate(adjusted[::-1], out=adjusted[::-1])
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return [float(p) for p in np.clip(out, 0.0, 1.0)]
+
+
+def chi2_sf(statistic: float, dof: int) -> float:
+    """Upper tail of the chi-square distribution, as ``scipy.stats.chi2.sf``."""
+    return float(sspecial.chdtrc(dof, statistic))
 
 
 # -- sensitivity: the smallest effect a window can detect ---------------------------------------
@@ -162,7 +184,7 @@ def chi2_critical(p: Pair, level: float) -> tuple[float, float]:
     effective size N = n·m/(n+m) (categorical sensitivities)."""
     n, m = p.ref.count, p.cur.count
     cats = len(set(p.ref.counts) | set(p.cur.counts))
-    return float(sstats.chi2.isf(level, max(cats - 1, 1))), n * m / (n + m)
+    return float(sspecial.chdtri(max(cats - 1, 1), level)), n * m / (n + m)
 
 
 def chi2_effect(scale: float, squared: bool) -> Callable[[Pair, float, float], dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from services.drift.stats.base import chi2_critical, sstats
+from services.drift.stats.base import chi2_critical, chi2_sf
 from services.drift.stats.registry import CATEGORICAL, Pair, StatTest
 
 TEST = StatTest("chi2", order=10, kinds=CATEGORICAL, p_value=True, default_threshold=0.05)
@@ -15,10 +15,24 @@ TEST = StatTest("chi2", order=10, kinds=CATEGORICAL, p_value=True, default_thres
 
 @TEST.binned
 def chi2(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> tuple[float, float]:
-    """Chi-square test of homogeneity on the 2 x k table (no Yates correction)."""
+    """Chi-square test of homogeneity on the 2 x k table (no Yates correction), as
+    ``scipy.stats.chi2_contingency(table, correction=False)``: Pearson's statistic against the
+    expected counts row x column / total, k - 1 degrees of freedom (statistic 0 and p-value 1 for a
+    single category); a zero expected count is a ValueError, as in scipy."""
     table = np.asarray([ref_counts, cur_counts], dtype=float)
-    res = sstats.chi2_contingency(table, correction=False)
-    return float(res.statistic), float(res.pvalue)
+    if np.any(table < 0):
+        raise ValueError("All values in `observed` must be nonnegative.")
+    if table.size == 0:
+        raise ValueError("No data; `observed` has size 0.")
+    with np.errstate(invalid="ignore", divide="ignore"):  # an all-zero table: NaN, as in scipy
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    if np.any(expected == 0):
+        raise ValueError("The internally computed table of expected frequencies has a zero element.")
+    dof = table.shape[1] - 1
+    if dof == 0:
+        return 0.0, 1.0
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, chi2_sf(statistic, dof)
 
 
 @TEST.detects("categorical")

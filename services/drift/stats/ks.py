@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from services.drift.stats.base import _grid_cdf, ks_critical, sstats
+from services.drift.stats.base import _grid_cdf, kolmogorov, ks_critical, sstats
 from services.drift.stats.registry import NUMERIC, Pair, Result, StatTest
 
 
@@ -20,9 +20,10 @@ def ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
 
 
 def _asymp_p(d: float, n_ref: int, n_cur: int) -> float:
-    """scipy's ``ks_2samp(method="asymp")`` p-value of a statistic: ``kstwo.sf(d, round(n*m/(n+m)))``."""
+    """scipy's ``ks_2samp(method="asymp")`` p-value of a statistic: ``kstwo.sf(d, round(n*m/(n+m)))``
+    (:mod:`services.drift.stats._kolmogorov`: scipy's algorithm without scipy.stats' import)."""
     en = round(n_ref * n_cur / (n_ref + n_cur))
-    return min(max(float(sstats.kstwo.sf(d, max(int(en), 1))), 0.0), 1.0)
+    return min(max(float(kolmogorov.kstwo_sf(d, max(int(en), 1))), 0.0), 1.0)
 
 
 def ks_from_grids(ref_grid: Any, cur_grid: Any, n_ref: int, n_cur: int) -> tuple[float, float]:

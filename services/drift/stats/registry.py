@@ -98,11 +98,11 @@ BOTH = NUMERIC | CATEGORICAL
 
 
 def discover() -> dict[str, StatTest]:
-    """Every test module of this package, by name, in report order."""
+    """Every test module of this package, by name, in report order (``_name`` modules are helpers)."""
     package = importlib.import_module(__name__.rsplit(".", 1)[0])
     found = []
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name in ("base", "registry"):
+        if info.name in ("base", "registry") or info.name.startswith("_"):
             continue
         test = importlib.import_module(f"{package.__name__}.{info.name}").TEST
         if not isinstance(test, StatTest) or not test.kinds <= set(KINDS):
