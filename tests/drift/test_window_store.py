@@ -5,6 +5,9 @@ reference invalidating what was stored, a corrupted or unwritable store falling 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -252,6 +255,22 @@ def test_profile_command_is_incremental_and_says_so(log, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert "reused 9, profiled 0, no late rows" in text and "2026-03-08" in text
     assert drift_over_time(settings, "m", unit="day")["store"]["profiled"] == []  # the page reads the job's days
+
+
+def test_profile_command_with_the_configured_reference_never_touches_mlflow(log):
+    """``[trigger] reference = "config"``: the job profiles against the configured window and
+    neither imports MLflow nor opens its store (a whole process, as cron runs it)."""
+    settings = log["configure"](extra='[trigger]\nreference = "config"\n')
+    code = (
+        "import sys\nfrom services.cli import main\n"
+        f"rc = main(['profile', '--model', 'm', '--config', {str(settings.config_path)!r}, '--format', 'json'])\n"
+        "print(rc, 'mlflow' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "DRIFTGATE_HOME": str(settings.home), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert out.stderr.strip().splitlines()[-1] == "0 False", out.stderr
+    doc = json.loads(out.stdout)
+    assert len(doc["profiled"]) == DAYS - 1 and doc["reference"]["window"].startswith("2026-03-01")
 
 
 def test_profile_command_bad_input_is_one_line_exit_2(log, capsys, monkeypatch):
