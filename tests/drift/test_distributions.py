@@ -66,13 +66,17 @@ def test_kstwo_sf_matches_scipy(n, x):
     assert _close(kstwo_sf(x, n), float(sstats.kstwo.sf(x, n)))
 
 
+@st.composite
+def _count_pairs(draw, top: int, size: int) -> tuple[list[int], list[int]]:
+    """Two count vectors of the same length (a reference's and a current's bins or categories)."""
+    ref = draw(st.lists(st.integers(0, top), min_size=1, max_size=size))
+    return ref, draw(st.lists(st.integers(0, top), min_size=len(ref), max_size=len(ref)))
+
+
 @hsettings(max_examples=200, deadline=None)
-@given(
-    ref=st.lists(st.integers(0, 5_000), min_size=1, max_size=12),
-    data=st.data(),
-)
-def test_chi2_is_chi2_contingency(ref, data):
-    cur = data.draw(st.lists(st.integers(0, 5_000), min_size=len(ref), max_size=len(ref)))
+@given(_count_pairs(5_000, 12))
+def test_chi2_is_chi2_contingency(pair):
+    ref, cur = pair
     table = np.asarray([ref, cur], dtype=float)
     try:
         res = sstats.chi2_contingency(table, correction=False)
@@ -107,12 +111,9 @@ def test_benjamini_hochberg_is_false_discovery_control(ps):
 
 
 @hsettings(max_examples=200, deadline=None)
-@given(
-    ref=st.lists(st.integers(0, 10_000), min_size=1, max_size=15),
-    data=st.data(),
-)
-def test_jensenshannon_is_scipys(ref, data):
-    cur = data.draw(st.lists(st.integers(0, 10_000), min_size=len(ref), max_size=len(ref)))
+@given(_count_pairs(10_000, 15))
+def test_jensenshannon_is_scipys(pair):
+    ref, cur = pair
     theirs = float(scipy_js(B.shares(ref), B.shares(cur), base=2))
     ours = jensenshannon(ref, cur)
     if not np.isfinite(theirs):

@@ -45,16 +45,16 @@ sspecial = _Deferred("scipy.special")
 kolmogorov = _Deferred("services.drift.stats._kolmogorov")
 
 
+def _warm_up_pushdown() -> None:
+    """Import what a pushdown report's statistics need (scipy.special and the KS distribution)."""
+    sspecial.__getattr__("chdtrc")
+    kolmogorov.__getattr__("kstwo_sf")
+
+
 def warm_up() -> None:
     """Import every module a statistic may need now, scipy.stats included (idempotent)."""
     sstats.__getattr__("ks_2samp")
-    sspecial.__getattr__("chdtrc")
-    kolmogorov.__getattr__("kstwo_sf")
-
-
-def _warm_up_pushdown() -> None:
-    sspecial.__getattr__("chdtrc")
-    kolmogorov.__getattr__("kstwo_sf")
+    _warm_up_pushdown()
 
 
 _warming: threading.Thread | None = None

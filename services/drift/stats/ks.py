@@ -23,7 +23,7 @@ def _asymp_p(d: float, n_ref: int, n_cur: int) -> float:
     """scipy's ``ks_2samp(method="asymp")`` p-value of a statistic: ``kstwo.sf(d, round(n*m/(n+m)))``
     (:mod:`services.drift.stats._kolmogorov`: scipy's algorithm without scipy.stats' import)."""
     en = round(n_ref * n_cur / (n_ref + n_cur))
-    return min(max(float(kolmogorov.kstwo_sf(d, max(int(en), 1))), 0.0), 1.0)
+    return float(kolmogorov.kstwo_sf(d, max(int(en), 1)))  # (clipped to [0, 1] there)
 
 
 def ks_from_grids(ref_grid: Any, cur_grid: Any, n_ref: int, n_cur: int) -> tuple[float, float]:
