@@ -16,7 +16,7 @@ from services.promotion import audit
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
 from tests.support.browser import assert_page_ok
-from tests.support.servers import free_port
+from tests.support.servers import free_port, header_proxy
 
 pytestmark = pytest.mark.e2e
 MODEL = "churn_classifier"
@@ -133,20 +133,21 @@ def test_forwarded_email_is_the_identity_only_behind_a_trusted_proxy(
     (folder / "driftgate.toml").write_text(
         f'[auth]\ntrust_proxy_headers = {str(trusted).lower()}\n[roles]\napprovers = ["{APPROVER}"]\n'
     )
-    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home)}, cwd=folder)
-    context = _browser.new_context(
-        viewport={"width": 1400, "height": 1000}, extra_http_headers={"X-Forwarded-Email": APPROVER}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(90_000)
-        page.goto(f"{base}/promotions?model={MODEL}&version=2")
-        assert_page_ok(page)
-        side = _sidebar(page)
-        if trusted:
-            assert f"Signed in as {APPROVER}" in side and "Demo persona" not in side
-            assert _approve_button(page).is_enabled()
-        else:  # the header is ignored: the demo's persona picker decides (alice by default)
-            assert APPROVER not in side and "Demo persona" in side
-    finally:
-        context.close()
+    upstream = streamlit_server(env={"DRIFTGATE_HOME": str(demo_copy.home)}, cwd=folder)
+    # The header comes from a real reverse proxy in front of the app (on every request and the
+    # WebSocket upgrade, as a proxy sends it), not from the browser.
+    with header_proxy(tmp_path, upstream, {"X-Forwarded-Email": APPROVER}) as base:
+        context = _browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(90_000)
+            page.goto(f"{base}/promotions?model={MODEL}&version=2")
+            assert_page_ok(page)
+            side = _sidebar(page)
+            if trusted:
+                assert f"Signed in as {APPROVER}" in side and "Demo persona" not in side
+                assert _approve_button(page).is_enabled()
+            else:  # the header is ignored: the demo's persona picker decides (alice by default)
+                assert APPROVER not in side and "Demo persona" in side
+        finally:
+            context.close()

@@ -1,5 +1,5 @@
 """Real server processes on 127.0.0.1 for the tests: ``mlflow server`` (plain or basic-auth),
-``streamlit run app.py`` and an OpenID Connect provider; ports, health polling and shutdown."""
+``streamlit run app.py``, an OpenID Connect provider and a header-adding reverse proxy; ports, health polling and shutdown."""
 
 from __future__ import annotations
 
@@ -154,6 +154,24 @@ def oidc_provider(root: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/.well-known/openid-configuration", timeout=60, proc=proc)
+        yield url
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def header_proxy(root: Path, upstream: str, headers: dict[str, str]) -> Iterator[str]:
+    """A reverse proxy (:mod:`tests.support.proxy`) on a free loopback port in front of
+    ``upstream`` that adds ``headers`` to every request, the WebSocket upgrade included."""
+    port = free_port()
+    args = [sys.executable, "-m", "tests.support.proxy", "--port", str(port), "--upstream", upstream]
+    for name, value in headers.items():
+        args += ["--header", f"{name}: {value}"]
+    with open(root / f"proxy-{port}.log", "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/_stcore/health", timeout=60, proc=proc)
         yield url
     finally:
         stop(proc)
