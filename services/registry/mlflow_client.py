@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -64,6 +65,29 @@ def _bound_databricks_sdk() -> None:
 
     __init__._driftgate_bounded = True  # type: ignore[attr-defined]
     cls.__init__ = __init__  # type: ignore[method-assign]
+    sdk_config.get_host_metadata = _probe_once(sdk_config.get_host_metadata)
+
+
+def _probe_once(probe: Callable[..., Any], retry_after: float = 60.0) -> Callable[..., Any]:
+    """``Config()`` probes ``{host}/.well-known/databricks-config`` (a best-effort discovery) on
+    every construction, and MLflow builds several per call: a dead host cost its retry timeout
+    three times before the call's own. A host's answer is kept for the process; its failure for
+    ``retry_after`` seconds (a long-running app probes a host that was down again later)."""
+    answers: dict[str, tuple[Any, BaseException | None, float]] = {}
+
+    def once(host: str, *args: Any, **kwargs: Any) -> Any:
+        known = answers.get(host)
+        if known is None or (known[1] is not None and time.monotonic() - known[2] > retry_after):
+            try:
+                known = (probe(host, *args, **kwargs), None, time.monotonic())
+            except Exception as exc:  # Config() logs it and falls back to the explicit settings
+                known = (None, exc, time.monotonic())
+            answers[host] = known
+        if known[1] is not None:
+            raise known[1]
+        return known[0]
+
+    return once
 
 
 def apply_timeouts(settings: Settings) -> None:

@@ -137,3 +137,31 @@ def test_a_local_store_does_not_import_the_databricks_sdk(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_a_hosts_discovery_probe_runs_once_and_a_failure_is_retried_later(monkeypatch):
+    """databricks-sdk probes a host on every Config(): MLflow builds several per call, so a dead
+    host cost its retry timeout several times over. One probe per host; a failure kept a while."""
+    from services.registry import mlflow_client
+
+    calls: list[str] = []
+
+    def probe(host, client=None):
+        calls.append(host)
+        if host == "https://dead":
+            raise ValueError("unreachable")
+        return {"host": host}
+
+    clock = [100.0]
+    monkeypatch.setattr(mlflow_client.time, "monotonic", lambda: clock[0])
+    once = mlflow_client._probe_once(probe, retry_after=60)
+    assert once("https://up") == once("https://up", client=object()) == {"host": "https://up"}
+    for _ in range(3):
+        with pytest.raises(ValueError, match="unreachable"):
+            once("https://dead")
+    assert calls == ["https://up", "https://dead"]
+    clock[0] += 61  # later, the dead host is asked again (it may be back); the live one is not
+    with pytest.raises(ValueError):
+        once("https://dead")
+    once("https://up")
+    assert calls == ["https://up", "https://dead", "https://dead"]
