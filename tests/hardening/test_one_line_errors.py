@@ -153,7 +153,7 @@ def test_a_hosts_discovery_probe_runs_once_and_a_failure_is_retried_later(monkey
         return {"host": host}
 
     clock = [100.0]
-    monkeypatch.setattr(mlflow_client.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("services.registry.mlflow_client.time.monotonic", lambda: clock[0])
     once = mlflow_client._probe_once(probe, retry_after=60)
     assert once("https://up") == once("https://up", client=object()) == {"host": "https://up"}
     for _ in range(3):
