@@ -28,7 +28,7 @@ run: install
 # Install dev requirements (Spark included: requirements-spark.txt) and run the whole suite,
 # browser and Spark tests included.
 test: lint
-	$(PY) -m pytest -n 3 --dist loadgroup
+	$(PY) -m pytest -n 4 --dist loadgroup
 
 # Unit tests only: no browser, server process, Spark, PostgreSQL, seeded demo or AppTest (the
 # markers come from the fixtures a test uses: tests/conftest.py) and none marked slow.

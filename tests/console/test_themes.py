@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.demo import seed as demo
+from tests.support import servers
 from tests.support.browser import assert_page_ok, charts
 
 pytestmark = pytest.mark.e2e
@@ -54,9 +55,21 @@ def test_contrast_helper():
     assert contrast("rgb(14, 17, 23)", "#0e1117") == pytest.approx(1.0)
 
 
+@pytest.fixture(scope="module")
+def demo_server(demo_home, tmp_path_factory):
+    """One ``streamlit run`` on the shared (read-only) demo for both schemes: the scheme is the
+    browser's, not the server's."""
+    proc, url = servers.start_streamlit(tmp_path_factory.mktemp("themes"), env={"DRIFTGATE_HOME": str(demo_home)})
+    try:
+        servers.wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
+        yield url
+    finally:
+        servers.stop(proc)
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_lines_and_labels_readable_in_both_themes(scheme, demo_home, streamlit_server, _browser):
-    url = streamlit_server(env={"DRIFTGATE_HOME": str(demo_home)})
+def test_lines_and_labels_readable_in_both_themes(scheme, demo_server, _browser):
+    url = demo_server
     context = _browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
     try:
         page = context.new_page()
