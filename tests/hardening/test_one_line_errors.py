@@ -106,7 +106,7 @@ def test_unreachable_databricks_tracking_is_bounded_and_one_line(tmp_path):
     assert "dapi-not-a-real-token" not in proc.stderr
 
 
-def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path):
+def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path, monkeypatch):
     from services.config import load_settings
     from services.registry.mlflow_client import apply_timeouts
 
@@ -116,9 +116,13 @@ def test_timeouts_are_configurable_and_default_to_at_most_30_seconds(tmp_path):
     cfg.write_text("[databricks]\ntimeout_seconds = 4\n")
     env = {"DRIFTGATE_HOME": str(tmp_path), "DATABRICKS_HOST": "https://127.0.0.1:9"}
     apply_timeouts(load_settings(env=env, config_file=cfg))
-    from databricks.sdk.config import Config
+    from databricks.sdk import config as sdk_config
 
-    c = Config(host="https://127.0.0.1:9", token="x", auth_type="pat")
+    def dead(host, *args, **kwargs):  # Config()'s discovery probe of the dead host: fails at once
+        raise ValueError("unreachable")
+
+    monkeypatch.setattr(sdk_config, "get_host_metadata", dead)
+    c = sdk_config.Config(host="https://127.0.0.1:9", token="x", auth_type="pat")
     assert (c.retry_timeout_seconds, c.http_timeout_seconds) == (4, 4.0)
 
 

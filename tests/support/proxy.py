@@ -14,6 +14,7 @@ import asyncio
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 # Not forwarded either way (RFC 9110 §7.6.1), plus what aiohttp sets itself.
 HOP = {
@@ -38,8 +39,10 @@ def make_app(upstream: str, extra: dict[str, str]) -> web.Application:
     async def stop(app: web.Application) -> None:
         await app["client"].close()
 
-    def outgoing(request: web.Request, skip: set[str] = HOP) -> dict[str, str]:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+    def outgoing(request: web.Request, skip: set[str] = HOP) -> CIMultiDict[str]:
+        """The client's headers (repeated ones kept) with ``extra`` replacing any it sent itself,
+        as a proxy must (a client cannot assert its own identity through it)."""
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in skip)
         headers.update(extra)
         return headers
 
@@ -75,7 +78,7 @@ def make_app(upstream: str, extra: dict[str, str]) -> web.Application:
             allow_redirects=False,
         ) as resp:
             body = await resp.read()
-            headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP}
+            headers = CIMultiDict((k, v) for k, v in resp.headers.items() if k.lower() not in HOP)  # Set-Cookie x N
             return web.Response(status=resp.status, headers=headers, body=body)
 
     app = web.Application()
