@@ -44,6 +44,20 @@ def row_colour(row: dict[str, Any]) -> str:
     return CANDIDATE if _finite(row.get("value")) else MISSING
 
 
+TOP_BARS = 30  # bars in the ranking chart; the table lists every run
+
+
+def top_bars(rows: Sequence[dict[str, Any]], limit: int = TOP_BARS) -> tuple[list[dict[str, Any]], int]:
+    """The rows the ranking chart shows: all of them up to ``limit`` candidates, else the
+    ``limit`` best ranked plus the champion baseline (a bar per run of a 1,000-run board would be
+    48,000 px tall); and how many are left out."""
+    candidates = [r for r in rows if r.get("role") != "champion baseline"]
+    if len(candidates) <= limit:
+        return list(rows), 0
+    shown = [r for r in rows if r.get("role") == "champion baseline" or 0 < int(r.get("rank") or 0) <= limit]
+    return shown, len(rows) - len(shown)
+
+
 def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: bool = True) -> go.Figure:
     """Horizontal bars, best at the top: candidates by rank, the champion baseline as a grey bar
     and a dashed line, bootstrap intervals (champion value + delta CI) as error bars.
@@ -111,11 +125,14 @@ def ranked_bars(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: 
             annotation_position="top",
         )
     # Each bar's label starts where its bar or its interval ends, whichever is further right, so
-    # a label never sits on an error bar.
-    for name, v, plus, text in zip(names, values, err_plus, texts):
-        fig.add_annotation(
-            x=v + plus, y=name, text=text, showarrow=False, xanchor="left", xshift=6, font=dict(color=ink())
-        )
+    # a label never sits on an error bar. Set at once: fig.add_annotation per bar re-validates
+    # every earlier annotation (1,000 bars took minutes).
+    font = dict(color=ink())
+    labels = [
+        go.layout.Annotation(x=v + plus, y=name, text=text, showarrow=False, xanchor="left", xshift=6, font=font)
+        for name, v, plus, text in zip(names, values, err_plus, texts)
+    ]
+    fig.update_layout(annotations=[*fig.layout.annotations, *labels])
     finite = [v for v, r in zip(values, rows) if _finite(r.get("value"))]
     if finite:
         lo_x = min(finite + ([cval] if _finite(cval) else []))
@@ -138,16 +155,23 @@ def pareto_front(points: Sequence[tuple[Any, Any]], x_higher: bool = True, y_hig
     """Indices of the non-dominated points (better-or-equal on both axes, strictly on one), by x."""
     sx, sy = (1 if x_higher else -1), (1 if y_higher else -1)
     idx = [i for i, (x, y) in enumerate(points) if _finite(x) and _finite(y)]
+    # One sweep from the best x down (O(n log n), not every pair): of the points sharing an x,
+    # those with the group's best y survive when that y beats every y seen at a strictly better x.
+    by_x = sorted(idx, key=lambda i: (-sx * points[i][0], -sy * points[i][1]))
     front = []
-    for i in idx:
-        xi, yi = sx * points[i][0], sy * points[i][1]
-        dominated = any(
-            (sx * points[j][0] >= xi and sy * points[j][1] >= yi) and (sx * points[j][0] > xi or sy * points[j][1] > yi)
-            for j in idx
-            if j != i
-        )
-        if not dominated:
-            front.append(i)
+    best_y = -math.inf
+    k = 0
+    while k < len(by_x):
+        x = sx * points[by_x[k]][0]
+        group = []
+        while k < len(by_x) and sx * points[by_x[k]][0] == x:
+            group.append(by_x[k])
+            k += 1
+        top = sy * points[group[0]][1]
+        if top > best_y:
+            front += [i for i in group if sy * points[i][1] == top]
+        best_y = max(best_y, top)
+    front.sort()
     return sorted(front, key=lambda i: points[i][0])
 
 

@@ -11,7 +11,7 @@ import components.first_start  # noqa: F401 - first: on a fresh demo home it sho
 from components import leaderboard_data as data
 from components import leaderboard_views as views
 from components.experiment_picker import pick_experiment
-from components.leaderboard_charts import parallel_coordinates, pareto_scatter, ranked_bars
+from components.leaderboard_charts import TOP_BARS, parallel_coordinates, pareto_scatter, ranked_bars, top_bars
 from components.shell import page_shell, shown_errors
 from components.text import md
 from services.compare.leaderboard import lower_is_better_default
@@ -76,8 +76,12 @@ with shown_errors(stop=True):
 
 views.banner(board)
 rows = board.table()
-chart_rows = [{**r, "value": r.get(metric)} for r in rows]
+chart_rows, left_out = top_bars([{**r, "value": r.get(metric)} for r in rows])
 st.plotly_chart(ranked_bars(chart_rows, metric, board.greater_is_better), width="stretch")
+if left_out:
+    st.caption(
+        f"The chart shows the top {TOP_BARS} runs and the champion baseline; {left_out} more are in the table below."
+    )
 try:
     versions = data.versions(ctx, ctx.model) if ctx.model else None
 except DriftGateError as exc:

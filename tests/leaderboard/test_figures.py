@@ -22,6 +22,7 @@ from components.leaderboard_charts import (
     ranked_bars,
     shap_bars,
     shap_detail,
+    top_bars,
     versions_over_time,
 )
 from components.runs_charts import candidates_strip, metric_history_lines
@@ -115,7 +116,7 @@ def brute_front(points, xh, yh):
 )
 def test_pareto_front_is_the_non_dominated_set(points, xh, yh):
     front = pareto_front(points, xh, yh)
-    assert sorted(front) == sorted(brute_front(points, xh, yh))
+    assert front == brute_front(points, xh, yh)  # the same points in the same order (by x)
     # No front point dominates another one.
     sx, sy = (1 if xh else -1), (1 if yh else -1)
     for i, j in itertools.permutations(front, 2):
@@ -225,3 +226,19 @@ def test_ranked_bar_labels_start_past_the_interval():
     assert notes["#1 gbm"].text == bar.text[0] and notes["#2 rf"].x == pytest.approx(0.75)
     assert bar.textposition == "none"
     assert fig.layout.xaxis.range[1] > 0.85  # the label has room
+
+
+def test_the_ranking_chart_shows_the_top_runs_and_the_baseline_of_a_large_board():
+    champ = {"run_name": "champ", "role": "champion baseline", "value": 0.5, "rank": None}
+    many = [
+        {"run_name": f"r{i}", "role": "winner" if i == 0 else "candidate", "value": 0.9 - i / 1e4, "rank": i + 1}
+        for i in range(1000)
+    ] + [{"run_name": "no-value", "role": "candidate", "value": None, "rank": None}]
+    shown, left_out = top_bars([many[0], champ, *many[1:]], limit=30)
+    assert [r["run_name"] for r in shown] == ["r0", "champ", *[f"r{i}" for i in range(1, 30)]]
+    assert left_out == 1001 - 30
+    fig = ranked_bars(shown, "auc")
+    assert len(fig.data[0].y) == 31 and len(fig.layout.annotations) == 31 + 1  # a label per bar + the line's
+    # A board within the limit is drawn whole, runs without a value included.
+    few = [many[0], champ, *many[1:5], many[-1]]
+    assert top_bars(few, limit=30) == (few, 0)
