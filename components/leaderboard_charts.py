@@ -7,6 +7,7 @@ candidates blue, so the winner and the baseline are obvious at a glance.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, TypeGuard
@@ -158,15 +159,10 @@ def pareto_front(points: Sequence[tuple[Any, Any]], x_higher: bool = True, y_hig
     # One sweep from the best x down (O(n log n), not every pair): of the points sharing an x,
     # those with the group's best y survive when that y beats every y seen at a strictly better x.
     by_x = sorted(idx, key=lambda i: (-sx * points[i][0], -sy * points[i][1]))
-    front = []
+    front: list[int] = []
     best_y = -math.inf
-    k = 0
-    while k < len(by_x):
-        x = sx * points[by_x[k]][0]
-        group = []
-        while k < len(by_x) and sx * points[by_x[k]][0] == x:
-            group.append(by_x[k])
-            k += 1
+    for _, same_x in itertools.groupby(by_x, key=lambda i: sx * points[i][0]):
+        group = list(same_x)
         top = sy * points[group[0]][1]
         if top > best_y:
             front += [i for i in group if sy * points[i][1] == top]

@@ -60,11 +60,8 @@ def demo_server(demo_home, tmp_path_factory):
     """One ``streamlit run`` on the shared (read-only) demo for both schemes: the scheme is the
     browser's, not the server's."""
     proc, url = servers.start_streamlit(tmp_path_factory.mktemp("themes"), env={"DRIFTGATE_HOME": str(demo_home)})
-    try:
-        servers.wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
+    with servers.serving(proc, url, "/_stcore/health", timeout=90):
         yield url
-    finally:
-        servers.stop(proc)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -62,6 +62,17 @@ def stop(proc: subprocess.Popen, log: IO[bytes] | None = None) -> None:
 
 
 @contextmanager
+def serving(proc: subprocess.Popen, url: str, health: str, timeout: float) -> Iterator[str]:
+    """Wait until ``proc`` answers ``url + health``, yield ``url``, stop ``proc`` on exit (also
+    when it never answered)."""
+    try:
+        wait_http(f"{url}{health}", timeout=timeout, proc=proc)
+        yield url
+    finally:
+        stop(proc)
+
+
+@contextmanager
 def mlflow_server(root: Path, app_name: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """A real ``mlflow server`` (``--app-name app_name`` if given) with its SQLite store and
     artifacts under ``root``; yields its URI and stops it on exit."""
@@ -89,12 +100,8 @@ def mlflow_server(root: Path, app_name: str | None = None, env: dict[str, str] |
             cwd=root,
             env=env,
         )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{uri}/health", timeout=120, proc=proc)
+    with serving(proc, f"http://127.0.0.1:{port}", "/health", timeout=120) as uri:
         yield uri
-    finally:
-        stop(proc)
 
 
 def start_streamlit(
@@ -151,12 +158,8 @@ def oidc_provider(root: Path) -> Iterator[str]:
             cwd=root,
             env=env,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/.well-known/openid-configuration", timeout=60, proc=proc)
+    with serving(proc, f"http://127.0.0.1:{port}", "/.well-known/openid-configuration", timeout=60) as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @contextmanager
@@ -169,9 +172,5 @@ def header_proxy(root: Path, upstream: str, headers: dict[str, str]) -> Iterator
         args += ["--header", f"{name}: {value}"]
     with open(root / f"proxy-{port}.log", "wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_stcore/health", timeout=60, proc=proc)
+    with serving(proc, f"http://127.0.0.1:{port}", "/_stcore/health", timeout=60) as url:
         yield url
-    finally:
-        stop(proc)
