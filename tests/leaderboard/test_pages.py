@@ -109,3 +109,44 @@ def test_pages_with_an_unreachable_server(monkeypatch, tmp_path):
         at.run()
         assert_no_exception(at)
         assert at.error and "cannot be reached" in at.error[0].value
+
+
+def test_leaderboard_page_of_a_large_board_charts_the_top_30_and_says_how_many_more(monkeypatch, tmp_path):
+    """45 candidates and the champion baseline: the chart draws the 30 best (in rank order) and
+    the baseline, the caption counts the other 15, the table lists all 46."""
+    import json
+
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    from components.leaderboard_charts import TOP_BARS
+
+    uri = f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("big-board", artifact_location=(tmp_path / "artifacts").as_uri())
+    parent = client.create_run(exp, run_name="retraining").info.run_id
+    values = {f"cand-{i:02d}": 0.6 + ((i * 7) % 45) / 1000 for i in range(45)}  # distinct, not in name order
+    values["champion-reeval"] = 0.6205  # within the top 30's values; the baseline bar still comes last
+    for name, value in values.items():
+        tags = {"mlflow.parentRunId": parent}
+        if name == "champion-reeval":
+            tags |= {"driftgate.role": "champion", "driftgate.model_version": "1"}
+        run = client.create_run(exp, run_name=name, tags=tags).info.run_id
+        client.log_batch(run, metrics=[Metric("roc_auc", value, 0, 0)])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "home"))
+    at = app_test("pages/leaderboard.py", {"experiment": "big-board", "metric": "roc_auc"})
+    at.run()
+    assert_no_exception(at)
+    assert not at.error
+    ranking = json.loads(at.get("plotly_chart")[0].proto.spec)
+    best = sorted((n for n in values if n != "champion-reeval"), key=lambda n: -values[n])
+    assert ranking["data"][0]["y"] == [
+        *(f"#{i} {n}" for i, n in enumerate(best[:TOP_BARS], 1)),
+        "champion-reeval (champion)",
+    ]
+    assert ranking["data"][0]["x"] == [values[n] for n in (*best[:TOP_BARS], "champion-reeval")]
+    assert [c.value for c in at.caption if "more are in the table" in c.value] == [
+        f"The chart shows the top {TOP_BARS} runs and the champion baseline; 15 more are in the table below."
+    ]
+    assert len(at.dataframe[0].value) == 46
