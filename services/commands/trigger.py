@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -78,6 +79,10 @@ def _trigger(args: argparse.Namespace) -> int:
 
 def _set_task_values(decision: Decision) -> None:
     """Databricks Jobs task values (``{{tasks.<key>.values.retrain}}`` in a condition task)."""
+    # The runtime sets this variable. Outside it, importing databricks.sdk.runtime builds a
+    # workspace client from whatever credentials are around (2.7 s here, and not a job's dbutils).
+    if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        raise BadInput("--set-task-values works inside a Databricks job only (DATABRICKS_RUNTIME_VERSION is not set)")
     try:
         from databricks.sdk.runtime import dbutils  # lazy: only resolvable inside a Databricks job
 
