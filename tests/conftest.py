@@ -13,6 +13,7 @@ from services.config import load_settings
 from tests.support import servers
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.demo import copy_workspace, forget_artifact_repos
+from tests.support.runs import empty_store
 
 # The slow layers, marked from the fixtures a test uses (its whole fixture closure); `make
 # test-fast` deselects them. A module that builds AppTests (imports ``app_test``) is ``apptest``.
@@ -99,14 +100,20 @@ def _restore_mlflow_uris():
 
 
 @pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory):
+    """``empty_mlflow_store(path) -> URI``: a new, empty MLflow SQLite store at ``path``, copied
+    from one migrated once per test run (tests/support/runs.empty_store)."""
+    templates = servers.run_tmp(tmp_path_factory) / "mlflow-template"
+    return lambda path: empty_store(Path(path), templates)
+
+
+@pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """A demo workspace seeded once per test run (read-only for tests): the xdist workers share
     it (their base folders have a common parent; the seeding lock lets one of them seed it)."""
     from services.demo import seed as demo
 
-    root = tmp_path_factory.getbasetemp()
-    worker = os.environ.get("PYTEST_XDIST_WORKER")  # not the worker_id fixture: runs without xdist too
-    home = (root.parent if worker else root) / "shared-demo" / "home"
+    home = servers.run_tmp(tmp_path_factory) / "shared-demo" / "home"
     settings = load_settings(env={"DRIFTGATE_HOME": str(home)})
     demo.ensure_demo(settings)
     return home

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from services.demo import seed as demo
@@ -41,6 +42,18 @@ def _labels(rng, p):
     return (rng.random(p.size) < p).astype(int)
 
 
+def _realised_aucs(rng, p, score, draws: int):
+    """The AUC of ``score`` against ``draws`` label draws from ``p`` (the same draws, in the same
+    order, as ``draws`` calls of ``_labels``): Mann-Whitney from the scores' ranks, all draws in
+    one matrix product (sklearn's ``roc_auc_score`` per draw made this module 15 s)."""
+    labels = (rng.random((draws, p.size)) < p).astype(float)
+    positives = labels.sum(axis=1)
+    rank_sums = labels @ rankdata(score)
+    aucs = (rank_sums - positives * (positives + 1) / 2) / (positives * (p.size - positives))
+    assert aucs[0] == pytest.approx(roc_auc_score(labels[0], score), abs=1e-12)
+    return aucs
+
+
 @pytest.fixture(scope="module")
 def calibrator():
     rng = np.random.default_rng(11)
@@ -65,7 +78,7 @@ def test_covariate_shift_only_estimate_within_003_of_the_realised_auc(calibrator
     rng = np.random.default_rng(abs(hash((mu, scale))) % 2**32)
     for _ in range(3):
         score, p = _draw(rng, 1000, mu, scale)
-        realised = [roc_auc_score(_labels(rng, p), score) for _ in range(200)]
+        realised = _realised_aucs(rng, p, score, draws=200)
         est = estimate_window(calibrator, buckets_from_arrays(score))
         assert abs(est["estimated_roc_auc"] - float(np.mean(realised))) < 0.03
         lo, hi = est["band"]

@@ -193,6 +193,7 @@ def test_sensitivity_of_a_normal_feature_matches_the_ks_location_shift_theory():
             assert sens["current_rows"] == m and sens["threshold"] == 0.1
 
 
+@pytest.mark.slow  # a simulation: 40 reports against a 30,000-row reference
 def test_rows_needed_is_what_detection_takes():
     """At twice the advertised rows a shift a bit above the threshold is found in most draws;
     at a tenth of them the window says it cannot detect it."""
@@ -245,6 +246,7 @@ def test_no_drift_draws_raise_no_dataset_alarm_at_any_size(size, seed):
     assert rep["dataset"]["drifted_features"] <= 1
 
 
+@pytest.mark.slow  # a simulation: 36 reports against a 30,000-row reference
 def test_no_drift_false_alarm_rate_stays_under_target():
     """Per-feature false alarms <= 5 % and no dataset alarm over 18 seeded no-drift draws of
     100…10,000 rows against a 30,000-row reference (both engines)."""

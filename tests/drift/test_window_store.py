@@ -51,8 +51,10 @@ def _day_frame(rng, day: date, n: int) -> pd.DataFrame:
 
 
 @pytest.fixture
-def log(tmp_path):
-    """A scoring log (a Parquet folder, so rows can arrive later as a new file) and settings."""
+def log(tmp_path, empty_mlflow_store):
+    """A scoring log (a Parquet folder, so rows can arrive later as a new file) and settings; the
+    home's MLflow store exists and is empty (no champion: the configured reference window)."""
+    empty_mlflow_store(tmp_path / "home" / "mlflow.db")
     rng = np.random.default_rng(17)
     days = [START + timedelta(days=d) for d in range(DAYS)]
     frame = pd.concat([_day_frame(rng, d, ROWS) for d in days if d != GAP], ignore_index=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.runs import Logged, log_nested_runs
+from tests.support.runs import Logged, log_nested_runs, logged_once
+from tests.support.servers import run_tmp
 
 
 @pytest.fixture(scope="session")
@@ -25,10 +26,8 @@ def server_runs(lb_server) -> Logged:
 
 @pytest.fixture(scope="session")
 def sqlite_runs(tmp_path_factory) -> Logged:
-    root = tmp_path_factory.mktemp("lb-sqlite")
-    return log_nested_runs(
-        f"sqlite:///{(root / 'mlflow.db').as_posix()}", artifact_location=(root / "artifacts").as_uri()
-    )
+    """One SQLite store for the whole test run: the xdist workers share it."""
+    return logged_once(run_tmp(tmp_path_factory) / "lb-sqlite", run_tmp(tmp_path_factory) / "mlflow-template")
 
 
 @pytest.fixture(scope="session")

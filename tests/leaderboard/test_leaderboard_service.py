@@ -191,11 +191,11 @@ def test_bootstrap_other_metrics_match_sklearn(sqlite_runs, metric):
     from services.compare.leaderboard import sklearn_metric
 
     cand, champ = sqlite_runs.predictions["rf"], sqlite_runs.predictions["champion-reeval"]
-    iv = bootstrap_delta(cand, champ, metric, n_boot=200, seed=3)
+    iv = bootstrap_delta(cand, champ, metric, n_boot=100, seed=3)  # each replicate checked: 100 are plenty
     f = sklearn_metric(metric)
     assert iv is not None and f is not None
     y, sc, sb = cand["y_true"].to_numpy(), cand["y_score"].to_numpy(), champ["y_score"].to_numpy()
-    deltas = np.array([f(y[i], sc[i]) - f(y[i], sb[i]) for i in bootstrap_indices(len(y), 200, 3)])
+    deltas = np.array([f(y[i], sc[i]) - f(y[i], sb[i]) for i in bootstrap_indices(len(y), 100, 3)])
     assert (iv.low, iv.high) == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])), abs=1e-9)
 
 

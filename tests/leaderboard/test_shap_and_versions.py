@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import shap
 
 from services.compare.shap import compare_versions, explain, load_model, recent_sample
 from services.demo import seed as demo
@@ -35,6 +34,8 @@ def test_recent_sample_reads_the_newest_rows(sample, demo_settings):
 
 
 def test_tree_shap_matches_a_direct_computation(client, sample):
+    import shap  # here, not at the top: importing it costs ~1.5 s in every worker's collection
+
     X, y = sample
     model = load_model(client, demo.MODEL_NAME, "2")
     imp = explain(model, X, y, "v2")

@@ -335,8 +335,10 @@ def test_unity_catalog_reads_and_reject_use_the_users_token(fake_db, db_settings
     assert {a for auths in routes.values() for a in auths} == {f"Bearer {USER_TOKEN}"}
 
 
-def test_local_stores_keep_the_normal_client(tmp_path):
-    settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"})
+def test_local_stores_keep_the_normal_client(tmp_path, empty_mlflow_store):
+    settings = load_settings(
+        env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": empty_mlflow_store(tmp_path / "m.db")}
+    )
     client = make_user_client(settings, USER_TOKEN)
     assert not isinstance(client, UserMlflowClient)
     assert client._registry_uri == settings.registry_uri
@@ -344,7 +346,7 @@ def test_local_stores_keep_the_normal_client(tmp_path):
     assert not isinstance(make_user_client(http, USER_TOKEN), UserMlflowClient)
 
 
-def test_page_decisions_use_the_forwarded_token(fake_db, db_settings, tmp_path, monkeypatch):
+def test_page_decisions_use_the_forwarded_token(fake_db, db_settings, tmp_path, monkeypatch, empty_mlflow_store):
     """The Promotions page's decision client: the user's token on Databricks, the shared client elsewhere."""
     from types import SimpleNamespace
 
@@ -358,7 +360,9 @@ def test_page_decisions_use_the_forwarded_token(fake_db, db_settings, tmp_path, 
     fake_db.calls.clear()
     client.get_registered_model(MODEL)
     assert {a for _, _, a in fake_db.calls} == {f"Bearer {USER_TOKEN}"}
-    local = load_settings(env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"})
+    local = load_settings(
+        env={"DRIFTGATE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": empty_mlflow_store(tmp_path / "m.db")}
+    )
     assert promotion_data.decision_client(SimpleNamespace(settings=local, client=shared)) is shared
     monkeypatch.setattr(promotion_data, "forwarded_token", lambda: None)
     assert promotion_data.decision_client(SimpleNamespace(settings=settings, client=shared)) is shared

@@ -6,6 +6,8 @@ and a child with a NaN metric."""
 from __future__ import annotations
 
 import math
+import pickle
+import shutil
 import tempfile
 import time
 import uuid
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
 
 @dataclass
@@ -98,3 +101,41 @@ def log_nested_runs(tracking_uri: str, experiment: str | None = None, artifact_l
     finally:
         mlflow.sklearn.autolog(disable=True)
         mlflow.set_tracking_uri(old_uri)
+
+
+def empty_store(path: Path, templates: Path) -> str:
+    """The URI of a new, empty MLflow SQLite store at ``path``: a copy of one that MLflow created
+    and migrated once in ``templates`` (a folder the test run's processes share). MLflow's
+    migrations take ~3 s per new store; the copy takes milliseconds and is the same file."""
+    templates.mkdir(parents=True, exist_ok=True)
+    template = templates / "empty-mlflow.db"
+    with FileLock(str(templates / ".empty-mlflow.lock"), timeout=600):
+        if not template.exists():
+            from mlflow import MlflowClient
+
+            building = templates / f"building-{uuid.uuid4().hex[:8]}.db"
+            uri = f"sqlite:///{building.as_posix()}"
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()  # tracking + registry tables
+            shutil.copyfile(building, template.with_suffix(".tmp"))  # the client may keep its file open
+            template.with_suffix(".tmp").replace(template)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path.as_posix()}"
+
+
+def logged_once(folder: Path, templates: Path) -> Logged:
+    """``log_nested_runs`` into a SQLite store in ``folder``, once for every process that asks:
+    the first one logs (under a file lock) and records what it logged; the others read that
+    record (autologging the models takes ~10 s, once per xdist worker before)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / "logged.pickle"
+    with FileLock(str(folder / ".lock"), timeout=600):
+        if record.exists():
+            logged: Logged = pickle.loads(record.read_bytes())
+            return logged
+        uri = empty_store(folder / "mlflow.db", templates)
+        logged = log_nested_runs(uri, artifact_location=(folder / "artifacts").as_uri())
+        tmp = record.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(logged))
+        tmp.replace(record)
+        return logged

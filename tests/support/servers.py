@@ -14,12 +14,20 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tests.support.app import ROOT
 
 # Variables that would point the app somewhere else than the workspace under test.
 FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "SPARK_REMOTE")
+
+
+def run_tmp(tmp_path_factory: Any) -> Path:
+    """A temporary folder of the whole test run, common to its xdist workers (their base folders
+    have a common parent), for what is built once per run and then only read."""
+    root: Path = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # not the worker_id fixture: runs without xdist too
+    return root.parent if worker else root
 
 
 def free_port() -> int:
