@@ -20,10 +20,11 @@ def oidc_provider(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def basic_auth_server(tmp_path_factory):
+def basic_auth_server(tmp_path_factory, empty_mlflow_store):
     """A real ``mlflow server --app-name basic-auth`` on 127.0.0.1 with its own store and user
     database. Yields ``(uri, admin_password)``; the admin creates users over the auth REST API."""
     root = tmp_path_factory.mktemp("mlflow-basic-auth")
+    empty_mlflow_store(root / "mlflow.db")  # the tracking store; the auth app migrates its own
     admin_password = secrets.token_urlsafe(18)
     ini = root / "basic_auth.ini"
     ini.write_text(

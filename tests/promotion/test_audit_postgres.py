@@ -49,10 +49,10 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
-def mini_home(tmp_path_factory) -> Path:
+def mini_home(tmp_path_factory, empty_mlflow_store) -> Path:
     """A small MLflow workspace (v1 champion by alice; v2 passes, v3 fails, both by bob), built once."""
     home = tmp_path_factory.mktemp("pg-mini") / "home"
-    minidemo.build(home)
+    minidemo.build(home, tracking_uri=empty_mlflow_store(home / "mlflow.db"))
     return home
 
 
