@@ -25,9 +25,9 @@ def server_runs(lb_server) -> Logged:
 
 
 @pytest.fixture(scope="session")
-def sqlite_runs(tmp_path_factory) -> Logged:
+def sqlite_runs(tmp_path_factory, empty_mlflow_store) -> Logged:
     """One SQLite store for the whole test run: the xdist workers share it."""
-    return logged_once(run_tmp(tmp_path_factory) / "lb-sqlite", run_tmp(tmp_path_factory) / "mlflow-template")
+    return logged_once(run_tmp(tmp_path_factory) / "lb-sqlite", empty_mlflow_store)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,24 +117,26 @@ def empty_store(path: Path, templates: Path) -> str:
             building = templates / f"building-{uuid.uuid4().hex[:8]}.db"
             uri = f"sqlite:///{building.as_posix()}"
             MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()  # tracking + registry tables
-            shutil.copyfile(building, template.with_suffix(".tmp"))  # the client may keep its file open
-            template.with_suffix(".tmp").replace(template)
+            copy = template.with_suffix(".tmp")
+            shutil.copyfile(building, copy)  # the client may keep its file open
+            copy.replace(template)
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return f"sqlite:///{path.as_posix()}"
 
 
-def logged_once(folder: Path, templates: Path) -> Logged:
-    """``log_nested_runs`` into a SQLite store in ``folder``, once for every process that asks:
-    the first one logs (under a file lock) and records what it logged; the others read that
-    record (autologging the models takes ~10 s, once per xdist worker before)."""
+def logged_once(folder: Path, new_store: Callable[[Path], str]) -> Logged:
+    """``log_nested_runs`` into the SQLite store ``new_store`` makes in ``folder`` (the
+    ``empty_mlflow_store`` fixture), once for every process that asks: the first one logs (under
+    a file lock) and records what it logged; the others read that record (autologging the
+    models takes ~10 s, once per xdist worker before)."""
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / "logged.pickle"
     with FileLock(str(folder / ".lock"), timeout=600):
         if record.exists():
             logged: Logged = pickle.loads(record.read_bytes())
             return logged
-        uri = empty_store(folder / "mlflow.db", templates)
+        uri = new_store(folder / "mlflow.db")
         logged = log_nested_runs(uri, artifact_location=(folder / "artifacts").as_uri())
         tmp = record.with_suffix(".tmp")
         tmp.write_bytes(pickle.dumps(logged))

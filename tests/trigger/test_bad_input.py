@@ -205,10 +205,8 @@ def test_cli_task_values_for_a_databricks_condition_task(config, tmp_path, capsy
     runtime = types.ModuleType("databricks.sdk.runtime")
     dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
     monkeypatch.setattr(runtime, "dbutils", dbutils, raising=False)  # a new module has no attributes
-    monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
     # the runtime's variable alone is not enough: dbutils must be importable
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
-    monkeypatch.delitem(sys.modules, "databricks.sdk.runtime")
     monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", None)  # import fails
     assert main(["trigger", "--model", "m", "--config", cfg, "--as-of", "2026-03-22", "--set-task-values"]) == 2
     assert "no dbutils here" in capsys.readouterr().err
