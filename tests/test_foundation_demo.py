@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import duckdb
 import mlflow
@@ -15,6 +13,7 @@ from scipy import stats
 from services.config import load_settings
 from services.demo import seed as demo
 from services.registry.mlflow_client import make_client
+from tests.support.cli import run_cli
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -138,19 +137,13 @@ def test_seeding_is_idempotent_and_detects_half_seeded(tmp_path):
 
 def test_cli_demo_refuses_configured_server_and_help_lists_commands(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DRIFTGATE_HOME": str(tmp_path / "h"), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
-    out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    out = run_cli(["demo"], env=env)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "never written" in out.stderr
     assert not (tmp_path / "h" / "mlflow.db").exists()
-    out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    out = run_cli(["--help"])
     assert out.returncode == 0 and "demo" in out.stdout
-    out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "nosuchcommand"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    out = run_cli(["nosuchcommand"])
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and out.stdout == ""
 
 

@@ -70,6 +70,7 @@ def test_lines_and_labels_readable_in_both_themes(scheme, demo_server, _browser)
     context = _browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
     try:
         page = context.new_page()
+        page.set_default_timeout(90_000)  # as browser_page: Playwright's 30 s is short on a loaded CI machine
         checked = 0
         for path in (f"/drift?model={demo.MODEL_NAME}&days=7", f"/leaderboard?model={demo.MODEL_NAME}"):
             page.goto(url + path)

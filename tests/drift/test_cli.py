@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +11,15 @@ import pandas as pd
 import pytest
 from scipy import stats as sstats
 
+from tests.support.cli import run_cli
 from tests.support.drift_data import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """The real thing: a new interpreter running ``python -m services.cli drift``."""
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "drift", *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    """The real thing: a new process running ``python -m services.cli drift`` (tests/support/cli.py)."""
+    return run_cli(["drift", *args], cwd=cwd)
 
 
 @pytest.fixture

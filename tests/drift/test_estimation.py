@@ -3,8 +3,6 @@ warning, the trigger's advisory evidence, and bad input (one line, exit 2)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from services.drift.estimation import (
     estimated_performance,
 )
 from services.errors import BadInput
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,9 +161,7 @@ def test_trigger_shows_estimates_as_advisory_and_counts_them_only_when_configure
 
 # -- bad input -----------------------------------------------------------------------------------
 def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "estimate", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    return run_cli(["estimate", *args])
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 
 from services.drift.engine import drift_report
 from services.warehouse.sources import source_from_path
+from tests.support.cli import run_cli
 from tests.support.drift_data import assert_within_spec_tolerance, hard_columns
 from tests.support.servers import free_port
 
@@ -24,14 +25,7 @@ CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "drift", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+    return run_cli(["drift", *args], env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")

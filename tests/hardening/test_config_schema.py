@@ -5,14 +5,13 @@ never coerced."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from services.config import SCHEMA, load_settings
 from services.errors import BadInput
-from tests.support.app import ROOT, app_test, assert_no_exception
+from tests.support.app import app_test, assert_no_exception
+from tests.support.cli import run_cli
 
 
 def _load(tmp_path, toml: str):
@@ -101,9 +100,7 @@ def test_demo_config_validates(tmp_path):
 def _cli(args, tmp_path, toml):
     (tmp_path / "c.toml").write_text(toml)
     env = {**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home"), "DRIFTGATE_CONFIG": str(tmp_path / "c.toml")}
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_cli(args, env=env)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Issue 13 #5 (bounded Databricks / MLflow REST calls) and #6 (tracebacks where the contract says
-one line, exit 2). Each case runs the real CLI in a subprocess; the subprocess timeout is only a
+one line, exit 2). Each case runs the real CLI as its own process (tests/support/cli.py); the subprocess timeout is only a
 guard against a hang (which is the bug), not a timing assertion."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.support.app import ROOT
+from tests.support.cli import run_cli
 from tests.support.servers import free_port
 
 MODEL = "churn_classifier"
@@ -22,9 +23,7 @@ def _cli(args, env_extra, cwd=ROOT, guard=150):
     }
     env.update(env_extra)
     env.pop("DRIFTGATE_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=guard
-    )
+    return run_cli(args, env=env, cwd=cwd, timeout=guard)
 
 
 def _one_line_exit_2(proc, *words):

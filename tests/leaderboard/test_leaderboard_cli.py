@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from services.cli import main
+from tests.support.cli import run_cli as cli_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW_KEYS = {"run_id", "run_name", "rank", "value", "is_champion", "delta_vs_champion", "metrics", "params"}
@@ -87,11 +86,8 @@ def test_server_subprocess_with_nan_and_missing(server_runs):
     """A user pointing MLFLOW_TRACKING_URI at their own server: no code change, spec JSON."""
     env = {k: v for k, v in os.environ.items() if k not in ("DRIFTGATE_CONFIG",)}
     env["MLFLOW_TRACKING_URI"] = server_runs.tracking_uri
-    proc = subprocess.run(
+    proc = cli_process(
         [
-            sys.executable,
-            "-m",
-            "services.cli",
             "leaderboard",
             "--experiment",
             server_runs.experiment,
@@ -100,11 +96,7 @@ def test_server_subprocess_with_nan_and_missing(server_runs):
             "--format",
             "json",
         ],
-        cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # NaN metrics are printed as null: valid JSON
@@ -114,22 +106,15 @@ def test_server_subprocess_with_nan_and_missing(server_runs):
     assert all(r["rank"] is None and r["value"] is None for r in tail)
     nan_row = next(r for r in tail if r["run_name"] == "nan-metric")
     assert nan_row["metrics"]["roc_auc"] is None
-    bad = subprocess.run(
+    bad = cli_process(
         [
-            sys.executable,
-            "-m",
-            "services.cli",
             "leaderboard",
             "--experiment",
             server_runs.experiment,
             "--metric",
             "zzz",
         ],
-        cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert bad.returncode == 2 and bad.stdout == "" and "metric 'zzz'" in bad.stderr
     assert "Traceback" not in bad.stderr

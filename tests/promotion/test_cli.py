@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from services.cli import main
 from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
+from tests.support.cli import run_cli
 from tests.support.demo import MODEL
 from tests.support.registry import registry_view
 
@@ -110,23 +109,9 @@ def test_decisions_exit_codes(demo_copy, capsys):
 
 def test_real_process_json_only(demo_copy):
     env = {**os.environ, "DRIFTGATE_HOME": str(demo_copy.home), "DRIFTGATE_USER": "carol"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "services.cli", "approve", "--model", MODEL, "--version", "2"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli(["approve", "--model", MODEL, "--version", "2"], env=env)
     assert proc.returncode == 3 and proc.stdout == ""
     assert proc.stderr.strip() == "error: carol does not hold the approver role"
-    proc = subprocess.run(
-        [sys.executable, "-m", "services.cli", "audit", "--format", "json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli(["audit", "--format", "json"], env=env)
     assert proc.returncode == 0 and proc.stderr == ""
     assert json.loads(proc.stdout)["records"][0]["user"] == "carol"
