@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from services.config import load_settings
 from services.demo import seed as demo
 from services.registry.mlflow_client import make_client
 from tests.support.cli import run_cli
@@ -124,11 +123,12 @@ def test_scoring_log_carries_the_documented_ground_truth(demo_settings):
     assert 0.01 < share < 0.03
 
 
-def test_seeding_is_idempotent_and_detects_half_seeded(tmp_path):
-    settings = load_settings(env={"DRIFTGATE_HOME": str(tmp_path / "h")})
+def test_seeding_is_idempotent_and_detects_half_seeded(demo_copy):
+    """On a copy of the seeded workspace (the shared one was seeded by ``ensure_demo`` too)."""
+    settings = demo_copy
     first = demo.ensure_demo(settings)
     assert demo.ensure_demo(settings)["seeded_at"] == first["seeded_at"]  # no second seeding
-    (tmp_path / "h" / ".seeded.json").unlink()  # as if interrupted before the marker
+    (settings.home / ".seeded.json").unlink()  # as if interrupted before the marker
     again = demo.ensure_demo(settings)
     assert again["seeded_at"] >= first["seeded_at"] and again["seconds"] > 0
     client = make_client(settings)

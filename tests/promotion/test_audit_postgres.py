@@ -31,6 +31,7 @@ from services.registry.mlflow_client import make_client
 from tests.promotion.test_race import _race, _worker
 from tests.support import minidemo
 from tests.support.app import app_test, assert_no_exception
+from tests.support.cli import run_cli as cli_process
 from tests.support.demo import MODEL, copy_workspace, forget_artifact_repos
 from tests.support.postgres import PASSWORD, PostgresServer
 from tests.support.registry import registry_view
@@ -308,7 +309,6 @@ _OPEN_AT = """
 import sys, time
 from services.promotion import audit
 from services.config import load_settings
-from tests.support.cli import run_cli
 settings = load_settings(env={"DRIFTGATE_HOME": sys.argv[3]}, config_file=sys.argv[1])
 while time.time() < float(sys.argv[2]):
     time.sleep(0.001)
@@ -455,7 +455,7 @@ def test_missing_driver_is_one_line_without_password(postgres, tmp_path):
     assert "driver psycopg is not installed" in err and "requirements.txt" in err
     # a URL naming a driver that is really absent here (psycopg2) says to use psycopg
     cfg = write_config(tmp_path / "c2.toml", tmp_path, postgres.url("anything").replace("+psycopg", "+psycopg2"))
-    proc = run_cli(["audit", "--config", str(cfg)], env={**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home")})
+    proc = cli_process(["audit", "--config", str(cfg)], env={**os.environ, "DRIFTGATE_HOME": str(tmp_path / "home")})
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and PASSWORD not in proc.stderr
     assert proc.stderr.startswith("error: audit store postgresql+psycopg2://***@127.0.0.1:")
     assert "driver psycopg2 is not installed" in proc.stderr and "postgresql+psycopg://" in proc.stderr
