@@ -19,7 +19,7 @@ from tests.support.runs import empty_store
 # test-fast` deselects them. A module that builds AppTests (imports ``app_test``) is ``apptest``.
 LAYER_FIXTURES = {
     "e2e": {"_browser", "browser_page"},
-    "server": {"mlflow_server", "streamlit_server", "oidc_provider", "basic_auth_server"},
+    "server": {"mlflow_server", "streamlit_server", "demo_server", "oidc_provider", "basic_auth_server"},
     "spark": {"spark_session", "scoring_log", "connect_server"},
     "postgres": {"postgres"},
     "demo": {"demo_home"},
@@ -143,6 +143,16 @@ def mlflow_server(tmp_path_factory, empty_mlflow_store):
     empty_mlflow_store(root / "mlflow.db")  # the server's start skips MLflow's migrations (~3 s)
     with servers.mlflow_server(root) as uri:
         yield uri
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_home, tmp_path_factory):
+    """One ``streamlit run`` on the shared, read-only seeded demo for the browser tests that only
+    read it (per worker); tests that need a fresh server or their own workspace use
+    ``streamlit_server``."""
+    proc, url = servers.start_streamlit(tmp_path_factory.mktemp("demo-server"), env={"DRIFTGATE_HOME": str(demo_home)})
+    with servers.serving(proc, url, "/_stcore/health", timeout=120):
+        yield url
 
 
 @pytest.fixture

@@ -37,8 +37,8 @@ def _problems(chart: dict) -> list[str]:
     return out
 
 
-def test_runs_strip_and_pareto_labels_fit(demo_home, streamlit_server, browser_page):
-    url = streamlit_server(env={"DRIFTGATE_HOME": str(demo_home)})
+def test_runs_strip_and_pareto_labels_fit(demo_server, browser_page):
+    url = demo_server
     page = browser_page
     seen = {}
     for path, wanted in (

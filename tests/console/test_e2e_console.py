@@ -11,22 +11,10 @@ from services.registry.lifecycle import make_lifecycle
 from services.registry.mlflow_client import make_client
 from tests.support.app import PAGE_PATHS, PAGE_TITLES
 from tests.support.browser import assert_charts_have_points, assert_page_ok
-from tests.support.servers import start_streamlit, stop, wait_http
 
 pytestmark = pytest.mark.e2e
 MODEL = demo.MODEL_NAME
 NUMERIC = ("tenure_months", "monthly_charges", "support_calls")
-
-
-@pytest.fixture(scope="module")
-def shared_server(demo_home, tmp_path_factory):
-    """One server on the shared (read-only) demo workspace for the chart checks."""
-    proc, url = start_streamlit(tmp_path_factory.mktemp("console-server"), {"DRIFTGATE_HOME": str(demo_home)})
-    try:
-        wait_http(f"{url}/_stcore/health", timeout=90, proc=proc)
-        yield url
-    finally:
-        stop(proc)
 
 
 # (path, minimum number of charts on it)
@@ -34,14 +22,14 @@ PAGES = [("/", 1), ("/drift", 8), ("/runs", 1), ("/leaderboard", 2), ("/promotio
 
 
 @pytest.mark.parametrize("path,at_least", PAGES)
-def test_every_chart_of_every_page_has_points(shared_server, browser_page, path, at_least):
-    browser_page.goto(f"{shared_server}{path}?model={MODEL}")
+def test_every_chart_of_every_page_has_points(demo_server, browser_page, path, at_least):
+    browser_page.goto(f"{demo_server}{path}?model={MODEL}")
     assert_charts_have_points(browser_page, path, at_least)
 
 
 @pytest.mark.parametrize("query", [f"feature={f}" for f in NUMERIC] + ["days=1", "days=3"])
-def test_drift_charts_have_points(shared_server, browser_page, query):
-    browser_page.goto(f"{shared_server}/drift?model={MODEL}&{query}")
+def test_drift_charts_have_points(demo_server, browser_page, query):
+    browser_page.goto(f"{demo_server}/drift?model={MODEL}&{query}")
     found = assert_charts_have_points(browser_page, f"/drift?{query}", 8)
     if query.startswith("feature="):
         feature = query.split("=", 1)[1]
@@ -63,9 +51,9 @@ def _cut_links(page) -> list[str]:
     return list(page.evaluate(_CUT_LINKS_JS))
 
 
-def test_bob_stays_bob_through_every_page(shared_server, browser_page):
+def test_bob_stays_bob_through_every_page(demo_server, browser_page):
     page = browser_page
-    page.goto(f"{shared_server}/?model={MODEL}")
+    page.goto(f"{demo_server}/?model={MODEL}")
     assert_page_ok(page)
     assert _acting_user(page) == "alice"
     page.get_by_role("combobox", name="Demo persona").click()

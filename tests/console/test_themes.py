@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from services.demo import seed as demo
-from tests.support import servers
 from tests.support.browser import assert_page_ok, charts
 
 pytestmark = pytest.mark.e2e
@@ -53,15 +52,6 @@ def contrast(a: str, b: str) -> float:
 def test_contrast_helper():
     assert round(contrast("#000000", "#ffffff"), 1) == 21.0
     assert contrast("rgb(14, 17, 23)", "#0e1117") == pytest.approx(1.0)
-
-
-@pytest.fixture(scope="module")
-def demo_server(demo_home, tmp_path_factory):
-    """One ``streamlit run`` on the shared (read-only) demo for both schemes: the scheme is the
-    browser's, not the server's."""
-    proc, url = servers.start_streamlit(tmp_path_factory.mktemp("themes"), env={"DRIFTGATE_HOME": str(demo_home)})
-    with servers.serving(proc, url, "/_stcore/health", timeout=90):
-        yield url
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -10,8 +10,8 @@ from tests.support.browser import assert_page_ok
 pytestmark = pytest.mark.e2e
 
 
-def test_drift_page_in_the_browser(demo_settings, streamlit_server, browser_page):
-    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+def test_drift_page_in_the_browser(demo_settings, demo_server, browser_page):
+    base = demo_server
     browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&feature=contract")
     assert_page_ok(browser_page)
     main = browser_page.locator('[data-testid="stMainBlockContainer"]')
@@ -33,10 +33,10 @@ def test_drift_page_in_the_browser(demo_settings, streamlit_server, browser_page
         browser_page.screenshot(path=os.environ["DRIFTGATE_SCREENSHOT"], full_page=True)
 
 
-def test_sensitivity_note_and_estimated_performance_in_the_browser(demo_settings, streamlit_server, browser_page):
+def test_sensitivity_note_and_estimated_performance_in_the_browser(demo_settings, demo_server, browser_page):
     from datetime import date, timedelta
 
-    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+    base = demo_server
     day = (date.fromisoformat(demo.ground_truth(demo_settings.home)["start_date"]) + timedelta(days=40)).isoformat()
     browser_page.goto(f"{base}/drift?model={demo.MODEL_NAME}&start={day}&end={day}")
     assert_page_ok(browser_page)

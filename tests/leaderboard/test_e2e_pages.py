@@ -11,8 +11,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def demo_base(demo_settings, streamlit_server):
-    return streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+def demo_base(demo_settings, demo_server):
+    return demo_server
 
 
 def test_leaderboard_shared_link_winner_baseline_and_shap(demo_base, browser_page):
