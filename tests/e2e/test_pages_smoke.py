@@ -20,8 +20,8 @@ def test_deep_link_is_the_first_request(page, demo_settings, streamlit_server, b
     assert PAGE_TITLES[page] in browser_page.title()
 
 
-def test_navigation_links_reach_every_page(demo_settings, streamlit_server, browser_page):
-    base = streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+def test_navigation_links_reach_every_page(demo_server, browser_page):
+    base = demo_server  # the navigation needs no fresh server (the deep links above do)
     browser_page.goto(base)
     assert_page_ok(browser_page)
     assert "v1" in browser_page.locator('[data-testid="stMetricValue"]').first.inner_text()
