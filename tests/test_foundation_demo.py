@@ -137,13 +137,13 @@ def test_seeding_is_idempotent_and_detects_half_seeded(demo_copy):
 
 def test_cli_demo_refuses_configured_server_and_help_lists_commands(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DRIFTGATE_HOME": str(tmp_path / "h"), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
-    out = run_cli(["demo"], env=env)
+    out = run_cli(["demo"], env=env, timeout=60)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "never written" in out.stderr
     assert not (tmp_path / "h" / "mlflow.db").exists()
-    out = run_cli(["--help"])
+    out = run_cli(["--help"], timeout=60)
     assert out.returncode == 0 and "demo" in out.stdout
-    out = run_cli(["nosuchcommand"])
+    out = run_cli(["nosuchcommand"], timeout=60)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and out.stdout == ""
 
 

@@ -25,7 +25,7 @@ CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run_cli(["drift", *args], env={**os.environ, **(env or {})})
+    return run_cli(["drift", *args], env={**os.environ, **(env or {})}, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Issue 13 #5 (bounded Databricks / MLflow REST calls) and #6 (tracebacks where the contract says
-one line, exit 2). Each case runs the real CLI as its own process (tests/support/cli.py); the subprocess timeout is only a
-guard against a hang (which is the bug), not a timing assertion."""
+one line, exit 2). Each case runs the real CLI as its own process (tests/support/cli.py); its
+timeout is only a guard against a hang (which is the bug), not a timing assertion."""
 
 from __future__ import annotations
 

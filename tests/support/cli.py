@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # as tests.support.app.ROOT, whose import loads Streamlit
 
 # What the server imports once (what the commands import lazily in their handlers).
 PRELOAD = (
@@ -142,7 +142,7 @@ def _answer(stream: IO[str], timeout: float | None) -> dict[str, Any]:
 
 
 def run_cli(
-    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | str = ROOT, timeout: float = 300
+    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | str = ROOT, timeout: float = 120
 ) -> subprocess.CompletedProcess:
     """``python -m services.cli *args`` in a new process with ``env`` (default: this process's
     environment) as its whole environment. ``timeout`` only guards against a hang (the bug)."""
