@@ -184,8 +184,12 @@ def _browser():
         if os.environ.get("CI"):
             pytest.fail(f"Debian chromium not found at {CHROMIUM}: browser tests cannot be skipped in CI")
         pytest.skip("Debian chromium not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The same allowance for ``expect(...)`` as for the pages' default timeout below (Playwright's
+    # is 5 s): on a loaded CI machine a page's second script run (after it wrote its selection
+    # into the URL) can take longer than that, and a CI run once failed there.
+    expect.set_options(timeout=90_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.demo import seed as demo
-from tests.support.browser import assert_page_ok
+from tests.support.browser import assert_page_ok, charts
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ def test_drift_page_in_the_browser(demo_settings, demo_server, browser_page):
     main = browser_page.locator('[data-testid="stMainBlockContainer"]')
     assert "3 of 6 features drifted" in main.locator('[data-testid="stAlert"]').first.inner_text()
     assert browser_page.locator('[data-testid="stDataFrame"]').count() >= 2  # features, targets
-    assert browser_page.locator(".js-plotly-plot").count() >= 6
+    assert len(charts(browser_page, at_least=6)) >= 6  # drawn after the script run: wait for them
     assert "feature=contract" in browser_page.url and "days=7" in browser_page.url
     assert "→ drifted" in main.inner_text()
     for name, verdict in (("payment_method", "drifted"), ("monthly_charges", "drifted"), ("region", "stable")):
@@ -45,5 +45,7 @@ def test_sensitivity_note_and_estimated_performance_in_the_browser(demo_settings
     text = main.inner_text()
     assert "Sensitivity — tenure_months: window too small to detect a 0.1-std shift: 1,000 rows; need ≈ " in text
     assert f"{demo.LABEL_DELAY_DAYS} window(s) without labels: estimated ROC AUC " in text
-    legend = browser_page.locator(".js-plotly-plot .legendtext").all_text_contents()  # SVG text
-    assert "estimated roc_auc (no labels yet)" in legend
+    # The chart draws after the text (Plotly renders in the browser, later under load): wait for
+    # its legend entry (SVG text) rather than reading the legends once.
+    legend = browser_page.locator(".js-plotly-plot .legendtext").filter(has_text="estimated roc_auc (no labels yet)")
+    legend.first.wait_for(timeout=90_000)
