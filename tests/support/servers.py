@@ -18,8 +18,21 @@ from typing import IO, Any
 
 from tests.support.app import ROOT
 
-# Variables that would point the app somewhere else than the workspace under test.
-FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DRIFTGATE_CONFIG", "DRIFTGATE_USER", "SPARK_REMOTE")
+# Variables that would point the app somewhere else than the workspace under test, or change what
+# it does there: a Databricks job's or app's runtime (DATABRICKS_RUNTIME_VERSION lets
+# ``trigger --set-task-values`` run; DATABRICKS_APP_NAME trusts forwarded identity headers), the
+# CLI's tracebacks (DRIFTGATE_DEBUG) and the code version retraining runs record.
+FOREIGN_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "DRIFTGATE_CONFIG",
+    "DRIFTGATE_USER",
+    "SPARK_REMOTE",
+    "DATABRICKS_RUNTIME_VERSION",
+    "DATABRICKS_APP_NAME",
+    "DRIFTGATE_DEBUG",
+    "DRIFTGATE_CODE_VERSION",
+)
 
 
 def run_tmp(tmp_path_factory: Any) -> Path:
