@@ -11,9 +11,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def demo_base(demo_settings, streamlit_server):
-    # its own server: on the shared demo_server a CI run once found no winner metric (not yet understood)
-    return streamlit_server(env={"DRIFTGATE_HOME": str(demo_settings.home)})
+def demo_base(demo_settings, demo_server):
+    # The shared demo server (the pages only read the demo). A CI run once found no winner metric
+    # here, and another no run on the runs page with a server of its own: both within
+    # Playwright's 5 s default of expect(...), which tests/conftest.py now sets to 90 s.
+    return demo_server
 
 
 def test_leaderboard_shared_link_winner_baseline_and_shap(demo_base, browser_page):
