@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import assert_page_ok
+from tests.support.browser import assert_page_ok, charts
+from tests.support.runs import big_board
 
 pytestmark = pytest.mark.e2e
 
@@ -55,3 +56,34 @@ def test_runs_page_selection_round_trips_through_the_url(demo_base, browser_page
     expect(other.locator('[data-testid="stMetricValue"]').filter(has_text="gbm_recent")).to_have_count(1)
     other.get_by_role("tab", name="Lineage").click()
     assert other.get_by_text("driftgate.training_window").first.is_visible()
+
+
+# The ranking chart's bars as drawn: the y labels and x values of the live plot's first trace.
+_RANKING_JS = """() => {
+  const el = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(e => (e.data || []).some(t => t.type === 'bar' && t.orientation === 'h'));
+  if (!el) return null;
+  const t = el.data.find(t => t.type === 'bar' && t.orientation === 'h');
+  return {y: Array.from(t.y), x: Array.from(t.x), drawn: el.querySelectorAll('.bars .point').length};
+}"""
+
+
+def test_large_board_draws_the_top_30_and_the_baseline(streamlit_server, browser_page, empty_mlflow_store, tmp_path):
+    """45 candidates and the champion baseline on a store of the user's: the browser draws the 30
+    best (in rank order) and the baseline as bars, and the caption says 15 more are in the table."""
+    from components.leaderboard_charts import TOP_BARS
+
+    uri = empty_mlflow_store(tmp_path / "mlflow.db")
+    values = big_board(uri, tmp_path / "artifacts")
+    base = streamlit_server(env={"MLFLOW_TRACKING_URI": uri, "DRIFTGATE_HOME": str(tmp_path / "home")})
+    page = browser_page
+    page.goto(f"{base}/leaderboard?experiment=big-board&metric=roc_auc")
+    assert len(charts(page, at_least=1)) >= 1
+    page.wait_for_function(f"() => ({_RANKING_JS})() && ({_RANKING_JS})().drawn >= {TOP_BARS + 1}")
+    ranking = page.evaluate(_RANKING_JS)
+    best = sorted((n for n in values if n != "champion-reeval"), key=lambda n: -values[n])
+    assert ranking["y"] == [*(f"#{i} {n}" for i, n in enumerate(best[:TOP_BARS], 1)), "champion-reeval (champion)"]
+    assert ranking["x"] == [values[n] for n in (*best[:TOP_BARS], "champion-reeval")]
+    assert ranking["drawn"] == TOP_BARS + 1  # one drawn bar per value, none for the 15 left out
+    caption = f"The chart shows the top {TOP_BARS} runs and the champion baseline; 15 more are in the table below."
+    expect(page.get_by_text(caption)).to_have_count(1)

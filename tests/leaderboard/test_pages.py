@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.app import app_test, assert_no_exception
+from tests.support.runs import big_board
 from tests.support.servers import free_port
 
 
@@ -111,28 +112,17 @@ def test_pages_with_an_unreachable_server(monkeypatch, tmp_path):
         assert at.error and "cannot be reached" in at.error[0].value
 
 
-def test_leaderboard_page_of_a_large_board_charts_the_top_30_and_says_how_many_more(monkeypatch, tmp_path):
+def test_leaderboard_page_of_a_large_board_charts_the_top_30_and_says_how_many_more(
+    monkeypatch, tmp_path, empty_mlflow_store
+):
     """45 candidates and the champion baseline: the chart draws the 30 best (in rank order) and
     the baseline, the caption counts the other 15, the table lists all 46."""
     import json
 
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-
     from components.leaderboard_charts import TOP_BARS
 
-    uri = f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
-    client = MlflowClient(uri)
-    exp = client.create_experiment("big-board", artifact_location=(tmp_path / "artifacts").as_uri())
-    parent = client.create_run(exp, run_name="retraining").info.run_id
-    values = {f"cand-{i:02d}": 0.6 + ((i * 7) % 45) / 1000 for i in range(45)}  # distinct, not in name order
-    values["champion-reeval"] = 0.6205  # within the top 30's values; the baseline bar still comes last
-    for name, value in values.items():
-        tags = {"mlflow.parentRunId": parent}
-        if name == "champion-reeval":
-            tags |= {"driftgate.role": "champion", "driftgate.model_version": "1"}
-        run = client.create_run(exp, run_name=name, tags=tags).info.run_id
-        client.log_batch(run, metrics=[Metric("roc_auc", value, 0, 0)])
+    uri = empty_mlflow_store(tmp_path / "mlflow.db")
+    values = big_board(uri, tmp_path / "artifacts")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("DRIFTGATE_HOME", str(tmp_path / "home"))
     at = app_test("pages/leaderboard.py", {"experiment": "big-board", "metric": "roc_auc"})
