@@ -92,7 +92,9 @@ def render_model_overview(ov: ModelOverview) -> None:
                 "pages/runs.py",
                 label="Open in Retraining runs",
                 icon=":material/arrow_forward:",
-                query_params=with_persona({"model": ov.name, "experiment": run.experiment_id, "run": run.run_id}),
+                query_params=with_persona(
+                    {"model": ov.name, "experiment": ov.experiment or run.experiment_id, "run": run.run_id}
+                ),
             )
         else:
             st.caption("No retraining (parent) run found in this model's experiment.")

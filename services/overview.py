@@ -47,15 +47,23 @@ class ModelOverview:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     latest_retraining: ParentRun | None = None
     description: str = ""
+    experiment: str | None = None  # the experiment's name (what the pages' ?experiment= takes)
 
 
-def _experiment_id(client: MlflowClient, settings: Settings, name: str, champion_run: Run | None) -> str | None:
+def _experiment(
+    client: MlflowClient, settings: Settings, name: str, champion_run: Run | None
+) -> tuple[str, str] | None:
+    """(id, name) of the model's experiment: the configured one, else the champion run's. The
+    pages' ``?experiment=`` takes the name."""
     exp_name = settings.model(name).get("experiment")
     if exp_name:
         exp = client.get_experiment_by_name(exp_name)
         if exp is not None:
-            return exp.experiment_id
-    return champion_run.info.experiment_id if champion_run is not None else None
+            return exp.experiment_id, exp.name
+    if champion_run is None:
+        return None
+    exp_id = champion_run.info.experiment_id
+    return exp_id, client.get_experiment(exp_id).name
 
 
 def latest_retraining_run(client: MlflowClient, experiment_id: str) -> ParentRun | None:
@@ -101,8 +109,8 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
         for v in views
         if v.state == "candidate"
     ]
-    exp_id = _experiment_id(client, settings, name, champ_run)
-    retraining = latest_retraining_run(client, exp_id) if exp_id else None
+    experiment = _experiment(client, settings, name, champ_run)
+    retraining = latest_retraining_run(client, experiment[0]) if experiment else None
     return ModelOverview(
         name=name,
         lifecycle=settings.lifecycle,
@@ -110,6 +118,7 @@ def model_overview(client: MlflowClient, settings: Settings, name: str) -> Model
         candidates=candidates,
         latest_retraining=retraining,
         description=model.description or "",
+        experiment=experiment[1] if experiment else None,
     )
 
 

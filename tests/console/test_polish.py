@@ -167,3 +167,25 @@ def test_the_overview_verdict_is_a_warning_only_for_dataset_drift():
     assert partial.success[0].value.startswith("No dataset drift, but 17% of 6 features drifted")
     full = AppTest.from_function(page, kwargs={"drifted": True}).run()
     assert not full.success and full.warning[0].value.startswith("Dataset drift: 50% of 6")
+
+
+def test_overview_opens_the_retraining_run_by_its_experiments_name(demo_settings, monkeypatch):
+    """The Overview's link to the latest retraining run carries what the Runs page's
+    ``?experiment=`` takes, the experiment's name (it carried the id, and the page opened on
+    "experiment '1' not found"); followed, it opens that run without a warning."""
+    from urllib.parse import parse_qs
+
+    from tests.support.app import app_test, assert_no_exception
+
+    monkeypatch.setenv("DRIFTGATE_HOME", str(demo_settings.home))
+    at = app_test("app.py", {"model": "churn_classifier"}).run()
+    assert_no_exception(at)
+    (link,) = [e.proto for e in at.get("page_link") if e.proto.label == "Open in Retraining runs"]
+    query = {k: v[0] for k, v in parse_qs(link.query_string).items()}
+    assert query["experiment"] == "churn_classifier" and query["run"]
+    runs = app_test("pages/runs.py", query).run()
+    assert_no_exception(runs)
+    assert [w.value for w in runs.warning] == []
+    assert runs.query_params["experiment"] == "churn_classifier" and runs.query_params["run"] == query["run"]
+    assert next(s for s in runs.selectbox if s.label == "Experiment").value == "churn_classifier"
+    assert next(s for s in runs.selectbox if s.label == "Run details").value == query["run"]
