@@ -51,10 +51,14 @@ mkeys = metric_keys(pool)
 if not mkeys:
     st.info("The runs logged no metrics to rank.")
     st.stop()
-default_metric = st.query_params.get("metric") or cfg.get("selection_metric") or mkeys[0]
-metric = c_metric.selectbox(
-    "Metric", mkeys, index=mkeys.index(default_metric) if default_metric in mkeys else 0, key="dg_board_metric"
-)
+# An unknown ?metric= falls back to the configured selection metric (what the gate ranks by), and says so.
+configured_metric = cfg.get("selection_metric")
+fallback_metric: str = configured_metric if configured_metric in mkeys else mkeys[0]
+wanted_metric = st.query_params.get("metric")
+if wanted_metric and wanted_metric not in mkeys:
+    st.warning(f"metric '{md(wanted_metric)}' is not logged by these runs; showing '{md(fallback_metric)}'")
+default_metric: str = wanted_metric if wanted_metric and wanted_metric in mkeys else fallback_metric
+metric: str = c_metric.selectbox("Metric", mkeys, index=mkeys.index(default_metric), key="dg_board_metric")
 st.query_params["metric"] = metric
 default_lower = (
     (not cfg.get("greater_is_better", True))

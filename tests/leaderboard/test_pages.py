@@ -76,6 +76,15 @@ def test_leaderboard_page_demo_winner_baseline_and_shap(demo_env):
     assert moved and "support_calls" in moved[0]
 
 
+def test_leaderboard_unknown_metric_falls_back_to_the_selection_metric_and_says_so(demo_env):
+    at = app_test("pages/leaderboard.py", {"experiment": "churn_classifier", "metric": "nosuch"})
+    at.run()
+    assert_no_exception(at)
+    assert [w.value for w in at.warning] == ["metric 'nosuch' is not logged by these runs; showing 'roc\\_auc'"]
+    assert at.query_params["metric"] == "roc_auc"  # the configured selection metric, not the first logged one
+    assert any("Selection rule" in md.value and "roc_auc" in md.value for md in at.markdown)
+
+
 def test_leaderboard_page_against_a_users_server(server_runs, monkeypatch, tmp_path):
     """A user's own MLflow server with nested runs: the right leaderboard with no code change."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server_runs.tracking_uri)
