@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from components import leaderboard_data as data
+from components.query_choice import pick_option
 from components.shell import PageContext, shown_errors
-from components.text import md
 from services.registry.runs import model_settings_for_experiment
 
 
@@ -22,11 +22,15 @@ def pick_experiment(ctx: PageContext, where: Any = st) -> tuple[str, dict[str, A
         st.info("This tracking server has no experiments yet.")
         st.stop()
     wanted = st.query_params.get("experiment") or str(ctx.settings.model(ctx.model or "").get("experiment") or "")
-    experiment: str = where.selectbox(
-        "Experiment", names, index=names.index(wanted) if wanted in names else 0, key="dg_experiment"
+    experiment = pick_option(
+        where,
+        "Experiment",
+        names,
+        wanted=wanted,
+        default=names[0],
+        key="dg_experiment",
+        param="experiment",
+        unknown="experiment '{wanted}' not found; showing '{shown}'",
     )
-    if wanted and wanted not in names:
-        st.warning(f"experiment '{md(wanted)}' not found; showing '{md(experiment)}'")
-    st.query_params["experiment"] = experiment
     _, cfg = model_settings_for_experiment(ctx.settings, experiment)
     return experiment, cfg

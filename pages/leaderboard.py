@@ -12,6 +12,7 @@ from components import leaderboard_data as data
 from components import leaderboard_views as views
 from components.experiment_picker import pick_experiment
 from components.leaderboard_charts import TOP_BARS, parallel_coordinates, pareto_scatter, ranked_bars, top_bars
+from components.query_choice import pick_option
 from components.shell import page_shell, shown_errors
 from components.text import md
 from services.compare.leaderboard import lower_is_better_default
@@ -53,13 +54,16 @@ if not mkeys:
     st.stop()
 # An unknown ?metric= falls back to the configured selection metric (what the gate ranks by), and says so.
 configured_metric = cfg.get("selection_metric")
-fallback_metric: str = configured_metric if configured_metric in mkeys else mkeys[0]
-wanted_metric = st.query_params.get("metric")
-if wanted_metric and wanted_metric not in mkeys:
-    st.warning(f"metric '{md(wanted_metric)}' is not logged by these runs; showing '{md(fallback_metric)}'")
-default_metric: str = wanted_metric if wanted_metric and wanted_metric in mkeys else fallback_metric
-metric: str = c_metric.selectbox("Metric", mkeys, index=mkeys.index(default_metric), key="dg_board_metric")
-st.query_params["metric"] = metric
+metric = pick_option(
+    c_metric,
+    "Metric",
+    mkeys,
+    wanted=st.query_params.get("metric"),
+    default=configured_metric if configured_metric in mkeys else mkeys[0],
+    key="dg_board_metric",
+    param="metric",
+    unknown="metric '{wanted}' is not logged by these runs; showing '{shown}'",
+)
 default_lower = (
     (not cfg.get("greater_is_better", True))
     if metric == cfg.get("selection_metric")
