@@ -80,7 +80,7 @@ def render_model_overview(ov: ModelOverview) -> None:
     with left:
         st.markdown("**Latest retraining run**")
         latest = ov.latest_retraining
-        if latest:
+        if latest and ov.experiment is not None:  # (a retraining run is found only in a known experiment)
             run = latest.run
             started = run.start_time.strftime("%Y-%m-%d %H:%M UTC") if run.start_time else ""
             st.markdown(
@@ -92,9 +92,7 @@ def render_model_overview(ov: ModelOverview) -> None:
                 "pages/runs.py",
                 label="Open in Retraining runs",
                 icon=":material/arrow_forward:",
-                query_params=with_persona(
-                    {"model": ov.name, "experiment": ov.experiment or run.experiment_id, "run": run.run_id}
-                ),
+                query_params=with_persona({"model": ov.name, "experiment": ov.experiment, "run": run.run_id}),
             )
         else:
             st.caption("No retraining (parent) run found in this model's experiment.")

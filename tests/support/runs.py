@@ -144,17 +144,17 @@ def logged_once(folder: Path, new_store: Callable[[Path], str]) -> Logged:
         return logged
 
 
-def big_board(uri: str, artifacts: Path, candidates: int = 45) -> dict[str, float]:
-    """Experiment ``big-board`` in the store ``uri``: a retraining run with ``candidates`` children
-    and the champion's re-evaluation, one ``roc_auc`` each (distinct, not in name order; the
-    champion's within the top 30's values). Returns the values by run name."""
+def big_board(uri: str, artifacts: Path) -> dict[str, float]:
+    """Experiment ``big-board`` in the store ``uri``: a retraining run with 45 candidates and the
+    champion's re-evaluation, one ``roc_auc`` each (distinct, not in name order; the champion's
+    within the top 30's values). Returns the values by run name."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
     client = MlflowClient(uri)
     exp = client.create_experiment("big-board", artifact_location=artifacts.as_uri())
     parent = client.create_run(exp, run_name="retraining").info.run_id
-    values = {f"cand-{i:02d}": 0.6 + ((i * 7) % candidates) / 1000 for i in range(candidates)}
+    values = {f"cand-{i:02d}": 0.6 + ((i * 7) % 45) / 1000 for i in range(45)}
     values["champion-reeval"] = 0.6205
     for name, value in values.items():
         tags = {"mlflow.parentRunId": parent}
