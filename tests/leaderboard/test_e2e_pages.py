@@ -87,3 +87,18 @@ def test_large_board_draws_the_top_30_and_the_baseline(streamlit_server, browser
     assert ranking["drawn"] == TOP_BARS + 1  # one drawn bar per value, none for the 15 left out
     caption = f"The chart shows the top {TOP_BARS} runs and the champion baseline; 15 more are in the table below."
     expect(page.get_by_text(caption)).to_have_count(1)
+
+
+def test_overview_link_opens_the_retraining_run_without_a_warning(demo_base, browser_page):
+    """Clicked in the browser, the Overview's "Open in Retraining runs" lands on the run by the
+    experiment's name (it once carried the id: "experiment '1' not found")."""
+    page = browser_page
+    page.goto(f"{demo_base}/?model=churn_classifier")
+    assert_page_ok(page)
+    page.get_by_role("link", name="Open in Retraining runs").click()
+    page.wait_for_url("**/runs?*")
+    assert_page_ok(page)
+    assert "experiment=churn_classifier" in page.url and "run=" in page.url
+    expect(page.locator('[data-testid="stMetricValue"]').filter(has_text="gbm_recent")).to_have_count(1)
+    alerts = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stAlert"]').all_inner_texts()
+    assert not [a for a in alerts if "not found" in a], alerts
